@@ -98,6 +98,7 @@ def test_normalize_card_number() -> None:
     ("text", "code"),
     [
         ("", "invalid_card_number"),
+        ("4" * 58, "invalid_card_number"),
         ("41111111111111", "invalid_card_number"),  # 14 digits
         ("41111111111111111111", "invalid_card_number"),  # 20 digits
         ("4111a11111111111", "invalid_card_number"),

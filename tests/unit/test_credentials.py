@@ -50,6 +50,12 @@ def test_login_password_rejected(password: str) -> None:
     assert excinfo.value.code == "invalid_login_password"
 
 
+def test_login_password_must_be_text() -> None:
+    with pytest.raises(InvalidInput) as excinfo:
+        check_login_password(123456)  # type: ignore[arg-type]
+    assert excinfo.value.code == "invalid_login_password"
+
+
 # --- payment password ---
 
 

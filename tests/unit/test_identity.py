@@ -98,7 +98,7 @@ def test_check_char_maps_remainder_2_to_x() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "1101051949123100", "11010519491231002Y", "X1010519491231002"]
+    "text", ["", "1101051949123100", "11010519491231002Y", "X1010519491231002", "1" * 65]
 )
 def test_id_shape_rejected(text: str) -> None:
     with pytest.raises(InvalidInput) as excinfo:
@@ -222,7 +222,9 @@ def test_real_name_normalised(text: str, expected: str) -> None:
     assert normalize_real_name(text) == expected
 
 
-@pytest.mark.parametrize("text", ["张", "", "张3", "王 小明", "·王", "王·", "<script>", "张" * 31])
+@pytest.mark.parametrize(
+    "text", ["张", "", "张3", "王 小明", "·王", "王·", "<script>", "张" * 31, "张" * 61]
+)
 def test_real_name_rejected(text: str) -> None:
     with pytest.raises(InvalidInput) as excinfo:
         normalize_real_name(text)

@@ -16,6 +16,7 @@ Codes:
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -169,7 +170,7 @@ def check_sms_send_allowed(
             raise RateLimited(
                 "wait before asking for another code",
                 code="sms_resend_too_soon",
-                retry_after_s=int(wait_s + 0.999),
+                retry_after_s=math.ceil(wait_s),
             )
     day_start = _china_day_start(now)
     sent_today = sum(1 for at in sent if day_start <= at <= now)
