@@ -148,5 +148,6 @@ def port_honouring_connection(
     url: str, query_string: str, timeout: float
 ) -> tuple[str, http.client.HTTPConnection]:
     parts = urllib.parse.urlsplit(url)
+    assert parts.hostname is not None
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     return f"{parts.path}?{query_string}", connection

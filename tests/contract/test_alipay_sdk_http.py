@@ -19,9 +19,10 @@ from alipay.aop.api.request.AlipayTradePrecreateRequest import AlipayTradePrecre
 from alipay.aop.api.request.AlipayTradeQueryRequest import AlipayTradeQueryRequest
 from alipay.aop.api.response.AlipayTradePrecreateResponse import AlipayTradePrecreateResponse
 from alipay.aop.api.response.AlipayTradeQueryResponse import AlipayTradeQueryResponse
+from alipay.aop.api.util import WebUtils
 from alipay.exceptions import AliPayException, AliPayValidationError
 from alipay.utils import AliPayConfig
-from alipay_harness import APP_ID, RunningGateway
+from alipay_harness import APP_ID, RunningGateway, port_honouring_connection
 
 from paybao.adapters.alipay.keys import KeyPair
 
@@ -285,3 +286,18 @@ def test_official_sdk_refuses_bad_responses(
 
     with pytest.raises(ResponseException):
         official_query(client)
+
+
+def test_official_sdk_through_the_port_shortcut(
+    gateway_on_random_port: RunningGateway,
+    app_keys: KeyPair,
+    platform_keys: KeyPair,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fallback used where port 80 cannot be bound must work too."""
+    monkeypatch.setattr(WebUtils, "get_http_connection", port_honouring_connection)
+    client = official_client(gateway_on_random_port, app_keys, platform_keys)
+
+    _raw_text, response = official_query(client)
+
+    assert response.code == "10000"
