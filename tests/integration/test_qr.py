@@ -8,6 +8,7 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
+import zxingcpp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageFilter
@@ -81,6 +82,9 @@ def test_qr_uses_level_m_and_a_quiet_zone(payload: str, modules: int) -> None:
     border = [grey.getpixel((x, y)) for x in range(side) for y in range(4)]
     assert set(border) == {255}
     assert grey.getpixel((4, 4)) == 0  # the finder pattern starts right after the quiet zone
+    # The format information must say M: segno would otherwise boost to Q when it fits.
+    (found,) = zxingcpp.read_barcodes(image)
+    assert found.ec_level == "M"
 
 
 def test_qr_svg_is_a_standalone_svg_that_rasterises_to_the_same_code() -> None:
@@ -186,6 +190,19 @@ def test_receive_money_poster_decodes_to_its_payload(merchant_name: str) -> None
     image = Image.open(io.BytesIO(png))
     assert image.size == qr.POSTER_SIZE_PX
     assert qr.decode_image(png) == [payload]
+
+
+def test_poster_falls_back_to_pillows_font_when_no_font_is_installed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(qr, "_CJK_FONT_PATHS", (("/nonexistent/cjk.ttc", 0),))
+    monkeypatch.setattr(qr, "_LATIN_FONT_PATHS", (("/nonexistent/latin.ttf", 0),))
+    qr._font.cache_clear()
+    try:
+        png = qr.receive_money_poster_png("https://pay.example.com/c/m_7", "Corner Shop 小卖部")
+    finally:
+        qr._font.cache_clear()
+    assert qr.decode_image(png) == ["https://pay.example.com/c/m_7"]
 
 
 @pytest.mark.skipif(not qr.cjk_font_available(), reason="no CJK font installed")
