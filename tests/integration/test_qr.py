@@ -117,10 +117,16 @@ def _rasterise_segno_svg_path(svg: str, *, scale: int) -> bytes:
     return _png(image)
 
 
-def test_an_empty_qr_payload_is_refused() -> None:
+@pytest.mark.parametrize("payload", ["", "x" * (qr.QR_PAYLOAD_CHARS_MAX + 1), "码" * 1_000])
+def test_empty_or_oversized_qr_payloads_are_refused(payload: str) -> None:
     with pytest.raises(InvalidInput) as caught:
-        qr.qr_png("")
+        qr.qr_png(payload)
     assert caught.value.code == "invalid_qr_payload"
+
+
+def test_the_longest_allowed_payload_round_trips() -> None:
+    payload = "https://pay.example.com/qr/" + "a" * (qr.QR_PAYLOAD_CHARS_MAX - 27)
+    assert qr.decode_image(qr.qr_png(payload, scale=3)) == [payload]
 
 
 # --- Code128 ---------------------------------------------------------------------------------

@@ -22,6 +22,9 @@ from paybao.domain.errors import InvalidInput
 QR_ERROR_LEVEL = "m"
 QR_SCALE_DEFAULT = 8
 QR_BORDER_MODULES = 4  # the quiet zone the QR standard asks for
+# Far more than any URL we print (dense symbols scan badly), and even at 4 UTF-8 bytes per
+# character (2,048 bytes) within level M's 2,331-byte capacity, so drawing cannot overflow.
+QR_PAYLOAD_CHARS_MAX = 512
 
 IMAGE_BYTES_MAX = 8 * 1024 * 1024
 IMAGE_PIXELS_MAX = 40_000_000
@@ -37,8 +40,8 @@ DECODE_FORMATS = (
 
 
 def _make_qr(payload: str) -> segno.QRCode:
-    if not payload:
-        raise InvalidInput("empty QR payload", code="invalid_qr_payload")
+    if not 0 < len(payload) <= QR_PAYLOAD_CHARS_MAX:
+        raise InvalidInput("QR payload is empty or too long", code="invalid_qr_payload")
     # boost_error=False keeps exactly level M, so the symbol size is predictable.
     return segno.make_qr(payload, error=QR_ERROR_LEVEL, boost_error=False)
 
