@@ -1,0 +1,113 @@
+"""SQL for the jobs table. PostgreSQL claims with SKIP LOCKED so several workers cooperate."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from paybao.adapters.db.tables.platform import jobs
+from paybao.services.jobs import Job
+
+
+class SqlJobStore:
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+
+    def schedule(
+        self, tx: Connection, kind: str, key: str, due_at_us: int, payload: str, now_us: int
+    ) -> bool:
+        values = {
+            "kind": kind,
+            "key": key,
+            "payload": payload,
+            "due_at_us": due_at_us,
+            "status": "pending",
+            "attempts": 0,
+            "created_at_us": now_us,
+        }
+        maker = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        statement = (
+            maker(jobs).values(**values).on_conflict_do_nothing(index_elements=["kind", "key"])
+        )
+        return tx.execute(statement).rowcount == 1
+
+    def claim_due(self, tx: Connection, now_us: int, limit: int, lease_until_us: int) -> list[Job]:
+        claimable = and_(
+            jobs.c.status == "pending",
+            jobs.c.due_at_us <= now_us,
+            or_(jobs.c.locked_until_us.is_(None), jobs.c.locked_until_us < now_us),
+        )
+        query = select(jobs).where(claimable).order_by(jobs.c.due_at_us, jobs.c.id).limit(limit)
+        if self.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = tx.execute(query).mappings().all()
+        if rows:
+            tx.execute(
+                update(jobs)
+                .where(jobs.c.id.in_([row["id"] for row in rows]))
+                .values(locked_until_us=lease_until_us)
+            )
+        return [
+            Job(
+                id=row["id"],
+                kind=row["kind"],
+                key=row["key"],
+                payload=json.loads(row["payload"]),
+                due_at_us=row["due_at_us"],
+                attempts=row["attempts"],
+            )
+            for row in rows
+        ]
+
+    def finish(self, tx: Connection, job_id: int, now_us: int) -> None:
+        result = tx.execute(
+            update(jobs)
+            .where(jobs.c.id == job_id, jobs.c.status == "pending")
+            .values(status="done", done_at_us=now_us, locked_until_us=None)
+        )
+        # Another worker finished it first after our lease ran out: roll this run back.
+        if result.rowcount != 1:
+            raise RuntimeError(f"job {job_id} was finished elsewhere")
+
+    def retry_later(
+        self, tx: Connection, job_id: int, error: str, due_at_us: int, dead: bool
+    ) -> None:
+        tx.execute(
+            update(jobs)
+            .where(jobs.c.id == job_id)
+            .values(
+                status="dead" if dead else "pending",
+                attempts=jobs.c.attempts + 1,
+                last_error=error,
+                due_at_us=due_at_us,
+                locked_until_us=None,
+            )
+        )
+
+    def next_due_at_us(self, tx: Connection) -> int | None:
+        value = tx.execute(
+            select(func.min(jobs.c.due_at_us)).where(jobs.c.status == "pending")
+        ).scalar()
+        return int(value) if value is not None else None
+
+    def reschedule(self, tx: Connection, kind: str, key: str, due_at_us: int) -> bool:
+        result = tx.execute(
+            update(jobs)
+            .where(jobs.c.kind == kind, jobs.c.key == key, jobs.c.status == "pending")
+            .values(due_at_us=due_at_us)
+        )
+        return result.rowcount == 1
+
+    def cancel(self, tx: Connection, kind: str, key: str) -> bool:
+        result = tx.execute(
+            update(jobs)
+            .where(jobs.c.kind == kind, jobs.c.key == key, jobs.c.status == "pending")
+            .values(status="cancelled")
+        )
+        return result.rowcount == 1
+
+
+__all__ = ["SqlJobStore"]

@@ -1,0 +1,263 @@
+"""Ledger persistence: lean batch statements on the raw driver, one class per database.
+
+The rules live in `domain.ledger`; this module only loads (and on PostgreSQL locks, in a fixed
+order: holds by id, then accounts by id) and stores. Raw DBAPI cursors are used because the
+group-commit poster writes thousands of rows a second and SQLAlchemy's per-row work would cost
+more than the database does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+
+from paybao.domain.accounts import AccountSpec
+from paybao.domain.ledger import Account, TransferRecord
+
+_TRANSFER_COLUMNS = (
+    "id, debit_account_id, credit_account_id, amount_fen, currency, code, flags, pending_id,"
+    " timeout_s, reference, created_at_us, expires_at_us, pending_status"
+)
+_ACCOUNT_COLUMNS = (
+    "id, currency, flags, debits_pending, debits_posted, credits_pending, credits_posted"
+)
+_CHUNK_SIZE_MAX = 500
+
+
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), _CHUNK_SIZE_MAX):
+        yield items[start : start + _CHUNK_SIZE_MAX]
+
+
+def _record(row: Sequence[Any]) -> TransferRecord:
+    # The record's fields are in column order: a row is a record.
+    return TransferRecord(*row)
+
+
+def _account(row: Sequence[Any]) -> Account:
+    return Account(*row)
+
+
+def _record_tuple(record: TransferRecord) -> tuple[Any, ...]:
+    # Status constants are StrEnum members; drivers must see plain strings.
+    status = record.pending_status
+    if status is None:
+        return record
+    return (*record[:12], str(status))
+
+
+def _pg_array(values: Sequence[Any]) -> str:
+    """A PostgreSQL array literal. Building the text ourselves is ~10x faster than having the
+    driver adapt a list element by element, which dominated the batch path."""
+    parts: list[str] = []
+    for value in values:
+        if value is None:
+            parts.append("NULL")
+        elif isinstance(value, int):
+            parts.append(str(value))
+        else:
+            text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+            parts.append(f'"{text}"')
+    return "{" + ",".join(parts) + "}"
+
+
+def _pg_columns(rows: Sequence[Sequence[Any]]) -> list[str]:
+    return [_pg_array(column) for column in zip(*rows, strict=True)]
+
+
+def _cursor(tx: Connection) -> Any:
+    return tx.connection.cursor()
+
+
+class SqliteLedgerStore:
+    """SQLite: the IMMEDIATE transaction already holds the database write lock."""
+
+    def load_transfers(
+        self, tx: Connection, transfer_ids: Sequence[str]
+    ) -> dict[str, TransferRecord]:
+        found: dict[str, TransferRecord] = {}
+        cursor = _cursor(tx)
+        for chunk in _chunks(sorted(set(transfer_ids))):
+            marks = ",".join("?" * len(chunk))
+            cursor.execute(
+                f"SELECT {_TRANSFER_COLUMNS} FROM ledger_transfers WHERE id IN ({marks})", chunk
+            )
+            found.update((row[0], _record(row)) for row in cursor.fetchall())
+        return found
+
+    def load_accounts(self, tx: Connection, account_ids: Sequence[int]) -> dict[int, Account]:
+        found: dict[int, Account] = {}
+        cursor = _cursor(tx)
+        for chunk in _chunks(sorted(set(account_ids))):
+            marks = ",".join("?" * len(chunk))
+            cursor.execute(
+                f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id IN ({marks})", chunk
+            )
+            found.update((row[0], _account(row)) for row in cursor.fetchall())
+        return found
+
+    def insert_transfers(self, tx: Connection, records: Sequence[TransferRecord]) -> None:
+        if records:
+            _cursor(tx).executemany(
+                f"INSERT INTO ledger_transfers ({_TRANSFER_COLUMNS})"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [_record_tuple(r) for r in records],
+            )
+
+    def update_accounts(self, tx: Connection, changes: Sequence[tuple[Account, Account]]) -> int:
+        if not changes:
+            return 0
+        cursor = _cursor(tx)
+        cursor.executemany(
+            "UPDATE ledger_accounts SET debits_pending=?, debits_posted=?,"
+            " credits_pending=?, credits_posted=? WHERE id=? AND debits_pending=?"
+            " AND debits_posted=? AND credits_pending=? AND credits_posted=?",
+            [(*after.counters(), after.id, *before.counters()) for before, after in changes],
+        )
+        return int(cursor.rowcount)
+
+    def update_pending_status(self, tx: Connection, status_by_id: dict[str, str]) -> None:
+        if status_by_id:
+            _cursor(tx).executemany(
+                "UPDATE ledger_transfers SET pending_status=?"
+                " WHERE id=? AND pending_status='pending'",
+                [(str(status), transfer_id) for transfer_id, status in status_by_id.items()],
+            )
+
+    def due_pending(self, tx: Connection, now_us: int, limit: int) -> list[TransferRecord]:
+        cursor = _cursor(tx)
+        cursor.execute(
+            f"SELECT {_TRANSFER_COLUMNS} FROM ledger_transfers WHERE pending_status='pending'"
+            " AND expires_at_us <= ? ORDER BY expires_at_us, id LIMIT ?",
+            (now_us, limit),
+        )
+        return [_record(row) for row in cursor.fetchall()]
+
+    def open_accounts(
+        self, tx: Connection, specs: Sequence[AccountSpec], now_us: int
+    ) -> dict[str, int]:
+        cursor = _cursor(tx)
+        cursor.executemany(
+            "INSERT INTO ledger_accounts (key, owner_kind, owner_id, purpose, currency, flags,"
+            " created_at_us) VALUES (?,?,?,?,?,?,?) ON CONFLICT (key) DO NOTHING",
+            [_spec_tuple(spec, now_us) for spec in specs],
+        )
+        keys = [spec.key for spec in specs]
+        found: dict[str, int] = {}
+        for chunk in _chunks(keys):
+            marks = ",".join("?" * len(chunk))
+            cursor.execute(f"SELECT key, id FROM ledger_accounts WHERE key IN ({marks})", chunk)
+            found.update(cursor.fetchall())
+        return found
+
+
+def _spec_tuple(spec: AccountSpec, now_us: int) -> tuple[Any, ...]:
+    return (
+        spec.key,
+        str(spec.owner_kind),
+        spec.owner_id,
+        str(spec.purpose),
+        spec.currency,
+        int(spec.flags),
+        now_us,
+    )
+
+
+class PostgresLedgerStore:
+    """PostgreSQL: row locks in a fixed order; whole batches as arrays through unnest."""
+
+    def load_transfers(
+        self, tx: Connection, transfer_ids: Sequence[str]
+    ) -> dict[str, TransferRecord]:
+        if not transfer_ids:
+            return {}
+        cursor = _cursor(tx)
+        cursor.execute(
+            f"SELECT {_TRANSFER_COLUMNS} FROM ledger_transfers WHERE id = ANY(%s::varchar[])"
+            " ORDER BY id FOR UPDATE",
+            (_pg_array(sorted(set(transfer_ids))),),
+        )
+        return {row[0]: _record(row) for row in cursor.fetchall()}
+
+    def load_accounts(self, tx: Connection, account_ids: Sequence[int]) -> dict[int, Account]:
+        if not account_ids:
+            return {}
+        cursor = _cursor(tx)
+        cursor.execute(
+            f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY(%s::bigint[])"
+            " ORDER BY id FOR UPDATE",
+            (_pg_array(sorted(set(account_ids))),),
+        )
+        return {row[0]: _account(row) for row in cursor.fetchall()}
+
+    def insert_transfers(self, tx: Connection, records: Sequence[TransferRecord]) -> None:
+        if not records:
+            return
+        _cursor(tx).execute(
+            f"INSERT INTO ledger_transfers ({_TRANSFER_COLUMNS}) SELECT * FROM unnest("
+            "%s::varchar[], %s::bigint[], %s::bigint[], %s::bigint[], %s::varchar[],"
+            " %s::int[], %s::int[], %s::varchar[], %s::int[], %s::varchar[], %s::bigint[],"
+            " %s::bigint[], %s::varchar[])",
+            _pg_columns([_record_tuple(r) for r in records]),
+        )
+
+    def update_accounts(self, tx: Connection, changes: Sequence[tuple[Account, Account]]) -> int:
+        if not changes:
+            return 0
+        cursor = _cursor(tx)
+        cursor.execute(
+            "UPDATE ledger_accounts AS a SET debits_pending = v.dp, debits_posted = v.dpo,"
+            " credits_pending = v.cp, credits_posted = v.cpo"
+            " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],"
+            " %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])"
+            " AS v(id, dp, dpo, cp, cpo, odp, odpo, ocp, ocpo) WHERE a.id = v.id"
+            " AND a.debits_pending = v.odp AND a.debits_posted = v.odpo"
+            " AND a.credits_pending = v.ocp AND a.credits_posted = v.ocpo",
+            _pg_columns(
+                [(after.id, *after.counters(), *before.counters()) for before, after in changes]
+            ),
+        )
+        return int(cursor.rowcount)
+
+    def update_pending_status(self, tx: Connection, status_by_id: dict[str, str]) -> None:
+        if not status_by_id:
+            return
+        _cursor(tx).execute(
+            "UPDATE ledger_transfers AS t SET pending_status = v.status"
+            " FROM unnest(%s::varchar[], %s::varchar[]) AS v(id, status)"
+            " WHERE t.id = v.id AND t.pending_status = 'pending'",
+            (_pg_array(list(status_by_id)), _pg_array(list(status_by_id.values()))),
+        )
+
+    def due_pending(self, tx: Connection, now_us: int, limit: int) -> list[TransferRecord]:
+        cursor = _cursor(tx)
+        cursor.execute(
+            f"SELECT {_TRANSFER_COLUMNS} FROM ledger_transfers WHERE pending_status = 'pending'"
+            " AND expires_at_us <= %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+            (now_us, limit),
+        )
+        return [_record(row) for row in cursor.fetchall()]
+
+    def open_accounts(
+        self, tx: Connection, specs: Sequence[AccountSpec], now_us: int
+    ) -> dict[str, int]:
+        rows = [_spec_tuple(spec, now_us) for spec in specs]
+        cursor = _cursor(tx)
+        cursor.execute(
+            "INSERT INTO ledger_accounts (key, owner_kind, owner_id, purpose, currency, flags,"
+            " created_at_us) SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[],"
+            " %s::varchar[], %s::varchar[], %s::int[], %s::bigint[])"
+            " ON CONFLICT (key) DO NOTHING",
+            _pg_columns(rows),
+        )
+        cursor.execute(
+            "SELECT key, id FROM ledger_accounts WHERE key = ANY(%s::varchar[])",
+            (_pg_array([s.key for s in specs]),),
+        )
+        return dict(cursor.fetchall())
+
+
+def ledger_store_for(dialect: str) -> SqliteLedgerStore | PostgresLedgerStore:
+    return SqliteLedgerStore() if dialect == "sqlite" else PostgresLedgerStore()

@@ -1,0 +1,6 @@
+"""All tables, registered on one MetaData. Import a feature's module here to add its tables."""
+
+from paybao.adapters.db.tables import ledger, platform
+from paybao.adapters.db.tables.base import metadata
+
+__all__ = ["ledger", "metadata", "platform"]

@@ -1,0 +1,186 @@
+"""The `paybao` command: serve, worker, db, demo, reconcile, clock, bench."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from typing import Annotated
+
+import typer
+
+from paybao.bootstrap import Platform, build_platform
+from paybao.domain.errors import DomainError
+from paybao.services.clock import datetime_from_us, parse_duration_s
+from paybao.settings import load_settings
+
+app = typer.Typer(help="paybao: a self-hostable payment platform.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+clock_app = typer.Typer(help="Platform time (moves only in sandbox mode).", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(clock_app, name="clock")
+app.add_typer(bench_app, name="bench")
+
+
+def _platform(migrate: bool = False) -> Platform:
+    return build_platform(load_settings(), migrate=migrate)
+
+
+def _fail(error: DomainError) -> None:
+    typer.echo(f"error: {error.code}: {error.message}", err=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64)] = 1,
+) -> None:
+    """Serve the platform (REST API, gateway, pages); runs the background worker too."""
+    import uvicorn
+
+    uvicorn.run(
+        "paybao.web.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        limit_concurrency=2048,
+        timeout_keep_alive=5,
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Run due jobs and sweeps until interrupted."""
+    from paybao.workers.runner import run_forever
+
+    platform = _platform()
+    stop = threading.Event()
+    try:
+        run_forever(platform, stop)
+    except KeyboardInterrupt:
+        stop.set()
+    finally:
+        platform.close()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations (SQLite or PostgreSQL, by PAYBAO_DATABASE_URL)."""
+    platform = _platform(migrate=True)
+    typer.echo(f"database at head ({platform.db.dialect})")
+    platform.close()
+
+
+@app.command()
+def demo() -> None:
+    """Seed demo data (idempotent: running it twice changes nothing)."""
+    from paybao.demo import seed
+
+    platform = _platform(migrate=True)
+    try:
+        for line in seed(platform):
+            typer.echo(line)
+    finally:
+        platform.close()
+
+
+@app.command()
+def reconcile(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Check every money invariant on the live database; exit 1 on any difference."""
+    platform = _platform()
+    try:
+        report = platform.reconcile.run()
+    finally:
+        platform.close()
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "clean": report.clean,
+                    "checks": report.totals,
+                    "differences": [_diff(d) for d in report.differences],
+                }
+            )
+        )
+    else:
+        for name in report.checks_run:
+            count = report.totals[name]
+            typer.echo(f"{'ok ' if count == 0 else 'BAD'} {name}: {count} difference(s)")
+        for difference in report.differences:
+            typer.echo(f"  - {difference.line()}")
+        typer.echo("clean" if report.clean else f"{len(report.differences)} difference(s)")
+    raise typer.Exit(0 if report.clean else 1)
+
+
+def _diff(difference: object) -> dict[str, str]:
+    names = ("kind", "subject", "expected", "actual")
+    return {name: str(getattr(difference, name)) for name in names}
+
+
+@clock_app.command("show")
+def clock_show() -> None:
+    """Print platform time and how far it runs ahead of the wall clock."""
+    platform = _platform()
+    try:
+        offset_s = platform.clock.offset_us(fresh=True) / 1_000_000
+        typer.echo(f"platform time {datetime_from_us(platform.clock.now_us()).isoformat()}")
+        typer.echo(
+            f"offset {offset_s:.0f} s; sandbox {'on' if platform.settings.sandbox else 'off'}"
+        )
+    finally:
+        platform.close()
+
+
+@clock_app.command("advance")
+def clock_advance(duration: str) -> None:
+    """Move platform time forward (e.g. 10d, 2h) and run every timer that falls due."""
+    platform = _platform()
+    try:
+        report = platform.sandbox_clock.advance(parse_duration_s(duration))
+    except DomainError as error:
+        _fail(error)
+        return
+    finally:
+        platform.close()
+    typer.echo(
+        f"platform time {datetime_from_us(report.to_us).isoformat()}:"
+        f" {report.jobs_run} job(s) run, {report.swept} swept"
+    )
+
+
+@bench_app.command("ledger")
+def bench_ledger(
+    database_url: Annotated[str, typer.Option(help="SQLAlchemy URL; default: settings")] = "",
+    seconds: Annotated[float, typer.Option(min=0.5, max=3600)] = 10.0,
+    submitters: Annotated[int, typer.Option(min=1, max=1024)] = 64,
+    single_threads: Annotated[int, typer.Option(min=1, max=64)] = 4,
+    accounts: Annotated[int, typer.Option(min=2, max=1_000_000)] = 10_000,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Measure one transfer per commit and group commit on the database the URL names."""
+    from paybao.bench_ledger import format_table, run_benchmark
+
+    url = database_url or load_settings().resolved_database_url()
+    result = run_benchmark(
+        url,
+        seconds=seconds,
+        submitters=submitters,
+        single_threads=single_threads,
+        accounts=accounts,
+    )
+    typer.echo(json.dumps(result) if as_json else format_table(result))
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    try:
+        app()
+    except DomainError as error:
+        typer.echo(f"error: {error.code}: {error.message}", err=True)
+        sys.exit(2)

@@ -1,0 +1,21 @@
+"""Demo data for `make run` and `paybao demo`. Every seed is idempotent (keys, not counts)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from paybao.bootstrap import Platform
+
+
+def seed_platform_accounts(platform: Platform) -> Iterator[str]:
+    ids = platform.ledger.open_platform_accounts()
+    yield f"platform accounts: {len(ids)}"
+
+
+# Features append their seeds (users, merchants, cards); they run in this order.
+SEEDS: list[Callable[[Platform], Iterator[str]]] = [seed_platform_accounts]
+
+
+def seed(platform: Platform) -> Iterator[str]:
+    for step in SEEDS:
+        yield from step(platform)

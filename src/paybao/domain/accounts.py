@@ -1,0 +1,82 @@
+"""The chart of accounts: who owns an account, what it is for, and which limit flags it has.
+
+Every account has a unique key such as `platform:bank_clearing:CNY` or `user:42:wallet:CNY`,
+so services find accounts without knowing numeric ids and a repeated "open" is idempotent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from paybao.domain.ledger import AccountFlags
+from paybao.domain.money import CURRENCY_DEFAULT
+
+
+class OwnerKind(StrEnum):
+    PLATFORM = "platform"
+    USER = "user"
+    MERCHANT = "merchant"
+
+
+class Purpose(StrEnum):
+    # Customer money the platform owes: never below zero.
+    WALLET = "wallet"
+    FUND = "fund"
+    SETTLEMENT = "settlement"
+    # Platform books.
+    BANK_CLEARING = "bank_clearing"
+    ESCROW = "escrow"
+    FEES = "fees"
+    MARKETING = "marketing"
+    CREDIT_RECEIVABLE = "credit_receivable"
+    INTEREST_EXPENSE = "interest_expense"
+    SUSPENSE = "suspense"
+
+
+_CUSTOMER_PURPOSES = frozenset({Purpose.WALLET, Purpose.FUND, Purpose.SETTLEMENT})
+
+# Platform accounts every installation has. Bank clearing mirrors money at banks and goes
+# negative (debit-normal) as customers top up, so it carries no limit flag.
+PLATFORM_PURPOSES: tuple[Purpose, ...] = (
+    Purpose.BANK_CLEARING,
+    Purpose.ESCROW,
+    Purpose.FEES,
+    Purpose.MARKETING,
+    Purpose.CREDIT_RECEIVABLE,
+    Purpose.INTEREST_EXPENSE,
+    Purpose.SUSPENSE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSpec:
+    owner_kind: OwnerKind
+    owner_id: str
+    purpose: Purpose
+    currency: str = CURRENCY_DEFAULT
+
+    @property
+    def key(self) -> str:
+        return f"{self.owner_kind}:{self.owner_id}:{self.purpose}:{self.currency}"
+
+    @property
+    def flags(self) -> AccountFlags:
+        if self.purpose in _CUSTOMER_PURPOSES or self.purpose is Purpose.ESCROW:
+            return AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
+        return AccountFlags.NONE
+
+
+def platform_account(purpose: Purpose, currency: str = CURRENCY_DEFAULT) -> AccountSpec:
+    assert purpose in PLATFORM_PURPOSES
+    return AccountSpec(OwnerKind.PLATFORM, "paybao", purpose, currency)
+
+
+def user_account(user_id: int, purpose: Purpose = Purpose.WALLET) -> AccountSpec:
+    assert user_id > 0
+    return AccountSpec(OwnerKind.USER, str(user_id), purpose)
+
+
+def merchant_account(merchant_id: int, purpose: Purpose = Purpose.SETTLEMENT) -> AccountSpec:
+    assert merchant_id > 0
+    return AccountSpec(OwnerKind.MERCHANT, str(merchant_id), purpose)

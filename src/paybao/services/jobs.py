@@ -1,0 +1,111 @@
+"""Due-dated jobs: timers and the outbox, on one table, run by the worker.
+
+A service schedules a job inside its own transaction (so the job exists iff the business change
+committed). The runner claims due jobs, runs each handler in a transaction that also marks the
+job done, so a handler's database effects happen exactly once. Handlers that call out (HTTP
+notifications) must be idempotent on the other side; they are retried with backoff.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from paybao.services.ports import Clock, Database, Tx
+
+log = logging.getLogger(__name__)
+
+CLAIM_BATCH_SIZE_MAX = 100
+LEASE_S = 60
+ATTEMPTS_MAX = 25
+BACKOFF_S_MAX = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: int
+    kind: str
+    key: str
+    payload: dict[str, Any]
+    due_at_us: int
+    attempts: int
+
+
+class JobStore(Protocol):
+    def schedule(
+        self, tx: Tx, kind: str, key: str, due_at_us: int, payload: str, now_us: int
+    ) -> bool: ...
+
+    def claim_due(self, tx: Tx, now_us: int, limit: int, lease_until_us: int) -> list[Job]: ...
+
+    def finish(self, tx: Tx, job_id: int, now_us: int) -> None: ...
+
+    def retry_later(self, tx: Tx, job_id: int, error: str, due_at_us: int, dead: bool) -> None: ...
+
+    def next_due_at_us(self, tx: Tx) -> int | None: ...
+
+    def reschedule(self, tx: Tx, kind: str, key: str, due_at_us: int) -> bool: ...
+
+    def cancel(self, tx: Tx, kind: str, key: str) -> bool: ...
+
+
+Handler = Callable[[Tx, Job], None]
+
+
+class JobRunner:
+    def __init__(self, db: Database, store: JobStore, clock: Clock) -> None:
+        self.db = db
+        self.store = store
+        self.clock = clock
+        self._handlers: dict[str, Handler] = {}
+
+    def register(self, kind: str, handler: Handler) -> None:
+        assert kind not in self._handlers, f"handler for {kind} registered twice"
+        self._handlers[kind] = handler
+
+    def schedule_in(
+        self, tx: Tx, kind: str, key: str, due_at_us: int, payload: dict[str, Any] | None = None
+    ) -> bool:
+        """Schedule once: a second call with the same (kind, key) does nothing, returns False."""
+        text = json.dumps(payload or {}, sort_keys=True, separators=(",", ":"))
+        return self.store.schedule(tx, kind, key, due_at_us, text, self.clock.now_us())
+
+    def next_due_at_us(self) -> int | None:
+        with self.db.read() as tx:
+            return self.store.next_due_at_us(tx)
+
+    def run_due(self, limit: int = CLAIM_BATCH_SIZE_MAX) -> int:
+        """Run jobs due now, oldest first. Returns how many ran (successfully or not)."""
+        assert 0 < limit <= CLAIM_BATCH_SIZE_MAX
+        now_us = self.clock.now_us()
+        lease_until_us = now_us + LEASE_S * 1_000_000
+        jobs = self.db.run(lambda tx: self.store.claim_due(tx, now_us, limit, lease_until_us))
+        for job in jobs:
+            self._run_one(job)
+        return len(jobs)
+
+    def _run_one(self, job: Job) -> None:
+        handler = self._handlers.get(job.kind)
+        try:
+            if handler is None:
+                raise LookupError(f"no handler for job kind {job.kind}")
+
+            def work(tx: Tx) -> None:
+                handler(tx, job)
+                self.store.finish(tx, job.id, self.clock.now_us())
+
+            self.db.run(work)
+        except Exception as error:  # a failing job must not stop the others
+            log.warning("job %s %s failed: %s", job.kind, job.key, error)
+            attempts = job.attempts + 1
+            delay_s = min(BACKOFF_S_MAX, 2**attempts)
+            due_at_us = self.clock.now_us() + delay_s * 1_000_000
+            message = f"{type(error).__name__}: {error}"[:500]
+            self.db.run(
+                lambda tx: self.store.retry_later(
+                    tx, job.id, message, due_at_us, attempts >= ATTEMPTS_MAX
+                )
+            )

@@ -1,0 +1,150 @@
+"""The ledger's one write path: load and lock, apply the pure rules, store, check.
+
+Services call `apply_in(tx, ...)` inside their own transaction so that journal rows commit
+together with the business rows they belong to. `apply(...)` opens its own transaction, and the
+group-commit `Poster` batches many independent callers into one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from paybao.domain.accounts import PLATFORM_PURPOSES, AccountSpec, platform_account
+from paybao.domain.errors import DomainError, InvariantViolation, NotFound
+from paybao.domain.ledger import (
+    BATCH_SIZE_MAX,
+    Account,
+    BatchOutcome,
+    Transfer,
+    TransferOutcome,
+    TransferRecord,
+    account_ids_of,
+    apply_batch,
+    expire_batch,
+    pending_ids_of,
+)
+from paybao.domain.money import CURRENCY_DEFAULT
+from paybao.services.ports import Clock, Database, LedgerStore, Tx
+
+EXPIRE_BATCH_SIZE_MAX = 1000
+
+
+class LedgerRejected(DomainError):
+    """A transfer was refused; `code` is the ledger's result (exceeds_credits, ...)."""
+
+    code = "ledger_rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    account_id: int
+    balance_fen: int
+    available_fen: int
+    pending_debits_fen: int
+    pending_credits_fen: int
+
+
+class LedgerService:
+    def __init__(self, db: Database, store: LedgerStore, clock: Clock) -> None:
+        self.db = db
+        self.store = store
+        self.clock = clock
+
+    # Accounts ---------------------------------------------------------------------------
+
+    def open_accounts_in(self, tx: Tx, specs: Sequence[AccountSpec]) -> dict[str, int]:
+        assert specs, "nothing to open"
+        ids = self.store.open_accounts(tx, specs, self.clock.now_us())
+        missing = {spec.key for spec in specs} - ids.keys()
+        assert not missing, f"accounts not opened: {missing}"
+        return ids
+
+    def open_accounts(self, specs: Sequence[AccountSpec]) -> dict[str, int]:
+        return self.db.run(lambda tx: self.open_accounts_in(tx, specs))
+
+    def open_platform_accounts(self, currency: str = CURRENCY_DEFAULT) -> dict[str, int]:
+        return self.open_accounts([platform_account(p, currency) for p in PLATFORM_PURPOSES])
+
+    def account_in(self, tx: Tx, account_id: int) -> Account:
+        found = self.store.load_accounts(tx, [account_id])
+        if account_id not in found:
+            raise NotFound(f"account {account_id} not found", code="account_not_found")
+        return found[account_id]
+
+    def balance(self, account_id: int) -> Balance:
+        with self.db.read() as tx:
+            account = self.account_in(tx, account_id)
+        return Balance(
+            account_id=account.id,
+            balance_fen=account.balance_fen,
+            available_fen=account.available_fen,
+            pending_debits_fen=account.debits_pending,
+            pending_credits_fen=account.credits_pending,
+        )
+
+    # Transfers --------------------------------------------------------------------------
+
+    def apply_in(self, tx: Tx, transfers: Sequence[Transfer]) -> list[TransferOutcome]:
+        """Apply a batch inside the caller's transaction. Failed transfers write nothing."""
+        assert 0 < len(transfers) <= BATCH_SIZE_MAX
+        pending_ids = pending_ids_of(transfers)
+        stored = self.store.load_transfers(tx, [t.id for t in transfers] + sorted(pending_ids))
+        accounts = self.store.load_accounts(tx, sorted(account_ids_of(transfers, stored)))
+        outcome = apply_batch(
+            transfers, accounts=accounts, stored=stored, now_us=self.clock.now_us()
+        )
+        self._store_outcome(tx, accounts, outcome)
+        return outcome.outcomes
+
+    def apply(self, transfers: Sequence[Transfer]) -> list[TransferOutcome]:
+        return self.db.run(lambda tx: self.apply_in(tx, transfers))
+
+    def transfer_in(self, tx: Tx, transfers: Sequence[Transfer]) -> list[TransferRecord]:
+        """Apply and insist on success: any refusal raises `LedgerRejected` with its code.
+
+        The caller's transaction then rolls back, so business rows and journal stay together.
+        """
+        outcomes = self.apply_in(tx, transfers)
+        for outcome in outcomes:
+            if not outcome.result.succeeded:
+                first = next(o for o in outcomes if o.result.value != "linked_event_failed")
+                raise LedgerRejected(f"ledger refused: {first.result}", code=first.result.value)
+        records = [o.record for o in outcomes]
+        assert all(r is not None for r in records)
+        return [r for r in records if r is not None]
+
+    def expire_due(self, limit: int = EXPIRE_BATCH_SIZE_MAX) -> int:
+        """Release holds whose timeout has passed; returns how many expired."""
+        assert 0 < limit <= EXPIRE_BATCH_SIZE_MAX
+        return self.db.run(lambda tx: self.expire_due_in(tx, limit))
+
+    def expire_due_in(self, tx: Tx, limit: int = EXPIRE_BATCH_SIZE_MAX) -> int:
+        now_us = self.clock.now_us()
+        due = self.store.due_pending(tx, now_us, limit)
+        if not due:
+            return 0
+        accounts = self.store.load_accounts(tx, sorted(_accounts_of(due)))
+        outcome = expire_batch(due, accounts=accounts, now_us=now_us)
+        self._store_outcome(tx, accounts, outcome)
+        return len(outcome.pending_status)
+
+    def _store_outcome(self, tx: Tx, before: dict[int, Account], outcome: BatchOutcome) -> None:
+        changes = [
+            (before[account_id], after)
+            for account_id, after in outcome.accounts.items()
+            if after.counters() != before[account_id].counters()
+        ]
+        self.store.insert_transfers(tx, outcome.created)
+        # Compare-and-set: every row must still hold what we read, or an update was lost.
+        matched = self.store.update_accounts(tx, changes)
+        if matched != len(changes):
+            raise InvariantViolation(f"{len(changes) - matched} account row(s) changed under us")
+        self.store.update_pending_status(tx, outcome.pending_status)
+
+
+def _accounts_of(records: Sequence[TransferRecord]) -> set[int]:
+    ids: set[int] = set()
+    for record in records:
+        ids.update((record.debit_account_id, record.credit_account_id))
+    return ids

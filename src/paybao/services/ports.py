@@ -1,0 +1,69 @@
+"""The ports services depend on. Adapters implement them; tests pass fakes.
+
+A `Tx` is an open database transaction: services hand it to repositories and to the ledger so
+that business rows and journal rows commit together (rule 2 of the rules of money).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from paybao.domain.accounts import AccountSpec
+from paybao.domain.ledger import Account, TransferRecord
+
+T = TypeVar("T")
+
+# Opaque to services: only adapters look inside (it is a SQLAlchemy Connection there).
+Tx = Any
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Aware UTC datetime of platform time."""
+        ...
+
+    def now_us(self) -> int:
+        """Platform time in microseconds since the Unix epoch."""
+        ...
+
+
+class Database(Protocol):
+    dialect: str
+
+    def write(self) -> AbstractContextManager[Tx]:
+        """A read-write transaction; commits on normal exit, rolls back on an exception."""
+        ...
+
+    def read(self) -> AbstractContextManager[Tx]:
+        """A read-only snapshot."""
+        ...
+
+    def run(self, work: Callable[[Tx], T], *, retries_max: int = 3) -> T:
+        """Run `work` in a write transaction, retrying transient conflicts (unique race,
+        serialization failure, deadlock) up to retries_max times."""
+        ...
+
+
+class LedgerStore(Protocol):
+    """Loads and stores ledger state inside a transaction; locks rows it loads for update."""
+
+    def load_transfers(self, tx: Tx, transfer_ids: Sequence[str]) -> dict[str, TransferRecord]: ...
+
+    def load_accounts(self, tx: Tx, account_ids: Sequence[int]) -> dict[int, Account]: ...
+
+    def insert_transfers(self, tx: Tx, records: Sequence[TransferRecord]) -> None: ...
+
+    def update_accounts(self, tx: Tx, changes: Sequence[tuple[Account, Account]]) -> int:
+        """Write (before, after) pairs as compare-and-set; return how many rows matched."""
+        ...
+
+    def update_pending_status(self, tx: Tx, status_by_id: dict[str, str]) -> None: ...
+
+    def due_pending(self, tx: Tx, now_us: int, limit: int) -> list[TransferRecord]: ...
+
+    def open_accounts(self, tx: Tx, specs: Sequence[AccountSpec], now_us: int) -> dict[str, int]:
+        """Create missing accounts (idempotent by key); return key -> id for all."""
+        ...

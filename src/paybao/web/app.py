@@ -1,0 +1,89 @@
+"""The ASGI application: REST API, health, metrics, pages; the worker thread in the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from paybao import __version__
+from paybao.bootstrap import Platform, build_platform
+from paybao.domain.errors import DomainError
+from paybao.services.clock import datetime_from_us
+from paybao.settings import Settings, load_settings
+from paybao.web import api_ledger, errors, metrics
+from paybao.workers.runner import start_thread
+
+log = logging.getLogger(__name__)
+
+
+def create_app(platform: Platform, *, run_worker: bool | None = None) -> FastAPI:
+    worker_wanted = platform.settings.run_worker_in_server if run_worker is None else run_worker
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        worker = start_thread(platform) if worker_wanted else None
+        yield
+        if worker is not None:
+            thread, stop = worker
+            stop.set()
+            thread.join(10)
+        platform.close()
+
+    app = FastAPI(
+        title="paybao",
+        version=__version__,
+        description="Self-hostable payment platform. REST API for wallets, merchants and "
+        "operators; the Alipay-compatible open API is at /gateway.do.",
+        lifespan=lifespan,
+    )
+    app.state.platform = platform
+    app.add_exception_handler(DomainError, errors.on_domain_error)
+    app.add_exception_handler(RequestValidationError, errors.on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, errors.on_http_error)
+    app.add_exception_handler(Exception, errors.on_unexpected)
+    app.middleware("http")(metrics.measure)
+    _add_core_routes(app, platform)
+    app.include_router(api_ledger.router)
+    return app
+
+
+def _add_core_routes(app: FastAPI, platform: Platform) -> None:
+    @app.get("/healthz", tags=["platform"])
+    def healthz() -> JSONResponse:
+        try:
+            with platform.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as error:
+            log.warning("health check failed: %s", error)
+            return JSONResponse(
+                {"status": "unavailable", "database": platform.db.dialect}, status_code=503
+            )
+        return JSONResponse({"status": "ok", "database": platform.db.dialect})
+
+    @app.get("/metrics", tags=["platform"], include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        return metrics.metrics_response()
+
+    @app.get("/api/v1/status", tags=["platform"])
+    def status(request: Request) -> dict[str, object]:
+        now_us = platform.clock.now_us()
+        return {
+            "version": __version__,
+            "sandbox": platform.settings.sandbox,
+            "database": platform.db.dialect,
+            "platform_time": datetime_from_us(now_us).isoformat(),
+            "base_url": platform.settings.base_url,
+        }
+
+
+def create_app_from_env() -> FastAPI:
+    """uvicorn factory: `uvicorn --factory paybao.web.app:create_app_from_env`."""
+    settings: Settings = load_settings()
+    return create_app(build_platform(settings))
