@@ -24,6 +24,7 @@ from paybao.services.poster import Poster
 from paybao.services.reconcile import ReconcileService
 from paybao.services.sandbox_clock import SandboxClockService, Sweep
 from paybao.settings import Settings
+from paybao.wiring import wallet as wallet_wiring
 
 
 @dataclass
@@ -93,4 +94,6 @@ def build_platform(settings: Settings, *, migrate: bool = False) -> Platform:
 
 # Each feature module adds an `install(platform)` here: it builds its services, registers its
 # job handlers, reconcile checks and sweeps. Order matters only where a feature uses another.
-FEATURES: list[Any] = []
+FEATURES: list[Any] = [
+    wallet_wiring.install,
+]

@@ -26,6 +26,32 @@ class Settings(BaseSettings):
     run_worker_in_server: bool = True
     worker_poll_interval_s: float = Field(default=0.5, gt=0, le=60)
 
+    # --- wallet (issue 3) ---
+    # Signs session cookies and CSRF tokens; empty = a random key kept in data_dir/secret.key.
+    secret_key: str = ""
+    password_hash_time_cost: int = Field(default=3, ge=1, le=10)
+    password_hash_memory_kib: int = Field(default=65_536, ge=8, le=1_048_576)
+    accounts_per_id_number_max: int = Field(default=3, ge=1, le=100)
+    sms_code_valid_s: int = Field(default=300, ge=30)
+    sms_tries_max: int = Field(default=5, ge=1)
+    sms_resend_interval_s: int = Field(default=60, ge=0)
+    sms_sends_per_day_max: int = Field(default=10, ge=1)
+    payment_password_failures_max: int = Field(default=5, ge=1)
+    payment_password_lock_s: int = Field(default=3 * 3600, ge=60)
+    class_i_lifetime_fen: int = Field(default=1_000_00, ge=0)
+    class_ii_yearly_fen: int = Field(default=100_000_00, ge=0)
+    class_iii_yearly_fen: int = Field(default=200_000_00, ge=0)
+    withdraw_free_quota_fen: int = Field(default=20_000_00, ge=0)
+    withdraw_fee_min_fen: int = Field(default=10, ge=0)
+    statement_page_size_max: int = Field(default=100, ge=1, le=1000)
+    api_token_ttl_s: int = Field(default=30 * 86_400, ge=60)
+    # Sandbox bank fault knobs: added latency, and shares (0..1) of requests that time out
+    # (the bank acts but the answer is lost) or fail outright.
+    bank_latency_ms: int = Field(default=0, ge=0, le=60_000)
+    bank_timeout_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    bank_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    bank_query_delay_s: int = Field(default=30, ge=1)
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
