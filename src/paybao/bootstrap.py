@@ -7,6 +7,7 @@ they all run the same wiring. Unit tests build services directly on fakes instea
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -53,6 +54,7 @@ class Platform:
         return self._poster
 
     def close(self) -> None:
+        """Idempotent: the app's lifespan and a test fixture may both call it."""
         if self._poster is not None:
             self._poster.stop()
             self._poster = None
@@ -92,8 +94,8 @@ def build_platform(settings: Settings, *, migrate: bool = False) -> Platform:
     return platform
 
 
-# Each feature module adds an `install(platform)` here: it builds its services, registers its
-# job handlers, reconcile checks and sweeps. Order matters only where a feature uses another.
-FEATURES: list[Any] = [
+# Each feature's `paybao.wiring.<feature>.install(platform)`, in order: a feature may use the
+# services of those before it.
+FEATURES: list[Callable[[Platform], None]] = [
     wallet_wiring.install,
 ]

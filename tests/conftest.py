@@ -1,0 +1,94 @@
+"""Shared fixtures: a migrated platform on a throw-away database, and an HTTP client.
+
+The database is SQLite (a fresh copy of a migrated template file per test) unless
+PAYBAO_TEST_DATABASE_URL names a PostgreSQL database: then the schema is rebuilt once per session
+and every table is truncated before each test. CI runs the whole suite once each way.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from paybao.adapters.db.engine import make_engine
+from paybao.adapters.db.migrate import upgrade
+from paybao.adapters.db.tables import metadata
+from paybao.bootstrap import Platform, build_platform
+from paybao.settings import Settings
+
+TEST_DATABASE_URL = os.environ.get("PAYBAO_TEST_DATABASE_URL", "")
+ADMIN_TOKEN = "test-admin-token"
+
+
+def database_kind() -> str:
+    return "postgresql" if TEST_DATABASE_URL.startswith("postgresql") else "sqlite"
+
+
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated database for the session: a template file (SQLite) or a URL (PostgreSQL)."""
+    if database_kind() == "postgresql":
+        engine = make_engine(TEST_DATABASE_URL)
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        upgrade(engine)
+        engine.dispose()
+        return TEST_DATABASE_URL
+    template = tmp_path_factory.mktemp("db") / "template.sqlite3"
+    engine = make_engine(f"sqlite:///{template}")
+    upgrade(engine)
+    engine.dispose()
+    return str(template)
+
+
+def _fresh_database_url(migrated: str, tmp_path: Path) -> str:
+    if database_kind() == "postgresql":
+        engine = make_engine(migrated)
+        names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
+        with engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+        return migrated
+    copy = tmp_path / "paybao.sqlite3"
+    shutil.copyfile(migrated, copy)
+    return f"sqlite:///{copy}"
+
+
+@pytest.fixture
+def settings(migrated_database: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=_fresh_database_url(migrated_database, tmp_path),
+        sandbox=True,
+        data_dir=tmp_path / "data",
+        admin_token=ADMIN_TOKEN,
+        run_worker_in_server=False,
+        base_url="http://testserver",
+    )
+
+
+@pytest.fixture
+def platform(settings: Settings) -> Iterator[Platform]:
+    built = build_platform(settings)
+    built.ledger.open_platform_accounts()
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def client(platform: Platform) -> Iterator[TestClient]:
+    from paybao.web.app import create_app
+
+    with TestClient(create_app(platform, run_worker=False)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def admin_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {ADMIN_TOKEN}"}

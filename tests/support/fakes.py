@@ -1,0 +1,95 @@
+"""In-memory fakes of the ports, for service-level tests (Cosmic Python's "high gear")."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from paybao.domain.accounts import AccountSpec
+from paybao.domain.ledger import Account, TransferRecord
+
+T = TypeVar("T")
+
+
+class FakeTx:
+    """Holds a working copy of the store; committed on success, dropped on error."""
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        self.state = state
+
+
+class FakeDatabase:
+    dialect = "fake"
+
+    def __init__(self) -> None:
+        self.state: dict[str, Any] = {"accounts": {}, "transfers": {}, "keys": {}, "next_id": 1}
+
+    @contextmanager
+    def write(self) -> Iterator[FakeTx]:
+        working = copy.deepcopy(self.state)
+        yield FakeTx(working)
+        self.state = working
+
+    @contextmanager
+    def read(self) -> Iterator[FakeTx]:
+        yield FakeTx(copy.deepcopy(self.state))
+
+    def run(self, work: Callable[[FakeTx], T], *, retries_max: int = 3) -> T:
+        with self.write() as tx:
+            return work(tx)
+
+
+class FakeLedgerStore:
+    def load_transfers(self, tx: FakeTx, transfer_ids: Sequence[str]) -> dict[str, TransferRecord]:
+        transfers = tx.state["transfers"]
+        return {i: transfers[i] for i in transfer_ids if i in transfers}
+
+    def load_accounts(self, tx: FakeTx, account_ids: Sequence[int]) -> dict[int, Account]:
+        accounts = tx.state["accounts"]
+        return {i: accounts[i].copy() for i in account_ids if i in accounts}
+
+    def insert_transfers(self, tx: FakeTx, records: Sequence[TransferRecord]) -> None:
+        for record in records:
+            assert record.id not in tx.state["transfers"], "unique constraint"
+            tx.state["transfers"][record.id] = record
+
+    def update_accounts(self, tx: FakeTx, changes: Sequence[tuple[Account, Account]]) -> int:
+        matched = 0
+        for before, after in changes:
+            stored = tx.state["accounts"][after.id]
+            if stored.counters() == before.counters():
+                tx.state["accounts"][after.id] = after.copy()
+                matched += 1
+        return matched
+
+    def update_pending_status(self, tx: FakeTx, status_by_id: dict[str, str]) -> None:
+        for transfer_id, status in status_by_id.items():
+            record = tx.state["transfers"][transfer_id]
+            if record.pending_status == "pending":
+                tx.state["transfers"][transfer_id] = record._replace(pending_status=str(status))
+
+    def due_pending(self, tx: FakeTx, now_us: int, limit: int) -> list[TransferRecord]:
+        due = [
+            r
+            for r in tx.state["transfers"].values()
+            if r.pending_status == "pending"
+            and r.expires_at_us is not None
+            and r.expires_at_us <= now_us
+        ]
+        return sorted(due, key=lambda r: r.id)[:limit]
+
+    def open_accounts(
+        self, tx: FakeTx, specs: Sequence[AccountSpec], now_us: int
+    ) -> dict[str, int]:
+        keys = tx.state["keys"]
+        for spec in specs:
+            if spec.key not in keys:
+                account_id = tx.state["next_id"]
+                tx.state["next_id"] += 1
+                keys[spec.key] = account_id
+                tx.state["accounts"][account_id] = Account(
+                    account_id, spec.currency, int(spec.flags)
+                )
+        return {spec.key: keys[spec.key] for spec in specs}
