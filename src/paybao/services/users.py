@@ -177,6 +177,10 @@ class UserService:
         with self.db.read() as tx:
             return view_of(self.record_in(tx, user_id))
 
+    def record(self, user_id: int) -> UserRecord:
+        with self.db.read() as tx:
+            return self.record_in(tx, user_id)
+
     def record_in(self, tx: Tx, user_id: int, *, for_update: bool = False) -> UserRecord:
         user = self.store.get(tx, user_id, for_update=for_update)
         if user is None:

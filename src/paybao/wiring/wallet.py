@@ -1,14 +1,32 @@
-"""Wallet feature wiring: users, registration, the sandbox bank, money movement, operators."""
+"""Wallet feature wiring: users, registration, SMS, the sandbox bank, money movement, operators.
+
+Services land in `platform.services`: "users", "registration", "sms", "bank", "wallet",
+"operators", "idempotency" (generic, for every feature's REST calls).
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from paybao.adapters.banks.sandbox import Faults, SandboxBank
+from paybao.adapters.db.admin_store import SqlAdminStore, SqlIdempotencyStore
 from paybao.adapters.db.user_store import SqlUserStore
+from paybao.adapters.db.wallet_store import (
+    SandboxSmsSender,
+    SqlCardStore,
+    SqlSmsStore,
+    SqlWalletStore,
+)
 from paybao.adapters.passwords import Argon2Hasher
 from paybao.domain.account_class import ClassPolicy
-from paybao.domain.credentials import LockoutPolicy
+from paybao.domain.credentials import LockoutPolicy, SmsPolicy
+from paybao.domain.withdrawal import WithdrawalFeePolicy
+from paybao.services.idempotency import IdempotencyService
+from paybao.services.operators import OperatorService
+from paybao.services.registration import RegistrationService
+from paybao.services.sms import SmsService
 from paybao.services.users import UserPolicy, UserService
+from paybao.services.wallet import WalletService
 
 if TYPE_CHECKING:
     from paybao.bootstrap import Platform
@@ -20,7 +38,75 @@ def install(platform: Platform) -> None:
         time_cost=settings.password_hash_time_cost,
         memory_kib=settings.password_hash_memory_kib,
     )
-    policy = UserPolicy(
+    users = UserService(platform.db, SqlUserStore(), platform.clock, hasher, _user_policy(platform))
+    sms = SmsService(
+        platform.db,
+        SqlSmsStore(),
+        SandboxSmsSender(platform.clock),
+        platform.clock,
+        SmsPolicy(
+            valid_s=settings.sms_code_valid_s,
+            tries_max=settings.sms_tries_max,
+            resend_interval_s=settings.sms_resend_interval_s,
+            sends_per_day_max=settings.sms_sends_per_day_max,
+        ),
+    )
+    faults = Faults(
+        settings.bank_latency_ms, settings.bank_timeout_rate, settings.bank_failure_rate
+    )
+    bank = SandboxBank(platform.engine, platform.clock, faults)
+    cards = SqlCardStore()
+    registration = RegistrationService(
+        platform.db,
+        users,
+        cards,
+        sms,
+        bank,
+        platform.ledger,
+        platform.clock,
+        accounts_per_id_number_max=settings.accounts_per_id_number_max,
+    )
+    wallet = WalletService(
+        platform.db,
+        SqlWalletStore(),
+        cards,
+        users,
+        platform.ledger,
+        platform.jobs,
+        bank,
+        platform.clock,
+        fee_policy=WithdrawalFeePolicy(
+            free_quota_fen=settings.withdraw_free_quota_fen,
+            fee_min_fen=settings.withdraw_fee_min_fen,
+        ),
+        bank_query_delay_s=settings.bank_query_delay_s,
+        statement_page_size_max=settings.statement_page_size_max,
+    )
+    wallet.install_jobs()
+    platform.sweeps.append(wallet.send_due_withdrawals)
+    operators = OperatorService(
+        platform.db,
+        SqlAdminStore(),
+        users,
+        hasher,
+        platform.clock,
+        token_ttl_s=settings.api_token_ttl_s,
+    )
+    platform.services.update(
+        users=users,
+        password_hasher=hasher,
+        sms=sms,
+        bank=bank,
+        registration=registration,
+        wallet=wallet,
+        operators=operators,
+        idempotency=IdempotencyService(platform.db, SqlIdempotencyStore(), platform.clock),
+    )
+
+
+def _user_policy(platform: Platform) -> UserPolicy:
+    settings = platform.settings
+    return UserPolicy(
         lockout=LockoutPolicy(
             failures_max=settings.payment_password_failures_max,
             lock_s=settings.payment_password_lock_s,
@@ -31,6 +117,3 @@ def install(platform: Platform) -> None:
             class_iii_yearly_fen=settings.class_iii_yearly_fen,
         ),
     )
-    users = UserService(platform.db, SqlUserStore(), platform.clock, hasher, policy)
-    platform.services["users"] = users
-    platform.services["password_hasher"] = hasher

@@ -1,0 +1,244 @@
+"""The sandbox bank: a small bank with its own tables, reached only through `BankChannel`.
+
+It keeps card accounts with balances and answers every request from its own record, so a
+repeated request id never moves money twice. In sandbox mode any Luhn-valid card of a known BIN
+"exists": the first verification opens it in the given name with `DEMO_OPENING_FEN` on it.
+
+Fault knobs (settings `bank_latency_ms`, `bank_timeout_rate`, `bank_failure_rate`, or
+`faults` at run time) make it slow, lose answers, or refuse. A timeout is decided after the
+bank acted: the request is recorded as succeeded (or failed for lack of money), and the caller
+only hears UNKNOWN, exactly the case the platform must survive. Tests can script outcomes:
+`bank.script.append("timeout")`, `"timeout_lost"` (the bank never got it), `"fail"`, `"ok"`.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from paybao.adapters.banks.port import BankOutcome, BankResult, StatementLine
+from paybao.adapters.db.tables.bank import bank_card_accounts, bank_requests
+from paybao.domain.identity import real_names_match
+from paybao.services.ports import Clock
+
+DEMO_OPENING_FEN = 10_000_00
+_CHINA_TZ = timezone(timedelta(hours=8))
+STATEMENT_LINES_MAX = 10_000
+SCRIPT_STEPS = frozenset({"ok", "fail", "timeout", "timeout_lost"})
+
+
+@dataclass
+class Faults:
+    latency_ms: int = 0
+    timeout_rate: float = 0.0
+    failure_rate: float = 0.0
+
+
+class SandboxBank:
+    def __init__(self, engine: Engine, clock: Clock, faults: Faults, *, seed: int | None = None):
+        self.engine = engine
+        self.clock = clock
+        self.faults = faults
+        self.script: deque[str] = deque()
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+
+    # Cards ------------------------------------------------------------------------------
+
+    def open_card(
+        self,
+        card_number: str,
+        bank_code: str,
+        holder_name: str,
+        id_number: str,
+        reserved_phone: str,
+        balance_fen: int = DEMO_OPENING_FEN,
+    ) -> None:
+        """Open a card account (demo data); an existing card is left as it is."""
+        with self.engine.begin() as tx:
+            if self._card(tx, card_number) is None:
+                tx.execute(
+                    insert(bank_card_accounts).values(
+                        card_number=card_number,
+                        bank_code=bank_code,
+                        holder_name=holder_name,
+                        id_number=id_number,
+                        reserved_phone=reserved_phone,
+                        balance_fen=balance_fen,
+                        created_at_us=self.clock.now_us(),
+                    )
+                )
+
+    def card_balance_fen(self, card_number: str) -> int | None:
+        with self._read() as tx:
+            card = self._card(tx, card_number)
+            return None if card is None else int(card.balance_fen)
+
+    def verify_card(
+        self, card_number: str, holder_name: str, id_number: str, reserved_phone: str
+    ) -> BankResult:
+        from paybao.domain.bins import lookup_bin
+
+        entry = lookup_bin(card_number)
+        assert entry is not None, "the platform checks the BIN before asking the bank"
+        self.open_card(card_number, entry.bank_code, holder_name, id_number, reserved_phone)
+        with self._read() as tx:
+            card = self._card(tx, card_number)
+        assert card is not None
+        same = (
+            real_names_match(card.holder_name, holder_name)
+            and card.id_number == id_number
+            and card.reserved_phone == reserved_phone
+        )
+        if not same:
+            return BankResult(BankOutcome.FAILED, "card_info_mismatch")
+        return BankResult(BankOutcome.SUCCEEDED)
+
+    # Money ------------------------------------------------------------------------------
+
+    def debit(self, request_id: str, card_number: str, amount_fen: int) -> BankResult:
+        return self._move("debit", request_id, card_number, amount_fen)
+
+    def credit(self, request_id: str, card_number: str, amount_fen: int) -> BankResult:
+        return self._move("credit", request_id, card_number, amount_fen)
+
+    def query(self, request_id: str) -> BankResult:
+        self._sleep()
+        with self._read() as tx:
+            row = tx.execute(
+                select(bank_requests).where(bank_requests.c.request_id == request_id)
+            ).first()
+        if row is None:
+            return BankResult(BankOutcome.NOT_FOUND)
+        return BankResult(BankOutcome(row.status), row.failure_code)
+
+    def statement(self, day: date) -> list[StatementLine]:
+        start = datetime(day.year, day.month, day.day, tzinfo=_CHINA_TZ)
+        start_us = int(start.timestamp()) * 1_000_000
+        end_us = start_us + 86_400 * 1_000_000
+        query = (
+            select(bank_requests)
+            .where(bank_requests.c.created_at_us >= start_us)
+            .where(bank_requests.c.created_at_us < end_us)
+            .order_by(bank_requests.c.id)
+            .limit(STATEMENT_LINES_MAX)
+        )
+        with self._read() as tx:
+            rows = tx.execute(query).all()
+        return [
+            StatementLine(
+                request_id=row.request_id,
+                kind=row.kind,
+                card_tail=row.card_number[-4:],
+                amount_fen=int(row.amount_fen),
+                status=row.status,
+                at_us=int(row.created_at_us),
+            )
+            for row in rows
+        ]
+
+    # Inside -----------------------------------------------------------------------------
+
+    def _move(self, kind: str, request_id: str, card_number: str, amount_fen: int) -> BankResult:
+        assert amount_fen > 0
+        step = self._next_step()
+        self._sleep()
+        if step == "timeout_lost":
+            return BankResult(BankOutcome.UNKNOWN)
+        with self.engine.begin() as tx:
+            result = self._apply(
+                tx, kind, request_id, card_number, amount_fen, refuse=step == "fail"
+            )
+        if step == "timeout":
+            return BankResult(BankOutcome.UNKNOWN)
+        return result
+
+    def _apply(
+        self,
+        tx: Connection,
+        kind: str,
+        request_id: str,
+        card_number: str,
+        amount_fen: int,
+        *,
+        refuse: bool,
+    ) -> BankResult:
+        earlier = tx.execute(
+            select(bank_requests).where(bank_requests.c.request_id == request_id)
+        ).first()
+        if earlier is not None:
+            return BankResult(BankOutcome(earlier.status), earlier.failure_code)
+        card = self._card(tx, card_number, for_update=True)
+        failure = self._failure(card, kind, amount_fen, refuse=refuse)
+        if failure is None:
+            delta = -amount_fen if kind == "debit" else amount_fen
+            tx.execute(
+                update(bank_card_accounts)
+                .where(bank_card_accounts.c.card_number == card_number)
+                .values(balance_fen=bank_card_accounts.c.balance_fen + delta)
+            )
+        tx.execute(
+            insert(bank_requests).values(
+                request_id=request_id,
+                kind=kind,
+                card_number=card_number,
+                amount_fen=amount_fen,
+                status="failed" if failure else "succeeded",
+                failure_code=failure,
+                created_at_us=self.clock.now_us(),
+            )
+        )
+        if failure:
+            return BankResult(BankOutcome.FAILED, failure)
+        return BankResult(BankOutcome.SUCCEEDED)
+
+    @staticmethod
+    def _failure(card: object, kind: str, amount_fen: int, *, refuse: bool) -> str | None:
+        if card is None:
+            return "card_not_found"
+        if refuse:
+            return "bank_declined"
+        if kind == "debit" and int(card.balance_fen) < amount_fen:  # type: ignore[attr-defined]
+            return "card_insufficient_balance"
+        return None
+
+    def _card(self, tx: Connection, card_number: str, *, for_update: bool = False):  # type: ignore[no-untyped-def]
+        query = select(bank_card_accounts).where(bank_card_accounts.c.card_number == card_number)
+        if for_update:
+            query = query.with_for_update()
+        return tx.execute(query).first()
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        # A deferred transaction on SQLite: a query may run while the caller holds the write
+        # lock (the query job does), and readers never wait for writers in WAL mode.
+        with self.engine.connect() as connection:
+            if self.engine.dialect.name == "sqlite":
+                connection = connection.execution_options(sqlite_begin="DEFERRED")
+            yield connection
+
+    def _next_step(self) -> str:
+        with self._lock:
+            if self.script:
+                step = self.script.popleft()
+                assert step in SCRIPT_STEPS, f"unknown scripted step {step}"
+                return step
+            draw = self._rng.random()
+        if draw < self.faults.timeout_rate:
+            return "timeout"
+        if draw < self.faults.timeout_rate + self.faults.failure_rate:
+            return "fail"
+        return "ok"
+
+    def _sleep(self) -> None:
+        if self.faults.latency_ms:
+            time.sleep(self.faults.latency_ms / 1000)

@@ -1,0 +1,136 @@
+"""SQL for operators, the audit log, the admin users list, API tokens and idempotency keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, or_, select, update
+
+from paybao.adapters.db.tables.wallet import (
+    api_tokens,
+    audit_log,
+    idempotency_keys,
+    operators,
+    user_cards,
+    users,
+)
+
+
+class SqlAdminStore:
+    def operator_by_name(self, tx: Connection, name: str) -> Any:
+        return tx.execute(select(operators).where(operators.c.name == name)).first()
+
+    def insert_operator(
+        self, tx: Connection, name: str, password_hash: str, secret: str, now_us: int
+    ) -> int:
+        result = tx.execute(
+            insert(operators)
+            .values(
+                name=name, password_hash=password_hash, totp_secret=secret, created_at_us=now_us
+            )
+            .returning(operators.c.id)
+        )
+        return int(result.scalar_one())
+
+    def update_operator(self, tx: Connection, operator_id: int, **values: Any) -> None:
+        tx.execute(update(operators).where(operators.c.id == operator_id).values(**values))
+
+    def audit(
+        self,
+        tx: Connection,
+        operator_id: int | None,
+        action: str,
+        subject: str,
+        detail: str,
+        now_us: int,
+    ) -> None:
+        tx.execute(
+            insert(audit_log).values(
+                operator_id=operator_id,
+                action=action,
+                subject=subject,
+                detail=detail,
+                created_at_us=now_us,
+            )
+        )
+
+    def audit_tail(self, tx: Connection, limit: int) -> list[Any]:
+        query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+        return list(tx.execute(query).all())
+
+    def users_page(self, tx: Connection, query: str, limit: int) -> list[Any]:
+        select_users = select(users).order_by(users.c.id.desc()).limit(limit)
+        if query:
+            select_users = select_users.where(
+                or_(
+                    users.c.phone.startswith(query),
+                    users.c.id == (int(query) if query.isdigit() else -1),
+                )
+            )
+        return list(tx.execute(select_users).all())
+
+    def cards_of(self, tx: Connection, user_ids: list[int]) -> list[Any]:
+        if not user_ids:
+            return []
+        query = select(user_cards).where(user_cards.c.user_id.in_(user_ids))
+        return list(tx.execute(query).all())
+
+    def insert_token(
+        self, tx: Connection, user_id: int, sha256: str, now_us: int, expires_us: int
+    ) -> None:
+        tx.execute(
+            insert(api_tokens).values(
+                user_id=user_id, token_sha256=sha256, created_at_us=now_us, expires_at_us=expires_us
+            )
+        )
+
+    def token_user(self, tx: Connection, sha256: str, now_us: int) -> int | None:
+        row = tx.execute(select(api_tokens).where(api_tokens.c.token_sha256 == sha256)).first()
+        if row is None or row.revoked_at_us is not None or row.expires_at_us <= now_us:
+            return None
+        return int(row.user_id)
+
+    def revoke_token(self, tx: Connection, sha256: str, now_us: int) -> None:
+        tx.execute(
+            update(api_tokens)
+            .where(api_tokens.c.token_sha256 == sha256)
+            .values(revoked_at_us=now_us)
+        )
+
+
+class SqlIdempotencyStore:
+    def find(self, tx: Connection, scope: str, key: str) -> tuple[str, int, str, int] | None:
+        row = tx.execute(
+            select(idempotency_keys).where(
+                idempotency_keys.c.scope == scope, idempotency_keys.c.key == key
+            )
+        ).first()
+        if row is None:
+            return None
+        return row.request_sha256, int(row.status_code), row.response_body, int(row.created_at_us)
+
+    def claim(self, tx: Connection, scope: str, key: str, request_sha256: str, now_us: int) -> None:
+        tx.execute(
+            insert(idempotency_keys).values(
+                scope=scope,
+                key=key,
+                request_sha256=request_sha256,
+                status_code=0,
+                response_body="",
+                created_at_us=now_us,
+            )
+        )
+
+    def answer(self, tx: Connection, scope: str, key: str, status_code: int, body: str) -> None:
+        tx.execute(
+            update(idempotency_keys)
+            .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
+            .values(status_code=status_code, response_body=body)
+        )
+
+    def release(self, tx: Connection, scope: str, key: str) -> None:
+        tx.execute(
+            delete(idempotency_keys).where(
+                idempotency_keys.c.scope == scope, idempotency_keys.c.key == key
+            )
+        )

@@ -1,0 +1,230 @@
+"""SQL stores of the wallet feature: cards, SMS challenges and outbox, money rows, statements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, case, func, insert, or_, select, update
+
+from paybao.adapters.db.tables.ledger import ledger_transfers
+from paybao.adapters.db.tables.wallet import (
+    sms_challenges,
+    sms_outbox,
+    topups,
+    user_cards,
+    wallet_transfers,
+    withdrawals,
+)
+from paybao.domain.credentials import SmsChallenge
+from paybao.domain.ledger import TransferFlags
+from paybao.services.clock import datetime_from_us, us_from_datetime
+from paybao.services.registration import CardRecord
+from paybao.services.wallet import ENTRY_KINDS, Entry, StatementQuery
+
+_TABLES = {t.name: t for t in (topups, withdrawals, wallet_transfers)}
+
+
+class SqlCardStore:
+    def get(self, tx: Connection, card_id: int) -> CardRecord | None:
+        row = tx.execute(select(user_cards).where(user_cards.c.id == card_id)).first()
+        return CardRecord(**row._mapping) if row is not None else None
+
+    def of_user(self, tx: Connection, user_id: int) -> list[CardRecord]:
+        query = select(user_cards).where(user_cards.c.user_id == user_id).order_by(user_cards.c.id)
+        return [CardRecord(**row._mapping) for row in tx.execute(query)]
+
+    def upsert_pending(
+        self,
+        tx: Connection,
+        user_id: int,
+        number: str,
+        bank_code: str,
+        card_type: str,
+        phone: str,
+        now_us: int,
+    ) -> int:
+        existing = tx.execute(
+            select(user_cards.c.id).where(
+                user_cards.c.user_id == user_id, user_cards.c.card_number == number
+            )
+        ).scalar_one_or_none()
+        values = {"reserved_phone": phone, "status": "pending", "created_at_us": now_us}
+        if existing is not None:
+            tx.execute(update(user_cards).where(user_cards.c.id == existing).values(**values))
+            return int(existing)
+        result = tx.execute(
+            insert(user_cards)
+            .values(
+                user_id=user_id,
+                card_number=number,
+                bank_code=bank_code,
+                card_type=card_type,
+                **values,
+            )
+            .returning(user_cards.c.id)
+        )
+        return int(result.scalar_one())
+
+    def set_status(self, tx: Connection, card_id: int, status: str) -> None:
+        tx.execute(update(user_cards).where(user_cards.c.id == card_id).values(status=status))
+
+
+def _challenge(row: Any) -> SmsChallenge:
+    return SmsChallenge(
+        phone=row.phone,
+        purpose=row.purpose,
+        code=row.code,
+        issued_at=datetime_from_us(row.issued_at_us),
+        expires_at=datetime_from_us(row.expires_at_us),
+        tries_wrong=row.tries_wrong,
+        used_at=datetime_from_us(row.used_at_us) if row.used_at_us else None,
+    )
+
+
+class SqlSmsStore:
+    def latest(self, tx: Connection, phone: str, purpose: str) -> tuple[int, SmsChallenge] | None:
+        row = tx.execute(
+            select(sms_challenges)
+            .where(sms_challenges.c.phone == phone, sms_challenges.c.purpose == purpose)
+            .order_by(sms_challenges.c.id.desc())
+            .limit(1)
+        ).first()
+        return (int(row.id), _challenge(row)) if row is not None else None
+
+    def sent_since(self, tx: Connection, phone: str, purpose: str, since_us: int) -> list[int]:
+        query = select(sms_challenges.c.issued_at_us).where(
+            sms_challenges.c.phone == phone,
+            sms_challenges.c.purpose == purpose,
+            sms_challenges.c.issued_at_us >= since_us,
+        )
+        return [int(at) for at in tx.execute(query).scalars()]
+
+    def insert(self, tx: Connection, challenge: SmsChallenge) -> int:
+        result = tx.execute(
+            insert(sms_challenges)
+            .values(**_challenge_values(challenge))
+            .returning(sms_challenges.c.id)
+        )
+        return int(result.scalar_one())
+
+    def save(self, tx: Connection, challenge_id: int, challenge: SmsChallenge) -> None:
+        tx.execute(
+            update(sms_challenges)
+            .where(sms_challenges.c.id == challenge_id)
+            .values(**_challenge_values(challenge))
+        )
+
+
+def _challenge_values(challenge: SmsChallenge) -> dict[str, Any]:
+    return {
+        "phone": challenge.phone,
+        "purpose": challenge.purpose,
+        "code": challenge.code,
+        "issued_at_us": us_from_datetime(challenge.issued_at),
+        "expires_at_us": us_from_datetime(challenge.expires_at),
+        "tries_wrong": challenge.tries_wrong,
+        "used_at_us": us_from_datetime(challenge.used_at) if challenge.used_at else None,
+    }
+
+
+class SandboxSmsSender:
+    """Keeps texts in `sms_outbox` (the developer inbox) instead of sending them."""
+
+    def __init__(self, clock: Any) -> None:
+        self.clock = clock
+
+    def send_in(self, tx: Connection, phone: str, text: str) -> None:
+        tx.execute(
+            insert(sms_outbox).values(
+                phone=phone, text=text[:500], created_at_us=self.clock.now_us()
+            )
+        )
+
+
+def sms_outbox_tail(tx: Connection, limit: int = 50, phone: str | None = None) -> list[Any]:
+    query = select(sms_outbox).order_by(sms_outbox.c.id.desc()).limit(min(limit, 500))
+    if phone:
+        query = query.where(sms_outbox.c.phone == phone)
+    return list(tx.execute(query).all())
+
+
+class SqlWalletStore:
+    def insert(self, tx: Connection, table: str, values: dict[str, Any]) -> int:
+        target = _TABLES[table]
+        return int(tx.execute(insert(target).values(**values).returning(target.c.id)).scalar_one())
+
+    def get(self, tx: Connection, table: str, row_id: int, *, for_update: bool = False) -> Any:
+        target = _TABLES[table]
+        query = select(target).where(target.c.id == row_id)
+        if for_update:
+            query = query.with_for_update()
+        return tx.execute(query).first()
+
+    def finish(
+        self, tx: Connection, table: str, row_id: int, from_status: str, **values: Any
+    ) -> bool:
+        target = _TABLES[table]
+        result = tx.execute(
+            update(target)
+            .where(target.c.id == row_id, target.c.status == from_status)
+            .values(**values)
+        )
+        return bool(result.rowcount == 1)
+
+    def due_withdrawals(self, tx: Connection, now_us: int, limit: int) -> list[int]:
+        query = (
+            select(withdrawals.c.id)
+            .where(withdrawals.c.status == "held", withdrawals.c.due_at_us <= now_us)
+            .order_by(withdrawals.c.due_at_us)
+            .limit(limit)
+        )
+        return [int(i) for i in tx.execute(query).scalars()]
+
+    def recent(self, tx: Connection, table: str, user_id: int, limit: int) -> list[Any]:
+        target = _TABLES[table]
+        owner = target.c.payer_user_id if table == "wallet_transfers" else target.c.user_id
+        query = select(target).where(owner == user_id).order_by(target.c.id.desc()).limit(limit)
+        return list(tx.execute(query).all())
+
+    def statement(self, tx: Connection, account_id: int, query: StatementQuery) -> list[Entry]:
+        t = ledger_transfers
+        # Holds and voids never changed the balance; a post did, with the hold's accounts.
+        effective = t.c.flags.op("&")(int(TransferFlags.PENDING | TransferFlags.VOID_PENDING)) == 0
+        signed = case((t.c.credit_account_id == account_id, t.c.amount_fen), else_=-t.c.amount_fen)
+        running = func.sum(signed).over(order_by=t.c.seq, rows=(None, 0))
+        inner = (
+            select(
+                t.c.seq,
+                t.c.id,
+                t.c.code,
+                t.c.created_at_us,
+                t.c.reference,
+                signed.label("amount"),
+                running.label("balance_after"),
+            )
+            .where(or_(t.c.debit_account_id == account_id, t.c.credit_account_id == account_id))
+            .where(effective)
+            .subquery()
+        )
+        conditions: list[ColumnElement[bool]] = []
+        if query.kinds:
+            conditions.append(inner.c.code.in_(sorted(query.kinds)))
+        if query.from_us is not None:
+            conditions.append(inner.c.created_at_us >= query.from_us)
+        if query.to_us is not None:
+            conditions.append(inner.c.created_at_us < query.to_us)
+        if query.before_seq is not None:
+            conditions.append(inner.c.seq < query.before_seq)
+        outer = select(inner).where(*conditions).order_by(inner.c.seq.desc()).limit(query.limit)
+        return [
+            Entry(
+                seq=int(row.seq),
+                transfer_id=row.id,
+                kind=ENTRY_KINDS.get(row.code, "payment"),
+                amount_fen=int(row.amount),
+                balance_after_fen=int(row.balance_after),
+                at_us=int(row.created_at_us),
+                reference=row.reference,
+            )
+            for row in tx.execute(outer)
+        ]

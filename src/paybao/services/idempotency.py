@@ -1,0 +1,95 @@
+"""Idempotency keys for any mutating call (Brandur's recipe, simplified).
+
+`run(scope, key, fingerprint, work)`: the first call claims (scope, key) in its own transaction
+(the unique constraint decides races), runs `work`, and stores its (status, body). A replay with
+the same fingerprint gets the stored answer without running anything; a different fingerprint
+is `idempotency_key_reused` (409). A call still running elsewhere is `idempotency_key_in_use`
+(409, retry later). A transient failure (5xx) releases the claim so the client may retry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from paybao.domain.errors import Conflict, IdempotencyMismatch, InvalidInput
+from paybao.services.ports import Clock, Database, Tx
+
+KEY_LENGTH_MAX = 128
+IN_PROGRESS = 0
+# A claim older than this with no answer belongs to a crashed request: it may be taken over.
+STALE_CLAIM_S = 120
+
+
+class IdempotencyStore(Protocol):
+    def find(self, tx: Tx, scope: str, key: str) -> tuple[str, int, str, int] | None:
+        """(request_sha256, status_code, response_body, created_at_us)."""
+        ...
+
+    def claim(self, tx: Tx, scope: str, key: str, request_sha256: str, now_us: int) -> None: ...
+
+    def answer(self, tx: Tx, scope: str, key: str, status_code: int, body: str) -> None: ...
+
+    def release(self, tx: Tx, scope: str, key: str) -> None: ...
+
+
+def fingerprint(*parts: str) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode())
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+@dataclass
+class IdempotencyService:
+    db: Database
+    store: IdempotencyStore
+    clock: Clock
+
+    def run(
+        self, scope: str, key: str, request_sha256: str, work: Callable[[], tuple[int, str]]
+    ) -> tuple[int, str]:
+        if not 1 <= len(key) <= KEY_LENGTH_MAX or not key.isprintable():
+            raise InvalidInput(
+                "Idempotency-Key must be 1-128 printable characters", code="idempotency_key_invalid"
+            )
+        stored = self.db.run(lambda tx: self._claim_in(tx, scope, key, request_sha256))
+        if stored is not None:
+            return stored
+        try:
+            status_code, body = work()
+        except BaseException:
+            self.db.run(lambda tx: self.store.release(tx, scope, key))
+            raise
+        if status_code >= 500:
+            self.db.run(lambda tx: self.store.release(tx, scope, key))
+        else:
+            self.db.run(lambda tx: self.store.answer(tx, scope, key, status_code, body))
+        return status_code, body
+
+    def _claim_in(
+        self, tx: Tx, scope: str, key: str, request_sha256: str
+    ) -> tuple[int, str] | None:
+        now_us = self.clock.now_us()
+        found = self.store.find(tx, scope, key)
+        if found is None:
+            self.store.claim(tx, scope, key, request_sha256, now_us)
+            return None
+        stored_sha256, status_code, body, created_at_us = found
+        if stored_sha256 != request_sha256:
+            raise IdempotencyMismatch(
+                "this Idempotency-Key was used with a different request",
+                code="idempotency_key_reused",
+            )
+        if status_code == IN_PROGRESS:
+            if now_us - created_at_us < STALE_CLAIM_S * 1_000_000:
+                raise Conflict(
+                    "a request with this key is still running", code="idempotency_key_in_use"
+                )
+            self.store.release(tx, scope, key)
+            self.store.claim(tx, scope, key, request_sha256, now_us)
+            return None
+        return status_code, body

@@ -1,0 +1,95 @@
+"""SMS verification codes: issue (throttled), send through the `SmsSender` port, verify.
+
+Throttles apply per phone and purpose, so the registration code and the card-binding code
+to the same phone do not wait on each other. A wrong code must count even though the caller then fails, so `verify` commits the updated
+challenge first and raises afterwards (never inside the transaction that stored it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from paybao.domain.credentials import (
+    SMS_POLICY_DEFAULT,
+    SmsChallenge,
+    SmsPolicy,
+    generate_sms_code,
+    issue_sms_challenge,
+    verify_sms_code,
+)
+from paybao.domain.errors import InvalidInput
+from paybao.services.clock import US_PER_S, datetime_from_us, us_from_datetime
+from paybao.services.ports import Clock, Database, Tx
+
+DAY_S = 86_400
+
+
+class SmsSender(Protocol):
+    def send_in(self, tx: Tx, phone: str, text: str) -> None:
+        """Queue a text in the caller's transaction (sent iff it commits)."""
+        ...
+
+
+class SmsStore(Protocol):
+    def latest(self, tx: Tx, phone: str, purpose: str) -> tuple[int, SmsChallenge] | None: ...
+
+    def sent_since(self, tx: Tx, phone: str, purpose: str, since_us: int) -> list[int]: ...
+
+    def insert(self, tx: Tx, challenge: SmsChallenge) -> int: ...
+
+    def save(self, tx: Tx, challenge_id: int, challenge: SmsChallenge) -> None: ...
+
+
+def message_text(code: str, purpose: str, valid_min: int) -> str:
+    what = "绑定银行卡" if purpose.startswith("bind") else "注册"
+    return (
+        f"【paybao】验证码 {code},用于{what},{valid_min} 分钟内有效,请勿告诉他人。"
+        f" Your paybao code is {code}."
+    )
+
+
+@dataclass
+class SmsService:
+    db: Database
+    store: SmsStore
+    sender: SmsSender
+    clock: Clock
+    policy: SmsPolicy = SMS_POLICY_DEFAULT
+
+    def send_code_in(self, tx: Tx, phone: str, purpose: str) -> None:
+        """Issue a code (throttle checked) and queue the text, in the caller's transaction."""
+        now = self.clock.now()
+        since_us = us_from_datetime(now) - DAY_S * US_PER_S
+        sent_at = [datetime_from_us(at) for at in self.store.sent_since(tx, phone, purpose, since_us)]
+        code = generate_sms_code(self.policy)
+        challenge = issue_sms_challenge(
+            phone, purpose, code, now, sent_at=sent_at, policy=self.policy
+        )
+        self.store.insert(tx, challenge)
+        self.sender.send_in(tx, phone, message_text(code, purpose, self.policy.valid_s // 60))
+
+    def send_code(self, phone: str, purpose: str) -> None:
+        self.db.run(lambda tx: self.send_code_in(tx, phone, purpose))
+
+    def verify(self, phone: str, purpose: str, code_typed: str) -> datetime:
+        """Check a code in its own transaction; returns when it was used, else raises."""
+
+        def work(tx: Tx) -> InvalidInput | datetime:
+            found = self.store.latest(tx, phone, purpose)
+            if found is None:
+                return InvalidInput("ask for a code first", code="sms_code_missing")
+            challenge_id, challenge = found
+            result = verify_sms_code(challenge, code_typed, self.clock.now(), self.policy)
+            if result.challenge != challenge:
+                self.store.save(tx, challenge_id, result.challenge)
+            if result.error is not None:
+                return result.error
+            assert result.challenge.used_at is not None
+            return result.challenge.used_at
+
+        outcome = self.db.run(work)
+        if isinstance(outcome, InvalidInput):
+            raise outcome
+        return outcome

@@ -1,0 +1,578 @@
+"""Money in and out of wallets: top-up, withdrawal, transfers between users, statements.
+
+Each movement is a business row plus ledger transfers whose ids derive from the row id, in one
+transaction. Bank calls happen outside transactions; their outcome is applied by `_finish_*`,
+which is idempotent (it acts only on a row still in flight), so the immediate answer, the
+query job and a late answer can all arrive and the money moves once.
+
+- Top-up: row `processing` + a `wallet.bank_query` job -> bank debit -> credit the wallet
+  (`topup:<id>`) or mark failed. UNKNOWN leaves it to the job.
+- Withdrawal: amount and fee held (pending `withdraw:<id>`, `withdraw_fee:<id>`) -> at its due
+  time `send_due_withdrawals` (a sweep) asks the bank to credit the card -> post or void.
+- Transfer: instant = one posted transfer `p2p:<id>`; delayed = a pending one, posted by the
+  `wallet.transfer_land` job at due time, or voided by the sender's cancel before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from paybao.domain.accounts import Purpose, platform_account
+from paybao.domain.errors import (
+    Forbidden,
+    InsufficientFunds,
+    InvalidInput,
+    InvalidState,
+    NotFound,
+)
+from paybao.domain.identity import normalize_phone
+from paybao.domain.ledger import Transfer, TransferFlags
+from paybao.domain.money import check_amount_fen
+from paybao.domain.withdrawal import (
+    WITHDRAWAL_DELAY_S,
+    WITHDRAWAL_FEE_POLICY_DEFAULT,
+    TransferArrival,
+    WithdrawalArrival,
+    WithdrawalFee,
+    WithdrawalFeePolicy,
+    check_transfer_cancellable,
+    withdrawal_fee,
+)
+from paybao.services.banking import BankChannel, BankOutcome, BankResult
+from paybao.services.clock import US_PER_S, datetime_from_us
+from paybao.services.jobs import Job, JobRunner
+from paybao.services.ledger import LedgerRejected, LedgerService
+from paybao.services.ports import Clock, Database, Tx
+from paybao.services.registration import CardRecord, CardStore
+from paybao.services.users import UserService
+
+# Ledger transfer codes of wallet movements (statements name them by these).
+CODE_TOPUP = 301
+CODE_WITHDRAWAL = 302
+CODE_WITHDRAWAL_FEE = 303
+CODE_TRANSFER = 304
+ENTRY_KINDS = {
+    CODE_TOPUP: "topup",
+    CODE_WITHDRAWAL: "withdrawal",
+    CODE_WITHDRAWAL_FEE: "fee",
+    CODE_TRANSFER: "transfer",
+}
+# A hold outlives its business timer by a week: it only expires if every retry failed, and
+# expiry returns the money to the payer, the safe side.
+HOLD_MARGIN_S = 7 * 86_400
+SEND_BATCH_MAX = 100
+JOB_BANK_QUERY = "wallet.bank_query"
+JOB_TRANSFER_LAND = "wallet.transfer_land"
+DELAY_S = {
+    TransferArrival.INSTANT: 0,
+    TransferArrival.DELAY_2H: 7200,
+    TransferArrival.DELAY_24H: 86_400,
+}
+
+
+class WalletStore(Protocol):
+    def insert(self, tx: Tx, table: str, values: dict[str, Any]) -> int: ...
+
+    def get(self, tx: Tx, table: str, row_id: int, *, for_update: bool = False) -> Any: ...
+
+    def finish(self, tx: Tx, table: str, row_id: int, from_status: str, **values: Any) -> bool:
+        """Move a row out of `from_status` (compare-and-set); False if it was not in it."""
+        ...
+
+    def due_withdrawals(self, tx: Tx, now_us: int, limit: int) -> list[int]: ...
+
+    def statement(self, tx: Tx, account_id: int, query: StatementQuery) -> list[Entry]: ...
+
+    def recent(self, tx: Tx, table: str, user_id: int, limit: int) -> list[Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StatementQuery:
+    kinds: frozenset[int] = frozenset()  # ledger codes; empty = all
+    from_us: int | None = None
+    to_us: int | None = None
+    before_seq: int | None = None  # cursor: entries older than this
+    limit: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    seq: int
+    transfer_id: str
+    kind: str
+    amount_fen: int  # signed: + into the wallet, - out of it
+    balance_after_fen: int
+    at_us: int
+    reference: str
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """What the API and pages show of a top-up, withdrawal or transfer."""
+
+    kind: str
+    id: int
+    status: str
+    amount_fen: int
+    fee_fen: int = 0
+    due_at_us: int | None = None
+    failure_code: str | None = None
+
+
+@dataclass
+class WalletService:
+    db: Database
+    store: WalletStore
+    cards: CardStore
+    users: UserService
+    ledger: LedgerService
+    jobs: JobRunner
+    bank: BankChannel
+    clock: Clock
+    fee_policy: WithdrawalFeePolicy = WITHDRAWAL_FEE_POLICY_DEFAULT
+    bank_query_delay_s: int = 30
+    statement_page_size_max: int = 100
+
+    def install_jobs(self) -> None:
+        self.jobs.register(JOB_BANK_QUERY, self._on_bank_query)
+        self.jobs.register(JOB_TRANSFER_LAND, self._on_transfer_land)
+
+    def balance(self, user_id: int) -> tuple[int, int]:
+        """(balance_fen, available_fen) of the user's wallet."""
+        with self.db.read() as tx:
+            account_id = self.users.wallet_account_id_in(tx, user_id)
+        balance = self.ledger.balance(account_id)
+        return balance.balance_fen, balance.available_fen
+
+    # Top-up ----------------------------------------------------------------------------
+
+    def top_up(
+        self, user_id: int, card_id: int, amount_fen: int, payment_password: str
+    ) -> Movement:
+        check_amount_fen(amount_fen)
+        self.users.verify_payment_password(user_id, payment_password)
+
+        def start(tx: Tx) -> tuple[int, CardRecord]:
+            self.users.wallet_account_id_in(tx, user_id)
+            card = self._own_card_in(tx, user_id, card_id)
+            topup_id = self.store.insert(
+                tx,
+                "topups",
+                {
+                    "user_id": user_id,
+                    "card_id": card_id,
+                    "amount_fen": amount_fen,
+                    "status": "processing",
+                    "created_at_us": self.clock.now_us(),
+                },
+            )
+            self._schedule_query_in(tx, f"topup:{topup_id}")
+            return topup_id, card
+
+        topup_id, card = self.db.run(start)
+        result = self.bank.debit(f"topup:{topup_id}", card.card_number, amount_fen)
+        self._apply_bank_result("topup", topup_id, result)
+        return self.movement("topup", topup_id)
+
+    def _finish_topup_in(
+        self, tx: Tx, topup_id: int, result: BankResult, *, from_job: bool = False
+    ) -> None:
+        row = self.store.get(tx, "topups", topup_id, for_update=True)
+        if row.status != "processing" or result.outcome is BankOutcome.UNKNOWN:
+            return
+        now_us = self.clock.now_us()
+        if result.outcome is BankOutcome.SUCCEEDED:
+            wallet_id = self.users.wallet_account_id_in(tx, row.user_id)
+            self.ledger.transfer_in(
+                tx,
+                [
+                    Transfer(
+                        f"topup:{topup_id}",
+                        self._account_id_in(tx, Purpose.BANK_CLEARING),
+                        wallet_id,
+                        row.amount_fen,
+                        code=CODE_TOPUP,
+                        reference=f"topup:{topup_id}",
+                    )
+                ],
+            )
+            self.store.finish(
+                tx, "topups", topup_id, "processing", status="succeeded", finished_at_us=now_us
+            )
+        else:
+            self.store.finish(
+                tx,
+                "topups",
+                topup_id,
+                "processing",
+                status="failed",
+                failure_code=result.failure_code or "bank_not_received",
+                finished_at_us=now_us,
+            )
+        if not from_job:  # the runner finishes the job it is running itself
+            self.jobs.store.cancel(tx, JOB_BANK_QUERY, f"topup:{topup_id}")
+
+    # Withdrawal ------------------------------------------------------------------------
+
+    def withdrawal_fee(self, user_id: int, amount_fen: int) -> WithdrawalFee:
+        """The fee shown before confirming."""
+        user = self.users.record(user_id)
+        return withdrawal_fee(amount_fen, user.withdraw_quota_used_fen, self.fee_policy)
+
+    def withdraw(
+        self,
+        user_id: int,
+        card_id: int,
+        amount_fen: int,
+        payment_password: str,
+        arrival: WithdrawalArrival = WithdrawalArrival.INSTANT,
+    ) -> Movement:
+        check_amount_fen(amount_fen)
+        self.users.verify_payment_password(user_id, payment_password)
+        withdrawal_id = self._run_money(
+            lambda tx: self._hold_in(tx, user_id, card_id, amount_fen, arrival)
+        )
+        if arrival is WithdrawalArrival.INSTANT:
+            self._send_withdrawal(withdrawal_id)
+        return self.movement("withdrawal", withdrawal_id)
+
+    def _hold_in(
+        self, tx: Tx, user_id: int, card_id: int, amount_fen: int, arrival: WithdrawalArrival
+    ) -> int:
+        user = self.users.record_in(tx, user_id, for_update=True)
+        if user.status == "frozen":
+            raise Forbidden("this account is frozen", code="account_frozen")
+        wallet_id = self.users.wallet_account_id_in(tx, user_id)
+        self._own_card_in(tx, user_id, card_id)
+        fee = withdrawal_fee(amount_fen, user.withdraw_quota_used_fen, self.fee_policy)
+        now_us = self.clock.now_us()
+        delay_s = WITHDRAWAL_DELAY_S[arrival]
+        withdrawal_id = self.store.insert(
+            tx,
+            "withdrawals",
+            {
+                "user_id": user_id,
+                "card_id": card_id,
+                "amount_fen": amount_fen,
+                "fee_fen": fee.fee_fen,
+                "quota_used_fen": fee.quota_used_fen,
+                "arrival": str(arrival),
+                "status": "held",
+                "due_at_us": now_us + delay_s * US_PER_S,
+                "created_at_us": now_us,
+            },
+        )
+        holds = [
+            Transfer(
+                f"withdraw:{withdrawal_id}",
+                wallet_id,
+                self._account_id_in(tx, Purpose.BANK_CLEARING),
+                amount_fen,
+                code=CODE_WITHDRAWAL,
+                flags=TransferFlags.PENDING,
+                timeout_s=delay_s + HOLD_MARGIN_S,
+                reference=f"withdraw:{withdrawal_id}",
+            )
+        ]
+        if fee.fee_fen:
+            holds.append(
+                Transfer(
+                    f"withdraw_fee:{withdrawal_id}",
+                    wallet_id,
+                    self._account_id_in(tx, Purpose.FEES),
+                    fee.fee_fen,
+                    code=CODE_WITHDRAWAL_FEE,
+                    flags=TransferFlags.PENDING,
+                    timeout_s=delay_s + HOLD_MARGIN_S,
+                    reference=f"withdraw:{withdrawal_id}",
+                )
+            )
+        self.ledger.transfer_in(tx, holds)
+        self.users.store.update(tx, user_id, withdraw_quota_used_fen=fee.quota_used_after_fen)
+        return withdrawal_id
+
+    def send_due_withdrawals(self) -> int:
+        """Sweep: send every withdrawal whose time has come. Runs outside any transaction."""
+        with self.db.read() as tx:
+            due = self.store.due_withdrawals(tx, self.clock.now_us(), SEND_BATCH_MAX)
+        for withdrawal_id in due:
+            self._send_withdrawal(withdrawal_id)
+        return len(due)
+
+    def _send_withdrawal(self, withdrawal_id: int) -> None:
+        def claim(tx: Tx) -> Any:
+            if not self.store.finish(tx, "withdrawals", withdrawal_id, "held", status="sent"):
+                return None  # another worker sent it
+            self._schedule_query_in(tx, f"withdraw:{withdrawal_id}")
+            row = self.store.get(tx, "withdrawals", withdrawal_id)
+            return row, self.cards.get(tx, row.card_id)
+
+        claimed = self.db.run(claim)
+        if claimed is None:
+            return
+        row, card = claimed
+        result = self.bank.credit(f"withdraw:{withdrawal_id}", card.card_number, row.amount_fen)
+        self._apply_bank_result("withdrawal", withdrawal_id, result)
+
+    def _finish_withdrawal_in(
+        self, tx: Tx, withdrawal_id: int, result: BankResult, *, from_job: bool = False
+    ) -> None:
+        row = self.store.get(tx, "withdrawals", withdrawal_id, for_update=True)
+        if row.status != "sent" or result.outcome is BankOutcome.UNKNOWN:
+            return
+        succeeded = result.outcome is BankOutcome.SUCCEEDED
+        flag = TransferFlags.POST_PENDING if succeeded else TransferFlags.VOID_PENDING
+        verb = "post" if succeeded else "void"
+        resolve = [
+            Transfer(
+                f"{verb}:withdraw:{withdrawal_id}",
+                0,
+                0,
+                None,
+                code=CODE_WITHDRAWAL,
+                flags=flag,
+                pending_id=f"withdraw:{withdrawal_id}",
+                reference=f"withdraw:{withdrawal_id}",
+            )
+        ]
+        if row.fee_fen:
+            resolve.append(
+                Transfer(
+                    f"{verb}:withdraw_fee:{withdrawal_id}",
+                    0,
+                    0,
+                    None,
+                    code=CODE_WITHDRAWAL_FEE,
+                    flags=flag,
+                    pending_id=f"withdraw_fee:{withdrawal_id}",
+                    reference=f"withdraw:{withdrawal_id}",
+                )
+            )
+        self.ledger.transfer_in(tx, resolve)
+        values: dict[str, Any] = {
+            "status": "succeeded" if succeeded else "failed",
+            "finished_at_us": self.clock.now_us(),
+        }
+        if not succeeded:
+            values["failure_code"] = result.failure_code or "bank_not_received"
+            user = self.users.record_in(tx, row.user_id, for_update=True)
+            # The free quota this withdrawal used comes back with the money.
+            self.users.store.update(
+                tx,
+                row.user_id,
+                withdraw_quota_used_fen=max(user.withdraw_quota_used_fen - row.quota_used_fen, 0),
+            )
+        self.store.finish(tx, "withdrawals", withdrawal_id, "sent", **values)
+        if not from_job:
+            self.jobs.store.cancel(tx, JOB_BANK_QUERY, f"withdraw:{withdrawal_id}")
+
+    # Bank results ----------------------------------------------------------------------
+
+    def _apply_bank_result(self, kind: str, row_id: int, result: BankResult) -> None:
+        if result.outcome is BankOutcome.UNKNOWN:
+            return  # the query job already waits for it
+        finish = self._finish_topup_in if kind == "topup" else self._finish_withdrawal_in
+        self.db.run(lambda tx: finish(tx, row_id, result))
+
+    def _schedule_query_in(self, tx: Tx, key: str) -> None:
+        due_us = self.clock.now_us() + self.bank_query_delay_s * US_PER_S
+        self.jobs.schedule_in(tx, JOB_BANK_QUERY, key, due_us)
+
+    def _on_bank_query(self, tx: Tx, job: Job) -> None:
+        """Ask the bank how an unanswered request ended; raise (retry later) while unknown."""
+        kind, _, row_id = job.key.partition(":")
+        result = self.bank.query(job.key)
+        if result.outcome is BankOutcome.UNKNOWN:
+            raise TimeoutError(f"bank still cannot say how {job.key} ended")
+        if result.outcome is BankOutcome.NOT_FOUND:
+            # The bank never received it; it never will (ids are not resent), so it failed.
+            result = BankResult(BankOutcome.FAILED, "bank_not_received")
+        if kind == "topup":
+            self._finish_topup_in(tx, int(row_id), result, from_job=True)
+        else:
+            self._finish_withdrawal_in(tx, int(row_id), result, from_job=True)
+
+    # Transfers -------------------------------------------------------------------------
+
+    def preview_payee(self, payer_id: int, phone: str) -> tuple[int, str]:
+        """(payee user id, masked real name) to show before paying."""
+        payee = self.users.find_by_phone(normalize_phone(phone))
+        if payee is None or payee.wallet_account_id is None:
+            raise NotFound("no paybao account with this phone number", code="payee_not_found")
+        if payee.id == payer_id:
+            raise InvalidInput("you cannot transfer to yourself", code="payee_is_payer")
+        return payee.id, payee.real_name_masked
+
+    def transfer(
+        self,
+        payer_id: int,
+        payee_phone: str,
+        amount_fen: int,
+        payment_password: str,
+        *,
+        arrival: TransferArrival = TransferArrival.INSTANT,
+        memo: str = "",
+    ) -> Movement:
+        check_amount_fen(amount_fen)
+        if len(memo) > 64:
+            raise InvalidInput("memo is at most 64 characters", code="memo_too_long")
+        payee_id, _ = self.preview_payee(payer_id, payee_phone)
+        self.users.verify_payment_password(payer_id, payment_password)
+        transfer_id = self._run_money(
+            lambda tx: self._transfer_in(tx, payer_id, payee_id, amount_fen, arrival, memo)
+        )
+        return self.movement("transfer", transfer_id)
+
+    def _transfer_in(
+        self,
+        tx: Tx,
+        payer_id: int,
+        payee_id: int,
+        amount_fen: int,
+        arrival: TransferArrival,
+        memo: str,
+    ) -> int:
+        self.users.check_can_pay_in(tx, payer_id, amount_fen, funding="balance")
+        payer_wallet = self.users.wallet_account_id_in(tx, payer_id)
+        payee_wallet = self.users.wallet_account_id_in(tx, payee_id)
+        now_us = self.clock.now_us()
+        delay_s = DELAY_S[arrival]
+        transfer_id = self.store.insert(
+            tx,
+            "wallet_transfers",
+            {
+                "payer_user_id": payer_id,
+                "payee_user_id": payee_id,
+                "amount_fen": amount_fen,
+                "arrival": str(arrival),
+                "status": "succeeded" if delay_s == 0 else "pending",
+                "memo": memo,
+                "due_at_us": now_us + delay_s * US_PER_S,
+                "created_at_us": now_us,
+                "finished_at_us": now_us if delay_s == 0 else None,
+            },
+        )
+        flags = TransferFlags.PENDING if delay_s else TransferFlags.NONE
+        self.ledger.transfer_in(
+            tx,
+            [
+                Transfer(
+                    f"p2p:{transfer_id}",
+                    payer_wallet,
+                    payee_wallet,
+                    amount_fen,
+                    code=CODE_TRANSFER,
+                    flags=flags,
+                    timeout_s=delay_s + HOLD_MARGIN_S if delay_s else 0,
+                    reference=f"p2p:{transfer_id}",
+                )
+            ],
+        )
+        if delay_s:
+            self.jobs.schedule_in(
+                tx, JOB_TRANSFER_LAND, str(transfer_id), now_us + delay_s * US_PER_S
+            )
+        return transfer_id
+
+    def cancel_transfer(self, payer_id: int, transfer_id: int) -> Movement:
+        def work(tx: Tx) -> None:
+            row = self.store.get(tx, "wallet_transfers", transfer_id, for_update=True)
+            if row is None or row.payer_user_id != payer_id:
+                raise NotFound("no such transfer", code="transfer_not_found")
+            if row.status != "pending":
+                raise InvalidState(
+                    "this transfer has already landed or been cancelled",
+                    code="transfer_not_cancellable",
+                )
+            check_transfer_cancellable(
+                TransferArrival(row.arrival), datetime_from_us(row.created_at_us), self.clock.now()
+            )
+            self._resolve_transfer_in(tx, transfer_id, land=False)
+            self.jobs.store.cancel(tx, JOB_TRANSFER_LAND, str(transfer_id))
+
+        self.db.run(work)
+        return self.movement("transfer", transfer_id)
+
+    def _on_transfer_land(self, tx: Tx, job: Job) -> None:
+        row = self.store.get(tx, "wallet_transfers", int(job.key), for_update=True)
+        if row is not None and row.status == "pending":
+            self._resolve_transfer_in(tx, row.id, land=True)
+
+    def _resolve_transfer_in(self, tx: Tx, transfer_id: int, *, land: bool) -> None:
+        verb = "post" if land else "void"
+        self.ledger.transfer_in(
+            tx,
+            [
+                Transfer(
+                    f"{verb}:p2p:{transfer_id}",
+                    0,
+                    0,
+                    None,
+                    code=CODE_TRANSFER,
+                    flags=TransferFlags.POST_PENDING if land else TransferFlags.VOID_PENDING,
+                    pending_id=f"p2p:{transfer_id}",
+                    reference=f"p2p:{transfer_id}",
+                )
+            ],
+        )
+        self.store.finish(
+            tx,
+            "wallet_transfers",
+            transfer_id,
+            "pending",
+            status="succeeded" if land else "cancelled",
+            finished_at_us=self.clock.now_us(),
+        )
+
+    # Reading ---------------------------------------------------------------------------
+
+    def movement(self, kind: str, row_id: int) -> Movement:
+        table = {"topup": "topups", "withdrawal": "withdrawals", "transfer": "wallet_transfers"}
+        with self.db.read() as tx:
+            row = self.store.get(tx, table[kind], row_id)
+        if row is None:
+            raise NotFound(f"no such {kind}", code=f"{kind}_not_found")
+        return Movement(
+            kind=kind,
+            id=row.id,
+            status=row.status,
+            amount_fen=row.amount_fen,
+            fee_fen=getattr(row, "fee_fen", 0),
+            due_at_us=getattr(row, "due_at_us", None),
+            failure_code=getattr(row, "failure_code", None),
+        )
+
+    def recent(self, table: str, user_id: int, limit: int = 20) -> list[Any]:
+        with self.db.read() as tx:
+            return self.store.recent(tx, table, user_id, min(limit, 100))
+
+    def statement(self, user_id: int, query: StatementQuery) -> list[Entry]:
+        if not 1 <= query.limit <= self.statement_page_size_max:
+            raise InvalidInput(
+                f"page size must be 1..{self.statement_page_size_max}", code="page_size_invalid"
+            )
+        with self.db.read() as tx:
+            account_id = self.users.wallet_account_id_in(tx, user_id)
+            return self.store.statement(tx, account_id, query)
+
+    # Helpers ---------------------------------------------------------------------------
+
+    def _own_card_in(self, tx: Tx, user_id: int, card_id: int) -> CardRecord:
+        card = self.cards.get(tx, card_id)
+        if card is None or card.user_id != user_id or card.status != "bound":
+            raise NotFound("no such bound card", code="card_not_found")
+        return card
+
+    def _account_id_in(self, tx: Tx, purpose: Purpose) -> int:
+        spec = platform_account(purpose)
+        return self.ledger.open_accounts_in(tx, [spec])[spec.key]
+
+    def _run_money(self, work: Callable[[Tx], int]) -> int:
+        try:
+            return self.db.run(work)
+        except LedgerRejected as rejected:
+            if rejected.code == "exceeds_credits":
+                raise InsufficientFunds("not enough balance", code="insufficient_funds") from None
+            raise
