@@ -22,8 +22,18 @@ from paybao.adapters.db.tables import metadata
 from paybao.bootstrap import Platform, build_platform
 from paybao.settings import Settings
 
-TEST_DATABASE_URL = os.environ.get("PAYBAO_TEST_DATABASE_URL", "")
 ADMIN_TOKEN = "test-admin-token"
+# Under pytest-xdist each worker gets its own PostgreSQL database: <name>_<worker>.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def _worker_url(url: str) -> str:
+    if not url.startswith("postgresql") or not WORKER:
+        return url
+    return f"{url}_{WORKER}"
+
+
+TEST_DATABASE_URL = _worker_url(os.environ.get("PAYBAO_TEST_DATABASE_URL", ""))
 
 
 def database_kind() -> str:
@@ -34,6 +44,7 @@ def database_kind() -> str:
 def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A migrated database for the session: a template file (SQLite) or a URL (PostgreSQL)."""
     if database_kind() == "postgresql":
+        ensure_postgres_database(TEST_DATABASE_URL)
         engine = make_engine(TEST_DATABASE_URL)
         with engine.begin() as connection:
             connection.execute(text("DROP SCHEMA public CASCADE"))
@@ -46,6 +57,18 @@ def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> str:
     upgrade(engine)
     engine.dispose()
     return str(template)
+
+
+def ensure_postgres_database(url: str) -> None:
+    base, name = url.rsplit("/", 1)
+    engine = make_engine(f"{base}/postgres")
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        exists = connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        ).scalar()
+        if not exists:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
 
 
 def _fresh_database_url(migrated: str, tmp_path: Path) -> str:

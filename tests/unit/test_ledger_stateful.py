@@ -4,11 +4,11 @@ every step."""
 from __future__ import annotations
 
 from hypothesis import HealthCheck, settings
+from tests.support.fakes import FakeDatabase, FakeLedgerStore
+from tests.support.ledger_machine import LedgerMachine, Snapshot
 
 from paybao.services.clock import ManualClock
 from paybao.services.ledger import LedgerService
-from tests.support.fakes import FakeDatabase, FakeLedgerStore
-from tests.support.ledger_machine import LedgerMachine, Snapshot
 
 
 def _make() -> tuple[LedgerService, object]:

@@ -32,7 +32,8 @@ class SqlJobStore:
         statement = (
             maker(jobs).values(**values).on_conflict_do_nothing(index_elements=["kind", "key"])
         )
-        return tx.execute(statement).rowcount == 1
+        # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT DO NOTHING.
+        return tx.execute(statement.returning(jobs.c.id)).scalar() is not None
 
     def claim_due(self, tx: Connection, now_us: int, limit: int, lease_until_us: int) -> list[Job]:
         claimable = and_(

@@ -1,0 +1,53 @@
+"""Migrations: upgrade from empty works, and the models agree with what the migrations built."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from tests.conftest import TEST_DATABASE_URL, database_kind
+
+from paybao.adapters.db.engine import make_engine
+from paybao.adapters.db.migrate import MIGRATIONS_DIR, alembic_config, current_heads, upgrade
+from paybao.adapters.db.tables import metadata
+
+
+def _empty_database_url(tmp_path: Path) -> str:
+    if database_kind() == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    base, name = TEST_DATABASE_URL.rsplit("/", 1)
+    # Named after the test database so that the run's cleanup drops it too.
+    empty = f"{name}_migrations"
+    engine = make_engine(f"{base}/postgres")
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{empty}"'))
+        connection.execute(text(f'CREATE DATABASE "{empty}"'))
+    engine.dispose()
+    return f"{base}/{empty}"
+
+
+def test_upgrade_from_empty_reaches_every_head_and_matches_the_models(tmp_path: Path) -> None:
+    engine = make_engine(_empty_database_url(tmp_path))
+    upgrade(engine)
+    script = ScriptDirectory.from_config(alembic_config(str(engine.url)))
+    assert current_heads(engine) == set(script.get_heads())
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, metadata)
+    engine.dispose()
+    assert differences == [], differences
+
+
+def test_upgrade_is_repeatable(tmp_path: Path) -> None:
+    engine = make_engine(_empty_database_url(tmp_path))
+    upgrade(engine)
+    upgrade(engine)
+    engine.dispose()
+
+
+def test_migrations_live_in_the_package() -> None:
+    assert (MIGRATIONS_DIR / "env.py").is_file()
+    assert any(MIGRATIONS_DIR.glob("versions/0001_*.py"))
