@@ -6,8 +6,8 @@ they all run the same wiring. Unit tests build services directly on fakes instea
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -25,6 +25,7 @@ from paybao.services.poster import Poster
 from paybao.services.reconcile import ReconcileService
 from paybao.services.sandbox_clock import SandboxClockService, Sweep
 from paybao.settings import Settings
+from paybao.wiring import gateway as gateway_wiring
 from paybao.wiring import wallet as wallet_wiring
 
 
@@ -98,4 +99,5 @@ def build_platform(settings: Settings, *, migrate: bool = False) -> Platform:
 # services of those before it.
 FEATURES: list[Callable[[Platform], None]] = [
     wallet_wiring.install,
+    gateway_wiring.install,
 ]

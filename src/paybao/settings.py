@@ -52,6 +52,19 @@ class Settings(BaseSettings):
     bank_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     bank_query_delay_s: int = Field(default=30, ge=1)
 
+    # --- merchant acquiring and the gateway (issue 4) ---
+    merchant_fee_rate_ppm_default: int = Field(default=6000, ge=0, le=100_000)
+    refund_window_days: int = Field(default=90, ge=1, le=3650)
+    # Request timestamps further than this from now are refused (replay protection).
+    gateway_timestamp_window_s: int = Field(default=900, ge=10, le=86_400)
+    # SDKs stamp requests with the merchant's local clock, meant as Beijing time. None: read
+    # ours the same way (right when server and merchants share a zone); else the clients' offset.
+    gateway_client_utc_offset_minutes: int | None = Field(default=None, ge=-840, le=840)
+    notify_retry_schedule_s: tuple[int, ...] = (240, 600, 600, 3600, 7200, 21600, 54000)
+    notify_timeout_s: float = Field(default=5.0, gt=0, le=30)
+    notify_on_close: bool = False
+    notify_on_finish: bool = False
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

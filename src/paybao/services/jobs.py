@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -53,6 +54,10 @@ class JobStore(Protocol):
 
 
 Handler = Callable[[Tx, Job], None]
+# A handler that calls out (HTTP) and must hold no transaction meanwhile. It records its own
+# effects and returns None when the job is done, or the time (us) of its next try.
+OutsideHandler = Callable[[Job], int | None]
+OUTSIDE_THREADS_MAX = 16
 
 
 class JobRunner:
@@ -61,10 +66,18 @@ class JobRunner:
         self.store = store
         self.clock = clock
         self._handlers: dict[str, Handler] = {}
+        self._outside: dict[str, OutsideHandler] = {}
+        self._pool: ThreadPoolExecutor | None = None
 
     def register(self, kind: str, handler: Handler) -> None:
         assert kind not in self._handlers, f"handler for {kind} registered twice"
         self._handlers[kind] = handler
+
+    def register_outside_tx(self, kind: str, handler: OutsideHandler) -> None:
+        """For handlers that wait on the network: run with no transaction open, several at a
+        time, so one slow endpoint neither holds locks nor delays the other jobs."""
+        assert kind not in self._handlers and kind not in self._outside, kind
+        self._outside[kind] = handler
 
     def schedule_in(
         self, tx: Tx, kind: str, key: str, due_at_us: int, payload: dict[str, Any] | None = None
@@ -83,9 +96,30 @@ class JobRunner:
         now_us = self.clock.now_us()
         lease_until_us = now_us + LEASE_S * 1_000_000
         jobs = self.db.run(lambda tx: self.store.claim_due(tx, now_us, limit, lease_until_us))
+        outside = [job for job in jobs if job.kind in self._outside]
+        futures = [self._outside_pool().submit(self._run_outside, job) for job in outside]
         for job in jobs:
-            self._run_one(job)
+            if job.kind not in self._outside:
+                self._run_one(job)
+        for future in futures:
+            future.result()
         return len(jobs)
+
+    def _outside_pool(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(OUTSIDE_THREADS_MAX, thread_name_prefix="jobs-out")
+        return self._pool
+
+    def _run_outside(self, job: Job) -> None:
+        try:
+            retry_at_us = self._outside[job.kind](job)
+        except Exception as error:  # a failing job must not stop the others
+            self._failed(job, error)
+            return
+        if retry_at_us is None:
+            self.db.run(lambda tx: self.store.finish(tx, job.id, self.clock.now_us()))
+        else:
+            self.db.run(lambda tx: self.store.retry_later(tx, job.id, "retry", retry_at_us, False))
 
     def _run_one(self, job: Job) -> None:
         handler = self._handlers.get(job.kind)
@@ -99,13 +133,16 @@ class JobRunner:
 
             self.db.run(work)
         except Exception as error:  # a failing job must not stop the others
-            log.warning("job %s %s failed: %s", job.kind, job.key, error)
-            attempts = job.attempts + 1
-            delay_s = min(BACKOFF_S_MAX, 2**attempts)
-            due_at_us = self.clock.now_us() + delay_s * 1_000_000
-            message = f"{type(error).__name__}: {error}"[:500]
-            self.db.run(
-                lambda tx: self.store.retry_later(
-                    tx, job.id, message, due_at_us, attempts >= ATTEMPTS_MAX
-                )
+            self._failed(job, error)
+
+    def _failed(self, job: Job, error: Exception) -> None:
+        log.warning("job %s %s failed: %s", job.kind, job.key, error)
+        attempts = job.attempts + 1
+        delay_s = min(BACKOFF_S_MAX, 2**attempts)
+        due_at_us = self.clock.now_us() + delay_s * 1_000_000
+        message = f"{type(error).__name__}: {error}"[:500]
+        self.db.run(
+            lambda tx: self.store.retry_later(
+                tx, job.id, message, due_at_us, attempts >= ATTEMPTS_MAX
             )
+        )

@@ -101,3 +101,51 @@ class KeyFormatError(DomainError):
     """A key text that is neither PEM nor a bare base64 DER RSA key."""
 
     code = "invalid_key"
+
+
+# Domain error codes -> Alipay business sub_codes: the one translation table (§2.3).
+SUB_CODE_BY_DOMAIN_CODE: Final[dict[str, str]] = {
+    "trade_not_found": "ACQ.TRADE_NOT_EXIST",
+    "trade_has_success": "ACQ.TRADE_HAS_SUCCESS",
+    "trade_has_close": "ACQ.TRADE_HAS_CLOSE",
+    "trade_has_finished": "ACQ.TRADE_HAS_FINISHED",
+    "trade_status_error": "ACQ.TRADE_STATUS_ERROR",
+    "trade_context_inconsistent": "ACQ.CONTEXT_INCONSISTENT",
+    "trade_cancel_time_out": "ACQ.TRADE_CANCEL_TIME_OUT",
+    # Alipay's name says "not equal", its meaning is "more than is left to refund".
+    "refund_exceeds_paid": "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL",
+    "refund_request_mismatch": "ACQ.DISCORDANT_REPEAT_REQUEST",
+    "refund_not_allowed": "ACQ.TRADE_NOT_ALLOW_REFUND",
+    "seller_balance_not_enough": "ACQ.SELLER_BALANCE_NOT_ENOUGH",
+    "buyer_balance_not_enough": "ACQ.BUYER_BALANCE_NOT_ENOUGH",
+    "exceeds_credits": "ACQ.BUYER_BALANCE_NOT_ENOUGH",
+    "buyer_seller_equal": "ACQ.BUYER_SELLER_EQUAL",
+    "payment_auth_code_invalid": "ACQ.PAYMENT_AUTH_CODE_INVALID",
+    "account_frozen": "ACQ.BUYER_ENABLE_STATUS_FORBID",
+    "registration_incomplete": "ACQ.BUYER_ENABLE_STATUS_FORBID",
+    "balance_payment_limit_exceeded": "ACQ.BUYER_PAYMENT_AMOUNT_YEAR_LIMIT_ERROR",
+    "payment_password_locked": "ACQ.BUYER_ENABLE_STATUS_FORBID",
+    "invalid_amount": "ACQ.INVALID_PARAMETER",
+    "invalid_out_trade_no": "ACQ.INVALID_PARAMETER",
+    "invalid_subject": "ACQ.INVALID_PARAMETER",
+    "invalid_timeout": "ACQ.INVALID_PARAMETER",
+    "invalid_request_no": "ACQ.INVALID_PARAMETER",
+    "invalid_reason": "ACQ.INVALID_PARAMETER",
+    "trade_ref": "ACQ.INVALID_PARAMETER",
+    "app_not_found": "isv.invalid-app-id",
+    "temporarily_unavailable": "ACQ.SYSTEM_ERROR",
+    # Fund transfers use unprefixed sub_codes (§4).
+    "payer_balance_not_enough": "PAYER_BALANCE_NOT_ENOUGH",
+    "payee_not_exist": "PAYEE_NOT_EXIST",
+    "payout_request_mismatch": "PAYMENT_INFO_INCONSISTENCY",
+    "invalid_out_biz_no": "INVALID_PARAMETER",
+    "invalid_title": "INVALID_PARAMETER",
+}
+
+
+def wire_error_for(error: DomainError) -> WireError:
+    """A domain refusal as the Alipay error a merchant's code expects."""
+    if isinstance(error, WireError):
+        return error
+    sub_code = SUB_CODE_BY_DOMAIN_CODE.get(error.code, "ACQ.SYSTEM_ERROR")
+    return WireError(sub_code, error.message)

@@ -1,0 +1,153 @@
+"""The gateway pipeline: raw request bytes in, the exact response bytes out (alipay-protocol.md).
+
+parse -> common params -> app -> signature -> timestamp window -> method -> biz_content ->
+service -> signed envelope. Every failure becomes a signed error object under the method's
+response key, except an unknown app id, which Alipay answers unsigned. Page methods answer
+with a redirect to the cashier (or an HTML error page). Always HTTP 200 for API answers.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Final
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from paybao.adapters.alipay import wire
+from paybao.adapters.alipay.errors import WireError, wire_error_for
+from paybao.adapters.alipay.methods import PAGE_METHODS, ZERO_AMOUNTS, Call, Methods
+from paybao.adapters.alipay.signing import SignType, parse_sign_type
+from paybao.domain.errors import DomainError
+from paybao.services.merchants import App, MerchantService
+from paybao.services.ports import Clock
+
+log = logging.getLogger(__name__)
+
+SUCCESS_FIELDS: Final = {"code": "10000", "msg": "Success"}
+_AMOUNT_METHODS: Final = frozenset({"alipay.trade.pay", "alipay.trade.query"})
+
+
+@dataclass(frozen=True)
+class GatewayReply:
+    body: bytes
+    content_type: str
+    redirect_to: str | None = None
+
+
+@dataclass(frozen=True)
+class _Context:
+    method: str
+    sign_type: SignType
+    charset: str
+
+
+class AlipayGateway:
+    def __init__(
+        self,
+        *,
+        methods: Methods,
+        merchants: MerchantService,
+        clock: Clock,
+        private_key: rsa.RSAPrivateKey,
+        timestamp_window_s: int,
+        client_utc_offset_minutes: int | None,
+    ) -> None:
+        self.methods = methods
+        self.merchants = merchants
+        self.clock = clock
+        self.private_key = private_key
+        self.timestamp_window_s = timestamp_window_s
+        self.client_utc_offset_minutes = client_utc_offset_minutes
+
+    def handle(self, query: bytes, body: bytes, content_type: str | None) -> GatewayReply:
+        context = _best_effort_context(query)
+        try:
+            request = wire.parse_gateway_request(query, body, content_type)
+            context = _Context(context.method, context.sign_type, request.charset_codec)
+            common = wire.check_common_params(request)
+            context = _Context(common.method, common.sign_type, request.charset_codec)
+            app = self.merchants.find_app(common.app_id)
+            if app is None or not app.active:
+                return self._reply(context, _invalid_app_id(), signed=False)
+            return self._call(request, common, app, context)
+        except DomainError as error:
+            return self._error(context, wire_error_for(error))
+        except Exception:  # a bug must still answer in the protocol, and be logged
+            log.exception("gateway call %s failed", context.method)
+            return self._error(context, WireError("isp.unknow-error", "系统繁忙"))
+
+    def _call(
+        self, request: wire.GatewayRequest, common: wire.CommonParams, app: App, context: _Context
+    ) -> GatewayReply:
+        wire.verify_request_signature(request, app.public_key)
+        self._check_timestamp(common.timestamp)
+        if not self.methods.knows(common.method):
+            raise WireError("isv.invalid-method", "不存在的方法名")
+        biz = wire.parse_biz_content(common.biz_content)
+        call = Call(app, common.method, biz, common, request.charset_codec, self.clock.now_us())
+        if common.method in PAGE_METHODS:
+            url = self.methods.page_pay(call)
+            return GatewayReply(b"", "text/html", redirect_to=url)
+        fields = {**SUCCESS_FIELDS, **self.methods.table[common.method](call)}
+        return self._reply(context, fields, signed=True)
+
+    def _check_timestamp(self, text: str) -> None:
+        timestamp = wire.parse_timestamp(text)
+        wire.check_timestamp_window(timestamp, self._client_now(), window_s=self.timestamp_window_s)
+
+    def _client_now(self) -> datetime:
+        """Now, on the clock the SDKs stamp requests with (a naive local time meant as
+        Beijing time). The wall clock, not platform time: the sandbox clock may run ahead."""
+        offset = self.client_utc_offset_minutes
+        if offset is None:
+            local = datetime.now()  # noqa: DTZ005 (naive on purpose: see docstring)
+            return local.replace(tzinfo=wire.BEIJING_TZ)
+        zone = timezone(timedelta(minutes=offset))
+        return datetime.now(UTC).astimezone(zone).replace(tzinfo=wire.BEIJING_TZ)
+
+    def _error(self, context: _Context, error: WireError) -> GatewayReply:
+        if context.method in PAGE_METHODS:
+            return _error_page(error, context.charset)
+        if error.sub_code == "isv.invalid-app-id":
+            return self._reply(context, dict(error.to_response_fields()), signed=False)
+        fields: dict[str, object] = dict(error.to_response_fields())
+        if context.method in _AMOUNT_METHODS and fields["code"] == "40004":
+            fields.update(ZERO_AMOUNTS)
+        return self._reply(context, fields, signed=True)
+
+    def _reply(
+        self, context: _Context, fields: Mapping[str, object], *, signed: bool
+    ) -> GatewayReply:
+        key = self.private_key if signed else None
+        body = wire.build_response(
+            context.method, fields, key, sign_type=context.sign_type, charset=context.charset
+        )
+        return GatewayReply(body, f"text/html;charset={context.charset}")
+
+
+def _invalid_app_id() -> dict[str, object]:
+    return dict(WireError("isv.invalid-app-id", "无效的AppID参数").to_response_fields())
+
+
+def _best_effort_context(query: bytes) -> _Context:
+    """Method and sign_type for an answer to a request we cannot parse."""
+    try:
+        params = dict(urllib.parse.parse_qsl(query.decode("latin-1"), max_num_fields=256))
+    except ValueError:
+        params = {}
+    sign_type = parse_sign_type(params.get("sign_type")) or "RSA2"
+    return _Context(params.get("method", "error"), sign_type, "utf-8")
+
+
+def _error_page(error: WireError, charset: str) -> GatewayReply:
+    text = (
+        f"<!doctype html><html><head><meta charset='{charset}'><title>支付错误</title></head>"
+        f"<body><h1>支付请求有误</h1><p>{html.escape(error.sub_code)}: "
+        f"{html.escape(error.sub_msg)}</p></body></html>"
+    )
+    return GatewayReply(text.encode(charset, "xmlcharrefreplace"), f"text/html;charset={charset}")

@@ -1,0 +1,410 @@
+"""Gateway methods: Alipay's biz_content in, a service call, Alipay's response fields out.
+
+Each handler translates wire names and yuan strings to the domain (amounts in fen, our trade
+objects) and back; business rules live in the services. A handler returns the response object
+without `code`/`msg` on success and raises `WireError` (or a DomainError that `errors.py`
+translates) on failure. Page methods (page/wap/app pay) return the cashier URL instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final
+
+from paybao.adapters.alipay import wire
+from paybao.adapters.alipay.errors import WireError
+from paybao.domain.errors import NotFound
+from paybao.domain.money import AMOUNT_FEN_MAX
+from paybao.domain.trades import PAY_TIMEOUT_S_MAX
+from paybao.services.clock import datetime_from_us, us_from_datetime
+from paybao.services.merchants import App
+from paybao.services.payouts import PayoutService
+from paybao.services.refunds import RefundService
+from paybao.services.trades import NewTrade, Trade, TradeRef, TradeService
+
+Fields = dict[str, object]
+ZERO_AMOUNTS: Final[Mapping[str, str]] = {
+    "buyer_pay_amount": "0.00",
+    "invoice_amount": "0.00",
+    "point_amount": "0.00",
+    "receipt_amount": "0.00",
+}
+PAGE_METHODS: Final = frozenset(
+    {"alipay.trade.page.pay", "alipay.trade.wap.pay", "alipay.trade.app.pay"}
+)
+_TIMEOUT_UNITS_S: Final = {"m": 60, "h": 3600, "d": 86_400}
+FUND_CHANNEL_BALANCE: Final = "ALIPAYACCOUNT"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One verified gateway call."""
+
+    app: App
+    method: str
+    biz: Mapping[str, object]
+    common: wire.CommonParams
+    charset: str
+    now_us: int
+
+
+# Alipay-style party ids: users 2088 + 12 digits, merchants 2088 9 + 11 digits.
+
+
+def user_wire_id(user_id: int) -> str:
+    assert 0 < user_id < 10**11
+    return f"2088{user_id:012d}"
+
+
+def seller_wire_id(merchant_id: int) -> str:
+    assert 0 < merchant_id < 10**11
+    return f"20889{merchant_id:011d}"
+
+
+def user_id_from_wire(text: str) -> int | None:
+    if len(text) == 16 and text.isdigit() and text.startswith("20880"):
+        return int(text[4:]) or None
+    return None
+
+
+def format_time(at_us: int | None) -> str:
+    return wire.format_timestamp(datetime_from_us(at_us)) if at_us is not None else ""
+
+
+class Methods:
+    def __init__(
+        self,
+        *,
+        trades: TradeService,
+        refunds: RefundService,
+        payouts: PayoutService,
+        users: Any,
+        base_url: str,
+    ) -> None:
+        self.trades = trades
+        self.refunds = refunds
+        self.payouts = payouts
+        self.users = users
+        self.base_url = base_url.rstrip("/")
+        self.table: dict[str, Callable[[Call], Fields]] = {
+            "alipay.trade.precreate": self.precreate,
+            "alipay.trade.create": self.create,
+            "alipay.trade.pay": self.pay,
+            "alipay.trade.query": self.query,
+            "alipay.trade.refund": self.refund,
+            "alipay.trade.fastpay.refund.query": self.refund_query,
+            "alipay.trade.close": self.close,
+            "alipay.trade.cancel": self.cancel,
+            "alipay.data.dataservice.bill.downloadurl.query": self.bill_url,
+            "alipay.fund.trans.uni.transfer": self.fund_transfer,
+        }
+
+    def knows(self, method: str) -> bool:
+        return method in self.table or method in PAGE_METHODS
+
+    # Trades -------------------------------------------------------------------------------
+
+    def precreate(self, call: Call) -> Fields:
+        trade = self.trades.create(self._new_trade(call, visible=False))
+        return {"out_trade_no": trade.out_trade_no, "qr_code": self.qr_url(trade)}
+
+    def create(self, call: Call) -> Fields:
+        trade = self.trades.create(self._new_trade(call))
+        return {"out_trade_no": trade.out_trade_no, "trade_no": trade.trade_no}
+
+    def pay(self, call: Call) -> Fields:
+        auth_code = _text(call.biz, "auth_code", required=True, length_max=64)
+        scene = _text(call.biz, "scene") or "bar_code"
+        if scene not in ("bar_code", "security_code", "wave_code"):
+            raise WireError("ACQ.INVALID_PARAMETER", "scene must be bar_code or security_code")
+        trade = self.trades.pay_with_code(self._new_trade(call), auth_code)
+        return self._paid_fields(trade)
+
+    def page_pay(self, call: Call) -> str:
+        """page/wap/app pay: the trade, then the cashier page's URL for the buyer."""
+        trade = self.trades.create(self._new_trade(call))
+        return self.cashier_url(trade)
+
+    def query(self, call: Call) -> Fields:
+        trade = self.trades.find(call.app.app_id, _ref(call.biz))
+        fields: Fields = {
+            "trade_no": trade.trade_no,
+            "out_trade_no": trade.out_trade_no,
+            "trade_status": trade.status.value,
+            "total_amount": wire.format_amount(trade.total_fen),
+        }
+        if trade.paid:
+            fields.update(self._paid_amounts(trade))
+            fields["send_pay_date"] = format_time(trade.paid_at_us)
+            fields.update(self._buyer_fields(trade))
+            fields["fund_bill_list"] = _fund_bills(trade, camel=False)
+        else:
+            fields.update(ZERO_AMOUNTS)
+        fields["subject"] = trade.subject
+        if trade.store_id:
+            fields["store_id"] = trade.store_id
+        return fields
+
+    def close(self, call: Call) -> Fields:
+        trade = self.trades.close(call.app.app_id, _ref(call.biz))
+        return {"trade_no": trade.trade_no, "out_trade_no": trade.out_trade_no}
+
+    def cancel(self, call: Call) -> Fields:
+        trade, action = self.refunds.cancel(call.app.app_id, _ref(call.biz))
+        return {
+            "trade_no": trade.trade_no,
+            "out_trade_no": trade.out_trade_no,
+            "retry_flag": "N",
+            "action": action,
+        }
+
+    # Refunds ------------------------------------------------------------------------------
+
+    def refund(self, call: Call) -> Fields:
+        ref = _ref(call.biz)
+        amount_fen = _amount(call.biz, "refund_amount")
+        request_no = _text(call.biz, "out_request_no", length_max=64)
+        request_no = request_no or ref.out_trade_no or ref.trade_no or ""
+        reason = _text(call.biz, "refund_reason", length_max=256) or None
+        result = self.refunds.refund(call.app.app_id, ref, request_no, amount_fen, reason)
+        trade = result.trade
+        fields: Fields = {
+            "trade_no": trade.trade_no,
+            "out_trade_no": trade.out_trade_no,
+            **self._buyer_fields(trade),
+            "fund_change": "Y" if result.fund_change else "N",
+            "refund_fee": wire.format_amount(trade.refunded_fen),
+            "gmt_refund_pay": format_time(result.refund.created_at_us),
+            "send_back_fee": wire.format_amount(result.refund.amount_fen),
+        }
+        return fields
+
+    def refund_query(self, call: Call) -> Fields:
+        ref = _ref(call.biz)
+        request_no = _text(call.biz, "out_request_no", required=True, length_max=64)
+        trade, refund = self.refunds.find(call.app.app_id, ref, request_no)
+        fields: Fields = {"trade_no": trade.trade_no, "out_trade_no": trade.out_trade_no}
+        if refund is None:
+            return fields  # 10000 without refund_amount: no such refund (Alipay's way)
+        fields.update(
+            {
+                "out_request_no": refund.out_request_no,
+                "total_amount": wire.format_amount(trade.total_fen),
+                "refund_amount": wire.format_amount(refund.amount_fen),
+                "refund_status": "REFUND_SUCCESS",
+            }
+        )
+        options = call.biz.get("query_options")
+        if isinstance(options, list) and "gmt_refund_pay" in options:
+            fields["gmt_refund_pay"] = format_time(refund.created_at_us)
+        return fields
+
+    # Others -------------------------------------------------------------------------------
+
+    def bill_url(self, call: Call) -> Fields:
+        bill_type = _text(call.biz, "bill_type", required=True)
+        if bill_type not in ("trade", "signcustomer"):
+            raise WireError("isv.invalid-parameter", "bill_type must be trade or signcustomer")
+        _text(call.biz, "bill_date", required=True, length_max=10)
+        # Bills arrive with the settlement feature; until then no bill exists for any day.
+        raise WireError("isp.bill_not_exist", "账单不存在")
+
+    def fund_transfer(self, call: Call) -> Fields:
+        out_biz_no = _text(call.biz, "out_biz_no", required=True, length_max=64)
+        amount_fen = _amount(call.biz, "trans_amount", sub_code="INVALID_PARAMETER")
+        payee = call.biz.get("payee_info")
+        if not isinstance(payee, Mapping):
+            raise WireError("INVALID_PARAMETER", "payee_info is required")
+        payee_user_id = self._payee_user_id(payee)
+        title = _text(call.biz, "order_title", length_max=128) or None
+        payout = self.payouts.pay_user(
+            call.app.app_id, out_biz_no, payee_user_id, amount_fen, title
+        )
+        return {
+            "out_biz_no": payout.out_biz_no,
+            "order_id": payout.order_no,
+            "pay_fund_order_id": payout.order_no,
+            "status": "SUCCESS",
+            "trans_date": format_time(payout.created_at_us),
+        }
+
+    def _payee_user_id(self, payee: Mapping[str, object]) -> int:
+        identity = str(payee.get("identity") or "")
+        identity_type = str(payee.get("identity_type") or "")
+        user_id: int | None = None
+        if identity_type in ("ALIPAY_USER_ID", "ALIPAY_OPEN_ID"):
+            user_id = user_id_from_wire(identity)
+        elif identity_type == "ALIPAY_LOGON_ID":
+            found = self.users.find_by_phone(identity)
+            user_id = found.id if found is not None else None
+        else:
+            raise WireError("INVALID_PARAMETER", "identity_type is not supported")
+        if user_id is None or not self._user_exists(user_id):
+            raise WireError("PAYEE_NOT_EXIST", "收款账号不存在")
+        return user_id
+
+    def _user_exists(self, user_id: int) -> bool:
+        try:
+            self.users.get(user_id)
+        except NotFound:
+            return False
+        return True
+
+    # Shared -------------------------------------------------------------------------------
+
+    def _new_trade(self, call: Call, *, visible: bool = True) -> NewTrade:
+        biz = call.biz
+        out_trade_no = _text(biz, "out_trade_no", required=True, length_max=64)
+        total_fen = _amount(biz, "total_amount")
+        subject = _text(biz, "subject", required=True, length_max=256)
+        product = call.method.removeprefix("alipay.trade.")
+        context = {"sign_type": call.common.sign_type, "charset": call.charset}
+        context["method"] = call.method
+        return NewTrade(
+            app_id=call.app.app_id,
+            out_trade_no=out_trade_no,
+            product=product,
+            subject=subject,
+            total_fen=total_fen,
+            fingerprint=_fingerprint(product, total_fen, subject),
+            body=_text(biz, "body", length_max=400) or None,
+            notify_url=call.common.notify_url,
+            return_url=call.common.return_url,
+            passback=_text(biz, "passback_params", length_max=512) or None,
+            channel_context=json.dumps(context, separators=(",", ":")),
+            visible=visible,
+            store_id=_text(biz, "store_id", length_max=64) or None,
+            timeout_s=_timeout_s(biz),
+            expires_at_us=_time_expire_us(biz, call.now_us),
+        )
+
+    def _paid_fields(self, trade: Trade) -> Fields:
+        fields: Fields = {"trade_no": trade.trade_no, "out_trade_no": trade.out_trade_no}
+        fields.update(self._buyer_fields(trade))
+        fields["total_amount"] = wire.format_amount(trade.total_fen)
+        fields.update(self._paid_amounts(trade))
+        fields["gmt_payment"] = format_time(trade.paid_at_us)
+        fields["fund_bill_list"] = _fund_bills(trade, camel=False)
+        return fields
+
+    def _paid_amounts(self, trade: Trade) -> Fields:
+        paid = wire.format_amount(trade.total_fen)
+        return {
+            "receipt_amount": paid,
+            "buyer_pay_amount": paid,
+            "invoice_amount": paid,
+            "point_amount": "0.00",
+        }
+
+    def _buyer_fields(self, trade: Trade) -> Fields:
+        if trade.buyer_user_id is None:
+            return {}
+        return {
+            "buyer_logon_id": self.buyer_logon_id(trade.buyer_user_id),
+            "buyer_user_id": user_wire_id(trade.buyer_user_id),
+        }
+
+    def buyer_logon_id(self, user_id: int) -> str:
+        try:
+            return str(self.users.get(user_id).phone_masked)
+        except NotFound:
+            return ""
+
+    def cashier_url(self, trade: Trade) -> str:
+        return f"{self.base_url}/cashier/{trade.trade_no}"
+
+    def qr_url(self, trade: Trade) -> str:
+        return f"{self.base_url}/cashier/{trade.trade_no}?scan=1"
+
+
+def _fund_bills(trade: Trade, *, camel: bool) -> list[dict[str, str]]:
+    key = "fundChannel" if camel else "fund_channel"
+    return [{key: FUND_CHANNEL_BALANCE, "amount": wire.format_amount(trade.total_fen)}]
+
+
+def fund_bill_list_json(trade_total_fen: int) -> str:
+    """The notification's fund_bill_list: a JSON string, camelCase (§3)."""
+    bills = [{"amount": wire.format_amount(trade_total_fen), "fundChannel": FUND_CHANNEL_BALANCE}]
+    return json.dumps(bills, separators=(",", ":"))
+
+
+def _fingerprint(product: str, total_fen: int, subject: str) -> str:
+    text = json.dumps([product, total_fen, subject], ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _ref(biz: Mapping[str, object]) -> TradeRef:
+    trade_no = _text(biz, "trade_no", length_max=64) or None
+    out_trade_no = _text(biz, "out_trade_no", length_max=64) or None
+    if trade_no is None and out_trade_no is None:
+        raise WireError("ACQ.INVALID_PARAMETER", "缺少必选参数 out_trade_no 或 trade_no")
+    return TradeRef(trade_no=trade_no, out_trade_no=out_trade_no)
+
+
+def _text(
+    biz: Mapping[str, object], key: str, *, required: bool = False, length_max: int = 256
+) -> str:
+    value = biz.get(key)
+    if value is None or value == "":
+        if required:
+            raise WireError("ACQ.INVALID_PARAMETER", f"缺少必选参数 {key}")
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise WireError("ACQ.INVALID_PARAMETER", f"{key} must be a string")
+    text = str(value)
+    if len(text) > length_max:
+        raise WireError("ACQ.INVALID_PARAMETER", f"{key} is longer than {length_max}")
+    return text
+
+
+def _amount(biz: Mapping[str, object], key: str, *, sub_code: str = "ACQ.INVALID_PARAMETER") -> int:
+    value = biz.get(key)
+    if value is None or value == "":
+        raise WireError(sub_code, f"缺少必选参数 {key}")
+    try:
+        return wire.parse_amount_fen(value, field=key, sub_code=sub_code)
+    except WireError:
+        if sub_code.startswith("ACQ.") and _over_maximum(value):
+            raise WireError("ACQ.TOTAL_FEE_EXCEED", f"{key} exceeds 100000000.00") from None
+        raise
+
+
+def _over_maximum(value: object) -> bool:
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return False
+    return number.is_finite() and number * 100 > AMOUNT_FEN_MAX
+
+
+def _timeout_s(biz: Mapping[str, object]) -> int | None:
+    text = _text(biz, "timeout_express", length_max=8)
+    if not text:
+        return None
+    unit, number = text[-1:], text[:-1]
+    if unit == "c" and number == "1":
+        return None  # "until the end of today": handled as time_expire by the caller
+    if unit not in _TIMEOUT_UNITS_S or not number.isdigit():
+        raise WireError("ACQ.INVALID_PARAMETER", "timeout_express must be like 90m, 2h, 15d")
+    seconds = int(number) * _TIMEOUT_UNITS_S[unit]
+    if not 60 <= seconds <= PAY_TIMEOUT_S_MAX:
+        raise WireError("ACQ.INVALID_PARAMETER", "timeout_express must be 1m .. 15d")
+    return seconds
+
+
+def _time_expire_us(biz: Mapping[str, object], now_us: int) -> int | None:
+    if _text(biz, "timeout_express", length_max=8) == "1c":
+        today = wire.format_timestamp(datetime_from_us(now_us))[:10]
+        return us_from_datetime(wire.parse_timestamp(f"{today} 23:59:59")) + 1_000_000
+    text = _text(biz, "time_expire", length_max=19)
+    if not text:
+        return None
+    at = wire.parse_timestamp(text, sub_code="ACQ.INVALID_PARAMETER")
+    at_us = us_from_datetime(at)
+    if not now_us < at_us <= now_us + PAY_TIMEOUT_S_MAX * 1_000_000:
+        raise WireError("ACQ.INVALID_PARAMETER", "time_expire must be within 15 days from now")
+    return at_us

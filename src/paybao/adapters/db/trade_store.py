@@ -1,0 +1,385 @@
+"""SQL for merchants, apps, trades, refunds, notifications, payouts and till codes.
+
+SQLAlchemy Core, one statement per call; status changes are compare-and-set updates so that
+two concurrent payers of one trade cannot both win (the loser matches zero rows).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from paybao.adapters.db.tables.merchant import merchant_apps, merchants
+from paybao.adapters.db.tables.trade import (
+    fund_transfers,
+    notify_attempts,
+    pay_auth_codes,
+    trade_notifications,
+    trade_refunds,
+    trades,
+)
+from paybao.domain.trades import TradeStatus
+from paybao.services.merchants import App, Merchant
+from paybao.services.notify import Attempt, Notification
+from paybao.services.payouts import Payout
+from paybao.services.refunds import Refund
+from paybao.services.trades import Trade, TradeSearch
+
+_TRADE_COLUMNS = [column.name for column in trades.columns]
+
+
+class SqlTradeStore:
+    """Implements MerchantStore, TradeStore, RefundStore, NotificationStore, PayoutStore."""
+
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+        self._insert = pg_insert if dialect == "postgresql" else sqlite_insert
+
+    # Merchants and apps ---------------------------------------------------------------------
+
+    def insert_merchant(self, tx: Connection, merchant: Merchant) -> int:
+        values = {
+            "name": merchant.name,
+            "notify_url": merchant.notify_url,
+            "fee_rate_ppm": merchant.fee_rate_ppm,
+            "settlement_account_id": merchant.settlement_account_id,
+            "owner_user_id": merchant.owner_user_id,
+            "status": merchant.status,
+            "created_at_us": merchant.created_at_us,
+        }
+        result = tx.execute(insert(merchants).values(**values).returning(merchants.c.id))
+        return int(result.scalar_one())
+
+    def set_settlement_account(self, tx: Connection, merchant_id: int, account_id: int) -> None:
+        tx.execute(
+            update(merchants)
+            .where(merchants.c.id == merchant_id)
+            .values(settlement_account_id=account_id)
+        )
+
+    def insert_app(self, tx: Connection, app: App, now_us: int) -> bool:
+        statement = (
+            self._insert(merchant_apps)
+            .values(
+                app_id=app.app_id,
+                merchant_id=app.merchant_id,
+                public_key=app.public_key,
+                status=app.status,
+                created_at_us=now_us,
+            )
+            .on_conflict_do_nothing(index_elements=["app_id"])
+        )
+        return tx.execute(statement).rowcount == 1
+
+    def merchant(self, tx: Connection, merchant_id: int) -> Merchant | None:
+        row = tx.execute(select(merchants).where(merchants.c.id == merchant_id)).mappings().first()
+        return _merchant(row) if row is not None else None
+
+    def merchants_owned_by(self, tx: Connection, user_id: int) -> list[Merchant]:
+        rows = tx.execute(
+            select(merchants).where(merchants.c.owner_user_id == user_id).order_by(merchants.c.id)
+        ).mappings()
+        return [_merchant(row) for row in rows]
+
+    def app(self, tx: Connection, app_id: str) -> App | None:
+        row = tx.execute(select(merchant_apps).where(merchant_apps.c.app_id == app_id)).first()
+        return App(row.app_id, row.merchant_id, row.public_key, row.status) if row else None
+
+    def apps_of(self, tx: Connection, merchant_id: int) -> list[App]:
+        rows = tx.execute(
+            select(merchant_apps)
+            .where(merchant_apps.c.merchant_id == merchant_id)
+            .order_by(merchant_apps.c.id)
+        )
+        return [App(row.app_id, row.merchant_id, row.public_key, row.status) for row in rows]
+
+    def set_app_key(self, tx: Connection, app_id: str, public_key: str) -> bool:
+        result = tx.execute(
+            update(merchant_apps)
+            .where(merchant_apps.c.app_id == app_id)
+            .values(public_key=public_key)
+        )
+        return result.rowcount == 1
+
+    # Trades ---------------------------------------------------------------------------------
+
+    def insert_trade(self, tx: Connection, trade: Trade) -> bool:
+        values = _trade_values(trade)
+        statement = (
+            self._insert(trades)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["app_id", "out_trade_no"])
+        )
+        return tx.execute(statement).rowcount == 1
+
+    def trade_by_no(self, tx: Connection, trade_no: str) -> Trade | None:
+        row = tx.execute(select(trades).where(trades.c.trade_no == trade_no)).mappings().first()
+        return _trade(row) if row is not None else None
+
+    def trade_by_out_no(self, tx: Connection, app_id: str, out_trade_no: str) -> Trade | None:
+        query = select(trades).where(
+            trades.c.app_id == app_id, trades.c.out_trade_no == out_trade_no
+        )
+        row = tx.execute(query).mappings().first()
+        return _trade(row) if row is not None else None
+
+    def update_trade(
+        self, tx: Connection, trade_no: str, expect: Mapping[str, Any], changes: Mapping[str, Any]
+    ) -> bool:
+        conditions = [trades.c.trade_no == trade_no]
+        conditions += [trades.c[name] == _db_value(value) for name, value in expect.items()]
+        values = {name: _db_value(value) for name, value in changes.items()}
+        result = tx.execute(update(trades).where(and_(*conditions)).values(**values))
+        return result.rowcount == 1
+
+    def search(self, tx: Connection, search: TradeSearch) -> list[Trade]:
+        query = select(trades).where(trades.c.merchant_id == search.merchant_id)
+        if search.trade_no:
+            query = query.where(trades.c.trade_no == search.trade_no)
+        if search.out_trade_no:
+            query = query.where(trades.c.out_trade_no == search.out_trade_no)
+        if search.from_us is not None:
+            query = query.where(trades.c.created_at_us >= search.from_us)
+        if search.until_us is not None:
+            query = query.where(trades.c.created_at_us < search.until_us)
+        query = query.order_by(trades.c.created_at_us.desc(), trades.c.id.desc())
+        return [_trade(row) for row in tx.execute(query.limit(search.limit)).mappings()]
+
+    def insert_auth_code(
+        self, tx: Connection, code: str, user_id: int, now_us: int, ttl_s: int
+    ) -> None:
+        tx.execute(
+            insert(pay_auth_codes).values(
+                code=code,
+                user_id=user_id,
+                issued_at_us=now_us,
+                expires_at_us=now_us + ttl_s * 1_000_000,
+            )
+        )
+
+    def use_auth_code(self, tx: Connection, code: str, now_us: int) -> int | None:
+        live = and_(
+            pay_auth_codes.c.code == code,
+            pay_auth_codes.c.used_at_us.is_(None),
+            pay_auth_codes.c.expires_at_us > now_us,
+        )
+        row = tx.execute(select(pay_auth_codes.c.user_id).where(live)).first()
+        if row is None:
+            return None
+        used = tx.execute(update(pay_auth_codes).where(live).values(used_at_us=now_us))
+        return int(row.user_id) if used.rowcount == 1 else None
+
+    # Refunds --------------------------------------------------------------------------------
+
+    def insert_refund(self, tx: Connection, refund: Refund) -> int:
+        values = {
+            "trade_id": refund.trade_id,
+            "out_request_no": refund.out_request_no,
+            "amount_fen": refund.amount_fen,
+            "fee_back_fen": refund.fee_back_fen,
+            "reason": refund.reason,
+            "created_at_us": refund.created_at_us,
+        }
+        result = tx.execute(insert(trade_refunds).values(**values).returning(trade_refunds.c.id))
+        return int(result.scalar_one())
+
+    def refund(self, tx: Connection, trade_id: int, out_request_no: str) -> Refund | None:
+        query = select(trade_refunds).where(
+            trade_refunds.c.trade_id == trade_id, trade_refunds.c.out_request_no == out_request_no
+        )
+        row = tx.execute(query).first()
+        return Refund(*row) if row is not None else None
+
+    def refunds_of(self, tx: Connection, trade_id: int) -> list[Refund]:
+        query = (
+            select(trade_refunds)
+            .where(trade_refunds.c.trade_id == trade_id)
+            .order_by(trade_refunds.c.id)
+        )
+        return [Refund(*row) for row in tx.execute(query)]
+
+    # Notifications --------------------------------------------------------------------------
+
+    def insert_notification(self, tx: Connection, notification: Notification) -> int:
+        values = {
+            "notify_id": notification.notify_id,
+            "trade_id": notification.trade_id,
+            "merchant_id": notification.merchant_id,
+            "url": notification.url,
+            "event": notification.event,
+            "snapshot": json.dumps(notification.snapshot, ensure_ascii=False),
+            "status": notification.status,
+            "attempts": 0,
+            "created_at_us": notification.created_at_us,
+        }
+        result = tx.execute(
+            insert(trade_notifications).values(**values).returning(trade_notifications.c.id)
+        )
+        return int(result.scalar_one())
+
+    def notification(self, tx: Connection, notify_id: str) -> Notification | None:
+        query = select(trade_notifications).where(trade_notifications.c.notify_id == notify_id)
+        row = tx.execute(query).mappings().first()
+        return _notification(row) if row is not None else None
+
+    def record_attempt(self, tx: Connection, attempt: Attempt, status: str) -> None:
+        tx.execute(
+            insert(notify_attempts).values(
+                notification_id=attempt.notification_id,
+                attempt_no=attempt.attempt_no,
+                at_us=attempt.at_us,
+                duration_ms=attempt.duration_ms,
+                http_status=attempt.http_status,
+                outcome=attempt.outcome,
+                detail=attempt.detail,
+            )
+        )
+        values: dict[str, Any] = {
+            "status": status,
+            "attempts": trade_notifications.c.attempts + 1,
+            "last_attempt_at_us": attempt.at_us,
+        }
+        if status == "delivered":
+            values["delivered_at_us"] = attempt.at_us
+        tx.execute(
+            update(trade_notifications)
+            .where(trade_notifications.c.id == attempt.notification_id)
+            .values(**values)
+        )
+
+    def set_status(self, tx: Connection, notification_id: int, status: str) -> None:
+        tx.execute(
+            update(trade_notifications)
+            .where(trade_notifications.c.id == notification_id)
+            .values(status=status)
+        )
+
+    def notifications_of(self, tx: Connection, merchant_id: int, limit: int) -> list[Notification]:
+        query = (
+            select(trade_notifications)
+            .where(trade_notifications.c.merchant_id == merchant_id)
+            .order_by(trade_notifications.c.id.desc())
+            .limit(limit)
+        )
+        return [_notification(row) for row in tx.execute(query).mappings()]
+
+    def notifications_of_trade(self, tx: Connection, trade_id: int) -> list[Notification]:
+        query = (
+            select(trade_notifications)
+            .where(trade_notifications.c.trade_id == trade_id)
+            .order_by(trade_notifications.c.id)
+        )
+        return [_notification(row) for row in tx.execute(query).mappings()]
+
+    def attempts_of(self, tx: Connection, notification_id: int) -> list[Attempt]:
+        query = (
+            select(notify_attempts)
+            .where(notify_attempts.c.notification_id == notification_id)
+            .order_by(notify_attempts.c.attempt_no)
+        )
+        return [
+            Attempt(
+                row.notification_id,
+                row.attempt_no,
+                row.at_us,
+                row.duration_ms,
+                row.http_status,
+                row.outcome,
+                row.detail,
+            )
+            for row in tx.execute(query)
+        ]
+
+    # Payouts --------------------------------------------------------------------------------
+
+    def insert_payout(self, tx: Connection, payout: Payout) -> bool:
+        statement = (
+            self._insert(fund_transfers)
+            .values(
+                order_no=payout.order_no,
+                app_id=payout.app_id,
+                merchant_id=payout.merchant_id,
+                out_biz_no=payout.out_biz_no,
+                payee_user_id=payout.payee_user_id,
+                amount_fen=payout.amount_fen,
+                title=payout.title,
+                fingerprint=payout.fingerprint,
+                created_at_us=payout.created_at_us,
+            )
+            .on_conflict_do_nothing(index_elements=["app_id", "out_biz_no"])
+        )
+        return tx.execute(statement).rowcount == 1
+
+    def payout(self, tx: Connection, app_id: str, out_biz_no: str) -> Payout | None:
+        query = select(fund_transfers).where(
+            fund_transfers.c.app_id == app_id, fund_transfers.c.out_biz_no == out_biz_no
+        )
+        row = tx.execute(query).first()
+        if row is None:
+            return None
+        return Payout(
+            order_no=row.order_no,
+            app_id=row.app_id,
+            merchant_id=row.merchant_id,
+            out_biz_no=row.out_biz_no,
+            payee_user_id=row.payee_user_id,
+            amount_fen=row.amount_fen,
+            title=row.title,
+            fingerprint=row.fingerprint,
+            created_at_us=row.created_at_us,
+        )
+
+
+def _db_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, TradeStatus):
+        return value.value
+    return value
+
+
+def _trade_values(trade: Trade) -> dict[str, Any]:
+    values = {name: _db_value(getattr(trade, name)) for name in _TRADE_COLUMNS if name != "id"}
+    return values
+
+
+def _trade(row: Any) -> Trade:
+    values = {name: row[name] for name in _TRADE_COLUMNS}
+    values["status"] = TradeStatus(values["status"])
+    values["visible"] = bool(values["visible"])
+    return Trade(**values)
+
+
+def _merchant(row: Any) -> Merchant:
+    return Merchant(
+        row["id"],
+        row["name"],
+        row["notify_url"],
+        row["fee_rate_ppm"],
+        row["settlement_account_id"],
+        row["owner_user_id"],
+        row["status"],
+        row["created_at_us"],
+    )
+
+
+def _notification(row: Any) -> Notification:
+    return Notification(
+        id=row["id"],
+        notify_id=row["notify_id"],
+        trade_id=row["trade_id"],
+        merchant_id=row["merchant_id"],
+        url=row["url"],
+        event=row["event"],
+        snapshot=json.loads(row["snapshot"]),
+        status=row["status"],
+        attempts=row["attempts"],
+        created_at_us=row["created_at_us"],
+        last_attempt_at_us=row["last_attempt_at_us"],
+        delivered_at_us=row["delivered_at_us"],
+    )

@@ -1,0 +1,229 @@
+"""Merchant notifications: an outbox row per trade event, delivered until acknowledged.
+
+`trade_changed_in` runs inside the trade's transaction: it stores a snapshot of the trade (so
+a retry days later still says what was true then) and schedules a `notify` job. Delivery runs
+in the worker with NO transaction open (a slow merchant must hold no locks): render and sign
+the form (a channel adapter does that), POST it, then record the attempt and either finish or
+name the next try, following the retry schedule. Each attempt is a row in `notify_attempts`.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from paybao.domain.errors import NotFound
+from paybao.services.clock import US_PER_S, datetime_from_us
+from paybao.services.jobs import Job, JobRunner
+from paybao.services.ports import Clock, Database, Tx
+from paybao.services.trades import Trade
+
+JOB_NOTIFY = "notify"
+# The published schedule: 4m, 10m, 10m, 1h, 2h, 6h, 15h (8 deliveries in about 25 hours).
+RETRY_SCHEDULE_S_DEFAULT: tuple[int, ...] = (240, 600, 600, 3600, 7200, 21600, 54000)
+LIST_LIMIT_MAX = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    id: int
+    notify_id: str
+    trade_id: int
+    merchant_id: int
+    url: str
+    event: str
+    snapshot: Mapping[str, Any]
+    status: str  # pending | delivered | failed
+    attempts: int
+    created_at_us: int
+    last_attempt_at_us: int | None = None
+    delivered_at_us: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    notification_id: int
+    attempt_no: int
+    at_us: int
+    duration_ms: int
+    http_status: int | None
+    outcome: str  # success | rejected | error
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    http_status: int | None
+    body_text: str
+    error: str | None
+    duration_ms: int
+
+    @property
+    def acknowledged(self) -> bool:
+        """Only HTTP 200 with the body `success` ends the retries (surrounding space aside)."""
+        return self.http_status == 200 and self.body_text.strip() == "success"
+
+
+class NotificationStore(Protocol):
+    def insert_notification(self, tx: Tx, notification: Notification) -> int: ...
+
+    def notification(self, tx: Tx, notify_id: str) -> Notification | None: ...
+
+    def record_attempt(self, tx: Tx, attempt: Attempt, status: str) -> None:
+        """Insert the attempt and set the notification's status and counters."""
+        ...
+
+    def set_status(self, tx: Tx, notification_id: int, status: str) -> None: ...
+
+    def notifications_of(self, tx: Tx, merchant_id: int, limit: int) -> list[Notification]: ...
+
+    def attempts_of(self, tx: Tx, notification_id: int) -> list[Attempt]: ...
+
+
+class NotificationRenderer(Protocol):
+    def render(self, snapshot: Mapping[str, Any], notify_id: str, now_us: int) -> tuple[bytes, str]:
+        """The signed request body and its Content-Type."""
+        ...
+
+
+class NotificationSender(Protocol):
+    def post(self, url: str, body: bytes, content_type: str) -> Delivery: ...
+
+
+class NotifyService:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        store: NotificationStore,
+        clock: Clock,
+        jobs: JobRunner,
+        renderer: NotificationRenderer,
+        sender: NotificationSender,
+        retry_schedule_s: Sequence[int] = RETRY_SCHEDULE_S_DEFAULT,
+    ) -> None:
+        assert all(delay_s > 0 for delay_s in retry_schedule_s)
+        self.db = db
+        self.store = store
+        self.clock = clock
+        self.jobs = jobs
+        self.renderer = renderer
+        self.sender = sender
+        self.retry_schedule_s = tuple(retry_schedule_s)
+
+    def install_jobs(self) -> None:
+        self.jobs.register_outside_tx(JOB_NOTIFY, self.deliver)
+
+    # Inside the business transaction ------------------------------------------------------
+
+    def trade_changed_in(self, tx: Tx, trade: Trade, event: str, refund: Any = None) -> None:
+        if not trade.notify_url:
+            return
+        now_us = self.clock.now_us()
+        notification = Notification(
+            id=0,
+            notify_id=new_notify_id(now_us),
+            trade_id=trade.id,
+            merchant_id=trade.merchant_id,
+            url=trade.notify_url,
+            event=event,
+            snapshot=snapshot_of(trade, event, refund),
+            status="pending",
+            attempts=0,
+            created_at_us=now_us,
+        )
+        self.store.insert_notification(tx, notification)
+        payload = {"notify_id": notification.notify_id}
+        self.jobs.schedule_in(tx, JOB_NOTIFY, notification.notify_id, now_us, payload)
+
+    # In the worker, outside any transaction -----------------------------------------------
+
+    def deliver(self, job: Job) -> int | None:
+        """One delivery. Returns None when done (acknowledged, or given up), else the time of
+        the next try, which the job runner schedules."""
+        notify_id = str(job.payload.get("notify_id") or job.key)
+        with self.db.read() as tx:
+            notification = self.store.notification(tx, notify_id)
+        if notification is None or notification.status == "delivered":
+            return None
+        started_us = self.clock.now_us()
+        body, content_type = self.renderer.render(notification.snapshot, notify_id, started_us)
+        delivery = self.sender.post(notification.url, body, content_type)
+        return self._record(notification, delivery, started_us)
+
+    def _record(self, notification: Notification, delivery: Delivery, at_us: int) -> int | None:
+        attempt_no = notification.attempts + 1
+        attempt = Attempt(
+            notification_id=notification.id,
+            attempt_no=attempt_no,
+            at_us=at_us,
+            duration_ms=delivery.duration_ms,
+            http_status=delivery.http_status,
+            outcome=_outcome(delivery),
+            detail=(delivery.error or delivery.body_text)[:200],
+        )
+        retry_at_us = self._next_try_us(attempt_no, delivery)
+        status = "delivered" if delivery.acknowledged else "pending"
+        if retry_at_us is None and not delivery.acknowledged:
+            status = "failed"
+        self.db.run(lambda tx: self.store.record_attempt(tx, attempt, status))
+        return retry_at_us
+
+    def _next_try_us(self, attempt_no: int, delivery: Delivery) -> int | None:
+        if delivery.acknowledged or attempt_no > len(self.retry_schedule_s):
+            return None
+        return self.clock.now_us() + self.retry_schedule_s[attempt_no - 1] * US_PER_S
+
+    # Merchant portal ----------------------------------------------------------------------
+
+    def resend(self, merchant_id: int, notify_id: str) -> None:
+        """Deliver again now (same notify_id): a merchant fixed its endpoint."""
+
+        def work(tx: Tx) -> None:
+            notification = self.store.notification(tx, notify_id)
+            if notification is None or notification.merchant_id != merchant_id:
+                raise NotFound("no such notification", code="notification_not_found")
+            self.store.set_status(tx, notification.id, "pending")
+            key = f"{notify_id}:resend:{notification.attempts}"
+            self.jobs.schedule_in(
+                tx, JOB_NOTIFY, key, self.clock.now_us(), {"notify_id": notify_id}
+            )
+
+        self.db.run(work)
+
+    def notifications_of(self, merchant_id: int, limit: int = 50) -> list[Notification]:
+        assert 0 < limit <= LIST_LIMIT_MAX
+        with self.db.read() as tx:
+            return self.store.notifications_of(tx, merchant_id, limit)
+
+    def attempts_of(self, notification_id: int) -> list[Attempt]:
+        with self.db.read() as tx:
+            return self.store.attempts_of(tx, notification_id)
+
+
+def snapshot_of(trade: Trade, event: str, refund: Any = None) -> dict[str, Any]:
+    """The trade (and refund) at the moment of the event, in domain names, JSON-ready."""
+    snapshot = {key: _plain(value) for key, value in asdict(trade).items()}
+    snapshot["event"] = event
+    if refund is not None:
+        snapshot["refund"] = {key: _plain(value) for key, value in asdict(refund).items()}
+    json.dumps(snapshot)  # it must survive the round trip through the table
+    return snapshot
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if hasattr(value, "value") else value
+
+
+def new_notify_id(now_us: int) -> str:
+    day = datetime_from_us(now_us).strftime("%Y%m%d")
+    return day + "0022" + "".join(secrets.choice("0123456789") for _ in range(22))
+
+
+def _outcome(delivery: Delivery) -> str:
+    if delivery.acknowledged:
+        return "success"
+    return "error" if delivery.http_status is None else "rejected"

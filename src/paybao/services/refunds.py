@@ -1,0 +1,210 @@
+"""Refunds (partial, cumulative, by the merchant's request number) and cancel.
+
+A refund is keyed by `(trade, out_request_no)`: the same request again returns the first result
+with `fund_change=False`; the same number with another amount is refused. Each refund returns
+its share of the fee (see domain/trades.py) and moves, as one linked chain:
+fees -> merchant settlement (fee back), then merchant settlement -> buyer wallet (refund).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from paybao.domain.errors import InvalidInput, Retryable
+from paybao.domain.ledger import Transfer, TransferFlags
+from paybao.domain.trades import (
+    CANCEL_WINDOW_S,
+    LEDGER_CODE_FEE_BACK,
+    LEDGER_CODE_REFUND,
+    OUT_REQUEST_NO_LENGTH_MAX,
+    CancelTooLate,
+    RefundRequestMismatch,
+    SellerBalanceNotEnough,
+    TradeStatus,
+    TradeStatusError,
+    plan_refund,
+)
+from paybao.services.clock import US_PER_S
+from paybao.services.ledger import LedgerRejected
+from paybao.services.ports import Tx
+from paybao.services.trades import Trade, TradeRef, TradeService
+
+REASON_LENGTH_MAX = 256
+CANCEL_REQUEST_NO = "__cancel__"
+
+
+@dataclass(frozen=True, slots=True)
+class Refund:
+    id: int
+    trade_id: int
+    out_request_no: str
+    amount_fen: int
+    fee_back_fen: int
+    reason: str | None
+    created_at_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class RefundResult:
+    trade: Trade
+    refund: Refund
+    # False when this call repeated an earlier refund and moved no money.
+    fund_change: bool
+
+
+class RefundStore(Protocol):
+    def insert_refund(self, tx: Tx, refund: Refund) -> int: ...
+
+    def refund(self, tx: Tx, trade_id: int, out_request_no: str) -> Refund | None: ...
+
+    def refunds_of(self, tx: Tx, trade_id: int) -> list[Refund]: ...
+
+
+class RefundService:
+    def __init__(self, trades: TradeService, store: RefundStore) -> None:
+        self.trades = trades
+        self.store = store
+        self.db = trades.db
+        self.clock = trades.clock
+
+    def refund(
+        self,
+        app_id: str,
+        ref: TradeRef,
+        out_request_no: str,
+        amount_fen: int,
+        reason: str | None = None,
+    ) -> RefundResult:
+        _check_request(out_request_no, reason)
+
+        def work(tx: Tx) -> RefundResult:
+            trade = self.trades.find_in(tx, app_id, ref)
+            return self.refund_in(tx, trade, out_request_no, amount_fen, reason)
+
+        return self.db.run(work)
+
+    def refund_in(
+        self, tx: Tx, trade: Trade, out_request_no: str, amount_fen: int, reason: str | None
+    ) -> RefundResult:
+        earlier = self.store.refund(tx, trade.id, out_request_no)
+        if earlier is not None:
+            if earlier.amount_fen != amount_fen:
+                raise RefundRequestMismatch("this out_request_no was used with another amount")
+            return RefundResult(trade, earlier, fund_change=False)
+        plan = plan_refund(
+            status=trade.status,
+            total_fen=trade.total_fen,
+            fee_fen=trade.fee_fen,
+            refunded_fen=trade.refunded_fen,
+            refund_fen=amount_fen,
+            window_open=self.trades.refund_window_open(trade),
+        )
+        now_us = self.clock.now_us()
+        draft = Refund(0, trade.id, out_request_no, amount_fen, plan.fee_back_fen, reason, now_us)
+        refund_id = self.store.insert_refund(tx, draft)
+        refund = Refund(refund_id, *_fields_after_id(draft))
+        changes = {
+            "status": plan.status_after,
+            "refunded_fen": plan.refunded_after_fen,
+            "fee_refunded_fen": trade.fee_refunded_fen + plan.fee_back_fen,
+        }
+        if plan.status_after is TradeStatus.TRADE_CLOSED:
+            changes["closed_at_us"] = now_us
+        expect = {"status": trade.status, "refunded_fen": trade.refunded_fen}
+        if not self.trades.store.update_trade(tx, trade.trade_no, expect, changes):
+            raise Retryable("the trade changed during the refund; retry")
+        self._move_refund_in(tx, trade, refund)
+        after = self.trades.store.trade_by_no(tx, trade.trade_no)
+        assert after is not None and after.refunded_fen == plan.refunded_after_fen
+        self.trades.events.trade_changed_in(tx, after, "refund", refund)
+        return RefundResult(after, refund, fund_change=True)
+
+    def _move_refund_in(self, tx: Tx, trade: Trade, refund: Refund) -> None:
+        assert trade.buyer_user_id is not None, "only paid trades are refunded"
+        merchant = self.trades.merchants.merchant_in(tx, trade.merchant_id)
+        settlement_id = merchant.settlement_account_id
+        wallet_id = self.trades.buyers.wallet_account_id_in(tx, trade.buyer_user_id)
+        prefix = f"trade:{trade.trade_no}"
+        transfers = []
+        if refund.fee_back_fen:
+            transfers.append(
+                Transfer(
+                    f"{prefix}:feeback:{refund.id}",
+                    self.trades.fees_account_id_in(tx),
+                    settlement_id,
+                    refund.fee_back_fen,
+                    code=LEDGER_CODE_FEE_BACK,
+                    flags=TransferFlags.LINKED,
+                    reference=trade.trade_no,
+                )
+            )
+        transfers.append(
+            Transfer(
+                f"{prefix}:refund:{refund.id}",
+                settlement_id,
+                wallet_id,
+                refund.amount_fen,
+                code=LEDGER_CODE_REFUND,
+                reference=trade.trade_no,
+            )
+        )
+        try:
+            self.trades.ledger.transfer_in(tx, transfers)
+        except LedgerRejected as error:
+            if error.code == "exceeds_credits":
+                raise SellerBalanceNotEnough("the merchant's balance is not enough") from None
+            raise
+
+    def find(self, app_id: str, ref: TradeRef, out_request_no: str) -> tuple[Trade, Refund | None]:
+        with self.db.read() as tx:
+            trade = self.trades.find_in(tx, app_id, ref)
+            return trade, self.store.refund(tx, trade.id, out_request_no)
+
+    def refunds_of(self, trade: Trade) -> list[Refund]:
+        with self.db.read() as tx:
+            return self.store.refunds_of(tx, trade.id)
+
+    def cancel(self, app_id: str, ref: TradeRef) -> tuple[Trade, str]:
+        """Undo a trade whose outcome the till does not know: close it if unpaid, refund it
+        in full if paid (within a day). Returns the trade and the action taken."""
+
+        def work(tx: Tx) -> tuple[Trade, str]:
+            trade = self.trades.find_in(tx, app_id, ref)
+            return self._cancel_in(tx, trade)
+
+        return self.db.run(work)
+
+    def _cancel_in(self, tx: Tx, trade: Trade) -> tuple[Trade, str]:
+        if trade.status is TradeStatus.WAIT_BUYER_PAY:
+            return self.trades.close_in(tx, trade), "close"
+        if trade.status is TradeStatus.TRADE_CLOSED:
+            earlier = self.store.refund(tx, trade.id, CANCEL_REQUEST_NO)
+            return trade, "refund" if earlier is not None else "close"
+        if trade.status is TradeStatus.TRADE_FINISHED:
+            raise CancelTooLate("the trade can no longer be cancelled")
+        if self.clock.now_us() - trade.created_at_us > CANCEL_WINDOW_S * US_PER_S:
+            raise CancelTooLate("a paid trade can be cancelled within one day only")
+        left_fen = trade.total_fen - trade.refunded_fen
+        if left_fen <= 0:
+            raise TradeStatusError("nothing left to cancel")
+        result = self.refund_in(tx, trade, CANCEL_REQUEST_NO, left_fen, "cancel")
+        return result.trade, "refund"
+
+
+def _check_request(out_request_no: str, reason: str | None) -> None:
+    if not out_request_no or len(out_request_no) > OUT_REQUEST_NO_LENGTH_MAX:
+        raise InvalidInput("out_request_no must be 1..64 characters", code="invalid_request_no")
+    if reason is not None and len(reason) > REASON_LENGTH_MAX:
+        raise InvalidInput("refund reason is too long", code="invalid_reason")
+
+
+def _fields_after_id(refund: Refund) -> tuple[int, str, int, int, str | None, int]:
+    return (
+        refund.trade_id,
+        refund.out_request_no,
+        refund.amount_fen,
+        refund.fee_back_fen,
+        refund.reason,
+        refund.created_at_us,
+    )

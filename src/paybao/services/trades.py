@@ -1,0 +1,536 @@
+"""Acquiring trades: create, pay, query, close, expire, finish. One write path per change.
+
+Every change is a compare-and-set on the trade's status inside `db.run`, in the same
+transaction as its journal (buyer wallet -> merchant settlement, fee -> platform fees) and its
+notification outbox row. `db.run` may re-run the work after a conflict, so the work re-reads
+what it needs and keys every write: transfer ids derive from the trade number.
+
+Names are the domain's; the Alipay adapter translates (`out_trade_no` is the merchant's order
+number and keeps its name because it is the merchant's own key, not a wire detail).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from paybao.domain.accounts import Purpose, platform_account
+from paybao.domain.errors import InvalidInput, InvalidState
+from paybao.domain.ledger import Transfer, TransferFlags
+from paybao.domain.trades import (
+    LEDGER_CODE_TRADE_FEE,
+    LEDGER_CODE_TRADE_PAY,
+    OUT_TRADE_NO_LENGTH_MAX,
+    PAY_TIMEOUT_S_DEFAULT,
+    PAY_TIMEOUT_S_MAX,
+    SUBJECT_LENGTH_MAX,
+    AuthCodeInvalid,
+    BuyerBalanceNotEnough,
+    BuyerIsSeller,
+    TradeClosed,
+    TradeContextInconsistent,
+    TradeEvent,
+    TradeNotFound,
+    TradeStatus,
+    TradeStatusError,
+    fee_fen_for,
+    next_status,
+)
+from paybao.services.clock import US_PER_S, datetime_from_us
+from paybao.services.jobs import Job, JobRunner
+from paybao.services.ledger import LedgerRejected, LedgerService
+from paybao.services.merchants import Merchant, MerchantService
+from paybao.services.ports import Clock, Database, Tx
+
+T = TypeVar("T")
+JOB_EXPIRE = "trade_expire"
+JOB_FINISH = "trade_finish"
+SEARCH_LIMIT_MAX = 200
+AUTH_CODE_TTL_S = 5 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    id: int
+    trade_no: str
+    app_id: str
+    merchant_id: int
+    out_trade_no: str
+    product: str
+    subject: str
+    body: str | None
+    total_fen: int
+    fee_fen: int
+    refunded_fen: int
+    fee_refunded_fen: int
+    status: TradeStatus
+    buyer_user_id: int | None
+    fingerprint: str
+    notify_url: str | None
+    return_url: str | None
+    passback: str | None
+    channel_context: str
+    visible: bool
+    store_id: str | None
+    created_at_us: int
+    expires_at_us: int
+    paid_at_us: int | None = None
+    closed_at_us: int | None = None
+    finished_at_us: int | None = None
+
+    @property
+    def paid(self) -> bool:
+        return self.paid_at_us is not None
+
+
+@dataclass(frozen=True, slots=True)
+class NewTrade:
+    """A merchant's order. `fingerprint` digests the business parameters (the adapter decides
+    which): the same `out_trade_no` must always come back with the same fingerprint."""
+
+    app_id: str
+    out_trade_no: str
+    product: str
+    subject: str
+    total_fen: int
+    fingerprint: str
+    body: str | None = None
+    notify_url: str | None = None
+    return_url: str | None = None
+    passback: str | None = None
+    channel_context: str = "{}"
+    visible: bool = True
+    store_id: str | None = None
+    timeout_s: int | None = None
+    expires_at_us: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TradeRef:
+    """A trade named by the merchant: by our trade number or by its own order number."""
+
+    trade_no: str | None = None
+    out_trade_no: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.trade_no and not self.out_trade_no:
+            raise InvalidInput("name the trade by trade_no or out_trade_no", code="trade_ref")
+
+
+@dataclass(frozen=True, slots=True)
+class TradeSearch:
+    merchant_id: int
+    trade_no: str | None = None
+    out_trade_no: str | None = None
+    from_us: int | None = None
+    until_us: int | None = None
+    limit: int = 50
+
+
+class TradeStore(Protocol):
+    def insert_trade(self, tx: Tx, trade: Trade) -> bool:
+        """Insert unless (app_id, out_trade_no) exists; True if inserted."""
+        ...
+
+    def trade_by_no(self, tx: Tx, trade_no: str) -> Trade | None: ...
+
+    def trade_by_out_no(self, tx: Tx, app_id: str, out_trade_no: str) -> Trade | None: ...
+
+    def update_trade(
+        self, tx: Tx, trade_no: str, expect: Mapping[str, Any], changes: Mapping[str, Any]
+    ) -> bool:
+        """Compare-and-set: apply `changes` only if the row still holds `expect`."""
+        ...
+
+    def search(self, tx: Tx, search: TradeSearch) -> list[Trade]: ...
+
+    def insert_auth_code(
+        self, tx: Tx, code: str, user_id: int, now_us: int, ttl_s: int
+    ) -> None: ...
+
+    def use_auth_code(self, tx: Tx, code: str, now_us: int) -> int | None:
+        """Mark a live, unused code used; return its user id, or None."""
+        ...
+
+
+class Buyers(Protocol):
+    """What trades need from the wallet (UserService implements it)."""
+
+    def run_paying(self, work: Callable[[Tx], T]) -> T:
+        """`db.run(work)` that counts a wrong payment password after the rollback."""
+        ...
+
+    def check_payment_password_in(self, tx: Tx, user_id: int, payment_password: str) -> None: ...
+
+    def check_can_pay_in(
+        self, tx: Tx, user_id: int, amount_fen: int, funding: str = ...
+    ) -> Any: ...
+
+    def wallet_account_id_in(self, tx: Tx, user_id: int) -> int: ...
+
+
+class AuthCodeResolver(Protocol):
+    def resolve_in(self, tx: Tx, auth_code: str, now_us: int) -> int | None:
+        """The buyer a till's code names, or None if the code is not one of this resolver's."""
+        ...
+
+
+class TradeEvents(Protocol):
+    """Where trade changes are announced (the merchant notification outbox)."""
+
+    def trade_changed_in(self, tx: Tx, trade: Trade, event: str, refund: Any = None) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TradeSettings:
+    refund_window_s: int
+    notify_on_close: bool = False
+    notify_on_finish: bool = False
+
+
+class TradeService:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        store: TradeStore,
+        ledger: LedgerService,
+        clock: Clock,
+        jobs: JobRunner,
+        merchants: MerchantService,
+        buyers: Buyers,
+        events: TradeEvents,
+        settings: TradeSettings,
+    ) -> None:
+        self.db = db
+        self.store = store
+        self.ledger = ledger
+        self.clock = clock
+        self.jobs = jobs
+        self.merchants = merchants
+        self.buyers = buyers
+        self.events = events
+        self.settings = settings
+        # Extra resolvers of till codes (the payment-code feature adds its own).
+        self.code_resolvers: list[AuthCodeResolver] = []
+        self._fees_account_id: int | None = None
+
+    def install_jobs(self) -> None:
+        self.jobs.register(JOB_EXPIRE, self._expire_job)
+        self.jobs.register(JOB_FINISH, self._finish_job)
+
+    # Create -------------------------------------------------------------------------------
+
+    def create(self, new: NewTrade) -> Trade:
+        """Create an unpaid trade; the same order again returns it (idempotent)."""
+        merchant = self._merchant_of_app(new.app_id)
+        check_new_trade(new)
+        return self.db.run(lambda tx: self.create_in(tx, new, merchant))
+
+    def create_in(self, tx: Tx, new: NewTrade, merchant: Merchant) -> Trade:
+        existing = self.store.trade_by_out_no(tx, new.app_id, new.out_trade_no)
+        if existing is None:
+            trade = self._draft(new, merchant)
+            if self.store.insert_trade(tx, trade):
+                self.jobs.schedule_in(tx, JOB_EXPIRE, trade.trade_no, trade.expires_at_us)
+                stored = self.store.trade_by_no(tx, trade.trade_no)
+                assert stored is not None
+                return stored
+            # Lost a race for the same order number: the winner's row is there now.
+            existing = self.store.trade_by_out_no(tx, new.app_id, new.out_trade_no)
+            assert existing is not None
+        _check_same_order(existing, new)
+        if existing.status is not TradeStatus.WAIT_BUYER_PAY:
+            next_status(existing.status, TradeEvent.PAY)  # raises the state's own error
+        return existing
+
+    def _draft(self, new: NewTrade, merchant: Merchant) -> Trade:
+        now_us = self.clock.now_us()
+        timeout_s = new.timeout_s or PAY_TIMEOUT_S_DEFAULT
+        expires_at_us = new.expires_at_us or now_us + timeout_s * US_PER_S
+        return Trade(
+            id=0,
+            trade_no=new_trade_no(now_us),
+            app_id=new.app_id,
+            merchant_id=merchant.id,
+            out_trade_no=new.out_trade_no,
+            product=new.product,
+            subject=new.subject,
+            body=new.body,
+            total_fen=new.total_fen,
+            fee_fen=0,
+            refunded_fen=0,
+            fee_refunded_fen=0,
+            status=TradeStatus.WAIT_BUYER_PAY,
+            buyer_user_id=None,
+            fingerprint=new.fingerprint,
+            notify_url=new.notify_url or merchant.notify_url,
+            return_url=new.return_url,
+            passback=new.passback,
+            channel_context=new.channel_context,
+            visible=new.visible,
+            store_id=new.store_id,
+            created_at_us=now_us,
+            expires_at_us=expires_at_us,
+        )
+
+    # Pay ----------------------------------------------------------------------------------
+
+    def pay_with_code(self, new: NewTrade, auth_code: str) -> Trade:
+        """A till scans the buyer's code: create (or find) the order and pay it at once."""
+        merchant = self._merchant_of_app(new.app_id)
+        check_new_trade(new)
+
+        def work(tx: Tx) -> Trade:
+            existing = self.store.trade_by_out_no(tx, new.app_id, new.out_trade_no)
+            if existing is not None:
+                _check_same_order(existing, new)
+                if existing.paid:
+                    return existing  # a replay gets the first result, and spends no code
+            buyer_user_id = self._resolve_code_in(tx, auth_code)
+            trade = existing or self.create_in(tx, new, merchant)
+            return self._pay_in(tx, trade, merchant, buyer_user_id)
+
+        return self.db.run(work)
+
+    def pay_by_buyer(self, trade_no: str, buyer_user_id: int, payment_password: str) -> Trade:
+        """The cashier: a signed-in buyer pays an open trade with the wallet balance."""
+
+        def work(tx: Tx) -> Trade:
+            trade = self._trade_in(tx, trade_no)
+            merchant = self.merchants.merchant_in(tx, trade.merchant_id)
+            next_status(trade.status, TradeEvent.PAY)  # before asking for the password
+            self.buyers.check_payment_password_in(tx, buyer_user_id, payment_password)
+            return self._pay_in(tx, trade, merchant, buyer_user_id)
+
+        return self.buyers.run_paying(work)
+
+    def _pay_in(self, tx: Tx, trade: Trade, merchant: Merchant, buyer_user_id: int) -> Trade:
+        if merchant.owner_user_id is not None and merchant.owner_user_id == buyer_user_id:
+            raise BuyerIsSeller("a merchant cannot pay itself")
+        now_us = self.clock.now_us()
+        next_status(trade.status, TradeEvent.PAY)
+        if trade.expires_at_us <= now_us:
+            raise TradeClosed("the trade timed out")
+        self.buyers.check_can_pay_in(tx, buyer_user_id, trade.total_fen, funding="balance")
+        fee_fen = fee_fen_for(trade.total_fen, merchant.fee_rate_ppm)
+        changes = {
+            "status": TradeStatus.TRADE_SUCCESS,
+            "buyer_user_id": buyer_user_id,
+            "paid_at_us": now_us,
+            "fee_fen": fee_fen,
+            "visible": 1,
+        }
+        expect = {"status": TradeStatus.WAIT_BUYER_PAY}
+        if not self.store.update_trade(tx, trade.trade_no, expect, changes):
+            current = self._trade_in(tx, trade.trade_no)
+            next_status(current.status, TradeEvent.PAY)
+            raise AssertionError("trade changed but is still unpaid")
+        wallet_id = self.buyers.wallet_account_id_in(tx, buyer_user_id)
+        self._move_payment_in(tx, trade, merchant, wallet_id, fee_fen)
+        self.jobs.schedule_in(
+            tx, JOB_FINISH, trade.trade_no, now_us + self.settings.refund_window_s * US_PER_S
+        )
+        paid = self._trade_in(tx, trade.trade_no)
+        assert paid.status is TradeStatus.TRADE_SUCCESS and paid.buyer_user_id == buyer_user_id
+        self.events.trade_changed_in(tx, paid, "pay")
+        return paid
+
+    def _move_payment_in(
+        self, tx: Tx, trade: Trade, merchant: Merchant, wallet_id: int, fee_fen: int
+    ) -> None:
+        settlement_id = merchant.settlement_account_id
+        transfers = [
+            Transfer(
+                f"trade:{trade.trade_no}:pay",
+                wallet_id,
+                settlement_id,
+                trade.total_fen,
+                code=LEDGER_CODE_TRADE_PAY,
+                flags=TransferFlags.LINKED if fee_fen else TransferFlags.NONE,
+                reference=trade.trade_no,
+            )
+        ]
+        if fee_fen:
+            transfers.append(
+                Transfer(
+                    f"trade:{trade.trade_no}:fee",
+                    settlement_id,
+                    self.fees_account_id_in(tx),
+                    fee_fen,
+                    code=LEDGER_CODE_TRADE_FEE,
+                    reference=trade.trade_no,
+                )
+            )
+        try:
+            self.ledger.transfer_in(tx, transfers)
+        except LedgerRejected as error:
+            if error.code == "exceeds_credits":
+                raise BuyerBalanceNotEnough("the buyer's balance is not enough") from None
+            raise
+
+    def fees_account_id_in(self, tx: Tx) -> int:
+        if self._fees_account_id is None:
+            spec = platform_account(Purpose.FEES)
+            self._fees_account_id = self.ledger.open_accounts_in(tx, [spec])[spec.key]
+        return self._fees_account_id
+
+    def _resolve_code_in(self, tx: Tx, auth_code: str) -> int:
+        now_us = self.clock.now_us()
+        user_id = self.store.use_auth_code(tx, auth_code, now_us)
+        for resolver in self.code_resolvers:
+            if user_id is not None:
+                break
+            user_id = resolver.resolve_in(tx, auth_code, now_us)
+        if user_id is None:
+            raise AuthCodeInvalid("the payment code is invalid or expired")
+        return user_id
+
+    def issue_auth_code(self, user_id: int) -> str:
+        """A one-time code a buyer shows at a till, valid for five minutes."""
+        assert user_id > 0
+        code = "28" + "".join(secrets.choice("0123456789") for _ in range(16))
+        now_us = self.clock.now_us()
+        self.db.run(
+            lambda tx: self.store.insert_auth_code(tx, code, user_id, now_us, AUTH_CODE_TTL_S)
+        )
+        return code
+
+    # Read ---------------------------------------------------------------------------------
+
+    def find(self, app_id: str, ref: TradeRef) -> Trade:
+        with self.db.read() as tx:
+            return self.find_in(tx, app_id, ref)
+
+    def find_in(self, tx: Tx, app_id: str, ref: TradeRef) -> Trade:
+        """A trade of this app, as the merchant may see it (a QR trade once scanned)."""
+        trade = None
+        if ref.trade_no:
+            trade = self.store.trade_by_no(tx, ref.trade_no)
+            if trade is not None and ref.out_trade_no and trade.out_trade_no != ref.out_trade_no:
+                trade = None
+        elif ref.out_trade_no:
+            trade = self.store.trade_by_out_no(tx, app_id, ref.out_trade_no)
+        if trade is None or trade.app_id != app_id or not trade.visible:
+            raise TradeNotFound("no such trade")
+        return trade
+
+    def get(self, trade_no: str) -> Trade:
+        with self.db.read() as tx:
+            return self._trade_in(tx, trade_no)
+
+    def _trade_in(self, tx: Tx, trade_no: str) -> Trade:
+        trade = self.store.trade_by_no(tx, trade_no)
+        if trade is None:
+            raise TradeNotFound("no such trade")
+        return trade
+
+    def search(self, search: TradeSearch) -> list[Trade]:
+        assert 0 < search.limit <= SEARCH_LIMIT_MAX
+        with self.db.read() as tx:
+            return self.store.search(tx, search)
+
+    def mark_scanned(self, trade_no: str) -> Trade:
+        """A buyer opened a precreated (QR) trade: from now on the merchant can see it."""
+
+        def work(tx: Tx) -> Trade:
+            trade = self._trade_in(tx, trade_no)
+            if not trade.visible:
+                self.store.update_trade(tx, trade_no, {"visible": 0}, {"visible": 1})
+            return self._trade_in(tx, trade_no)
+
+        return self.db.run(work)
+
+    # Close, expire, finish ----------------------------------------------------------------
+
+    def close(self, app_id: str, ref: TradeRef) -> Trade:
+        def work(tx: Tx) -> Trade:
+            trade = self.find_in(tx, app_id, ref)
+            return self.close_in(tx, trade)
+
+        try:
+            return self.db.run(work)
+        except TradeStatusError:
+            raise
+        except InvalidState as error:
+            # Alipay answers every non-open state of a close with TRADE_STATUS_ERROR.
+            raise TradeStatusError(error.message) from None
+
+    def close_in(self, tx: Tx, trade: Trade) -> Trade:
+        next_status(trade.status, TradeEvent.CLOSE)
+        changes = {"status": TradeStatus.TRADE_CLOSED, "closed_at_us": self.clock.now_us()}
+        expect = {"status": TradeStatus.WAIT_BUYER_PAY}
+        if not self.store.update_trade(tx, trade.trade_no, expect, changes):
+            current = self._trade_in(tx, trade.trade_no)
+            next_status(current.status, TradeEvent.CLOSE)
+            raise AssertionError("trade changed but is still open")
+        closed = self._trade_in(tx, trade.trade_no)
+        if self.settings.notify_on_close:
+            self.events.trade_changed_in(tx, closed, "close")
+        return closed
+
+    def _expire_job(self, tx: Tx, job: Job) -> None:
+        trade = self.store.trade_by_no(tx, job.key)
+        if trade is None or trade.status is not TradeStatus.WAIT_BUYER_PAY:
+            return  # paid or closed meanwhile: nothing to expire
+        if trade.expires_at_us > self.clock.now_us():
+            return  # the deadline moved; its own job will come
+        self.close_in(tx, trade)
+
+    def _finish_job(self, tx: Tx, job: Job) -> None:
+        trade = self.store.trade_by_no(tx, job.key)
+        if trade is None or trade.status is not TradeStatus.TRADE_SUCCESS:
+            return  # fully refunded (closed) in the window
+        changes = {"status": TradeStatus.TRADE_FINISHED, "finished_at_us": self.clock.now_us()}
+        expect = {"status": TradeStatus.TRADE_SUCCESS}
+        if self.store.update_trade(tx, trade.trade_no, expect, changes):
+            if self.settings.notify_on_finish:
+                self.events.trade_changed_in(tx, self._trade_in(tx, trade.trade_no), "finish")
+
+    def refund_window_open(self, trade: Trade) -> bool:
+        if trade.paid_at_us is None:
+            return False
+        deadline_us = trade.paid_at_us + self.settings.refund_window_s * US_PER_S
+        return self.clock.now_us() < deadline_us
+
+    def _merchant_of_app(self, app_id: str) -> Merchant:
+        app = self.merchants.app(app_id)
+        return self.merchants.merchant(app.merchant_id)
+
+
+def check_new_trade(new: NewTrade) -> None:
+    if not new.out_trade_no or len(new.out_trade_no) > OUT_TRADE_NO_LENGTH_MAX:
+        raise InvalidInput("out_trade_no must be 1..64 characters", code="invalid_out_trade_no")
+    if not new.subject or len(new.subject) > SUBJECT_LENGTH_MAX:
+        raise InvalidInput("subject must be 1..256 characters", code="invalid_subject")
+    if new.timeout_s is not None and not 0 < new.timeout_s <= PAY_TIMEOUT_S_MAX:
+        raise InvalidInput("timeout must be 1 minute .. 15 days", code="invalid_timeout")
+    assert new.total_fen > 0, "amounts are checked at the edge"
+
+
+def _check_same_order(existing: Trade, new: NewTrade) -> None:
+    if existing.fingerprint != new.fingerprint:
+        raise TradeContextInconsistent("this out_trade_no was used with other parameters")
+
+
+def new_trade_no(now_us: int) -> str:
+    """28 digits like Alipay's: the Beijing date, a fixed channel mark, 16 random digits."""
+    day = datetime_from_us(now_us + 8 * 3600 * US_PER_S).strftime("%Y%m%d")
+    number = day + "2200" + "".join(secrets.choice("0123456789") for _ in range(16))
+    assert len(number) == 28
+    return number
+
+
+__all__: Sequence[str] = [
+    "AuthCodeResolver",
+    "Buyers",
+    "NewTrade",
+    "Trade",
+    "TradeRef",
+    "TradeSearch",
+    "TradeService",
+    "TradeSettings",
+    "TradeStore",
+]

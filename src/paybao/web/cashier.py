@@ -1,0 +1,121 @@
+"""The cashier: where page.pay / wap.pay / app.pay (and a scanned precreate QR) lead the buyer.
+
+Shows the merchant, subject and amount; the buyer signs in with the wallet's session, pays
+from the balance with the payment password (the wallet counts wrong tries and locks after
+five), and is sent to the merchant's return_url with signed parameters. A trade that is paid
+or closed is shown as such and cannot be paid again (the service refuses it in any case).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from paybao.domain.errors import DomainError
+from paybao.domain.money import format_yuan
+from paybao.domain.trades import TradeStatus
+from paybao.services.trades import Trade
+from paybao.web.deps import platform_of
+from paybao.web.session import check_csrf, csrf_token, current_user_id, sign_in
+
+router = APIRouter(prefix="/cashier", include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+_MESSAGES = {
+    "payment_password_wrong": "支付密码错误",
+    "payment_password_locked": "支付密码错误次数过多，请稍后再试",
+    "buyer_balance_not_enough": "余额不足",
+    "trade_has_success": "订单已支付",
+    "trade_has_close": "订单已关闭",
+    "trade_has_finished": "订单已完结",
+    "bad_credentials": "手机号或密码错误",
+    "login_locked": "登录失败次数过多，请稍后再试",
+    "buyer_seller_equal": "不能向自己付款",
+    "csrf_failed": "页面已过期，请刷新后重试",
+}
+
+
+def _message(error: DomainError) -> str:
+    return _MESSAGES.get(error.code, error.message)
+
+
+def _page(request: Request, trade: Trade, *, error: str = "", status: int = 200) -> Response:
+    platform = platform_of(request)
+    merchant = platform.services["merchants"].merchant(trade.merchant_id)
+    return_url = None
+    if trade.status is TradeStatus.TRADE_SUCCESS:
+        forms = platform.services["notification_forms"]
+        return_url = forms.return_url(trade, platform.clock.now_us())
+    context = {
+        "trade": trade,
+        "merchant_name": merchant.name,
+        "amount_yuan": format_yuan(trade.total_fen),
+        "user_id": current_user_id(request),
+        "csrf": csrf_token(request),
+        "error": error,
+        "return_url": return_url,
+    }
+    return templates.TemplateResponse(request, "cashier/pay.html", context, status_code=status)
+
+
+def _not_found(request: Request) -> Response:
+    context = {"message": "订单不存在"}
+    return templates.TemplateResponse(request, "cashier/error.html", context, status_code=404)
+
+
+@router.get("/{trade_no}", response_class=HTMLResponse)
+def show(request: Request, trade_no: str, scan: int = 0) -> Response:
+    trades = platform_of(request).services["trades"]
+    try:
+        trade = trades.mark_scanned(trade_no) if scan else trades.get(trade_no)
+    except DomainError:
+        return _not_found(request)
+    return _page(request, trade)
+
+
+@router.post("/{trade_no}/login")
+async def login(request: Request, trade_no: str) -> Response:
+    platform = platform_of(request)
+    try:
+        trade = platform.services["trades"].get(trade_no)
+    except DomainError:
+        return _not_found(request)
+    form = await request.form()
+    try:
+        await check_csrf(request)
+        user = platform.services["users"].authenticate(
+            str(form.get("phone", "")), str(form.get("password", ""))
+        )
+    except DomainError as error:
+        return _page(request, trade, error=_message(error), status=400)
+    response = RedirectResponse(f"/cashier/{trade_no}", status_code=303)
+    sign_in(response, request, user.id)
+    return response
+
+
+@router.post("/{trade_no}/pay")
+async def pay(request: Request, trade_no: str) -> Response:
+    platform = platform_of(request)
+    trades = platform.services["trades"]
+    try:
+        trades.get(trade_no)
+    except DomainError:
+        return _not_found(request)
+    user_id = current_user_id(request)
+    if user_id is None:
+        return RedirectResponse(f"/cashier/{trade_no}", status_code=303)
+    form = await request.form()
+    try:
+        await check_csrf(request)
+        paid = trades.pay_by_buyer(trade_no, user_id, str(form.get("payment_password", "")))
+    except DomainError as error:
+        return _page(request, trades.get(trade_no), error=_message(error), status=400)
+    forms = platform.services["notification_forms"]
+    target = forms.return_url(paid, platform.clock.now_us())
+    if target:
+        return RedirectResponse(target, status_code=303)
+    context = {"trade": paid, "amount_yuan": format_yuan(paid.total_fen)}
+    return templates.TemplateResponse(request, "cashier/done.html", context)

@@ -1,0 +1,74 @@
+"""`/gateway.do`: a lean Starlette route in front of the Alipay gateway pipeline.
+
+The route only moves bytes: it reads the query string and at most one byte more than the body
+limit, and hands them to `AlipayGateway.handle` in a worker thread (RSA signing and the
+database are blocking). The official SDK sends absolute-form request targets
+(`POST http://host/gateway.do?...`); `AbsoluteFormPaths` makes them route like `/gateway.do`.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from paybao.adapters.alipay import wire
+from paybao.adapters.alipay.gateway import AlipayGateway
+from paybao.bootstrap import Platform
+
+GATEWAY_PATH = "/gateway.do"
+
+
+class AbsoluteFormPaths:
+    """ASGI middleware: `http://host/p` as a request path becomes `/p` (h11 keeps the form)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(("http://", "https://")):
+            path = urllib.parse.urlsplit(scope["path"]).path or "/"
+            scope = {**scope, "path": path, "raw_path": path.encode("latin-1")}
+        await self.app(scope, receive, send)
+
+
+async def _read_body(request: Request) -> bytes:
+    """The body, cut one byte past the limit: enough for the parser to refuse it."""
+    limit = wire.REQUEST_BODY_SIZE_MAX_BYTES + 1
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks)[:limit]
+
+
+def gateway_endpoint(gateway: AlipayGateway) -> Route:
+    async def endpoint(request: Request) -> Response:
+        body = await _read_body(request) if request.method == "POST" else b""
+        query: bytes = request.scope.get("query_string", b"")
+        content_type = request.headers.get("content-type")
+        reply = await run_in_threadpool(gateway.handle, query, body, content_type)
+        if reply.redirect_to is not None:
+            return RedirectResponse(reply.redirect_to, status_code=302)
+        return Response(reply.body, headers={"Content-Type": reply.content_type})
+
+    return Route(GATEWAY_PATH, endpoint, methods=["GET", "POST"], include_in_schema=False)
+
+
+def install(app: FastAPI, platform: Platform) -> None:
+    """Mount the gateway, the cashier and the merchant portal."""
+    from paybao.web import cashier, pages_merchant
+
+    gateway: AlipayGateway = platform.services["alipay_gateway"]
+    app.router.routes.insert(0, gateway_endpoint(gateway))
+    app.add_middleware(AbsoluteFormPaths)
+    app.include_router(cashier.router)
+    app.include_router(pages_merchant.router)
