@@ -1,0 +1,349 @@
+"""REST: wallets (`/api/v1/wallet/...`), for apps and the pages' scripts.
+
+Auth: `Authorization: Bearer <token>` (from POST /sessions or /register) or the session cookie.
+Every mutating call needs an `Idempotency-Key` header: a replay returns the first answer; the
+same key with another body is 409 `idempotency_key_reused`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from paybao.domain.account_class import CHINA_TZ
+from paybao.domain.errors import DomainError, InvalidInput, Unauthenticated
+from paybao.domain.money import format_yuan
+from paybao.domain.withdrawal import TransferArrival, WithdrawalArrival
+from paybao.services.clock import datetime_from_us, us_from_datetime
+from paybao.services.idempotency import fingerprint
+from paybao.services.wallet import ENTRY_KINDS, Entry, StatementQuery
+from paybao.web.deps import platform_of
+from paybao.web.errors import ERROR_RESPONSES, error_body, status_for
+from paybao.web.session import current_user_id
+
+router = APIRouter(prefix="/api/v1/wallet", tags=["wallet"], responses=ERROR_RESPONSES)
+CSV_ROWS_MAX = 1000
+CODES_BY_KIND = {kind: code for code, kind in ENTRY_KINDS.items()}
+
+
+def api_user(request: Request, authorization: str = Header(default="")) -> int:
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() == "bearer" and token:
+        user_id = platform_of(request).services["operators"].user_of_token(token.strip())
+        if user_id is None:
+            raise Unauthenticated("bad or expired token", code="bad_token")
+        return int(user_id)
+    user_id = current_user_id(request)
+    if user_id is None:
+        raise Unauthenticated("bearer token or session required")
+    return user_id
+
+
+User = Annotated[int, Depends(api_user)]
+
+
+async def idempotent(request: Request, scope: str, work: Callable[[], Any]) -> JSONResponse:
+    """Run `work` once per (scope, Idempotency-Key); errors with a 4xx are stored too."""
+    key = request.headers.get("idempotency-key", "")
+    if not key:
+        raise InvalidInput("Idempotency-Key header required", code="idempotency_key_missing")
+    body = await request.body()
+    request_sha256 = fingerprint(request.method, request.url.path, body.decode(errors="replace"))
+
+    def run() -> tuple[int, str]:
+        try:
+            result = work()
+        except DomainError as error:
+            return status_for(error), json.dumps(error_body(error.code, error.message))
+        return 200, json.dumps(_plain(result), ensure_ascii=False)
+
+    service = platform_of(request).services["idempotency"]
+    status_code, text = service.run(scope, key, request_sha256, run)
+    return JSONResponse(json.loads(text), status_code=status_code)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump()
+    if hasattr(value, "__dataclass_fields__"):
+        return {name: _plain(getattr(value, name)) for name in value.__dataclass_fields__}
+    return value
+
+
+# Registration -------------------------------------------------------------------------------
+
+
+class RegisterIn(BaseModel):
+    phone: str = Field(max_length=32)
+    login_password: str = Field(max_length=64)
+
+
+class CodeIn(BaseModel):
+    code: str = Field(max_length=16)
+
+
+class PaymentPasswordIn(BaseModel):
+    payment_password: str = Field(max_length=16)
+
+
+class IdentityIn(BaseModel):
+    real_name: str = Field(max_length=64)
+    id_number: str = Field(max_length=64)
+
+
+class CardIn(BaseModel):
+    card_number: str = Field(max_length=64)
+    holder_name: str = Field(max_length=64)
+    reserved_phone: str = Field(max_length=32)
+
+
+@router.post("/register")
+async def register(body: RegisterIn, request: Request) -> JSONResponse:
+    """Step 1: phone + login password; a code is texted. Returns a token for the next steps."""
+    services = platform_of(request).services
+
+    def work() -> dict[str, Any]:
+        user_id = services["registration"].start(body.phone, body.login_password)
+        return {"user_id": user_id, "token": services["operators"].issue_token(user_id)}
+
+    return await idempotent(request, f"register:{body.phone}", work)
+
+
+def _step(request: Request, user_id: int, name: str, *args: Any) -> JSONResponse:
+    getattr(platform_of(request).services["registration"], name)(user_id, *args)
+    return JSONResponse({"user": _plain(platform_of(request).services["users"].get(user_id))})
+
+
+@router.post("/register/verify-phone")
+async def verify_phone(body: CodeIn, request: Request, user_id: User) -> JSONResponse:
+    return _step(request, user_id, "verify_phone", body.code)
+
+
+@router.post("/register/payment-password")
+async def payment_password(
+    body: PaymentPasswordIn, request: Request, user_id: User
+) -> JSONResponse:
+    return _step(request, user_id, "set_payment_password", body.payment_password)
+
+
+@router.post("/register/identity")
+async def identity(body: IdentityIn, request: Request, user_id: User) -> JSONResponse:
+    return _step(request, user_id, "verify_identity", body.real_name, body.id_number)
+
+
+@router.post("/cards")
+async def add_card(body: CardIn, request: Request, user_id: User) -> JSONResponse:
+    """Step 5 (or a later card): a code goes to the bank-reserved phone."""
+    registration = platform_of(request).services["registration"]
+    return await idempotent(
+        request,
+        f"user:{user_id}",
+        lambda: {
+            "card_id": registration.add_card(
+                user_id, body.card_number, body.holder_name, body.reserved_phone
+            )
+        },
+    )
+
+
+@router.post("/cards/{card_id}/confirm")
+async def confirm_card(card_id: int, body: CodeIn, request: Request, user_id: User) -> JSONResponse:
+    return _step(request, user_id, "confirm_card", card_id, body.code)
+
+
+# Sessions and reading -------------------------------------------------------------------------
+
+
+@router.post("/sessions")
+def create_session(body: RegisterIn, request: Request) -> dict[str, Any]:
+    services = platform_of(request).services
+    user = services["users"].authenticate(body.phone, body.login_password)
+    return {"token": services["operators"].issue_token(user.id), "user": _plain(user)}
+
+
+@router.get("/me")
+def me(request: Request, user_id: User) -> dict[str, Any]:
+    services = platform_of(request).services
+    user = services["users"].get(user_id)
+    limits = services["users"].limits(user_id)
+    out: dict[str, Any] = {"user": _plain(user), "limits": _plain(limits) if limits else None}
+    if user.wallet_account_id is not None:
+        balance_fen, available_fen = services["wallet"].balance(user_id)
+        out.update(balance_fen=balance_fen, available_fen=available_fen)
+    return out
+
+
+# Money ----------------------------------------------------------------------------------------
+
+
+class TopUpIn(BaseModel):
+    card_id: int
+    amount_fen: int = Field(ge=1)
+    payment_password: str = Field(max_length=16)
+
+
+class WithdrawIn(TopUpIn):
+    arrival: WithdrawalArrival = WithdrawalArrival.INSTANT
+
+
+class TransferIn(BaseModel):
+    payee_phone: str = Field(max_length=32)
+    amount_fen: int = Field(ge=1)
+    payment_password: str = Field(max_length=16)
+    arrival: TransferArrival = TransferArrival.INSTANT
+    memo: str = Field(default="", max_length=64)
+
+
+@router.post("/topups")
+async def top_up(body: TopUpIn, request: Request, user_id: User) -> JSONResponse:
+    wallet = platform_of(request).services["wallet"]
+    return await idempotent(
+        request,
+        f"user:{user_id}",
+        lambda: wallet.top_up(user_id, body.card_id, body.amount_fen, body.payment_password),
+    )
+
+
+@router.get("/withdrawals/fee")
+def withdrawal_fee(
+    request: Request, user_id: User, amount_fen: int = Query(ge=1)
+) -> dict[str, Any]:
+    fee = platform_of(request).services["wallet"].withdrawal_fee(user_id, amount_fen)
+    return dict(_plain(fee))
+
+
+@router.post("/withdrawals")
+async def withdraw(body: WithdrawIn, request: Request, user_id: User) -> JSONResponse:
+    wallet = platform_of(request).services["wallet"]
+    return await idempotent(
+        request,
+        f"user:{user_id}",
+        lambda: wallet.withdraw(
+            user_id, body.card_id, body.amount_fen, body.payment_password, body.arrival
+        ),
+    )
+
+
+@router.get("/transfers/payee")
+def preview_payee(
+    request: Request, user_id: User, phone: str = Query(max_length=32)
+) -> dict[str, Any]:
+    _payee_id, name_masked = platform_of(request).services["wallet"].preview_payee(user_id, phone)
+    return {"payee_name_masked": name_masked}
+
+
+@router.post("/transfers")
+async def transfer(body: TransferIn, request: Request, user_id: User) -> JSONResponse:
+    wallet = platform_of(request).services["wallet"]
+    return await idempotent(
+        request,
+        f"user:{user_id}",
+        lambda: wallet.transfer(
+            user_id,
+            body.payee_phone,
+            body.amount_fen,
+            body.payment_password,
+            arrival=body.arrival,
+            memo=body.memo,
+        ),
+    )
+
+
+@router.post("/transfers/{transfer_id}/cancel")
+async def cancel_transfer(transfer_id: int, request: Request, user_id: User) -> JSONResponse:
+    wallet = platform_of(request).services["wallet"]
+    return await idempotent(
+        request, f"user:{user_id}", lambda: wallet.cancel_transfer(user_id, transfer_id)
+    )
+
+
+# Statements -----------------------------------------------------------------------------------
+
+
+def statement_query(
+    kind: str = "",
+    date_from: date | None = None,
+    date_to: date | None = None,
+    before: int | None = None,
+    limit: int = 20,
+) -> StatementQuery:
+    kinds = frozenset(CODES_BY_KIND[k] for k in kind.split(",") if k in CODES_BY_KIND)
+    def start_us(day: date) -> int:
+        return us_from_datetime(datetime(day.year, day.month, day.day, tzinfo=CHINA_TZ))
+
+    return StatementQuery(
+        kinds=kinds,
+        from_us=start_us(date_from) if date_from else None,
+        to_us=start_us(date_to + timedelta(days=1)) if date_to else None,
+        before_seq=before,
+        limit=limit,
+    )
+
+
+def entry_out(entry: Entry) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "kind": entry.kind,
+        "amount_fen": entry.amount_fen,
+        "amount": format_yuan(entry.amount_fen),
+        "balance_after_fen": entry.balance_after_fen,
+        "at": datetime_from_us(entry.at_us).isoformat(),
+        "reference": entry.reference,
+    }
+
+
+@router.get("/statement")
+def statement(
+    request: Request, user_id: User, query: Annotated[StatementQuery, Depends(statement_query)]
+) -> dict[str, Any]:
+    entries = platform_of(request).services["wallet"].statement(user_id, query)
+    next_before = entries[-1].seq if len(entries) == query.limit else None
+    return {"entries": [entry_out(e) for e in entries], "next_before": next_before}
+
+
+@router.get("/statement.csv")
+def statement_csv(
+    request: Request, user_id: User, query: Annotated[StatementQuery, Depends(statement_query)]
+) -> Response:
+    return Response(
+        statement_csv_text(request, user_id, query),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="statement.csv"'},
+    )
+
+
+def statement_csv_text(request: Request, user_id: int, query: StatementQuery) -> str:
+    """Pages through the statement up to CSV_ROWS_MAX rows (a hard cap, said in the file)."""
+    wallet = platform_of(request).services["wallet"]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["time", "kind", "amount", "balance_after", "reference"])
+    page = StatementQuery(
+        query.kinds, query.from_us, query.to_us, query.before_seq, wallet.statement_page_size_max
+    )
+    written = 0
+    while written < CSV_ROWS_MAX:
+        entries = wallet.statement(user_id, page)
+        for entry in entries:
+            writer.writerow(
+                [
+                    datetime_from_us(entry.at_us).isoformat(),
+                    entry.kind,
+                    format_yuan(entry.amount_fen),
+                    format_yuan(entry.balance_after_fen),
+                    entry.reference,
+                ]
+            )
+        written += len(entries)
+        if len(entries) < page.limit:
+            break
+        page = StatementQuery(page.kinds, page.from_us, page.to_us, entries[-1].seq, page.limit)
+    return out.getvalue()

@@ -1,0 +1,155 @@
+"""Page texts in Chinese and English. The language follows a `lang` cookie (the switch), else
+Accept-Language, else Chinese. Error messages are looked up by their stable code."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+LANGS = ("zh", "en")
+
+TEXTS: dict[str, dict[str, str]] = {
+    "brand": {"zh": "paybao 钱包", "en": "paybao wallet"},
+    "login": {"zh": "登录", "en": "Sign in"},
+    "logout": {"zh": "退出", "en": "Sign out"},
+    "register": {"zh": "注册", "en": "Register"},
+    "phone": {"zh": "手机号", "en": "Phone number"},
+    "login_password": {"zh": "登录密码", "en": "Login password"},
+    "payment_password": {"zh": "支付密码(6位数字)", "en": "Payment password (6 digits)"},
+    "sms_code": {"zh": "短信验证码", "en": "SMS code"},
+    "real_name": {"zh": "真实姓名", "en": "Real name"},
+    "id_number": {"zh": "身份证号", "en": "ID number"},
+    "card_number": {"zh": "银行卡号", "en": "Card number"},
+    "holder_name": {"zh": "持卡人姓名", "en": "Card holder"},
+    "reserved_phone": {"zh": "银行预留手机号", "en": "Bank-reserved phone"},
+    "next": {"zh": "下一步", "en": "Next"},
+    "confirm": {"zh": "确认", "en": "Confirm"},
+    "step": {"zh": "第 {n} 步,共 6 步", "en": "Step {n} of 6"},
+    "step1": {"zh": "手机号与登录密码", "en": "Phone and login password"},
+    "step2": {"zh": "短信验证", "en": "Verify your phone"},
+    "step3": {"zh": "设置支付密码", "en": "Set a payment password"},
+    "step4": {"zh": "实名认证", "en": "Real-name verification"},
+    "step5": {"zh": "绑定银行卡", "en": "Bind a bank card"},
+    "step6": {"zh": "验证银行预留手机", "en": "Confirm with the bank-reserved phone"},
+    "home": {"zh": "首页", "en": "Home"},
+    "balance": {"zh": "余额(元)", "en": "Balance (CNY)"},
+    "available": {"zh": "可用", "en": "Available"},
+    "topup": {"zh": "充值", "en": "Top up"},
+    "withdraw": {"zh": "提现", "en": "Withdraw"},
+    "transfer": {"zh": "转账", "en": "Transfer"},
+    "statement": {"zh": "账单", "en": "Statement"},
+    "cards": {"zh": "银行卡", "en": "Cards"},
+    "security": {"zh": "安全与额度", "en": "Security & limits"},
+    "amount": {"zh": "金额(元)", "en": "Amount (CNY)"},
+    "card": {"zh": "银行卡", "en": "Card"},
+    "payee_phone": {"zh": "对方手机号", "en": "Payee's phone"},
+    "arrival": {"zh": "到账时间", "en": "Arrival"},
+    "instant": {"zh": "实时到账", "en": "Instant"},
+    "delay_2h": {"zh": "2小时后到账", "en": "In 2 hours"},
+    "delay_24h": {"zh": "24小时后到账", "en": "In 24 hours"},
+    "next_day": {"zh": "次日到账", "en": "Next day"},
+    "fee": {"zh": "手续费", "en": "Fee"},
+    "payee": {"zh": "收款人", "en": "Payee"},
+    "memo": {"zh": "备注", "en": "Memo"},
+    "recent": {"zh": "最近交易", "en": "Recent activity"},
+    "kind": {"zh": "类型", "en": "Type"},
+    "time": {"zh": "时间", "en": "Time"},
+    "balance_after": {"zh": "余额", "en": "Balance"},
+    "all": {"zh": "全部", "en": "All"},
+    "filter": {"zh": "筛选", "en": "Filter"},
+    "older": {"zh": "更早", "en": "Older"},
+    "csv": {"zh": "导出 CSV", "en": "Export CSV"},
+    "kind_topup": {"zh": "充值", "en": "Top-up"},
+    "kind_withdrawal": {"zh": "提现", "en": "Withdrawal"},
+    "kind_fee": {"zh": "手续费", "en": "Fee"},
+    "kind_transfer": {"zh": "转账", "en": "Transfer"},
+    "kind_payment": {"zh": "付款", "en": "Payment"},
+    "account_class": {"zh": "账户类别", "en": "Account class"},
+    "limit": {"zh": "余额支付额度", "en": "Balance-payment limit"},
+    "used": {"zh": "已用", "en": "Used"},
+    "remaining": {"zh": "剩余", "en": "Remaining"},
+    "change_password": {"zh": "修改登录密码", "en": "Change login password"},
+    "old_password": {"zh": "当前登录密码", "en": "Current login password"},
+    "new_password": {"zh": "新登录密码", "en": "New login password"},
+    "done": {"zh": "操作成功", "en": "Done"},
+    "status_succeeded": {"zh": "成功", "en": "Succeeded"},
+    "status_processing": {"zh": "处理中", "en": "Processing"},
+    "status_pending": {"zh": "待到账(可撤销)", "en": "Pending (cancellable)"},
+    "status_held": {"zh": "已冻结,等待发送", "en": "Held, waiting"},
+    "status_sent": {"zh": "银行处理中", "en": "At the bank"},
+    "status_failed": {"zh": "失败", "en": "Failed"},
+    "status_cancelled": {"zh": "已撤销", "en": "Cancelled"},
+    "cancel": {"zh": "撤销", "en": "Cancel"},
+    "add_card": {"zh": "添加银行卡", "en": "Add a card"},
+    "no_account": {"zh": "还没有账户?", "en": "No account yet?"},
+    "lang_switch": {"zh": "English", "en": "中文"},
+}
+
+ERRORS: dict[str, dict[str, str]] = {
+    "bad_credentials": {"zh": "手机号或密码错误", "en": "Wrong phone number or password"},
+    "invalid_phone": {"zh": "请输入11位大陆手机号", "en": "Enter an 11-digit mainland mobile number"},
+    "invalid_login_password": {
+        "zh": "登录密码需6-16位,同时包含字母和数字",
+        "en": "Login password: 6-16 characters with letters and digits",
+    },
+    "phone_taken": {"zh": "该手机号已注册", "en": "This phone number already has an account"},
+    "sms_code_wrong": {"zh": "验证码错误", "en": "Wrong code"},
+    "sms_code_expired": {"zh": "验证码已过期,请重新获取", "en": "The code expired; get a new one"},
+    "sms_code_burned": {"zh": "错误次数过多,请重新获取", "en": "Too many wrong codes; get a new one"},
+    "invalid_payment_password": {"zh": "支付密码须为6位数字", "en": "Payment password must be 6 digits"},
+    "weak_payment_password": {"zh": "支付密码过于简单", "en": "Payment password is too easy to guess"},
+    "id_checksum_mismatch": {"zh": "身份证号校验位不正确", "en": "ID number check digit is wrong"},
+    "invalid_id_number": {"zh": "身份证号格式不正确", "en": "ID number must be 18 characters"},
+    "invalid_birth_date": {"zh": "身份证号中的出生日期无效", "en": "Birth date in the ID number is invalid"},
+    "id_number_account_limit": {
+        "zh": "该身份证已开立账户数达到上限",
+        "en": "This ID number has reached its account limit",
+    },
+    "card_checksum_mismatch": {"zh": "卡号有误,请核对", "en": "Card number is mistyped"},
+    "card_holder_name_mismatch": {
+        "zh": "持卡人须与实名一致",
+        "en": "The card holder must be you (real name)",
+    },
+    "card_info_mismatch": {
+        "zh": "银行信息核验失败(姓名、身份证或预留手机号不符)",
+        "en": "The bank could not confirm your name, ID number or phone",
+    },
+    "payment_password_wrong": {"zh": "支付密码错误", "en": "Wrong payment password"},
+    "payment_password_locked": {
+        "zh": "支付密码错误次数过多,已锁定3小时",
+        "en": "Payments are locked for 3 hours after too many wrong passwords",
+    },
+    "insufficient_funds": {"zh": "余额不足", "en": "Not enough balance"},
+    "balance_payment_limit_exceeded": {
+        "zh": "超出账户类别的余额支付额度",
+        "en": "Over your account class's balance-payment limit",
+    },
+    "account_frozen": {"zh": "账户已冻结,只能收款", "en": "Account frozen: it can receive only"},
+    "payee_not_found": {"zh": "对方未开通 paybao", "en": "No paybao account with this phone"},
+    "invalid_amount": {"zh": "金额格式不正确", "en": "Enter an amount like 12.34"},
+    "csrf_failed": {"zh": "页面已过期,请刷新后重试", "en": "The form expired; reload and retry"},
+}
+
+
+def lang_of(request: Request) -> str:
+    chosen = request.cookies.get("lang", "")
+    if chosen in LANGS:
+        return chosen
+    header = request.headers.get("accept-language", "").lower()
+    for part in header.split(","):
+        tag = part.split(";")[0].strip()
+        if tag.startswith("zh"):
+            return "zh"
+        if tag.startswith("en"):
+            return "en"
+    return "zh"
+
+
+def text(lang: str, key: str, **values: object) -> str:
+    entry = TEXTS.get(key)
+    value = entry.get(lang, key) if entry else key
+    return value.format(**values) if values else value
+
+
+def error_text(lang: str, code: str, fallback: str) -> str:
+    entry = ERRORS.get(code)
+    return entry[lang] if entry else fallback
