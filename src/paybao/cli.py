@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from paybao import cli_wallet
 from paybao.bootstrap import Platform, build_platform
 from paybao.domain.errors import DomainError
 from paybao.services.clock import datetime_from_us, parse_duration_s
@@ -22,6 +23,7 @@ bench_app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(clock_app, name="clock")
 app.add_typer(bench_app, name="bench")
+cli_wallet.register(app)
 
 
 def _platform(migrate: bool = False) -> Platform:

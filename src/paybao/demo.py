@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from paybao.bootstrap import Platform
+from paybao.wiring.wallet_demo import seed_demo_user
 
 
 def seed_platform_accounts(platform: Platform) -> Iterator[str]:
@@ -13,7 +14,7 @@ def seed_platform_accounts(platform: Platform) -> Iterator[str]:
 
 
 # Features append their seeds (users, merchants, cards); they run in this order.
-SEEDS: list[Callable[[Platform], Iterator[str]]] = [seed_platform_accounts]
+SEEDS: list[Callable[[Platform], Iterator[str]]] = [seed_platform_accounts, seed_demo_user]
 
 
 def seed(platform: Platform) -> Iterator[str]:

@@ -1,0 +1,52 @@
+"""`paybao sms tail` (sandbox inbox) and `paybao operator create`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from paybao.adapters.db.wallet_store import sms_outbox_tail
+from paybao.bootstrap import build_platform
+from paybao.services.clock import datetime_from_us
+from paybao.settings import load_settings
+
+sms_app = typer.Typer(help="The sandbox SMS outbox.", no_args_is_help=True)
+operator_app = typer.Typer(help="Operator accounts of the admin console.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(sms_app, name="sms")
+    app.add_typer(operator_app, name="operator")
+
+
+@sms_app.command("tail")
+def sms_tail(
+    count: Annotated[int, typer.Option("-n", min=1, max=500)] = 20,
+    phone: Annotated[str, typer.Option()] = "",
+) -> None:
+    """Print the newest texts the sandbox SMS adapter kept (oldest first)."""
+    platform = build_platform(load_settings())
+    try:
+        with platform.db.read() as tx:
+            rows = sms_outbox_tail(tx, count, phone or None)
+    finally:
+        platform.close()
+    for row in reversed(rows):
+        typer.echo(f"{datetime_from_us(row.created_at_us).isoformat()}  {row.phone}  {row.text}")
+
+
+@operator_app.command("create")
+def operator_create(
+    name: Annotated[str, typer.Option()],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
+) -> None:
+    """Create an operator; prints the TOTP secret to enter in an authenticator app."""
+    platform = build_platform(load_settings(), migrate=True)
+    try:
+        created = platform.services["operators"].create(name, password)
+    finally:
+        platform.close()
+    typer.echo(f"operator {created.id} {created.name}")
+    typer.echo(f"TOTP secret: {created.totp_secret}")
+    typer.echo(f"otpauth URI: {created.provisioning_uri}")
