@@ -73,8 +73,9 @@ class SqlTradeStore:
                 created_at_us=now_us,
             )
             .on_conflict_do_nothing(index_elements=["app_id"])
+            .returning(merchant_apps.c.id)
         )
-        return tx.execute(statement).rowcount == 1
+        return _inserted(tx, statement)
 
     def merchant(self, tx: Connection, merchant_id: int) -> Merchant | None:
         row = tx.execute(select(merchants).where(merchants.c.id == merchant_id)).mappings().first()
@@ -114,8 +115,9 @@ class SqlTradeStore:
             self._insert(trades)
             .values(**values)
             .on_conflict_do_nothing(index_elements=["app_id", "out_trade_no"])
+            .returning(trades.c.id)
         )
-        return tx.execute(statement).rowcount == 1
+        return _inserted(tx, statement)
 
     def trade_by_no(self, tx: Connection, trade_no: str) -> Trade | None:
         row = tx.execute(select(trades).where(trades.c.trade_no == trade_no)).mappings().first()
@@ -312,8 +314,9 @@ class SqlTradeStore:
                 created_at_us=payout.created_at_us,
             )
             .on_conflict_do_nothing(index_elements=["app_id", "out_biz_no"])
+            .returning(fund_transfers.c.id)
         )
-        return tx.execute(statement).rowcount == 1
+        return _inserted(tx, statement)
 
     def payout(self, tx: Connection, app_id: str, out_biz_no: str) -> Payout | None:
         query = select(fund_transfers).where(
@@ -333,6 +336,12 @@ class SqlTradeStore:
             fingerprint=row.fingerprint,
             created_at_us=row.created_at_us,
         )
+
+
+def _inserted(tx: Connection, statement: Any) -> bool:
+    """Whether an INSERT .. ON CONFLICT DO NOTHING wrote its row. (rowcount is -1 on
+    PostgreSQL once SQLAlchemy adds RETURNING, so ask for the id instead.)"""
+    return tx.execute(statement).first() is not None
 
 
 def _db_value(value: Any) -> Any:
