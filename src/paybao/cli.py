@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from paybao import cli_wallet
+from paybao import cli_merchant
 from paybao.bootstrap import Platform, build_platform
 from paybao.domain.errors import DomainError
 from paybao.services.clock import datetime_from_us, parse_duration_s
@@ -177,6 +178,9 @@ def bench_ledger(
         accounts=accounts,
     )
     typer.echo(json.dumps(result) if as_json else format_table(result))
+
+
+cli_merchant.register(app, bench_app)  # merchant, keys, bench gateway
 
 
 def main() -> None:
