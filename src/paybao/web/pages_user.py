@@ -331,7 +331,7 @@ def money_form(request: Request, user_id: int, kind: str, **extra: Any) -> HTMLR
             field("arrival", t("arrival"), "select", "instant", options=arrivals),
             field("memo", t("memo")),
         ]
-        fields[-1]["type"] = "text"
+        fields[-1]["optional"] = True
     if kind == "withdraw":
         fields.append(
             field(
@@ -527,5 +527,7 @@ def install(app: Any) -> None:
 
     app.include_router(api_wallet.router)
     app.include_router(router)
-    app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
+    app.mount(
+        "/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"
+    )
     app.middleware("http")(csrf_cookie_middleware)
