@@ -70,6 +70,23 @@ class FakeLedgerStore:
             if record.pending_status == "pending":
                 tx.state["transfers"][transfer_id] = record._replace(pending_status=str(status))
 
+    def load(
+        self, tx: FakeTx, transfer_ids: Sequence[str], account_ids: Sequence[int]
+    ) -> tuple[dict[str, TransferRecord], dict[int, Account]]:
+        return self.load_transfers(tx, transfer_ids), self.load_accounts(tx, account_ids)
+
+    def write(
+        self,
+        tx: FakeTx,
+        records: Sequence[TransferRecord],
+        changes: Sequence[tuple[Account, Account]],
+        status_by_id: dict[str, str],
+    ) -> int:
+        self.insert_transfers(tx, records)
+        matched = self.update_accounts(tx, changes)
+        self.update_pending_status(tx, status_by_id)
+        return matched
+
     def due_pending(self, tx: FakeTx, now_us: int, limit: int) -> list[TransferRecord]:
         due = [
             r

@@ -89,8 +89,14 @@ class LedgerService:
         """Apply a batch inside the caller's transaction. Failed transfers write nothing."""
         assert 0 < len(transfers) <= BATCH_SIZE_MAX
         pending_ids = pending_ids_of(transfers)
-        stored = self.store.load_transfers(tx, [t.id for t in transfers] + sorted(pending_ids))
-        accounts = self.store.load_accounts(tx, sorted(account_ids_of(transfers, stored)))
+        transfer_ids = [t.id for t in transfers]
+        if pending_ids:
+            # Holds first (their accounts are not known before), then accounts: a fixed order.
+            stored = self.store.load_transfers(tx, transfer_ids + sorted(pending_ids))
+            accounts = self.store.load_accounts(tx, sorted(account_ids_of(transfers, stored)))
+        else:
+            account_ids = sorted(account_ids_of(transfers, {}))
+            stored, accounts = self.store.load(tx, transfer_ids, account_ids)
         outcome = apply_batch(
             transfers, accounts=accounts, stored=stored, now_us=self.clock.now_us()
         )
@@ -135,12 +141,10 @@ class LedgerService:
             for account_id, after in outcome.accounts.items()
             if after.counters() != before[account_id].counters()
         ]
-        self.store.insert_transfers(tx, outcome.created)
         # Compare-and-set: every row must still hold what we read, or an update was lost.
-        matched = self.store.update_accounts(tx, changes)
+        matched = self.store.write(tx, outcome.created, changes, outcome.pending_status)
         if matched != len(changes):
             raise InvariantViolation(f"{len(changes) - matched} account row(s) changed under us")
-        self.store.update_pending_status(tx, outcome.pending_status)
 
 
 def _accounts_of(records: Sequence[TransferRecord]) -> set[int]:

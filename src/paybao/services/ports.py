@@ -54,13 +54,22 @@ class LedgerStore(Protocol):
 
     def load_accounts(self, tx: Tx, account_ids: Sequence[int]) -> dict[int, Account]: ...
 
-    def insert_transfers(self, tx: Tx, records: Sequence[TransferRecord]) -> None: ...
-
-    def update_accounts(self, tx: Tx, changes: Sequence[tuple[Account, Account]]) -> int:
-        """Write (before, after) pairs as compare-and-set; return how many rows matched."""
+    def load(
+        self, tx: Tx, transfer_ids: Sequence[str], account_ids: Sequence[int]
+    ) -> tuple[dict[str, TransferRecord], dict[int, Account]]:
+        """Both loads at once (one round trip where the database allows it)."""
         ...
 
-    def update_pending_status(self, tx: Tx, status_by_id: dict[str, str]) -> None: ...
+    def write(
+        self,
+        tx: Tx,
+        records: Sequence[TransferRecord],
+        changes: Sequence[tuple[Account, Account]],
+        status_by_id: dict[str, str],
+    ) -> int:
+        """Insert transfers, update accounts as compare-and-set on their (before, after) pairs,
+        and set hold statuses. Returns how many account rows matched their `before`."""
+        ...
 
     def due_pending(self, tx: Tx, now_us: int, limit: int) -> list[TransferRecord]: ...
 

@@ -28,12 +28,20 @@ class SqlDatabase:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
+        connection: Connection | None = None
         try:
             with self.engine.begin() as connection:
                 yield connection
-        except DBAPIError as error:
-            if is_transient(error):
+        except Exception as error:
+            kind = classify(error)
+            if kind == "transient":
+                if connection is not None and not connection.invalidated:
+                    # A raw driver error bypasses SQLAlchemy's disconnect detection: make
+                    # sure a possibly broken connection never goes back to the pool.
+                    connection.invalidate()
                 raise Retryable("database busy or connection lost; retry") from error
+            if kind == "conflict":
+                raise UniqueConflict("a concurrent write took the same key") from error
             raise
 
     @contextmanager
@@ -55,9 +63,9 @@ class SqlDatabase:
             try:
                 with self.write() as tx:
                     return work(tx)
-            except (Retryable, IntegrityError) as error:
+            except (Retryable, UniqueConflict) as error:
                 if attempt == retries_max:
-                    if isinstance(error, IntegrityError):
+                    if isinstance(error, UniqueConflict):
                         raise Retryable("conflicting concurrent write; retry") from error
                     raise
                 log.info(
@@ -67,11 +75,33 @@ class SqlDatabase:
         raise AssertionError("unreachable")
 
 
-def is_transient(error: DBAPIError) -> bool:
+class UniqueConflict(Exception):
+    """A unique constraint refused a row that a concurrent transaction inserted first."""
+
+
+def classify(error: BaseException) -> str | None:
+    """'transient' (retry the transaction), 'conflict' (unique race: retry, the re-read sees
+    the winner) or None. Handles SQLAlchemy-wrapped and raw driver errors alike, since the
+    ledger's batch path talks to the driver directly."""
     if isinstance(error, OperationalError) and error.connection_invalidated:
-        return True
-    sqlstate = getattr(error.orig, "sqlstate", None)
+        return "transient"
+    raw = error.orig if isinstance(error, DBAPIError) else error
+    sqlstate = getattr(raw, "sqlstate", None)
     if sqlstate in _RETRYABLE_SQLSTATES:
-        return True
-    message = str(error.orig).lower()
-    return "database is locked" in message or "server closed the connection" in message
+        return "transient"
+    if sqlstate == "23505" or isinstance(error, IntegrityError):
+        return "conflict" if _is_unique_violation(raw) else None
+    name = type(raw).__name__
+    message = str(raw).lower()
+    if name == "IntegrityError" and "unique" in message:
+        return "conflict"
+    transient_words = ("database is locked", "server closed the connection", "connection")
+    if name in ("OperationalError", "InterfaceError") and any(
+        w in message for w in transient_words
+    ):
+        return "transient"
+    return None
+
+
+def _is_unique_violation(raw: object) -> bool:
+    return getattr(raw, "sqlstate", None) == "23505" or "unique" in str(raw).lower()

@@ -126,6 +126,23 @@ class SqliteLedgerStore:
                 [(str(status), transfer_id) for transfer_id, status in status_by_id.items()],
             )
 
+    def load(
+        self, tx: Connection, transfer_ids: Sequence[str], account_ids: Sequence[int]
+    ) -> tuple[dict[str, TransferRecord], dict[int, Account]]:
+        return self.load_transfers(tx, transfer_ids), self.load_accounts(tx, account_ids)
+
+    def write(
+        self,
+        tx: Connection,
+        records: Sequence[TransferRecord],
+        changes: Sequence[tuple[Account, Account]],
+        status_by_id: dict[str, str],
+    ) -> int:
+        self.insert_transfers(tx, records)
+        matched = self.update_accounts(tx, changes)
+        self.update_pending_status(tx, status_by_id)
+        return matched
+
     def due_pending(self, tx: Connection, now_us: int, limit: int) -> list[TransferRecord]:
         cursor = _cursor(tx)
         cursor.execute(
@@ -165,6 +182,47 @@ def _spec_tuple(spec: AccountSpec, now_us: int) -> tuple[Any, ...]:
     )
 
 
+_PG_LOAD_TRANSFERS = (
+    f"SELECT {_TRANSFER_COLUMNS} FROM ledger_transfers WHERE id = ANY(%s::varchar[])"
+    " ORDER BY id FOR UPDATE"
+)
+_PG_LOAD_ACCOUNTS = (
+    f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY(%s::bigint[])"
+    " ORDER BY id FOR UPDATE"
+)
+_PG_INSERT_TRANSFERS = (
+    f"INSERT INTO ledger_transfers ({_TRANSFER_COLUMNS}) SELECT * FROM unnest("
+    "%s::varchar[], %s::bigint[], %s::bigint[], %s::bigint[], %s::varchar[],"
+    " %s::int[], %s::int[], %s::varchar[], %s::int[], %s::varchar[], %s::bigint[],"
+    " %s::bigint[], %s::varchar[])"
+)
+# Compare-and-set: a row is updated only if it still holds the counters that were read.
+_PG_UPDATE_ACCOUNTS = (
+    "UPDATE ledger_accounts AS a SET debits_pending = v.dp, debits_posted = v.dpo,"
+    " credits_pending = v.cp, credits_posted = v.cpo"
+    " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],"
+    " %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])"
+    " AS v(id, dp, dpo, cp, cpo, odp, odpo, ocp, ocpo) WHERE a.id = v.id"
+    " AND a.debits_pending = v.odp AND a.debits_posted = v.odpo"
+    " AND a.credits_pending = v.ocp AND a.credits_posted = v.ocpo"
+)
+_PG_UPDATE_STATUS = (
+    "UPDATE ledger_transfers AS t SET pending_status = v.status"
+    " FROM unnest(%s::varchar[], %s::varchar[]) AS v(id, status)"
+    " WHERE t.id = v.id AND t.pending_status = 'pending'"
+)
+
+
+def _account_change_columns(changes: Sequence[tuple[Account, Account]]) -> list[str]:
+    return _pg_columns(
+        [(after.id, *after.counters(), *before.counters()) for before, after in changes]
+    )
+
+
+def _status_columns(status_by_id: dict[str, str]) -> tuple[str, str]:
+    return _pg_array(list(status_by_id)), _pg_array(list(status_by_id.values()))
+
+
 class PostgresLedgerStore:
     """PostgreSQL: row locks in a fixed order; whole batches as arrays through unnest."""
 
@@ -174,62 +232,53 @@ class PostgresLedgerStore:
         if not transfer_ids:
             return {}
         cursor = _cursor(tx)
-        cursor.execute(
-            f"SELECT {_TRANSFER_COLUMNS} FROM ledger_transfers WHERE id = ANY(%s::varchar[])"
-            " ORDER BY id FOR UPDATE",
-            (_pg_array(sorted(set(transfer_ids))),),
-        )
+        cursor.execute(_PG_LOAD_TRANSFERS, (_pg_array(sorted(set(transfer_ids))),))
         return {row[0]: _record(row) for row in cursor.fetchall()}
 
     def load_accounts(self, tx: Connection, account_ids: Sequence[int]) -> dict[int, Account]:
         if not account_ids:
             return {}
         cursor = _cursor(tx)
-        cursor.execute(
-            f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY(%s::bigint[])"
-            " ORDER BY id FOR UPDATE",
-            (_pg_array(sorted(set(account_ids))),),
-        )
+        cursor.execute(_PG_LOAD_ACCOUNTS, (_pg_array(sorted(set(account_ids))),))
         return {row[0]: _account(row) for row in cursor.fetchall()}
 
-    def insert_transfers(self, tx: Connection, records: Sequence[TransferRecord]) -> None:
-        if not records:
-            return
-        _cursor(tx).execute(
-            f"INSERT INTO ledger_transfers ({_TRANSFER_COLUMNS}) SELECT * FROM unnest("
-            "%s::varchar[], %s::bigint[], %s::bigint[], %s::bigint[], %s::varchar[],"
-            " %s::int[], %s::int[], %s::varchar[], %s::int[], %s::varchar[], %s::bigint[],"
-            " %s::bigint[], %s::varchar[])",
-            _pg_columns([_record_tuple(r) for r in records]),
+    def load(
+        self, tx: Connection, transfer_ids: Sequence[str], account_ids: Sequence[int]
+    ) -> tuple[dict[str, TransferRecord], dict[int, Account]]:
+        """BEGIN and both locking reads in one round trip (psycopg pipeline mode)."""
+        connection = tx.connection.dbapi_connection
+        assert connection is not None
+        with connection.pipeline():
+            transfers = connection.cursor()
+            transfers.execute(_PG_LOAD_TRANSFERS, (_pg_array(sorted(set(transfer_ids))),))
+            accounts = connection.cursor()
+            accounts.execute(_PG_LOAD_ACCOUNTS, (_pg_array(sorted(set(account_ids))),))
+        return (
+            {row[0]: _record(row) for row in transfers.fetchall()},
+            {row[0]: _account(row) for row in accounts.fetchall()},
         )
 
-    def update_accounts(self, tx: Connection, changes: Sequence[tuple[Account, Account]]) -> int:
-        if not changes:
-            return 0
-        cursor = _cursor(tx)
-        cursor.execute(
-            "UPDATE ledger_accounts AS a SET debits_pending = v.dp, debits_posted = v.dpo,"
-            " credits_pending = v.cp, credits_posted = v.cpo"
-            " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],"
-            " %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])"
-            " AS v(id, dp, dpo, cp, cpo, odp, odpo, ocp, ocpo) WHERE a.id = v.id"
-            " AND a.debits_pending = v.odp AND a.debits_posted = v.odpo"
-            " AND a.credits_pending = v.ocp AND a.credits_posted = v.ocpo",
-            _pg_columns(
-                [(after.id, *after.counters(), *before.counters()) for before, after in changes]
-            ),
-        )
-        return int(cursor.rowcount)
-
-    def update_pending_status(self, tx: Connection, status_by_id: dict[str, str]) -> None:
-        if not status_by_id:
-            return
-        _cursor(tx).execute(
-            "UPDATE ledger_transfers AS t SET pending_status = v.status"
-            " FROM unnest(%s::varchar[], %s::varchar[]) AS v(id, status)"
-            " WHERE t.id = v.id AND t.pending_status = 'pending'",
-            (_pg_array(list(status_by_id)), _pg_array(list(status_by_id.values()))),
-        )
+    def write(
+        self,
+        tx: Connection,
+        records: Sequence[TransferRecord],
+        changes: Sequence[tuple[Account, Account]],
+        status_by_id: dict[str, str],
+    ) -> int:
+        """All writes of a batch in one round trip (psycopg pipeline mode)."""
+        connection = tx.connection.dbapi_connection
+        assert connection is not None
+        with connection.pipeline():
+            if records:
+                connection.cursor().execute(
+                    _PG_INSERT_TRANSFERS, _pg_columns([_record_tuple(r) for r in records])
+                )
+            updated = connection.cursor()
+            if changes:
+                updated.execute(_PG_UPDATE_ACCOUNTS, _account_change_columns(changes))
+            if status_by_id:
+                connection.cursor().execute(_PG_UPDATE_STATUS, _status_columns(status_by_id))
+        return int(updated.rowcount) if changes else 0
 
     def due_pending(self, tx: Connection, now_us: int, limit: int) -> list[TransferRecord]:
         cursor = _cursor(tx)
