@@ -10,8 +10,7 @@ from typing import Annotated
 
 import typer
 
-from paybao import cli_wallet
-from paybao import cli_merchant
+from paybao import cli_merchant, cli_wallet
 from paybao.bootstrap import Platform, build_platform
 from paybao.domain.errors import DomainError
 from paybao.services.clock import datetime_from_us, parse_duration_s
@@ -161,9 +160,12 @@ def clock_advance(duration: str) -> None:
 def bench_ledger(
     database_url: Annotated[str, typer.Option(help="SQLAlchemy URL; default: settings")] = "",
     seconds: Annotated[float, typer.Option(min=0.5, max=3600)] = 10.0,
-    submitters: Annotated[int, typer.Option(min=1, max=1024)] = 64,
-    single_threads: Annotated[int, typer.Option(min=1, max=64)] = 4,
+    submitters: Annotated[int, typer.Option(min=1, max=4096)] = 256,
+    single_threads: Annotated[int, typer.Option(min=1, max=64)] = 2,
     accounts: Annotated[int, typer.Option(min=2, max=1_000_000)] = 10_000,
+    processes: Annotated[
+        int, typer.Option(min=0, max=64, help="0: 1 on SQLite, 2 on PostgreSQL")
+    ] = 0,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Measure one transfer per commit and group commit on the database the URL names."""
@@ -176,6 +178,7 @@ def bench_ledger(
         submitters=submitters,
         single_threads=single_threads,
         accounts=accounts,
+        processes=processes,
     )
     typer.echo(json.dumps(result) if as_json else format_table(result))
 
