@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from paybao.bootstrap import Platform
+from paybao.demo_gateway import seed_demo_merchant
 from paybao.wiring.wallet_demo import seed_demo_user
 
 
@@ -14,7 +15,11 @@ def seed_platform_accounts(platform: Platform) -> Iterator[str]:
 
 
 # Features append their seeds (users, merchants, cards); they run in this order.
-SEEDS: list[Callable[[Platform], Iterator[str]]] = [seed_platform_accounts, seed_demo_user]
+SEEDS: list[Callable[[Platform], Iterator[str]]] = [
+    seed_platform_accounts,
+    seed_demo_user,
+    seed_demo_merchant,
+]
 
 
 def seed(platform: Platform) -> Iterator[str]:

@@ -366,9 +366,11 @@ def test_python_sdk_rejects_tampered_and_foreign_responses(server: Server) -> No
     foreign = python_sdk(server, platform_public_pem=generate_key_pair().public_pem_spki)
     with pytest.raises(AliPayValidationError):
         foreign.api_alipay_trade_query(out_trade_no="nope")
-    with _tampering_proxy(server) as proxy_url:
-        with pytest.raises((AliPayValidationError, AliPayException)):
-            python_sdk(server, proxy_url).api_alipay_trade_query(out_trade_no="nope")
+    with (
+        _tampering_proxy(server) as proxy_url,
+        pytest.raises((AliPayValidationError, AliPayException)),
+    ):
+        python_sdk(server, proxy_url).api_alipay_trade_query(out_trade_no="nope")
 
 
 class _TamperHandler(http.server.BaseHTTPRequestHandler):

@@ -328,14 +328,16 @@ class TradeService:
             current = self._trade_in(tx, trade.trade_no)
             next_status(current.status, TradeEvent.PAY)
             raise AssertionError("trade changed but is still unpaid")
-        wallet_id = self.buyers.wallet_account_id_in(tx, buyer_user_id)
-        self._move_payment_in(tx, trade, merchant, wallet_id, fee_fen)
         self.jobs.schedule_in(
             tx, JOB_FINISH, trade.trade_no, now_us + self.settings.refund_window_s * US_PER_S
         )
         paid = self._trade_in(tx, trade.trade_no)
         assert paid.status is TradeStatus.TRADE_SUCCESS and paid.buyer_user_id == buyer_user_id
         self.events.trade_changed_in(tx, paid, "pay")
+        # Money moves last: the merchant's and the fee account's rows are hot (every payment
+        # credits them), so their locks are taken as late, and held as briefly, as possible.
+        wallet_id = self.buyers.wallet_account_id_in(tx, buyer_user_id)
+        self._move_payment_in(tx, trade, merchant, wallet_id, fee_fen)
         return paid
 
     def _move_payment_in(

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import urllib.parse
 
+import anyio
+import anyio.to_thread
 from fastapi import FastAPI
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -50,12 +51,19 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)[:limit]
 
 
-def gateway_endpoint(gateway: AlipayGateway) -> Route:
+def gateway_endpoint(gateway: AlipayGateway, concurrency_max: int) -> Route:
+    # A call holds a database connection and may briefly need a second (the platform clock
+    # refreshes its offset): more calls in flight than half the pool could deadlock on it,
+    # and more than the pool serves would only queue inside it anyway.
+    limiter = anyio.CapacityLimiter(concurrency_max)
+
     async def endpoint(request: Request) -> Response:
         body = await _read_body(request) if request.method == "POST" else b""
         query: bytes = request.scope.get("query_string", b"")
         content_type = request.headers.get("content-type")
-        reply = await run_in_threadpool(gateway.handle, query, body, content_type)
+        reply = await anyio.to_thread.run_sync(
+            gateway.handle, query, body, content_type, limiter=limiter
+        )
         if reply.redirect_to is not None:
             return RedirectResponse(reply.redirect_to, status_code=302)
         return Response(reply.body, headers={"Content-Type": reply.content_type})
@@ -68,7 +76,8 @@ def install(app: FastAPI, platform: Platform) -> None:
     from paybao.web import cashier, pages_merchant
 
     gateway: AlipayGateway = platform.services["alipay_gateway"]
-    app.router.routes.insert(0, gateway_endpoint(gateway))
+    concurrency_max = max(1, platform.settings.db_pool_size)
+    app.router.routes.insert(0, gateway_endpoint(gateway, concurrency_max))
     app.add_middleware(AbsoluteFormPaths)
     app.include_router(cashier.router)
     app.include_router(pages_merchant.router)
