@@ -1,7 +1,8 @@
 """SMS verification codes: issue (throttled), send through the `SmsSender` port, verify.
 
 Throttles apply per phone and purpose, so the registration code and the card-binding code
-to the same phone do not wait on each other. A wrong code must count even though the caller then fails, so `verify` commits the updated
+to the same phone do not wait on each other. A wrong code must count even though the caller
+then fails, so `verify` commits the updated
 challenge first and raises afterwards (never inside the transaction that stored it).
 """
 
@@ -62,7 +63,9 @@ class SmsService:
         """Issue a code (throttle checked) and queue the text, in the caller's transaction."""
         now = self.clock.now()
         since_us = us_from_datetime(now) - DAY_S * US_PER_S
-        sent_at = [datetime_from_us(at) for at in self.store.sent_since(tx, phone, purpose, since_us)]
+        sent_at = [
+            datetime_from_us(at) for at in self.store.sent_since(tx, phone, purpose, since_us)
+        ]
         code = generate_sms_code(self.policy)
         challenge = issue_sms_challenge(
             phone, purpose, code, now, sent_at=sent_at, policy=self.policy
