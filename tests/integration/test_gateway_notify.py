@@ -6,7 +6,7 @@ import http.server
 import threading
 import urllib.parse
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,8 +17,8 @@ from paybao.bootstrap import Platform
 
 
 class Merchant(http.server.BaseHTTPRequestHandler):
-    answers: list[bytes] = []
-    forms: list[dict[str, str]] = []
+    answers: ClassVar[list[bytes]] = []
+    forms: ClassVar[list[dict[str, str]]] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
