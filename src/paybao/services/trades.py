@@ -79,6 +79,8 @@ class Trade:
     paid_at_us: int | None = None
     closed_at_us: int | None = None
     finished_at_us: int | None = None
+    operator_id: str | None = None
+    terminal_id: str | None = None
 
     @property
     def paid(self) -> bool:
@@ -103,6 +105,8 @@ class NewTrade:
     channel_context: str = "{}"
     visible: bool = True
     store_id: str | None = None
+    operator_id: str | None = None
+    terminal_id: str | None = None
     timeout_s: int | None = None
     expires_at_us: int | None = None
 
@@ -272,6 +276,8 @@ class TradeService:
             channel_context=new.channel_context,
             visible=new.visible,
             store_id=new.store_id,
+            operator_id=new.operator_id,
+            terminal_id=new.terminal_id,
             created_at_us=now_us,
             expires_at_us=expires_at_us,
         )

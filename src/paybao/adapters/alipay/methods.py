@@ -278,6 +278,8 @@ class Methods:
             channel_context=json.dumps(context, separators=(",", ":")),
             visible=visible,
             store_id=_text(biz, "store_id", length_max=64) or None,
+            operator_id=_text(biz, "operator_id", length_max=28) or None,
+            terminal_id=_text(biz, "terminal_id", length_max=32) or None,
             timeout_s=_timeout_s(biz),
             expires_at_us=_time_expire_us(biz, call.now_us),
         )

@@ -48,6 +48,9 @@ trades = Table(
     # A precreated (QR) trade exists for the merchant only once a buyer has scanned it.
     Column("visible", Integer, nullable=False, server_default="1"),
     Column("store_id", String(64), nullable=True),
+    # The till that took the order (cash-register integration): carried into the bills.
+    Column("operator_id", String(28), nullable=True),
+    Column("terminal_id", String(32), nullable=True),
     Column("created_at_us", BigInteger, nullable=False),
     Column("expires_at_us", BigInteger, nullable=False),
     Column("paid_at_us", BigInteger, nullable=True),
