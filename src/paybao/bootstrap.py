@@ -25,7 +25,9 @@ from paybao.services.poster import Poster
 from paybao.services.reconcile import ReconcileService
 from paybao.services.sandbox_clock import SandboxClockService, Sweep
 from paybao.settings import Settings
+from paybao.wiring import escrow as escrow_wiring
 from paybao.wiring import gateway as gateway_wiring
+from paybao.wiring import paycode as paycode_wiring
 from paybao.wiring import wallet as wallet_wiring
 
 
@@ -100,4 +102,6 @@ def build_platform(settings: Settings, *, migrate: bool = False) -> Platform:
 FEATURES: list[Callable[[Platform], None]] = [
     wallet_wiring.install,
     gateway_wiring.install,
+    paycode_wiring.install,
+    escrow_wiring.install,
 ]

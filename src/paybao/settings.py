@@ -65,6 +65,31 @@ class Settings(BaseSettings):
     notify_on_close: bool = False
     notify_on_finish: bool = False
 
+    # --- escrow (issue 6) ---
+    # Auto-confirm after shipment, by goods type (alipay-product.md section 2).
+    escrow_confirm_s_auto_recharge: int = Field(default=0, ge=0)
+    escrow_confirm_s_auto_delivery: int = Field(default=24 * 3600, ge=0)
+    escrow_confirm_s_virtual: int = Field(default=3 * 86_400, ge=0)
+    escrow_confirm_s_express: int = Field(default=10 * 86_400, ge=0)
+    escrow_confirm_s_surface_mail: int = Field(default=30 * 86_400, ge=0)
+    # A seller who does not answer a refund request in time has agreed to it; a refused buyer
+    # who does not escalate in time has withdrawn it.
+    escrow_refund_response_s: int = Field(default=5 * 86_400, ge=60)
+    escrow_escalate_window_s: int = Field(default=7 * 86_400, ge=60)
+    escrow_pay_timeout_s: int = Field(default=86_400, ge=60, le=15 * 86_400)
+    escrow_market_fee_rate_ppm: int = Field(default=6000, ge=0, le=100_000)
+
+    # --- paying by code (issue 5); defaults from alipay-product.md sections 1 and 4 ---
+    paycode_password_free_fen: int = Field(default=1_000_00, ge=0)
+    paycode_skew_steps: int = Field(default=1, ge=0, le=2)
+    # Failed verifications per device and day before its codes need the payment password.
+    paycode_failures_per_day_max: int = Field(default=10, ge=1)
+    paycode_devices_per_user_max: int = Field(default=5, ge=1, le=50)
+    barcode_password_free_daily_fen: int = Field(default=1_000_00, ge=0)  # level C
+    barcode_daily_fen: int = Field(default=5_000_00, ge=0)  # level B
+    static_code_daily_fen: int = Field(default=500_00, ge=0)  # level D, per payer
+    qr_order_valid_s: int = Field(default=7200, ge=60, le=86_400)
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -1,6 +1,27 @@
 """All tables, registered on one MetaData. Import a feature's module here to add its tables."""
 
-from paybao.adapters.db.tables import bank, ledger, merchant, platform, settlement, trade, wallet
+from paybao.adapters.db.tables import (
+    bank,
+    escrow,
+    ledger,
+    merchant,
+    paycode,
+    platform,
+    settlement,
+    trade,
+    wallet,
+)
 from paybao.adapters.db.tables.base import metadata
 
-__all__ = ["bank", "ledger", "merchant", "metadata", "platform", "settlement", "trade", "wallet"]
+__all__ = [
+    "bank",
+    "escrow",
+    "ledger",
+    "merchant",
+    "metadata",
+    "paycode",
+    "platform",
+    "settlement",
+    "trade",
+    "wallet",
+]
