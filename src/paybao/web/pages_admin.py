@@ -1,0 +1,239 @@
+"""The admin console at /admin: operator sign-in (password + TOTP), the page frame and the
+navigation registry that every admin page plugs into.
+
+How to add an admin page (escrow's disputes, settlement's reconciliation, ...), in your own
+module, say `web/pages_disputes.py`:
+
+    from fastapi import APIRouter, Depends, Request
+    from paybao.web import pages_admin
+
+    router = APIRouter(prefix="/admin", include_in_schema=False,
+                       dependencies=[Depends(pages_admin.require_operator)])
+    pages_admin.add_nav("Disputes", "/admin/disputes")       # idempotent; at import time
+
+    @router.get("/disputes")
+    def disputes(request: Request) -> HTMLResponse:
+        return pages_admin.render(request, "admin/disputes.html", title="Disputes", rows=...)
+
+    @router.post("/disputes/{dispute_id}/decide", dependencies=pages_admin.CSRF)
+    async def decide(request: Request, operator_id: int = Depends(pages_admin.require_operator)):
+        ...  # call your service with operator_id; it writes the audit row (OperatorService.audit)
+
+    def install(app): app.include_router(router)       # and one line in web/app.py
+
+- `require_operator` returns the signed-in operator's id; without a valid admin cookie it
+  raises `OperatorSignInRequired`, which the console answers with a redirect to /admin/login.
+- Templates extend "admin/layout.html" and fill `{% block content %}`; every form carries
+  `<input type="hidden" name="csrf_token" value="{{ csrf }}">` and its POST route depends on
+  `pages_admin.CSRF`. `t(key)` looks the key up in ADMIN_TEXTS (zh/en), then the wallet's texts,
+  else shows the key itself, so a nav label like "Disputes" works before anyone translates it.
+- Helpers in the context: `yuan(fen)`, `when(at_us)` (China time), `csrf`, `lang`.
+- Operator actions are written to the audit log by the service that performs them, in the same
+  transaction (see services/operators.py); the audit page lists every row.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from paybao.domain.account_class import CHINA_TZ
+from paybao.domain.errors import DomainError, Unauthenticated
+from paybao.domain.money import format_yuan
+from paybao.services.clock import datetime_from_us
+from paybao.web.deps import platform_of
+from paybao.web.errors import status_for
+from paybao.web.i18n import error_text, lang_of
+from paybao.web.i18n import text as wallet_text
+from paybao.web.session import check_csrf, csrf_token, current_user_id, sign_in, sign_out
+
+KIND = "admin"
+LOGIN_PATH = "/admin/login"
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+CSRF = [Depends(check_csrf)]
+
+# (label, path) of every console page, in menu order. Labels are ADMIN_TEXTS keys or plain
+# text. Append through `add_nav` so that a module imported twice does not add twice.
+ADMIN_NAV: list[tuple[str, str]] = [
+    ("nav_users", "/admin/users"),
+    ("nav_audit", "/admin/audit"),
+    ("nav_ledger", "/admin/ledger"),
+    ("nav_health", "/admin/health"),
+]
+
+ADMIN_TEXTS: dict[str, dict[str, str]] = {
+    "admin_brand": {"zh": "paybao 运营后台", "en": "paybao admin"},
+    "admin_login": {"zh": "运营人员登录", "en": "Operator sign-in"},
+    "operator_name": {"zh": "用户名", "en": "Name"},
+    "operator_password": {"zh": "密码", "en": "Password"},
+    "totp_code": {"zh": "动态验证码(6位)", "en": "Authenticator code (6 digits)"},
+    "nav_users": {"zh": "用户", "en": "Users"},
+    "nav_audit": {"zh": "操作日志", "en": "Audit log"},
+    "nav_ledger": {"zh": "账本", "en": "Ledger"},
+    "nav_health": {"zh": "系统状态", "en": "Health"},
+    "Disputes": {"zh": "争议", "en": "Disputes"},
+    "Reconciliation": {"zh": "对账", "en": "Reconciliation"},
+    "signed_in_as": {"zh": "当前:{name}", "en": "Signed in: {name}"},
+}
+
+ADMIN_ERRORS: dict[str, dict[str, str]] = {
+    "bad_credentials": {
+        "zh": "用户名、密码或动态验证码错误",
+        "en": "Wrong name, password or authenticator code",
+    },
+    "login_locked": {
+        "zh": "失败次数过多,请15分钟后再试",
+        "en": "Too many failed sign-ins; try again in 15 minutes",
+    },
+}
+
+
+class OperatorSignInRequired(Unauthenticated):
+    """No valid admin session; the console redirects to the sign-in page."""
+
+    code = "operator_sign_in_required"
+
+
+def add_nav(label: str, path: str) -> None:
+    """Add a console page to the navigation bar (once)."""
+    assert path.startswith("/admin/"), "admin pages live under /admin/"
+    if (label, path) not in ADMIN_NAV:
+        ADMIN_NAV.append((label, path))
+
+
+def require_operator(request: Request) -> int:
+    """FastAPI dependency: the signed-in operator's id."""
+    operator_id = current_user_id(request, kind=KIND)
+    if operator_id is None:
+        raise OperatorSignInRequired("operator sign-in required")
+    return operator_id
+
+
+def services(request: Request) -> dict[str, Any]:
+    return platform_of(request).services
+
+
+def admin_text(lang: str, key: str, **values: object) -> str:
+    entry = ADMIN_TEXTS.get(key)
+    if entry is None:
+        return wallet_text(lang, key, **values)
+    value = entry.get(lang, key)
+    return value.format(**values) if values else value
+
+
+def admin_error(request: Request, error: DomainError) -> dict[str, str]:
+    """Context for a form that failed: the message for the error's code, in the page's language."""
+    lang = lang_of(request)
+    entry = ADMIN_ERRORS.get(error.code)
+    message = entry[lang] if entry else error_text(lang, error.code, error.message)
+    return {"error": message, "error_code": error.code}
+
+
+def when(at_us: int | None) -> str:
+    if not at_us:
+        return "-"
+    return datetime_from_us(at_us).astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def render(
+    request: Request, template: str, /, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    """Render an admin template (one that extends admin/layout.html) with the frame's context."""
+    lang = lang_of(request)
+    operator_id = current_user_id(request, kind=KIND)
+    path = request.url.path
+    nav = [
+        (admin_text(lang, label), href, path == href or path.startswith(href + "/"))
+        for label, href in ADMIN_NAV
+    ]
+    base = {
+        "request": request,
+        "lang": lang,
+        "t": lambda key, **v: admin_text(lang, key, **v),
+        "yuan": format_yuan,
+        "when": when,
+        "csrf": csrf_token(request),
+        "nav": nav if operator_id is not None else [],
+        "operator_id": operator_id,
+        "title": admin_text(lang, "admin_brand"),
+    }
+    return templates.TemplateResponse(
+        request, template, {**base, **context}, status_code=status_code
+    )
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path inside the console: no open redirect to another site."""
+    if target and target.startswith("/admin") and not target.startswith("//"):
+        return target
+    return "/admin"
+
+
+# Sign-in -----------------------------------------------------------------------------------
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+
+def login_form(request: Request, status_code: int = 200, **extra: Any) -> HTMLResponse:
+    next_path = safe_next(request.query_params.get("next"))
+    return render(
+        request,
+        "admin/login.html",
+        status_code,
+        title=admin_text(lang_of(request), "admin_login"),
+        action=f"{LOGIN_PATH}?next={quote(next_path)}",
+        **extra,
+    )
+
+
+@router.get("/login")
+def login_page(request: Request) -> HTMLResponse:
+    return login_form(request)
+
+
+@router.post("/login", dependencies=CSRF)
+async def login(request: Request) -> Response:
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    name = form.get("name", "")
+    try:
+        operator_id = services(request)["operators"].authenticate(
+            name, form.get("password", ""), form.get("totp", "")
+        )
+    except DomainError as error:
+        status = status_for(error)
+        return login_form(request, status, name=name, **admin_error(request, error))
+    response = RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
+    sign_in(response, request, operator_id, kind=KIND)
+    return response
+
+
+@router.post("/logout", dependencies=CSRF)
+def logout() -> Response:
+    response = RedirectResponse(LOGIN_PATH, status_code=303)
+    sign_out(response, kind=KIND)
+    return response
+
+
+@router.get("")
+@router.get("/")
+def home(request: Request, _operator_id: int = Depends(require_operator)) -> HTMLResponse:
+    return render(request, "admin/home.html")
+
+
+async def on_sign_in_required(request: Request, _error: Exception) -> Response:
+    """Pages answer a missing admin session with the sign-in page, keeping where to return."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method != "GET":
+        target = "/admin"
+    return RedirectResponse(f"{LOGIN_PATH}?next={quote(safe_next(target))}", status_code=303)
+
+
+def install(app: Any) -> None:
+    """Register the console's pages. Call after pages_user.install (static files, CSRF cookie)."""
+    app.add_exception_handler(OperatorSignInRequired, on_sign_in_required)
+    app.include_router(router)
