@@ -61,6 +61,7 @@ class Platform:
         if self._poster is not None:
             self._poster.stop()
             self._poster = None
+        self.clock.close()
         self.engine.dispose()
 
 
@@ -74,7 +75,7 @@ def build_platform(settings: Settings, *, migrate: bool = False) -> Platform:
     if migrate:
         upgrade(engine)
     db = SqlDatabase(engine)
-    clock = AdjustableOffsetClock(engine)
+    clock = AdjustableOffsetClock(engine, sandbox=settings.sandbox)
     ledger = LedgerService(db, ledger_store_for(db.dialect), clock)
     jobs = JobRunner(db, SqlJobStore(db.dialect), clock)
     reconcile = ReconcileService(db, clock, LEDGER_CHECKS)
