@@ -90,6 +90,17 @@ class Settings(BaseSettings):
     static_code_daily_fen: int = Field(default=500_00, ge=0)  # level D, per payer
     qr_order_valid_s: int = Field(default=7200, ge=60, le=86_400)
 
+    # --- paying by code (issue 5); defaults from alipay-product.md sections 1 and 4 ---
+    paycode_password_free_fen: int = Field(default=1_000_00, ge=0)
+    paycode_skew_steps: int = Field(default=1, ge=0, le=2)
+    # Failed verifications per device and day before its codes need the payment password.
+    paycode_failures_per_day_max: int = Field(default=10, ge=1)
+    paycode_devices_per_user_max: int = Field(default=5, ge=1, le=50)
+    barcode_password_free_daily_fen: int = Field(default=1_000_00, ge=0)  # level C
+    barcode_daily_fen: int = Field(default=5_000_00, ge=0)  # level B
+    static_code_daily_fen: int = Field(default=500_00, ge=0)  # level D, per payer
+    qr_order_valid_s: int = Field(default=7200, ge=60, le=86_400)
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -62,7 +62,7 @@ def test_pay_moves_money_with_fee(platform: Platform, client: TestClient, shop: 
 def test_precreate_hidden_until_scanned(platform: Platform, client: TestClient, shop: Any) -> None:
     biz = {"out_trade_no": "qr-1", "total_amount": 1, "subject": "t"}
     result = call(client, "alipay.trade.precreate", biz)
-    assert result["qr_code"].startswith("http://testserver/cashier/")
+    assert result["qr_code"].startswith("http://testserver/qr/")
 
     query = call(client, "alipay.trade.query", {"out_trade_no": "qr-1"})
     assert (query["code"], query["sub_code"]) == ("40004", "ACQ.TRADE_NOT_EXIST")

@@ -313,6 +313,12 @@ class TradeService:
 
         return self.buyers.run_paying(work)
 
+    def pay_in(self, tx: Tx, trade: Trade, buyer_user_id: int) -> Trade:
+        """Pay an open trade for a buyer already authenticated by the caller (a payment code,
+        a confirmed password) inside the caller's transaction."""
+        merchant = self.merchants.merchant_in(tx, trade.merchant_id)
+        return self._pay_in(tx, trade, merchant, buyer_user_id)
+
     def _pay_in(self, tx: Tx, trade: Trade, merchant: Merchant, buyer_user_id: int) -> Trade:
         if merchant.owner_user_id is not None and merchant.owner_user_id == buyer_user_id:
             raise BuyerIsSeller("a merchant cannot pay itself")

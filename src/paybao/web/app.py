@@ -54,7 +54,16 @@ def create_app(platform: Platform, *, run_worker: bool | None = None) -> FastAPI
     pages_user.install(app)
     pages_admin.install(app)
     gateway.install(app, platform)
+    _install_paycode_pages(app)
     return app
+
+
+def _install_paycode_pages(app: FastAPI) -> None:
+    # Paying by code (issue 5): the payment-code and scan pages, and the URLs inside QR codes.
+    from paybao.web import pages_paycode, qr_routes
+
+    pages_paycode.install(app)
+    qr_routes.install(app)
 
 
 def _add_core_routes(app: FastAPI, platform: Platform) -> None:

@@ -121,6 +121,7 @@ SUB_CODE_BY_DOMAIN_CODE: Final[dict[str, str]] = {
     "exceeds_credits": "ACQ.BUYER_BALANCE_NOT_ENOUGH",
     "buyer_seller_equal": "ACQ.BUYER_SELLER_EQUAL",
     "payment_auth_code_invalid": "ACQ.PAYMENT_AUTH_CODE_INVALID",
+    "barcode_daily_limit": "ACQ.BUYER_PAYMENT_AMOUNT_DAY_LIMIT_ERROR",
     "account_frozen": "ACQ.BUYER_ENABLE_STATUS_FORBID",
     "registration_incomplete": "ACQ.BUYER_ENABLE_STATUS_FORBID",
     "balance_payment_limit_exceeded": "ACQ.BUYER_PAYMENT_AMOUNT_YEAR_LIMIT_ERROR",
