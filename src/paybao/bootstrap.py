@@ -27,6 +27,7 @@ from paybao.services.sandbox_clock import SandboxClockService, Sweep
 from paybao.settings import Settings
 from paybao.wiring import escrow as escrow_wiring
 from paybao.wiring import gateway as gateway_wiring
+from paybao.wiring import settlement as settlement_wiring
 from paybao.wiring import paycode as paycode_wiring
 from paybao.wiring import wallet as wallet_wiring
 
@@ -103,6 +104,7 @@ def build_platform(settings: Settings, *, migrate: bool = False) -> Platform:
 FEATURES: list[Callable[[Platform], None]] = [
     wallet_wiring.install,
     gateway_wiring.install,
+    settlement_wiring.install,
     paycode_wiring.install,
     escrow_wiring.install,
 ]

@@ -17,7 +17,7 @@ from paybao.bootstrap import Platform, build_platform
 from paybao.domain.errors import DomainError
 from paybao.services.clock import datetime_from_us
 from paybao.settings import Settings, load_settings
-from paybao.web import api_ledger, errors, gateway, metrics, pages_admin, pages_user
+from paybao.web import api_ledger, bill_download, errors, gateway, metrics, pages_admin, pages_user
 from paybao.workers.runner import start_thread
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ def create_app(platform: Platform, *, run_worker: bool | None = None) -> FastAPI
     app.middleware("http")(metrics.measure)
     _add_core_routes(app, platform)
     app.include_router(api_ledger.router)
+    app.include_router(bill_download.router)
     pages_user.install(app)
     pages_admin.install(app)
     gateway.install(app, platform)
