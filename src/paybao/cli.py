@@ -93,11 +93,18 @@ def demo() -> None:
 
 
 @app.command()
-def reconcile(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def reconcile(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    day: Annotated[
+        str, typer.Option("--date", help="China day yyyy-MM-dd; default: the last ended day")
+    ] = "",
+) -> None:
     """Check every money invariant on the live database; exit 1 on any difference."""
+    from datetime import date
+
     platform = _platform()
     try:
-        report = platform.reconcile.run()
+        report = platform.reconcile.run(date.fromisoformat(day) if day else None)
     finally:
         platform.close()
     if as_json:
@@ -107,6 +114,8 @@ def reconcile(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
                     "clean": report.clean,
                     "checks": report.totals,
                     "differences": [_diff(d) for d in report.differences],
+                    "day": str(report.day),
+                    "class_totals": report.class_totals,
                 }
             )
         )
@@ -116,6 +125,8 @@ def reconcile(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             typer.echo(f"{'ok ' if count == 0 else 'BAD'} {name}: {count} difference(s)")
         for difference in report.differences:
             typer.echo(f"  - {difference.line()}")
+        for name, total_fen in report.class_totals.items():
+            typer.echo(f"    {name}: {total_fen} fen")
         typer.echo("clean" if report.clean else f"{len(report.differences)} difference(s)")
     raise typer.Exit(0 if report.clean else 1)
 
