@@ -1,0 +1,163 @@
+"""Admin console: the audit log (paged), platform health (database, worker and jobs, ledger
+reconciliation) and the ledger explorer (one account's counters and transfers, paged)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import text
+
+from paybao.adapters.db.admin_queries import (
+    account_transfers,
+    audit_page,
+    find_account,
+    job_health,
+    operator_names,
+    platform_accounts,
+)
+from paybao.domain.ledger import Account
+from paybao.web.deps import platform_of
+from paybao.web.i18n import lang_of
+from paybao.web.pages_admin import ADMIN_TEXTS, admin_text, render, require_operator
+
+AUDIT_PAGE_SIZE = 50
+TRANSFERS_PAGE_SIZE = 50
+DIFFERENCES_SHOWN_MAX = 50
+
+log = logging.getLogger(__name__)
+router = APIRouter(
+    prefix="/admin", include_in_schema=False, dependencies=[Depends(require_operator)]
+)
+
+ADMIN_TEXTS.update(
+    {
+        "operator": {"zh": "操作人", "en": "Operator"},
+        "action": {"zh": "操作", "en": "Action"},
+        "subject": {"zh": "对象", "en": "Target"},
+        "detail": {"zh": "说明", "en": "Detail"},
+        "database": {"zh": "数据库", "en": "Database"},
+        "ok": {"zh": "正常", "en": "OK"},
+        "unavailable": {"zh": "不可用", "en": "Unavailable"},
+        "latency_ms": {"zh": "延迟(毫秒)", "en": "Latency (ms)"},
+        "worker": {"zh": "后台任务", "en": "Worker and jobs"},
+        "last_job_done": {"zh": "最近完成任务", "en": "Last job finished"},
+        "jobs_due": {"zh": "已到期未执行", "en": "Jobs due now"},
+        "jobs_pending": {"zh": "排队中", "en": "Jobs pending"},
+        "jobs_dead": {"zh": "失败放弃", "en": "Dead jobs"},
+        "next_due": {"zh": "下一个到期", "en": "Next due"},
+        "reconcile": {"zh": "账本核对", "en": "Ledger reconciliation"},
+        "clean": {"zh": "无差异", "en": "No differences"},
+        "differences": {"zh": "差异", "en": "Differences"},
+        "check": {"zh": "检查项", "en": "Check"},
+        "platform_time": {"zh": "平台时间", "en": "Platform time"},
+        "account_ref": {"zh": "账户ID或键", "en": "Account id or key"},
+        "platform_accounts": {"zh": "平台账户", "en": "Platform accounts"},
+        "no_account": {"zh": "没有这个账户", "en": "No such account"},
+        "owner": {"zh": "所有者", "en": "Owner"},
+        "purpose": {"zh": "用途", "en": "Purpose"},
+        "debits_posted": {"zh": "借方已入账", "en": "Debits posted"},
+        "credits_posted": {"zh": "贷方已入账", "en": "Credits posted"},
+        "debits_pending": {"zh": "借方冻结", "en": "Debits pending"},
+        "credits_pending": {"zh": "贷方冻结", "en": "Credits pending"},
+        "transfers": {"zh": "转账记录", "en": "Transfers"},
+        "direction": {"zh": "方向", "en": "Side"},
+        "counterparty": {"zh": "对方账户", "en": "Other account"},
+        "code": {"zh": "代码", "en": "Code"},
+        "reference": {"zh": "业务单号", "en": "Reference"},
+    }
+)
+
+
+@router.get("/audit")
+def audit_log(request: Request, before: int | None = None) -> HTMLResponse:
+    platform = platform_of(request)
+    with platform.db.read() as tx:
+        rows = audit_page(tx, before_id=before, limit=AUDIT_PAGE_SIZE)
+        names = operator_names(tx, {int(r.operator_id) for r in rows if r.operator_id})
+    next_before = rows[-1].id if len(rows) == AUDIT_PAGE_SIZE else None
+    return render(
+        request,
+        "admin/audit.html",
+        title=admin_text(lang_of(request), "nav_audit"),
+        audit=rows,
+        names=names,
+        next_before=next_before,
+    )
+
+
+def _database_health(request: Request) -> dict[str, Any]:
+    platform = platform_of(request)
+    started = time.perf_counter()
+    try:
+        with platform.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as error:  # the page must render to say the database is down
+        log.warning("admin health: database check failed: %s", error)
+        return {"ok": False, "dialect": platform.db.dialect, "latency_ms": None}
+    latency_ms = round((time.perf_counter() - started) * 1000, 1)
+    return {"ok": True, "dialect": platform.db.dialect, "latency_ms": latency_ms}
+
+
+@router.get("/health")
+def health(request: Request) -> HTMLResponse:
+    platform = platform_of(request)
+    database = _database_health(request)
+    jobs = reconcile = None
+    if database["ok"]:
+        with platform.db.read() as tx:
+            jobs = job_health(tx, platform.clock.now_us())
+        reconcile = platform.reconcile.run()
+    return render(
+        request,
+        "admin/health.html",
+        503 if not database["ok"] else 200,
+        title=admin_text(lang_of(request), "nav_health"),
+        database=database,
+        jobs=jobs,
+        reconcile=reconcile,
+        differences=reconcile.differences[:DIFFERENCES_SHOWN_MAX] if reconcile else [],
+        now_us=platform.clock.now_us(),
+    )
+
+
+def _account_view(row: Any) -> dict[str, Any]:
+    account = Account(
+        id=int(row.id),
+        currency=row.currency,
+        flags=int(row.flags),
+        debits_pending=int(row.debits_pending),
+        debits_posted=int(row.debits_posted),
+        credits_pending=int(row.credits_pending),
+        credits_posted=int(row.credits_posted),
+    )
+    return {"row": row, "balance_fen": account.balance_fen, "available_fen": account.available_fen}
+
+
+@router.get("/ledger")
+def ledger(request: Request, account: str = "", before: int | None = None) -> HTMLResponse:
+    platform = platform_of(request)
+    found = transfers = None
+    with platform.db.read() as tx:
+        listing = platform_accounts(tx)
+        if account.strip():
+            found = find_account(tx, account[:128])
+            if found is not None:
+                transfers = account_transfers(
+                    tx, int(found.id), before_seq=before, limit=TRANSFERS_PAGE_SIZE
+                )
+    next_before = transfers[-1].seq if transfers and len(transfers) == TRANSFERS_PAGE_SIZE else None
+    return render(
+        request,
+        "admin/ledger.html",
+        404 if account.strip() and found is None else 200,
+        title=admin_text(lang_of(request), "nav_ledger"),
+        account_ref=account,
+        listing=[_account_view(row) for row in listing],
+        found=_account_view(found) if found is not None else None,
+        transfers=transfers or [],
+        next_before=next_before,
+    )
