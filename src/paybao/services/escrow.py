@@ -792,6 +792,8 @@ class EscrowService:
             return  # a retired generation: the timer moved or the trade ended meanwhile
         if escrow.timer_due_at_us is None:
             return
+        # This job is the live timer and the runner marks it done: it must not be cancelled.
+        escrow = replace(escrow, timer_due_at_us=None)
         status = escrow.status
         if status is EscrowStatus.WAIT_BUYER_PAY:
             self._close_unpaid_in(tx, escrow, SYSTEM)
