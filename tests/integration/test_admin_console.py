@@ -8,12 +8,12 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from tests.integration.admin_support import create_operator, csrf_of, sign_in
+from tests.integration.test_wallet_rules import PIN, code_of, open_user
 
 from paybao.adapters.db.tables.wallet import audit_log, user_cards, users
 from paybao.bootstrap import Platform
 from paybao.wiring.wallet_demo import DEMO_PAYMENT_PASSWORD, DEMO_PHONE, seed_demo_user
-from tests.integration.admin_support import create_operator, csrf_of, sign_in
-from tests.integration.test_wallet_rules import PIN, code_of, open_user
 
 
 @pytest.fixture
