@@ -27,8 +27,9 @@ from paybao.services.sandbox_clock import SandboxClockService, Sweep
 from paybao.settings import Settings
 from paybao.wiring import escrow as escrow_wiring
 from paybao.wiring import gateway as gateway_wiring
-from paybao.wiring import settlement as settlement_wiring
+from paybao.wiring import merchant_portal as merchant_portal_wiring
 from paybao.wiring import paycode as paycode_wiring
+from paybao.wiring import settlement as settlement_wiring
 from paybao.wiring import wallet as wallet_wiring
 
 
@@ -107,4 +108,5 @@ FEATURES: list[Callable[[Platform], None]] = [
     settlement_wiring.install,
     paycode_wiring.install,
     escrow_wiring.install,
+    merchant_portal_wiring.install,
 ]

@@ -17,7 +17,16 @@ from paybao.bootstrap import Platform, build_platform
 from paybao.domain.errors import DomainError
 from paybao.services.clock import datetime_from_us
 from paybao.settings import Settings, load_settings
-from paybao.web import api_ledger, bill_download, errors, gateway, metrics, pages_admin, pages_user
+from paybao.web import (
+    api_ledger,
+    bill_download,
+    errors,
+    gateway,
+    metrics,
+    pages_admin,
+    pages_merchant,
+    pages_user,
+)
 from paybao.workers.runner import start_thread
 
 log = logging.getLogger(__name__)
@@ -54,6 +63,7 @@ def create_app(platform: Platform, *, run_worker: bool | None = None) -> FastAPI
     app.include_router(bill_download.router)
     pages_user.install(app)
     pages_admin.install(app)
+    pages_merchant.install(app)
     gateway.install(app, platform)
     _install_paycode_pages(app)
     return app

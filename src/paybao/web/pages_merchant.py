@@ -1,5 +1,289 @@
-"""Merchant portal (filled in below)."""
+"""The merchant portal at /merchant: sign-in, sign-up, the page frame and the navigation
+registry that every portal page plugs into.
 
-from fastapi import APIRouter
+How to add a portal page (the receive-money poster, bills, daily summaries, ...), in your own
+module, say `web/pages_merchant_bills.py`:
+
+    from fastapi import APIRouter, Depends, Request
+    from paybao.web import pages_merchant
+
+    router = APIRouter(prefix="/merchant", include_in_schema=False)
+    pages_merchant.add_nav("nav_bills", "/merchant/bills")    # idempotent; at import time
+    pages_merchant.add_texts({"nav_bills": {"zh": "账单", "en": "Bills"}})
+
+    @router.get("/bills")
+    def bills(request: Request, merchant_id: int = Depends(pages_merchant.require_merchant)):
+        return pages_merchant.render(request, "merchant/bills.html", title=..., rows=...)
+
+    @router.post("/bills/x", dependencies=pages_merchant.CSRF)
+    async def act(request: Request, merchant_id: int = Depends(pages_merchant.require_merchant)):
+        ...
+
+    def install(app): app.include_router(router)        # and one line in web/app.py
+
+- `require_merchant` returns the signed-in merchant's id; without a valid merchant cookie it
+  raises `MerchantSignInRequired`, which the portal answers with a redirect to the sign-in page.
+  Every query a page makes must be scoped by that id: another merchant's object is a 404.
+- Templates extend "merchant/layout.html" and fill `{% block content %}`; every form carries
+  `<input type="hidden" name="csrf_token" value="{{ csrf }}">` and its POST route depends on
+  `pages_merchant.CSRF`. `t(key)` looks the key up in MERCHANT_TEXTS (zh/en), then the wallet's
+  texts, else shows the key itself.
+- Helpers in the context: `yuan(fen)`, `when(at_us)` (China time), `csrf`, `lang`,
+  `merchant` (the signed-in `Merchant`, or None). `merchant_error(request, error)` gives the
+  `error`/`error_code` context of a failed form.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from paybao.domain.account_class import CHINA_TZ
+from paybao.domain.errors import DomainError, Unauthenticated
+from paybao.domain.money import format_yuan
+from paybao.services.clock import datetime_from_us
+from paybao.web.deps import platform_of
+from paybao.web.errors import status_for
+from paybao.web.i18n import error_text, lang_of
+from paybao.web.i18n import text as wallet_text
+from paybao.web.session import check_csrf, csrf_token, current_user_id, sign_in, sign_out
+
+KIND = "merchant"
+LOGIN_PATH = "/merchant/login"
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+CSRF = [Depends(check_csrf)]
+
+# (label, path) of every portal page, in menu order. Labels are MERCHANT_TEXTS keys or plain
+# text. Append through `add_nav` so that a module imported twice does not add twice.
+MERCHANT_NAV: list[tuple[str, str]] = [
+    ("nav_trades", "/merchant/trades"),
+    ("nav_notifications", "/merchant/notifications"),
+    ("nav_keys", "/merchant/keys"),
+]
+
+MERCHANT_TEXTS: dict[str, dict[str, str]] = {
+    "merchant_brand": {"zh": "paybao 商家中心", "en": "paybao merchant portal"},
+    "merchant_login": {"zh": "商家登录", "en": "Merchant sign-in"},
+    "merchant_id": {"zh": "商户号", "en": "Merchant ID"},
+    "merchant_password": {"zh": "登录密码", "en": "Password"},
+    "merchant_name": {"zh": "商户名称", "en": "Merchant name"},
+    "notify_url": {"zh": "异步通知地址(可选)", "en": "Notify URL (optional)"},
+    "signup": {"zh": "商家入驻", "en": "Merchant sign-up"},
+    "signup_hint": {
+        "zh": "密码8位以上,需同时包含字母和数字",
+        "en": "Password: at least 8 characters with letters and digits",
+    },
+    "signup_link": {"zh": "还没有商户号?立即入驻", "en": "No merchant account? Sign up"},
+    "login_link": {"zh": "已有商户号?登录", "en": "Have a merchant ID? Sign in"},
+    "signup_done": {"zh": "入驻成功", "en": "You are signed up"},
+    "private_key_once": {
+        "zh": "应用私钥只显示这一次,请立即保存;平台不保存它。",
+        "en": "The app private key is shown only this once; save it now. We do not keep it.",
+    },
+    "app_id": {"zh": "应用 APPID", "en": "App ID"},
+    "app_private_key": {"zh": "应用私钥(PKCS#1)", "en": "App private key (PKCS#1)"},
+    "app_public_key": {"zh": "应用公钥", "en": "App public key"},
+    "platform_public_key": {"zh": "平台公钥(alipay_public_key)", "en": "Platform public key"},
+    "go_portal": {"zh": "进入商家中心", "en": "Open the portal"},
+    "nav_trades": {"zh": "交易", "en": "Trades"},
+    "nav_notifications": {"zh": "通知记录", "en": "Notifications"},
+    "nav_keys": {"zh": "密钥", "en": "Keys"},
+    "overview": {"zh": "概览", "en": "Overview"},
+    "fee_rate": {"zh": "费率", "en": "Fee rate"},
+}
+
+MERCHANT_ERRORS: dict[str, dict[str, str]] = {
+    "bad_credentials": {"zh": "商户号或密码错误", "en": "Wrong merchant ID or password"},
+    "login_locked": {
+        "zh": "失败次数过多,请15分钟后再试",
+        "en": "Too many failed sign-ins; try again in 15 minutes",
+    },
+    "invalid_merchant_password": {
+        "zh": "密码需8位以上,同时包含字母和数字",
+        "en": "Password: at least 8 characters with letters and digits",
+    },
+    "invalid_name": {"zh": "请填写商户名称(1-128字)", "en": "Enter a name (1-128 characters)"},
+    "invalid_url": {
+        "zh": "通知地址须以 http:// 或 https:// 开头",
+        "en": "The URL must start with http:// or https://",
+    },
+    "invalid_key": {"zh": "不是有效的 RSA 公钥", "en": "Not a valid RSA public key"},
+}
+
+
+class MerchantSignInRequired(Unauthenticated):
+    """No valid merchant session; the portal redirects to the sign-in page."""
+
+    code = "merchant_sign_in_required"
+
+
+def add_nav(label: str, path: str) -> None:
+    """Add a portal page to the navigation bar (once)."""
+    assert path.startswith("/merchant/"), "portal pages live under /merchant/"
+    if (label, path) not in MERCHANT_NAV:
+        MERCHANT_NAV.append((label, path))
+
+
+def add_texts(texts: dict[str, dict[str, str]]) -> None:
+    """Register a page's zh/en texts (keys must not clash with existing ones)."""
+    for key, entry in texts.items():
+        assert MERCHANT_TEXTS.get(key, entry) == entry, f"text {key} already means something"
+        MERCHANT_TEXTS[key] = entry
+
+
+def require_merchant(request: Request) -> int:
+    """FastAPI dependency: the signed-in merchant's id."""
+    merchant_id = current_user_id(request, kind=KIND)
+    if merchant_id is None:
+        raise MerchantSignInRequired("merchant sign-in required")
+    return merchant_id
+
+
+def services(request: Request) -> dict[str, Any]:
+    return platform_of(request).services
+
+
+def merchant_text(lang: str, key: str, **values: object) -> str:
+    entry = MERCHANT_TEXTS.get(key)
+    if entry is None:
+        return wallet_text(lang, key, **values)
+    value = entry.get(lang, key)
+    return value.format(**values) if values else value
+
+
+def merchant_error(request: Request, error: DomainError) -> dict[str, str]:
+    """Context for a form that failed: the message for the error's code, in the page's language."""
+    lang = lang_of(request)
+    entry = MERCHANT_ERRORS.get(error.code)
+    message = entry[lang] if entry else error_text(lang, error.code, error.message)
+    return {"error": message, "error_code": error.code}
+
+
+def when(at_us: int | None) -> str:
+    if not at_us:
+        return "-"
+    return datetime_from_us(at_us).astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _signed_in_merchant(request: Request) -> Any:
+    merchant_id = current_user_id(request, kind=KIND)
+    if merchant_id is None:
+        return None
+    try:
+        return services(request)["merchants"].merchant(merchant_id)
+    except DomainError:
+        return None
+
+
+def render(
+    request: Request, template: str, /, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    """Render a portal template (one that extends merchant/layout.html) with the frame's context."""
+    lang = lang_of(request)
+    merchant = _signed_in_merchant(request)
+    path = request.url.path
+    nav = [
+        (merchant_text(lang, label), href, path == href or path.startswith(href + "/"))
+        for label, href in MERCHANT_NAV
+    ]
+    base = {
+        "request": request,
+        "lang": lang,
+        "t": lambda key, **v: merchant_text(lang, key, **v),
+        "yuan": format_yuan,
+        "when": when,
+        "csrf": csrf_token(request),
+        "nav": nav if merchant is not None else [],
+        "merchant": merchant,
+        "title": merchant_text(lang, "merchant_brand"),
+    }
+    return templates.TemplateResponse(
+        request, template, {**base, **context}, status_code=status_code
+    )
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path inside the portal: no open redirect to another site."""
+    if target and target.startswith("/merchant") and not target.startswith("//"):
+        return target
+    return "/merchant"
+
+
+async def form_of(request: Request) -> dict[str, str]:
+    return {key: str(value) for key, value in (await request.form()).items()}
+
+
+# Sign-in -----------------------------------------------------------------------------------
 
 router = APIRouter(prefix="/merchant", include_in_schema=False)
+
+
+def login_form(request: Request, status_code: int = 200, **extra: Any) -> HTMLResponse:
+    next_path = safe_next(request.query_params.get("next"))
+    return render(
+        request,
+        "merchant/login.html",
+        status_code,
+        title=merchant_text(lang_of(request), "merchant_login"),
+        action=f"{LOGIN_PATH}?next={quote(next_path)}",
+        **extra,
+    )
+
+
+@router.get("/login")
+def login_page(request: Request) -> HTMLResponse:
+    return login_form(request)
+
+
+@router.post("/login", dependencies=CSRF)
+async def login(request: Request) -> Response:
+    form = await form_of(request)
+    merchant_ref = form.get("merchant_id", "").strip()
+    try:
+        merchant_id = services(request)["merchant_accounts"].authenticate(
+            merchant_ref, form.get("password", "")
+        )
+    except DomainError as error:
+        status = status_for(error)
+        return login_form(
+            request, status, merchant_ref=merchant_ref, **merchant_error(request, error)
+        )
+    response = RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
+    sign_in(response, request, merchant_id, kind=KIND)
+    return response
+
+
+@router.post("/logout", dependencies=CSRF)
+def logout() -> Response:
+    response = RedirectResponse(LOGIN_PATH, status_code=303)
+    sign_out(response, kind=KIND)
+    return response
+
+
+@router.get("")
+@router.get("/")
+def home(request: Request, merchant_id: int = Depends(require_merchant)) -> HTMLResponse:
+    apps = services(request)["merchants"].apps_of(merchant_id)
+    return render(request, "merchant/home.html", apps=apps)
+
+
+async def on_sign_in_required(request: Request, _error: Exception) -> Response:
+    """Pages answer a missing merchant session with the sign-in page, keeping where to return."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method != "GET":
+        target = "/merchant"
+    return RedirectResponse(f"{LOGIN_PATH}?next={quote(safe_next(target))}", status_code=303)
+
+
+def install(app: Any) -> None:
+    """Register the portal's pages. Call after pages_user.install (static files, CSRF cookie)."""
+    from paybao.web import pages_merchant_signup
+
+    app.add_exception_handler(MerchantSignInRequired, on_sign_in_required)
+    app.include_router(router)
+    app.include_router(pages_merchant_signup.router)

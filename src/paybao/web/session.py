@@ -13,7 +13,8 @@ For the other page authors (cashier, merchant portal):
   `csrf_token`; it is bound to a random `paybao_csrf` cookie, which `csrf_cookie_middleware`
   sets when a page minted a new one. `check_csrf(request)` (a dependency; await it) refuses a
   POST whose field or `X-CSRF-Token` header does not match.
-- Operators have their own cookie (`kind="admin"`); the same helpers take `kind`.
+- Operators have their own cookie (`kind="admin"`), merchants theirs (`kind="merchant"`); the
+  same helpers take `kind`.
 
 The secret is `PAYBAO_SECRET_KEY`, or else a random key kept in `<data_dir>/secret.key`, so
 several server processes on one host agree.
@@ -35,9 +36,9 @@ from fastapi.responses import RedirectResponse, Response
 from paybao.domain.errors import Forbidden, Unauthenticated
 from paybao.web.deps import platform_of
 
-COOKIE_NAMES = {"user": "paybao_session", "admin": "paybao_admin"}
+COOKIE_NAMES = {"user": "paybao_session", "admin": "paybao_admin", "merchant": "paybao_merchant"}
 CSRF_COOKIE = "paybao_csrf"
-SESSION_MAX_AGE_S = {"user": 7 * 24 * 3600, "admin": 8 * 3600}
+SESSION_MAX_AGE_S = {"user": 7 * 24 * 3600, "admin": 8 * 3600, "merchant": 8 * 3600}
 _secret_lock = threading.Lock()
 _secrets_by_dir: dict[str, bytes] = {}
 

@@ -1,0 +1,67 @@
+"""SQL for merchant sign-in passwords and card-funded cashier payments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from paybao.adapters.db.tables.merchant_portal import card_payments, merchant_logins
+
+
+class SqlMerchantLoginStore:
+    def login(self, tx: Connection, merchant_id: int) -> Any:
+        query = select(merchant_logins).where(merchant_logins.c.merchant_id == merchant_id)
+        return tx.execute(query).first()
+
+    def set_password(
+        self, tx: Connection, merchant_id: int, password_hash: str, now_us: int
+    ) -> None:
+        values = {"password_hash": password_hash, "failures": 0, "locked_until_us": None}
+        changed = tx.execute(
+            update(merchant_logins)
+            .where(merchant_logins.c.merchant_id == merchant_id)
+            .values(updated_at_us=now_us, **values)
+        ).rowcount
+        if not changed:
+            tx.execute(
+                insert(merchant_logins).values(
+                    merchant_id=merchant_id, updated_at_us=now_us, **values
+                )
+            )
+
+    def update_login(self, tx: Connection, merchant_id: int, **values: Any) -> None:
+        tx.execute(
+            update(merchant_logins)
+            .where(merchant_logins.c.merchant_id == merchant_id)
+            .values(**values)
+        )
+
+
+class SqlCardPaymentStore:
+    def insert_card_payment(self, tx: Connection, values: dict[str, Any]) -> int:
+        result = tx.execute(insert(card_payments).values(**values).returning(card_payments.c.id))
+        return int(result.scalar_one())
+
+    def card_payment_in_flight(self, tx: Connection, trade_no: str) -> Any:
+        query = select(card_payments).where(
+            card_payments.c.trade_no == trade_no, card_payments.c.status == "processing"
+        )
+        return tx.execute(query).first()
+
+    def card_payment(self, tx: Connection, payment_id: int, *, for_update: bool = False) -> Any:
+        query = select(card_payments).where(card_payments.c.id == payment_id)
+        if for_update and tx.dialect.name == "postgresql":
+            query = query.with_for_update()
+        return tx.execute(query).first()
+
+    def finish_card_payment(
+        self, tx: Connection, payment_id: int, status: str, failure_code: str | None, now_us: int
+    ) -> bool:
+        """Compare-and-set from `processing`: only one of the answer and the query job wins."""
+        result = tx.execute(
+            update(card_payments)
+            .where(card_payments.c.id == payment_id, card_payments.c.status == "processing")
+            .values(status=status, failure_code=failure_code, finished_at_us=now_us)
+        )
+        return bool(result.rowcount)
