@@ -53,6 +53,10 @@ def serve(
         log_level="info",
         limit_concurrency=2048,
         timeout_keep_alive=5,
+        # A worker that is still importing on a busy machine is not dead: uvicorn's default
+        # (5 s) kills slow starters in a loop.
+        timeout_worker_healthcheck=60,
+        timeout_graceful_shutdown=15,
     )
 
 
