@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from tests.conftest import database_kind
+from tests.integration.gateway_support import PAYMENT_PASSWORD, make_buyer
 
 from paybao.bootstrap import Platform
 from paybao.domain.accounts import Purpose, platform_account
@@ -15,8 +17,6 @@ from paybao.domain.errors import DomainError
 from paybao.domain.escrow import EscrowStatus, GoodsType
 from paybao.domain.ledger import Transfer, TransferFlags
 from paybao.services.escrow import Escrow, EscrowService, Evidence, Party
-from tests.conftest import database_kind
-from tests.integration.gateway_support import PAYMENT_PASSWORD, make_buyer
 
 DAY_S = 86_400
 PRICE_FEN = 100_00
@@ -83,7 +83,7 @@ def snapshot(platform: Platform) -> dict[str, list[Any]]:
             name: [
                 tuple(row)
                 for row in connection.execute(text(f"SELECT * FROM {name} ORDER BY {key}"))
-            ]  # noqa: S608
+            ]
             for name, key in tables.items()
         }
 
@@ -381,33 +381,47 @@ def test_a_held_trade_whose_timer_vanished_is_an_alarm(market: Market) -> None:
 # Concurrency --------------------------------------------------------------------------------
 
 
+def _move_clock_us(platform: Platform, delta_us: int) -> None:
+    """Move time without running what falls due (the race runs it)."""
+    platform.clock.set_offset_us(platform.clock.offset_us(fresh=True) + delta_us)
+
+
+def _race_confirm_against_timer(market: Market, escrow_no: str) -> list[str]:
+    """The buyer confirms while the worker runs the due timer; returns the buyer's refusals."""
+    barrier = threading.Barrier(2)
+    errors: list[str] = []
+
+    def buyer() -> None:
+        barrier.wait()
+        try:
+            market.escrow.confirm(escrow_no, market.buyer, PAYMENT_PASSWORD)
+        except DomainError as error:
+            errors.append(error.code)
+
+    def worker() -> None:
+        barrier.wait()
+        market.platform.jobs.run_due()
+
+    threads = [threading.Thread(target=buyer), threading.Thread(target=worker)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return errors
+
+
 def test_buyer_confirm_racing_the_timer_pays_exactly_once(market: Market) -> None:
     if database_kind() != "postgresql":
         pytest.skip("the row-lock race is meaningful on PostgreSQL")
     platform = market.platform
-    trades = [market.shipped() for _ in range(4)]
-    # Make every timer due without running it, then let the buyer and the worker race.
-    platform.clock.set_offset_us(platform.clock.offset_us(fresh=True) + 11 * DAY_S * 10**6)
+    trades = []
+    for _ in range(4):  # a day apart, so that each race has exactly one due timer
+        trades.append(market.shipped())
+        _move_clock_us(platform, DAY_S * 10**6)
     for trade in trades:
-        barrier = threading.Barrier(2)
-        errors: list[str] = []
-
-        def buyer(no: str = trade.escrow_no) -> None:
-            barrier.wait()
-            try:
-                market.escrow.confirm(no, market.buyer, PAYMENT_PASSWORD)
-            except DomainError as error:
-                errors.append(error.code)
-
-        def worker() -> None:
-            barrier.wait()
-            platform.jobs.run_due()
-
-        threads = [threading.Thread(target=buyer), threading.Thread(target=worker)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
+        assert trade.confirm_due_at_us is not None
+        _move_clock_us(platform, trade.confirm_due_at_us + 10**6 - platform.clock.now_us())
+        errors = _race_confirm_against_timer(market, trade.escrow_no)
         assert errors in ([], ["escrow_already_finished"])
         assert market.escrow.get(trade.escrow_no).status is EscrowStatus.TRADE_FINISHED
     assert market.balance(market.seller) == 4 * (PRICE_FEN - FEE_FEN)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from paybao.adapters.alipay.escrow_methods import EscrowMethods, MerchantEscrowEvents
 from paybao.adapters.db.escrow_checks import ESCROW_CHECKS
 from paybao.adapters.db.escrow_store import SqlEscrowStore
 from paybao.domain.escrow import EscrowTimers, GoodsType
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 
 def install(platform: Platform) -> None:
     settings = platform.settings
+    notify = platform.services.get("notify")
     escrow = EscrowService(
         db=platform.db,
         store=SqlEscrowStore(platform.db.dialect),
@@ -27,10 +29,22 @@ def install(platform: Platform) -> None:
         jobs=platform.jobs,
         wallets=platform.services["users"],
         policy=policy_from(settings),
+        events=MerchantEscrowEvents(notify) if notify is not None else None,
     )
     escrow.install_jobs()
     platform.reconcile.checks.extend(ESCROW_CHECKS)
     platform.services["escrow"] = escrow
+    methods = platform.services.get("alipay_methods")
+    if methods is not None:
+        # Our `paybao.*` methods join the gateway's table; the gateway signs and dispatches.
+        escrow_methods = EscrowMethods(
+            escrow=escrow,
+            merchants=platform.services["merchants"],
+            clock=platform.sandbox_clock,
+            methods=methods,
+            sandbox=settings.sandbox,
+        )
+        methods.table.update(escrow_methods.table())
 
 
 def policy_from(settings: Settings) -> EscrowPolicy:
