@@ -427,7 +427,8 @@ def test_buyer_confirm_racing_the_timer_pays_exactly_once(market: Market) -> Non
     assert market.balance(market.seller) == 4 * (PRICE_FEN - FEE_FEN)
     with platform.engine.connect() as connection:
         released = connection.execute(
-            text("SELECT COUNT(*) FROM ledger_transfers WHERE id LIKE 'escrow:%:release'")
+            text("SELECT COUNT(*) FROM ledger_transfers WHERE id LIKE :pattern"),
+            {"pattern": "escrow:%:release"},
         ).scalar()
     assert released == 4
     market.assert_clean()

@@ -61,12 +61,22 @@ def create_app(platform: Platform, *, run_worker: bool | None = None) -> FastAPI
     _add_core_routes(app, platform)
     app.include_router(api_ledger.router)
     app.include_router(bill_download.router)
+    # Before the wallet pages: their catch-all /wallet/{kind} would shadow /wallet/paycode.
+    _install_paycode_pages(app)
     pages_user.install(app)
     pages_admin.install(app)
     pages_merchant.install(app)
+    _install_escrow_pages(app)
     gateway.install(app, platform)
-    _install_paycode_pages(app)
     return app
+
+
+def _install_escrow_pages(app: FastAPI) -> None:
+    # Escrow (issue 6): the marketplace and trade pages, the disputes queue and clock control.
+    from paybao.web import pages_admin_disputes, pages_escrow
+
+    pages_escrow.install(app)
+    pages_admin_disputes.install(app)
 
 
 def _install_paycode_pages(app: FastAPI) -> None:
