@@ -2,9 +2,9 @@
 
 `settlement.day_close` (key: the day) runs in one transaction: it builds every app's bills,
 opens the T+1 payouts, schedules the reconciliation of the day and the close of the next day.
-A sweep keeps the chain alive: if no close is scheduled for the last ended day (a fresh
-install, or the worker was down), it schedules one. Jobs are unique by (kind, key), so a day
-is closed once however often the sweep or the chain asks.
+A sweep keeps the chain alive: it schedules today's close (due at the coming midnight) if
+none is (a fresh install); days before that get their bills on first request instead. Jobs
+are unique by (kind, key), so a day is closed once however often the sweep or chain asks.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any, Protocol
 
-from paybao.domain.bills import day_period, last_closed_day
+from paybao.domain.bills import china_day_of, day_period
 from paybao.services.bills import BillService
 from paybao.services.jobs import Job, JobRunner
 from paybao.services.ports import Clock, Database, Tx
@@ -58,8 +58,9 @@ class DayClose:
         self.jobs.register_outside_tx(JOB_RECONCILE, self._reconcile_job)
 
     def ensure_scheduled(self) -> int:
-        """Sweep: make sure the last ended day has its close scheduled (cheap when it has)."""
-        day = last_closed_day(self.clock.now_us())
+        """Sweep: make sure today has its close scheduled at the coming midnight (cheap when
+        it has). Each close schedules the next, so a worker that was down catches up."""
+        day = china_day_of(self.clock.now_us())
         if self._ensured == day:
             return 0
         due_us = day_period(day).end_us
