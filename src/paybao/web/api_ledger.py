@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
 
 from paybao.bootstrap import Platform
@@ -14,7 +14,7 @@ from paybao.domain.ledger import (
     Transfer,
     TransferFlags,
 )
-from paybao.web.deps import require_admin
+from paybao.web.deps import ROW_ID_MAX, require_admin
 from paybao.web.errors import ERROR_RESPONSES
 
 router = APIRouter(prefix="/api/v1/admin/ledger", tags=["ledger"], responses=ERROR_RESPONSES)
@@ -31,8 +31,8 @@ class BalanceOut(BaseModel):
 
 class TransferIn(BaseModel):
     id: str = Field(min_length=1, max_length=TRANSFER_ID_LENGTH_MAX)
-    debit_account_id: int = Field(ge=0)
-    credit_account_id: int = Field(ge=0)
+    debit_account_id: int = Field(ge=0, le=ROW_ID_MAX)
+    credit_account_id: int = Field(ge=0, le=ROW_ID_MAX)
     amount_fen: int | None = Field(default=None, ge=1, le=TRANSFER_AMOUNT_FEN_MAX)
     code: int = Field(default=0, ge=0, le=65535)
     pending: bool = False
@@ -77,7 +77,7 @@ class TransferResultOut(BaseModel):
 
 
 @router.get("/accounts/{account_id}", response_model=BalanceOut)
-def get_account(account_id: int, platform: Admin) -> BalanceOut:
+def get_account(account_id: Annotated[int, Path(le=ROW_ID_MAX)], platform: Admin) -> BalanceOut:
     balance = platform.ledger.balance(account_id)
     return BalanceOut(**{name: getattr(balance, name) for name in BalanceOut.model_fields})
 

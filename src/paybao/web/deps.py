@@ -9,6 +9,9 @@ from fastapi import Header, Request
 from paybao.bootstrap import Platform
 from paybao.domain.errors import Unauthenticated
 
+# Row ids are BIGINT: a larger id names nothing, and SQLite cannot even bind it.
+ROW_ID_MAX = 2**63 - 1
+
 
 def platform_of(request: Request) -> Platform:
     platform: Platform = request.app.state.platform
