@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -25,13 +25,14 @@ from paybao.domain.withdrawal import TransferArrival, WithdrawalArrival
 from paybao.services.clock import datetime_from_us, us_from_datetime
 from paybao.services.idempotency import fingerprint
 from paybao.services.wallet import ENTRY_KINDS, Entry, StatementQuery
-from paybao.web.deps import platform_of
+from paybao.web.deps import ROW_ID_MAX, platform_of
 from paybao.web.errors import ERROR_RESPONSES, error_body, status_for
 from paybao.web.session import current_user_id
 
 router = APIRouter(prefix="/api/v1/wallet", tags=["wallet"], responses=ERROR_RESPONSES)
 CSV_ROWS_MAX = 1000
 CODES_BY_KIND = {kind: code for code, kind in ENTRY_KINDS.items()}
+RowId = Annotated[int, Path(le=ROW_ID_MAX)]
 
 
 def api_user(request: Request, authorization: str = Header(default="")) -> int:
@@ -155,7 +156,9 @@ async def add_card(body: CardIn, request: Request, user_id: User) -> JSONRespons
 
 
 @router.post("/cards/{card_id}/confirm")
-async def confirm_card(card_id: int, body: CodeIn, request: Request, user_id: User) -> JSONResponse:
+async def confirm_card(
+    card_id: RowId, body: CodeIn, request: Request, user_id: User
+) -> JSONResponse:
     return _step(request, user_id, "confirm_card", card_id, body.code)
 
 
@@ -185,7 +188,7 @@ def me(request: Request, user_id: User) -> dict[str, Any]:
 
 
 class TopUpIn(BaseModel):
-    card_id: int
+    card_id: int = Field(le=ROW_ID_MAX)
     amount_fen: int = Field(ge=1)
     payment_password: str = Field(max_length=16)
 
@@ -258,7 +261,7 @@ async def transfer(body: TransferIn, request: Request, user_id: User) -> JSONRes
 
 
 @router.post("/transfers/{transfer_id}/cancel")
-async def cancel_transfer(transfer_id: int, request: Request, user_id: User) -> JSONResponse:
+async def cancel_transfer(transfer_id: RowId, request: Request, user_id: User) -> JSONResponse:
     wallet = platform_of(request).services["wallet"]
     return await idempotent(
         request, f"user:{user_id}", lambda: wallet.cancel_transfer(user_id, transfer_id)
@@ -276,14 +279,15 @@ def statement_query(
     limit: int = 20,
 ) -> StatementQuery:
     kinds = frozenset(CODES_BY_KIND[k] for k in kind.split(",") if k in CODES_BY_KIND)
+
     def start_us(day: date) -> int:
         return us_from_datetime(datetime(day.year, day.month, day.day, tzinfo=CHINA_TZ))
 
     return StatementQuery(
         kinds=kinds,
         from_us=start_us(date_from) if date_from else None,
-        to_us=start_us(date_to + timedelta(days=1)) if date_to else None,
-        before_seq=before,
+        to_us=start_us(date_to + timedelta(days=1)) if date_to and date_to < date.max else None,
+        before_seq=before if before is None or before <= ROW_ID_MAX else None,
         limit=limit,
     )
 

@@ -24,7 +24,7 @@ from paybao.domain.withdrawal import TransferArrival, WithdrawalArrival
 from paybao.services.clock import datetime_from_us
 from paybao.services.idempotency import fingerprint
 from paybao.services.wallet import StatementQuery
-from paybao.web.api_wallet import CODES_BY_KIND, statement_query
+from paybao.web.api_wallet import CODES_BY_KIND, RowId, statement_query
 from paybao.web.deps import platform_of
 from paybao.web.i18n import LANGS, error_text, lang_of, text
 from paybao.web.session import (
@@ -426,7 +426,7 @@ async def money_post(kind: str, request: Request) -> Response:
 
 
 @router.post("/wallet/transfer/{transfer_id}/cancel", dependencies=CSRF)
-def cancel_transfer(transfer_id: int, request: Request) -> Response:
+def cancel_transfer(transfer_id: RowId, request: Request) -> Response:
     user = _active_user(request)
     if user is None:
         return login_redirect(request)
