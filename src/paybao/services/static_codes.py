@@ -192,10 +192,11 @@ class StaticCodeService:
         )
 
         def work(tx: Tx) -> Trade:
+            existing = self.trades.store.trade_by_out_no(tx, new.app_id, new.out_trade_no)
+            if existing is not None and existing.paid:
+                return existing  # the same form submitted twice
             merchant = self.merchants.merchant_in(tx, merchant_id)
             trade = self.trades.create_in(tx, new, merchant)
-            if trade.paid:
-                return trade  # the same form submitted twice
             self.users.check_payment_password_in(tx, payer_id, payment_password)
             self._count_static_in(tx, payer_id, amount_fen)
             return self.trades.pay_in(tx, trade, payer_id)

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, UploadFile
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import UploadFile
 
 from paybao.adapters.qr import IMAGE_BYTES_MAX, decode_image
 from paybao.domain.errors import DomainError, InvalidInput
