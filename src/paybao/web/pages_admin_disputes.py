@@ -36,7 +36,11 @@ def disputes(request: Request) -> HTMLResponse:
 
 
 @router.get("/disputes/{escrow_no}")
-def case(request: Request, escrow_no: str, **extra: Any) -> HTMLResponse:
+def case(request: Request, escrow_no: str) -> HTMLResponse:
+    return _case_page(request, escrow_no)
+
+
+def _case_page(request: Request, escrow_no: str, **extra: Any) -> HTMLResponse:
     service = _escrow(request)
     operator = Party.operator()
     escrow = service.get_for(escrow_no, operator)
@@ -76,12 +80,16 @@ async def rule(
             refund_fen = parse_yuan(str(form.get("amount", "")))
         service.rule(escrow_no, Party.operator(operator_id), refund_fen, str(form.get("note", "")))
     except DomainError as error:
-        return case(request, escrow_no, **pages_admin.admin_error(request, error))
+        return _case_page(request, escrow_no, **pages_admin.admin_error(request, error))
     return RedirectResponse(f"/admin/disputes/{escrow_no}", status_code=303)
 
 
 @router.get("/clock")
-def clock(request: Request, **extra: Any) -> HTMLResponse:
+def clock(request: Request) -> HTMLResponse:
+    return _clock_page(request)
+
+
+def _clock_page(request: Request, **extra: Any) -> HTMLResponse:
     platform = platform_of(request)
     return pages_admin.render(
         request,
@@ -105,8 +113,8 @@ async def advance(request: Request) -> Response:
             raise DomainError("durations look like 90s, 15m, 3h or 10d", code="invalid_duration")
         report = platform_of(request).sandbox_clock.advance(int(digits) * (unit_s or 1))
     except DomainError as error:
-        return clock(request, **pages_admin.admin_error(request, error))
-    return clock(request, notice=f"advanced; {report.jobs_run} timers ran")
+        return _clock_page(request, **pages_admin.admin_error(request, error))
+    return _clock_page(request, notice=f"advanced; {report.jobs_run} timers ran")
 
 
 def install(app: Any) -> None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from fastapi import APIRouter, Request, UploadFile
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import UploadFile
 
 from paybao.domain.errors import DomainError
 from paybao.domain.escrow import GoodsType, goods_type_of
