@@ -81,6 +81,29 @@ def create(
         typer.echo(generated.private_pem_pkcs1)
 
 
+@merchant_app.command("set-password")
+def set_password(
+    merchant_id: Annotated[int, typer.Option(min=1, help="The merchant's id")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="PAYBAO_MERCHANT_PASSWORD",
+            help="Portal password (8+ characters, letters and digits); prompted if omitted",
+        ),
+    ],
+) -> None:
+    """Set the merchant's portal (/merchant) sign-in password; it signs in with its id."""
+    platform = build_platform(load_settings())
+    try:
+        platform.services["merchant_accounts"].set_password(merchant_id, password)
+    finally:
+        platform.close()
+    typer.echo(f"merchant {merchant_id}: portal password set")
+
+
 @keys_app.command("show")
 def show() -> None:
     """Print the platform public key (SPKI PEM) that merchants configure."""

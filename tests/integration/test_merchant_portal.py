@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 from tests.integration.admin_support import csrf_of
 from tests.integration.merchant_portal_support import MERCHANT_PASSWORD, portal_shop, sign_in
+from typer.testing import CliRunner
 
 from paybao.adapters.alipay.keys import load_private_key
 from paybao.bootstrap import Platform
+from paybao.cli import app
+from paybao.settings import Settings
 from paybao.web import pages_merchant
 
 
@@ -134,3 +139,25 @@ def test_sign_up_refuses_a_weak_password_and_a_bad_url_keeping_the_form(
     )
     assert bad_url.status_code == 400 and 'data-code="invalid_url"' in bad_url.text
     assert 'value="面馆"' in bad_url.text
+
+
+def test_cli_set_password_lets_a_cli_made_merchant_sign_in(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, client: TestClient
+) -> None:
+    monkeypatch.setenv("PAYBAO_DATABASE_URL", settings.resolved_database_url())
+    monkeypatch.setenv("PAYBAO_DATA_DIR", str(settings.data_dir))
+    runner = CliRunner()
+    created = runner.invoke(app, ["merchant", "create", "--name", "CLI shop", "--json"])
+    assert created.exit_code == 0, created.output
+    merchant_id = json.loads(created.output)["merchant_id"]
+    weak = runner.invoke(
+        app, ["merchant", "set-password", "--merchant-id", str(merchant_id), "--password", "x"]
+    )
+    assert weak.exit_code != 0
+    done = runner.invoke(
+        app,
+        ["merchant", "set-password", "--merchant-id", str(merchant_id)],
+        input="cli-pass-2024\ncli-pass-2024\n",
+    )
+    assert done.exit_code == 0, done.output
+    assert sign_in(client, merchant_id, "cli-pass-2024").status_code == 303

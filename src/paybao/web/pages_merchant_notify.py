@@ -1,0 +1,129 @@
+"""Portal keys and notification log.
+
+Keys: the merchant's apps with their public keys, the platform public key to configure, and an
+upload that replaces an app's public key (an unparseable key is refused, the old one stays).
+Notifications: the newest notifications with every delivery attempt and a resend button, which
+schedules one more delivery now with the same notify_id.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from paybao.domain.errors import DomainError, NotFound
+from paybao.web import pages_merchant as portal
+from paybao.web.errors import status_for
+from paybao.web.i18n import lang_of
+
+NOTIFICATIONS_SHOWN_MAX = 50
+KEY_TEXT_LENGTH_MAX = 8192
+
+router = APIRouter(prefix="/merchant", include_in_schema=False)
+portal.add_texts(
+    {
+        "upload_key": {"zh": "更换应用公钥", "en": "Replace the app public key"},
+        "key_replaced": {"zh": "应用公钥已更换", "en": "App public key replaced"},
+        "save": {"zh": "保存", "en": "Save"},
+        "notify_id": {"zh": "通知 ID", "en": "Notify ID"},
+        "event": {"zh": "事件", "en": "Event"},
+        "attempts": {"zh": "推送记录", "en": "Attempts"},
+        "delivery": {"zh": "推送状态", "en": "Delivery"},
+        "http_status": {"zh": "HTTP 状态", "en": "HTTP status"},
+        "duration": {"zh": "耗时(ms)", "en": "Time (ms)"},
+        "detail": {"zh": "详情", "en": "Detail"},
+        "resend": {"zh": "重新推送", "en": "Resend"},
+        "resent": {"zh": "已安排重新推送", "en": "Delivery scheduled again"},
+        "no_notifications": {"zh": "暂无通知", "en": "No notifications yet"},
+        "notify_pending": {"zh": "待推送", "en": "Pending"},
+        "notify_delivered": {"zh": "已送达", "en": "Delivered"},
+        "notify_failed": {"zh": "已放弃", "en": "Given up"},
+    }
+)
+portal.MERCHANT_ERRORS.update(
+    {
+        "app_not_found": {"zh": "应用不存在", "en": "No such app"},
+        "notification_not_found": {"zh": "通知不存在", "en": "No such notification"},
+    }
+)
+
+
+# Keys --------------------------------------------------------------------------------------
+
+
+def _render_keys(
+    request: Request, merchant_id: int, status_code: int = 200, **extra: object
+) -> HTMLResponse:
+    services = portal.services(request)
+    return portal.render(
+        request,
+        "merchant/keys.html",
+        status_code,
+        title=portal.merchant_text(lang_of(request), "nav_keys"),
+        apps=services["merchants"].apps_of(merchant_id),
+        platform_public_key=services["platform_key"].public_pem,
+        **extra,
+    )
+
+
+@router.get("/keys")
+def keys_page(
+    request: Request, merchant_id: int = Depends(portal.require_merchant)
+) -> HTMLResponse:
+    notice = ""
+    if request.query_params.get("replaced"):
+        notice = portal.merchant_text(lang_of(request), "key_replaced")
+    return _render_keys(request, merchant_id, notice=notice)
+
+
+@router.post("/keys/{app_id}", dependencies=portal.CSRF)
+async def replace_key(
+    request: Request, app_id: str, merchant_id: int = Depends(portal.require_merchant)
+) -> Response:
+    merchants = portal.services(request)["merchants"]
+    own = {app.app_id for app in merchants.apps_of(merchant_id)}
+    if app_id not in own:
+        error = NotFound("no such app", code="app_not_found")
+        return _render_keys(request, merchant_id, 404, **portal.merchant_error(request, error))
+    form = await portal.form_of(request)
+    try:
+        merchants.replace_app_key(app_id, form.get("public_key", "")[:KEY_TEXT_LENGTH_MAX])
+    except DomainError as error:
+        context = portal.merchant_error(request, error)
+        return _render_keys(request, merchant_id, status_for(error), failed_app=app_id, **context)
+    return RedirectResponse("/merchant/keys?replaced=1", status_code=303)
+
+
+# Notifications -----------------------------------------------------------------------------
+
+
+@router.get("/notifications")
+def notifications_page(
+    request: Request, merchant_id: int = Depends(portal.require_merchant)
+) -> HTMLResponse:
+    notify = portal.services(request)["notify"]
+    rows = notify.notifications_of(merchant_id, NOTIFICATIONS_SHOWN_MAX)
+    attempts = {row.id: notify.attempts_of(row.id) for row in rows}
+    notice = ""
+    if request.query_params.get("resent"):
+        notice = portal.merchant_text(lang_of(request), "resent")
+    return portal.render(
+        request,
+        "merchant/notifications.html",
+        title=portal.merchant_text(lang_of(request), "nav_notifications"),
+        notifications=rows,
+        attempts=attempts,
+        notice=notice,
+    )
+
+
+@router.post("/notifications/{notify_id}/resend", dependencies=portal.CSRF)
+def resend(
+    request: Request, notify_id: str, merchant_id: int = Depends(portal.require_merchant)
+) -> Response:
+    try:
+        portal.services(request)["notify"].resend(merchant_id, notify_id[:64])
+    except DomainError as error:
+        context = portal.merchant_error(request, error)
+        return portal.render(request, "merchant/message.html", status_for(error), **context)
+    return RedirectResponse(f"/merchant/notifications?resent={notify_id[:64]}", status_code=303)
