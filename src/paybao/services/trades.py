@@ -11,6 +11,7 @@ number and keeps its name because it is the merchant's own key, not a wire detai
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ T = TypeVar("T")
 JOB_EXPIRE = "trade_expire"
 JOB_FINISH = "trade_finish"
 SEARCH_LIMIT_MAX = 200
+WALLET_CACHE_SIZE_MAX = 100_000
 AUTH_CODE_TTL_S = 5 * 60
 
 
@@ -138,6 +140,10 @@ class TradeStore(Protocol):
         """Insert unless (app_id, out_trade_no) exists; True if inserted."""
         ...
 
+    def insert_trade_id(self, tx: Tx, trade: Trade) -> int | None:
+        """Insert unless (app_id, out_trade_no) exists; the new row's id, or None."""
+        ...
+
     def trade_by_no(self, tx: Tx, trade_no: str) -> Trade | None: ...
 
     def trade_by_out_no(self, tx: Tx, app_id: str, out_trade_no: str) -> Trade | None: ...
@@ -220,6 +226,8 @@ class TradeService:
         # Extra resolvers of till codes (the payment-code feature adds its own).
         self.code_resolvers: list[AuthCodeResolver] = []
         self._fees_account_id: int | None = None
+        # A user's wallet account never changes once opened: asked once per user, not per pay.
+        self._wallet_ids: dict[int, int] = {}
 
     def install_jobs(self) -> None:
         self.jobs.register(JOB_EXPIRE, self._expire_job)
@@ -296,10 +304,43 @@ class TradeService:
                 if existing.paid:
                     return existing  # a replay gets the first result, and spends no code
             buyer_user_id = self._resolve_code_in(tx, auth_code)
+            if existing is None:
+                paid = self._create_paid_in(tx, new, merchant, buyer_user_id)
+                if paid is not None:
+                    return paid
             trade = existing or self.create_in(tx, new, merchant)
             return self._pay_in(tx, trade, merchant, buyer_user_id)
 
         return self.db.run(work)
+
+    def _create_paid_in(
+        self, tx: Tx, new: NewTrade, merchant: Merchant, buyer_user_id: int
+    ) -> Trade | None:
+        """A new order paid at once: the trade row is born paid, so there is no open row to
+        re-read, update and re-read again, and no expiry to schedule. None if the order
+        number was taken meanwhile (the caller then pays, or refuses, the winner's row)."""
+        if merchant.owner_user_id is not None and merchant.owner_user_id == buyer_user_id:
+            raise BuyerIsSeller("a merchant cannot pay itself")
+        draft = self._draft(new, merchant)
+        now_us = draft.created_at_us
+        if draft.expires_at_us <= now_us:
+            raise TradeClosed("the trade timed out")
+        fee_fen = fee_fen_for(draft.total_fen, merchant.fee_rate_ppm)
+        paid = dataclasses.replace(
+            draft,
+            status=next_status(draft.status, TradeEvent.PAY),
+            buyer_user_id=buyer_user_id,
+            paid_at_us=now_us,
+            fee_fen=fee_fen,
+            visible=True,
+        )
+        trade_id = self.store.insert_trade_id(tx, paid)
+        if trade_id is None:
+            return None
+        paid = dataclasses.replace(paid, id=trade_id)
+        self.buyers.check_can_pay_in(tx, buyer_user_id, paid.total_fen, funding="balance")
+        self._paid_in(tx, paid, merchant, buyer_user_id)
+        return paid
 
     def pay_by_buyer(self, trade_no: str, buyer_user_id: int, payment_password: str) -> Trade:
         """The cashier: a signed-in buyer pays an open trade with the wallet balance."""
@@ -340,17 +381,39 @@ class TradeService:
             current = self._trade_in(tx, trade.trade_no)
             next_status(current.status, TradeEvent.PAY)
             raise AssertionError("trade changed but is still unpaid")
-        self.jobs.schedule_in(
-            tx, JOB_FINISH, trade.trade_no, now_us + self.settings.refund_window_s * US_PER_S
+        # The row matched WAIT_BUYER_PAY, and an open trade's other columns do not change
+        # (only `visible`, which this update sets): the paid row is known without a re-read.
+        paid = dataclasses.replace(
+            trade,
+            status=TradeStatus.TRADE_SUCCESS,
+            buyer_user_id=buyer_user_id,
+            paid_at_us=now_us,
+            fee_fen=fee_fen,
+            visible=True,
         )
-        paid = self._trade_in(tx, trade.trade_no)
-        assert paid.status is TradeStatus.TRADE_SUCCESS and paid.buyer_user_id == buyer_user_id
+        self._paid_in(tx, paid, merchant, buyer_user_id)
+        return paid
+
+    def _paid_in(self, tx: Tx, paid: Trade, merchant: Merchant, buyer_user_id: int) -> None:
+        """What follows every payment in its transaction: the finish timer, the merchant's
+        notification, and the journal."""
+        assert paid.paid_at_us is not None
+        finish_at_us = paid.paid_at_us + self.settings.refund_window_s * US_PER_S
+        self.jobs.schedule_in(tx, JOB_FINISH, paid.trade_no, finish_at_us)
         self.events.trade_changed_in(tx, paid, "pay")
         # Money moves last: the merchant's and the fee account's rows are hot (every payment
         # credits them), so their locks are taken as late, and held as briefly, as possible.
-        wallet_id = self.buyers.wallet_account_id_in(tx, buyer_user_id)
-        self._move_payment_in(tx, trade, merchant, wallet_id, fee_fen)
-        return paid
+        wallet_id = self._wallet_id_in(tx, buyer_user_id)
+        self._move_payment_in(tx, paid, merchant, wallet_id, paid.fee_fen)
+
+    def _wallet_id_in(self, tx: Tx, user_id: int) -> int:
+        wallet_id = self._wallet_ids.get(user_id)
+        if wallet_id is None:
+            wallet_id = self.buyers.wallet_account_id_in(tx, user_id)
+            if len(self._wallet_ids) >= WALLET_CACHE_SIZE_MAX:
+                self._wallet_ids.clear()
+            self._wallet_ids[user_id] = wallet_id
+        return wallet_id
 
     def _move_payment_in(
         self, tx: Tx, trade: Trade, merchant: Merchant, wallet_id: int, fee_fen: int
@@ -532,7 +595,7 @@ def _check_same_order(existing: Trade, new: NewTrade) -> None:
 def new_trade_no(now_us: int) -> str:
     """28 digits like Alipay's: the Beijing date, a fixed channel mark, 16 random digits."""
     day = datetime_from_us(now_us + 8 * 3600 * US_PER_S).strftime("%Y%m%d")
-    number = day + "2200" + "".join(secrets.choice("0123456789") for _ in range(16))
+    number = f"{day}2200{secrets.randbelow(10**16):016d}"
     assert len(number) == 28
     return number
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -38,6 +39,10 @@ PAGE_METHODS: Final = frozenset(
 )
 _TIMEOUT_UNITS_S: Final = {"m": 60, "h": 3600, "d": 86_400}
 FUND_CHANNEL_BALANCE: Final = "ALIPAYACCOUNT"
+# Every paid answer names the buyer by masked phone: a read transaction per answer, unless
+# cached. A changed phone shows up in answers within this many seconds.
+LOGON_ID_CACHE_TTL_S: Final = 30.0
+LOGON_ID_CACHE_SIZE_MAX: Final = 100_000
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,7 @@ class Methods:
         self.payouts = payouts
         self.users = users
         self.base_url = base_url.rstrip("/")
+        self._logon_ids: dict[int, tuple[float, str]] = {}
         self.table: dict[str, Callable[[Call], Fields]] = {
             "alipay.trade.precreate": self.precreate,
             "alipay.trade.create": self.create,
@@ -323,10 +329,18 @@ class Methods:
         }
 
     def buyer_logon_id(self, user_id: int) -> str:
+        now_s = time.monotonic()
+        cached = self._logon_ids.get(user_id)
+        if cached is not None and now_s - cached[0] < LOGON_ID_CACHE_TTL_S:
+            return cached[1]
         try:
-            return str(self.users.get(user_id).phone_masked)
+            logon_id = str(self.users.get(user_id).phone_masked)
         except NotFound:
             return ""
+        if len(self._logon_ids) >= LOGON_ID_CACHE_SIZE_MAX:
+            self._logon_ids.clear()
+        self._logon_ids[user_id] = (now_s, logon_id)
+        return logon_id
 
     def cashier_url(self, trade: Trade) -> str:
         return f"{self.base_url}/cashier/{trade.trade_no}"

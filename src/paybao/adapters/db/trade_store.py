@@ -2,10 +2,15 @@
 
 SQLAlchemy Core, one statement per call; status changes are compare-and-set updates so that
 two concurrent payers of one trade cannot both win (the loser matches zero rows).
+
+The statements of `alipay.trade.pay` (trade by number, the insert, spending a till code, the
+notification row) go to the driver's cursor as SQL text built once: building and compiling a
+Core statement costs more Python than the database spends running it (see ledger_store.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -31,6 +36,41 @@ from paybao.services.refunds import Refund
 from paybao.services.trades import Trade, TradeSearch
 
 _TRADE_COLUMNS = [column.name for column in trades.columns]
+# In the dataclass's field order, so that a row is the Trade's positional arguments.
+_TRADE_FIELDS = [field.name for field in dataclasses.fields(Trade)]
+assert sorted(_TRADE_FIELDS) == sorted(_TRADE_COLUMNS), "trades table and Trade disagree"
+_STATUS_INDEX = _TRADE_FIELDS.index("status")
+_VISIBLE_INDEX = _TRADE_FIELDS.index("visible")
+_INSERT_FIELDS = [name for name in _TRADE_FIELDS if name != "id"]
+_NOTIFICATION_COLUMNS = (
+    "notify_id, trade_id, merchant_id, url, event, snapshot, status, attempts, created_at_us"
+)
+
+
+class _TradeSql:
+    """The hot statements' text in the dialect's parameter style (psycopg %s, sqlite3 ?)."""
+
+    def __init__(self, mark: str) -> None:
+        columns = ", ".join(_TRADE_FIELDS)
+        self.by_no = f"SELECT {columns} FROM trades WHERE trade_no = {mark}"
+        self.by_out_no = (
+            f"SELECT {columns} FROM trades WHERE app_id = {mark} AND out_trade_no = {mark}"
+        )
+        marks = ", ".join([mark] * len(_INSERT_FIELDS))
+        self.insert = (
+            f"INSERT INTO trades ({', '.join(_INSERT_FIELDS)}) VALUES ({marks})"
+            " ON CONFLICT (app_id, out_trade_no) DO NOTHING RETURNING id"
+        )
+        # One statement: a code is live, unused, and now spent, or nothing happens.
+        self.use_code = (
+            f"UPDATE pay_auth_codes SET used_at_us = {mark} WHERE code = {mark}"
+            f" AND used_at_us IS NULL AND expires_at_us > {mark} RETURNING user_id"
+        )
+        marks = ", ".join([mark] * 9)
+        self.insert_notification = (
+            f"INSERT INTO trade_notifications ({_NOTIFICATION_COLUMNS}) VALUES ({marks})"
+            " RETURNING id"
+        )
 
 
 class SqlTradeStore:
@@ -39,6 +79,7 @@ class SqlTradeStore:
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
         self._insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        self._sql = _TradeSql("%s" if dialect == "postgresql" else "?")
 
     # Merchants and apps ---------------------------------------------------------------------
 
@@ -110,25 +151,21 @@ class SqlTradeStore:
     # Trades ---------------------------------------------------------------------------------
 
     def insert_trade(self, tx: Connection, trade: Trade) -> bool:
-        values = _trade_values(trade)
-        statement = (
-            self._insert(trades)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["app_id", "out_trade_no"])
-            .returning(trades.c.id)
-        )
-        return _inserted(tx, statement)
+        return self.insert_trade_id(tx, trade) is not None
+
+    def insert_trade_id(self, tx: Connection, trade: Trade) -> int | None:
+        """Insert unless (app_id, out_trade_no) exists; the new row's id, or None."""
+        values = [_db_value(getattr(trade, name)) for name in _INSERT_FIELDS]
+        row = _fetchone(tx, self._sql.insert, values)
+        return int(row[0]) if row is not None else None
 
     def trade_by_no(self, tx: Connection, trade_no: str) -> Trade | None:
-        row = tx.execute(select(trades).where(trades.c.trade_no == trade_no)).mappings().first()
-        return _trade(row) if row is not None else None
+        row = _fetchone(tx, self._sql.by_no, (trade_no,))
+        return _trade_of_row(row) if row is not None else None
 
     def trade_by_out_no(self, tx: Connection, app_id: str, out_trade_no: str) -> Trade | None:
-        query = select(trades).where(
-            trades.c.app_id == app_id, trades.c.out_trade_no == out_trade_no
-        )
-        row = tx.execute(query).mappings().first()
-        return _trade(row) if row is not None else None
+        row = _fetchone(tx, self._sql.by_out_no, (app_id, out_trade_no))
+        return _trade_of_row(row) if row is not None else None
 
     def update_trade(
         self, tx: Connection, trade_no: str, expect: Mapping[str, Any], changes: Mapping[str, Any]
@@ -165,16 +202,8 @@ class SqlTradeStore:
         )
 
     def use_auth_code(self, tx: Connection, code: str, now_us: int) -> int | None:
-        live = and_(
-            pay_auth_codes.c.code == code,
-            pay_auth_codes.c.used_at_us.is_(None),
-            pay_auth_codes.c.expires_at_us > now_us,
-        )
-        row = tx.execute(select(pay_auth_codes.c.user_id).where(live)).first()
-        if row is None:
-            return None
-        used = tx.execute(update(pay_auth_codes).where(live).values(used_at_us=now_us))
-        return int(row.user_id) if used.rowcount == 1 else None
+        row = _fetchone(tx, self._sql.use_code, (now_us, code, now_us))
+        return int(row[0]) if row is not None else None
 
     # Refunds --------------------------------------------------------------------------------
 
@@ -208,21 +237,20 @@ class SqlTradeStore:
     # Notifications --------------------------------------------------------------------------
 
     def insert_notification(self, tx: Connection, notification: Notification) -> int:
-        values = {
-            "notify_id": notification.notify_id,
-            "trade_id": notification.trade_id,
-            "merchant_id": notification.merchant_id,
-            "url": notification.url,
-            "event": notification.event,
-            "snapshot": json.dumps(notification.snapshot, ensure_ascii=False),
-            "status": notification.status,
-            "attempts": 0,
-            "created_at_us": notification.created_at_us,
-        }
-        result = tx.execute(
-            insert(trade_notifications).values(**values).returning(trade_notifications.c.id)
+        values = (
+            notification.notify_id,
+            notification.trade_id,
+            notification.merchant_id,
+            notification.url,
+            notification.event,
+            json.dumps(notification.snapshot, ensure_ascii=False),
+            notification.status,
+            0,
+            notification.created_at_us,
         )
-        return int(result.scalar_one())
+        row = _fetchone(tx, self._sql.insert_notification, values)
+        assert row is not None
+        return int(row[0])
 
     def notification(self, tx: Connection, notify_id: str) -> Notification | None:
         query = select(trade_notifications).where(trade_notifications.c.notify_id == notify_id)
@@ -338,6 +366,23 @@ class SqlTradeStore:
         )
 
 
+def _fetchone(tx: Connection, sql: str, params: Any) -> Any:
+    """One statement on the driver's cursor, inside tx's transaction: its first row or None."""
+    cursor = tx.connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        return cursor.fetchone() if cursor.description is not None else None
+    finally:
+        cursor.close()
+
+
+def _trade_of_row(row: Any) -> Trade:
+    values = list(row)
+    values[_STATUS_INDEX] = TradeStatus(values[_STATUS_INDEX])
+    values[_VISIBLE_INDEX] = bool(values[_VISIBLE_INDEX])
+    return Trade(*values)
+
+
 def _inserted(tx: Connection, statement: Any) -> bool:
     """Whether an INSERT .. ON CONFLICT DO NOTHING wrote its row. (rowcount is -1 on
     PostgreSQL once SQLAlchemy adds RETURNING, so ask for the id instead.)"""
@@ -350,11 +395,6 @@ def _db_value(value: Any) -> Any:
     if isinstance(value, TradeStatus):
         return value.value
     return value
-
-
-def _trade_values(trade: Trade) -> dict[str, Any]:
-    values = {name: _db_value(getattr(trade, name)) for name in _TRADE_COLUMNS if name != "id"}
-    return values
 
 
 def _trade(row: Any) -> Trade:
