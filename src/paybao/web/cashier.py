@@ -1,8 +1,10 @@
 """The cashier: where page.pay / wap.pay / app.pay (and a scanned precreate QR) lead the buyer.
 
 Shows the merchant, subject and amount; the buyer signs in with the wallet's session, pays
-from the balance with the payment password (the wallet counts wrong tries and locks after
-five), and is sent to the merchant's return_url with signed parameters. A trade that is paid
+from the balance or a bound card (a quick-pay debit through the bank: services/card_pay.py)
+with the payment password (the wallet counts wrong tries and locks after five), and is sent to
+the merchant's return_url with signed parameters. While a card debit's answer is unknown the
+page says so and reloads itself until the bank query job has settled the trade. A trade that is paid
 or closed is shown as such and cannot be paid again (the service refuses it in any case).
 """
 
@@ -14,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from paybao.domain.errors import DomainError
+from paybao.domain.errors import DomainError, InvalidInput
 from paybao.domain.money import format_yuan
 from paybao.domain.trades import TradeStatus
 from paybao.services.trades import Trade
@@ -35,15 +37,24 @@ _MESSAGES = {
     "login_locked": "登录失败次数过多，请稍后再试",
     "buyer_seller_equal": "不能向自己付款",
     "csrf_failed": "页面已过期，请刷新后重试",
+    "card_not_found": "请选择已绑定的银行卡",
+    "card_payment_in_flight": "银行卡支付处理中，请稍候",
+    "bank_declined": "银行扣款失败，请换一种付款方式",
+    "funding_invalid": "请选择付款方式",
 }
+# Shown while a card debit's outcome is unknown; the page reloads itself this often.
+PROCESSING_REFRESH_S = 3
 
 
 def _message(error: DomainError) -> str:
     return _MESSAGES.get(error.code, error.message)
 
 
-def _page(request: Request, trade: Trade, *, error: str = "", status: int = 200) -> Response:
+def _page(
+    request: Request, trade: Trade, *, error: str = "", status: int = 200, processing: bool = False
+) -> Response:
     platform = platform_of(request)
+    user_id = current_user_id(request)
     merchant = platform.services["merchants"].merchant(trade.merchant_id)
     return_url = None
     if trade.status is TradeStatus.TRADE_SUCCESS:
@@ -53,12 +64,23 @@ def _page(request: Request, trade: Trade, *, error: str = "", status: int = 200)
         "trade": trade,
         "merchant_name": merchant.name,
         "amount_yuan": format_yuan(trade.total_fen),
-        "user_id": current_user_id(request),
+        "user_id": user_id,
         "csrf": csrf_token(request),
         "error": error,
         "return_url": return_url,
+        "cards": _cards(request, user_id) if trade.status is TradeStatus.WAIT_BUYER_PAY else [],
+        "processing": processing,
+        "refresh_s": PROCESSING_REFRESH_S,
     }
     return templates.TemplateResponse(request, "cashier/pay.html", context, status_code=status)
+
+
+def _cards(request: Request, user_id: int | None) -> list[tuple[int, str]]:
+    """(card id, label with the last four digits) of the buyer's bound cards."""
+    if user_id is None:
+        return []
+    cards = platform_of(request).services["card_pay"].cards_of(user_id)
+    return [(card.id, f"{card.bank_code} 尾号{card.card_number[-4:]}") for card in cards]
 
 
 def _not_found(request: Request) -> Response:
@@ -67,13 +89,22 @@ def _not_found(request: Request) -> Response:
 
 
 @router.get("/{trade_no}", response_class=HTMLResponse)
-def show(request: Request, trade_no: str, scan: int = 0) -> Response:
+def show(request: Request, trade_no: str, scan: int = 0, card_payment: int = 0) -> Response:
     trades = platform_of(request).services["trades"]
     try:
         trade = trades.mark_scanned(trade_no) if scan else trades.get(trade_no)
     except DomainError:
         return _not_found(request)
-    return _page(request, trade)
+    processing = bool(card_payment) and _card_payment_processing(request, card_payment, trade)
+    return _page(request, trade, processing=processing)
+
+
+def _card_payment_processing(request: Request, payment_id: int, trade: Trade) -> bool:
+    try:
+        payment = platform_of(request).services["card_pay"].payment(payment_id)
+    except DomainError:
+        return False
+    return bool(payment.trade_no == trade.trade_no and payment.status == "processing")
 
 
 @router.post("/{trade_no}/login")
@@ -108,11 +139,38 @@ async def pay(request: Request, trade_no: str) -> Response:
     if user_id is None:
         return RedirectResponse(f"/cashier/{trade_no}", status_code=303)
     form = await request.form()
+    password = str(form.get("payment_password", ""))
+    funding = str(form.get("funding", "balance"))
     try:
         await check_csrf(request)
-        paid = trades.pay_by_buyer(trade_no, user_id, str(form.get("payment_password", "")))
+        if funding != "balance":
+            return _pay_by_card(request, trade_no, user_id, funding, password)
+        paid = trades.pay_by_buyer(trade_no, user_id, password)
     except DomainError as error:
         return _page(request, trades.get(trade_no), error=_message(error), status=400)
+    return _paid(request, paid)
+
+
+def _pay_by_card(
+    request: Request, trade_no: str, user_id: int, funding: str, password: str
+) -> Response:
+    """`funding` is `card:<id>`; the answer is paid, failed, or still waiting on the bank."""
+    kind, _, card_id = funding.partition(":")
+    if kind != "card" or not card_id.isdigit():
+        raise InvalidInput("choose how to pay", code="funding_invalid")
+    platform = platform_of(request)
+    payment = platform.services["card_pay"].pay(trade_no, user_id, int(card_id), password)
+    trade = platform.services["trades"].get(trade_no)
+    if payment.status == "paid":
+        return _paid(request, trade)
+    if payment.status == "processing":
+        target = f"/cashier/{trade_no}?card_payment={payment.id}"
+        return RedirectResponse(target, status_code=303)
+    return _page(request, trade, error=_MESSAGES["bank_declined"], status=402)
+
+
+def _paid(request: Request, paid: Trade) -> Response:
+    platform = platform_of(request)
     forms = platform.services["notification_forms"]
     target = forms.return_url(paid, platform.clock.now_us())
     if target:

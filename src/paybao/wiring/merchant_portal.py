@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from paybao.adapters.db.merchant_portal_store import SqlMerchantLoginStore
+from paybao.adapters.db.merchant_portal_store import SqlCardPaymentStore, SqlMerchantLoginStore
+from paybao.services.card_pay import CardPayService
 from paybao.services.merchant_accounts import MerchantAccountService
 
 if TYPE_CHECKING:
@@ -24,4 +25,17 @@ def install(platform: Platform) -> None:
         services["password_hasher"],
         platform.clock,
     )
-    services.update(merchant_accounts=accounts)
+    card_pay = CardPayService(
+        db=platform.db,
+        store=SqlCardPaymentStore(),
+        trades=services["trades"],
+        users=services["users"],
+        cards=services["wallet"].cards,
+        ledger=platform.ledger,
+        jobs=platform.jobs,
+        bank=services["bank"],
+        clock=platform.clock,
+        query_delay_s=platform.settings.bank_query_delay_s,
+    )
+    card_pay.install_jobs()
+    services.update(merchant_accounts=accounts, card_pay=card_pay)
