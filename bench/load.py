@@ -162,7 +162,6 @@ def _panel(
         if len(points) < 2:
             continue
         xs = [p[0] for p in points]
-        ys = [p[1] for p in points]
         x0, x1 = min(xs), max(xs) or 1
         y1 = y_max
         scaled = [
