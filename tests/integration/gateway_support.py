@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import random
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -16,9 +17,10 @@ from paybao.adapters.alipay import wire
 from paybao.adapters.alipay.keys import KeyPair, generate_key_pair
 from paybao.adapters.alipay.signing import sign_request_params, verify_content
 from paybao.adapters.db.user_store import SqlUserStore
+from paybao.adapters.db.wallet_store import SqlCardStore
 from paybao.bootstrap import Platform
-from paybao.domain.accounts import Purpose, platform_account, user_account
-from paybao.domain.ledger import Transfer
+from paybao.domain.accounts import user_account
+from paybao.domain.cards import generate_card_number
 from paybao.services.merchants import App, Merchant, NewMerchant
 
 PAYMENT_PASSWORD = "135790"
@@ -53,12 +55,18 @@ def make_shop(
 
 
 def make_buyer(platform: Platform, phone: str = "13800138000", balance_fen: int = 100_00) -> int:
-    """An active, verified user with a wallet holding `balance_fen` (topped up from the bank)."""
+    """An active, verified user with a wallet holding `balance_fen`, topped up from a bank card.
+
+    The sign-up steps (SMS codes, identity) are skipped, but the money comes in the real way:
+    a card at the sandbox bank and `wallet.top_up`, so the bank's statement, the top-up row and
+    the ledger agree and the three-way reconciliation stays clean.
+    """
     hasher = platform.services["password_hasher"]
     store = SqlUserStore()
     now_us = platform.clock.now_us()
+    card_number = generate_card_number(random.Random(f"buyer:{phone}"), "ICBC")
 
-    def work(tx: Any) -> int:
+    def work(tx: Any) -> tuple[int, int]:
         user_id = store.insert(tx, phone, hasher.hash(LOGIN_PASSWORD), "active", now_us)
         spec = user_account(user_id)
         wallet_id = platform.ledger.open_accounts_in(tx, [spec])[spec.key]
@@ -69,15 +77,20 @@ def make_buyer(platform: Platform, phone: str = "13800138000", balance_fen: int 
             account_class="III",
             wallet_account_id=wallet_id,
         )
-        if balance_fen:
-            bank = platform_account(Purpose.BANK_CLEARING)
-            bank_id = platform.ledger.open_accounts_in(tx, [bank])[bank.key]
-            platform.ledger.transfer_in(
-                tx, [Transfer(f"test:topup:{user_id}", bank_id, wallet_id, balance_fen)]
-            )
-        return user_id
+        cards = SqlCardStore()
+        card_id = cards.upsert_pending(tx, user_id, card_number, "ICBC", "DC", phone, now_us)
+        cards.set_status(tx, card_id, "bound")
+        return user_id, card_id
 
-    return platform.db.run(work)
+    user_id, card_id = platform.db.run(work)
+    if balance_fen:
+        bank = platform.services["bank"]
+        bank.open_card(card_number, "ICBC", "测试买家", "110101199003071234", phone, balance_fen)
+        topped = platform.services["wallet"].top_up(
+            user_id, card_id, balance_fen, PAYMENT_PASSWORD
+        )
+        assert topped.status == "succeeded", topped
+    return user_id
 
 
 def balance_fen(platform: Platform, account_id: int) -> int:

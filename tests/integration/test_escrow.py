@@ -55,9 +55,8 @@ class Market:
 
     def assert_clean(self) -> None:
         report = self.platform.reconcile.run()
-        # The test buyers are funded by a direct ledger top-up the sandbox bank never saw.
-        found = [d for d in report.differences if not d.subject.startswith("test:topup:")]
-        assert found == []
+        assert report.differences == []
+        assert report.clean
 
 
 def near(actual_us: int | None, expected_us: int) -> bool:
