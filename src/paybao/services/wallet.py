@@ -27,6 +27,7 @@ from paybao.domain.errors import (
     InvalidState,
     NotFound,
 )
+from paybao.domain.escrow import LEDGER_CODE_ESCROW_HOLD
 from paybao.domain.identity import normalize_phone
 from paybao.domain.ledger import Transfer, TransferFlags
 from paybao.domain.money import check_amount_fen
@@ -59,6 +60,9 @@ ENTRY_KINDS = {
     CODE_WITHDRAWAL_FEE: "fee",
     CODE_TRANSFER: "transfer",
 }
+# Open holds on a wallet (money on its way out, not yet gone) by the code of the pending transfer.
+HOLD_KINDS = {**ENTRY_KINDS, LEDGER_CODE_ESCROW_HOLD: "escrow"}
+HOLDS_LIMIT_MAX = 50
 # A hold outlives its business timer by a week: it only expires if every retry failed, and
 # expiry returns the money to the payer, the safe side.
 HOLD_MARGIN_S = 7 * 86_400
@@ -87,6 +91,10 @@ class WalletStore(Protocol):
 
     def recent(self, tx: Tx, table: str, user_id: int, limit: int) -> list[Any]: ...
 
+    def holds(self, tx: Tx, account_id: int, limit: int) -> list[Hold]:
+        """Pending debits of the account still pending (neither posted, voided nor expired)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class StatementQuery:
@@ -104,6 +112,17 @@ class Entry:
     kind: str
     amount_fen: int  # signed: + into the wallet, - out of it
     balance_after_fen: int
+    at_us: int
+    reference: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Money held out of a wallet: counted in the balance, not in what is available."""
+
+    transfer_id: str
+    kind: str  # withdrawal | fee | transfer | escrow | payment
+    amount_fen: int  # positive: the amount held
     at_us: int
     reference: str
 
@@ -556,6 +575,13 @@ class WalletService:
         with self.db.read() as tx:
             account_id = self.users.wallet_account_id_in(tx, user_id)
             return self.store.statement(tx, account_id, query)
+
+    def holds(self, user_id: int, limit: int = 20) -> list[Hold]:
+        """The wallet's open holds, newest first; their sum is balance minus available."""
+        assert 0 < limit <= HOLDS_LIMIT_MAX
+        with self.db.read() as tx:
+            account_id = self.users.wallet_account_id_in(tx, user_id)
+            return self.store.holds(tx, account_id, limit)
 
     # Helpers ---------------------------------------------------------------------------
 

@@ -292,6 +292,8 @@ def home(request: Request) -> Response:
         user=user,
         balance_fen=balance_fen,
         available_fen=available_fen,
+        held_fen=balance_fen - available_fen,
+        holds=wallet.holds(user.id),
         entries=entries,
         pending=pending,
         notice=text(lang_of(request), "done") + f" · {text(lang_of(request), 'status_' + notice)}"
@@ -456,6 +458,7 @@ def _other_page(kind: str, request: Request) -> Response:
             "user/statement.html",
             title=t("statement"),
             entries=entries,
+            holds=services(request)["wallet"].holds(user.id) if "before" not in params else [],
             kind=kind_filter,
             date_from=params.get("date_from"),
             date_to=params.get("date_to"),

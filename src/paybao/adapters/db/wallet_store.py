@@ -19,7 +19,7 @@ from paybao.domain.credentials import SmsChallenge
 from paybao.domain.ledger import TransferFlags
 from paybao.services.clock import datetime_from_us, us_from_datetime
 from paybao.services.registration import CardRecord
-from paybao.services.wallet import ENTRY_KINDS, Entry, StatementQuery
+from paybao.services.wallet import ENTRY_KINDS, HOLD_KINDS, Entry, Hold, StatementQuery
 
 _TABLES = {t.name: t for t in (topups, withdrawals, wallet_transfers)}
 
@@ -227,4 +227,24 @@ class SqlWalletStore:
                 reference=row.reference,
             )
             for row in tx.execute(outer)
+        ]
+
+    def holds(self, tx: Connection, account_id: int, limit: int) -> list[Hold]:
+        t = ledger_transfers
+        query = (
+            select(t.c.id, t.c.code, t.c.amount_fen, t.c.created_at_us, t.c.reference)
+            .where(t.c.debit_account_id == account_id, t.c.pending_status == "pending")
+            .where(t.c.flags.op("&")(int(TransferFlags.PENDING)) != 0)
+            .order_by(t.c.seq.desc())
+            .limit(limit)
+        )
+        return [
+            Hold(
+                transfer_id=row.id,
+                kind=HOLD_KINDS.get(row.code, "payment"),
+                amount_fen=int(row.amount_fen),
+                at_us=int(row.created_at_us),
+                reference=row.reference,
+            )
+            for row in tx.execute(query)
         ]
