@@ -73,10 +73,11 @@ def create_app(platform: Platform, *, run_worker: bool | None = None) -> FastAPI
 
 def _install_escrow_pages(app: FastAPI) -> None:
     # Escrow (issue 6): the marketplace and trade pages, the disputes queue and clock control.
-    from paybao.web import pages_admin_disputes, pages_escrow
+    from paybao.web import pages_admin_disputes, pages_escrow, pages_merchant_escrow
 
     pages_escrow.install(app)
     pages_admin_disputes.install(app)
+    pages_merchant_escrow.install(app)
 
 
 def _install_paycode_pages(app: FastAPI) -> None:
