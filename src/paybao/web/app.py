@@ -24,6 +24,8 @@ from paybao.web import (
     gateway,
     metrics,
     pages_admin,
+    pages_admin_reconcile,
+    pages_bills,
     pages_merchant,
     pages_user,
 )
@@ -66,6 +68,8 @@ def create_app(platform: Platform, *, run_worker: bool | None = None) -> FastAPI
     pages_user.install(app)
     pages_admin.install(app)
     pages_merchant.install(app)
+    pages_bills.install(app)
+    pages_admin_reconcile.install(app)
     _install_escrow_pages(app)
     gateway.install(app, platform)
     return app
