@@ -437,6 +437,8 @@ class WalletService:
         check_amount_fen(amount_fen)
         if len(memo) > 64:
             raise InvalidInput("memo is at most 64 characters", code="memo_too_long")
+        if not memo.isprintable():  # control characters; a NUL byte would break PostgreSQL
+            raise InvalidInput("memo must be printable text", code="invalid_memo")
         payee_id, _ = self.preview_payee(payer_id, payee_phone)
         self.users.verify_payment_password(payer_id, payment_password)
         transfer_id = self._run_money(
