@@ -77,7 +77,9 @@ class TransferResultOut(BaseModel):
 
 
 @router.get("/accounts/{account_id}", response_model=BalanceOut)
-def get_account(account_id: Annotated[int, Path(le=ROW_ID_MAX)], platform: Admin) -> BalanceOut:
+def get_account(
+    account_id: Annotated[int, Path(ge=0, le=ROW_ID_MAX)], platform: Admin
+) -> BalanceOut:
     balance = platform.ledger.balance(account_id)
     return BalanceOut(**{name: getattr(balance, name) for name in BalanceOut.model_fields})
 

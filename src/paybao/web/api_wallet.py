@@ -32,7 +32,7 @@ from paybao.web.session import current_user_id
 router = APIRouter(prefix="/api/v1/wallet", tags=["wallet"], responses=ERROR_RESPONSES)
 CSV_ROWS_MAX = 1000
 CODES_BY_KIND = {kind: code for code, kind in ENTRY_KINDS.items()}
-RowId = Annotated[int, Path(le=ROW_ID_MAX)]
+RowId = Annotated[int, Path(ge=1, le=ROW_ID_MAX)]
 
 
 def api_user(request: Request, authorization: str = Header(default="")) -> int:
@@ -115,7 +115,8 @@ async def register(body: RegisterIn, request: Request) -> JSONResponse:
         user_id = services["registration"].start(body.phone, body.login_password)
         return {"user_id": user_id, "token": services["operators"].issue_token(user_id)}
 
-    return await idempotent(request, f"register:{body.phone}", work)
+    # The phone is hashed into the scope: raw client text (a NUL byte) must not reach SQL.
+    return await idempotent(request, f"register:{fingerprint(body.phone)[:32]}", work)
 
 
 def _step(request: Request, user_id: int, name: str, *args: Any) -> JSONResponse:
@@ -188,7 +189,7 @@ def me(request: Request, user_id: User) -> dict[str, Any]:
 
 
 class TopUpIn(BaseModel):
-    card_id: int = Field(le=ROW_ID_MAX)
+    card_id: int = Field(ge=1, le=ROW_ID_MAX)
     amount_fen: int = Field(ge=1)
     payment_password: str = Field(max_length=16)
 
@@ -287,7 +288,7 @@ def statement_query(
         kinds=kinds,
         from_us=start_us(date_from) if date_from else None,
         to_us=start_us(date_to + timedelta(days=1)) if date_to and date_to < date.max else None,
-        before_seq=before if before is None or before <= ROW_ID_MAX else None,
+        before_seq=None if before is None else min(max(before, 0), ROW_ID_MAX),
         limit=limit,
     )
 
