@@ -86,9 +86,7 @@ def make_buyer(platform: Platform, phone: str = "13800138000", balance_fen: int 
     if balance_fen:
         bank = platform.services["bank"]
         bank.open_card(card_number, "ICBC", "测试买家", "110101199003071234", phone, balance_fen)
-        topped = platform.services["wallet"].top_up(
-            user_id, card_id, balance_fen, PAYMENT_PASSWORD
-        )
+        topped = platform.services["wallet"].top_up(user_id, card_id, balance_fen, PAYMENT_PASSWORD)
         assert topped.status == "succeeded", topped
     return user_id
 

@@ -278,7 +278,8 @@ def test_a_failing_payout_is_retried_then_shown_failed(
 @pytest.fixture
 def admin_client(platform: Platform, client: TestClient) -> TestClient:
     _, secret = create_operator(platform)
-    assert admin_support.sign_in(client, secret).status_code == 303
+    signed_in: Any = admin_support.sign_in(client, secret)
+    assert signed_in.status_code == 303
     client.headers["Accept-Language"] = "en"
     return client
 
