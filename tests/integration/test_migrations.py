@@ -23,7 +23,7 @@ def _empty_database_url(tmp_path: Path) -> str:
     empty = f"{name}_migrations"
     engine = make_engine(f"{base}/postgres")
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{empty}"'))
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{empty}" WITH (FORCE)'))
         connection.execute(text(f'CREATE DATABASE "{empty}"'))
     engine.dispose()
     return f"{base}/{empty}"

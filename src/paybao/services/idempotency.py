@@ -5,13 +5,19 @@
 the same fingerprint gets the stored answer without running anything; a different fingerprint
 is `idempotency_key_reused` (409). A call still running elsewhere is `idempotency_key_in_use`
 (409, retry later). A transient failure (5xx) releases the claim so the client may retry.
+
+A crash between the business commit and storing the answer must not let a later retry run the
+work again. So the business transaction itself marks the claim with a reference to what it
+created (`mark_done_in(tx, "transfer:42")`, same transaction as the transfer row): a retry that
+finds a claim with a reference renders the answer from it (`renderers`) instead of re-running.
 """
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from paybao.domain.errors import Conflict, IdempotencyMismatch, InvalidInput
@@ -19,6 +25,11 @@ from paybao.services.ports import Clock, Database, Tx
 
 KEY_LENGTH_MAX = 128
 IN_PROGRESS = 0
+# The business change committed (its reference is in the body); the answer was not stored yet.
+COMMITTED = 1
+_ACTIVE_CLAIM: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
+    "idempotency_claim", default=None
+)
 # A claim older than this with no answer belongs to a crashed request: it may be taken over.
 STALE_CLAIM_S = 120
 
@@ -32,7 +43,13 @@ class IdempotencyStore(Protocol):
 
     def answer(self, tx: Tx, scope: str, key: str, status_code: int, body: str) -> None: ...
 
-    def release(self, tx: Tx, scope: str, key: str) -> None: ...
+    def release(self, tx: Tx, scope: str, key: str) -> None:
+        """Drop a claim that is still in progress (never one whose work took effect)."""
+        ...
+
+    def mark(self, tx: Tx, scope: str, key: str, reference: str) -> None:
+        """Set status COMMITTED and the reference, only on a claim still in progress."""
+        ...
 
 
 def fingerprint(*parts: str) -> str:
@@ -43,11 +60,23 @@ def fingerprint(*parts: str) -> str:
     return digest.hexdigest()
 
 
+Renderer = Callable[[str], tuple[int, str]]
+
+
 @dataclass
 class IdempotencyService:
     db: Database
     store: IdempotencyStore
     clock: Clock
+    # reference prefix ("transfer") -> builds the answer for "transfer:<id>" after a crash.
+    renderers: dict[str, Renderer] = field(default_factory=dict)
+
+    def mark_done_in(self, tx: Tx, reference: str) -> None:
+        """Called by a service inside its business transaction: the claimed request (if this
+        call runs under one) has now taken effect, as `reference`."""
+        claim = _ACTIVE_CLAIM.get()
+        if claim is not None:
+            self.store.mark(tx, claim[0], claim[1], reference)
 
     def run(
         self, scope: str, key: str, request_sha256: str, work: Callable[[], tuple[int, str]]
@@ -57,18 +86,31 @@ class IdempotencyService:
                 "Idempotency-Key must be 1-128 printable characters", code="idempotency_key_invalid"
             )
         stored = self.db.run(lambda tx: self._claim_in(tx, scope, key, request_sha256))
+        if stored is not None and stored[0] == COMMITTED:
+            stored = self._render(stored[1])
+            self.db.run(lambda tx: self.store.answer(tx, scope, key, *stored))
         if stored is not None:
             return stored
+        token = _ACTIVE_CLAIM.set((scope, key))
         try:
             status_code, body = work()
         except BaseException:
             self.db.run(lambda tx: self.store.release(tx, scope, key))
             raise
+        finally:
+            _ACTIVE_CLAIM.reset(token)
         if status_code >= 500:
+            # Released only if the work did not take effect (a marked claim stays, and the
+            # retry gets the committed result).
             self.db.run(lambda tx: self.store.release(tx, scope, key))
         else:
             self.db.run(lambda tx: self.store.answer(tx, scope, key, status_code, body))
         return status_code, body
+
+    def _render(self, reference: str) -> tuple[int, str]:
+        prefix = reference.split(":", 1)[0]
+        assert prefix in self.renderers, f"no renderer for {reference}"
+        return self.renderers[prefix](reference)
 
     def _claim_in(
         self, tx: Tx, scope: str, key: str, request_sha256: str
@@ -84,6 +126,8 @@ class IdempotencyService:
                 "this Idempotency-Key was used with a different request",
                 code="idempotency_key_reused",
             )
+        if status_code == COMMITTED:
+            return status_code, body
         if status_code == IN_PROGRESS:
             if now_us - created_at_us < STALE_CLAIM_S * 1_000_000:
                 raise Conflict(

@@ -43,6 +43,7 @@ from paybao.domain.withdrawal import (
 )
 from paybao.services.banking import BankChannel, BankOutcome, BankResult
 from paybao.services.clock import US_PER_S, datetime_from_us
+from paybao.services.idempotency import IdempotencyService
 from paybao.services.jobs import Job, JobRunner
 from paybao.services.ledger import LedgerRejected, LedgerService
 from paybao.services.ports import Clock, Database, Tx
@@ -153,6 +154,8 @@ class WalletService:
     fee_policy: WithdrawalFeePolicy = WITHDRAWAL_FEE_POLICY_DEFAULT
     bank_query_delay_s: int = 30
     statement_page_size_max: int = 100
+    # Marks the caller's idempotency claim inside each money transaction (crash safety).
+    idempotency: IdempotencyService | None = None
 
     def install_jobs(self) -> None:
         self.jobs.register(JOB_BANK_QUERY, self._on_bank_query)
@@ -188,6 +191,7 @@ class WalletService:
                 },
             )
             self._schedule_query_in(tx, f"topup:{topup_id}")
+            self._mark_in(tx, "topup", topup_id)
             return topup_id, card
 
         topup_id, card = self.db.run(start)
@@ -251,7 +255,7 @@ class WalletService:
         check_amount_fen(amount_fen)
         self.users.verify_payment_password(user_id, payment_password)
         withdrawal_id = self._run_money(
-            lambda tx: self._hold_in(tx, user_id, card_id, amount_fen, arrival)
+            lambda tx: self._hold_in(tx, user_id, card_id, amount_fen, arrival), "withdrawal"
         )
         if arrival is WithdrawalArrival.INSTANT:
             self._send_withdrawal(withdrawal_id)
@@ -442,7 +446,8 @@ class WalletService:
         payee_id, _ = self.preview_payee(payer_id, payee_phone)
         self.users.verify_payment_password(payer_id, payment_password)
         transfer_id = self._run_money(
-            lambda tx: self._transfer_in(tx, payer_id, payee_id, amount_fen, arrival, memo)
+            lambda tx: self._transfer_in(tx, payer_id, payee_id, amount_fen, arrival, memo),
+            "transfer",
         )
         return self.movement("transfer", transfer_id)
 
@@ -597,9 +602,18 @@ class WalletService:
         spec = platform_account(purpose)
         return self.ledger.open_accounts_in(tx, [spec])[spec.key]
 
-    def _run_money(self, work: Callable[[Tx], int]) -> int:
+    def _mark_in(self, tx: Tx, kind: str, row_id: int) -> None:
+        if self.idempotency is not None:
+            self.idempotency.mark_done_in(tx, f"{kind}:{row_id}")
+
+    def _run_money(self, work: Callable[[Tx], int], kind: str) -> int:
+        def work_and_mark(tx: Tx) -> int:
+            row_id = work(tx)
+            self._mark_in(tx, kind, row_id)
+            return row_id
+
         try:
-            return self.db.run(work)
+            return self.db.run(work_and_mark)
         except LedgerRejected as rejected:
             if rejected.code == "exceeds_credits":
                 raise InsufficientFunds("not enough balance", code="insufficient_funds") from None

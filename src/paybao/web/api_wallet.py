@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -67,8 +68,10 @@ async def idempotent(request: Request, scope: str, work: Callable[[], Any]) -> J
         return 200, json.dumps(_plain(result), ensure_ascii=False)
 
     service = platform_of(request).services["idempotency"]
-    status_code, text = service.run(scope, key, request_sha256, run)
-    return JSONResponse(json.loads(text), status_code=status_code)
+    # The work blocks (database, argon2): run it off the event loop.
+    status_code, text = await run_in_threadpool(service.run, scope, key, request_sha256, run)
+    headers = {"Retry-After": "1"} if status_code == 503 else None
+    return JSONResponse(json.loads(text), status_code=status_code, headers=headers)
 
 
 def _plain(value: Any) -> Any:

@@ -6,6 +6,9 @@ Services land in `platform.services`: "users", "registration", "sms", "bank", "w
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from paybao.adapters.banks.sandbox import Faults, SandboxBank
@@ -92,6 +95,10 @@ def install(platform: Platform) -> None:
         platform.clock,
         token_ttl_s=settings.api_token_ttl_s,
     )
+    idempotency = IdempotencyService(platform.db, SqlIdempotencyStore(), platform.clock)
+    wallet.idempotency = idempotency
+    for kind in ("topup", "withdrawal", "transfer"):
+        idempotency.renderers[kind] = _movement_renderer(wallet)
     platform.services.update(
         users=users,
         password_hasher=hasher,
@@ -100,8 +107,20 @@ def install(platform: Platform) -> None:
         registration=registration,
         wallet=wallet,
         operators=operators,
-        idempotency=IdempotencyService(platform.db, SqlIdempotencyStore(), platform.clock),
+        idempotency=idempotency,
     )
+
+
+def _movement_renderer(wallet: WalletService) -> Callable[[str], tuple[int, str]]:
+    """After a crash between commit and answer, a retry gets the movement as it is now,
+    in the same JSON shape as the REST answer."""
+
+    def render(reference: str) -> tuple[int, str]:
+        kind, row_id = reference.split(":", 1)
+        movement = wallet.movement(kind, int(row_id))
+        return 200, json.dumps(dataclasses.asdict(movement), ensure_ascii=False)
+
+    return render
 
 
 def _user_policy(platform: Platform) -> UserPolicy:

@@ -131,6 +131,19 @@ class SqlIdempotencyStore:
     def release(self, tx: Connection, scope: str, key: str) -> None:
         tx.execute(
             delete(idempotency_keys).where(
-                idempotency_keys.c.scope == scope, idempotency_keys.c.key == key
+                idempotency_keys.c.scope == scope,
+                idempotency_keys.c.key == key,
+                idempotency_keys.c.status_code == 0,
             )
+        )
+
+    def mark(self, tx: Connection, scope: str, key: str, reference: str) -> None:
+        tx.execute(
+            update(idempotency_keys)
+            .where(
+                idempotency_keys.c.scope == scope,
+                idempotency_keys.c.key == key,
+                idempotency_keys.c.status_code == 0,
+            )
+            .values(status_code=1, response_body=reference)
         )

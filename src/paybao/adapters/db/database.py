@@ -28,17 +28,20 @@ class SqlDatabase:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        connection: Connection | None = None
         try:
-            with self.engine.begin() as connection:
-                yield connection
+            with self.engine.connect() as connection:
+                try:
+                    with connection.begin():
+                        yield connection
+                except Exception as error:
+                    if classify(error) == "transient" and not connection.invalidated:
+                        # A raw driver error bypasses SQLAlchemy's disconnect detection: make
+                        # sure a possibly broken connection never goes back to the pool.
+                        connection.invalidate()
+                    raise
         except Exception as error:
             kind = classify(error)
             if kind == "transient":
-                if connection is not None and not connection.invalidated:
-                    # A raw driver error bypasses SQLAlchemy's disconnect detection: make
-                    # sure a possibly broken connection never goes back to the pool.
-                    connection.invalidate()
                 raise Retryable("database busy or connection lost; retry") from error
             if kind == "conflict":
                 raise UniqueConflict("a concurrent write took the same key") from error
