@@ -38,7 +38,7 @@ def _row(n: int, kind: RowKind, amount_fen: int, fee_fen: int, store: str = "") 
         trade_no=f"2026112522001400000000000{n:03d}",
         out_trade_no=f"order-{n}",
         kind=kind,
-        subject="测试商品, \"quoted\" 🍜",
+        subject='测试商品, "quoted" 🍜',
         created_at_us=DAY.start_us + n * 1_000_000,
         finished_at_us=DAY.start_us + n * 1_000_000 + 5_000_000,
         store_id=store,
@@ -111,9 +111,15 @@ def test_detail_file_has_header_footer_negative_refunds_and_matching_totals() ->
     assert records[0]["支付宝交易号"].endswith("\t")
     assert records[0]["操作员"].strip() == "op1" and records[0]["终端号"].strip() == "T-01"
     assert records[0]["商品名称"] == '测试商品, "quoted" ?'
-    trades_received = sum(_yuan_fen(r["商家实收（元）"]) for r in records if "交易" in r["业务类型"])
-    refunds_received = sum(_yuan_fen(r["商家实收（元）"]) for r in records if "退款" in r["业务类型"])
-    assert comments[5] == f"#交易合计：3笔，商家实收共{trades_received / 100:.2f}元，商家优惠共0.00元"
+    trades_received = sum(
+        _yuan_fen(r["商家实收（元）"]) for r in records if "交易" in r["业务类型"]
+    )
+    refunds_received = sum(
+        _yuan_fen(r["商家实收（元）"]) for r in records if "退款" in r["业务类型"]
+    )
+    assert (
+        comments[5] == f"#交易合计：3笔，商家实收共{trades_received / 100:.2f}元，商家优惠共0.00元"
+    )
     assert comments[6] == (
         f"#退款合计：1笔，商家实收退款共{refunds_received / 100:.2f}元，商家优惠退款共0.00元"
     )
@@ -139,8 +145,12 @@ def test_summary_file_totals_per_store_equal_the_detail_rows() -> None:
 def test_signcustomer_bill_lists_movements_with_running_balance() -> None:
     balances = running_balances(100, [500, -20])
     rows = [
-        MovementRow("t:1", "b1", "o1", "s", DAY.start_us, "x", 500, 0, balances[0], "余额", "交易", ""),
-        MovementRow("t:2", "b1", "o1", "s", DAY.start_us, "", 0, 20, balances[1], "余额", "收费", ""),
+        MovementRow(
+            "t:1", "b1", "o1", "s", DAY.start_us, "x", 500, 0, balances[0], "余额", "交易", ""
+        ),
+        MovementRow(
+            "t:2", "b1", "o1", "s", DAY.start_us, "", 0, 20, balances[1], "余额", "收费", ""
+        ),
     ]
     bill = render_signcustomer_bill(PID, DAY, rows, DAY.end_us)
     with zipfile.ZipFile(io.BytesIO(bill.content), metadata_encoding="gbk") as archive:
