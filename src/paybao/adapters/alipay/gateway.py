@@ -65,19 +65,23 @@ class AlipayGateway:
         self.client_utc_offset_minutes = client_utc_offset_minutes
 
     def handle(self, query: bytes, body: bytes, content_type: str | None) -> GatewayReply:
-        context = _best_effort_context(query)
+        charset = "utf-8"
+        context: _Context | None = None
         try:
             request = wire.parse_gateway_request(query, body, content_type)
-            context = _Context(context.method, context.sign_type, request.charset_codec)
+            charset = request.charset_codec
             common = wire.check_common_params(request)
-            context = _Context(common.method, common.sign_type, request.charset_codec)
+            context = _Context(common.method, common.sign_type, charset)
             app = self.merchants.find_app(common.app_id)
             if app is None or not app.active:
                 return self._reply(context, _invalid_app_id(), signed=False)
             return self._call(request, common, app, context)
         except DomainError as error:
+            # Only a failed call pays for guessing its method from the raw query.
+            context = context or _best_effort_context(query, charset)
             return self._error(context, wire_error_for(error))
         except Exception:  # a bug must still answer in the protocol, and be logged
+            context = context or _best_effort_context(query, charset)
             log.exception("gateway call %s failed", context.method)
             return self._error(context, WireError("isp.unknow-error", "系统繁忙"))
 
@@ -134,14 +138,14 @@ def _invalid_app_id() -> dict[str, object]:
     return dict(WireError("isv.invalid-app-id", "无效的AppID参数").to_response_fields())
 
 
-def _best_effort_context(query: bytes) -> _Context:
+def _best_effort_context(query: bytes, charset: str) -> _Context:
     """Method and sign_type for an answer to a request we cannot parse."""
     try:
         params = dict(urllib.parse.parse_qsl(query.decode("latin-1"), max_num_fields=256))
     except ValueError:
         params = {}
     sign_type = parse_sign_type(params.get("sign_type")) or "RSA2"
-    return _Context(params.get("method", "error"), sign_type, "utf-8")
+    return _Context(params.get("method", "error"), sign_type, charset)
 
 
 def _error_page(error: WireError, charset: str) -> GatewayReply:
