@@ -367,11 +367,13 @@ class SqlTradeStore:
 
 
 def _fetchone(tx: Connection, sql: str, params: Any) -> Any:
-    """One statement on the driver's cursor, inside tx's transaction: its first row or None."""
+    """A statement that returns rows (SELECT, or RETURNING), run on the driver's cursor inside
+    tx's transaction: its first row or None. (Not `cursor.description`: psycopg builds a
+    column object per column for it, which costs more than the fetch.)"""
     cursor = tx.connection.cursor()
     try:
         cursor.execute(sql, params)
-        return cursor.fetchone() if cursor.description is not None else None
+        return cursor.fetchone()
     finally:
         cursor.close()
 
