@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from tests.conftest import TEST_DATABASE_URL, database_kind
 
 from paybao.adapters.db.engine import make_engine
@@ -19,11 +20,11 @@ def _empty_database_url(tmp_path: Path) -> str:
     if database_kind() == "sqlite":
         return f"sqlite:///{tmp_path / 'empty.sqlite3'}"
     base, name = TEST_DATABASE_URL.rsplit("/", 1)
-    # Named after the test database so that the run's cleanup drops it too.
-    empty = f"{name}_migrations"
-    engine = make_engine(f"{base}/postgres")
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{empty}" WITH (FORCE)'))
+    # A fresh name each time (no DROP, which waits on other sessions under load); named after
+    # the test database so that the run's cleanup drops it too.
+    empty = f"{name}_migrations_{secrets.token_hex(4)}"
+    engine = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{empty}"'))
     engine.dispose()
     return f"{base}/{empty}"
