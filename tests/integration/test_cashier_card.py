@@ -187,3 +187,21 @@ def test_a_malformed_funding_choice_is_refused(
         assert answer.status_code == 400  # type: ignore[attr-defined]
         assert "请选择付款方式" in answer.text  # type: ignore[attr-defined]
     assert card_rows(platform) == []
+
+
+def test_card_funding_does_not_count_against_balance_limits(
+    platform: Platform, client: TestClient, buyer: tuple[int, int]
+) -> None:
+    """A class I user may pay at most 1,000 CNY from the balance in a lifetime; card-funded
+    payments do not count against it (issue 3), even though the money passes the wallet."""
+    user_id, card_id = buyer
+    assert platform.services["users"].get(user_id).account_class == "I"
+    trade = open_trade(platform, out_trade_no="C-limit", total_fen=1_200_00)
+    signed_in(client, trade.trade_no)
+    platform.services["bank"].script.append("ok")
+    answer = pay(client, trade.trade_no, f"card:{card_id}")
+    assert answer.status_code == 303, answer.text  # type: ignore[attr-defined]
+    assert platform.services["trades"].get(trade.trade_no).status is TradeStatus.TRADE_SUCCESS
+    limits = platform.services["users"].limits(user_id)
+    assert limits.used_fen == 0
+    assert ledger_clean(platform)

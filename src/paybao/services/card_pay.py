@@ -146,7 +146,7 @@ class CardPayService:
         status = "credited"
         if pay:
             trade = self._payable_in(tx, row.trade_no)
-            paid = self.trades.pay_in(tx, trade, row.user_id)
+            paid = self.trades.pay_in(tx, trade, row.user_id, funding="card")
             assert paid.status is TradeStatus.TRADE_SUCCESS
             status = "paid"
         assert self.store.finish_card_payment(tx, payment_id, status, None, now_us)

@@ -354,20 +354,31 @@ class TradeService:
 
         return self.buyers.run_paying(work)
 
-    def pay_in(self, tx: Tx, trade: Trade, buyer_user_id: int) -> Trade:
+    def pay_in(
+        self, tx: Tx, trade: Trade, buyer_user_id: int, *, funding: str = "balance"
+    ) -> Trade:
         """Pay an open trade for a buyer already authenticated by the caller (a payment code,
-        a confirmed password) inside the caller's transaction."""
+        a confirmed password) inside the caller's transaction. `funding="card"`: the money came
+        from the buyer's card just now, so it does not count against balance-payment limits."""
         merchant = self.merchants.merchant_in(tx, trade.merchant_id)
-        return self._pay_in(tx, trade, merchant, buyer_user_id)
+        return self._pay_in(tx, trade, merchant, buyer_user_id, funding=funding)
 
-    def _pay_in(self, tx: Tx, trade: Trade, merchant: Merchant, buyer_user_id: int) -> Trade:
+    def _pay_in(
+        self,
+        tx: Tx,
+        trade: Trade,
+        merchant: Merchant,
+        buyer_user_id: int,
+        *,
+        funding: str = "balance",
+    ) -> Trade:
         if merchant.owner_user_id is not None and merchant.owner_user_id == buyer_user_id:
             raise BuyerIsSeller("a merchant cannot pay itself")
         now_us = self.clock.now_us()
         next_status(trade.status, TradeEvent.PAY)
         if trade.expires_at_us <= now_us:
             raise TradeClosed("the trade timed out")
-        self.buyers.check_can_pay_in(tx, buyer_user_id, trade.total_fen, funding="balance")
+        self.buyers.check_can_pay_in(tx, buyer_user_id, trade.total_fen, funding=funding)
         fee_fen = fee_fen_for(trade.total_fen, merchant.fee_rate_ppm)
         changes = {
             "status": TradeStatus.TRADE_SUCCESS,
