@@ -86,7 +86,10 @@ TEXTS: dict[str, dict[str, str]] = {
 
 ERRORS: dict[str, dict[str, str]] = {
     "bad_credentials": {"zh": "手机号或密码错误", "en": "Wrong phone number or password"},
-    "invalid_phone": {"zh": "请输入11位大陆手机号", "en": "Enter an 11-digit mainland mobile number"},
+    "invalid_phone": {
+        "zh": "请输入11位大陆手机号",
+        "en": "Enter an 11-digit mainland mobile number",
+    },
     "invalid_login_password": {
         "zh": "登录密码需6-16位,同时包含字母和数字",
         "en": "Login password: 6-16 characters with letters and digits",
@@ -94,12 +97,24 @@ ERRORS: dict[str, dict[str, str]] = {
     "phone_taken": {"zh": "该手机号已注册", "en": "This phone number already has an account"},
     "sms_code_wrong": {"zh": "验证码错误", "en": "Wrong code"},
     "sms_code_expired": {"zh": "验证码已过期,请重新获取", "en": "The code expired; get a new one"},
-    "sms_code_burned": {"zh": "错误次数过多,请重新获取", "en": "Too many wrong codes; get a new one"},
-    "invalid_payment_password": {"zh": "支付密码须为6位数字", "en": "Payment password must be 6 digits"},
-    "weak_payment_password": {"zh": "支付密码过于简单", "en": "Payment password is too easy to guess"},
+    "sms_code_burned": {
+        "zh": "错误次数过多,请重新获取",
+        "en": "Too many wrong codes; get a new one",
+    },
+    "invalid_payment_password": {
+        "zh": "支付密码须为6位数字",
+        "en": "Payment password must be 6 digits",
+    },
+    "weak_payment_password": {
+        "zh": "支付密码过于简单",
+        "en": "Payment password is too easy to guess",
+    },
     "id_checksum_mismatch": {"zh": "身份证号校验位不正确", "en": "ID number check digit is wrong"},
     "invalid_id_number": {"zh": "身份证号格式不正确", "en": "ID number must be 18 characters"},
-    "invalid_birth_date": {"zh": "身份证号中的出生日期无效", "en": "Birth date in the ID number is invalid"},
+    "invalid_birth_date": {
+        "zh": "身份证号中的出生日期无效",
+        "en": "Birth date in the ID number is invalid",
+    },
     "id_number_account_limit": {
         "zh": "该身份证已开立账户数达到上限",
         "en": "This ID number has reached its account limit",
