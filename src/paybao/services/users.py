@@ -21,6 +21,11 @@ Public interface (other features depend on it; keep it stable):
   `record_balance_payment_in`; do not call both). Other fundings ("card", "credit", "fund")
   are not counted, as PBoC No. 43 says.
 - `wallet_account_id_in(tx, user_id) -> int`.
+- `change_login_password(user_id, old, new)` and `change_payment_password(user_id, new, *,
+  payment_password=... | login_password=...)`: the security page's two forms. A wrong proof is
+  counted by the lockout it belongs to (sign-in or payments); codes as above plus the
+  registration rules' (invalid_login_password, invalid_payment_password,
+  weak_payment_password, payment_password_equals_login_password).
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from paybao.domain.credentials import (
     PaymentPasswordState,
     check_login_password,
     check_payment_not_locked,
+    check_payment_password,
     record_payment_password_failure,
 )
 from paybao.domain.errors import (
@@ -245,13 +251,26 @@ class UserService:
             self.store.update(tx, user_id, login_failures=failures)
 
     def change_login_password(self, user_id: int, old_password: str, new_password: str) -> None:
+        """Old password, then the new one (same rules as registration). A wrong old password
+        counts toward the sign-in lockout: `Forbidden` code `bad_credentials`."""
         check_login_password(new_password)
-        with self.db.read() as tx:
-            user = self.record_in(tx, user_id)
-        if not self.hasher.verify(user.login_password_hash, old_password):
-            raise Forbidden("the current login password is wrong", code="bad_credentials")
+        self._prove_login_password(user_id, old_password)
         new_hash = self.hasher.hash(new_password)
         self.db.run(lambda tx: self.store.update(tx, user_id, login_password_hash=new_hash))
+
+    def _prove_login_password(self, user_id: int, login_password: str) -> UserRecord:
+        """A signed-in user re-types the login password: the sign-in lock refuses it
+        (`login_locked`), a wrong one is counted like a failed sign-in (`bad_credentials`)."""
+        user = self.record(user_id)
+        now_us = self.clock.now_us()
+        if (user.login_locked_until_us or 0) > now_us:
+            raise _login_locked(user.login_locked_until_us or 0, now_us)
+        if not self.hasher.verify(user.login_password_hash, login_password):
+            self.db.run(lambda tx: self._login_failed_in(tx, user_id))
+            raise Forbidden("the current login password is wrong", code="bad_credentials")
+        if user.login_failures:
+            self.db.run(lambda tx: self.store.update(tx, user_id, login_failures=0))
+        return user
 
     # Payment password ------------------------------------------------------------------
 
@@ -277,6 +296,47 @@ class UserService:
             )
         if user.pay_failures:
             self.store.update(tx, user_id, pay_failures=0)
+
+    def change_payment_password(
+        self,
+        user_id: int,
+        new_password: str,
+        *,
+        payment_password: str | None = None,
+        login_password: str | None = None,
+    ) -> None:
+        """Set a new payment password, proven by the current payment password or by the login
+        password (exactly one). The new one follows the registration rules (6 digits, not
+        trivial, not the login password) and may not be the birth date or tail of the ID number.
+
+        A wrong payment password counts toward the payment lockout (`payment_password_wrong`,
+        then `payment_password_locked`); a wrong login password toward the sign-in lockout
+        (`bad_credentials`, then `login_locked`). While payments are locked neither proof
+        works: the lock would mean nothing if the login password could lift it.
+        """
+        assert (payment_password is None) != (login_password is None), "one proof, not two"
+        user = self.record(user_id)
+        if user.payment_password_hash is None:
+            raise Forbidden("no payment password set yet", code="registration_incomplete")
+        check_payment_password(new_password, id_number=user.id_number)
+        if payment_password is not None:
+            self.verify_payment_password(user_id, payment_password)
+        else:
+            check_payment_not_locked(_pay_state(user), self.clock.now())
+            self._prove_login_password(user_id, login_password or "")
+        if self.hasher.verify(user.login_password_hash, new_password):
+            raise InvalidInput(
+                "payment password must differ from the login password",
+                code="payment_password_equals_login_password",
+            )
+        new_hash = self.hasher.hash(new_password)
+
+        def work(tx: Tx) -> None:
+            current = self.record_in(tx, user_id, for_update=True)
+            check_payment_not_locked(_pay_state(current), self.clock.now())
+            self.store.update(tx, user_id, payment_password_hash=new_hash, pay_failures=0)
+
+        self.db.run(work)
 
     def run_paying(self, work: Callable[[Tx], T]) -> T:
         """`db.run(work)`, but a wrong payment password is counted after the rollback."""

@@ -80,6 +80,17 @@ TEXTS: dict[str, dict[str, str]] = {
     "status_cancelled": {"zh": "已撤销", "en": "Cancelled"},
     "cancel": {"zh": "撤销", "en": "Cancel"},
     "add_card": {"zh": "添加银行卡", "en": "Add a card"},
+    "no_cards": {"zh": "还没有绑定银行卡", "en": "No card bound yet"},
+    "code_sent": {"zh": "验证码已发送至 {phone}", "en": "A code was sent to {phone}"},
+    "card_bound": {"zh": "银行卡已绑定", "en": "The card is bound"},
+    "change_payment_password": {"zh": "修改支付密码", "en": "Change payment password"},
+    "verify_with": {"zh": "验证方式", "en": "Verify with"},
+    "current_payment_password": {"zh": "当前支付密码", "en": "Current payment password"},
+    "current_password": {"zh": "当前密码", "en": "Current password"},
+    "new_payment_password": {"zh": "新支付密码(6位数字)", "en": "New payment password (6 digits)"},
+    "current_password_wrong": {"zh": "当前密码错误", "en": "The current password is wrong"},
+    "login_password_changed": {"zh": "登录密码已修改", "en": "Login password changed"},
+    "payment_password_changed": {"zh": "支付密码已修改", "en": "Payment password changed"},
     "no_account": {"zh": "还没有账户?", "en": "No account yet?"},
     "lang_switch": {"zh": "English", "en": "中文"},
 }
@@ -141,6 +152,28 @@ ERRORS: dict[str, dict[str, str]] = {
     "account_frozen": {"zh": "账户已冻结,只能收款", "en": "Account frozen: it can receive only"},
     "payee_not_found": {"zh": "对方未开通 paybao", "en": "No paybao account with this phone"},
     "invalid_amount": {"zh": "金额格式不正确", "en": "Enter an amount like 12.34"},
+    "payment_password_equals_login_password": {
+        "zh": "支付密码不能与登录密码相同",
+        "en": "The payment password must differ from the login password",
+    },
+    "login_locked": {
+        "zh": "密码错误次数过多,请稍后再试",
+        "en": "Too many wrong passwords; try again later",
+    },
+    "invalid_sms_code": {"zh": "验证码为6位数字", "en": "The code is 6 digits"},
+    "card_not_pending": {
+        "zh": "没有待验证的银行卡,请重新添加",
+        "en": "No card is waiting for its code; add it again",
+    },
+    "card_already_bound": {"zh": "该银行卡已绑定", "en": "This card is already bound"},
+    "cards_limit_reached": {
+        "zh": "绑定的银行卡已达上限",
+        "en": "You have bound the most cards allowed",
+    },
+    "sms_resend_too_soon": {
+        "zh": "请稍后再获取验证码",
+        "en": "Wait a minute before asking for a new code",
+    },
     "csrf_failed": {"zh": "页面已过期,请刷新后重试", "en": "The form expired; reload and retry"},
 }
 

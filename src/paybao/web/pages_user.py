@@ -1,5 +1,6 @@
 """Wallet pages: sign-in, the six registration steps, home, top-up, withdraw, transfer,
-statement, cards, security, the language switch, and the sandbox SMS inbox (/dev/sms).
+statement, the language switch, and the sandbox SMS inbox (/dev/sms). Cards and security are
+in pages_user_settings.py.
 
 Every POST checks the CSRF token; a DomainError re-renders the form with the message for its
 code in the page's language. Money forms carry a one-time `idem` key, so a double submit moves
@@ -395,6 +396,8 @@ def money_page(kind: str, request: Request) -> Response:
 
 @router.post("/wallet/{kind}", dependencies=CSRF)
 async def money_post(kind: str, request: Request) -> Response:
+    if kind not in ("topup", "withdraw", "transfer"):
+        return render(request, "user/info.html", status_code=404, title="404", sections=[])
     user = _active_user(request)
     if user is None:
         return login_redirect(request)
@@ -474,38 +477,6 @@ def _other_page(kind: str, request: Request) -> Response:
             date_to=params.get("date_to"),
             next_before=entries[-1].seq if len(entries) == 20 else None,
         )
-    if kind == "cards":
-        rows = [(label, t("card")) for _, label in _cards_options(request, user.id)]
-        return render(
-            request,
-            "user/info.html",
-            title=t("cards"),
-            sections=[{"title": "", "rows": rows}],
-            links=[],
-        )
-    if kind == "security":
-        limits = services(request)["users"].limits(user.id)
-        from paybao.domain.account_class import AccountClass, upgrade_hint
-
-        record = services(request)["users"].record(user.id)
-        channels = [c for c in record.channels.split(",") if c]
-        rows = [(t("account_class"), user.account_class or "-")]
-        if limits:
-            rows += [
-                (t("limit"), format_yuan(limits.limit_fen)),
-                (t("used"), format_yuan(limits.used_fen)),
-                (t("remaining"), format_yuan(limits.remaining_fen)),
-            ]
-            hint = upgrade_hint(AccountClass(limits.account_class), channels, lang=lang)
-            if hint:
-                rows.append(("↑", hint))
-        return render(
-            request,
-            "user/info.html",
-            title=t("security"),
-            sections=[{"title": "", "rows": rows}],
-            links=[],
-        )
     return render(request, "user/info.html", status_code=404, title="404", sections=[])
 
 
@@ -535,10 +506,12 @@ def install(app: Any) -> None:
     """Register the wallet's REST API, pages, static files and the CSRF cookie middleware."""
     from fastapi.staticfiles import StaticFiles
 
-    from paybao.web import api_wallet
+    from paybao.web import api_wallet, pages_user_settings
     from paybao.web.session import csrf_cookie_middleware
 
     app.include_router(api_wallet.router)
+    # Cards and security first: their GET pages are also `/wallet/{kind}` paths.
+    app.include_router(pages_user_settings.router)
     app.include_router(router)
     app.mount(
         "/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"
