@@ -52,6 +52,14 @@ class IdempotencyStore(Protocol):
         ...
 
 
+def without_secrets(fields: dict[str, object]) -> dict[str, object]:
+    """A request's fields for fingerprinting, with every password left out: the fingerprint is
+    stored, and an unsalted digest of a 6-digit payment password would give the password away
+    to anyone who reads the table (10^6 guesses). The same key with a different password is
+    then a replay, and gets the first answer, which is the idempotency contract anyway."""
+    return {key: value for key, value in fields.items() if "password" not in key.lower()}
+
+
 def fingerprint(*parts: str) -> str:
     digest = hashlib.sha256()
     for part in parts:

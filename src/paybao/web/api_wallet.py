@@ -24,7 +24,7 @@ from paybao.domain.errors import DomainError, InvalidInput, Unauthenticated
 from paybao.domain.money import format_yuan
 from paybao.domain.withdrawal import TransferArrival, WithdrawalArrival
 from paybao.services.clock import datetime_from_us, us_from_datetime
-from paybao.services.idempotency import fingerprint
+from paybao.services.idempotency import fingerprint, without_secrets
 from paybao.services.wallet import ENTRY_KINDS, Entry, StatementQuery
 from paybao.web.deps import ROW_ID_MAX, platform_of
 from paybao.web.errors import ERROR_RESPONSES, error_body, status_for
@@ -58,7 +58,7 @@ async def idempotent(request: Request, scope: str, work: Callable[[], Any]) -> J
     if not key:
         raise InvalidInput("Idempotency-Key header required", code="idempotency_key_missing")
     body = await request.body()
-    request_sha256 = fingerprint(request.method, request.url.path, body.decode(errors="replace"))
+    request_sha256 = fingerprint(request.method, request.url.path, _public_body(body))
 
     def run() -> tuple[int, str]:
         try:
@@ -72,6 +72,17 @@ async def idempotent(request: Request, scope: str, work: Callable[[], Any]) -> J
     status_code, text = await run_in_threadpool(service.run, scope, key, request_sha256, run)
     headers = {"Retry-After": "1"} if status_code == 503 else None
     return JSONResponse(json.loads(text), status_code=status_code, headers=headers)
+
+
+def _public_body(body: bytes) -> str:
+    """The body as fingerprinted: canonical JSON without passwords (see `without_secrets`)."""
+    try:
+        fields = json.loads(body)
+    except ValueError:
+        return body.decode(errors="replace")
+    if not isinstance(fields, dict):
+        return json.dumps(fields, sort_keys=True)
+    return json.dumps(without_secrets(fields), sort_keys=True, ensure_ascii=False)
 
 
 def _plain(value: Any) -> Any:

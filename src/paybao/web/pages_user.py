@@ -24,7 +24,7 @@ from paybao.domain.errors import DomainError, NotFound
 from paybao.domain.money import format_yuan, parse_yuan
 from paybao.domain.withdrawal import TransferArrival, WithdrawalArrival
 from paybao.services.clock import datetime_from_us
-from paybao.services.idempotency import fingerprint
+from paybao.services.idempotency import fingerprint, without_secrets
 from paybao.services.wallet import StatementQuery
 from paybao.web.api_wallet import CODES_BY_KIND, RowId, statement_query
 from paybao.web.deps import platform_of
@@ -429,9 +429,8 @@ async def money_post(kind: str, request: Request) -> Response:
                 )
             return 200, json.dumps({"status": result.status})
 
-        digest = fingerprint(
-            kind, *(f"{k}={v}" for k, v in sorted(form.items()) if k != "csrf_token")
-        )
+        public = without_secrets({k: v for k, v in form.items() if k != "csrf_token"})
+        digest = fingerprint(kind, *(f"{k}={v}" for k, v in sorted(public.items())))
         _, body = services(request)["idempotency"].run(
             f"form:{user.id}", form.get("idem") or secrets.token_urlsafe(8), digest, work
         )
