@@ -46,7 +46,13 @@ def apply(
     [
         (Transfer("", 1, 2, 1), R.ID_MUST_NOT_BE_EMPTY),
         (Transfer("x" * 65, 1, 2, 1), R.ID_TOO_LONG),
+        (Transfer("a\x00", 1, 2, 1), R.ID_MUST_BE_PRINTABLE),
         (Transfer("a", 1, 2, 1, reference="r" * 65), R.REFERENCE_TOO_LONG),
+        (Transfer("a", 1, 2, 1, reference="\x00"), R.REFERENCE_MUST_BE_PRINTABLE),
+        (
+            Transfer("a", 0, 0, None, flags=TransferFlags.VOID_PENDING, pending_id="p\x00"),
+            R.PENDING_ID_MUST_BE_PRINTABLE,
+        ),
         (
             Transfer("a", 1, 2, 1, flags=TransferFlags.PENDING | TransferFlags.POST_PENDING),
             R.FLAGS_ARE_MUTUALLY_EXCLUSIVE,

@@ -61,11 +61,14 @@ class TransferResult(StrEnum):
     LINKED_EVENT_CHAIN_OPEN = "linked_event_chain_open"
     ID_MUST_NOT_BE_EMPTY = "id_must_not_be_empty"
     ID_TOO_LONG = "id_too_long"
+    ID_MUST_BE_PRINTABLE = "id_must_be_printable"
     REFERENCE_TOO_LONG = "reference_too_long"
+    REFERENCE_MUST_BE_PRINTABLE = "reference_must_be_printable"
     FLAGS_ARE_MUTUALLY_EXCLUSIVE = "flags_are_mutually_exclusive"
     PENDING_ID_MUST_NOT_BE_EMPTY = "pending_id_must_not_be_empty"
     PENDING_ID_MUST_BE_EMPTY = "pending_id_must_be_empty"
     PENDING_ID_MUST_BE_DIFFERENT = "pending_id_must_be_different"
+    PENDING_ID_MUST_BE_PRINTABLE = "pending_id_must_be_printable"
     TIMEOUT_RESERVED_FOR_PENDING_TRANSFER = "timeout_reserved_for_pending_transfer"
     TIMEOUT_TOO_LARGE = "timeout_too_large"
     DEBIT_ACCOUNT_ID_MUST_NOT_BE_ZERO = "debit_account_id_must_not_be_zero"
@@ -219,8 +222,9 @@ class BatchOutcome:
 
 
 def pending_ids_of(transfers: Iterable[Transfer]) -> set[str]:
-    """Holds that a batch posts or voids: the adapter loads and locks them first."""
-    return {t.pending_id for t in transfers if t.pending_id}
+    """Holds that a batch posts or voids: the adapter loads and locks them first. Ids that
+    could never be stored are not looked up (the rules refuse those transfers anyway)."""
+    return {t.pending_id for t in transfers if t.pending_id and t.pending_id.isprintable()}
 
 
 def account_ids_of(
@@ -377,8 +381,13 @@ def validate_fields(transfer: Transfer) -> TransferResult:
         return TransferResult.ID_MUST_NOT_BE_EMPTY
     if len(transfer.id) > TRANSFER_ID_LENGTH_MAX:
         return TransferResult.ID_TOO_LONG
+    # Control characters (a NUL byte above all) cannot be stored in PostgreSQL text.
+    if not transfer.id.isprintable():
+        return TransferResult.ID_MUST_BE_PRINTABLE
     if len(transfer.reference) > REFERENCE_LENGTH_MAX:
         return TransferResult.REFERENCE_TOO_LONG
+    if not transfer.reference.isprintable():
+        return TransferResult.REFERENCE_MUST_BE_PRINTABLE
     phases = flags & _PHASES
     if phases & (phases - 1):  # more than one phase bit set
         return TransferResult.FLAGS_ARE_MUTUALLY_EXCLUSIVE
@@ -388,6 +397,8 @@ def validate_fields(transfer: Transfer) -> TransferResult:
         return TransferResult.PENDING_ID_MUST_BE_EMPTY
     if transfer.pending_id == transfer.id:
         return TransferResult.PENDING_ID_MUST_BE_DIFFERENT
+    if transfer.pending_id and not transfer.pending_id.isprintable():
+        return TransferResult.PENDING_ID_MUST_BE_PRINTABLE
     if transfer.timeout_s != 0 and not flags & _PENDING:
         return TransferResult.TIMEOUT_RESERVED_FOR_PENDING_TRANSFER
     if not 0 <= transfer.timeout_s <= TIMEOUT_S_MAX:

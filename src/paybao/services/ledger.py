@@ -89,7 +89,9 @@ class LedgerService:
         """Apply a batch inside the caller's transaction. Failed transfers write nothing."""
         assert 0 < len(transfers) <= BATCH_SIZE_MAX
         pending_ids = pending_ids_of(transfers)
-        transfer_ids = [t.id for t in transfers]
+        # An id with control characters cannot be stored or even looked up in PostgreSQL;
+        # such transfers are refused by the rules below without touching the database.
+        transfer_ids = [t.id for t in transfers if t.id.isprintable()]
         if pending_ids:
             # Holds first (their accounts are not known before), then accounts: a fixed order.
             stored = self.store.load_transfers(tx, transfer_ids + sorted(pending_ids))
