@@ -31,7 +31,8 @@ _ACTIVE_CLAIM: contextvars.ContextVar[tuple[str, str] | None] = contextvars.Cont
     "idempotency_claim", default=None
 )
 # A claim older than this with no answer belongs to a crashed request: it may be taken over.
-STALE_CLAIM_S = 120
+# Requests are bounded well below it (statement and lock timeouts of 15 s, a few retries).
+STALE_CLAIM_S = 45
 
 
 class IdempotencyStore(Protocol):
