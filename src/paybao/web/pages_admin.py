@@ -34,27 +34,21 @@ module, say `web/pages_disputes.py`:
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
-from paybao.domain.account_class import CHINA_TZ
 from paybao.domain.errors import DomainError, Unauthenticated
-from paybao.domain.money import format_yuan
-from paybao.services.clock import datetime_from_us
+from paybao.web.console import Console
 from paybao.web.deps import platform_of
 from paybao.web.errors import status_for
-from paybao.web.i18n import error_text, lang_of
-from paybao.web.i18n import text as wallet_text
-from paybao.web.session import check_csrf, csrf_token, current_user_id, sign_in, sign_out
+from paybao.web.i18n import lang_of
+from paybao.web.session import check_csrf, current_user_id, sign_in, sign_out
 
 KIND = "admin"
 LOGIN_PATH = "/admin/login"
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 CSRF = [Depends(check_csrf)]
 
 # (label, path) of every console page, in menu order. Labels are ADMIN_TEXTS keys or plain
@@ -99,79 +93,35 @@ class OperatorSignInRequired(Unauthenticated):
     code = "operator_sign_in_required"
 
 
-def add_nav(label: str, path: str) -> None:
-    """Add a console page to the navigation bar (once)."""
-    assert path.startswith("/admin/"), "admin pages live under /admin/"
-    if (label, path) not in ADMIN_NAV:
-        ADMIN_NAV.append((label, path))
+def _identify(request: Request) -> dict[str, Any]:
+    return {"operator_id": current_user_id(request, kind=KIND)}
+
+
+CONSOLE = Console(
+    kind=KIND,
+    root="/admin",
+    nav=ADMIN_NAV,
+    texts=ADMIN_TEXTS,
+    errors=ADMIN_ERRORS,
+    brand_key="admin_brand",
+    sign_in_required=OperatorSignInRequired,
+    identify=_identify,
+)
+# The names feature modules use (see the module docstring).
+add_nav = CONSOLE.add_nav
+admin_text = CONSOLE.text
+admin_error = CONSOLE.error
+safe_next = CONSOLE.safe_next
+render = CONSOLE.render
 
 
 def require_operator(request: Request) -> int:
     """FastAPI dependency: the signed-in operator's id."""
-    operator_id = current_user_id(request, kind=KIND)
-    if operator_id is None:
-        raise OperatorSignInRequired("operator sign-in required")
-    return operator_id
+    return CONSOLE.require(request)
 
 
 def services(request: Request) -> dict[str, Any]:
     return platform_of(request).services
-
-
-def admin_text(lang: str, key: str, **values: object) -> str:
-    entry = ADMIN_TEXTS.get(key)
-    if entry is None:
-        return wallet_text(lang, key, **values)
-    value = entry.get(lang, key)
-    return value.format(**values) if values else value
-
-
-def admin_error(request: Request, error: DomainError) -> dict[str, str]:
-    """Context for a form that failed: the message for the error's code, in the page's language."""
-    lang = lang_of(request)
-    entry = ADMIN_ERRORS.get(error.code)
-    message = entry[lang] if entry else error_text(lang, error.code, error.message)
-    return {"error": message, "error_code": error.code}
-
-
-def when(at_us: int | None) -> str:
-    if not at_us:
-        return "-"
-    return datetime_from_us(at_us).astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def render(
-    request: Request, template: str, /, status_code: int = 200, **context: Any
-) -> HTMLResponse:
-    """Render an admin template (one that extends admin/layout.html) with the frame's context."""
-    lang = lang_of(request)
-    operator_id = current_user_id(request, kind=KIND)
-    path = request.url.path
-    nav = [
-        (admin_text(lang, label), href, path == href or path.startswith(href + "/"))
-        for label, href in ADMIN_NAV
-    ]
-    base = {
-        "request": request,
-        "lang": lang,
-        "t": lambda key, **v: admin_text(lang, key, **v),
-        "yuan": format_yuan,
-        "when": when,
-        "csrf": csrf_token(request),
-        "nav": nav if operator_id is not None else [],
-        "operator_id": operator_id,
-        "title": admin_text(lang, "admin_brand"),
-    }
-    return templates.TemplateResponse(
-        request, template, {**base, **context}, status_code=status_code
-    )
-
-
-def safe_next(target: str | None) -> str:
-    """Only a path inside the console: no open redirect to another site."""
-    if target and target.startswith("/admin") and not target.startswith("//"):
-        return target
-    return "/admin"
 
 
 # Sign-in -----------------------------------------------------------------------------------

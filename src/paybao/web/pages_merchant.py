@@ -35,27 +35,21 @@ module, say `web/pages_merchant_bills.py`:
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
-from paybao.domain.account_class import CHINA_TZ
 from paybao.domain.errors import DomainError, Unauthenticated
-from paybao.domain.money import format_yuan
-from paybao.services.clock import datetime_from_us
+from paybao.web.console import Console
 from paybao.web.deps import platform_of
 from paybao.web.errors import status_for
-from paybao.web.i18n import error_text, lang_of
-from paybao.web.i18n import text as wallet_text
-from paybao.web.session import check_csrf, csrf_token, current_user_id, sign_in, sign_out
+from paybao.web.i18n import lang_of
+from paybao.web.session import check_csrf, current_user_id, sign_in, sign_out
 
 KIND = "merchant"
 LOGIN_PATH = "/merchant/login"
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 CSRF = [Depends(check_csrf)]
 
 # (label, path) of every portal page, in menu order. Labels are MERCHANT_TEXTS keys or plain
@@ -122,13 +116,6 @@ class MerchantSignInRequired(Unauthenticated):
     code = "merchant_sign_in_required"
 
 
-def add_nav(label: str, path: str) -> None:
-    """Add a portal page to the navigation bar (once)."""
-    assert path.startswith("/merchant/"), "portal pages live under /merchant/"
-    if (label, path) not in MERCHANT_NAV:
-        MERCHANT_NAV.append((label, path))
-
-
 def add_texts(texts: dict[str, dict[str, str]]) -> None:
     """Register a page's zh/en texts (keys must not clash with existing ones)."""
     for key, entry in texts.items():
@@ -136,38 +123,8 @@ def add_texts(texts: dict[str, dict[str, str]]) -> None:
         MERCHANT_TEXTS[key] = entry
 
 
-def require_merchant(request: Request) -> int:
-    """FastAPI dependency: the signed-in merchant's id."""
-    merchant_id = current_user_id(request, kind=KIND)
-    if merchant_id is None:
-        raise MerchantSignInRequired("merchant sign-in required")
-    return merchant_id
-
-
 def services(request: Request) -> dict[str, Any]:
     return platform_of(request).services
-
-
-def merchant_text(lang: str, key: str, **values: object) -> str:
-    entry = MERCHANT_TEXTS.get(key)
-    if entry is None:
-        return wallet_text(lang, key, **values)
-    value = entry.get(lang, key)
-    return value.format(**values) if values else value
-
-
-def merchant_error(request: Request, error: DomainError) -> dict[str, str]:
-    """Context for a form that failed: the message for the error's code, in the page's language."""
-    lang = lang_of(request)
-    entry = MERCHANT_ERRORS.get(error.code)
-    message = entry[lang] if entry else error_text(lang, error.code, error.message)
-    return {"error": message, "error_code": error.code}
-
-
-def when(at_us: int | None) -> str:
-    if not at_us:
-        return "-"
-    return datetime_from_us(at_us).astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _signed_in_merchant(request: Request) -> Any:
@@ -180,38 +137,31 @@ def _signed_in_merchant(request: Request) -> Any:
         return None
 
 
-def render(
-    request: Request, template: str, /, status_code: int = 200, **context: Any
-) -> HTMLResponse:
-    """Render a portal template (one that extends merchant/layout.html) with the frame's context."""
-    lang = lang_of(request)
-    merchant = _signed_in_merchant(request)
-    path = request.url.path
-    nav = [
-        (merchant_text(lang, label), href, path == href or path.startswith(href + "/"))
-        for label, href in MERCHANT_NAV
-    ]
-    base = {
-        "request": request,
-        "lang": lang,
-        "t": lambda key, **v: merchant_text(lang, key, **v),
-        "yuan": format_yuan,
-        "when": when,
-        "csrf": csrf_token(request),
-        "nav": nav if merchant is not None else [],
-        "merchant": merchant,
-        "title": merchant_text(lang, "merchant_brand"),
-    }
-    return templates.TemplateResponse(
-        request, template, {**base, **context}, status_code=status_code
-    )
+def _identify(request: Request) -> dict[str, Any]:
+    return {"merchant": _signed_in_merchant(request)}
 
 
-def safe_next(target: str | None) -> str:
-    """Only a path inside the portal: no open redirect to another site."""
-    if target and target.startswith("/merchant") and not target.startswith("//"):
-        return target
-    return "/merchant"
+CONSOLE = Console(
+    kind=KIND,
+    root="/merchant",
+    nav=MERCHANT_NAV,
+    texts=MERCHANT_TEXTS,
+    errors=MERCHANT_ERRORS,
+    brand_key="merchant_brand",
+    sign_in_required=MerchantSignInRequired,
+    identify=_identify,
+)
+# The names feature modules use (see the module docstring).
+add_nav = CONSOLE.add_nav
+merchant_text = CONSOLE.text
+merchant_error = CONSOLE.error
+safe_next = CONSOLE.safe_next
+render = CONSOLE.render
+
+
+def require_merchant(request: Request) -> int:
+    """FastAPI dependency: the signed-in merchant's id."""
+    return CONSOLE.require(request)
 
 
 async def form_of(request: Request) -> dict[str, str]:
