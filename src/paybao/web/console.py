@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -92,6 +93,20 @@ class Console:
         if target and target.startswith(self.root) and not target.startswith("//"):
             return target
         return self.root
+
+    def login_form(
+        self, request: Request, title_key: str, status_code: int = 200, **extra: Any
+    ) -> HTMLResponse:
+        """The sign-in page (`<kind>/login.html`), posting back to itself with a safe `next`."""
+        next_path = self.safe_next(request.query_params.get("next"))
+        return self.render(
+            request,
+            f"{self.kind}/login.html",
+            status_code,
+            title=self.text(lang_of(request), title_key),
+            action=f"{self.root}/login?next={quote(next_path)}",
+            **extra,
+        )
 
     def render(
         self, request: Request, template: str, /, status_code: int = 200, **context: Any

@@ -44,7 +44,6 @@ from paybao.domain.errors import DomainError, Unauthenticated
 from paybao.web.console import Console
 from paybao.web.deps import platform_of
 from paybao.web.errors import status_for
-from paybao.web.i18n import lang_of
 from paybao.web.session import check_csrf, current_user_id, sign_in, sign_out
 
 KIND = "admin"
@@ -130,15 +129,7 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 
 
 def login_form(request: Request, status_code: int = 200, **extra: Any) -> HTMLResponse:
-    next_path = safe_next(request.query_params.get("next"))
-    return render(
-        request,
-        "admin/login.html",
-        status_code,
-        title=admin_text(lang_of(request), "admin_login"),
-        action=f"{LOGIN_PATH}?next={quote(next_path)}",
-        **extra,
-    )
+    return CONSOLE.login_form(request, "admin_login", status_code, **extra)
 
 
 @router.get("/login")

@@ -45,7 +45,6 @@ from paybao.domain.errors import DomainError, Unauthenticated
 from paybao.web.console import Console
 from paybao.web.deps import platform_of
 from paybao.web.errors import status_for
-from paybao.web.i18n import lang_of
 from paybao.web.session import check_csrf, current_user_id, sign_in, sign_out
 
 KIND = "merchant"
@@ -174,15 +173,7 @@ router = APIRouter(prefix="/merchant", include_in_schema=False)
 
 
 def login_form(request: Request, status_code: int = 200, **extra: Any) -> HTMLResponse:
-    next_path = safe_next(request.query_params.get("next"))
-    return render(
-        request,
-        "merchant/login.html",
-        status_code,
-        title=merchant_text(lang_of(request), "merchant_login"),
-        action=f"{LOGIN_PATH}?next={quote(next_path)}",
-        **extra,
-    )
+    return CONSOLE.login_form(request, "merchant_login", status_code, **extra)
 
 
 @router.get("/login")

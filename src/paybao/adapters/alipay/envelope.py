@@ -35,7 +35,8 @@ _METHOD_NAME: Final = re.compile(r"^[a-z][a-z0-9_]*(?:\.[a-z0-9_]+){1,15}$")
 _JSON_STRING_LITERAL: Final = re.compile(r'"(?:[^"\\]|\\.)*"')
 _BRACE_ESCAPES: Final = str.maketrans({"{": "\\u007b", "}": "\\u007d"})
 # Characters the response charset cannot hold (emoji in GBK, lone surrogates) are written as
-# JSON \uXXXX escapes; they only ever occur inside string literals, where that is valid JSON.
+# JSON \u escapes (backslash, u, four hex digits); they only ever occur inside string
+# literals, where that is valid JSON.
 _JSON_ESCAPE_ERRORS: Final = "paybao.json_escape"
 RESPONSE_NESTING_DEPTH_MAX: Final = 8
 
