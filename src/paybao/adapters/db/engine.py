@@ -64,6 +64,12 @@ def _sqlite_engine(url: str, synchronous: str) -> Engine:
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # A batch of transfers dirties index pages all over the file: a 64 MiB page cache keeps
+        # them in memory, and checkpointing every 16k pages (64 MiB of WAL) instead of every 1k
+        # lets repeated writes to hot pages (accounts) fold into one checkpoint write. Together
+        # they took group commit from ~16k to ~20k transfers/s (bench/ledger.sh).
+        cursor.execute("PRAGMA cache_size=-65536")
+        cursor.execute("PRAGMA wal_autocheckpoint=16384")
         cursor.close()
 
     @event.listens_for(engine, "begin")
