@@ -5,7 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import multiprocessing
 import os
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -15,6 +15,7 @@ from tests.support.ledger_machine import LedgerMachine, Snapshot
 
 from paybao.bootstrap import Platform, build_platform
 from paybao.domain.accounts import AccountSpec, OwnerKind, Purpose, platform_account, user_account
+from paybao.domain.errors import InvariantViolation
 from paybao.domain.ledger import Transfer, TransferFlags, TransferResult
 from paybao.services.ledger import LedgerRejected
 from paybao.settings import Settings
@@ -75,6 +76,31 @@ def test_database_refuses_an_overdraft_even_without_the_code(platform: Platform)
             text("UPDATE ledger_accounts SET debits_posted = 500 WHERE id = :id"),
             {"id": wallet},
         )
+
+
+def test_a_lost_update_is_caught_before_the_commit(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The committing write path checks its compare-and-set inside the same round trip as
+    COMMIT: a row that changed after it was read fails the transaction, and nothing lands."""
+    bank, wallet = _fund(platform, 1, 1_000)
+    store = platform.ledger.store
+    original = store.write_and_commit
+
+    def tampered(tx: Any, *args: Any) -> None:
+        # Stands in for a writer that ignored the row lock: the counters move under us.
+        tx.exec_driver_sql(
+            f"UPDATE ledger_accounts SET credits_posted = credits_posted + 1 WHERE id = {bank}"
+        )
+        original(tx, *args)
+
+    monkeypatch.setattr(store, "write_and_commit", tampered)
+    with pytest.raises(InvariantViolation, match="changed under us"):
+        platform.ledger.apply([Transfer("lost-update", wallet, bank, 300)])
+    monkeypatch.undo()
+    assert platform.ledger.balance(wallet).balance_fen == 1_000
+    assert platform.ledger.apply([Transfer("after", wallet, bank, 300)])[0].result is R.OK
+    assert platform.reconcile.run().clean
 
 
 def test_poster_isolates_failures_per_submission(platform: Platform) -> None:

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from paybao.domain.accounts import AccountSpec
+from paybao.domain.errors import InvariantViolation, Retryable
 from paybao.domain.ledger import Account, TransferRecord
 
 T = TypeVar("T")
@@ -52,7 +53,8 @@ class FakeLedgerStore:
 
     def insert_transfers(self, tx: FakeTx, records: Sequence[TransferRecord]) -> None:
         for record in records:
-            assert record.id not in tx.state["transfers"], "unique constraint"
+            if record.id in tx.state["transfers"]:  # as SqlDatabase.run reports a unique race
+                raise Retryable("conflicting concurrent write; retry")
             tx.state["transfers"][record.id] = record
 
     def update_accounts(self, tx: FakeTx, changes: Sequence[tuple[Account, Account]]) -> int:
@@ -86,6 +88,17 @@ class FakeLedgerStore:
         matched = self.update_accounts(tx, changes)
         self.update_pending_status(tx, status_by_id)
         return matched
+
+    def write_and_commit(
+        self,
+        tx: FakeTx,
+        records: Sequence[TransferRecord],
+        changes: Sequence[tuple[Account, Account]],
+        status_by_id: dict[str, str],
+    ) -> None:
+        matched = self.write(tx, records, changes, status_by_id)
+        if matched != len(changes):
+            raise InvariantViolation(f"{len(changes) - matched} account row(s) changed under us")
 
     def due_pending(self, tx: FakeTx, now_us: int, limit: int) -> list[TransferRecord]:
         due = [

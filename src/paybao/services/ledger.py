@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from paybao.domain.accounts import PLATFORM_PURPOSES, AccountSpec, platform_account
-from paybao.domain.errors import DomainError, InvariantViolation, NotFound
+from paybao.domain.errors import DomainError, InvariantViolation, NotFound, Retryable
 from paybao.domain.ledger import (
     BATCH_SIZE_MAX,
     Account,
@@ -19,6 +19,7 @@ from paybao.domain.ledger import (
     Transfer,
     TransferOutcome,
     TransferRecord,
+    TransferResult,
     account_ids_of,
     apply_batch,
     expire_batch,
@@ -28,6 +29,10 @@ from paybao.domain.money import CURRENCY_DEFAULT
 from paybao.services.ports import Clock, Database, LedgerStore, Tx
 
 EXPIRE_BATCH_SIZE_MAX = 1000
+
+
+class _LookupNeeded(Exception):
+    """The optimistic path cannot answer for this batch; it is redone with the lookup."""
 
 
 class LedgerRejected(DomainError):
@@ -87,12 +92,52 @@ class LedgerService:
 
     def apply_in(self, tx: Tx, transfers: Sequence[Transfer]) -> list[TransferOutcome]:
         """Apply a batch inside the caller's transaction. Failed transfers write nothing."""
+        accounts, outcome = self._decide(tx, transfers)
+        self._store_outcome(tx, accounts, outcome)
+        return outcome.outcomes
+
+    def apply(self, transfers: Sequence[Transfer]) -> list[TransferOutcome]:
+        """Apply a batch in a transaction of its own (the poster's path), which the store
+        commits together with its writes.
+
+        A batch that posts or voids nothing is first tried without looking its ids up: the
+        unique key on the transfer id decides. Only if an id already exists (a caller's
+        retry) or a transfer is refused (its id might exist, and `exists*` takes precedence)
+        is the batch redone with the lookup. Both are rare; the query saved is not.
+        """
+
+        def work(tx: Tx, *, lookup: bool) -> list[TransferOutcome]:
+            accounts, outcome = self._decide(tx, transfers, lookup=lookup)
+            if not lookup and any(o.result is not TransferResult.OK for o in outcome.outcomes):
+                # A refusal may hide an existing id, whose `exists*` result takes precedence.
+                raise _LookupNeeded
+            changes = _changes(accounts, outcome)
+            self.store.write_and_commit(tx, outcome.created, changes, outcome.pending_status)
+            return outcome.outcomes
+
+        if not pending_ids_of(transfers):
+            try:
+                return self.db.run(lambda tx: work(tx, lookup=False), retries_max=0)
+            except (_LookupNeeded, Retryable):  # an id exists, a refusal, or a transient fault
+                pass
+        return self.db.run(lambda tx: work(tx, lookup=True))
+
+    def _decide(
+        self, tx: Tx, transfers: Sequence[Transfer], *, lookup: bool = True
+    ) -> tuple[dict[int, Account], BatchOutcome]:
+        """Load and lock what the batch touches, then apply the rules (nothing written yet).
+        Without `lookup`, the batch's own ids are assumed new: only for batches with no
+        post or void, whose writes a unique key then checks."""
         assert 0 < len(transfers) <= BATCH_SIZE_MAX
         pending_ids = pending_ids_of(transfers)
         # An id with control characters cannot be stored or even looked up in PostgreSQL;
         # such transfers are refused by the rules below without touching the database.
         transfer_ids = [t.id for t in transfers if t.id.isprintable()]
-        if pending_ids:
+        if not lookup:
+            assert not pending_ids, "holds must be loaded"
+            stored: dict[str, TransferRecord] = {}
+            accounts = self.store.load_accounts(tx, sorted(account_ids_of(transfers, {})))
+        elif pending_ids:
             # Holds first (their accounts are not known before), then accounts: a fixed order.
             stored = self.store.load_transfers(tx, transfer_ids + sorted(pending_ids))
             accounts = self.store.load_accounts(tx, sorted(account_ids_of(transfers, stored)))
@@ -102,11 +147,7 @@ class LedgerService:
         outcome = apply_batch(
             transfers, accounts=accounts, stored=stored, now_us=self.clock.now_us()
         )
-        self._store_outcome(tx, accounts, outcome)
-        return outcome.outcomes
-
-    def apply(self, transfers: Sequence[Transfer]) -> list[TransferOutcome]:
-        return self.db.run(lambda tx: self.apply_in(tx, transfers))
+        return accounts, outcome
 
     def transfer_in(self, tx: Tx, transfers: Sequence[Transfer]) -> list[TransferRecord]:
         """Apply and insist on success: any refusal raises `LedgerRejected` with its code.
@@ -138,15 +179,20 @@ class LedgerService:
         return len(outcome.pending_status)
 
     def _store_outcome(self, tx: Tx, before: dict[int, Account], outcome: BatchOutcome) -> None:
-        changes = [
-            (before[account_id], after)
-            for account_id, after in outcome.accounts.items()
-            if after.counters() != before[account_id].counters()
-        ]
+        changes = _changes(before, outcome)
         # Compare-and-set: every row must still hold what we read, or an update was lost.
         matched = self.store.write(tx, outcome.created, changes, outcome.pending_status)
         if matched != len(changes):
             raise InvariantViolation(f"{len(changes) - matched} account row(s) changed under us")
+
+
+def _changes(before: dict[int, Account], outcome: BatchOutcome) -> list[tuple[Account, Account]]:
+    """(before, after) of every account whose counters the batch changed."""
+    return [
+        (before[account_id], after)
+        for account_id, after in outcome.accounts.items()
+        if after.counters() != before[account_id].counters()
+    ]
 
 
 def _accounts_of(records: Sequence[TransferRecord]) -> set[int]:

@@ -71,6 +71,18 @@ class LedgerStore(Protocol):
         and set hold statuses. Returns how many account rows matched their `before`."""
         ...
 
+    def write_and_commit(
+        self,
+        tx: Tx,
+        records: Sequence[TransferRecord],
+        changes: Sequence[tuple[Account, Account]],
+        status_by_id: dict[str, str],
+    ) -> None:
+        """`write` for a transaction that does nothing else: raises `InvariantViolation`
+        (and nothing is kept) unless every compare-and-set matched; may commit the
+        transaction itself where that saves a round trip."""
+        ...
+
     def due_pending(self, tx: Tx, now_us: int, limit: int) -> list[TransferRecord]: ...
 
     def open_accounts(self, tx: Tx, specs: Sequence[AccountSpec], now_us: int) -> dict[str, int]:

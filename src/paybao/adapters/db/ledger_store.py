@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection
 
 from paybao.domain.accounts import AccountSpec
+from paybao.domain.errors import InvariantViolation
 from paybao.domain.ledger import Account, TransferRecord
 
 _TRANSFER_COLUMNS = (
@@ -143,6 +145,18 @@ class SqliteLedgerStore:
         self.update_pending_status(tx, status_by_id)
         return matched
 
+    def write_and_commit(
+        self,
+        tx: Connection,
+        records: Sequence[TransferRecord],
+        changes: Sequence[tuple[Account, Account]],
+        status_by_id: dict[str, str],
+    ) -> None:
+        """SQLite has no round trip to save: write, check, and leave the commit to the caller."""
+        matched = self.write(tx, records, changes, status_by_id)
+        if matched != len(changes):
+            raise InvariantViolation(f"{len(changes) - matched} account row(s) changed under us")
+
     def due_pending(self, tx: Connection, now_us: int, limit: int) -> list[TransferRecord]:
         cursor = _cursor(tx)
         cursor.execute(
@@ -205,6 +219,12 @@ _PG_UPDATE_ACCOUNTS = (
     " AS v(id, dp, dpo, cp, cpo, odp, odpo, ocp, ocpo) WHERE a.id = v.id"
     " AND a.debits_pending = v.odp AND a.debits_posted = v.odpo"
     " AND a.credits_pending = v.ocp AND a.credits_posted = v.ocpo"
+)
+# The same, as a statement that fails (division by zero) unless every row matched: the check
+# then happens inside the database, before a COMMIT queued behind it in the same pipeline.
+_PG_UPDATE_ACCOUNTS_CHECKED = (
+    f"WITH changed AS ({_PG_UPDATE_ACCOUNTS} RETURNING 1)"
+    " SELECT 1 / (count(*) = %s)::int FROM changed"
 )
 _PG_UPDATE_STATUS = (
     "UPDATE ledger_transfers AS t SET pending_status = v.status"
@@ -279,6 +299,37 @@ class PostgresLedgerStore:
             if status_by_id:
                 connection.cursor().execute(_PG_UPDATE_STATUS, _status_columns(status_by_id))
         return int(updated.rowcount) if changes else 0
+
+    def write_and_commit(
+        self,
+        tx: Connection,
+        records: Sequence[TransferRecord],
+        changes: Sequence[tuple[Account, Account]],
+        status_by_id: dict[str, str],
+    ) -> None:
+        """Writes, the compare-and-set check and COMMIT in one round trip: a transaction that
+        only applies transfers then costs two round trips in all (load, write+commit). The
+        caller's own commit afterwards finds the connection idle and sends nothing."""
+        connection = tx.connection.dbapi_connection
+        assert connection is not None
+        try:
+            with connection.pipeline():
+                if records:
+                    connection.cursor().execute(
+                        _PG_INSERT_TRANSFERS, _pg_columns([_record_tuple(r) for r in records])
+                    )
+                if changes:
+                    connection.cursor().execute(
+                        _PG_UPDATE_ACCOUNTS_CHECKED,
+                        [*_account_change_columns(changes), len(changes)],
+                    )
+                if status_by_id:
+                    connection.cursor().execute(_PG_UPDATE_STATUS, _status_columns(status_by_id))
+                # Not connection.commit(): that syncs at once, and leaving the pipeline syncs
+                # again, which would cost the round trip this method exists to save.
+                connection.cursor().execute("COMMIT")
+        except psycopg.errors.DivisionByZero as error:
+            raise InvariantViolation("account row(s) changed under us") from error
 
     def due_pending(self, tx: Connection, now_us: int, limit: int) -> list[TransferRecord]:
         cursor = _cursor(tx)
