@@ -89,7 +89,7 @@ def test_a_lost_update_is_caught_before_the_commit(
 
     def tampered(tx: Any, *args: Any) -> None:
         # Stands in for a writer that ignored the row lock: the counters move under us.
-        tx.exec_driver_sql(
+        tx.connection.cursor().execute(
             f"UPDATE ledger_accounts SET credits_posted = credits_posted + 1 WHERE id = {bank}"
         )
         original(tx, *args)

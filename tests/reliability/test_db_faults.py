@@ -14,6 +14,8 @@ from sqlalchemy import text
 
 from paybao.adapters.db.engine import make_engine
 from paybao.bootstrap import Platform
+from paybao.domain.accounts import Purpose, platform_account, user_account
+from paybao.domain.ledger import Transfer
 from tests.conftest import database_kind
 from tests.integration.gateway_support import (
     APP_ID,
@@ -147,3 +149,39 @@ def test_gateway_pay_under_persistent_cuts_answers_in_protocol(
     assert wallet_balance(platform, buyer) == 45_00
     assert platform.reconcile.run().clean
     _ = APP_ID
+
+
+def test_a_cut_in_the_ledgers_own_commit_is_retried_and_lands_once(platform: Platform) -> None:
+    """The ledger's own transactions (the poster's) write and COMMIT in one round trip on
+    the bare driver connection: a connection lost there is retried, and the retry finds
+    the transfer either absent (applied now) or present (answered `exists`), never twice."""
+    bank = platform_account(Purpose.BANK_CLEARING)
+    wallet = user_account(424242)
+    ids = platform.ledger.open_accounts([bank, wallet])
+    store = platform.ledger.store
+    original = store.write_and_commit
+    cuts: list[int] = []
+
+    def cut_once(tx: Any, *args: Any) -> None:
+        if not cuts:
+            cursor = tx.connection.cursor()
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+            killer = make_engine(platform.settings.resolved_database_url())
+            with killer.connect() as connection:
+                connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                connection.commit()
+            killer.dispose()
+            cuts.append(pid)
+        original(tx, *args)
+
+    store.write_and_commit = cut_once  # type: ignore[method-assign]
+    try:
+        transfer = Transfer("driver-cut-1", ids[bank.key], ids[wallet.key], 7_00)
+        outcome = platform.ledger.apply([transfer])[0]
+    finally:
+        store.write_and_commit = original  # type: ignore[method-assign]
+    assert cuts and outcome.result.succeeded
+    assert platform.ledger.balance(ids[wallet.key]).balance_fen == 7_00
+    assert platform.ledger.apply([transfer])[0].result.value == "exists"
+    assert platform.reconcile.run().clean

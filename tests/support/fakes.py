@@ -37,7 +37,7 @@ class FakeDatabase:
     def read(self) -> Iterator[FakeTx]:
         yield FakeTx(copy.deepcopy(self.state))
 
-    def run(self, work: Callable[[FakeTx], T], *, retries_max: int = 3) -> T:
+    def run(self, work: Callable[[FakeTx], T], *, retries_max: int = 3, driver: bool = False) -> T:
         with self.write() as tx:
             return work(tx)
 

@@ -117,10 +117,10 @@ class LedgerService:
 
         if not pending_ids_of(transfers):
             try:
-                return self.db.run(lambda tx: work(tx, lookup=False), retries_max=0)
+                return self.db.run(lambda tx: work(tx, lookup=False), retries_max=0, driver=True)
             except (_LookupNeeded, Retryable):  # an id exists, a refusal, or a transient fault
                 pass
-        return self.db.run(lambda tx: work(tx, lookup=True))
+        return self.db.run(lambda tx: work(tx, lookup=True), driver=True)
 
     def _decide(
         self, tx: Tx, transfers: Sequence[Transfer], *, lookup: bool = True

@@ -41,9 +41,11 @@ class Database(Protocol):
         """A read-only snapshot."""
         ...
 
-    def run(self, work: Callable[[Tx], T], *, retries_max: int = 3) -> T:
+    def run(self, work: Callable[[Tx], T], *, retries_max: int = 3, driver: bool = False) -> T:
         """Run `work` in a write transaction, retrying transient conflicts (unique race,
-        serialization failure, deadlock) up to retries_max times."""
+        serialization failure, deadlock) up to retries_max times; a unique race still lost
+        after that raises `Retryable`. `driver`: the transaction is only good for talking
+        to the driver (what the ledger store does), and cheaper."""
         ...
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import TypeVar
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
@@ -28,24 +28,37 @@ class SqlDatabase:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        try:
-            with self.engine.connect() as connection:
-                try:
-                    with connection.begin():
-                        yield connection
-                except Exception as error:
-                    if classify(error) == "transient" and not connection.invalidated:
-                        # A raw driver error bypasses SQLAlchemy's disconnect detection: make
-                        # sure a possibly broken connection never goes back to the pool.
-                        connection.invalidate()
-                    raise
-        except Exception as error:
-            kind = classify(error)
-            if kind == "transient":
-                raise Retryable("database busy or connection lost; retry") from error
-            if kind == "conflict":
-                raise UniqueConflict("a concurrent write took the same key") from error
-            raise
+        with _translated_errors(), self.engine.connect() as connection:
+            try:
+                with connection.begin():
+                    yield connection
+            except Exception as error:
+                if classify(error) == "transient" and not connection.invalidated:
+                    # A raw driver error bypasses SQLAlchemy's disconnect detection: make
+                    # sure a possibly broken connection never goes back to the pool.
+                    connection.invalidate()
+                raise
+
+    @contextmanager
+    def write_on_driver(self) -> Iterator[DriverTx]:
+        """A write transaction on the pooled driver connection, without SQLAlchemy's
+        Connection and Transaction objects: for the ledger's own transactions, whose store
+        talks to the driver anyway, the objects cost ~7% of a single-transfer commit."""
+        with _translated_errors():
+            pooled = self.engine.raw_connection()
+            try:
+                if self.dialect == "sqlite":
+                    pooled.cursor().execute("BEGIN IMMEDIATE")  # as the begin hook does
+                yield DriverTx(pooled)
+                pooled.commit()
+            except BaseException as error:
+                if classify(error) == "transient":
+                    pooled.invalidate()  # never back to the pool
+                else:
+                    pooled.rollback()
+                raise
+            finally:
+                pooled.close()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -55,16 +68,22 @@ class SqlDatabase:
             with connection.begin():
                 yield connection
 
-    def run(self, work: Callable[[Connection], T], *, retries_max: int = 3) -> T:
+    def run(
+        self, work: Callable[[Connection], T], *, retries_max: int = 3, driver: bool = False
+    ) -> T:
         """Run `work` in a write transaction; retry unique races and transient faults.
 
         `work` must be safe to repeat: it re-reads what it needs, and its writes are keyed by
-        idempotency keys, so a retry sees the winner's row and answers from it.
+        idempotency keys, so a retry sees the winner's row and answers from it. With
+        `driver`, `work` gets a `DriverTx` (see `write_on_driver`).
         """
         assert 0 <= retries_max <= 10
+        begin: Callable[[], AbstractContextManager[Any]] = (
+            self.write_on_driver if driver else self.write
+        )
         for attempt in range(retries_max + 1):
             try:
-                with self.write() as tx:
+                with begin() as tx:
                     return work(tx)
             except (Retryable, UniqueConflict) as error:
                 if attempt == retries_max:
@@ -76,6 +95,29 @@ class SqlDatabase:
                 )
                 time.sleep(0.002 * (2**attempt))
         raise AssertionError("unreachable")
+
+
+class DriverTx:
+    """What the ledger store needs of a transaction: `.connection`, the pooled driver
+    connection (`.cursor()`, `.dbapi_connection`), as on a SQLAlchemy Connection."""
+
+    __slots__ = ("connection",)
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+
+@contextmanager
+def _translated_errors() -> Iterator[None]:
+    try:
+        yield
+    except Exception as error:
+        kind = classify(error)
+        if kind == "transient":
+            raise Retryable("database busy or connection lost; retry") from error
+        if kind == "conflict":
+            raise UniqueConflict("a concurrent write took the same key") from error
+        raise
 
 
 class UniqueConflict(Exception):
