@@ -28,6 +28,7 @@ from paybao.settings import Settings
 from paybao.wiring import escrow as escrow_wiring
 from paybao.wiring import gateway as gateway_wiring
 from paybao.wiring import merchant_portal as merchant_portal_wiring
+from paybao.wiring import operations as operations_wiring
 from paybao.wiring import paycode as paycode_wiring
 from paybao.wiring import settlement as settlement_wiring
 from paybao.wiring import wallet as wallet_wiring
@@ -103,6 +104,7 @@ def build_platform(settings: Settings, *, migrate: bool = False) -> Platform:
 # Each feature's `paybao.wiring.<feature>.install(platform)`, in order: a feature may use the
 # services of those before it.
 FEATURES: list[Callable[[Platform], None]] = [
+    operations_wiring.install,
     wallet_wiring.install,
     gateway_wiring.install,
     settlement_wiring.install,

@@ -9,10 +9,13 @@ are unique by (kind, key), so a day is closed once however often the sweep or ch
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 from typing import Any, Protocol
 
 from paybao.domain.bills import china_day_of, day_period
+from paybao.domain.errors import DomainError
+from paybao.services.audit import AuditTrail
 from paybao.services.bills import BillService
 from paybao.services.jobs import Job, JobRunner
 from paybao.services.ports import Clock, Database, Tx
@@ -22,7 +25,10 @@ from paybao.services.settlement import SettlementService
 JOB_DAY_CLOSE = "settlement.day_close"
 JOB_RECONCILE = "settlement.reconcile"
 DIFFERENCES_SAVED_MAX = 500
+AUDIT_RECONCILE = "reconcile.run"
 RUN_LIST_LIMIT_MAX = 100
+
+log = logging.getLogger(__name__)
 
 
 class RunStore(Protocol):
@@ -43,6 +49,7 @@ class DayClose:
         settlement: SettlementService,
         reconcile: ReconcileService,
         runs: RunStore,
+        audit: AuditTrail,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -51,6 +58,7 @@ class DayClose:
         self.settlement = settlement
         self.reconcile = reconcile
         self.runs = runs
+        self.audit = audit
         self._ensured: date | None = None
 
     def install_jobs(self) -> None:
@@ -86,9 +94,17 @@ class DayClose:
         self.run_and_save(date.fromisoformat(job.key))
         return None
 
-    def run_and_save(self, day: date) -> ReconcileReport:
-        """Reconcile a day and keep the report for the admin page; differences stay as found."""
-        report = self.reconcile.run(day)
+    def run_and_save(self, day: date, *, operator_id: int | None = None) -> ReconcileReport:
+        """Reconcile a day and keep the report for the admin page; differences stay as found.
+
+        An operator's run is audited: the row (the day, clean or how many differences) commits
+        with the saved run; a run that fails is audited with the error and the error raised."""
+        try:
+            report = self.reconcile.run(day)
+        except Exception as error:
+            if operator_id is not None:
+                self._audit_failed(operator_id, day, error)
+            raise
         saved = {
             "checks": report.totals,
             "differences": [
@@ -99,12 +115,45 @@ class DayClose:
         }
         count = len(report.differences)
         now_us = self.clock.now_us()
-        self.db.run(
-            lambda tx: self.runs.save_run(tx, day.isoformat(), report.clean, count, saved, now_us)
-        )
+
+        def work(tx: Tx) -> None:
+            self.runs.save_run(tx, day.isoformat(), report.clean, count, saved, now_us)
+            if operator_id is not None:
+                self.audit.record_in(
+                    tx,
+                    AUDIT_RECONCILE,
+                    f"reconcile:{day.isoformat()}",
+                    operator_id=operator_id,
+                    detail=_run_detail(report),
+                    outcome="clean" if report.clean else "differences",
+                )
+
+        self.db.run(work)
         return report
+
+    def _audit_failed(self, operator_id: int, day: date, error: Exception) -> None:
+        code = error.code if isinstance(error, DomainError) else type(error).__name__
+        try:
+            self.audit.record(
+                AUDIT_RECONCILE,
+                f"reconcile:{day.isoformat()}",
+                operator_id=operator_id,
+                detail=str(error)[:200],
+                outcome=f"error:{code}",
+            )
+        except Exception:  # the database may be what failed: the run's own error matters more
+            log.warning("could not audit the failed reconciliation of %s", day, exc_info=True)
 
     def recent_runs(self, limit: int = 30) -> list[dict[str, Any]]:
         assert 0 < limit <= RUN_LIST_LIMIT_MAX
         with self.db.read() as tx:
             return self.runs.runs(tx, limit)
+
+
+def _run_detail(report: ReconcileReport) -> str:
+    """'3 differences: bank.three_way=2, ledger.balanced=1' (or 'no differences')."""
+    count = len(report.differences)
+    if count == 0:
+        return "no differences"
+    failing = ", ".join(f"{name}={n}" for name, n in report.totals.items() if n)
+    return f"{count} differences: {failing}"

@@ -11,12 +11,14 @@ One write path per change, each idempotent under `db.run` re-runs:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
 from paybao.domain.accounts import Purpose, platform_account
 from paybao.domain.bills import day_period
+from paybao.domain.cards import mask_card_number
 from paybao.domain.ledger import Transfer, TransferFlags
 from paybao.domain.money import check_amount_fen
 from paybao.domain.settlement import (
@@ -34,6 +36,7 @@ from paybao.domain.settlement import (
     retry_delay_s,
     settlement_amount_fen,
 )
+from paybao.services.audit import AuditTrail
 from paybao.services.banking import BankChannel, BankOutcome, BankResult
 from paybao.services.clock import US_PER_S
 from paybao.services.jobs import Job, JobRunner
@@ -41,8 +44,11 @@ from paybao.services.ledger import LedgerRejected, LedgerService
 from paybao.services.ports import Clock, Database, Tx
 
 JOB_PAY = "settlement.pay"
+AUDIT_BIND_CARD = "merchant.settlement_card.bind"
 MERCHANTS_PER_DAY_MAX = 100_000
 LIST_LIMIT_MAX = 200
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +109,7 @@ class SettlementService:
         bank: BankChannel,
         clock: Clock,
         settled_codes: tuple[int, ...],
+        audit: AuditTrail,
     ) -> None:
         self.db = db
         self.store = store
@@ -111,6 +118,7 @@ class SettlementService:
         self.bank = bank
         self.clock = clock
         self.settled_codes = settled_codes
+        self.audit = audit
         self._clearing_id: int | None = None
 
     def install_jobs(self) -> None:
@@ -118,12 +126,38 @@ class SettlementService:
 
     # Cards and requests -----------------------------------------------------------------
 
-    def bind_card(self, merchant_id: int, card_number: str) -> None:
-        """Bind the card payouts go to (the caller has checked it is the owner's card)."""
+    def bind_card(self, merchant_id: int, card_number: str, *, actor: str = "system") -> None:
+        """Bind the card payouts go to (the caller has checked it is the owner's card).
+
+        It decides where the merchant's money goes, so the audit row (the masked card, and the
+        card it replaces) commits with it."""
         assert card_number.isdigit() and 12 <= len(card_number) <= 19
-        self.db.run(
-            lambda tx: self.store.bind_card(tx, merchant_id, card_number, self.clock.now_us())
-        )
+
+        def work(tx: Tx) -> None:
+            earlier = self.store.card_of(tx, merchant_id)
+            self.store.bind_card(tx, merchant_id, card_number, self.clock.now_us())
+            detail = mask_card_number(card_number)
+            if earlier is not None and earlier != card_number:
+                detail += f" (was {mask_card_number(earlier)})"
+            self.audit.record_in(
+                tx, AUDIT_BIND_CARD, f"merchant:{merchant_id}", actor=actor, detail=detail
+            )
+
+        self.db.run(work)
+
+    def bind_refused(
+        self, merchant_id: int, card_typed: str, code: str, *, actor: str = "system"
+    ) -> None:
+        """Audit a refused binding (wrong password, card not the holder's, bank said no): an
+        attempt to redirect payouts is worth seeing even when it failed."""
+        digits = "".join(c for c in card_typed if c.isdigit())[:19]
+        detail = mask_card_number(digits) if len(digits) >= 12 else ""
+        try:
+            self.audit.record(
+                AUDIT_BIND_CARD, f"merchant:{merchant_id}", actor=actor, detail=detail, outcome=code
+            )
+        except Exception:  # the refusal itself must still reach the merchant
+            log.warning("could not audit a refused card binding of %s", merchant_id, exc_info=True)
 
     def card_of(self, merchant_id: int) -> str | None:
         with self.db.read() as tx:

@@ -128,7 +128,7 @@ async def run_now(request: Request, operator_id: int = Depends(admin.require_ope
     except DomainError as error:
         context = admin.admin_error(request, error)
         return _render(request, status_for(error), day=form.get("day", "")[:10], **context)
-    report = platform_of(request).services["day_close"].run_and_save(day)
+    report = platform_of(request).services["day_close"].run_and_save(day, operator_id=operator_id)
     log.info("operator %s reconciled %s: %s differences", operator_id, day, len(report.differences))
     target = f"/admin/reconcile?ran={day.isoformat()}&count={len(report.differences)}"
     return RedirectResponse(target, status_code=303)

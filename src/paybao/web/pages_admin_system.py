@@ -39,6 +39,7 @@ ADMIN_TEXTS.update(
         "action": {"zh": "操作", "en": "Action"},
         "subject": {"zh": "对象", "en": "Target"},
         "detail": {"zh": "说明", "en": "Detail"},
+        "outcome": {"zh": "结果", "en": "Outcome"},
         "database": {"zh": "数据库", "en": "Database"},
         "ok": {"zh": "正常", "en": "OK"},
         "unavailable": {"zh": "不可用", "en": "Unavailable"},

@@ -342,7 +342,7 @@ def _bind(request: Request, merchant_id: int, form: dict[str, str]) -> None:
             "the bank does not know this card with this holder, ID number and phone",
             code=answer.failure_code or "card_info_mismatch",
         )
-    services["settlement"].bind_card(merchant_id, card.number)
+    services["settlement"].bind_card(merchant_id, card.number, actor=f"merchant:{merchant_id}")
 
 
 @router.post("/settlements/card", dependencies=portal.CSRF)
@@ -353,6 +353,12 @@ async def bind_card(
     try:
         _bind(request, merchant_id, form)
     except DomainError as error:
+        portal.services(request)["settlement"].bind_refused(
+            merchant_id,
+            form.get("card_number", "")[:FIELD_LENGTH_MAX],
+            error.code,
+            actor=f"merchant:{merchant_id}",
+        )
         kept = {k: form.get(k, "")[:FIELD_LENGTH_MAX] for k in ("holder_name", "reserved_phone")}
         context = portal.merchant_error(request, error)
         return _render_settlements(request, merchant_id, status_for(error), form=kept, **context)

@@ -1,6 +1,7 @@
 """Settlement wiring: bills, T+1 payouts, the daily close and the three-way reconciliation.
 
-Needs the wallet (the sandbox bank) and the gateway (merchants, the method table) first.
+Needs operations (the audit trail), the wallet (the sandbox bank) and the gateway (merchants,
+the method table) first.
 Services land in `platform.services`: "settlement", "bills", "day_close", "bank_reconciler".
 """
 
@@ -35,8 +36,16 @@ def install(platform: Platform) -> None:
     services = platform.services
     store = SqlSettlementStore(platform.db.dialect)
     bank = services["bank"]
+    audit = services["audit"]
     settlement = SettlementService(
-        platform.db, store, platform.ledger, platform.jobs, bank, platform.clock, SETTLED_CODES
+        platform.db,
+        store,
+        platform.ledger,
+        platform.jobs,
+        bank,
+        platform.clock,
+        SETTLED_CODES,
+        audit,
     )
     key_der = services["platform_key"].private_key.private_bytes(
         serialization.Encoding.DER,
@@ -55,7 +64,14 @@ def install(platform: Platform) -> None:
     platform.reconcile.dated_checks.append(("bank.three_way", reconciler.check))
     platform.reconcile.summaries.append(reconciler.totals)
     day_close = DayClose(
-        platform.db, platform.clock, platform.jobs, bills, settlement, platform.reconcile, store
+        platform.db,
+        platform.clock,
+        platform.jobs,
+        bills,
+        settlement,
+        platform.reconcile,
+        store,
+        audit,
     )
     settlement.install_jobs()
     day_close.install_jobs()

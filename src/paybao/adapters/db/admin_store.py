@@ -43,6 +43,9 @@ class SqlAdminStore:
         subject: str,
         detail: str,
         now_us: int,
+        *,
+        actor: str | None = None,
+        outcome: str = "ok",
     ) -> None:
         tx.execute(
             insert(audit_log).values(
@@ -51,6 +54,8 @@ class SqlAdminStore:
                 subject=subject,
                 detail=detail,
                 created_at_us=now_us,
+                actor=actor,
+                outcome=outcome,
             )
         )
 

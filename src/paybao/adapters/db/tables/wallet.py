@@ -199,5 +199,9 @@ audit_log = Table(
     Column("subject", String(128), nullable=False),
     Column("detail", String(500), nullable=False, server_default=""),
     Column("created_at_us", BigInteger, nullable=False),
+    # Who acted when it was not an operator ("merchant:12"); NULL with no operator: the system.
+    Column("actor", String(64), nullable=True),
+    # What came of it: "ok", or the refusal's error code, or a short result ("clean").
+    Column("outcome", String(64), nullable=False, server_default="ok"),
 )
 Index("ix_audit_log_created", audit_log.c.created_at_us)
