@@ -25,6 +25,13 @@ class Settings(BaseSettings):
     request_body_bytes_max: int = Field(default=1_048_576, ge=1024)
     run_worker_in_server: bool = True
     worker_poll_interval_s: float = Field(default=0.5, gt=0, le=60)
+    # Each worker writes a heartbeat at most this often; one older than `stale_s` is flagged on
+    # the admin health page, which lists workers seen in the last `shown_s`; rows whose last
+    # beat is older than `keep_s` are deleted.
+    worker_heartbeat_interval_s: float = Field(default=5.0, gt=0, le=300)
+    worker_heartbeat_stale_s: int = Field(default=30, ge=1, le=86_400)
+    worker_heartbeat_shown_s: int = Field(default=600, ge=60, le=7 * 86_400)
+    worker_heartbeat_keep_s: int = Field(default=86_400, ge=600, le=90 * 86_400)
 
     # --- wallet (issue 3) ---
     # Signs session cookies and CSRF tokens; empty = a random key kept in data_dir/secret.key.

@@ -11,7 +11,11 @@ from paybao.domain.accounts import Purpose, platform_account, user_account
 def test_healthz_checks_the_database(client: TestClient, platform: Platform) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": platform.db.dialect}
+    assert response.json() == {
+        "status": "ok",
+        "database": platform.db.dialect,
+        "worker": {"live": 0, "stale": 0, "freshest_beat_age_s": None},
+    }
 
 
 def test_metrics_are_prometheus_text(client: TestClient) -> None:

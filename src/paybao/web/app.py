@@ -16,6 +16,7 @@ from paybao import __version__
 from paybao.bootstrap import Platform, build_platform
 from paybao.domain.errors import DomainError
 from paybao.services.clock import datetime_from_us
+from paybao.services.heartbeats import HeartbeatSummary
 from paybao.settings import Settings, load_settings
 from paybao.web import (
     api_ledger,
@@ -93,6 +94,15 @@ def _install_paycode_pages(app: FastAPI) -> None:
     pages_merchant_codes.install(app)  # the portal's receive-money poster page
 
 
+def _worker_summary(platform: Platform) -> HeartbeatSummary | None:
+    try:
+        summary: HeartbeatSummary = platform.services["heartbeats"].summary()
+    except Exception as error:  # health and metrics must answer while the database is down
+        log.warning("worker heartbeats not readable: %s", error)
+        return None
+    return summary
+
+
 def _add_core_routes(app: FastAPI, platform: Platform) -> None:
     @app.get("/healthz", tags=["platform"])
     def healthz() -> JSONResponse:
@@ -104,10 +114,22 @@ def _add_core_routes(app: FastAPI, platform: Platform) -> None:
             return JSONResponse(
                 {"status": "unavailable", "database": platform.db.dialect}, status_code=503
             )
-        return JSONResponse({"status": "ok", "database": platform.db.dialect})
+        # Reported, not judged: this endpoint says whether this server can serve; a dead worker
+        # is for an alert on `worker` (or on /metrics), not a reason to take the server out.
+        summary = _worker_summary(platform)
+        worker = None
+        if summary is not None:
+            age_s = summary.freshest_age_s
+            worker = {
+                "live": summary.live,
+                "stale": summary.stale,
+                "freshest_beat_age_s": None if age_s is None else round(age_s, 3),
+            }
+        return JSONResponse({"status": "ok", "database": platform.db.dialect, "worker": worker})
 
     @app.get("/metrics", tags=["platform"], include_in_schema=False)
     def prometheus_metrics() -> Response:
+        metrics.observe_workers(_worker_summary(platform))
         return metrics.metrics_response()
 
     @app.get("/api/v1/status", tags=["platform"])

@@ -1,5 +1,6 @@
-"""Admin console: the audit log (paged), platform health (database, worker and jobs, ledger
-reconciliation) and the ledger explorer (one account's counters and transfers, paged)."""
+"""Admin console: the audit log (paged), platform health (database, jobs, each worker's
+heartbeat, ledger reconciliation) and the ledger explorer (one account's counters and
+transfers, paged)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,30 @@ ADMIN_TEXTS.update(
         "jobs_pending": {"zh": "排队中", "en": "Jobs pending"},
         "jobs_dead": {"zh": "失败放弃", "en": "Dead jobs"},
         "next_due": {"zh": "下一个到期", "en": "Next due"},
+        "workers": {"zh": "后台进程心跳", "en": "Worker heartbeats"},
+        "workers_none": {
+            "zh": "近期没有后台进程在运行:到期任务不会执行",
+            "en": "No worker is running: due jobs will not run",
+        },
+        "workers_hint": {
+            "zh": "心跳超过 {stale_s} 秒即标记为失联;列出最近 {shown_min} 分钟内出现过的进程",
+            "en": "A beat older than {stale_s} s is flagged stale; "
+            "workers seen in the last {shown_min} minutes",
+        },
+        "worker_id": {"zh": "进程(主机:PID)", "en": "Worker (host:pid)"},
+        "worker_state": {"zh": "状态", "en": "State"},
+        "state_live": {"zh": "运行中", "en": "Live"},
+        "state_stale": {"zh": "失联", "en": "Stale"},
+        "state_stopped": {"zh": "已停止", "en": "Stopped"},
+        "started_at": {"zh": "启动时间", "en": "Started"},
+        "last_beat": {"zh": "最近心跳", "en": "Last beat"},
+        "beat_age_s": {"zh": "距今(秒)", "en": "Age (s)"},
+        "passes": {"zh": "轮次", "en": "Passes"},
+        "jobs_run": {"zh": "执行任务", "en": "Jobs run"},
+        "swept": {"zh": "清理项", "en": "Swept"},
+        "worker_errors": {"zh": "出错", "en": "Errors"},
+        "last_error": {"zh": "最近错误", "en": "Last error"},
+        "last_work": {"zh": "最近有活", "en": "Last work"},
         "reconcile": {"zh": "账本核对", "en": "Ledger reconciliation"},
         "clean": {"zh": "无差异", "en": "No differences"},
         "differences": {"zh": "差异", "en": "Differences"},
@@ -107,11 +132,13 @@ def _database_health(request: Request) -> dict[str, Any]:
 def health(request: Request) -> HTMLResponse:
     platform = platform_of(request)
     database = _database_health(request)
-    jobs = reconcile = None
+    jobs = reconcile = workers = None
     if database["ok"]:
         with platform.db.read() as tx:
             jobs = job_health(tx, platform.clock.now_us())
+        workers = platform.services["heartbeats"].recent()
         reconcile = platform.reconcile.run()
+    policy = platform.services["heartbeats"].policy
     return render(
         request,
         "admin/health.html",
@@ -119,6 +146,9 @@ def health(request: Request) -> HTMLResponse:
         title=admin_text(lang_of(request), "nav_health"),
         database=database,
         jobs=jobs,
+        workers=workers,
+        live_workers=sum(1 for w in workers or [] if w.state == "live"),
+        heartbeat_policy=policy,
         reconcile=reconcile,
         differences=reconcile.differences[:DIFFERENCES_SHOWN_MAX] if reconcile else [],
         now_us=platform.clock.now_us(),
