@@ -61,8 +61,15 @@ ENTRY_KINDS = {
     CODE_WITHDRAWAL_FEE: "fee",
     CODE_TRANSFER: "transfer",
 }
+ENTRY_KIND_OTHER = "payment"  # any other movement
 # Open holds on a wallet (money on its way out, not yet gone) by the code of the pending transfer.
-HOLD_KINDS = {**ENTRY_KINDS, LEDGER_CODE_ESCROW_HOLD: "escrow"}
+HOLD_KINDS = {
+    CODE_WITHDRAWAL: "withdrawal",
+    CODE_WITHDRAWAL_FEE: "fee",
+    CODE_TRANSFER: "transfer",  # a delayed transfer
+    LEDGER_CODE_ESCROW_HOLD: "escrow",
+}
+HOLD_KIND_NAMES = (*HOLD_KINDS.values(), ENTRY_KIND_OTHER)
 HOLDS_LIMIT_MAX = 50
 # A hold outlives its business timer by a week: it only expires if every retry failed, and
 # expiry returns the money to the payer, the safe side.
@@ -92,8 +99,11 @@ class WalletStore(Protocol):
 
     def recent(self, tx: Tx, table: str, user_id: int, limit: int) -> list[Any]: ...
 
-    def holds(self, tx: Tx, account_id: int, limit: int) -> list[Hold]:
-        """Pending debits of the account still pending (neither posted, voided nor expired)."""
+    def holds(
+        self, tx: Tx, account_id: int, limit: int, before_seq: int | None = None
+    ) -> list[Hold]:
+        """Pending debits of the account still pending (neither posted, voided nor expired),
+        newest first; with `before_seq`, only those older than it (the cursor)."""
         ...
 
 
@@ -121,11 +131,13 @@ class Entry:
 class Hold:
     """Money held out of a wallet: counted in the balance, not in what is available."""
 
+    seq: int  # the ledger's order of the pending transfer; the page cursor
     transfer_id: str
-    kind: str  # withdrawal | fee | transfer | escrow | payment
+    kind: str  # one of HOLD_KIND_NAMES
     amount_fen: int  # positive: the amount held
     at_us: int
     reference: str
+    expires_at_us: int | None = None  # when the ledger voids it by itself; None: never
 
 
 @dataclass(frozen=True, slots=True)
@@ -583,12 +595,14 @@ class WalletService:
             account_id = self.users.wallet_account_id_in(tx, user_id)
             return self.store.statement(tx, account_id, query)
 
-    def holds(self, user_id: int, limit: int = 20) -> list[Hold]:
-        """The wallet's open holds, newest first; their sum is balance minus available."""
-        assert 0 < limit <= HOLDS_LIMIT_MAX
+    def holds(self, user_id: int, limit: int = 20, before_seq: int | None = None) -> list[Hold]:
+        """The wallet's open holds, newest first (a page of `limit`, older than `before_seq`);
+        all of them sum to balance minus available. The pages and the REST API both read here."""
+        if not 1 <= limit <= HOLDS_LIMIT_MAX:
+            raise InvalidInput(f"page size must be 1..{HOLDS_LIMIT_MAX}", code="page_size_invalid")
         with self.db.read() as tx:
             account_id = self.users.wallet_account_id_in(tx, user_id)
-            return self.store.holds(tx, account_id, limit)
+            return self.store.holds(tx, account_id, limit, before_seq)
 
     # Helpers ---------------------------------------------------------------------------
 

@@ -25,7 +25,14 @@ from paybao.domain.money import format_yuan
 from paybao.domain.withdrawal import TransferArrival, WithdrawalArrival
 from paybao.services.clock import datetime_from_us, us_from_datetime
 from paybao.services.idempotency import fingerprint, without_secrets
-from paybao.services.wallet import ENTRY_KINDS, Entry, StatementQuery
+from paybao.services.wallet import (
+    ENTRY_KINDS,
+    HOLD_KIND_NAMES,
+    HOLDS_LIMIT_MAX,
+    Entry,
+    Hold,
+    StatementQuery,
+)
 from paybao.web.deps import ROW_ID_MAX, platform_of
 from paybao.web.errors import ERROR_RESPONSES, error_body, status_for
 from paybao.web.session import current_user_id
@@ -34,6 +41,17 @@ router = APIRouter(prefix="/api/v1/wallet", tags=["wallet"], responses=ERROR_RES
 CSV_ROWS_MAX = 1000
 CODES_BY_KIND = {kind: code for code, kind in ENTRY_KINDS.items()}
 RowId = Annotated[int, Path(ge=1, le=ROW_ID_MAX)]
+# Before registration is complete there is no wallet to read.
+NO_WALLET: dict[int | str, dict[str, Any]] = {
+    403: {
+        "description": "Registration is not complete: there is no wallet yet.",
+        "content": {
+            "application/json": {
+                "example": error_body("registration_incomplete", "registration is not complete")
+            }
+        },
+    }
+}
 
 
 def api_user(request: Request, authorization: str = Header(default="")) -> int:
@@ -195,8 +213,94 @@ def me(request: Request, user_id: User) -> dict[str, Any]:
     out: dict[str, Any] = {"user": _plain(user), "limits": _plain(limits) if limits else None}
     if user.wallet_account_id is not None:
         balance_fen, available_fen = services["wallet"].balance(user_id)
-        out.update(balance_fen=balance_fen, available_fen=available_fen)
+        out.update(
+            balance_fen=balance_fen,
+            available_fen=available_fen,
+            held_fen=balance_fen - available_fen,
+        )
     return out
+
+
+class BalanceOut(BaseModel):
+    """The wallet's balance: what is available to spend plus what is held (reserved by a
+    pending movement: an escrow purchase, a withdrawal in flight, a delayed transfer)."""
+
+    balance_fen: int = Field(description="available_fen + held_fen")
+    available_fen: int
+    held_fen: int = Field(description="The sum of the open holds (GET /holds).")
+    balance: str = Field(description='balance_fen in yuan, e.g. "12.34"')
+    available: str
+    held: str
+    currency: str = "CNY"
+
+
+@router.get("/balance", response_model=BalanceOut, responses=NO_WALLET)
+def balance(request: Request, user_id: User) -> BalanceOut:
+    balance_fen, available_fen = platform_of(request).services["wallet"].balance(user_id)
+    held_fen = balance_fen - available_fen
+    return BalanceOut(
+        balance_fen=balance_fen,
+        available_fen=available_fen,
+        held_fen=held_fen,
+        balance=format_yuan(balance_fen),
+        available=format_yuan(available_fen),
+        held=format_yuan(held_fen),
+    )
+
+
+class HoldOut(BaseModel):
+    id: str = Field(description="The hold's ledger transfer id, stable across pages and calls.")
+    seq: int = Field(description="Order of the hold; pass the last one as `before` to page on.")
+    kind: str = Field(
+        description="What the money is held for (stable codes).",
+        json_schema_extra={"enum": list(HOLD_KIND_NAMES)},
+    )
+    amount_fen: int = Field(ge=1)
+    amount: str = Field(description='amount_fen in yuan, e.g. "12.34"')
+    reference: str = Field(
+        description="The business object: the escrow number for `escrow`, "
+        "`withdraw:<id>` or `p2p:<id>` for a withdrawal, its fee or a delayed transfer."
+    )
+    created_at: str = Field(json_schema_extra={"format": "date-time"})
+    expires_at: str | None = Field(
+        json_schema_extra={"format": "date-time"},
+        description="When the hold lapses by itself (the money returns); null: never.",
+    )
+
+
+class HoldsOut(BaseModel):
+    holds: list[HoldOut] = Field(description="Open holds, newest first.")
+    next_before: int | None = Field(description="Cursor of the next page; null on the last.")
+
+
+def hold_out(hold: Hold) -> HoldOut:
+    expires = hold.expires_at_us
+    return HoldOut(
+        id=hold.transfer_id,
+        seq=hold.seq,
+        kind=hold.kind,
+        amount_fen=hold.amount_fen,
+        amount=format_yuan(hold.amount_fen),
+        reference=hold.reference,
+        created_at=datetime_from_us(hold.at_us).isoformat(),
+        expires_at=None if expires is None else datetime_from_us(expires).isoformat(),
+    )
+
+
+@router.get("/holds", response_model=HoldsOut, responses=NO_WALLET)
+def holds(
+    request: Request,
+    user_id: User,
+    before: Annotated[int | None, Query(description="`seq` of the last hold seen")] = None,
+    limit: Annotated[
+        int, Query(description=f"Page size, 1..{HOLDS_LIMIT_MAX}; else 400 page_size_invalid")
+    ] = 20,
+) -> HoldsOut:
+    """The wallet's open holds: money still in the balance but not available."""
+    before_seq = None if before is None else min(max(before, 0), ROW_ID_MAX)
+    page = platform_of(request).services["wallet"].holds(user_id, limit, before_seq)
+    next_before = page[-1].seq if len(page) == limit else None
+    return HoldsOut(holds=[hold_out(h) for h in page], next_before=next_before)
 
 
 # Money ----------------------------------------------------------------------------------------

@@ -19,7 +19,14 @@ from paybao.domain.credentials import SmsChallenge
 from paybao.domain.ledger import TransferFlags
 from paybao.services.clock import datetime_from_us, us_from_datetime
 from paybao.services.registration import CardRecord
-from paybao.services.wallet import ENTRY_KINDS, HOLD_KINDS, Entry, Hold, StatementQuery
+from paybao.services.wallet import (
+    ENTRY_KIND_OTHER,
+    ENTRY_KINDS,
+    HOLD_KINDS,
+    Entry,
+    Hold,
+    StatementQuery,
+)
 
 _TABLES = {t.name: t for t in (topups, withdrawals, wallet_transfers)}
 
@@ -220,7 +227,7 @@ class SqlWalletStore:
             Entry(
                 seq=int(row.seq),
                 transfer_id=row.id,
-                kind=ENTRY_KINDS.get(row.code, "payment"),
+                kind=ENTRY_KINDS.get(row.code, ENTRY_KIND_OTHER),
                 amount_fen=int(row.amount),
                 balance_after_fen=int(row.balance_after),
                 at_us=int(row.created_at_us),
@@ -229,22 +236,36 @@ class SqlWalletStore:
             for row in tx.execute(outer)
         ]
 
-    def holds(self, tx: Connection, account_id: int, limit: int) -> list[Hold]:
+    def holds(
+        self, tx: Connection, account_id: int, limit: int, before_seq: int | None = None
+    ) -> list[Hold]:
         t = ledger_transfers
         query = (
-            select(t.c.id, t.c.code, t.c.amount_fen, t.c.created_at_us, t.c.reference)
+            select(
+                t.c.seq,
+                t.c.id,
+                t.c.code,
+                t.c.amount_fen,
+                t.c.created_at_us,
+                t.c.expires_at_us,
+                t.c.reference,
+            )
             .where(t.c.debit_account_id == account_id, t.c.pending_status == "pending")
             .where(t.c.flags.op("&")(int(TransferFlags.PENDING)) != 0)
             .order_by(t.c.seq.desc())
             .limit(limit)
         )
+        if before_seq is not None:
+            query = query.where(t.c.seq < before_seq)
         return [
             Hold(
+                seq=int(row.seq),
                 transfer_id=row.id,
-                kind=HOLD_KINDS.get(row.code, "payment"),
+                kind=HOLD_KINDS.get(row.code, ENTRY_KIND_OTHER),
                 amount_fen=int(row.amount_fen),
                 at_us=int(row.created_at_us),
                 reference=row.reference,
+                expires_at_us=None if row.expires_at_us is None else int(row.expires_at_us),
             )
             for row in tx.execute(query)
         ]
