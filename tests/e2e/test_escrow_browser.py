@@ -169,7 +169,7 @@ def test_buy_ship_refund_dispute_ruling_and_consistent_statements(
         assert buyer.locator("#held").count() == 0
         buyer.goto(f"{server}/wallet/statement")
         assert buyer.locator("#holds").count() == 0
-        paid = buyer.locator("tr.entry[data-kind=payment]")
+        paid = buyer.locator("tr.entry[data-kind=escrow_payment]")
         assert paid.count() == 1 and "-150.00" in paid.first.inner_text()
         _fits_phone(buyer)
         _shot(buyer, "4-buyer-statement")
@@ -180,9 +180,10 @@ def test_buy_ship_refund_dispute_ruling_and_consistent_statements(
         seller.goto(f"{server}/wallet")
         assert seller.inner_text("#balance") == seller_net
         seller.goto(f"{server}/wallet/statement")
-        amounts = [e.inner_text() for e in seller.locator("tr.entry[data-kind=payment]").all()]
-        assert any("+150.00" in a for a in amounts), amounts
-        assert any(f"-{format_yuan(fee_fen)}" in a for a in amounts), amounts
+        released = seller.locator("tr.entry[data-kind=escrow_release]")
+        assert released.count() == 1 and "+150.00" in released.first.inner_text()
+        fee = seller.locator("tr.entry[data-kind=escrow_fee]")
+        assert fee.count() == 1 and f"-{format_yuan(fee_fen)}" in fee.first.inner_text()
         _shot(seller, "5-seller-statement")
         seller.goto(trade)
         assert seller.inner_text("#refunded") == "¥50.00"

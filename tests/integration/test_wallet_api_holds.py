@@ -163,7 +163,7 @@ def test_holds_refuse_bad_pages_and_strangers_with_the_error_body(
         )
 
 
-def test_openapi_describes_balance_and_holds(client: TestClient) -> None:
+def test_openapi_describes_balance_holds_and_statement_kinds(client: TestClient) -> None:
     document = client.get("/openapi.json").json()
     schemas = document["components"]["schemas"]
 
@@ -184,3 +184,8 @@ def test_openapi_describes_balance_and_holds(client: TestClient) -> None:
     assert {"escrow", "withdrawal", "transfer"} <= set(hold["kind"]["enum"])
     parameters = {p["name"] for p in document["paths"][f"{API}/holds"]["get"]["parameters"]}
     assert {"limit", "before"} <= parameters
+    statement = response_schema("/statement")
+    entry = schemas[statement["properties"]["entries"]["items"]["$ref"].rsplit("/", 1)[1]]
+    assert {"escrow_payment", "escrow_release", "escrow_fee", "payment"} <= set(
+        entry["properties"]["kind"]["enum"]
+    )

@@ -51,7 +51,7 @@ def test_an_escrow_hold_is_shown_as_held_until_it_ends(
     statement = buyer.get("/wallet/statement").text
     assert f'data-reference="{bought.escrow_no}"' in statement
     assert '<td class="held">200.00</td>' in statement
-    assert 'data-kind="payment"' not in statement  # nothing has left the wallet yet
+    assert 'data-kind="escrow_payment"' not in statement  # nothing has left the wallet yet
 
     escrow.ship(bought.escrow_no, Party.seller(seller_id), "SF", "SF1")
     escrow.confirm(bought.escrow_no, buyer_id, PAYMENT_PASSWORD)
@@ -62,7 +62,7 @@ def test_an_escrow_hold_is_shown_as_held_until_it_ends(
     assert 'id="held"' not in home and 'id="holds"' not in home
     statement = buyer.get("/wallet/statement").text
     assert 'id="holds"' not in statement
-    assert 'data-kind="payment"' in statement and "-200.00" in statement
+    assert 'data-kind="escrow_payment"' in statement and "-200.00" in statement
     assert [h.kind for h in platform.services["wallet"].holds(buyer_id)] == []
 
 

@@ -27,7 +27,12 @@ from paybao.domain.errors import (
     InvalidState,
     NotFound,
 )
-from paybao.domain.escrow import LEDGER_CODE_ESCROW_HOLD
+from paybao.domain.escrow import (
+    LEDGER_CODE_ESCROW_FEE,
+    LEDGER_CODE_ESCROW_HOLD,
+    LEDGER_CODE_ESCROW_POST,
+    LEDGER_CODE_ESCROW_RELEASE,
+)
 from paybao.domain.identity import normalize_phone
 from paybao.domain.ledger import Transfer, TransferFlags
 from paybao.domain.money import check_amount_fen
@@ -55,13 +60,22 @@ CODE_TOPUP = 301
 CODE_WITHDRAWAL = 302
 CODE_WITHDRAWAL_FEE = 303
 CODE_TRANSFER = 304
+# Statement entries are named by their ledger code; these names are a stable API (`kind`).
 ENTRY_KINDS = {
     CODE_TOPUP: "topup",
     CODE_WITHDRAWAL: "withdrawal",
     CODE_WITHDRAWAL_FEE: "fee",
     CODE_TRANSFER: "transfer",
+    # An escrow purchase (担保交易): the buyer's hold paid out when the goods are confirmed (or
+    # an operator rules), that money arriving in the seller's wallet, and the seller's fee. A
+    # refund is never an entry: refunded money never left the buyer's balance (the hold is
+    # voided, or only the seller's part of it is posted).
+    LEDGER_CODE_ESCROW_POST: "escrow_payment",
+    LEDGER_CODE_ESCROW_RELEASE: "escrow_release",
+    LEDGER_CODE_ESCROW_FEE: "escrow_fee",
 }
-ENTRY_KIND_OTHER = "payment"  # any other movement
+ENTRY_KIND_OTHER = "payment"  # any other movement: acquiring, payment codes, credit, ...
+ENTRY_KIND_NAMES = (*ENTRY_KINDS.values(), ENTRY_KIND_OTHER)
 # Open holds on a wallet (money on its way out, not yet gone) by the code of the pending transfer.
 HOLD_KINDS = {
     CODE_WITHDRAWAL: "withdrawal",

@@ -26,6 +26,7 @@ from paybao.domain.withdrawal import TransferArrival, WithdrawalArrival
 from paybao.services.clock import datetime_from_us, us_from_datetime
 from paybao.services.idempotency import fingerprint, without_secrets
 from paybao.services.wallet import (
+    ENTRY_KIND_NAMES,
     ENTRY_KINDS,
     HOLD_KIND_NAMES,
     HOLDS_LIMIT_MAX,
@@ -391,7 +392,13 @@ async def cancel_transfer(transfer_id: RowId, request: Request, user_id: User) -
 
 
 def statement_query(
-    kind: str = "",
+    kind: Annotated[
+        str,
+        Query(
+            description="Comma-separated kinds to keep (empty: all): "
+            + ", ".join(ENTRY_KINDS.values())
+        ),
+    ] = "",
     date_from: date | None = None,
     date_to: date | None = None,
     before: int | None = None,
@@ -423,7 +430,28 @@ def entry_out(entry: Entry) -> dict[str, Any]:
     }
 
 
-@router.get("/statement")
+class EntryOut(BaseModel):
+    seq: int
+    kind: str = Field(
+        description="Why the money moved (stable codes): topup, withdrawal, fee (of a "
+        "withdrawal), transfer; escrow_payment (an escrow purchase paid out of the buyer's hold "
+        "to the seller), escrow_release (that money arriving at the seller), escrow_fee (the "
+        "seller's fee); payment (anything else).",
+        json_schema_extra={"enum": list(ENTRY_KIND_NAMES)},
+    )
+    amount_fen: int = Field(description="Signed: + into the wallet, - out of it.")
+    amount: str
+    balance_after_fen: int
+    at: str = Field(json_schema_extra={"format": "date-time"})
+    reference: str
+
+
+class StatementOut(BaseModel):
+    entries: list[EntryOut] = Field(description="Newest first.")
+    next_before: int | None = Field(description="Cursor of the next page; null on the last.")
+
+
+@router.get("/statement", response_model=StatementOut, responses=NO_WALLET)
 def statement(
     request: Request, user_id: User, query: Annotated[StatementQuery, Depends(statement_query)]
 ) -> dict[str, Any]:

@@ -63,6 +63,11 @@ TEXTS: dict[str, dict[str, str]] = {
     "kind_fee": {"zh": "手续费", "en": "Fee"},
     "kind_transfer": {"zh": "转账", "en": "Transfer"},
     "kind_payment": {"zh": "付款", "en": "Payment"},
+    # Escrow purchases (担保交易): held, then paid to the seller (less the seller's fee).
+    "kind_escrow": {"zh": "担保交易", "en": "Escrow"},
+    "kind_escrow_payment": {"zh": "担保交易付款", "en": "Escrow payment to seller"},
+    "kind_escrow_release": {"zh": "担保交易收款", "en": "Escrow payment received"},
+    "kind_escrow_fee": {"zh": "担保交易服务费", "en": "Escrow fee"},
     "account_class": {"zh": "账户类别", "en": "Account class"},
     "limit": {"zh": "余额支付额度", "en": "Balance-payment limit"},
     "used": {"zh": "已用", "en": "Used"},
