@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     notify_timeout_s: float = Field(default=5.0, gt=0, le=30)
     notify_on_close: bool = False
     notify_on_finish: bool = False
+    # Self-service merchant sign-ups: at most this many per client address (IPv4, or IPv6 /64)
+    # and per contact (e-mail or mobile) in a sliding window; the next is refused (429).
+    merchant_signups_per_ip_max: int = Field(default=10, ge=1, le=100_000)
+    merchant_signup_ip_window_s: int = Field(default=3600, ge=60, le=30 * 86_400)
+    merchant_signups_per_contact_max: int = Field(default=3, ge=1, le=100_000)
+    merchant_signup_contact_window_s: int = Field(default=86_400, ge=60, le=30 * 86_400)
 
     # --- escrow (issue 6) ---
     # Auto-confirm after shipment, by goods type (alipay-product.md section 2).

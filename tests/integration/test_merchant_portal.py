@@ -98,6 +98,7 @@ def test_sign_up_creates_merchant_app_and_password_and_shows_the_key_once(
         data={
             "csrf_token": csrf_of(page.text),
             "name": "小面馆",
+            "contact": "boss@noodles.example",
             "notify_url": "https://shop.example/notify",
             "password": "noodles-2024",
         },
@@ -133,6 +134,7 @@ def test_sign_up_refuses_a_weak_password_and_a_bad_url_keeping_the_form(
         data={
             "csrf_token": token,
             "name": "面馆",
+            "contact": "13800138000",
             "notify_url": "ftp://x",
             "password": "goodpass1",
         },

@@ -61,6 +61,36 @@ def mask_phone(phone: str) -> str:
     return f"{phone[:3]}****{phone[-4:]}"
 
 
+# --- contact (e-mail or mobile) --------------------------------------------------------------
+
+# Deliberately plain: one @, no spaces, a dotted domain with a letters-only top level. The
+# mailbox is not proven by this, only that the text can be one.
+_EMAIL_PATTERN: Final = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,63}$"
+)
+EMAIL_LEN_MAX: Final = 254
+
+
+def normalize_contact(text: str) -> str:
+    """A mainland mobile number (11 digits) or an e-mail address (lower case), or raise
+    `invalid_contact`. Case and separators never make two contacts of one."""
+    if not isinstance(text, str):
+        raise InvalidInput("contact must be text", code="invalid_contact")
+    text = text.strip()
+    if "@" not in text:
+        try:
+            return normalize_phone(text)
+        except InvalidInput:
+            raise InvalidInput(
+                "contact is an e-mail address or a mainland mobile number", code="invalid_contact"
+            ) from None
+    if len(text) > EMAIL_LEN_MAX or not _EMAIL_PATTERN.match(text):
+        raise InvalidInput(
+            "contact is an e-mail address or a mainland mobile number", code="invalid_contact"
+        )
+    return text.lower()
+
+
 # --- resident ID number --------------------------------------------------------------------
 
 ID_NUMBER_LEN: Final = 18

@@ -100,10 +100,20 @@ class MerchantService:
         self._merchants: dict[int, tuple[float, Merchant]] = {}
         self._lock = threading.Lock()
 
+    def checked_key(self, new: NewMerchant, app_public_key: str) -> str:
+        """Check a new merchant's fields and return its app key in canonical form (raises
+        InvalidInput): done before the transaction that `create_in` runs in."""
+        _check_new_merchant(new)
+        return self.check_public_key(app_public_key)
+
+    def create_in(self, tx: Tx, new: NewMerchant, public_key: str) -> tuple[Merchant, App]:
+        """A new merchant and its first app in the caller's transaction (`public_key` from
+        `checked_key`); call `forget(app.app_id)` once it has committed."""
+        return self._create_in(tx, new, public_key)
+
     def create(self, new: NewMerchant, app_public_key: str) -> tuple[Merchant, App]:
         """Onboard a merchant with its first app. With a fixed `app_id` this is idempotent."""
-        _check_new_merchant(new)
-        public_key = self.check_public_key(app_public_key)
+        public_key = self.checked_key(new, app_public_key)
 
         def work(tx: Tx) -> tuple[Merchant, App]:
             if new.app_id is not None:

@@ -66,6 +66,11 @@ MERCHANT_TEXTS: dict[str, dict[str, str]] = {
     "merchant_password": {"zh": "登录密码", "en": "Password"},
     "merchant_name": {"zh": "商户名称", "en": "Merchant name"},
     "notify_url": {"zh": "异步通知地址(可选)", "en": "Notify URL (optional)"},
+    "merchant_contact": {"zh": "联系邮箱或手机号", "en": "Contact e-mail or mobile number"},
+    "signup_retry_in": {
+        "zh": "请约 {minutes} 分钟后再试",
+        "en": "Try again in about {minutes} minutes",
+    },
     "signup": {"zh": "商家入驻", "en": "Merchant sign-up"},
     "signup_hint": {
         "zh": "密码8位以上,需同时包含字母和数字",
@@ -106,6 +111,14 @@ MERCHANT_ERRORS: dict[str, dict[str, str]] = {
         "en": "The URL must start with http:// or https://",
     },
     "invalid_key": {"zh": "不是有效的 RSA 公钥", "en": "Not a valid RSA public key"},
+    "invalid_contact": {
+        "zh": "请填写有效的邮箱或中国大陆手机号",
+        "en": "Enter an e-mail address or a mainland China mobile number",
+    },
+    "signup_rate_limited": {
+        "zh": "该网络或该邮箱/手机号的入驻申请过于频繁,已暂停受理",
+        "en": "Too many sign-ups from this network or with this e-mail or phone number",
+    },
 }
 
 

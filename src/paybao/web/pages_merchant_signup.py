@@ -1,16 +1,24 @@
-"""Merchant sign-up: name, notify URL and a password create the merchant and its first app.
+"""Merchant sign-up: name, contact (e-mail or mobile), notify URL and a password create the
+merchant and its first app.
 
 Without an uploaded app public key a key pair is generated here and the private key (PKCS#1
 PEM) is shown once on the answer page; nothing keeps it. The new merchant is signed in.
+
+Sign-ups are rate limited per client address and per contact (the service says how); a refused
+one is a 429 with `Retry-After`, code `signup_rate_limited`, and the form kept. The client
+address is the connection's, which uvicorn takes from X-Forwarded-For only when the proxy is
+trusted (`--forwarded-allow-ips`).
 """
 
 from __future__ import annotations
+
+import math
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from paybao.adapters.alipay.keys import generate_key_pair
-from paybao.domain.errors import DomainError
+from paybao.domain.errors import DomainError, RateLimited
 from paybao.services.merchant_accounts import SignUp
 from paybao.web import pages_merchant as portal
 from paybao.web.errors import status_for
@@ -37,13 +45,24 @@ async def signup(request: Request) -> HTMLResponse:
     generated = None if uploaded else generate_key_pair()
     public_key = uploaded or (generated.public_pem_spki if generated else "")
     new = SignUp(
-        form.get("name", ""), form.get("notify_url", "").strip() or None, form.get("password", "")
+        name=form.get("name", ""),
+        notify_url=form.get("notify_url", "").strip() or None,
+        password=form.get("password", ""),
+        contact=form.get("contact", ""),
+        client_ip=request.client.host if request.client else None,
     )
     try:
         merchant, app = portal.services(request)["merchant_accounts"].sign_up(new, public_key)
     except DomainError as error:
-        context = portal.merchant_error(request, error)
-        return _form(request, status_for(error), values=form, **context)
+        context: dict[str, object] = {**portal.merchant_error(request, error)}
+        retry_after_s = error.data.get("retry_after_s") if isinstance(error, RateLimited) else None
+        if isinstance(retry_after_s, int):
+            context["retry_after_min"] = max(math.ceil(retry_after_s / 60), 1)
+        kept = {k: v for k, v in form.items() if k != "password"}
+        answer = _form(request, status_for(error), values=kept, **context)
+        if isinstance(retry_after_s, int):
+            answer.headers["Retry-After"] = str(retry_after_s)
+        return answer
     response = portal.render(
         request,
         "merchant/signup_done.html",

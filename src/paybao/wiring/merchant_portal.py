@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from paybao.adapters.db.merchant_portal_store import SqlCardPaymentStore, SqlMerchantLoginStore
+from paybao.adapters.db.merchant_portal_store import (
+    SqlCardPaymentStore,
+    SqlMerchantLoginStore,
+    SqlMerchantSignupStore,
+)
 from paybao.services.card_pay import CardPayService
-from paybao.services.merchant_accounts import MerchantAccountService
+from paybao.services.merchant_accounts import MerchantAccountService, SignUpLimits
 
 if TYPE_CHECKING:
     from paybao.bootstrap import Platform
@@ -18,12 +22,20 @@ if TYPE_CHECKING:
 
 def install(platform: Platform) -> None:
     services = platform.services
+    settings = platform.settings
     accounts = MerchantAccountService(
         platform.db,
         SqlMerchantLoginStore(),
         services["merchants"],
         services["password_hasher"],
         platform.clock,
+        SqlMerchantSignupStore(),
+        SignUpLimits(
+            per_ip_max=settings.merchant_signups_per_ip_max,
+            ip_window_s=settings.merchant_signup_ip_window_s,
+            per_contact_max=settings.merchant_signups_per_contact_max,
+            contact_window_s=settings.merchant_signup_contact_window_s,
+        ),
     )
     card_pay = CardPayService(
         db=platform.db,

@@ -1,12 +1,16 @@
-"""SQL for merchant sign-in passwords and card-funded cashier payments."""
+"""SQL for merchant sign-in passwords, sign-ups and card-funded cashier payments."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select, text, update
 
-from paybao.adapters.db.tables.merchant_portal import card_payments, merchant_logins
+from paybao.adapters.db.tables.merchant_portal import (
+    card_payments,
+    merchant_logins,
+    merchant_signups,
+)
 
 
 class SqlMerchantLoginStore:
@@ -35,6 +39,64 @@ class SqlMerchantLoginStore:
             update(merchant_logins)
             .where(merchant_logins.c.merchant_id == merchant_id)
             .values(**values)
+        )
+
+
+class SqlMerchantSignupStore:
+    def lock_keys(self, tx: Connection, keys: list[str]) -> None:
+        """Serialise sign-ups that share a limit key until the transaction ends, so two at once
+        cannot both take the last place. PostgreSQL: transaction advisory locks, in sorted
+        order (no deadlock); SQLite already holds the write lock from BEGIN IMMEDIATE."""
+        if tx.dialect.name != "postgresql":
+            return
+        for key in sorted(set(keys)):
+            tx.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
+            )
+
+    def recent(
+        self,
+        tx: Connection,
+        *,
+        client_ip: str | None = None,
+        contact_key: str | None = None,
+        since_us: int,
+        limit: int,
+    ) -> list[int]:
+        """When the sign-ups from this address (or with this contact) since `since_us` were
+        made, newest first, at most `limit`."""
+        assert (client_ip is None) != (contact_key is None)
+        column = (
+            merchant_signups.c.client_ip
+            if client_ip is not None
+            else merchant_signups.c.contact_key
+        )
+        query = (
+            select(merchant_signups.c.created_at_us)
+            .where(column == (client_ip if client_ip is not None else contact_key))
+            .where(merchant_signups.c.created_at_us >= since_us)
+            .order_by(merchant_signups.c.created_at_us.desc())
+            .limit(limit)
+        )
+        return [int(at) for at in tx.execute(query).scalars()]
+
+    def insert(
+        self,
+        tx: Connection,
+        merchant_id: int,
+        client_ip: str,
+        contact: str,
+        contact_key: str,
+        now_us: int,
+    ) -> None:
+        tx.execute(
+            insert(merchant_signups).values(
+                merchant_id=merchant_id,
+                client_ip=client_ip,
+                contact=contact,
+                contact_key=contact_key,
+                created_at_us=now_us,
+            )
         )
 
 

@@ -1,4 +1,4 @@
-"""Merchant portal sign-in, and cashier payments funded from a bound card (issue 4)."""
+"""Merchant portal sign-in and sign-ups, and cashier payments funded from a bound card."""
 
 from __future__ import annotations
 
@@ -15,6 +15,27 @@ merchant_logins = Table(
     Column("failures", Integer, nullable=False, server_default="0"),
     Column("locked_until_us", BigInteger, nullable=True),
     Column("updated_at_us", BigInteger, nullable=False),
+)
+
+# One row per self-service sign-up, written with the merchant: who signed up from where. The
+# sign-up rate limits count these rows (per client address, per contact) in a sliding window.
+merchant_signups = Table(
+    "merchant_signups",
+    metadata,
+    Column("merchant_id", BigInteger, primary_key=True, autoincrement=False),
+    # The limit key of the client address: an IPv4 address, or the /64 of an IPv6 one.
+    Column("client_ip", String(64), nullable=False),
+    # The normalised e-mail address or mobile number given at sign-up.
+    Column("contact", String(254), nullable=False),
+    # The contact as the limit counts it (an e-mail's +tag dropped).
+    Column("contact_key", String(254), nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+)
+Index("ix_merchant_signups_ip", merchant_signups.c.client_ip, merchant_signups.c.created_at_us)
+Index(
+    "ix_merchant_signups_contact",
+    merchant_signups.c.contact_key,
+    merchant_signups.c.created_at_us,
 )
 
 # A cashier payment the buyer funds by a quick-pay debit of a bound card. The row exists before
