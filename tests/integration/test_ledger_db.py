@@ -88,9 +88,10 @@ def test_a_lost_update_is_caught_before_the_commit(
     original = store.write_and_commit
 
     def tampered(tx: Any, *args: Any) -> None:
-        # Stands in for a writer that ignored the row lock: the counters move under us.
+        # Stands in for a writer that ignored the row lock: the counters of the wallet (locked,
+        # as this transfer debits it and it must not go below zero) move under us.
         tx.connection.cursor().execute(
-            f"UPDATE ledger_accounts SET credits_posted = credits_posted + 1 WHERE id = {bank}"
+            f"UPDATE ledger_accounts SET credits_posted = credits_posted + 1 WHERE id = {wallet}"
         )
         original(tx, *args)
 

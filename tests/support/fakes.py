@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from paybao.domain.accounts import AccountSpec
 from paybao.domain.errors import InvariantViolation, Retryable
-from paybao.domain.ledger import Account, TransferRecord
+from paybao.domain.ledger import Account, CounterDelta, TransferRecord
 
 T = TypeVar("T")
 
@@ -72,10 +72,24 @@ class FakeLedgerStore:
             if record.pending_status == "pending":
                 tx.state["transfers"][transfer_id] = record._replace(pending_status=str(status))
 
+    def add_deltas(self, tx: FakeTx, deltas: Sequence[CounterDelta]) -> None:
+        for account_id, dp, dpo, cp, cpo in deltas:
+            stored = tx.state["accounts"][account_id]
+            stored.debits_pending += dp
+            stored.debits_posted += dpo
+            stored.credits_pending += cp
+            stored.credits_posted += cpo
+            stored.check_invariants()  # as the database's check constraints would
+
     def load(
-        self, tx: FakeTx, transfer_ids: Sequence[str], account_ids: Sequence[int]
+        self,
+        tx: FakeTx,
+        transfer_ids: Sequence[str],
+        locked_ids: Sequence[int],
+        unlocked_ids: Sequence[int],
     ) -> tuple[dict[str, TransferRecord], dict[int, Account]]:
-        return self.load_transfers(tx, transfer_ids), self.load_accounts(tx, account_ids)
+        accounts = self.load_accounts(tx, [*locked_ids, *unlocked_ids])
+        return self.load_transfers(tx, transfer_ids), accounts
 
     def write(
         self,
@@ -83,9 +97,11 @@ class FakeLedgerStore:
         records: Sequence[TransferRecord],
         changes: Sequence[tuple[Account, Account]],
         status_by_id: dict[str, str],
+        deltas: Sequence[CounterDelta],
     ) -> int:
         self.insert_transfers(tx, records)
         matched = self.update_accounts(tx, changes)
+        self.add_deltas(tx, deltas)
         self.update_pending_status(tx, status_by_id)
         return matched
 
@@ -95,8 +111,9 @@ class FakeLedgerStore:
         records: Sequence[TransferRecord],
         changes: Sequence[tuple[Account, Account]],
         status_by_id: dict[str, str],
+        deltas: Sequence[CounterDelta],
     ) -> None:
-        matched = self.write(tx, records, changes, status_by_id)
+        matched = self.write(tx, records, changes, status_by_id, deltas)
         if matched != len(changes):
             raise InvariantViolation(f"{len(changes) - matched} account row(s) changed under us")
 

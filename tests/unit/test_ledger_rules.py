@@ -12,6 +12,7 @@ from paybao.domain.ledger import (
     TransferFlags,
     TransferRecord,
     TransferResult,
+    accounts_to_lock,
     apply_batch,
     expire_batch,
 )
@@ -246,3 +247,24 @@ def test_corrupt_input_state_trips_the_invariant() -> None:
     state[1] = Account(1, "CNY", WALLET, debits_posted=2_000, credits_posted=1_000)
     with pytest.raises(InvariantViolation):
         apply([Transfer("a", 3, 1, 1)], state)
+
+
+# Which accounts a batch must lock -------------------------------------------------------------
+
+
+def test_flagged_and_unknown_accounts_are_locked_unflagged_ones_are_not() -> None:
+    flags = {1: WALLET, 2: WALLET, 3: 0, 5: CARD}
+    assert accounts_to_lock(flags, {1, 2, 3, 5, 9}) == {1, 2, 5, 9}
+    assert accounts_to_lock(flags, {3}) == set()
+
+
+def test_an_unflagged_account_takes_any_batch_so_a_stale_snapshot_changes_no_answer() -> None:
+    """An unlocked account may have moved since it was read: deltas are added to whatever
+    it holds then. The rules' answers must not depend on its counters."""
+    batch = [Transfer("a", 3, 1, 700), Transfer("b", 1, 3, 300), Transfer("c", 3, 2, 5)]
+    results = set()
+    for debits_posted in (0, 1, 10**12):
+        state = accounts()
+        state[3] = Account(3, "CNY", 0, debits_posted=debits_posted, credits_posted=7)
+        results.add(tuple(o.result for o in apply(batch, state).outcomes))
+    assert results == {(R.OK, R.OK, R.OK)}

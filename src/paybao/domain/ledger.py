@@ -212,6 +212,27 @@ class TransferOutcome(NamedTuple):
     record: TransferRecord | None = None
 
 
+class CounterDelta(NamedTuple):
+    """What a batch adds to an account it did not lock (see `accounts_to_lock`)."""
+
+    account_id: int
+    debits_pending: int
+    debits_posted: int
+    credits_pending: int
+    credits_posted: int
+
+
+def counter_delta(before: Account, after: Account) -> CounterDelta:
+    assert before.id == after.id
+    return CounterDelta(
+        after.id,
+        after.debits_pending - before.debits_pending,
+        after.debits_posted - before.debits_posted,
+        after.credits_pending - before.credits_pending,
+        after.credits_posted - before.credits_posted,
+    )
+
+
 @dataclass(slots=True)
 class BatchOutcome:
     outcomes: list[TransferOutcome]
@@ -241,6 +262,21 @@ def account_ids_of(
             ids.add(held.credit_account_id)
     ids.discard(0)
     return ids
+
+
+def accounts_to_lock(flags_by_id: Mapping[int, int], account_ids: Iterable[int]) -> set[int]:
+    """The accounts of a batch to read under a row lock (and write back compare-and-set):
+    those with a limit flag, which the rules must check against their current counters, and
+    those whose flags are not known yet. An account without limits (the platform's: fees,
+    bank clearing, marketing) can take any transfer, so it is read without a lock and
+    changed by adding deltas: such a hot account is locked only from its write to the commit,
+    not for the whole batch.
+
+    Every transaction thus locks its flagged accounts first (by id, when it loads) and its
+    unflagged ones after (by id, when it writes): one global order, so no deadlocks; only an
+    account not yet known, locked early once, can briefly break it (a deadlock is retried).
+    """
+    return {a for a in account_ids if flags_by_id.get(a, -1) != 0}
 
 
 class _Working:

@@ -7,7 +7,7 @@ group-commit `Poster` batches many independent callers into one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from paybao.domain.accounts import PLATFORM_PURPOSES, AccountSpec, platform_account
@@ -16,12 +16,15 @@ from paybao.domain.ledger import (
     BATCH_SIZE_MAX,
     Account,
     BatchOutcome,
+    CounterDelta,
     Transfer,
     TransferOutcome,
     TransferRecord,
     TransferResult,
     account_ids_of,
+    accounts_to_lock,
     apply_batch,
+    counter_delta,
     expire_batch,
     pending_ids_of,
 )
@@ -29,6 +32,7 @@ from paybao.domain.money import CURRENCY_DEFAULT
 from paybao.services.ports import Clock, Database, LedgerStore, Tx
 
 EXPIRE_BATCH_SIZE_MAX = 1000
+FLAGS_CACHE_SIZE_MAX = 100_000
 
 
 class _LookupNeeded(Exception):
@@ -55,6 +59,7 @@ class LedgerService:
         self.db = db
         self.store = store
         self.clock = clock
+        self._flags: dict[int, int] = {}  # account id -> flags, as `accounts_to_lock` needs
 
     # Accounts ---------------------------------------------------------------------------
 
@@ -92,9 +97,15 @@ class LedgerService:
 
     def apply_in(self, tx: Tx, transfers: Sequence[Transfer]) -> list[TransferOutcome]:
         """Apply a batch inside the caller's transaction. Failed transfers write nothing."""
-        accounts, outcome = self._decide(tx, transfers)
-        self._store_outcome(tx, accounts, outcome)
-        return outcome.outcomes
+        decided = self._decide(tx, transfers)
+        changes, deltas = decided.writes()
+        # Compare-and-set: every locked row must still hold what we read.
+        matched = self.store.write(
+            tx, decided.outcome.created, changes, decided.outcome.pending_status, deltas
+        )
+        if matched != len(changes):
+            raise InvariantViolation(f"{len(changes) - matched} account row(s) changed under us")
+        return decided.outcome.outcomes
 
     def apply(self, transfers: Sequence[Transfer]) -> list[TransferOutcome]:
         """Apply a batch in a transaction of its own (the poster's path), which the store
@@ -107,12 +118,15 @@ class LedgerService:
         """
 
         def work(tx: Tx, *, lookup: bool) -> list[TransferOutcome]:
-            accounts, outcome = self._decide(tx, transfers, lookup=lookup)
+            decided = self._decide(tx, transfers, lookup=lookup)
+            outcome = decided.outcome
             if not lookup and any(o.result is not TransferResult.OK for o in outcome.outcomes):
                 # A refusal may hide an existing id, whose `exists*` result takes precedence.
                 raise _LookupNeeded
-            changes = _changes(accounts, outcome)
-            self.store.write_and_commit(tx, outcome.created, changes, outcome.pending_status)
+            changes, deltas = decided.writes()
+            self.store.write_and_commit(
+                tx, outcome.created, changes, outcome.pending_status, deltas
+            )
             return outcome.outcomes
 
         if not pending_ids_of(transfers):
@@ -122,32 +136,41 @@ class LedgerService:
                 pass
         return self.db.run(lambda tx: work(tx, lookup=True), driver=True)
 
-    def _decide(
-        self, tx: Tx, transfers: Sequence[Transfer], *, lookup: bool = True
-    ) -> tuple[dict[int, Account], BatchOutcome]:
-        """Load and lock what the batch touches, then apply the rules (nothing written yet).
-        Without `lookup`, the batch's own ids are assumed new: only for batches with no
-        post or void, whose writes a unique key then checks."""
+    def _decide(self, tx: Tx, transfers: Sequence[Transfer], *, lookup: bool = True) -> _Decided:
+        """Load what the batch touches, locking the holds it resolves and the accounts whose
+        limits it could break (in that order, each by id), then apply the rules; nothing is
+        written yet. Without `lookup`, the batch's own ids are assumed new: only for batches
+        with no post or void, whose writes a unique key then checks."""
         assert 0 < len(transfers) <= BATCH_SIZE_MAX
         pending_ids = pending_ids_of(transfers)
         # An id with control characters cannot be stored or even looked up in PostgreSQL;
         # such transfers are refused by the rules below without touching the database.
-        transfer_ids = [t.id for t in transfers if t.id.isprintable()]
-        if not lookup:
-            assert not pending_ids, "holds must be loaded"
-            stored: dict[str, TransferRecord] = {}
-            accounts = self.store.load_accounts(tx, sorted(account_ids_of(transfers, {})))
-        elif pending_ids:
-            # Holds first (their accounts are not known before), then accounts: a fixed order.
+        transfer_ids = [t.id for t in transfers if t.id.isprintable()] if lookup else []
+        stored: dict[str, TransferRecord] = {}
+        if pending_ids:
+            assert lookup, "holds must be loaded"
+            # Holds first (their accounts are not known before), then accounts.
             stored = self.store.load_transfers(tx, transfer_ids + sorted(pending_ids))
-            accounts = self.store.load_accounts(tx, sorted(account_ids_of(transfers, stored)))
-        else:
-            account_ids = sorted(account_ids_of(transfers, {}))
-            stored, accounts = self.store.load(tx, transfer_ids, account_ids)
+            transfer_ids = []
+        account_ids = account_ids_of(transfers, stored)
+        locked = accounts_to_lock(self._flags, account_ids)
+        found, accounts = self.store.load(
+            tx, transfer_ids, sorted(locked), sorted(account_ids - locked)
+        )
+        stored.update(found)
+        self._remember_flags(accounts.values())
         outcome = apply_batch(
             transfers, accounts=accounts, stored=stored, now_us=self.clock.now_us()
         )
-        return accounts, outcome
+        return _Decided(accounts, locked, outcome)
+
+    def _remember_flags(self, accounts: Iterable[Account]) -> None:
+        """Flags never change after an account is opened: known flags let later batches
+        leave accounts they cannot overdraw unlocked."""
+        if len(self._flags) >= FLAGS_CACHE_SIZE_MAX:
+            self._flags.clear()
+        for account in accounts:
+            self._flags[account.id] = account.flags
 
     def transfer_in(self, tx: Tx, transfers: Sequence[Transfer]) -> list[TransferRecord]:
         """Apply and insist on success: any refusal raises `LedgerRejected` with its code.
@@ -173,26 +196,36 @@ class LedgerService:
         due = self.store.due_pending(tx, now_us, limit)
         if not due:
             return 0
-        accounts = self.store.load_accounts(tx, sorted(_accounts_of(due)))
+        account_ids = _accounts_of(due)
+        _, accounts = self.store.load(tx, [], sorted(account_ids), [])
         outcome = expire_batch(due, accounts=accounts, now_us=now_us)
-        self._store_outcome(tx, accounts, outcome)
-        return len(outcome.pending_status)
-
-    def _store_outcome(self, tx: Tx, before: dict[int, Account], outcome: BatchOutcome) -> None:
-        changes = _changes(before, outcome)
-        # Compare-and-set: every row must still hold what we read, or an update was lost.
-        matched = self.store.write(tx, outcome.created, changes, outcome.pending_status)
+        changes, _ = _Decided(accounts, account_ids, outcome).writes()
+        matched = self.store.write(tx, outcome.created, changes, outcome.pending_status, [])
         if matched != len(changes):
             raise InvariantViolation(f"{len(changes) - matched} account row(s) changed under us")
+        return len(outcome.pending_status)
 
 
-def _changes(before: dict[int, Account], outcome: BatchOutcome) -> list[tuple[Account, Account]]:
-    """(before, after) of every account whose counters the batch changed."""
-    return [
-        (before[account_id], after)
-        for account_id, after in outcome.accounts.items()
-        if after.counters() != before[account_id].counters()
-    ]
+@dataclass(frozen=True, slots=True)
+class _Decided:
+    before: dict[int, Account]
+    locked: set[int]
+    outcome: BatchOutcome
+
+    def writes(self) -> tuple[list[tuple[Account, Account]], list[CounterDelta]]:
+        """Locked accounts as (before, after) pairs to compare-and-set; the others as deltas
+        to add, since their rows were read without a lock and may have moved since."""
+        changes: list[tuple[Account, Account]] = []
+        deltas: list[CounterDelta] = []
+        for account_id, after in self.outcome.accounts.items():
+            before = self.before[account_id]
+            if after.counters() == before.counters():
+                continue
+            if account_id in self.locked:
+                changes.append((before, after))
+            else:
+                deltas.append(counter_delta(before, after))
+        return changes, deltas
 
 
 def _accounts_of(records: Sequence[TransferRecord]) -> set[int]:

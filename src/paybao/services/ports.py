@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from paybao.domain.accounts import AccountSpec
-from paybao.domain.ledger import Account, TransferRecord
+from paybao.domain.ledger import Account, CounterDelta, TransferRecord
 
 T = TypeVar("T")
 
@@ -57,9 +57,14 @@ class LedgerStore(Protocol):
     def load_accounts(self, tx: Tx, account_ids: Sequence[int]) -> dict[int, Account]: ...
 
     def load(
-        self, tx: Tx, transfer_ids: Sequence[str], account_ids: Sequence[int]
+        self,
+        tx: Tx,
+        transfer_ids: Sequence[str],
+        locked_ids: Sequence[int],
+        unlocked_ids: Sequence[int],
     ) -> tuple[dict[str, TransferRecord], dict[int, Account]]:
-        """Both loads at once (one round trip where the database allows it)."""
+        """Transfers by id (locked), accounts `locked_ids` under a row lock and accounts
+        `unlocked_ids` without one, all at once (one round trip where the database allows)."""
         ...
 
     def write(
@@ -68,9 +73,11 @@ class LedgerStore(Protocol):
         records: Sequence[TransferRecord],
         changes: Sequence[tuple[Account, Account]],
         status_by_id: dict[str, str],
+        deltas: Sequence[CounterDelta],
     ) -> int:
-        """Insert transfers, update accounts as compare-and-set on their (before, after) pairs,
-        and set hold statuses. Returns how many account rows matched their `before`."""
+        """Insert transfers, update locked accounts as compare-and-set on their (before,
+        after) pairs, add `deltas` to unlocked ones, and set hold statuses. Returns how many
+        compare-and-set rows matched their `before`."""
         ...
 
     def write_and_commit(
@@ -79,6 +86,7 @@ class LedgerStore(Protocol):
         records: Sequence[TransferRecord],
         changes: Sequence[tuple[Account, Account]],
         status_by_id: dict[str, str],
+        deltas: Sequence[CounterDelta],
     ) -> None:
         """`write` for a transaction that does nothing else: raises `InvariantViolation`
         (and nothing is kept) unless every compare-and-set matched; may commit the

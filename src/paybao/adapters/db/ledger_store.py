@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 
 from paybao.domain.accounts import AccountSpec
 from paybao.domain.errors import InvariantViolation
-from paybao.domain.ledger import Account, TransferRecord
+from paybao.domain.ledger import Account, CounterDelta, TransferRecord
 
 _TRANSFER_COLUMNS = (
     "id, debit_account_id, credit_account_id, amount_fen, currency, code, flags, pending_id,"
@@ -128,10 +128,25 @@ class SqliteLedgerStore:
                 [(str(status), transfer_id) for transfer_id, status in status_by_id.items()],
             )
 
+    def add_deltas(self, tx: Connection, deltas: Sequence[CounterDelta]) -> None:
+        if deltas:
+            _cursor(tx).executemany(
+                "UPDATE ledger_accounts SET debits_pending = debits_pending + ?,"
+                " debits_posted = debits_posted + ?, credits_pending = credits_pending + ?,"
+                " credits_posted = credits_posted + ? WHERE id = ?",
+                [(*delta[1:], delta[0]) for delta in deltas],
+            )
+
     def load(
-        self, tx: Connection, transfer_ids: Sequence[str], account_ids: Sequence[int]
+        self,
+        tx: Connection,
+        transfer_ids: Sequence[str],
+        locked_ids: Sequence[int],
+        unlocked_ids: Sequence[int],
     ) -> tuple[dict[str, TransferRecord], dict[int, Account]]:
-        return self.load_transfers(tx, transfer_ids), self.load_accounts(tx, account_ids)
+        # The IMMEDIATE transaction holds the database's write lock: every read is locked.
+        accounts = self.load_accounts(tx, [*locked_ids, *unlocked_ids])
+        return self.load_transfers(tx, transfer_ids), accounts
 
     def write(
         self,
@@ -139,9 +154,11 @@ class SqliteLedgerStore:
         records: Sequence[TransferRecord],
         changes: Sequence[tuple[Account, Account]],
         status_by_id: dict[str, str],
+        deltas: Sequence[CounterDelta],
     ) -> int:
         self.insert_transfers(tx, records)
         matched = self.update_accounts(tx, changes)
+        self.add_deltas(tx, deltas)
         self.update_pending_status(tx, status_by_id)
         return matched
 
@@ -151,9 +168,10 @@ class SqliteLedgerStore:
         records: Sequence[TransferRecord],
         changes: Sequence[tuple[Account, Account]],
         status_by_id: dict[str, str],
+        deltas: Sequence[CounterDelta],
     ) -> None:
         """SQLite has no round trip to save: write, check, and leave the commit to the caller."""
-        matched = self.write(tx, records, changes, status_by_id)
+        matched = self.write(tx, records, changes, status_by_id, deltas)
         if matched != len(changes):
             raise InvariantViolation(f"{len(changes) - matched} account row(s) changed under us")
 
@@ -204,6 +222,7 @@ _PG_LOAD_ACCOUNTS = (
     f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY(%s::bigint[])"
     " ORDER BY id FOR UPDATE"
 )
+_PG_READ_ACCOUNTS = f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY(%s::bigint[])"
 _PG_INSERT_TRANSFERS = (
     f"INSERT INTO ledger_transfers ({_TRANSFER_COLUMNS}) SELECT * FROM unnest("
     "%s::varchar[], %s::bigint[], %s::bigint[], %s::bigint[], %s::varchar[],"
@@ -225,6 +244,14 @@ _PG_UPDATE_ACCOUNTS = (
 _PG_UPDATE_ACCOUNTS_CHECKED = (
     f"WITH changed AS ({_PG_UPDATE_ACCOUNTS} RETURNING 1)"
     " SELECT 1 / (count(*) = %s)::int FROM changed"
+)
+# Unlocked accounts: add what the batch moved. The row lock this takes lasts only to commit.
+_PG_ADD_DELTAS = (
+    "UPDATE ledger_accounts AS a SET debits_pending = a.debits_pending + v.dp,"
+    " debits_posted = a.debits_posted + v.dpo, credits_pending = a.credits_pending + v.cp,"
+    " credits_posted = a.credits_posted + v.cpo"
+    " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])"
+    " AS v(id, dp, dpo, cp, cpo) WHERE a.id = v.id"
 )
 _PG_UPDATE_STATUS = (
     "UPDATE ledger_transfers AS t SET pending_status = v.status"
@@ -263,20 +290,35 @@ class PostgresLedgerStore:
         return {row[0]: _account(row) for row in cursor.fetchall()}
 
     def load(
-        self, tx: Connection, transfer_ids: Sequence[str], account_ids: Sequence[int]
+        self,
+        tx: Connection,
+        transfer_ids: Sequence[str],
+        locked_ids: Sequence[int],
+        unlocked_ids: Sequence[int],
     ) -> tuple[dict[str, TransferRecord], dict[int, Account]]:
-        """BEGIN and both locking reads in one round trip (psycopg pipeline mode)."""
+        """BEGIN and the reads in one round trip (psycopg pipeline mode) when there is more
+        than one; a lone query goes without the pipeline, whose bookkeeping costs more."""
+        asked = (
+            (_PG_LOAD_TRANSFERS, transfer_ids),
+            (_PG_LOAD_ACCOUNTS, locked_ids),
+            (_PG_READ_ACCOUNTS, unlocked_ids),
+        )
+        queries = [(sql, (_pg_array(sorted(set(ids))),)) for sql, ids in asked if ids]
         connection = tx.connection.dbapi_connection
         assert connection is not None
-        with connection.pipeline():
-            transfers = connection.cursor()
-            transfers.execute(_PG_LOAD_TRANSFERS, (_pg_array(sorted(set(transfer_ids))),))
-            accounts = connection.cursor()
-            accounts.execute(_PG_LOAD_ACCOUNTS, (_pg_array(sorted(set(account_ids))),))
-        return (
-            {row[0]: _record(row) for row in transfers.fetchall()},
-            {row[0]: _account(row) for row in accounts.fetchall()},
-        )
+        cursors = [connection.cursor() for _ in queries]
+        if len(queries) == 1:
+            cursors[0].execute(*queries[0])
+        else:
+            with connection.pipeline():
+                for cursor, query in zip(cursors, queries, strict=True):
+                    cursor.execute(*query)
+        results = iter(cursors)
+        transfers: dict[str, TransferRecord] = {}
+        if transfer_ids:
+            transfers = {row[0]: _record(row) for row in next(results).fetchall()}
+        accounts = {row[0]: _account(row) for cursor in results for row in cursor.fetchall()}
+        return transfers, accounts
 
     def write(
         self,
@@ -284,20 +326,13 @@ class PostgresLedgerStore:
         records: Sequence[TransferRecord],
         changes: Sequence[tuple[Account, Account]],
         status_by_id: dict[str, str],
+        deltas: Sequence[CounterDelta],
     ) -> int:
         """All writes of a batch in one round trip (psycopg pipeline mode)."""
         connection = tx.connection.dbapi_connection
         assert connection is not None
         with connection.pipeline():
-            if records:
-                connection.cursor().execute(
-                    _PG_INSERT_TRANSFERS, _pg_columns([_record_tuple(r) for r in records])
-                )
-            updated = connection.cursor()
-            if changes:
-                updated.execute(_PG_UPDATE_ACCOUNTS, _account_change_columns(changes))
-            if status_by_id:
-                connection.cursor().execute(_PG_UPDATE_STATUS, _status_columns(status_by_id))
+            updated = self._send_writes(connection, records, changes, status_by_id, deltas)
         return int(updated.rowcount) if changes else 0
 
     def write_and_commit(
@@ -306,6 +341,7 @@ class PostgresLedgerStore:
         records: Sequence[TransferRecord],
         changes: Sequence[tuple[Account, Account]],
         status_by_id: dict[str, str],
+        deltas: Sequence[CounterDelta],
     ) -> None:
         """Writes, the compare-and-set check and COMMIT in one round trip: a transaction that
         only applies transfers then costs two round trips in all (load, write+commit). The
@@ -314,22 +350,42 @@ class PostgresLedgerStore:
         assert connection is not None
         try:
             with connection.pipeline():
-                if records:
-                    connection.cursor().execute(
-                        _PG_INSERT_TRANSFERS, _pg_columns([_record_tuple(r) for r in records])
-                    )
-                if changes:
-                    connection.cursor().execute(
-                        _PG_UPDATE_ACCOUNTS_CHECKED,
-                        [*_account_change_columns(changes), len(changes)],
-                    )
-                if status_by_id:
-                    connection.cursor().execute(_PG_UPDATE_STATUS, _status_columns(status_by_id))
+                self._send_writes(connection, records, changes, status_by_id, deltas, checked=True)
                 # Not connection.commit(): that syncs at once, and leaving the pipeline syncs
                 # again, which would cost the round trip this method exists to save.
                 connection.cursor().execute("COMMIT")
         except psycopg.errors.DivisionByZero as error:
             raise InvariantViolation("account row(s) changed under us") from error
+
+    @staticmethod
+    def _send_writes(
+        connection: Any,
+        records: Sequence[TransferRecord],
+        changes: Sequence[tuple[Account, Account]],
+        status_by_id: dict[str, str],
+        deltas: Sequence[CounterDelta],
+        *,
+        checked: bool = False,
+    ) -> Any:
+        """Queue the batch's statements on a pipelined connection; returns the cursor of the
+        compare-and-set update (its rowcount: rows matched)."""
+        if records:
+            connection.cursor().execute(
+                _PG_INSERT_TRANSFERS, _pg_columns([_record_tuple(r) for r in records])
+            )
+        updated = connection.cursor()
+        if changes and checked:
+            updated.execute(
+                _PG_UPDATE_ACCOUNTS_CHECKED, [*_account_change_columns(changes), len(changes)]
+            )
+        elif changes:
+            updated.execute(_PG_UPDATE_ACCOUNTS, _account_change_columns(changes))
+        if deltas:
+            # Sorted by id, as every lock is taken, so that two batches cannot deadlock.
+            connection.cursor().execute(_PG_ADD_DELTAS, _pg_columns(sorted(deltas)))
+        if status_by_id:
+            connection.cursor().execute(_PG_UPDATE_STATUS, _status_columns(status_by_id))
+        return updated
 
     def due_pending(self, tx: Connection, now_us: int, limit: int) -> list[TransferRecord]:
         cursor = _cursor(tx)
