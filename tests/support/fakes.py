@@ -73,7 +73,7 @@ class FakeLedgerStore:
                 tx.state["transfers"][transfer_id] = record._replace(pending_status=str(status))
 
     def add_deltas(self, tx: FakeTx, deltas: Sequence[CounterDelta]) -> None:
-        for account_id, dp, dpo, cp, cpo in deltas:
+        for _rank, account_id, dp, dpo, cp, cpo in deltas:
             stored = tx.state["accounts"][account_id]
             stored.debits_pending += dp
             stored.debits_posted += dpo

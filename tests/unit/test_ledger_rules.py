@@ -8,6 +8,7 @@ from paybao.domain.errors import InvariantViolation
 from paybao.domain.ledger import (
     Account,
     AccountFlags,
+    LockKey,
     Transfer,
     TransferFlags,
     TransferRecord,
@@ -251,20 +252,73 @@ def test_corrupt_input_state_trips_the_invariant() -> None:
 
 # Which accounts a batch must lock -------------------------------------------------------------
 
+LINKED = TransferFlags.LINKED
+# 1, 2: customers' wallets; 6: a merchant's settlement account; 3: a platform account; 5: a card.
+KNOWN = {
+    1: LockKey(WALLET, 0),
+    2: LockKey(WALLET, 0),
+    6: LockKey(WALLET, 1),
+    3: LockKey(0, 2),
+    5: LockKey(CARD, 0),
+}
 
-def test_flagged_and_unknown_accounts_are_locked_unflagged_ones_are_not() -> None:
-    flags = {1: WALLET, 2: WALLET, 3: 0, 5: CARD}
-    assert accounts_to_lock(flags, {1, 2, 3, 5, 9}) == {1, 2, 5, 9}
-    assert accounts_to_lock(flags, {3}) == set()
+
+def to_lock(transfers: list[Transfer], known: dict[int, LockKey] | None = None) -> set[int]:
+    ids = {i for t in transfers for i in (t.debit_account_id, t.credit_account_id) if i}
+    return accounts_to_lock(transfers, KNOWN if known is None else known, ids)
 
 
-def test_an_unflagged_account_takes_any_batch_so_a_stale_snapshot_changes_no_answer() -> None:
+def test_debiting_a_wallet_locks_it_crediting_does_not() -> None:
+    assert to_lock([Transfer("a", 1, 3, 10)]) == {1}
+    assert to_lock([Transfer("a", 3, 1, 10)]) == set()
+    assert to_lock([Transfer("a", 3, 1, 10, flags=TransferFlags.PENDING)]) == set()
+
+
+def test_crediting_a_card_locks_it_debiting_does_not() -> None:
+    assert to_lock([Transfer("a", 3, 5, 10)]) == {5}
+    assert to_lock([Transfer("a", 5, 3, 10)]) == set()
+
+
+def test_a_payment_locks_the_buyer_only() -> None:
+    """Buyer -> merchant, then the fee out of it, linked: the merchant's debit is covered."""
+    assert to_lock([Transfer("p", 1, 6, 100, flags=LINKED), Transfer("f", 6, 3, 1)]) == {1}
+
+
+def test_an_uncovered_debit_is_locked() -> None:
+    more_out = [Transfer("p", 1, 6, 100, flags=LINKED), Transfer("f", 6, 3, 101)]
+    assert to_lock(more_out) == {1, 6}
+    pending_in = [Transfer("p", 1, 6, 100, flags=LINKED | TransferFlags.PENDING)]
+    assert to_lock([*pending_in, Transfer("f", 6, 3, 1)]) == {1, 6}
+    out_first = [Transfer("f", 6, 3, 1, flags=LINKED), Transfer("p", 2, 6, 100)]
+    assert to_lock(out_first) == {2, 6}
+    # Cover never crosses chains: the next chain starts from nothing.
+    assert to_lock([Transfer("p", 3, 6, 100), Transfer("f", 6, 3, 1)]) == {6}
+
+
+def test_locks_keep_the_global_order_customers_merchants_platform() -> None:
+    """A refund locks the merchant; the buyer ranks before it, so the buyer is locked too,
+    at load: a payment that holds the buyer and waits for the merchant cannot deadlock it."""
+    assert to_lock([Transfer("r", 6, 2, 10)]) == {2, 6}
+    # A transfer between wallets locks the payer, and the payee only if it ranks before.
+    assert to_lock([Transfer("t", 2, 1, 10)]) == {1, 2}
+    assert to_lock([Transfer("t", 1, 2, 10)]) == {1}
+
+
+def test_posts_and_voids_lock_nothing_and_an_unknown_account_locks_everything() -> None:
+    post = Transfer("q", 0, 0, None, flags=TransferFlags.POST_PENDING, pending_id="h")
+    assert to_lock([post]) == set()
+    assert to_lock([Transfer("a", 3, 1, 10)], known={3: KNOWN[3]}) == {1, 3}
+
+
+def test_what_is_left_unlocked_gets_the_same_answers_from_any_snapshot() -> None:
     """An unlocked account may have moved since it was read: deltas are added to whatever
-    it holds then. The rules' answers must not depend on its counters."""
-    batch = [Transfer("a", 3, 1, 700), Transfer("b", 1, 3, 300), Transfer("c", 3, 2, 5)]
-    results = set()
-    for debits_posted in (0, 1, 10**12):
+    it holds then. So the rules' answers must not depend on its counters."""
+    pay = [Transfer("p", 1, 6, 100, flags=LINKED), Transfer("f", 6, 3, 1)]
+    assert to_lock(pay) == {1}
+    answers = set()
+    for merchant_credits, platform_debits in ((0, 0), (7, 10**12), (10**9, 3)):
         state = accounts()
-        state[3] = Account(3, "CNY", 0, debits_posted=debits_posted, credits_posted=7)
-        results.add(tuple(o.result for o in apply(batch, state).outcomes))
-    assert results == {(R.OK, R.OK, R.OK)}
+        state[6] = Account(6, "CNY", WALLET, credits_posted=merchant_credits)
+        state[3] = Account(3, "CNY", 0, debits_posted=platform_debits)
+        answers.add(tuple(o.result for o in apply(pay, state).outcomes))
+    assert answers == {(R.OK, R.OK)}

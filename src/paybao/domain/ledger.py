@@ -28,6 +28,7 @@ TRANSFER_AMOUNT_FEN_MAX: Final = 10**14
 COUNTER_FEN_MAX: Final = 2**63 - 1
 TIMEOUT_S_MAX: Final = 366 * 24 * 3600
 BATCH_SIZE_MAX: Final = 8190
+LOCK_RANK_MAX: Final = 2
 
 
 class AccountFlags(IntFlag):
@@ -120,6 +121,9 @@ class Account:
     debits_posted: int = 0
     credits_pending: int = 0
     credits_posted: int = 0
+    # Where the account stands in the global lock order (see `accounts_to_lock`): customers'
+    # accounts 0, merchants' 1, the platform's 2. Not a counter: never written back.
+    lock_rank: int = LOCK_RANK_MAX
 
     def copy(self) -> Account:
         return Account(
@@ -130,6 +134,7 @@ class Account:
             self.debits_posted,
             self.credits_pending,
             self.credits_posted,
+            self.lock_rank,
         )
 
     def counters(self) -> tuple[int, int, int, int]:
@@ -215,6 +220,7 @@ class TransferOutcome(NamedTuple):
 class CounterDelta(NamedTuple):
     """What a batch adds to an account it did not lock (see `accounts_to_lock`)."""
 
+    lock_rank: int  # first: deltas sort into the global lock order
     account_id: int
     debits_pending: int
     debits_posted: int
@@ -225,6 +231,7 @@ class CounterDelta(NamedTuple):
 def counter_delta(before: Account, after: Account) -> CounterDelta:
     assert before.id == after.id
     return CounterDelta(
+        after.lock_rank,
         after.id,
         after.debits_pending - before.debits_pending,
         after.debits_posted - before.debits_posted,
@@ -264,19 +271,75 @@ def account_ids_of(
     return ids
 
 
-def accounts_to_lock(flags_by_id: Mapping[int, int], account_ids: Iterable[int]) -> set[int]:
-    """The accounts of a batch to read under a row lock (and write back compare-and-set):
-    those with a limit flag, which the rules must check against their current counters, and
-    those whose flags are not known yet. An account without limits (the platform's: fees,
-    bank clearing, marketing) can take any transfer, so it is read without a lock and
-    changed by adding deltas: such a hot account is locked only from its write to the commit,
-    not for the whole batch.
+class LockKey(NamedTuple):
+    """What a batch must know of an account before loading it to choose its locks."""
 
-    Every transaction thus locks its flagged accounts first (by id, when it loads) and its
-    unflagged ones after (by id, when it writes): one global order, so no deadlocks; only an
-    account not yet known, locked early once, can briefly break it (a deadlock is retried).
+    flags: int
+    lock_rank: int
+
+
+def accounts_to_lock(
+    transfers: Sequence[Transfer], known: Mapping[int, LockKey], account_ids: Iterable[int]
+) -> set[int]:
+    """The accounts of a batch to read under a row lock (and write back compare-and-set).
+    The others are read without a lock and changed by adding deltas when the batch writes,
+    so a hot account (the fee account, bank clearing, a merchant's settlement account) is
+    locked only from that write to the commit, not for the whole transaction.
+
+    An account must be locked if the batch could break its limit flag: a debit can break
+    DEBITS_MUST_NOT_EXCEED_CREDITS, a credit CREDITS_MUST_NOT_EXCEED_DEBITS, unless earlier
+    transfers of the same linked chain (all or none) posted at least as much the other way
+    (a payment credits the merchant, then takes the fee out of that). Posts and voids never
+    raise a limit: a post moves at most the held amount from pending to posted.
+
+    Locks follow one global order, (lock_rank, id): customers' accounts, then merchants',
+    then the platform's. Loading locks in that order and writing deltas after, in that
+    order, keeps to it only if every account before the last one that must be locked is
+    locked too: so those are added. An account not known yet ranks last, so its batch
+    locks everything (once; then it is known).
     """
-    return {a for a in account_ids if flags_by_id.get(a, -1) != 0}
+    ids = set(account_ids)
+    must = {a for a in ids if a not in known} | _uncovered(transfers, known)
+    if not must:
+        return set()
+    last = max(_lock_order(a, known) for a in must)
+    return {a for a in ids if _lock_order(a, known) <= last}
+
+
+def _lock_order(account_id: int, known: Mapping[int, LockKey]) -> tuple[int, int]:
+    key = known.get(account_id)
+    return (LOCK_RANK_MAX + 1 if key is None else key.lock_rank, account_id)
+
+
+def _uncovered(transfers: Sequence[Transfer], known: Mapping[int, LockKey]) -> set[int]:
+    """Flagged accounts whose limit some transfer of the batch could break."""
+    found: set[int] = set()
+    start, count = 0, len(transfers)
+    while start < count:
+        end = start
+        while end < count - 1 and int(transfers[end].flags) & _LINKED:
+            end += 1
+        room: dict[tuple[int, int], int] = {}  # (account, limit flag) -> room made so far
+        for transfer in transfers[start : end + 1]:
+            flags = int(transfer.flags)
+            if flags & _RESOLVING:
+                continue
+            amount_fen = transfer.amount_fen or 0
+            sides = (
+                (transfer.debit_account_id, _DEBITS_LIMITED, _CREDITS_LIMITED),
+                (transfer.credit_account_id, _CREDITS_LIMITED, _DEBITS_LIMITED),
+            )
+            for account_id, limit, opposite in sides:
+                key = known.get(account_id)
+                if key is not None and key.flags & limit:
+                    left = room.get((account_id, limit), 0) - amount_fen
+                    room[(account_id, limit)] = left
+                    if left < 0:
+                        found.add(account_id)
+                if not flags & _PENDING:  # posted: makes room under the opposite limit
+                    room[(account_id, opposite)] = room.get((account_id, opposite), 0) + amount_fen
+        start = end + 1
+    return found
 
 
 class _Working:

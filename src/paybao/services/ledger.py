@@ -17,6 +17,7 @@ from paybao.domain.ledger import (
     Account,
     BatchOutcome,
     CounterDelta,
+    LockKey,
     Transfer,
     TransferOutcome,
     TransferRecord,
@@ -32,7 +33,7 @@ from paybao.domain.money import CURRENCY_DEFAULT
 from paybao.services.ports import Clock, Database, LedgerStore, Tx
 
 EXPIRE_BATCH_SIZE_MAX = 1000
-FLAGS_CACHE_SIZE_MAX = 100_000
+KNOWN_ACCOUNTS_MAX = 100_000
 
 
 class _LookupNeeded(Exception):
@@ -59,7 +60,7 @@ class LedgerService:
         self.db = db
         self.store = store
         self.clock = clock
-        self._flags: dict[int, int] = {}  # account id -> flags, as `accounts_to_lock` needs
+        self._known: dict[int, LockKey] = {}  # what `accounts_to_lock` needs, by account id
 
     # Accounts ---------------------------------------------------------------------------
 
@@ -153,24 +154,24 @@ class LedgerService:
             stored = self.store.load_transfers(tx, transfer_ids + sorted(pending_ids))
             transfer_ids = []
         account_ids = account_ids_of(transfers, stored)
-        locked = accounts_to_lock(self._flags, account_ids)
+        locked = accounts_to_lock(transfers, self._known, account_ids)
         found, accounts = self.store.load(
             tx, transfer_ids, sorted(locked), sorted(account_ids - locked)
         )
         stored.update(found)
-        self._remember_flags(accounts.values())
+        self._remember(accounts.values())
         outcome = apply_batch(
             transfers, accounts=accounts, stored=stored, now_us=self.clock.now_us()
         )
         return _Decided(accounts, locked, outcome)
 
-    def _remember_flags(self, accounts: Iterable[Account]) -> None:
-        """Flags never change after an account is opened: known flags let later batches
-        leave accounts they cannot overdraw unlocked."""
-        if len(self._flags) >= FLAGS_CACHE_SIZE_MAX:
-            self._flags.clear()
+    def _remember(self, accounts: Iterable[Account]) -> None:
+        """Flags and lock ranks never change once an account is opened: knowing them lets
+        later batches leave accounts they cannot overdraw unlocked."""
+        if len(self._known) >= KNOWN_ACCOUNTS_MAX:
+            self._known.clear()
         for account in accounts:
-            self._flags[account.id] = account.flags
+            self._known[account.id] = LockKey(account.flags, account.lock_rank)
 
     def transfer_in(self, tx: Tx, transfers: Sequence[Transfer]) -> list[TransferRecord]:
         """Apply and insist on success: any refusal raises `LedgerRejected` with its code.

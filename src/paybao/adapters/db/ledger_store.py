@@ -22,8 +22,11 @@ _TRANSFER_COLUMNS = (
     "id, debit_account_id, credit_account_id, amount_fen, currency, code, flags, pending_id,"
     " timeout_s, reference, created_at_us, expires_at_us, pending_status"
 )
+# The last column is the account's place in the global lock order (domain.ledger.Account).
+_LOCK_RANK = "CASE owner_kind WHEN 'user' THEN 0 WHEN 'merchant' THEN 1 ELSE 2 END"
 _ACCOUNT_COLUMNS = (
-    "id, currency, flags, debits_pending, debits_posted, credits_pending, credits_posted"
+    "id, currency, flags, debits_pending, debits_posted, credits_pending, credits_posted,"
+    f" {_LOCK_RANK}"
 )
 _CHUNK_SIZE_MAX = 500
 
@@ -134,7 +137,7 @@ class SqliteLedgerStore:
                 "UPDATE ledger_accounts SET debits_pending = debits_pending + ?,"
                 " debits_posted = debits_posted + ?, credits_pending = credits_pending + ?,"
                 " credits_posted = credits_posted + ? WHERE id = ?",
-                [(*delta[1:], delta[0]) for delta in deltas],
+                [(*delta[2:], delta.account_id) for delta in deltas],
             )
 
     def load(
@@ -220,7 +223,7 @@ _PG_LOAD_TRANSFERS = (
 )
 _PG_LOAD_ACCOUNTS = (
     f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY(%s::bigint[])"
-    " ORDER BY id FOR UPDATE"
+    f" ORDER BY {_LOCK_RANK}, id FOR UPDATE"
 )
 _PG_READ_ACCOUNTS = f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY(%s::bigint[])"
 _PG_INSERT_TRANSFERS = (
@@ -381,8 +384,10 @@ class PostgresLedgerStore:
         elif changes:
             updated.execute(_PG_UPDATE_ACCOUNTS, _account_change_columns(changes))
         if deltas:
-            # Sorted by id, as every lock is taken, so that two batches cannot deadlock.
-            connection.cursor().execute(_PG_ADD_DELTAS, _pg_columns(sorted(deltas)))
+            # In the global lock order (rank, id), as every lock is taken: no deadlocks.
+            connection.cursor().execute(
+                _PG_ADD_DELTAS, _pg_columns([delta[1:] for delta in sorted(deltas)])
+            )
         if status_by_id:
             connection.cursor().execute(_PG_UPDATE_STATUS, _status_columns(status_by_id))
         return updated
