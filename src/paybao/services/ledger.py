@@ -154,6 +154,9 @@ class LedgerService:
             stored = self.store.load_transfers(tx, transfer_ids + sorted(pending_ids))
             transfer_ids = []
         account_ids = account_ids_of(transfers, stored)
+        unknown = [a for a in account_ids if a not in self._known]
+        if unknown:  # learn their flags and ranks first, rather than lock everything
+            self._remember(self.store.load(tx, [], [], sorted(unknown))[1].values())
         locked = accounts_to_lock(transfers, self._known, account_ids)
         found, accounts = self.store.load(
             tx, transfer_ids, sorted(locked), sorted(account_ids - locked)
