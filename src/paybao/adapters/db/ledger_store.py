@@ -248,6 +248,10 @@ _PG_UPDATE_ACCOUNTS_CHECKED = (
     f"WITH changed AS ({_PG_UPDATE_ACCOUNTS} RETURNING 1)"
     " SELECT 1 / (count(*) = %s)::int FROM changed"
 )
+_PG_LOCK_FOR_DELTAS = (
+    "SELECT 1 FROM ledger_accounts WHERE id = ANY(%s::bigint[])"
+    f" ORDER BY {_LOCK_RANK}, id FOR NO KEY UPDATE"
+)
 # Unlocked accounts: add what the batch moved. The row lock this takes lasts only to commit.
 _PG_ADD_DELTAS = (
     "UPDATE ledger_accounts AS a SET debits_pending = a.debits_pending + v.dp,"
@@ -384,9 +388,13 @@ class PostgresLedgerStore:
         elif changes:
             updated.execute(_PG_UPDATE_ACCOUNTS, _account_change_columns(changes))
         if deltas:
-            # In the global lock order (rank, id), as every lock is taken: no deadlocks.
+            # Lock first, in the global lock order (rank, id): an UPDATE locks rows in
+            # whatever order its plan visits them, and two batches could deadlock.
+            ordered = sorted(deltas)
+            ids = (_pg_array([delta.account_id for delta in ordered]),)
+            connection.cursor().execute(_PG_LOCK_FOR_DELTAS, ids)
             connection.cursor().execute(
-                _PG_ADD_DELTAS, _pg_columns([delta[1:] for delta in sorted(deltas)])
+                _PG_ADD_DELTAS, _pg_columns([delta[1:] for delta in ordered])
             )
         if status_by_id:
             connection.cursor().execute(_PG_UPDATE_STATUS, _status_columns(status_by_id))
