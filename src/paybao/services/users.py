@@ -275,11 +275,28 @@ class UserService:
     # Payment password ------------------------------------------------------------------
 
     def verify_payment_password(self, user_id: int, payment_password: str) -> None:
-        """Check in its own transaction; a failure is counted durably before raising."""
-        self.run_paying(lambda tx: self.check_payment_password_in(tx, user_id, payment_password))
+        """Check before a money transaction; a failure is counted durably before raising.
+
+        The hash is checked outside any transaction: argon2 takes ~20 ms of CPU, and holding
+        a pooled connection (on SQLite, the database's write lock) that long throttled every
+        other request. Only a reset of the failure count writes, in a short transaction."""
+        with self.db.read() as tx:
+            user = self.record_in(tx, user_id)
+        try:
+            self._check_payment_password(user, payment_password)
+        except PaymentPasswordWrong as wrong:
+            self._count_payment_failure(wrong)
+            raise
+        if user.pay_failures:
+            self.db.run(lambda tx: self.store.update(tx, user_id, pay_failures=0))
 
     def check_payment_password_in(self, tx: Tx, user_id: int, payment_password: str) -> None:
         user = self.record_in(tx, user_id)
+        self._check_payment_password(user, payment_password)
+        if user.pay_failures:
+            self.store.update(tx, user_id, pay_failures=0)
+
+    def _check_payment_password(self, user: UserRecord, payment_password: str) -> None:
         now = self.clock.now()
         check_payment_not_locked(_pay_state(user), now)
         if user.payment_password_hash is None:
@@ -292,10 +309,8 @@ class UserService:
                 else self.policy.lockout.failures_max - failed.failures_in_row
             )
             raise PaymentPasswordWrong(
-                "wrong payment password", user_id=user_id, tries_left=tries_left
+                "wrong payment password", user_id=user.id, tries_left=tries_left
             )
-        if user.pay_failures:
-            self.store.update(tx, user_id, pay_failures=0)
 
     def change_payment_password(
         self,
@@ -343,11 +358,15 @@ class UserService:
         try:
             return self.db.run(work)
         except PaymentPasswordWrong as wrong:
-            user_id = wrong.user_id
-            locked = self.db.run(lambda tx: self._payment_failed_in(tx, user_id))
-            if locked is not None:
-                check_payment_not_locked(locked, self.clock.now())
+            self._count_payment_failure(wrong)
             raise
+
+    def _count_payment_failure(self, wrong: PaymentPasswordWrong) -> None:
+        """Count one failure in its own transaction; raise instead if that locked payments."""
+        user_id = wrong.user_id
+        locked = self.db.run(lambda tx: self._payment_failed_in(tx, user_id))
+        if locked is not None:
+            check_payment_not_locked(locked, self.clock.now())
 
     def _payment_failed_in(self, tx: Tx, user_id: int) -> PaymentPasswordState | None:
         """Count one failure; return the state if it locked payments."""
