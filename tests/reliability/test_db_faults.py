@@ -30,7 +30,8 @@ pytestmark = pytest.mark.skipif(database_kind() != "postgresql", reason="Postgre
 
 
 class CutConnections:
-    """Makes the ledger's write step lose its connection, `times` times in a row."""
+    """Makes the ledger's write step (`write`, or `write_and_commit` where the journal
+    commits the transaction) lose its connection, `times` times in a row."""
 
     def __init__(self, platform: Platform, times: int) -> None:
         self.platform = platform
@@ -38,22 +39,35 @@ class CutConnections:
         self.cuts = 0
         store = platform.ledger.store
         self.original = store.write
+        self.original_committing = store.write_and_commit
         store.write = self.write  # type: ignore[method-assign]
+        store.write_and_commit = self.write_and_commit  # type: ignore[method-assign]
+
+    def write_and_commit(self, tx: Any, *args: Any) -> None:
+        self._maybe_cut(tx)
+        self.original_committing(tx, *args)
 
     def write(self, tx: Any, *args: Any) -> int:
+        self._maybe_cut(tx)
+        return self.original(tx, *args)
+
+    def _maybe_cut(self, tx: Any) -> None:
         if self.left > 0:
             self.left -= 1
             self.cuts += 1
-            pid = tx.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            cursor = tx.connection.cursor()  # a SQLAlchemy Connection or a DriverTx
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
             killer = make_engine(self.platform.settings.resolved_database_url())
             with killer.connect() as connection:
                 connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
                 connection.commit()
             killer.dispose()
-        return self.original(tx, *args)
 
     def restore(self) -> None:
-        self.platform.ledger.store.write = self.original  # type: ignore[method-assign]
+        store = self.platform.ledger.store
+        store.write = self.original  # type: ignore[method-assign]
+        store.write_and_commit = self.original_committing  # type: ignore[method-assign]
 
 
 @pytest.fixture

@@ -339,7 +339,7 @@ class TradeService:
             return None
         paid = dataclasses.replace(paid, id=trade_id)
         self.buyers.check_can_pay_in(tx, buyer_user_id, paid.total_fen, funding="balance")
-        self._paid_in(tx, paid, merchant, buyer_user_id)
+        self._paid_in(tx, paid, merchant, buyer_user_id, last=True)
         return paid
 
     def pay_by_buyer(self, trade_no: str, buyer_user_id: int, payment_password: str) -> Trade:
@@ -405,9 +405,12 @@ class TradeService:
         self._paid_in(tx, paid, merchant, buyer_user_id)
         return paid
 
-    def _paid_in(self, tx: Tx, paid: Trade, merchant: Merchant, buyer_user_id: int) -> None:
+    def _paid_in(
+        self, tx: Tx, paid: Trade, merchant: Merchant, buyer_user_id: int, *, last: bool = False
+    ) -> None:
         """What follows every payment in its transaction: the finish timer, the merchant's
-        notification, and the journal."""
+        notification, and the journal. `last`: the transaction writes nothing after this, so
+        the journal may commit it (see `LedgerService.transfer_in`)."""
         assert paid.paid_at_us is not None
         finish_at_us = paid.paid_at_us + self.settings.refund_window_s * US_PER_S
         self.jobs.schedule_in(tx, JOB_FINISH, paid.trade_no, finish_at_us)
@@ -415,7 +418,7 @@ class TradeService:
         # Money moves last: the merchant's and the fee account's rows are hot (every payment
         # credits them), so their locks are taken as late, and held as briefly, as possible.
         wallet_id = self._wallet_id_in(tx, buyer_user_id)
-        self._move_payment_in(tx, paid, merchant, wallet_id, paid.fee_fen)
+        self._move_payment_in(tx, paid, merchant, wallet_id, paid.fee_fen, last=last)
 
     def _wallet_id_in(self, tx: Tx, user_id: int) -> int:
         wallet_id = self._wallet_ids.get(user_id)
@@ -427,7 +430,14 @@ class TradeService:
         return wallet_id
 
     def _move_payment_in(
-        self, tx: Tx, trade: Trade, merchant: Merchant, wallet_id: int, fee_fen: int
+        self,
+        tx: Tx,
+        trade: Trade,
+        merchant: Merchant,
+        wallet_id: int,
+        fee_fen: int,
+        *,
+        last: bool = False,
     ) -> None:
         settlement_id = merchant.settlement_account_id
         transfers = [
@@ -453,7 +463,7 @@ class TradeService:
                 )
             )
         try:
-            self.ledger.transfer_in(tx, transfers)
+            self.ledger.transfer_in(tx, transfers, commit=last)
         except LedgerRejected as error:
             if error.code == "exceeds_credits":
                 raise BuyerBalanceNotEnough("the buyer's balance is not enough") from None
