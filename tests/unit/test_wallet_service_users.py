@@ -77,9 +77,10 @@ class FakeUserStore:
     ) -> int:
         return int(tx.state["usage"].get((user_id, period), 0))
 
-    def add_usage(self, tx: FakeUserTx, user_id: int, period: str, amount_fen: int) -> None:
+    def add_usage(self, tx: FakeUserTx, user_id: int, period: str, amount_fen: int) -> int:
         key = (user_id, period)
         tx.state["usage"][key] = tx.state["usage"].get(key, 0) + amount_fen
+        return int(tx.state["usage"][key])
 
 
 class PlainHasher:

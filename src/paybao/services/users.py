@@ -117,7 +117,9 @@ class UserStore(Protocol):
 
     def usage_fen(self, tx: Tx, user_id: int, period: str, *, for_update: bool = False) -> int: ...
 
-    def add_usage(self, tx: Tx, user_id: int, period: str, amount_fen: int) -> None: ...
+    def add_usage(self, tx: Tx, user_id: int, period: str, amount_fen: int) -> int:
+        """Add to the period's usage (locking its row) and return the new total."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,18 +393,20 @@ class UserService:
         if user.step != STEP_ACTIVE or user.wallet_account_id is None:
             raise Forbidden("registration is not complete", code="registration_incomplete")
         if funding == "balance":
-            self.record_balance_payment_in(tx, user_id, amount_fen)
+            self._record_balance_payment_in(tx, user, amount_fen)
 
     def record_balance_payment_in(self, tx: Tx, user_id: int, amount_fen: int) -> None:
         """Check the class limit and add `amount_fen` to the period's usage (row locked)."""
-        user = self.record_in(tx, user_id)
+        self._record_balance_payment_in(tx, self.record_in(tx, user_id), amount_fen)
+
+    def _record_balance_payment_in(self, tx: Tx, user: UserRecord, amount_fen: int) -> None:
         if user.account_class is None:
             raise Forbidden("real name not verified", code="registration_incomplete")
         account_class = AccountClass(user.account_class)
         period = usage_period(account_class, self.clock.now())
-        used_fen = self.store.usage_fen(tx, user_id, period, for_update=True)
+        # Add first, then check: a refusal raises and the transaction rolls the add back.
+        used_fen = self.store.add_usage(tx, user.id, period, amount_fen) - amount_fen
         check_balance_payment(account_class, used_fen, amount_fen, self.policy.classes)
-        self.store.add_usage(tx, user_id, period, amount_fen)
 
     # Operators' actions ----------------------------------------------------------------
 

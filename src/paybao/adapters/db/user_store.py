@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, text, update
 
 from paybao.adapters.db.tables.wallet import balance_usage, users
 from paybao.services.users import UserRecord
@@ -31,6 +31,14 @@ _UPDATABLE = frozenset(
 
 def _record(row: Any) -> UserRecord:
     return UserRecord(**{name: row._mapping[name] for name in UserRecord.__dataclass_fields__})
+
+
+# The same text on SQLite (3.35+) and PostgreSQL.
+_ADD_USAGE = text(
+    "INSERT INTO balance_usage (user_id, period, used_fen) VALUES (:u, :p, :a)"
+    " ON CONFLICT (user_id, period)"
+    " DO UPDATE SET used_fen = balance_usage.used_fen + excluded.used_fen RETURNING used_fen"
+)
 
 
 class SqlUserStore:
@@ -83,16 +91,9 @@ class SqlUserStore:
         value = tx.execute(query).scalar_one_or_none()
         return int(value or 0)
 
-    def add_usage(self, tx: Connection, user_id: int, period: str, amount_fen: int) -> None:
+    def add_usage(self, tx: Connection, user_id: int, period: str, amount_fen: int) -> int:
+        """Add to the period's usage and return the new total: one upsert, whose row lock
+        serialises concurrent payments of the same user until the transaction ends."""
         assert amount_fen > 0
-        matched = tx.execute(
-            update(balance_usage)
-            .where(balance_usage.c.user_id == user_id, balance_usage.c.period == period)
-            .values(used_fen=balance_usage.c.used_fen + amount_fen)
-        ).rowcount
-        if matched == 0:
-            # A concurrent first insert loses on the primary key; db.run retries the whole
-            # unit, which then takes the update path.
-            tx.execute(
-                insert(balance_usage).values(user_id=user_id, period=period, used_fen=amount_fen)
-            )
+        params = {"u": user_id, "p": period, "a": amount_fen}
+        return int(tx.execute(_ADD_USAGE, params).scalar_one())
