@@ -26,7 +26,7 @@ echo "== paybao bench ledger on PostgreSQL"
 createdb -h 127.0.0.1 -U postgres paybao_bench_ledger
 $BIN/paybao bench ledger \
   --database-url "postgresql+psycopg://postgres@127.0.0.1:5432/paybao_bench_ledger" \
-  --seconds "$seconds" --submitters 128 --single-threads 8 --json | tee "$tmp/pg.json"
+  --seconds "$seconds" --submitters 128 --single-threads 16 --json | tee "$tmp/pg.json"
 $BIN/python - "$tmp/pg.json" "$pgbench_tps" "$out/ledger-postgresql.json" <<'PY'
 import json, sys
 result = json.load(open(sys.argv[1]))
