@@ -56,6 +56,30 @@ class TradeStatus(StrEnum):
     TRADE_FINISHED = "TRADE_FINISHED"
 
 
+class Funding(StrEnum):
+    """Where a paid trade's money came from, and so where its refunds go back to."""
+
+    BALANCE = "balance"  # the buyer's wallet balance
+    CARD = "card"  # a quick-pay debit of the buyer's bound bank card (the cashier)
+
+
+@dataclass(frozen=True, slots=True)
+class FundBill:
+    """One funding channel's share of a payment (or of a refund)."""
+
+    funding: Funding
+    amount_fen: int
+
+
+def fund_bills(funding: Funding | None, amount_fen: int) -> tuple[FundBill, ...]:
+    """How `amount_fen` of a trade splits over its funding channels. A trade is funded by one
+    channel today (no mixed payments, coupons or credit); a trade paid before the channel was
+    recorded was paid from the balance. A refund goes back the way the money came, so the same
+    split applies to it."""
+    assert amount_fen > 0
+    return (FundBill(funding or Funding.BALANCE, amount_fen),)
+
+
 class TradeEvent(StrEnum):
     PAY = "pay"
     CLOSE = "close"  # by the merchant (close/cancel) or by the payment timeout

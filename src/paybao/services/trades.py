@@ -30,6 +30,8 @@ from paybao.domain.trades import (
     AuthCodeInvalid,
     BuyerBalanceNotEnough,
     BuyerIsSeller,
+    FundBill,
+    Funding,
     TradeClosed,
     TradeContextInconsistent,
     TradeEvent,
@@ -37,6 +39,7 @@ from paybao.domain.trades import (
     TradeStatus,
     TradeStatusError,
     fee_fen_for,
+    fund_bills,
     next_status,
 )
 from paybao.services.clock import US_PER_S, datetime_from_us
@@ -83,10 +86,17 @@ class Trade:
     finished_at_us: int | None = None
     operator_id: str | None = None
     terminal_id: str | None = None
+    # How the buyer paid (None while unpaid): where refunds go back to, and the fund bills.
+    funding: Funding | None = None
 
     @property
     def paid(self) -> bool:
         return self.paid_at_us is not None
+
+    def fund_bills(self) -> tuple[FundBill, ...]:
+        """The payment per funding channel (a paid trade only)."""
+        assert self.paid
+        return fund_bills(self.funding, self.total_fen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,6 +343,7 @@ class TradeService:
             paid_at_us=now_us,
             fee_fen=fee_fen,
             visible=True,
+            funding=Funding.BALANCE,
         )
         trade_id = self.store.insert_trade_id(tx, paid)
         if trade_id is None:
@@ -359,7 +370,9 @@ class TradeService:
     ) -> Trade:
         """Pay an open trade for a buyer already authenticated by the caller (a payment code,
         a confirmed password) inside the caller's transaction. `funding="card"`: the money came
-        from the buyer's card just now, so it does not count against balance-payment limits."""
+        from the buyer's card just now, so it does not count against balance-payment limits, and
+        the trade records it (its refunds go back to the card). Trades are paid from the balance
+        or a card only (`Funding`)."""
         merchant = self.merchants.merchant_in(tx, trade.merchant_id)
         return self._pay_in(tx, trade, merchant, buyer_user_id, funding=funding)
 
@@ -372,6 +385,7 @@ class TradeService:
         *,
         funding: str = "balance",
     ) -> Trade:
+        paid_by = Funding(funding)  # a trade is paid from the balance or a card, nothing else
         if merchant.owner_user_id is not None and merchant.owner_user_id == buyer_user_id:
             raise BuyerIsSeller("a merchant cannot pay itself")
         now_us = self.clock.now_us()
@@ -386,6 +400,7 @@ class TradeService:
             "paid_at_us": now_us,
             "fee_fen": fee_fen,
             "visible": 1,
+            "funding": paid_by,
         }
         expect = {"status": TradeStatus.WAIT_BUYER_PAY}
         if not self.store.update_trade(tx, trade.trade_no, expect, changes):
@@ -401,6 +416,7 @@ class TradeService:
             paid_at_us=now_us,
             fee_fen=fee_fen,
             visible=True,
+            funding=paid_by,
         )
         self._paid_in(tx, paid, merchant, buyer_user_id)
         return paid

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
@@ -20,7 +20,7 @@ from paybao.adapters.alipay import wire
 from paybao.adapters.alipay.errors import WireError
 from paybao.domain.errors import NotFound
 from paybao.domain.money import AMOUNT_FEN_MAX
-from paybao.domain.trades import PAY_TIMEOUT_S_MAX
+from paybao.domain.trades import PAY_TIMEOUT_S_MAX, FundBill, Funding, fund_bills
 from paybao.services.clock import datetime_from_us, us_from_datetime
 from paybao.services.merchants import App
 from paybao.services.payouts import PayoutService
@@ -38,7 +38,15 @@ PAGE_METHODS: Final = frozenset(
     {"alipay.trade.page.pay", "alipay.trade.wap.pay", "alipay.trade.app.pay"}
 )
 _TIMEOUT_UNITS_S: Final = {"m": 60, "h": 3600, "d": 86_400}
+# fund_bill_list's channel names (Alipay's 支付渠道): the wallet balance is 支付宝余额, a bound
+# card's quick-pay debit 银行卡. Other Alipay channels (PCREDIT 花呗, COUPON 红包, POINT 集分宝,
+# FINANCEACCOUNT 余额宝, ...) have no paybao funding that pays trades yet.
 FUND_CHANNEL_BALANCE: Final = "ALIPAYACCOUNT"
+FUND_CHANNEL_CARD: Final = "BANKCARD"
+FUND_CHANNELS: Final[Mapping[Funding, str]] = {
+    Funding.BALANCE: FUND_CHANNEL_BALANCE,
+    Funding.CARD: FUND_CHANNEL_CARD,
+}
 # Every paid answer names the buyer by masked phone: a read transaction per answer, unless
 # cached. A changed phone shows up in answers within this many seconds.
 LOGON_ID_CACHE_TTL_S: Final = 30.0
@@ -159,7 +167,7 @@ class Methods:
             fields.update(self._paid_amounts(trade))
             fields["send_pay_date"] = format_time(trade.paid_at_us)
             fields.update(self._buyer_fields(trade))
-            fields["fund_bill_list"] = _fund_bills(trade, camel=False)
+            fields["fund_bill_list"] = fund_bill_list(trade.fund_bills())
         else:
             fields.update(ZERO_AMOUNTS)
         fields["subject"] = trade.subject
@@ -198,6 +206,8 @@ class Methods:
             "refund_fee": wire.format_amount(trade.refunded_fen),
             "gmt_refund_pay": format_time(result.refund.created_at_us),
             "send_back_fee": wire.format_amount(result.refund.amount_fen),
+            # The refund goes back the way the trade was paid (原路退回).
+            "refund_detail_item_list": _refund_bills(trade, result.refund.amount_fen),
         }
         return fields
 
@@ -219,6 +229,8 @@ class Methods:
         options = call.biz.get("query_options")
         if isinstance(options, list) and "gmt_refund_pay" in options:
             fields["gmt_refund_pay"] = format_time(refund.created_at_us)
+        if isinstance(options, list) and "refund_detail_item_list" in options:
+            fields["refund_detail_item_list"] = _refund_bills(trade, refund.amount_fen)
         return fields
 
     # Others -------------------------------------------------------------------------------
@@ -308,7 +320,7 @@ class Methods:
         fields["total_amount"] = wire.format_amount(trade.total_fen)
         fields.update(self._paid_amounts(trade))
         fields["gmt_payment"] = format_time(trade.paid_at_us)
-        fields["fund_bill_list"] = _fund_bills(trade, camel=False)
+        fields["fund_bill_list"] = fund_bill_list(trade.fund_bills())
         return fields
 
     def _paid_amounts(self, trade: Trade) -> Fields:
@@ -349,15 +361,25 @@ class Methods:
         return f"{self.base_url}/cashier/{trade.trade_no}?scan=1"
 
 
-def _fund_bills(trade: Trade, *, camel: bool) -> list[dict[str, str]]:
-    key = "fundChannel" if camel else "fund_channel"
-    return [{key: FUND_CHANNEL_BALANCE, "amount": wire.format_amount(trade.total_fen)}]
+def fund_bill_list(bills: Sequence[FundBill]) -> list[dict[str, str]]:
+    """An API response's fund_bill_list (and refund_detail_item_list): snake_case keys."""
+    return [
+        {"fund_channel": FUND_CHANNELS[bill.funding], "amount": wire.format_amount(bill.amount_fen)}
+        for bill in bills
+    ]
 
 
-def fund_bill_list_json(trade_total_fen: int) -> str:
-    """The notification's fund_bill_list: a JSON string, camelCase (§3)."""
-    bills = [{"amount": wire.format_amount(trade_total_fen), "fundChannel": FUND_CHANNEL_BALANCE}]
-    return json.dumps(bills, separators=(",", ":"))
+def _refund_bills(trade: Trade, refund_fen: int) -> list[dict[str, str]]:
+    return fund_bill_list(fund_bills(trade.funding, refund_fen))
+
+
+def fund_bill_list_json(bills: Sequence[FundBill]) -> str:
+    """The notification's fund_bill_list: a JSON string with camelCase keys (§3)."""
+    items = [
+        {"amount": wire.format_amount(bill.amount_fen), "fundChannel": FUND_CHANNELS[bill.funding]}
+        for bill in bills
+    ]
+    return json.dumps(items, separators=(",", ":"))
 
 
 def _fingerprint(product: str, total_fen: int, subject: str) -> str:

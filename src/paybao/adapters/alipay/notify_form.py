@@ -21,6 +21,7 @@ from paybao.adapters.alipay.methods import (
     user_wire_id,
 )
 from paybao.adapters.alipay.signing import SignType, parse_sign_type
+from paybao.domain.trades import Funding, fund_bills
 from paybao.services.clock import datetime_from_us
 from paybao.services.trades import Trade
 
@@ -37,6 +38,12 @@ def _time_ms(at_us: int) -> str:
     """gmt_refund is `yyyy-MM-dd HH:mm:ss.SSS` (§3)."""
     moment = datetime_from_us(at_us).astimezone(wire.BEIJING_TZ)
     return moment.strftime(_REFUND_TIME_FORMAT) + f".{moment.microsecond // 1000:03d}"
+
+
+def _funding(snapshot: Mapping[str, Any]) -> Funding | None:
+    """How the trade was paid; snapshots taken before trades recorded it were balance-paid."""
+    funding = snapshot.get("funding")
+    return Funding(str(funding)) if funding else None
 
 
 def _context(snapshot: Mapping[str, Any]) -> tuple[SignType, str]:
@@ -109,7 +116,7 @@ class NotificationForms:
             "invoice_amount": paid,
             "buyer_pay_amount": paid,
             "point_amount": "0.00",
-            "fund_bill_list": fund_bill_list_json(total_fen),
+            "fund_bill_list": fund_bill_list_json(fund_bills(_funding(snapshot), total_fen)),
         }
 
     def _logon_id(self, user_id: int) -> str:

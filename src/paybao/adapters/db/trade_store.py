@@ -28,7 +28,7 @@ from paybao.adapters.db.tables.trade import (
     trade_refunds,
     trades,
 )
-from paybao.domain.trades import TradeStatus
+from paybao.domain.trades import Funding, TradeStatus
 from paybao.services.merchants import App, Merchant
 from paybao.services.notify import Attempt, Notification
 from paybao.services.payouts import Payout
@@ -41,6 +41,7 @@ _TRADE_FIELDS = [field.name for field in dataclasses.fields(Trade)]
 assert sorted(_TRADE_FIELDS) == sorted(_TRADE_COLUMNS), "trades table and Trade disagree"
 _STATUS_INDEX = _TRADE_FIELDS.index("status")
 _VISIBLE_INDEX = _TRADE_FIELDS.index("visible")
+_FUNDING_INDEX = _TRADE_FIELDS.index("funding")
 _INSERT_FIELDS = [name for name in _TRADE_FIELDS if name != "id"]
 _NOTIFICATION_COLUMNS = (
     "notify_id, trade_id, merchant_id, url, event, snapshot, status, attempts, created_at_us"
@@ -382,6 +383,8 @@ def _trade_of_row(row: Any) -> Trade:
     values = list(row)
     values[_STATUS_INDEX] = TradeStatus(values[_STATUS_INDEX])
     values[_VISIBLE_INDEX] = bool(values[_VISIBLE_INDEX])
+    if values[_FUNDING_INDEX] is not None:
+        values[_FUNDING_INDEX] = Funding(values[_FUNDING_INDEX])
     return Trade(*values)
 
 
@@ -394,7 +397,7 @@ def _inserted(tx: Connection, statement: Any) -> bool:
 def _db_value(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)
-    if isinstance(value, TradeStatus):
+    if isinstance(value, TradeStatus | Funding):
         return value.value
     return value
 
@@ -403,6 +406,8 @@ def _trade(row: Any) -> Trade:
     values = {name: row[name] for name in _TRADE_COLUMNS}
     values["status"] = TradeStatus(values["status"])
     values["visible"] = bool(values["visible"])
+    if values["funding"] is not None:
+        values["funding"] = Funding(values["funding"])
     return Trade(**values)
 
 

@@ -56,6 +56,9 @@ trades = Table(
     Column("paid_at_us", BigInteger, nullable=True),
     Column("closed_at_us", BigInteger, nullable=True),
     Column("finished_at_us", BigInteger, nullable=True),
+    # How the buyer paid: 'balance' | 'card' (domain Funding); NULL while unpaid. Refunds go
+    # back the same way, and fund_bill_list names it.
+    Column("funding", String(16), nullable=True),
     UniqueConstraint("app_id", "out_trade_no", name="uq_trades_app_out_trade_no"),
     CheckConstraint("total_fen > 0", name="total_positive"),
     CheckConstraint("refunded_fen >= 0 AND refunded_fen <= total_fen", name="refund_within_total"),
