@@ -45,6 +45,9 @@ LEDGER_CODE_TRADE_FEE: Final = 2002
 LEDGER_CODE_REFUND: Final = 2003
 LEDGER_CODE_FEE_BACK: Final = 2004
 LEDGER_CODE_PAYOUT: Final = 2005
+# A refund of a card-funded trade on its way back to the card (原路退回): held on the buyer's
+# wallet (which the refund has just credited) to bank clearing until the bank credits the card.
+LEDGER_CODE_CARD_REFUND: Final = 2007
 # Alipay lets a paid trade be cancelled (refunded in full) only within a day of its creation.
 CANCEL_WINDOW_S: Final = 86_400
 

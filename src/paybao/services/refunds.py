@@ -4,6 +4,11 @@ A refund is keyed by `(trade, out_request_no)`: the same request again returns t
 with `fund_change=False`; the same number with another amount is refused. Each refund returns
 its share of the fee (see domain/trades.py) and moves, as one linked chain:
 fees -> merchant settlement (fee back), then merchant settlement -> buyer wallet (refund).
+
+A refund goes back the way the money came (原路退回). For a trade paid from the balance that
+is all. For a trade paid with a bound card the chain also holds the refunded amount out of the
+wallet towards the card, and once the transaction has committed the card is credited through the
+bank (services/card_refunds.py, plugged in as `card_refunds`).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from paybao.domain.trades import (
     LEDGER_CODE_REFUND,
     OUT_REQUEST_NO_LENGTH_MAX,
     CancelTooLate,
+    Funding,
     RefundRequestMismatch,
     SellerBalanceNotEnough,
     TradeStatus,
@@ -61,12 +67,27 @@ class RefundStore(Protocol):
     def refunds_of(self, tx: Tx, trade_id: int) -> list[Refund]: ...
 
 
+class CardRefunds(Protocol):
+    """The way back to a card for refunds of card-funded trades (services/card_refunds.py)."""
+
+    def start_in(self, tx: Tx, trade: Trade, refund: Refund, wallet_id: int) -> Transfer | None:
+        """Inside the refund's transaction: the hold moving the refund from the buyer's wallet
+        towards the card (linked after the refund), or None to leave it in the balance."""
+        ...
+
+    def send(self, refund_id: int) -> None:
+        """After the commit: ask the bank to credit the card. Never raises."""
+        ...
+
+
 class RefundService:
     def __init__(self, trades: TradeService, store: RefundStore) -> None:
         self.trades = trades
         self.store = store
         self.db = trades.db
         self.clock = trades.clock
+        # Plugged in by the card-payment feature; without it every refund stays in the balance.
+        self.card_refunds: CardRefunds | None = None
 
     def refund(
         self,
@@ -82,7 +103,14 @@ class RefundService:
             trade = self.trades.find_in(tx, app_id, ref)
             return self.refund_in(tx, trade, out_request_no, amount_fen, reason)
 
-        return self.db.run(work)
+        result = self.db.run(work)
+        # A repeat also nudges a card refund still waiting for the bank.
+        self._send_to_card(result.trade, result.refund)
+        return result
+
+    def _send_to_card(self, trade: Trade, refund: Refund) -> None:
+        if trade.funding is Funding.CARD and self.card_refunds is not None:
+            self.card_refunds.send(refund.id)
 
     def refund_in(
         self, tx: Tx, trade: Trade, out_request_no: str, amount_fen: int, reason: str | None
@@ -126,6 +154,9 @@ class RefundService:
         settlement_id = merchant.settlement_account_id
         wallet_id = self.trades.buyers.wallet_account_id_in(tx, trade.buyer_user_id)
         prefix = f"trade:{trade.trade_no}"
+        to_card = None
+        if trade.funding is Funding.CARD and self.card_refunds is not None:
+            to_card = self.card_refunds.start_in(tx, trade, refund, wallet_id)
         transfers = []
         if refund.fee_back_fen:
             transfers.append(
@@ -146,9 +177,12 @@ class RefundService:
                 wallet_id,
                 refund.amount_fen,
                 code=LEDGER_CODE_REFUND,
+                flags=TransferFlags.LINKED if to_card is not None else TransferFlags.NONE,
                 reference=trade.trade_no,
             )
         )
+        if to_card is not None:
+            transfers.append(to_card)
         try:
             self.trades.ledger.transfer_in(tx, transfers)
         except LedgerRejected as error:
@@ -169,18 +203,21 @@ class RefundService:
         """Undo a trade whose outcome the till does not know: close it if unpaid, refund it
         in full if paid (within a day). Returns the trade and the action taken."""
 
-        def work(tx: Tx) -> tuple[Trade, str]:
+        def work(tx: Tx) -> tuple[Trade, str, Refund | None]:
             trade = self.trades.find_in(tx, app_id, ref)
             return self._cancel_in(tx, trade)
 
-        return self.db.run(work)
+        trade, action, refund = self.db.run(work)
+        if refund is not None:
+            self._send_to_card(trade, refund)
+        return trade, action
 
-    def _cancel_in(self, tx: Tx, trade: Trade) -> tuple[Trade, str]:
+    def _cancel_in(self, tx: Tx, trade: Trade) -> tuple[Trade, str, Refund | None]:
         if trade.status is TradeStatus.WAIT_BUYER_PAY:
-            return self.trades.close_in(tx, trade), "close"
+            return self.trades.close_in(tx, trade), "close", None
         if trade.status is TradeStatus.TRADE_CLOSED:
             earlier = self.store.refund(tx, trade.id, CANCEL_REQUEST_NO)
-            return trade, "refund" if earlier is not None else "close"
+            return trade, "refund" if earlier is not None else "close", earlier
         if trade.status is TradeStatus.TRADE_FINISHED:
             raise CancelTooLate("the trade can no longer be cancelled")
         if self.clock.now_us() - trade.created_at_us > CANCEL_WINDOW_S * US_PER_S:
@@ -189,7 +226,7 @@ class RefundService:
         if left_fen <= 0:
             raise TradeStatusError("nothing left to cancel")
         result = self.refund_in(tx, trade, CANCEL_REQUEST_NO, left_fen, "cancel")
-        return result.trade, "refund"
+        return result.trade, "refund", result.refund
 
 
 def _check_request(out_request_no: str, reason: str | None) -> None:

@@ -36,6 +36,7 @@ from paybao.domain.escrow import (
 from paybao.domain.identity import normalize_phone
 from paybao.domain.ledger import Transfer, TransferFlags
 from paybao.domain.money import check_amount_fen
+from paybao.domain.trades import LEDGER_CODE_CARD_REFUND, LEDGER_CODE_REFUND
 from paybao.domain.withdrawal import (
     WITHDRAWAL_DELAY_S,
     WITHDRAWAL_FEE_POLICY_DEFAULT,
@@ -73,6 +74,10 @@ ENTRY_KINDS = {
     LEDGER_CODE_ESCROW_POST: "escrow_payment",
     LEDGER_CODE_ESCROW_RELEASE: "escrow_release",
     LEDGER_CODE_ESCROW_FEE: "escrow_fee",
+    # A merchant's refund of a trade, into the wallet; for a trade paid with a bound card it
+    # goes on back to that card (原路退回), the second entry (its reference is the trade).
+    LEDGER_CODE_REFUND: "refund",
+    LEDGER_CODE_CARD_REFUND: "card_refund",
 }
 ENTRY_KIND_OTHER = "payment"  # any other movement: acquiring, payment codes, credit, ...
 ENTRY_KIND_NAMES = (*ENTRY_KINDS.values(), ENTRY_KIND_OTHER)
@@ -82,6 +87,7 @@ HOLD_KINDS = {
     CODE_WITHDRAWAL_FEE: "fee",
     CODE_TRANSFER: "transfer",  # a delayed transfer
     LEDGER_CODE_ESCROW_HOLD: "escrow",
+    LEDGER_CODE_CARD_REFUND: "card_refund",  # a refund on its way back to the card
 }
 HOLD_KIND_NAMES = (*HOLD_KINDS.values(), ENTRY_KIND_OTHER)
 HOLDS_LIMIT_MAX = 50

@@ -260,7 +260,8 @@ class HoldOut(BaseModel):
     amount: str = Field(description='amount_fen in yuan, e.g. "12.34"')
     reference: str = Field(
         description="The business object: the escrow number for `escrow`, "
-        "`withdraw:<id>` or `p2p:<id>` for a withdrawal, its fee or a delayed transfer."
+        "`withdraw:<id>` or `p2p:<id>` for a withdrawal, its fee or a delayed transfer, the "
+        "trade number for `card_refund` (a refund on its way back to the card)."
     )
     created_at: str = Field(json_schema_extra={"format": "date-time"})
     expires_at: str | None = Field(
@@ -436,7 +437,8 @@ class EntryOut(BaseModel):
         description="Why the money moved (stable codes): topup, withdrawal, fee (of a "
         "withdrawal), transfer; escrow_payment (an escrow purchase paid out of the buyer's hold "
         "to the seller), escrow_release (that money arriving at the seller), escrow_fee (the "
-        "seller's fee); payment (anything else).",
+        "seller's fee); refund (a merchant's refund of a trade), card_refund (that refund going "
+        "on back to the bank card that paid the trade); payment (anything else).",
         json_schema_extra={"enum": list(ENTRY_KIND_NAMES)},
     )
     amount_fen: int = Field(description="Signed: + into the wallet, - out of it.")

@@ -68,6 +68,9 @@ TEXTS: dict[str, dict[str, str]] = {
     "kind_escrow_payment": {"zh": "担保交易付款", "en": "Escrow payment to seller"},
     "kind_escrow_release": {"zh": "担保交易收款", "en": "Escrow payment received"},
     "kind_escrow_fee": {"zh": "担保交易服务费", "en": "Escrow fee"},
+    # A merchant's refund, and (for a trade paid by card) that refund going back to the card.
+    "kind_refund": {"zh": "退款", "en": "Refund"},
+    "kind_card_refund": {"zh": "退款至银行卡", "en": "Refund to bank card"},
     "account_class": {"zh": "账户类别", "en": "Account class"},
     "limit": {"zh": "余额支付额度", "en": "Balance-payment limit"},
     "used": {"zh": "已用", "en": "Used"},

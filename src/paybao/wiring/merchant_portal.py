@@ -1,7 +1,9 @@
-"""Merchant portal wiring: merchant sign-in passwords and sign-up; card-funded cashier payments.
+"""Merchant portal wiring: merchant sign-in passwords and sign-up; card-funded cashier payments
+and their refunds back to the card.
 
-Needs the wallet (hasher, users, cards, bank) and the gateway (merchants, trades) first.
-Services land in `platform.services`: "merchant_accounts", "card_pay".
+Needs the wallet (hasher, users, cards, bank) and the gateway (merchants, trades, refunds) first.
+Services land in `platform.services`: "merchant_accounts", "card_pay", "card_refunds"; the
+refund service sends card-funded trades' refunds back to the card from now on.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from typing import TYPE_CHECKING
 
 from paybao.adapters.db.merchant_portal_store import (
     SqlCardPaymentStore,
+    SqlCardRefundStore,
     SqlMerchantLoginStore,
     SqlMerchantSignupStore,
 )
 from paybao.services.card_pay import CardPayService
+from paybao.services.card_refunds import CardRefundService
 from paybao.services.merchant_accounts import MerchantAccountService, SignUpLimits
 
 if TYPE_CHECKING:
@@ -37,9 +41,10 @@ def install(platform: Platform) -> None:
             contact_window_s=settings.merchant_signup_contact_window_s,
         ),
     )
+    card_payment_store = SqlCardPaymentStore()
     card_pay = CardPayService(
         db=platform.db,
-        store=SqlCardPaymentStore(),
+        store=card_payment_store,
         trades=services["trades"],
         users=services["users"],
         cards=services["wallet"].cards,
@@ -50,4 +55,17 @@ def install(platform: Platform) -> None:
         query_delay_s=platform.settings.bank_query_delay_s,
     )
     card_pay.install_jobs()
-    services.update(merchant_accounts=accounts, card_pay=card_pay)
+    card_refunds = CardRefundService(
+        db=platform.db,
+        store=SqlCardRefundStore(),
+        payments=card_payment_store,
+        cards=services["wallet"].cards,
+        ledger=platform.ledger,
+        jobs=platform.jobs,
+        bank=services["bank"],
+        clock=platform.clock,
+        retry_delay_s=platform.settings.bank_query_delay_s,
+    )
+    card_refunds.install_jobs()
+    services["refunds"].card_refunds = card_refunds
+    services.update(merchant_accounts=accounts, card_pay=card_pay, card_refunds=card_refunds)

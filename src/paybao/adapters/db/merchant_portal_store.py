@@ -1,4 +1,5 @@
-"""SQL for merchant sign-in passwords, sign-ups and card-funded cashier payments."""
+"""SQL for merchant sign-in passwords, sign-ups and card-funded cashier payments (and their
+refunds back to the card)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sqlalchemy import Connection, insert, select, text, update
 
 from paybao.adapters.db.tables.merchant_portal import (
     card_payments,
+    card_refunds,
     merchant_logins,
     merchant_signups,
 )
@@ -124,6 +126,50 @@ class SqlCardPaymentStore:
         result = tx.execute(
             update(card_payments)
             .where(card_payments.c.id == payment_id, card_payments.c.status == "processing")
+            .values(status=status, failure_code=failure_code, finished_at_us=now_us)
+        )
+        return bool(result.rowcount)
+
+    def paid_card_payment(self, tx: Connection, trade_no: str) -> Any:
+        """The card payment that paid the trade (at most one does), or None."""
+        query = select(card_payments).where(
+            card_payments.c.trade_no == trade_no, card_payments.c.status == "paid"
+        )
+        return tx.execute(query).first()
+
+
+class SqlCardRefundStore:
+    def insert_card_refund(self, tx: Connection, values: dict[str, Any]) -> None:
+        tx.execute(insert(card_refunds).values(**values))
+
+    def card_refund(self, tx: Connection, refund_id: int, *, for_update: bool = False) -> Any:
+        query = select(card_refunds).where(card_refunds.c.refund_id == refund_id)
+        if for_update and tx.dialect.name == "postgresql":
+            query = query.with_for_update()
+        return tx.execute(query).first()
+
+    def card_refunds_of(self, tx: Connection, trade_no: str) -> list[Any]:
+        query = (
+            select(card_refunds)
+            .where(card_refunds.c.trade_no == trade_no)
+            .order_by(card_refunds.c.refund_id)
+        )
+        return list(tx.execute(query).all())
+
+    def count_card_refund_attempt(self, tx: Connection, refund_id: int) -> None:
+        tx.execute(
+            update(card_refunds)
+            .where(card_refunds.c.refund_id == refund_id)
+            .values(attempts=card_refunds.c.attempts + 1)
+        )
+
+    def finish_card_refund(
+        self, tx: Connection, refund_id: int, status: str, failure_code: str | None, now_us: int
+    ) -> bool:
+        """Compare-and-set from `processing`: only one of the answer and the retry job wins."""
+        result = tx.execute(
+            update(card_refunds)
+            .where(card_refunds.c.refund_id == refund_id, card_refunds.c.status == "processing")
             .values(status=status, failure_code=failure_code, finished_at_us=now_us)
         )
         return bool(result.rowcount)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, and_, func, select, text
 
 from paybao.adapters.db.tables.ledger import ledger_accounts, ledger_transfers
+from paybao.adapters.db.tables.merchant_portal import card_payments, card_refunds
 from paybao.adapters.db.tables.settlement import merchant_settlements
 from paybao.adapters.db.tables.trade import trade_refunds, trades
 from paybao.adapters.db.tables.wallet import topups, withdrawals
@@ -62,6 +63,24 @@ class SqlReconcileSource:
             s.c.status == "paid", and_(s.c.paid_at_us >= start_us, s.c.paid_at_us < end_us)
         )
         found += [(str(a), int(b), int(c)) for a, b, c in tx.execute(query.limit(ITEMS_MAX))]
+        # The cashier's card debits (the trade paid, or the money left in the wallet) and
+        # refunds credited back to a card.
+        p = card_payments
+        query = select(p.c.id, p.c.amount_fen, p.c.finished_at_us).where(
+            p.c.status.in_(("paid", "credited")),
+            and_(p.c.finished_at_us >= start_us, p.c.finished_at_us < end_us),
+        )
+        found += [
+            (f"cardpay:{a}", int(b), int(c)) for a, b, c in tx.execute(query.limit(ITEMS_MAX))
+        ]
+        r = card_refunds
+        query = select(r.c.refund_id, r.c.amount_fen, r.c.finished_at_us).where(
+            r.c.status == "succeeded",
+            and_(r.c.finished_at_us >= start_us, r.c.finished_at_us < end_us),
+        )
+        found += [
+            (f"cardrefund:{a}", int(b), int(c)) for a, b, c in tx.execute(query.limit(ITEMS_MAX))
+        ]
         return found
 
     def trade_journal(self, tx: Connection, start_us: int, end_us: int) -> list[tuple[str, int]]:

@@ -1,4 +1,5 @@
-"""Merchant portal sign-in and sign-ups, and cashier payments funded from a bound card."""
+"""Merchant portal sign-in and sign-ups, and cashier payments funded from a bound card (and
+their refunds back to the card)."""
 
 from __future__ import annotations
 
@@ -63,3 +64,23 @@ Index(
     sqlite_where=text("status = 'processing'"),
     postgresql_where=text("status = 'processing'"),
 )
+
+# A refund of a card-funded trade going back to the card (原路退回), one per refund row
+# (`trade_refunds.id`). Written with the refund; the bank is asked to credit the card with
+# request id `cardrefund:<refund_id>` (retried with the same id until it answers).
+card_refunds = Table(
+    "card_refunds",
+    metadata,
+    Column("refund_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("trade_no", String(32), nullable=False),
+    Column("user_id", BigInteger, nullable=False),
+    Column("card_id", BigInteger, nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    # processing -> succeeded (on the card) | failed (refused: the money stays in the wallet)
+    Column("status", String(12), nullable=False, server_default="processing"),
+    Column("failure_code", String(64), nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("finished_at_us", BigInteger, nullable=True),
+)
+Index("ix_card_refunds_trade_no", card_refunds.c.trade_no)
