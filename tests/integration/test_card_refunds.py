@@ -22,7 +22,7 @@ from tests.integration.gateway_support import (
     make_shop,
     wallet_balance,
 )
-from tests.integration.merchant_portal_support import MERCHANT_PASSWORD
+from tests.integration.merchant_portal_support import MERCHANT_PASSWORD, post_form, sign_in
 from tests.integration.test_wallet_rules import ledger_clean
 
 from paybao.adapters.db.tables.merchant_portal import card_refunds
@@ -182,6 +182,33 @@ def test_cancel_of_a_card_paid_trade_refunds_the_card(
     again = call(client, "alipay.trade.cancel", {"out_trade_no": "K-1"})
     assert again["action"] == "refund"
     assert bank_lines(platform, "cardrefund:") == [("credit", 12_34, "succeeded")]
+    assert ledger_clean(platform)
+
+
+def test_refund_from_the_merchant_portal_goes_back_to_the_card_and_says_so(
+    platform: Platform, client: TestClient, shop: Shop, buyer: CardBuyer
+) -> None:
+    _, _, card_number = buyer
+    before = card_balance(platform, card_number)
+    trade = card_paid(platform, buyer, total_fen=10_00)
+    assert sign_in(client, shop.merchant.id).status_code == 303
+    client.headers["Accept-Language"] = "en"
+    path = f"/merchant/trades/{trade.trade_no}"
+    assert 'data-funding="card"' in client.get(path).text
+    done = post_form(client, path, f"{path}/refund", {"amount": "3.00"})
+    assert done.status_code == 303, done.text
+    assert card_balance(platform, card_number) == before - 7_00
+    page = client.get(done.headers["location"]).text
+    assert 'data-route="card" data-card-refund="succeeded"' in page
+    assert f"*{card_number[-4:]}" in page
+    # A refund the bank refuses says where the money went instead.
+    platform.services["bank"].script.append("fail")
+    refused = post_form(client, path, f"{path}/refund", {"amount": "2.00"})
+    assert refused.status_code == 303, refused.text
+    page = client.get(path).text
+    assert 'data-card-refund="failed"' in page
+    assert "refused by the bank, left in the buyer&#39;s balance" in page
+    assert card_balance(platform, card_number) == before - 7_00
     assert ledger_clean(platform)
 
 

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from paybao.domain.account_class import CHINA_TZ
 from paybao.domain.errors import DomainError, InvalidInput
 from paybao.domain.money import parse_yuan
-from paybao.domain.trades import TradeNotFound
+from paybao.domain.trades import Funding, TradeNotFound
 from paybao.services.clock import US_PER_S
 from paybao.services.trades import Trade, TradeRef, TradeSearch
 from paybao.web import pages_merchant as portal
@@ -58,6 +58,17 @@ portal.add_texts(
         "newer": {"zh": "最新", "en": "Newest"},
         "older": {"zh": "更早", "en": "Older"},
         "buyer": {"zh": "买家", "en": "Buyer"},
+        # How the buyer paid, and where each refund went back to (原路退回).
+        "funding": {"zh": "付款方式", "en": "Paid with"},
+        "funding_balance": {"zh": "余额", "en": "Balance"},
+        "funding_card": {"zh": "银行卡", "en": "Bank card"},
+        "refund_route": {"zh": "退回", "en": "Returned to"},
+        "card_refund_processing": {"zh": "银行处理中", "en": "bank processing"},
+        "card_refund_succeeded": {"zh": "已退回", "en": "credited"},
+        "card_refund_failed": {
+            "zh": "银行未受理，已退至买家余额",
+            "en": "refused by the bank, left in the buyer's balance",
+        },
     }
 )
 portal.MERCHANT_ERRORS.update(
@@ -172,10 +183,17 @@ def _render_detail(
     request: Request, trade: Trade, status_code: int = 200, **extra: Any
 ) -> HTMLResponse:
     services = portal.services(request)
+    card_refunds = {}
+    if trade.funding is Funding.CARD:
+        card_refunds = {
+            card_refund.refund_id: card_refund
+            for card_refund in services["card_refunds"].card_refunds_of(trade.trade_no)
+        }
     context: dict[str, Any] = {
         "title": portal.merchant_text(lang_of(request), "trade_detail"),
         "trade": trade,
         "refunds": services["refunds"].refunds_of(trade),
+        "card_refunds": card_refunds,
         "refundable_fen": trade.total_fen - trade.refunded_fen,
         "can_refund": trade.status.value == "TRADE_SUCCESS"
         and trade.refunded_fen < trade.total_fen,
