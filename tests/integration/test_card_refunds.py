@@ -8,6 +8,7 @@ buyer's balance. Everything here runs on SQLite and on PostgreSQL (PAYBAO_TEST_D
 from __future__ import annotations
 
 import random
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from tests.integration.gateway_support import (
 )
 from tests.integration.merchant_portal_support import MERCHANT_PASSWORD, post_form, sign_in
 from tests.integration.test_wallet_rules import ledger_clean
+from tests.reliability.test_double_spend import storm
 
 from paybao.adapters.db.tables.merchant_portal import card_refunds
 from paybao.bootstrap import Platform
@@ -324,3 +326,22 @@ def test_statement_kinds_are_filterable_and_documented(
     schema = client.get("/openapi.json").json()["components"]["schemas"]
     assert {"refund", "card_refund"} <= set(schema["EntryOut"]["properties"]["kind"]["enum"])
     assert "card_refund" in schema["HoldOut"]["properties"]["kind"]["enum"]
+
+
+def test_a_card_trade_refunded_by_many_requests_at_once_credits_the_card_exactly(
+    platform: Platform, shop: Shop, buyer: CardBuyer
+) -> None:
+    _, _, card_number = buyer
+    before = card_balance(platform, card_number)
+    trade = card_paid(platform, buyer, total_fen=100_00)
+    refunds, ref = platform.services["refunds"], TradeRef(trade_no=trade.trade_no)
+    distinct = storm([lambda n=n: refunds.refund(APP_ID, ref, f"req-{n}", 30_00) for n in range(8)])
+    assert distinct["ok"] == 3, distinct  # 3 x 30.00 fit in 100.00, the 4th does not
+    same = storm([lambda: refunds.refund(APP_ID, ref, "req-same", 10_00) for _ in range(8)])
+    assert same == Counter({"ok": 8}), same  # one refund, answered to every repeat
+    platform.sandbox_clock.advance(31)  # any card refund a race left waiting is sent now
+    assert card_refund_rows(platform) == [("succeeded", None)] * 4
+    assert card_balance(platform, card_number) == before
+    assert sorted(line[1] for line in bank_lines(platform, "cardrefund:")) == [10_00] + [30_00] * 3
+    assert ledger_clean(platform)
+    assert reconcile_clean(platform) == []
