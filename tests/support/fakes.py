@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from paybao.domain.accounts import AccountSpec
 from paybao.domain.errors import InvariantViolation, Retryable
-from paybao.domain.ledger import Account, CounterDelta, TransferRecord
+from paybao.domain.ledger import Account, CounterDelta, LockKey, TransferRecord
 
 T = TypeVar("T")
 
@@ -43,6 +43,12 @@ class FakeDatabase:
 
 
 class FakeLedgerStore:
+    row_locks = True  # as PostgreSQL: the rules choose which accounts to lock
+
+    def lock_keys(self, tx: FakeTx, limit: int) -> dict[int, LockKey]:
+        accounts = sorted(tx.state["accounts"].values(), key=lambda a: -a.id)[:limit]
+        return {a.id: LockKey(a.flags, a.lock_rank) for a in accounts}
+
     def load_transfers(self, tx: FakeTx, transfer_ids: Sequence[str]) -> dict[str, TransferRecord]:
         transfers = tx.state["transfers"]
         return {i: transfers[i] for i in transfer_ids if i in transfers}
@@ -137,6 +143,6 @@ class FakeLedgerStore:
                 tx.state["next_id"] += 1
                 keys[spec.key] = account_id
                 tx.state["accounts"][account_id] = Account(
-                    account_id, spec.currency, int(spec.flags)
+                    account_id, spec.currency, int(spec.flags), lock_rank=spec.lock_key.lock_rank
                 )
         return {spec.key: keys[spec.key] for spec in specs}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from paybao.domain.ledger import AccountFlags
+from paybao.domain.ledger import LOCK_RANK_MAX, AccountFlags, LockKey
 from paybao.domain.money import CURRENCY_DEFAULT
 
 
@@ -65,6 +65,16 @@ class AccountSpec:
         if self.purpose in _CUSTOMER_PURPOSES or self.purpose is Purpose.ESCROW:
             return AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
         return AccountFlags.NONE
+
+    @property
+    def lock_key(self) -> LockKey:
+        return LockKey(int(self.flags), LOCK_RANKS[self.owner_kind])
+
+
+# Where an owner's accounts stand in the ledger's global lock order (`accounts_to_lock`):
+# customers' first, then merchants', then the platform's.
+LOCK_RANKS: dict[str, int] = {OwnerKind.USER: 0, OwnerKind.MERCHANT: 1, OwnerKind.PLATFORM: 2}
+assert max(LOCK_RANKS.values()) == LOCK_RANK_MAX
 
 
 def platform_account(purpose: Purpose, currency: str = CURRENCY_DEFAULT) -> AccountSpec:

@@ -7,7 +7,7 @@ group-commit `Poster` batches many independent callers into one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from paybao.domain.accounts import PLATFORM_PURPOSES, AccountSpec, platform_account
@@ -69,6 +69,8 @@ class LedgerService:
         ids = self.store.open_accounts(tx, specs, self.clock.now_us())
         missing = {spec.key for spec in specs} - ids.keys()
         assert not missing, f"accounts not opened: {missing}"
+        if self.store.row_locks:  # (SQLite may reuse the id of a rolled-back insert)
+            self._remember({ids[spec.key]: spec.lock_key for spec in specs})
         return ids
 
     def open_accounts(self, specs: Sequence[AccountSpec]) -> dict[str, int]:
@@ -161,27 +163,33 @@ class LedgerService:
             stored = self.store.load_transfers(tx, transfer_ids + sorted(pending_ids))
             transfer_ids = []
         account_ids = account_ids_of(transfers, stored)
-        unknown = [a for a in account_ids if a not in self._known]
-        if unknown:  # learn their flags and ranks first, rather than lock everything
-            self._remember(self.store.load(tx, [], [], sorted(unknown))[1].values())
-        locked = accounts_to_lock(transfers, self._known, account_ids)
+        locked = self._to_lock(tx, transfers, account_ids)
         found, accounts = self.store.load(
             tx, transfer_ids, sorted(locked), sorted(account_ids - locked)
         )
         stored.update(found)
-        self._remember(accounts.values())
         outcome = apply_batch(
             transfers, accounts=accounts, stored=stored, now_us=self.clock.now_us()
         )
         return _Decided(accounts, locked, outcome)
 
-    def _remember(self, accounts: Iterable[Account]) -> None:
+    def _to_lock(self, tx: Tx, transfers: Sequence[Transfer], account_ids: set[int]) -> set[int]:
+        if not self.store.row_locks:
+            return account_ids
+        if not self._known:  # first use in this process: the newest accounts at once
+            self._remember(self.store.lock_keys(tx, KNOWN_ACCOUNTS_MAX))
+        unknown = [a for a in account_ids if a not in self._known]
+        if unknown:  # newer than that: learn them first, rather than lock everything
+            found = self.store.load(tx, [], [], sorted(unknown))[1].values()
+            self._remember({a.id: LockKey(a.flags, a.lock_rank) for a in found})
+        return accounts_to_lock(transfers, self._known, account_ids)
+
+    def _remember(self, keys: Mapping[int, LockKey]) -> None:
         """Flags and lock ranks never change once an account is opened: knowing them lets
-        later batches leave accounts they cannot overdraw unlocked."""
-        if len(self._known) >= KNOWN_ACCOUNTS_MAX:
+        batches leave the accounts they cannot overdraw unlocked."""
+        if len(self._known) + len(keys) > KNOWN_ACCOUNTS_MAX:
             self._known.clear()
-        for account in accounts:
-            self._known[account.id] = LockKey(account.flags, account.lock_rank)
+        self._known.update(keys)
 
     def transfer_in(
         self, tx: Tx, transfers: Sequence[Transfer], *, commit: bool = False

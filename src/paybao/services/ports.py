@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from paybao.domain.accounts import AccountSpec
-from paybao.domain.ledger import Account, CounterDelta, TransferRecord
+from paybao.domain.ledger import Account, CounterDelta, LockKey, TransferRecord
 
 T = TypeVar("T")
 
@@ -51,6 +51,14 @@ class Database(Protocol):
 
 class LedgerStore(Protocol):
     """Loads and stores ledger state inside a transaction; locks rows it loads for update."""
+
+    # False where the database has no row locks (SQLite locks the whole file): then every
+    # account a batch touches is loaded as locked and written compare-and-set.
+    row_locks: bool
+
+    def lock_keys(self, tx: Tx, limit: int) -> dict[int, LockKey]:
+        """Flags and lock ranks of up to `limit` accounts, the newest first."""
+        ...
 
     def load_transfers(self, tx: Tx, transfer_ids: Sequence[str]) -> dict[str, TransferRecord]: ...
 

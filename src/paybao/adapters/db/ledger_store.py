@@ -14,16 +14,20 @@ from typing import Any
 import psycopg
 from sqlalchemy import Connection
 
-from paybao.domain.accounts import AccountSpec
+from paybao.domain.accounts import LOCK_RANKS, AccountSpec
 from paybao.domain.errors import InvariantViolation
-from paybao.domain.ledger import Account, CounterDelta, TransferRecord
+from paybao.domain.ledger import LOCK_RANK_MAX, Account, CounterDelta, LockKey, TransferRecord
 
 _TRANSFER_COLUMNS = (
     "id, debit_account_id, credit_account_id, amount_fen, currency, code, flags, pending_id,"
     " timeout_s, reference, created_at_us, expires_at_us, pending_status"
 )
 # The last column is the account's place in the global lock order (domain.ledger.Account).
-_LOCK_RANK = "CASE owner_kind WHEN 'user' THEN 0 WHEN 'merchant' THEN 1 ELSE 2 END"
+_LOCK_RANK = (
+    "CASE owner_kind "
+    + " ".join(f"WHEN '{kind}' THEN {rank}" for kind, rank in LOCK_RANKS.items())
+    + f" ELSE {LOCK_RANK_MAX} END"
+)
 _ACCOUNT_COLUMNS = (
     "id, currency, flags, debits_pending, debits_posted, credits_pending, credits_posted,"
     f" {_LOCK_RANK}"
@@ -78,6 +82,11 @@ def _cursor(tx: Connection) -> Any:
 
 class SqliteLedgerStore:
     """SQLite: the IMMEDIATE transaction already holds the database write lock."""
+
+    row_locks = False  # there is nothing finer to lock: every account is compare-and-set
+
+    def lock_keys(self, tx: Connection, limit: int) -> dict[int, LockKey]:
+        return {}
 
     def load_transfers(
         self, tx: Connection, transfer_ids: Sequence[str]
@@ -279,6 +288,17 @@ def _status_columns(status_by_id: dict[str, str]) -> tuple[str, str]:
 
 class PostgresLedgerStore:
     """PostgreSQL: row locks in a fixed order; whole batches as arrays through unnest."""
+
+    row_locks = True
+
+    def lock_keys(self, tx: Connection, limit: int) -> dict[int, LockKey]:
+        """Flags and lock ranks of the newest `limit` accounts (they never change)."""
+        cursor = _cursor(tx)
+        cursor.execute(
+            f"SELECT id, flags, {_LOCK_RANK} FROM ledger_accounts ORDER BY id DESC LIMIT %s",
+            (limit,),
+        )
+        return {row[0]: LockKey(row[1], row[2]) for row in cursor.fetchall()}
 
     def load_transfers(
         self, tx: Connection, transfer_ids: Sequence[str]
