@@ -102,8 +102,8 @@ def _prepare_accounts(platform: Platform, count: int) -> list[int]:
     source_id = platform.ledger.open_accounts([source])[source.key]
     ids: list[int] = []
     for start in range(0, count, OPEN_BATCH_SIZE):
-        specs = [
-            AccountSpec(OwnerKind.PLATFORM, f"bench-{run}-{n}", Purpose.WALLET)
+        specs = [  # customers' wallets, as most accounts are
+            AccountSpec(OwnerKind.USER, f"bench-{run}-{n}", Purpose.WALLET)
             for n in range(start, min(count, start + OPEN_BATCH_SIZE))
         ]
         opened = platform.ledger.open_accounts(specs)

@@ -253,13 +253,13 @@ def test_corrupt_input_state_trips_the_invariant() -> None:
 # Which accounts a batch must lock -------------------------------------------------------------
 
 LINKED = TransferFlags.LINKED
-# 1, 2: customers' wallets; 6: a merchant's settlement account; 3: a platform account; 5: a card.
+# 1, 2: customers' wallets; 6: a merchant's settlement account; 3: a platform account; 7: a card.
 KNOWN = {
     1: LockKey(WALLET, 0),
     2: LockKey(WALLET, 0),
     6: LockKey(WALLET, 1),
     3: LockKey(0, 2),
-    5: LockKey(CARD, 0),
+    7: LockKey(CARD, 2),
 }
 
 
@@ -268,15 +268,17 @@ def to_lock(transfers: list[Transfer], known: dict[int, LockKey] | None = None) 
     return accounts_to_lock(transfers, KNOWN if known is None else known, ids)
 
 
-def test_debiting_a_wallet_locks_it_crediting_does_not() -> None:
-    assert to_lock([Transfer("a", 1, 3, 10)]) == {1}
-    assert to_lock([Transfer("a", 3, 1, 10)]) == set()
-    assert to_lock([Transfer("a", 3, 1, 10, flags=TransferFlags.PENDING)]) == set()
+def test_customers_accounts_are_always_locked_a_merchants_only_when_debited() -> None:
+    assert to_lock([Transfer("a", 3, 1, 10)]) == {1}
+    assert to_lock([Transfer("a", 3, 6, 10)]) == set()
+    assert to_lock([Transfer("a", 3, 6, 10, flags=TransferFlags.PENDING)]) == set()
+    assert to_lock([Transfer("a", 6, 3, 10)]) == {6}
 
 
 def test_crediting_a_card_locks_it_debiting_does_not() -> None:
-    assert to_lock([Transfer("a", 3, 5, 10)]) == {5}
-    assert to_lock([Transfer("a", 5, 3, 10)]) == set()
+    # The platform's account 3 ranks before the card (same rank, lower id): locked with it.
+    assert to_lock([Transfer("a", 3, 7, 10)]) == {3, 7}
+    assert to_lock([Transfer("a", 7, 3, 10)]) == set()
 
 
 def test_a_payment_locks_the_buyer_only() -> None:
@@ -299,9 +301,9 @@ def test_locks_keep_the_global_order_customers_merchants_platform() -> None:
     """A refund locks the merchant; the buyer ranks before it, so the buyer is locked too,
     at load: a payment that holds the buyer and waits for the merchant cannot deadlock it."""
     assert to_lock([Transfer("r", 6, 2, 10)]) == {2, 6}
-    # A transfer between wallets locks the payer, and the payee only if it ranks before.
+    # A transfer between wallets locks both, and a refund of a payment's fee as well.
     assert to_lock([Transfer("t", 2, 1, 10)]) == {1, 2}
-    assert to_lock([Transfer("t", 1, 2, 10)]) == {1}
+    assert to_lock([Transfer("r", 3, 6, 1, flags=LINKED), Transfer("r2", 6, 1, 10)]) == {1, 6}
 
 
 def test_posts_and_voids_lock_nothing_and_an_unknown_account_locks_everything() -> None:
