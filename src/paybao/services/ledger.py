@@ -7,6 +7,7 @@ group-commit `Poster` batches many independent callers into one.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -61,6 +62,8 @@ class LedgerService:
         self.store = store
         self.clock = clock
         self._known: dict[int, LockKey] = {}  # what `accounts_to_lock` needs, by account id
+        self._prefilled = False
+        self._prefill_lock = threading.Lock()
 
     # Accounts ---------------------------------------------------------------------------
 
@@ -176,8 +179,11 @@ class LedgerService:
     def _to_lock(self, tx: Tx, transfers: Sequence[Transfer], account_ids: set[int]) -> set[int]:
         if not self.store.row_locks:
             return account_ids
-        if not self._known:  # first use in this process: the newest accounts at once
-            self._remember(self.store.lock_keys(tx, KNOWN_ACCOUNTS_MAX))
+        if not self._prefilled:  # first use in this process: the newest accounts at once
+            with self._prefill_lock:  # one thread reads them; the others wait for it
+                if not self._prefilled:
+                    self._remember(self.store.lock_keys(tx, KNOWN_ACCOUNTS_MAX))
+                    self._prefilled = True
         unknown = [a for a in account_ids if a not in self._known]
         if unknown:  # newer than that: learn them first, rather than lock everything
             found = self.store.load(tx, [], [], sorted(unknown))[1].values()
