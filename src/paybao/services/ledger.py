@@ -233,10 +233,7 @@ class LedgerService:
         account_ids = _accounts_of(due)
         _, accounts = self.store.load(tx, [], sorted(account_ids), [])
         outcome = expire_batch(due, accounts=accounts, now_us=now_us)
-        changes, _ = _Decided(accounts, account_ids, outcome).writes()
-        matched = self.store.write(tx, outcome.created, changes, outcome.pending_status, [])
-        if matched != len(changes):
-            raise InvariantViolation(f"{len(changes) - matched} account row(s) changed under us")
+        self._write_in(tx, _Decided(accounts, account_ids, outcome), commit=False)
         return len(outcome.pending_status)
 
 
