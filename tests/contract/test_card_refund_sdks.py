@@ -70,16 +70,19 @@ def test_python_sdk_card_trade_names_bankcard_and_refunds_to_the_card(server: Se
         },
     )
 
-    assert query["fund_bill_list"] == [{"fund_channel": "BANKCARD", "amount": "12.34"}]
+    card = {"fund_channel": "BANKCARD", "fund_type": "DEBIT_CARD"}
+    assert query["fund_bill_list"] == [{**card, "amount": "12.34"}]
     assert (refund["fund_change"], again["fund_change"]) == ("Y", "N")
-    assert refund["refund_detail_item_list"] == [{"fund_channel": "BANKCARD", "amount": "2.00"}]
-    assert found["refund_detail_item_list"] == [{"fund_channel": "BANKCARD", "amount": "2.00"}]
+    assert refund["refund_detail_item_list"] == [{**card, "amount": "2.00"}]
+    assert found["refund_detail_item_list"] == [{**card, "amount": "2.00"}]
     assert card_balance(server, card_number) == before + 2_00  # back on the card, once
 
     form = dict(_wait_for_form(server.receiver, out, "TRADE_SUCCESS"))
     signature = form.pop("sign")
     assert client.verify(form, signature)
-    assert json.loads(form["fund_bill_list"]) == [{"amount": "12.34", "fundChannel": "BANKCARD"}]
+    assert json.loads(form["fund_bill_list"]) == [
+        {"amount": "12.34", "fundChannel": "BANKCARD", "fundType": "DEBIT_CARD"}
+    ]
 
 
 def test_official_sdk_parses_the_card_channel(server: Server, official: Any) -> None:
@@ -100,8 +103,10 @@ def test_official_sdk_parses_the_card_channel(server: Server, official: Any) -> 
     assert query.is_success() and refund.is_success()
     ((paid_bill,),) = [query.fund_bill_list]
     assert (paid_bill.fund_channel, paid_bill.amount) == ("BANKCARD", "8.80")
+    assert paid_bill.fund_type == "DEBIT_CARD"
     ((refund_bill,),) = [refund.refund_detail_item_list]
     assert (refund_bill.fund_channel, refund_bill.amount) == ("BANKCARD", "8.80")
+    assert refund_bill.fund_type == "DEBIT_CARD"
     assert card_balance(server, card_number) == before + 8_80
 
     form = dict(_wait_for_form(server.receiver, out, "TRADE_SUCCESS"))
@@ -109,4 +114,6 @@ def test_official_sdk_parses_the_card_channel(server: Server, official: Any) -> 
     form.pop("sign_type")
     public_base64 = "".join(server.platform_public_pem.splitlines()[1:-1])
     assert verify_with_rsa(public_base64, get_sign_content(form).encode("utf-8"), signature)
-    assert json.loads(form["fund_bill_list"]) == [{"amount": "8.80", "fundChannel": "BANKCARD"}]
+    assert json.loads(form["fund_bill_list"]) == [
+        {"amount": "8.80", "fundChannel": "BANKCARD", "fundType": "DEBIT_CARD"}
+    ]

@@ -38,6 +38,7 @@ from paybao.services.wallet import StatementQuery
 from paybao.web.api_wallet import CODES_BY_KIND
 
 US_PER_S = 1_000_000
+CARD_BILL = {"fund_channel": "BANKCARD", "fund_type": "DEBIT_CARD"}
 
 
 @pytest.fixture
@@ -104,7 +105,7 @@ def test_partial_and_full_refunds_of_a_card_paid_trade_go_back_to_the_card(
         {"out_trade_no": "K-1", "refund_amount": "30.00", "out_request_no": "r1"},
     )
     assert (part["code"], part["fund_change"], part["refund_fee"]) == ("10000", "Y", "30.00")
-    assert part["refund_detail_item_list"] == [{"fund_channel": "BANKCARD", "amount": "30.00"}]
+    assert part["refund_detail_item_list"] == [CARD_BILL | {"amount": "30.00"}]
     assert card_balance(platform, card_number) == before - 70_00
     assert wallet_balance(platform, user_id) == 0  # the refund passed through the wallet
     assert held_fen(platform, user_id) == 0
@@ -115,7 +116,7 @@ def test_partial_and_full_refunds_of_a_card_paid_trade_go_back_to_the_card(
         {"out_trade_no": "K-1", "refund_amount": "70.00", "out_request_no": "r2"},
     )
     assert (rest["fund_change"], rest["refund_fee"]) == ("Y", "100.00")
-    assert rest["refund_detail_item_list"] == [{"fund_channel": "BANKCARD", "amount": "70.00"}]
+    assert rest["refund_detail_item_list"] == [CARD_BILL | {"amount": "70.00"}]
     assert card_balance(platform, card_number) == before
     assert wallet_balance(platform, user_id) == 0
     assert platform.services["trades"].get(trade.trade_no).status is TradeStatus.TRADE_CLOSED
@@ -163,7 +164,7 @@ def test_the_same_out_request_no_refunds_the_card_once(
     first = call(client, "alipay.trade.refund", biz)
     again = call(client, "alipay.trade.refund", biz)
     assert (first["fund_change"], again["fund_change"]) == ("Y", "N")
-    assert again["refund_detail_item_list"] == [{"fund_channel": "BANKCARD", "amount": "4.00"}]
+    assert again["refund_detail_item_list"] == [CARD_BILL | {"amount": "4.00"}]
     other = call(client, "alipay.trade.refund", {**biz, "refund_amount": "5.00"})
     assert other["sub_code"] == "ACQ.DISCORDANT_REPEAT_REQUEST"
     assert card_balance(platform, card_number) == before - 10_00 + 4_00

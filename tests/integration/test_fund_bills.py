@@ -1,8 +1,9 @@
 """fund_bill_list names the channel that paid, with its amount: ALIPAYACCOUNT for the wallet
-balance, BANKCARD for a bound card (the cashier's quick-pay debit). Snake case in the JSON
-answers of pay / query (and refund_detail_item_list of refund / refund query), camelCase in the
-notification's JSON string field (protocol §3). Trades record their funding (`trades.funding`),
-and the migration fills it in for trades paid before."""
+balance, BANKCARD for a bound card (the cashier's quick-pay debit), and on a BANKCARD bill the
+card's type (fund_type DEBIT_CARD | CREDIT_CARD, as Alipay's TradeFundBill). Snake case in the
+JSON answers of pay / query (and refund_detail_item_list of refund / refund query), camelCase in
+the notification's JSON string field (protocol §3: fundChannel, fundType). Trades record their
+funding (`trades.funding`), and the migration fills it in for trades paid before."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from tests.integration.card_support import CardBuyer, card_buyer, card_paid
 from tests.integration.gateway_support import Shop, call, make_buyer, make_shop
 from tests.integration.test_migrations import _empty_database_url
@@ -22,6 +23,7 @@ from paybao.adapters.alipay.wire import verify_notification
 from paybao.adapters.db.engine import make_engine
 from paybao.adapters.db.migrate import upgrade
 from paybao.adapters.db.tables.trade import trade_notifications
+from paybao.adapters.db.tables.wallet import user_cards
 from paybao.bootstrap import Platform
 from paybao.domain.trades import Funding
 from paybao.services.trades import NewTrade
@@ -93,16 +95,28 @@ def test_a_balance_payment_names_alipayaccount_everywhere(
     ] * 2
 
 
-def test_a_card_payment_names_bankcard_everywhere(
-    platform: Platform, client: TestClient, shop: Shop, buyer: CardBuyer
+@pytest.mark.parametrize(("card_type", "fund_type"), [("DC", "DEBIT_CARD"), ("CC", "CREDIT_CARD")])
+def test_a_card_payment_names_bankcard_and_the_card_type_everywhere(
+    platform: Platform,
+    client: TestClient,
+    shop: Shop,
+    buyer: CardBuyer,
+    card_type: str,
+    fund_type: str,
 ) -> None:
+    # Wallets bind debit cards only; a credit card's row says CC (domain.bins.CardType).
+    with platform.engine.begin() as connection:
+        connection.execute(
+            update(user_cards).where(user_cards.c.id == buyer[1]).values(card_type=card_type)
+        )
     trade = card_paid(platform, buyer, total_fen=12_34)
+    bankcard = {"fund_channel": "BANKCARD", "fund_type": fund_type}
     query = call(client, "alipay.trade.query", {"trade_no": trade.trade_no})
-    assert query["fund_bill_list"] == [{"fund_channel": "BANKCARD", "amount": "12.34"}]
+    assert query["fund_bill_list"] == [{**bankcard, "amount": "12.34"}]
     refund = call(client, "alipay.trade.refund", {"trade_no": trade.trade_no, "refund_amount": "1"})
-    assert refund["refund_detail_item_list"] == [{"fund_channel": "BANKCARD", "amount": "1.00"}]
+    assert refund["refund_detail_item_list"] == [{**bankcard, "amount": "1.00"}]
     assert refund_query(client, trade.trade_no, trade.trade_no)["refund_detail_item_list"] == [
-        {"fund_channel": "BANKCARD", "amount": "1.00"}
+        {**bankcard, "amount": "1.00"}
     ]
     forms = notification_forms(platform)
     assert [(form["trade_status"], form.get("refund_fee")) for form in forms] == [
@@ -110,7 +124,31 @@ def test_a_card_payment_names_bankcard_everywhere(
         ("TRADE_SUCCESS", "1.00"),
     ]
     for form in forms:  # a JSON string with camelCase keys, as Alipay sends it (§3)
-        assert form["fund_bill_list"] == '[{"amount":"12.34","fundChannel":"BANKCARD"}]'
+        assert form["fund_bill_list"] == (
+            f'[{{"amount":"12.34","fundChannel":"BANKCARD","fundType":"{fund_type}"}}]'
+        )
+
+
+def test_a_pay_answer_of_a_card_funded_trade_names_the_card_type(
+    platform: Platform, shop: Shop, buyer: CardBuyer
+) -> None:
+    """alipay.trade.pay answers with the same fund_bill_list as query (`_paid_fields`)."""
+    trade = card_paid(platform, buyer, total_fen=5_00)
+    fields = platform.services["alipay_methods"]._paid_fields(trade)
+    assert fields["fund_bill_list"] == [
+        {"fund_channel": "BANKCARD", "amount": "5.00", "fund_type": "DEBIT_CARD"}
+    ]
+
+
+def test_a_card_funded_trade_without_its_card_payment_names_no_card_type(
+    platform: Platform, client: TestClient, shop: Shop, buyer: CardBuyer
+) -> None:
+    """fund_type only when the paying card is known: never a guess."""
+    trade = card_paid(platform, buyer, total_fen=2_00)
+    with platform.engine.begin() as connection:
+        connection.execute(text("UPDATE card_payments SET status = 'credited'"))
+    query = call(client, "alipay.trade.query", {"trade_no": trade.trade_no})
+    assert query["fund_bill_list"] == [{"fund_channel": "BANKCARD", "amount": "2.00"}]
 
 
 def test_refund_query_lists_channels_only_when_asked(
@@ -126,7 +164,9 @@ def test_refund_query_lists_channels_only_when_asked(
     assert plain["refund_amount"] == "1.00" and "refund_detail_item_list" not in plain
     # The trade's fund_bill_list is its payment's, refunded or not.
     after = call(client, "alipay.trade.query", {"trade_no": trade.trade_no})
-    assert after["fund_bill_list"] == [{"fund_channel": "BANKCARD", "amount": "3.00"}]
+    assert after["fund_bill_list"] == [
+        {"fund_channel": "BANKCARD", "amount": "3.00", "fund_type": "DEBIT_CARD"}
+    ]
 
 
 def test_a_notification_snapshot_from_before_funding_was_recorded_says_alipayaccount(

@@ -23,7 +23,7 @@ For the merchant the refund is done when its transaction commits, whatever the b
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from paybao.domain.accounts import Purpose, platform_account
@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 JOB_CARD_REFUND = "cashier.card_refund"
 # How long the job waits before asking the bank again after no answer.
 RETRY_S = 60
+# Trades whose paying card's type is remembered (a card's type never changes).
+CARD_TYPES_CACHED_MAX = 10_000
 
 
 class CardRefundStore(Protocol):
@@ -96,9 +98,26 @@ class CardRefundService:
     bank: BankChannel
     clock: Clock
     retry_delay_s: int = 30
+    _card_types: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
     def install_jobs(self) -> None:
         self.jobs.register_outside_tx(JOB_CARD_REFUND, self._on_job)
+
+    def paying_card_type(self, trade_no: str) -> str | None:
+        """The type of the card that paid a card-funded trade (and takes its refunds back):
+        'DC' debit or 'CC' credit (domain.bins.CardType); None if no card payment paid it."""
+        cached = self._card_types.get(trade_no)
+        if cached is not None:
+            return cached
+        with self.db.read() as tx:
+            payment = self.payments.paid_card_payment(tx, trade_no)
+            card = self.cards.get(tx, payment.card_id) if payment is not None else None
+        if card is None:
+            return None
+        if len(self._card_types) >= CARD_TYPES_CACHED_MAX:
+            self._card_types.clear()
+        self._card_types[trade_no] = card.card_type
+        return card.card_type
 
     # Inside the refund's transaction -------------------------------------------------------
 

@@ -68,4 +68,7 @@ def install(platform: Platform) -> None:
     )
     card_refunds.install_jobs()
     services["refunds"].card_refunds = card_refunds
+    # fund_bill_list names a card-funded trade's card type (fund_type / fundType).
+    services["alipay_methods"].card_type_of = card_refunds.paying_card_type
+    services["notification_forms"].card_type_of = card_refunds.paying_card_type
     services.update(merchant_accounts=accounts, card_pay=card_pay, card_refunds=card_refunds)

@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from paybao.adapters.alipay import wire
 from paybao.adapters.alipay.errors import WireError
+from paybao.domain.bins import CardType
 from paybao.domain.errors import NotFound
 from paybao.domain.money import AMOUNT_FEN_MAX
 from paybao.domain.trades import PAY_TIMEOUT_S_MAX, FundBill, Funding, fund_bills
@@ -47,6 +48,21 @@ FUND_CHANNELS: Final[Mapping[Funding, str]] = {
     Funding.BALANCE: FUND_CHANNEL_BALANCE,
     Funding.CARD: FUND_CHANNEL_CARD,
 }
+# A BANKCARD bill also says what kind of card paid (Alipay's fund_type, only on BANKCARD
+# bills; MIXED_CARD 借贷合一卡 has no paybao card type).
+FUND_TYPES: Final[Mapping[str, str]] = {
+    CardType.DEBIT: "DEBIT_CARD",
+    CardType.CREDIT: "CREDIT_CARD",
+}
+# The type of the card that paid a card-funded trade ('DC' | 'CC', domain.bins.CardType), or
+# None: the card-payment feature plugs it in (wiring/merchant_portal.py).
+CardTypeOf = Callable[[str], str | None]
+
+
+def no_card_type(_trade_no: str) -> str | None:
+    return None
+
+
 # Every paid answer names the buyer by masked phone: a read transaction per answer, unless
 # cached. A changed phone shows up in answers within this many seconds.
 LOGON_ID_CACHE_TTL_S: Final = 30.0
@@ -119,6 +135,7 @@ class Methods:
         # The payment-code feature plugs in its till-code payer and its precreate QR links.
         self.code_payer: Callable[[NewTrade, str], Trade] = trades.pay_with_code
         self.qr_link: Callable[[Trade], str] = self.qr_url
+        self.card_type_of: CardTypeOf = no_card_type
 
     def knows(self, method: str) -> bool:
         return method in self.table or method in PAGE_METHODS
@@ -167,7 +184,7 @@ class Methods:
             fields.update(self._paid_amounts(trade))
             fields["send_pay_date"] = format_time(trade.paid_at_us)
             fields.update(self._buyer_fields(trade))
-            fields["fund_bill_list"] = fund_bill_list(trade.fund_bills())
+            fields["fund_bill_list"] = self._fund_bill_list(trade, trade.total_fen)
         else:
             fields.update(ZERO_AMOUNTS)
         fields["subject"] = trade.subject
@@ -207,7 +224,7 @@ class Methods:
             "gmt_refund_pay": format_time(result.refund.created_at_us),
             "send_back_fee": wire.format_amount(result.refund.amount_fen),
             # The refund goes back the way the trade was paid (原路退回).
-            "refund_detail_item_list": _refund_bills(trade, result.refund.amount_fen),
+            "refund_detail_item_list": self._fund_bill_list(trade, result.refund.amount_fen),
         }
         return fields
 
@@ -230,7 +247,7 @@ class Methods:
         if isinstance(options, list) and "gmt_refund_pay" in options:
             fields["gmt_refund_pay"] = format_time(refund.created_at_us)
         if isinstance(options, list) and "refund_detail_item_list" in options:
-            fields["refund_detail_item_list"] = _refund_bills(trade, refund.amount_fen)
+            fields["refund_detail_item_list"] = self._fund_bill_list(trade, refund.amount_fen)
         return fields
 
     # Others -------------------------------------------------------------------------------
@@ -320,8 +337,14 @@ class Methods:
         fields["total_amount"] = wire.format_amount(trade.total_fen)
         fields.update(self._paid_amounts(trade))
         fields["gmt_payment"] = format_time(trade.paid_at_us)
-        fields["fund_bill_list"] = fund_bill_list(trade.fund_bills())
+        fields["fund_bill_list"] = self._fund_bill_list(trade, trade.total_fen)
         return fields
+
+    def _fund_bill_list(self, trade: Trade, amount_fen: int) -> list[dict[str, str]]:
+        """The trade's payment (or a refund of `amount_fen`) by channel: fund_bill_list, and
+        refund_detail_item_list (a refund goes back the way the money came)."""
+        card_type = self.card_type_of(trade.trade_no) if trade.funding is Funding.CARD else None
+        return fund_bill_list(fund_bills(trade.funding, amount_fen), card_type)
 
     def _paid_amounts(self, trade: Trade) -> Fields:
         paid = wire.format_amount(trade.total_fen)
@@ -361,24 +384,43 @@ class Methods:
         return f"{self.base_url}/cashier/{trade.trade_no}?scan=1"
 
 
-def fund_bill_list(bills: Sequence[FundBill]) -> list[dict[str, str]]:
-    """An API response's fund_bill_list (and refund_detail_item_list): snake_case keys."""
-    return [
-        {"fund_channel": FUND_CHANNELS[bill.funding], "amount": wire.format_amount(bill.amount_fen)}
-        for bill in bills
-    ]
+def fund_type(bill: FundBill, card_type: str | None) -> str | None:
+    """A BANKCARD bill's fund_type (DEBIT_CARD | CREDIT_CARD); None for other channels, or
+    when the card's type is unknown."""
+    if bill.funding is not Funding.CARD or card_type is None:
+        return None
+    return FUND_TYPES.get(card_type)
 
 
-def _refund_bills(trade: Trade, refund_fen: int) -> list[dict[str, str]]:
-    return fund_bill_list(fund_bills(trade.funding, refund_fen))
+def fund_bill_list(bills: Sequence[FundBill], card_type: str | None = None) -> list[dict[str, str]]:
+    """An API response's fund_bill_list (and refund_detail_item_list): snake_case keys, the
+    card's fund_type on a BANKCARD bill (`card_type`: the paying card's, 'DC' | 'CC')."""
+    items = []
+    for bill in bills:
+        item = {
+            "fund_channel": FUND_CHANNELS[bill.funding],
+            "amount": wire.format_amount(bill.amount_fen),
+        }
+        kind = fund_type(bill, card_type)
+        if kind is not None:
+            item["fund_type"] = kind
+        items.append(item)
+    return items
 
 
-def fund_bill_list_json(bills: Sequence[FundBill]) -> str:
-    """The notification's fund_bill_list: a JSON string with camelCase keys (§3)."""
-    items = [
-        {"amount": wire.format_amount(bill.amount_fen), "fundChannel": FUND_CHANNELS[bill.funding]}
-        for bill in bills
-    ]
+def fund_bill_list_json(bills: Sequence[FundBill], card_type: str | None = None) -> str:
+    """The notification's fund_bill_list: a JSON string with camelCase keys (§3), so the
+    card's type is `fundType`."""
+    items = []
+    for bill in bills:
+        item = {
+            "amount": wire.format_amount(bill.amount_fen),
+            "fundChannel": FUND_CHANNELS[bill.funding],
+        }
+        kind = fund_type(bill, card_type)
+        if kind is not None:
+            item["fundType"] = kind
+        items.append(item)
     return json.dumps(items, separators=(",", ":"))
 
 

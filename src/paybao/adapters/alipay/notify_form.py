@@ -16,7 +16,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from paybao.adapters.alipay import wire
 from paybao.adapters.alipay.methods import (
+    CardTypeOf,
     fund_bill_list_json,
+    no_card_type,
     seller_wire_id,
     user_wire_id,
 )
@@ -62,6 +64,8 @@ class NotificationForms:
     def __init__(self, private_key: rsa.RSAPrivateKey, users: Any) -> None:
         self.private_key = private_key
         self.users = users
+        # The paying card's type, for a card-funded trade's fundType (wiring/merchant_portal).
+        self.card_type_of: CardTypeOf = no_card_type
 
     def render(self, snapshot: Mapping[str, Any], notify_id: str, now_us: int) -> tuple[bytes, str]:
         sign_type, charset = _context(snapshot)
@@ -109,6 +113,10 @@ class NotificationForms:
     def _paid_fields(self, snapshot: Mapping[str, Any], total_fen: int) -> dict[str, str]:
         paid = wire.format_amount(total_fen)
         buyer_user_id = int(snapshot["buyer_user_id"])
+        funding = _funding(snapshot)
+        card_type = None
+        if funding is Funding.CARD:
+            card_type = self.card_type_of(str(snapshot["trade_no"]))
         return {
             "buyer_id": user_wire_id(buyer_user_id),
             "buyer_logon_id": self._logon_id(buyer_user_id),
@@ -116,7 +124,7 @@ class NotificationForms:
             "invoice_amount": paid,
             "buyer_pay_amount": paid,
             "point_amount": "0.00",
-            "fund_bill_list": fund_bill_list_json(fund_bills(_funding(snapshot), total_fen)),
+            "fund_bill_list": fund_bill_list_json(fund_bills(funding, total_fen), card_type),
         }
 
     def _logon_id(self, user_id: int) -> str:
