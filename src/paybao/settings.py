@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     sms_sends_per_day_max: int = Field(default=10, ge=1)
     payment_password_failures_max: int = Field(default=5, ge=1)
     payment_password_lock_s: int = Field(default=3 * 3600, ge=60)
+    # Device confirmations ("fingerprint pay", domain/devices.py): per-operation ceiling
+    # above which the payment password is still required, devices per user, clock skew.
+    device_confirm_amount_max_fen: int = Field(default=2_000_00, ge=0)
+    devices_per_user_max: int = Field(default=5, ge=1, le=50)
+    device_signature_skew_s: int = Field(default=300, ge=30, le=3600)
     class_i_lifetime_fen: int = Field(default=1_000_00, ge=0)
     class_ii_yearly_fen: int = Field(default=100_000_00, ge=0)
     class_iii_yearly_fen: int = Field(default=200_000_00, ge=0)

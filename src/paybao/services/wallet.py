@@ -49,6 +49,7 @@ from paybao.domain.withdrawal import (
 )
 from paybao.services.banking import BankChannel, BankOutcome, BankResult
 from paybao.services.clock import US_PER_S, datetime_from_us
+from paybao.services.devices import Confirmation, DeviceService
 from paybao.services.idempotency import IdempotencyService
 from paybao.services.jobs import Job, JobRunner
 from paybao.services.ledger import LedgerRejected, LedgerService
@@ -188,6 +189,8 @@ class WalletService:
     statement_page_size_max: int = 100
     # Marks the caller's idempotency claim inside each money transaction (crash safety).
     idempotency: IdempotencyService | None = None
+    # Device confirmations (fingerprint pay); without it only the payment password confirms.
+    devices: DeviceService | None = None
 
     def install_jobs(self) -> None:
         self.jobs.register(JOB_BANK_QUERY, self._on_bank_query)
@@ -203,10 +206,10 @@ class WalletService:
     # Top-up ----------------------------------------------------------------------------
 
     def top_up(
-        self, user_id: int, card_id: int, amount_fen: int, payment_password: str
+        self, user_id: int, card_id: int, amount_fen: int, payment_password: Confirmation
     ) -> Movement:
         check_amount_fen(amount_fen)
-        self.users.verify_payment_password(user_id, payment_password)
+        self._confirm(user_id, payment_password, amount_fen)
 
         def start(tx: Tx) -> tuple[int, CardRecord]:
             self.users.wallet_account_id_in(tx, user_id)
@@ -281,11 +284,11 @@ class WalletService:
         user_id: int,
         card_id: int,
         amount_fen: int,
-        payment_password: str,
+        payment_password: Confirmation,
         arrival: WithdrawalArrival = WithdrawalArrival.INSTANT,
     ) -> Movement:
         check_amount_fen(amount_fen)
-        self.users.verify_payment_password(user_id, payment_password)
+        self._confirm(user_id, payment_password, amount_fen)
         withdrawal_id = self._run_money(
             lambda tx: self._hold_in(tx, user_id, card_id, amount_fen, arrival), "withdrawal"
         )
@@ -465,7 +468,7 @@ class WalletService:
         payer_id: int,
         payee_phone: str,
         amount_fen: int,
-        payment_password: str,
+        payment_password: Confirmation,
         *,
         arrival: TransferArrival = TransferArrival.INSTANT,
         memo: str = "",
@@ -476,7 +479,7 @@ class WalletService:
         if not memo.isprintable():  # control characters; a NUL byte would break PostgreSQL
             raise InvalidInput("memo must be printable text", code="invalid_memo")
         payee_id, _ = self.preview_payee(payer_id, payee_phone)
-        self.users.verify_payment_password(payer_id, payment_password)
+        self._confirm(payer_id, payment_password, amount_fen)
         transfer_id = self._run_money(
             lambda tx: self._transfer_in(tx, payer_id, payee_id, amount_fen, arrival, memo),
             "transfer",
@@ -625,6 +628,15 @@ class WalletService:
             return self.store.holds(tx, account_id, limit, before_seq)
 
     # Helpers ---------------------------------------------------------------------------
+
+    def _confirm(self, user_id: int, confirmation: Confirmation, amount_fen: int) -> None:
+        """The payment password, or a registered device's signature; before any transaction."""
+        if self.devices is not None:
+            self.devices.confirm_payment(user_id, confirmation, amount_fen)
+        elif isinstance(confirmation, str):
+            self.users.verify_payment_password(user_id, confirmation)
+        else:
+            raise Forbidden("device confirmations are not enabled", code="device_not_registered")
 
     def _own_card_in(self, tx: Tx, user_id: int, card_id: int) -> CardRecord:
         card = self.cards.get(tx, card_id)

@@ -20,10 +20,17 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from paybao.domain.account_class import CHINA_TZ
+from paybao.domain.devices import (
+    DeviceConfirmation,
+    decode_signature,
+    parse_timestamp_s,
+    request_digest,
+)
 from paybao.domain.errors import DomainError, InvalidInput, Unauthenticated
 from paybao.domain.money import format_yuan
 from paybao.domain.withdrawal import TransferArrival, WithdrawalArrival
 from paybao.services.clock import datetime_from_us, us_from_datetime
+from paybao.services.devices import Confirmation
 from paybao.services.idempotency import fingerprint, without_secrets
 from paybao.services.wallet import (
     ENTRY_KIND_NAMES,
@@ -311,7 +318,8 @@ def holds(
 class TopUpIn(BaseModel):
     card_id: int = Field(ge=1, le=ROW_ID_MAX)
     amount_fen: int = Field(ge=1)
-    payment_password: str = Field(max_length=16)
+    # Or, instead, a registered device's signature in the X-Paybao-Device-* headers.
+    payment_password: str | None = Field(default=None, max_length=16)
 
 
 class WithdrawIn(TopUpIn):
@@ -321,18 +329,67 @@ class WithdrawIn(TopUpIn):
 class TransferIn(BaseModel):
     payee_phone: str = Field(max_length=32)
     amount_fen: int = Field(ge=1)
-    payment_password: str = Field(max_length=16)
+    payment_password: str | None = Field(default=None, max_length=16)
     arrival: TransferArrival = TransferArrival.INSTANT
     memo: str = Field(default="", max_length=64)
 
 
+class DeviceHeaders(BaseModel):
+    device_id: str
+    timestamp: str
+    signature: str
+
+
+def device_headers(
+    x_paybao_device_id: str = Header(default="", max_length=32),
+    x_paybao_device_timestamp: str = Header(default="", max_length=12),
+    x_paybao_device_signature: str = Header(default="", max_length=120),
+) -> DeviceHeaders:
+    """A device's confirmation (see /api/v1/devices): the Ed25519 signature, base64, of
+    `paybao-device-confirm-v1\\n<device id>\\n<timestamp>\\n<digest>`, where digest is the hex
+    SHA-256 of `<METHOD>\\n<path>\\n<Idempotency-Key>\\n` followed by the exact body bytes."""
+    return DeviceHeaders(
+        device_id=x_paybao_device_id,
+        timestamp=x_paybao_device_timestamp,
+        signature=x_paybao_device_signature,
+    )
+
+
+Device = Annotated[DeviceHeaders, Depends(device_headers)]
+
+
+async def confirmation_of(
+    request: Request, device: DeviceHeaders, payment_password: str | None
+) -> Confirmation:
+    """The payment password, or the device's signature over this very request."""
+    if not device.device_id:
+        if payment_password is None:
+            raise InvalidInput(
+                "payment_password or a device confirmation is required",
+                code="confirmation_required",
+            )
+        return payment_password
+    return DeviceConfirmation(
+        device_id=device.device_id,
+        timestamp_s=parse_timestamp_s(device.timestamp),
+        signature=decode_signature(device.signature),
+        request_digest=request_digest(
+            request.method,
+            request.url.path,
+            request.headers.get("idempotency-key", ""),
+            await request.body(),
+        ),
+    )
+
+
 @router.post("/topups")
-async def top_up(body: TopUpIn, request: Request, user_id: User) -> JSONResponse:
+async def top_up(body: TopUpIn, request: Request, user_id: User, device: Device) -> JSONResponse:
     wallet = platform_of(request).services["wallet"]
+    confirmation = await confirmation_of(request, device, body.payment_password)
     return await idempotent(
         request,
         f"user:{user_id}",
-        lambda: wallet.top_up(user_id, body.card_id, body.amount_fen, body.payment_password),
+        lambda: wallet.top_up(user_id, body.card_id, body.amount_fen, confirmation),
     )
 
 
@@ -345,14 +402,15 @@ def withdrawal_fee(
 
 
 @router.post("/withdrawals")
-async def withdraw(body: WithdrawIn, request: Request, user_id: User) -> JSONResponse:
+async def withdraw(
+    body: WithdrawIn, request: Request, user_id: User, device: Device
+) -> JSONResponse:
     wallet = platform_of(request).services["wallet"]
+    confirmation = await confirmation_of(request, device, body.payment_password)
     return await idempotent(
         request,
         f"user:{user_id}",
-        lambda: wallet.withdraw(
-            user_id, body.card_id, body.amount_fen, body.payment_password, body.arrival
-        ),
+        lambda: wallet.withdraw(user_id, body.card_id, body.amount_fen, confirmation, body.arrival),
     )
 
 
@@ -365,8 +423,11 @@ def preview_payee(
 
 
 @router.post("/transfers")
-async def transfer(body: TransferIn, request: Request, user_id: User) -> JSONResponse:
+async def transfer(
+    body: TransferIn, request: Request, user_id: User, device: Device
+) -> JSONResponse:
     wallet = platform_of(request).services["wallet"]
+    confirmation = await confirmation_of(request, device, body.payment_password)
     return await idempotent(
         request,
         f"user:{user_id}",
@@ -374,7 +435,7 @@ async def transfer(body: TransferIn, request: Request, user_id: User) -> JSONRes
             user_id,
             body.payee_phone,
             body.amount_fen,
-            body.payment_password,
+            confirmation,
             arrival=body.arrival,
             memo=body.memo,
         ),

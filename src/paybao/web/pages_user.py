@@ -505,10 +505,11 @@ def install(app: Any) -> None:
     """Register the wallet's REST API, pages, static files and the CSRF cookie middleware."""
     from fastapi.staticfiles import StaticFiles
 
-    from paybao.web import api_wallet, pages_user_settings
+    from paybao.web import api_devices, api_wallet, pages_user_settings
     from paybao.web.session import csrf_cookie_middleware
 
     app.include_router(api_wallet.router)
+    app.include_router(api_devices.router)
     # Cards and security first: their GET pages are also `/wallet/{kind}` paths.
     app.include_router(pages_user_settings.router)
     app.include_router(router)

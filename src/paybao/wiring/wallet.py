@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from paybao.adapters.banks.sandbox import Faults, SandboxBank
 from paybao.adapters.db.admin_store import SqlAdminStore, SqlIdempotencyStore
+from paybao.adapters.db.device_store import SqlDeviceStore
 from paybao.adapters.db.user_store import SqlUserStore
 from paybao.adapters.db.wallet_store import (
     SandboxSmsSender,
@@ -20,10 +21,13 @@ from paybao.adapters.db.wallet_store import (
     SqlSmsStore,
     SqlWalletStore,
 )
+from paybao.adapters.device_signatures import verify_ed25519
 from paybao.adapters.passwords import Argon2Hasher
 from paybao.domain.account_class import ClassPolicy
 from paybao.domain.credentials import LockoutPolicy, SmsPolicy
+from paybao.domain.devices import DevicePolicy
 from paybao.domain.withdrawal import WithdrawalFeePolicy
+from paybao.services.devices import DeviceService
 from paybao.services.idempotency import IdempotencyService
 from paybao.services.operators import OperatorService
 from paybao.services.registration import RegistrationService
@@ -85,6 +89,18 @@ def install(platform: Platform) -> None:
         bank_query_delay_s=settings.bank_query_delay_s,
         statement_page_size_max=settings.statement_page_size_max,
     )
+    wallet.devices = DeviceService(
+        platform.db,
+        SqlDeviceStore(),
+        users,
+        platform.clock,
+        verify_ed25519,
+        DevicePolicy(
+            devices_per_user_max=settings.devices_per_user_max,
+            clock_skew_s=settings.device_signature_skew_s,
+            amount_max_fen=settings.device_confirm_amount_max_fen,
+        ),
+    )
     wallet.install_jobs()
     platform.sweeps.append(wallet.send_due_withdrawals)
     operators = OperatorService(
@@ -106,6 +122,7 @@ def install(platform: Platform) -> None:
         bank=bank,
         registration=registration,
         wallet=wallet,
+        devices=wallet.devices,
         operators=operators,
         idempotency=idempotency,
     )

@@ -2,6 +2,7 @@
 
 from paybao.adapters.db.tables import (
     bank,
+    devices,
     escrow,
     ledger,
     merchant,
@@ -17,6 +18,7 @@ from paybao.adapters.db.tables.base import metadata
 
 __all__ = [
     "bank",
+    "devices",
     "escrow",
     "ledger",
     "merchant",
