@@ -188,7 +188,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     platform.ledger.open_platform_accounts()
     codes = int(args.rate * args.seconds)
-    setup = prepare(platform, buyers=args.buyers, notify_url=receiver.url, auth_codes=codes)
+    setup = prepare(
+        platform,
+        buyers=args.buyers,
+        notify_url=receiver.url,
+        auth_codes=codes,
+        device_share=args.device_share,
+    )
     platform.close()
     env = {
         **os.environ,
@@ -221,6 +227,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "database": "postgresql",
         "seconds": round(elapsed_s, 1),
         "offered_per_s": args.rate,
+        "device_share": args.device_share,
         "completed_per_s": round(len(ok) / elapsed_s, 2),
         "error_rate": round(
             sum(o.status == "gave_up" for o in tally.outcomes) / max(len(tally.outcomes), 1), 4
@@ -243,6 +250,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=40, help="offered operations per second")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--buyers", type=int, default=20)
+    parser.add_argument(
+        "--device-share",
+        type=float,
+        default=0.5,
+        help="share (0..1) of wallet operations confirmed by the device, not the password",
+    )
     parser.add_argument("--admin-url", default="postgresql+psycopg://postgres@127.0.0.1:5432")
     parser.add_argument("--json", type=Path, default=RESULTS / "load.json")
     parser.add_argument("--chart", type=Path, default=RESULTS / "load.png")

@@ -1,7 +1,9 @@
 """A realistic load generator, shared by the crash test and the sustained-load benchmark.
 
 The mix: wallet top-ups, transfers and withdrawals through the REST API (bearer tokens,
-`Idempotency-Key`), merchant payments and refunds through `/gateway.do` (RSA2-signed, as an SDK
+`Idempotency-Key`; each confirmed by the payment password or, for a share `device_share` of
+them, by the buyer's registered device signing the request, as a phone with fingerprint pay
+does), merchant payments and refunds through `/gateway.do` (RSA2-signed, as an SDK
 would send them). Every operation has a caller key chosen before the first attempt; a client that
 sees a connection error, a timeout or a 5xx retries with the SAME key, as a real client must.
 The outcome of each operation is recorded so that a checker can compare it with the database.
@@ -22,6 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import insert, select
 
 from paybao.adapters.alipay.keys import generate_key_pair
@@ -31,6 +35,14 @@ from paybao.adapters.db.tables.wallet import sms_outbox
 from paybao.adapters.db.user_store import SqlUserStore
 from paybao.bootstrap import Platform
 from paybao.domain.cards import generate_card_number
+from paybao.domain.devices import (
+    HEADER_DEVICE_ID,
+    HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+    encode_b64,
+    request_digest,
+    signed_message,
+)
 from paybao.domain.identity import generate_id_number
 from paybao.services.merchants import NewMerchant
 
@@ -47,6 +59,8 @@ class Buyer:
     phone: str
     token: str
     card_id: int
+    device_id: str
+    device_key: Ed25519PrivateKey
 
 
 @dataclass
@@ -56,6 +70,8 @@ class Setup:
     app_private_pem: str
     notify_url: str
     auth_codes: list[str] = field(default_factory=list)
+    # Share (0..1) of wallet operations confirmed by the device instead of the password.
+    device_share: float = 0.5
 
 
 @dataclass
@@ -98,10 +114,20 @@ def _register(platform: Platform, rng: random.Random, number: int, run: str) -> 
     platform.db.run(lambda tx: SqlUserStore().update(tx, user_id, account_class="III"))
     services["wallet"].top_up(user_id, card_id, 2_000_00, PAYMENT_PASSWORD)
     token = services["operators"].issue_token(user_id)
-    return Buyer(user_id, phone, token, card_id)
+    key = Ed25519PrivateKey.generate()
+    public_key = encode_b64(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+    device = services["devices"].register(user_id, "load phone", public_key, PAYMENT_PASSWORD)
+    return Buyer(user_id, phone, token, card_id, device.device_id, key)
 
 
-def prepare(platform: Platform, *, buyers: int, notify_url: str, auth_codes: int) -> Setup:
+def prepare(
+    platform: Platform,
+    *,
+    buyers: int,
+    notify_url: str,
+    auth_codes: int,
+    device_share: float = 0.5,
+) -> Setup:
     rng = random.Random(7)
     run = f"{rng.randrange(10**5):05d}"
     people = [_register(platform, rng, number, run) for number in range(buyers)]
@@ -111,7 +137,7 @@ def prepare(platform: Platform, *, buyers: int, notify_url: str, auth_codes: int
         NewMerchant(name="load merchant", notify_url=notify_url, app_id=app_id),
         pair.public_pem_spki,
     )
-    setup = Setup(people, app_id, pair.private_pem_pkcs1, notify_url)
+    setup = Setup(people, app_id, pair.private_pem_pkcs1, notify_url, device_share=device_share)
     setup.auth_codes = issue_auth_codes(platform, [b.user_id for b in people], auth_codes)
     return setup
 
@@ -206,6 +232,13 @@ class LoadClient:
     def _rest(self, kind: str, path: str, buyer: Buyer, body: dict[str, Any]) -> Outcome:
         key = self.key(kind)
         headers = {"Authorization": f"Bearer {buyer.token}", "Idempotency-Key": key}
+        if self.rng.random() < self.setup.device_share:
+            del body["payment_password"]
+            raw = json.dumps(body).encode()
+            headers.update(_device_headers(buyer, path, key, raw))
+            return self._retry(
+                kind, key, lambda: self.http.post(path, content=raw, headers=headers)
+            )
         return self._retry(kind, key, lambda: self.http.post(path, json=body, headers=headers))
 
     def op_topup(self) -> Outcome:
@@ -310,6 +343,19 @@ class LoadClient:
             time.sleep(min(2.0, 0.05 * 2 ** min(attempt, 6)) * (0.5 + self.rng.random()))
         latency_ms = (time.perf_counter() - started) * 1000
         return Outcome(kind, key, "gave_up", ATTEMPTS_MAX, latency_ms, {}, wall_start)
+
+
+def _device_headers(buyer: Buyer, path: str, idempotency_key: str, raw: bytes) -> dict[str, str]:
+    """Signed once: a retry sends the same request, signature included."""
+    timestamp_s = int(time.time())
+    digest = request_digest("POST", path, idempotency_key, raw)
+    signature = buyer.device_key.sign(signed_message(buyer.device_id, timestamp_s, digest))
+    return {
+        "Content-Type": "application/json",
+        HEADER_DEVICE_ID: buyer.device_id,
+        HEADER_TIMESTAMP: str(timestamp_s),
+        HEADER_SIGNATURE: encode_b64(signature),
+    }
 
 
 def _verdict(

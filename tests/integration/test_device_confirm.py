@@ -14,6 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi.testclient import TestClient
+from tests.integration.test_wallet_api import ledger_clean, post, register
 
 from paybao.bootstrap import Platform
 from paybao.domain.devices import (
@@ -23,7 +24,6 @@ from paybao.domain.devices import (
     request_digest,
     signed_message,
 )
-from tests.integration.test_wallet_api import ledger_clean, post, register
 
 PIN = "135790"
 
