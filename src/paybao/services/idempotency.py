@@ -42,6 +42,12 @@ class IdempotencyStore(Protocol):
 
     def claim(self, tx: Tx, scope: str, key: str, request_sha256: str, now_us: int) -> None: ...
 
+    def claim_if_new(self, tx: Tx, scope: str, key: str, request_sha256: str, now_us: int) -> bool:
+        """Claim (scope, key) unless a row holds it already (committed, or committed by a
+        concurrent claim this one waited for); True if this call claimed it. One statement
+        for the common case of a fresh key, instead of a look-up and an insert."""
+        ...
+
     def answer(self, tx: Tx, scope: str, key: str, status_code: int, body: str) -> None: ...
 
     def release(self, tx: Tx, scope: str, key: str) -> None:
@@ -125,8 +131,10 @@ class IdempotencyService:
         self, tx: Tx, scope: str, key: str, request_sha256: str
     ) -> tuple[int, str] | None:
         now_us = self.clock.now_us()
+        if self.store.claim_if_new(tx, scope, key, request_sha256, now_us):
+            return None
         found = self.store.find(tx, scope, key)
-        if found is None:
+        if found is None:  # released between the two statements: claim it the plain way
             self.store.claim(tx, scope, key, request_sha256, now_us)
             return None
         stored_sha256, status_code, body, created_at_us = found

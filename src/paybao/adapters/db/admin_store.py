@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, or_, select, update
+from sqlalchemy import Connection, delete, insert, or_, select, text, update
 
 from paybao.adapters.db.tables.wallet import (
     api_tokens,
@@ -103,6 +103,13 @@ class SqlAdminStore:
         )
 
 
+_CLAIM_IF_NEW = text(
+    "INSERT INTO idempotency_keys (scope, key, request_sha256, status_code, response_body,"
+    " created_at_us) VALUES (:scope, :key, :sha, 0, '', :now)"
+    " ON CONFLICT (scope, key) DO NOTHING"
+)
+
+
 class SqlIdempotencyStore:
     def find(self, tx: Connection, scope: str, key: str) -> tuple[str, int, str, int] | None:
         row = tx.execute(
@@ -125,6 +132,16 @@ class SqlIdempotencyStore:
                 created_at_us=now_us,
             )
         )
+
+    def claim_if_new(
+        self, tx: Connection, scope: str, key: str, request_sha256: str, now_us: int
+    ) -> bool:
+        # The same text on SQLite (3.24+) and PostgreSQL; the unique key (scope, key) decides.
+        inserted = tx.execute(
+            _CLAIM_IF_NEW,
+            {"scope": scope, "key": key, "sha": request_sha256, "now": now_us},
+        ).rowcount
+        return bool(inserted)
 
     def answer(self, tx: Connection, scope: str, key: str, status_code: int, body: str) -> None:
         tx.execute(
