@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, text, update
@@ -42,12 +43,42 @@ _ADD_USAGE = text(
 
 
 class SqlUserStore:
+    """Users rows, with the rows read in a transaction remembered until it ends.
+
+    A payment reads its user's row several times in one transaction (the checks, then the
+    wallet account id, from services that do not share what they read); each read after the
+    first is answered from `_read`, keyed on the transaction's `Connection` (one per
+    transaction: `SqlDatabase.write`/`read` open a new one each time, and it is dropped with
+    it). Why that is safe:
+    - every write of a `users` row goes through `update` here, which forgets the row, so a
+      transaction always sees its own writes; `insert` remembers nothing;
+    - a locking read (`for_update`) always goes to the database (it must take the lock) and
+      what it returns is remembered: nobody else can change the row until this transaction ends;
+    - a plain read answered from memory returns what an earlier read of the same transaction
+      returned. Without a lock a later read could as well have run before a concurrent commit
+      (READ COMMITTED); SQLite's write transactions see no concurrent commits at all.
+    """
+
+    def __init__(self) -> None:
+        self._read: weakref.WeakKeyDictionary[Connection, dict[int, UserRecord]] = (
+            weakref.WeakKeyDictionary()
+        )
+
     def get(self, tx: Connection, user_id: int, *, for_update: bool = False) -> UserRecord | None:
+        read = self._read.get(tx)
+        if not for_update and read is not None and user_id in read:
+            return read[user_id]
         query = select(users).where(users.c.id == user_id)
         if for_update:
             query = query.with_for_update()
         row = tx.execute(query).first()
-        return _record(row) if row is not None else None
+        if row is None:
+            return None
+        record = _record(row)
+        if read is None:
+            read = self._read.setdefault(tx, {})
+        read[user_id] = record
+        return record
 
     def get_by_phone(self, tx: Connection, phone: str) -> UserRecord | None:
         row = tx.execute(select(users).where(users.c.phone == phone)).first()
@@ -73,6 +104,9 @@ class SqlUserStore:
     def update(self, tx: Connection, user_id: int, **values: object) -> None:
         unknown = set(values) - _UPDATABLE
         assert not unknown, f"not updatable: {unknown}"
+        read = self._read.get(tx)
+        if read is not None:
+            read.pop(user_id, None)
         matched = tx.execute(update(users).where(users.c.id == user_id).values(**values)).rowcount
         assert matched == 1, f"user {user_id} not updated"
 
