@@ -8,6 +8,7 @@ more than the database does.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -80,10 +81,57 @@ def _cursor(tx: Connection) -> Any:
     return tx.connection.cursor()
 
 
+_KNOWN_IDS_MAX = 100_000
+
+
+class _KnownAccountIds:
+    """Ids of accounts by key, for `open_accounts` of accounts that already exist (the
+    platform's bank clearing and fee accounts, on every top-up and withdrawal): two statements
+    saved per call.
+
+    Only ids of rows committed before the transaction that read them are remembered: an
+    account's id never changes and accounts are never deleted, so such an id stays right for
+    every later transaction. An id this transaction inserted is not: the transaction may
+    still roll back, and then the key gets another id (on SQLite possibly the same number for
+    another account, which reuses the id of a rolled-back insert). So a call learns ids only
+    if its INSERT ... ON CONFLICT DO NOTHING inserted nothing (every key already existed, or
+    was committed by a concurrent insert it waited for) and no earlier call in the same
+    transaction inserted an account (`_inserting`: the existing rows might be its own).
+    A transaction we cannot track (not a weak-referenceable SQLAlchemy `Connection`) teaches
+    nothing; it is still answered from what others learned.
+    """
+
+    def __init__(self) -> None:
+        self._ids: dict[str, int] = {}
+        self._inserting: weakref.WeakSet[Connection] = weakref.WeakSet()
+
+    def known(self, specs: Sequence[AccountSpec]) -> dict[str, int] | None:
+        ids = self._ids
+        try:
+            return {spec.key: ids[spec.key] for spec in specs}
+        except KeyError:
+            return None
+
+    def learn(self, tx: Connection, inserted: int, found: dict[str, int]) -> None:
+        if not isinstance(tx, Connection):
+            return
+        if inserted:
+            self._inserting.add(tx)
+            return
+        if tx in self._inserting:
+            return
+        if len(self._ids) + len(found) > _KNOWN_IDS_MAX:
+            self._ids.clear()
+        self._ids.update(found)
+
+
 class SqliteLedgerStore:
     """SQLite: the IMMEDIATE transaction already holds the database write lock."""
 
     row_locks = False  # there is nothing finer to lock: every account is compare-and-set
+
+    def __init__(self) -> None:
+        self._known_ids = _KnownAccountIds()
 
     def lock_keys(self, tx: Connection, limit: int) -> dict[int, LockKey]:
         return {}
@@ -199,18 +247,23 @@ class SqliteLedgerStore:
     def open_accounts(
         self, tx: Connection, specs: Sequence[AccountSpec], now_us: int
     ) -> dict[str, int]:
+        known = self._known_ids.known(specs)
+        if known is not None:
+            return known
         cursor = _cursor(tx)
         cursor.executemany(
             "INSERT INTO ledger_accounts (key, owner_kind, owner_id, purpose, currency, flags,"
             " created_at_us) VALUES (?,?,?,?,?,?,?) ON CONFLICT (key) DO NOTHING",
             [_spec_tuple(spec, now_us) for spec in specs],
         )
+        inserted = int(cursor.rowcount)  # executemany: the sum over the rows
         keys = [spec.key for spec in specs]
         found: dict[str, int] = {}
         for chunk in _chunks(keys):
             marks = ",".join("?" * len(chunk))
             cursor.execute(f"SELECT key, id FROM ledger_accounts WHERE key IN ({marks})", chunk)
             found.update(cursor.fetchall())
+        self._known_ids.learn(tx, inserted, found)
         return found
 
 
@@ -290,6 +343,9 @@ class PostgresLedgerStore:
     """PostgreSQL: row locks in a fixed order; whole batches as arrays through unnest."""
 
     row_locks = True
+
+    def __init__(self) -> None:
+        self._known_ids = _KnownAccountIds()
 
     def lock_keys(self, tx: Connection, limit: int) -> dict[int, LockKey]:
         """Flags and lock ranks of the newest `limit` accounts (they never change)."""
@@ -432,6 +488,9 @@ class PostgresLedgerStore:
     def open_accounts(
         self, tx: Connection, specs: Sequence[AccountSpec], now_us: int
     ) -> dict[str, int]:
+        known = self._known_ids.known(specs)
+        if known is not None:
+            return known
         rows = [_spec_tuple(spec, now_us) for spec in specs]
         cursor = _cursor(tx)
         cursor.execute(
@@ -441,11 +500,14 @@ class PostgresLedgerStore:
             " ON CONFLICT (key) DO NOTHING",
             _pg_columns(rows),
         )
+        inserted = int(cursor.rowcount)
         cursor.execute(
             "SELECT key, id FROM ledger_accounts WHERE key = ANY(%s::varchar[])",
             (_pg_array([s.key for s in specs]),),
         )
-        return dict(cursor.fetchall())
+        found = dict(cursor.fetchall())
+        self._known_ids.learn(tx, inserted, found)
+        return found
 
 
 def ledger_store_for(dialect: str) -> SqliteLedgerStore | PostgresLedgerStore:

@@ -1,0 +1,136 @@
+"""How many SQL statements a wallet operation issues: redundant reads must not come back.
+
+The bounds are loose on the total (other features may add a statement) and tight on the
+redundancies that were removed: the users row read once per transaction, the idempotency row
+written once inside the money transaction and once with the answer, and the platform's
+accounts not re-opened (INSERT ... ON CONFLICT + SELECT) on every top-up.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+from tests.integration.test_wallet_api import post, register
+
+from paybao.bootstrap import Platform
+from paybao.domain.accounts import AccountSpec, OwnerKind, Purpose
+
+_STATEMENT = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b", re.IGNORECASE)
+
+
+@pytest.fixture
+def statements(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every SQL statement sent to the database while the test runs (not BEGIN/COMMIT)."""
+    log: list[str] = []
+    if platform.engine.dialect.name == "sqlite":
+
+        def trace(dbapi_connection: Any, *_: Any) -> None:
+            dbapi_connection.set_trace_callback(log.append)
+
+        event.listen(platform.engine, "checkout", trace)
+        yield log
+        event.remove(platform.engine, "checkout", trace)
+        return
+    execute = psycopg.Cursor.execute
+
+    def counting(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        log.append(str(query))
+        return execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", counting)
+    yield log
+
+
+def _sql(log: list[str]) -> list[str]:
+    return [" ".join(s.split()) for s in log if _STATEMENT.match(s)]
+
+
+def _users_by_id(sql: list[str]) -> int:
+    return sum(1 for s in sql if "FROM users" in s and "users.id =" in s)
+
+
+def test_a_transfer_reads_each_user_once_per_transaction(
+    client: TestClient, platform: Platform, statements: list[str]
+) -> None:
+    payer, card_id = register(client, platform, "13800138301", "张三")
+    register(client, platform, "13800138302", "李四")
+    top_up = {"card_id": card_id, "amount_fen": 1000, "payment_password": "135790"}
+    assert post(client, "/topups", top_up, payer).status_code == 200
+    body = {"payee_phone": "13800138302", "amount_fen": 1, "payment_password": "135790"}
+    assert post(client, "/transfers", body, payer).status_code == 200  # warm-up
+    statements.clear()
+    assert post(client, "/transfers", body, payer).status_code == 200
+    sql = _sql(statements)
+    # The payer's password check (own read), then in the money transaction the payer once
+    # and the payee once; the payee's phone look-up is by phone.
+    assert _users_by_id(sql) == 3, "\n".join(s for s in sql if "FROM users" in s)
+    idempotency = [s for s in sql if "idempotency_keys" in s]
+    assert len(idempotency) <= 3, "\n".join(idempotency)  # claim, mark, answer
+    assert not any(s.startswith("SELECT") and "idempotency_keys" in s for s in sql)
+    assert len(sql) <= 18, "\n".join(sql)  # 15 on PostgreSQL when this was written
+
+
+def test_a_top_up_does_not_reopen_the_platform_accounts(
+    client: TestClient, platform: Platform, statements: list[str]
+) -> None:
+    token, card_id = register(client, platform, "13800138303", "王五")
+    body = {"card_id": card_id, "amount_fen": 100, "payment_password": "135790"}
+    assert post(client, "/topups", body, token).status_code == 200  # warm-up
+    statements.clear()
+    response = post(client, "/topups", body, token)
+    assert response.status_code == 200 and response.json()["status"] == "succeeded"
+    sql = _sql(statements)
+    assert not any("ledger_accounts" in s and s.startswith("INSERT") for s in sql)
+    assert not any("SELECT key, id FROM ledger_accounts" in s for s in sql)
+    # The topup's start transaction reads the user once; the finish transaction once.
+    assert _users_by_id(sql) <= 3, "\n".join(s for s in sql if "FROM users" in s)
+    assert len(sql) <= 30, "\n".join(sql)  # 25 on PostgreSQL when this was written
+
+
+def test_account_ids_are_remembered_only_once_committed(platform: Platform) -> None:
+    """An id read back in the transaction that inserted the account is not remembered (that
+    transaction may roll back, and SQLite may give the number to another account); an id of
+    an account that existed before the transaction is."""
+    spec = AccountSpec(OwnerKind.PLATFORM, "test-known-ids", Purpose.SUSPENSE)
+
+    class Rollback(Exception):
+        pass
+
+    def open_twice_then_roll_back(tx: Any) -> None:
+        platform.ledger.open_accounts_in(tx, [spec])
+        platform.ledger.open_accounts_in(tx, [spec])  # exists now, but only in this tx
+        raise Rollback
+
+    with pytest.raises(Rollback):
+        platform.db.run(open_twice_then_roll_back)
+    store: Any = platform.ledger.store
+    assert store._known_ids.known([spec]) is None
+    first = platform.ledger.open_accounts([spec])[spec.key]  # inserts and commits
+    assert store._known_ids.known([spec]) is None
+    assert platform.ledger.open_accounts([spec])[spec.key] == first  # existed before: learnt
+    assert store._known_ids.known([spec]) == {spec.key: first}
+
+
+def test_a_users_row_is_read_again_after_an_update_in_the_same_transaction(
+    client: TestClient, platform: Platform
+) -> None:
+    token, _ = register(client, platform, "13800138304", "赵六")
+    users = platform.services["users"]
+    me = client.get("/api/v1/wallet/me", headers={"Authorization": f"Bearer {token}"})
+    user_id = me.json()["user"]["id"]
+
+    def work(tx: Any) -> tuple[int, int, int]:
+        before = users.record_in(tx, user_id).pay_failures
+        users.store.update(tx, user_id, pay_failures=before + 2)
+        after = users.record_in(tx, user_id).pay_failures
+        locked = users.record_in(tx, user_id, for_update=True).pay_failures
+        return before, after, locked
+
+    before, after, locked = platform.db.run(work)
+    assert (after, locked) == (before + 2, before + 2)
