@@ -60,7 +60,7 @@ def create_app(platform: Platform, *, run_worker: bool | None = None) -> FastAPI
     app.add_exception_handler(RequestValidationError, errors.on_validation_error)
     app.add_exception_handler(StarletteHTTPException, errors.on_http_error)
     app.add_exception_handler(Exception, errors.on_unexpected)
-    app.middleware("http")(metrics.measure)
+    app.add_middleware(metrics.MeasureRequests)
     _add_core_routes(app, platform)
     app.include_router(api_ledger.router)
     app.include_router(bill_download.router)

@@ -506,7 +506,7 @@ def install(app: Any) -> None:
     from fastapi.staticfiles import StaticFiles
 
     from paybao.web import api_devices, api_wallet, pages_user_settings
-    from paybao.web.session import csrf_cookie_middleware
+    from paybao.web.session import CsrfCookie
 
     app.include_router(api_wallet.router)
     app.include_router(api_devices.router)
@@ -516,4 +516,4 @@ def install(app: Any) -> None:
     app.mount(
         "/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"
     )
-    app.middleware("http")(csrf_cookie_middleware)
+    app.add_middleware(CsrfCookie)

@@ -10,7 +10,7 @@ For the other page authors (cashier, merchant portal):
   user id or raising `Unauthenticated` (pages usually catch that by redirecting: see
   `login_redirect`).
 - CSRF, double-submit: `csrf_token(request)` gives the token to put in a form's hidden field
-  `csrf_token`; it is bound to a random `paybao_csrf` cookie, which `csrf_cookie_middleware`
+  `csrf_token`; it is bound to a random `paybao_csrf` cookie, which the `CsrfCookie` middleware
   sets when a page minted a new one. `check_csrf(request)` (a dependency; await it) refuses a
   POST whose field or `X-CSRF-Token` header does not match.
 - Operators have their own cookie (`kind="admin"`), merchants theirs (`kind="merchant"`); the
@@ -27,11 +27,11 @@ import hmac
 import secrets
 import threading
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paybao.domain.errors import Forbidden, Unauthenticated
 from paybao.web.deps import platform_of
@@ -140,13 +140,32 @@ async def check_csrf(request: Request) -> None:
         raise Forbidden("the form expired; reload the page and try again", code="csrf_failed")
 
 
-async def csrf_cookie_middleware(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    response = await call_next(request)
-    seed = getattr(request.state, "csrf_new", None)
-    if seed:
-        response.set_cookie(
-            CSRF_COOKIE, seed, httponly=True, samesite="lax", path="/", max_age=30 * 24 * 3600
-        )
-    return response
+class CsrfCookie:
+    """ASGI middleware: sets the CSRF cookie when `csrf_token` minted a seed for this request
+    (it leaves the seed in `request.state`, which lives in the scope)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cookie(message: Message) -> None:
+            seed = scope.get("state", {}).get("csrf_new")
+            if message["type"] == "http.response.start" and seed:
+                carrier = Response()
+                carrier.set_cookie(
+                    CSRF_COOKIE,
+                    seed,
+                    httponly=True,
+                    samesite="lax",
+                    path="/",
+                    max_age=30 * 24 * 3600,
+                )
+                cookie = [h for h in carrier.raw_headers if h[0] == b"set-cookie"]
+                message = {**message, "headers": [*message.get("headers", []), *cookie]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
