@@ -171,6 +171,9 @@ class NotifyReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Keep-alive, as merchant servers do: the notifier reuses its connections.
+            protocol_version = "HTTP/1.1"
+
             def do_POST(self) -> None:
                 length = min(int(self.headers.get("Content-Length") or 0), 1_000_000)
                 form = urllib.parse.parse_qs(self.rfile.read(length).decode("utf-8", "replace"))
