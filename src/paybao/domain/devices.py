@@ -12,6 +12,10 @@ guessed, so wrong signatures count for nothing. A signature cannot be moved to a
 idempotent repeat of an operation that already ran. The timestamp bounds how long a captured
 request stays usable. Above `DevicePolicy.amount_max_fen` the password is still required.
 
+Not the payment-code devices of `domain/paycode.py`: those hold a seed the platform generates
+and must keep (sealed) to recompute the codes; a confirming device leaves only its public key
+here, nothing secret. One phone app typically registers both.
+
 The same functions serve clients (the load generator, tests, an app) and the platform, so both
 sides build the bytes the same way.
 """
