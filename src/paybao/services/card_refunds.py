@@ -45,6 +45,10 @@ JOB_CARD_REFUND = "cashier.card_refund"
 RETRY_S = 60
 # Trades whose paying card's type is remembered (a card's type never changes).
 CARD_TYPES_CACHED_MAX = 10_000
+# What an operator watches: refunds the bank refused (the money stayed in the buyer's balance)
+# and refunds still waiting for the bank's answer.
+UNSETTLED = ("processing", "failed")
+PAGE_SIZE_MAX = 200
 
 
 class CardRefundStore(Protocol):
@@ -53,6 +57,12 @@ class CardRefundStore(Protocol):
     def card_refund(self, tx: Tx, refund_id: int, *, for_update: bool = False) -> Any: ...
 
     def card_refunds_of(self, tx: Tx, trade_no: str) -> list[Any]: ...
+
+    def unsettled_card_refunds(
+        self, tx: Tx, statuses: tuple[str, ...], before_refund_id: int | None, limit: int
+    ) -> list[Any]:
+        """Rows in `statuses` (of UNSETTLED), newest first, below the cursor."""
+        ...
 
     def count_card_refund_attempt(self, tx: Tx, refund_id: int) -> None: ...
 
@@ -80,6 +90,10 @@ class CardRefund:
     failure_code: str | None
     attempts: int
     card_tail: str
+    user_id: int = 0
+    bank_code: str = ""
+    created_at_us: int = 0
+    finished_at_us: int | None = None
 
 
 def request_id(refund_id: int) -> str:
@@ -220,8 +234,23 @@ class CardRefundService:
 
     def card_refunds_of(self, trade_no: str) -> list[CardRefund]:
         with self.db.read() as tx:
-            rows = self.store.card_refunds_of(tx, trade_no)
-            cards = {row.card_id: self.cards.get(tx, row.card_id) for row in rows}
+            return self._views_in(tx, self.store.card_refunds_of(tx, trade_no))
+
+    def unsettled(
+        self, status: str | None = None, *, before_refund_id: int | None = None, limit: int = 50
+    ) -> list[CardRefund]:
+        """For the operator: card refunds refused by the bank (`failed`) or still waiting for
+        it (`processing`), or both (status None), newest first; page on with the last
+        refund_id as `before_refund_id`."""
+        assert 0 < limit <= PAGE_SIZE_MAX
+        statuses = UNSETTLED if status is None else (status,)
+        assert status is None or status in UNSETTLED, status
+        with self.db.read() as tx:
+            rows = self.store.unsettled_card_refunds(tx, statuses, before_refund_id, limit)
+            return self._views_in(tx, rows)
+
+    def _views_in(self, tx: Tx, rows: list[Any]) -> list[CardRefund]:
+        cards = {card_id: self.cards.get(tx, card_id) for card_id in {r.card_id for r in rows}}
         found = []
         for row in rows:
             card = cards[row.card_id]
@@ -234,6 +263,10 @@ class CardRefundService:
                     failure_code=row.failure_code,
                     attempts=row.attempts,
                     card_tail=card.card_number[-4:] if card is not None else "",
+                    user_id=row.user_id,
+                    bank_code=card.bank_code if card is not None else "",
+                    created_at_us=row.created_at_us,
+                    finished_at_us=row.finished_at_us,
                 )
             )
         return found

@@ -176,9 +176,10 @@ async def on_sign_in_required(request: Request, _error: Exception) -> Response:
 
 def install(app: Any) -> None:
     """Register the console's pages. Call after pages_user.install (static files, CSRF cookie)."""
-    from paybao.web import pages_admin_system, pages_admin_users
+    from paybao.web import pages_admin_card_refunds, pages_admin_system, pages_admin_users
 
     app.add_exception_handler(OperatorSignInRequired, on_sign_in_required)
     app.include_router(router)
     app.include_router(pages_admin_users.router)
     app.include_router(pages_admin_system.router)
+    pages_admin_card_refunds.install(app)

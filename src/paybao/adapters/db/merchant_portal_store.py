@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, text, update
+from sqlalchemy import Connection, delete, insert, select, text, update
 
 from paybao.adapters.db.tables.merchant_portal import (
+    CARD_REFUNDS_UNSETTLED,
     card_payments,
     card_refunds,
     merchant_logins,
     merchant_signups,
 )
+
+UNSETTLED = CARD_REFUNDS_UNSETTLED
 
 
 class SqlMerchantLoginStore:
@@ -101,6 +104,25 @@ class SqlMerchantSignupStore:
             )
         )
 
+    def prune(self, tx: Connection, before_us: int, limit: int) -> int:
+        """Delete at most `limit` sign-up rows made before `before_us`, oldest first; how many
+        went (ix_merchant_signups_created finds them)."""
+        oldest = (
+            select(merchant_signups.c.merchant_id)
+            .where(merchant_signups.c.created_at_us < before_us)
+            .order_by(merchant_signups.c.created_at_us)
+            .limit(limit)
+        )
+        victims = [int(merchant_id) for merchant_id in tx.execute(oldest).scalars()]
+        if not victims:
+            return 0
+        result = tx.execute(
+            delete(merchant_signups)
+            .where(merchant_signups.c.merchant_id.in_(victims))
+            .where(merchant_signups.c.created_at_us < before_us)
+        )
+        return int(result.rowcount)
+
 
 class SqlCardPaymentStore:
     def insert_card_payment(self, tx: Connection, values: dict[str, Any]) -> int:
@@ -154,6 +176,25 @@ class SqlCardRefundStore:
             .where(card_refunds.c.trade_no == trade_no)
             .order_by(card_refunds.c.refund_id)
         )
+        return list(tx.execute(query).all())
+
+    def unsettled_card_refunds(
+        self, tx: Connection, statuses: tuple[str, ...], before_refund_id: int | None, limit: int
+    ) -> list[Any]:
+        """Refunds in `statuses` (a subset of processing and failed), newest first, at most
+        `limit`, older than the cursor. The IN over both unsettled statuses is always there, so
+        both databases use the partial index ix_card_refunds_unsettled."""
+        assert set(statuses) <= set(UNSETTLED) and statuses
+        query = (
+            select(card_refunds)
+            .where(card_refunds.c.status.in_(UNSETTLED))
+            .order_by(card_refunds.c.refund_id.desc())
+            .limit(limit)
+        )
+        if set(statuses) != set(UNSETTLED):
+            query = query.where(card_refunds.c.status.in_(statuses))
+        if before_refund_id is not None:
+            query = query.where(card_refunds.c.refund_id < before_refund_id)
         return list(tx.execute(query).all())
 
     def count_card_refund_attempt(self, tx: Connection, refund_id: int) -> None:

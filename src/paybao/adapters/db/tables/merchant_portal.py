@@ -38,6 +38,8 @@ Index(
     merchant_signups.c.contact_key,
     merchant_signups.c.created_at_us,
 )
+# Pruning takes the oldest rows, past every limit's window (0014).
+Index("ix_merchant_signups_created", merchant_signups.c.created_at_us)
 
 # A cashier payment the buyer funds by a quick-pay debit of a bound card. The row exists before
 # the bank is asked, so a lost answer is settled by a query job keyed `cardpay:<id>`.
@@ -84,3 +86,13 @@ card_refunds = Table(
     Column("finished_at_us", BigInteger, nullable=True),
 )
 Index("ix_card_refunds_trade_no", card_refunds.c.trade_no)
+# The card refunds an operator must watch: refused (the money stayed in the buyer's balance) or
+# still waiting for the bank. Few among many succeeded ones, so a partial index (0014) serves
+# the admin page newest first.
+CARD_REFUNDS_UNSETTLED = ("processing", "failed")
+Index(
+    "ix_card_refunds_unsettled",
+    card_refunds.c.refund_id,
+    sqlite_where=text("status IN ('processing', 'failed')"),
+    postgresql_where=text("status IN ('processing', 'failed')"),
+)
