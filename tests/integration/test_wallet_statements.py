@@ -134,3 +134,49 @@ def test_a_users_row_is_read_again_after_an_update_in_the_same_transaction(
 
     before, after, locked = platform.db.run(work)
     assert (after, locked) == (before + 2, before + 2)
+
+
+def test_an_answer_stored_in_the_business_transaction_is_not_written_again(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    idempotency = platform.services["idempotency"]
+    answer = (200, '{"kind": "transfer", "id": 1}')
+
+    def work(returned: tuple[int, str]) -> tuple[int, str]:
+        platform.db.run(lambda tx: idempotency.mark_done_in(tx, "transfer:1", answer=answer))
+        return returned
+
+    writes: list[tuple[Any, ...]] = []
+    answer_write = idempotency.store.answer
+
+    def spy(*args: Any) -> None:
+        writes.append(args[1:])
+        answer_write(*args)
+
+    monkeypatch.setattr(idempotency.store, "answer", spy)
+    assert idempotency.run("user:1", "in-tx", "sha", lambda: work(answer)) == answer
+    assert writes == []
+    assert idempotency.run("user:1", "in-tx", "sha", lambda: work((500, "no"))) == answer
+    # The work answered something else than it stored: what it answered is stored.
+    other = (200, '{"kind": "transfer", "id": 1, "status": "cancelled"}')
+    assert idempotency.run("user:1", "in-tx-2", "sha", lambda: work(other)) == other
+    assert len(writes) == 1
+    assert idempotency.run("user:1", "in-tx-2", "sha", lambda: work(answer)) == other
+
+
+def test_an_in_transaction_answer_that_did_not_match_the_claim_is_written_after(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An attempt whose update found the claim already answered (an ambiguous commit of an
+    earlier attempt) does not count: the request's answer is written as before."""
+    idempotency = platform.services["idempotency"]
+    monkeypatch.setattr(idempotency.store, "mark_answered", lambda *_args: False)
+    answer = (200, '{"kind": "transfer", "id": 2}')
+
+    def work() -> tuple[int, str]:
+        platform.db.run(lambda tx: idempotency.mark_done_in(tx, "transfer:2", answer=answer))
+        return answer
+
+    assert idempotency.run("user:1", "unmatched", "sha", work) == answer
+    with platform.db.read() as tx:
+        assert idempotency.store.find(tx, "user:1", "unmatched")[1:3] == answer

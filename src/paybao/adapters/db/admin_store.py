@@ -169,3 +169,17 @@ class SqlIdempotencyStore:
             )
             .values(status_code=1, response_body=reference)
         )
+
+    def mark_answered(
+        self, tx: Connection, scope: str, key: str, status_code: int, body: str
+    ) -> bool:
+        matched = tx.execute(
+            update(idempotency_keys)
+            .where(
+                idempotency_keys.c.scope == scope,
+                idempotency_keys.c.key == key,
+                idempotency_keys.c.status_code.in_((0, 1)),
+            )
+            .values(status_code=status_code, response_body=body)
+        ).rowcount
+        return bool(matched)
