@@ -104,6 +104,10 @@ class IdempotencyService:
     # reference prefix ("transfer") -> builds the answer for "transfer:<id>" after a crash.
     renderers: dict[str, Renderer] = field(default_factory=dict)
 
+    def claiming(self) -> bool:
+        """Whether the caller runs under a claimed request (`run`), so that marks count."""
+        return _ACTIVE_CLAIM.get() is not None
+
     def mark_done_in(
         self, tx: Tx, reference: str, *, answer: tuple[int, str] | None = None
     ) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from paybao.domain.accounts import Purpose, platform_account
 from paybao.domain.errors import (
@@ -56,6 +56,8 @@ from paybao.services.ledger import LedgerRejected, LedgerService
 from paybao.services.ports import Clock, Database, Tx
 from paybao.services.registration import CardRecord, CardStore
 from paybao.services.users import UserService
+
+T = TypeVar("T")
 
 # Ledger transfer codes of wallet movements (statements name them by these).
 CODE_TOPUP = 301
@@ -191,6 +193,9 @@ class WalletService:
     idempotency: IdempotencyService | None = None
     # Device confirmations (fingerprint pay); without it only the payment password confirms.
     devices: DeviceService | None = None
+    # The REST answer of a movement, byte for byte (set by the wiring): the request's last
+    # transaction stores it with the change, which saves a write transaction per request.
+    answer_of: Callable[[Movement], tuple[int, str]] | None = None
 
     def install_jobs(self) -> None:
         self.jobs.register(JOB_BANK_QUERY, self._on_bank_query)
@@ -231,8 +236,8 @@ class WalletService:
 
         topup_id, card = self.db.run(start)
         result = self.bank.debit(f"topup:{topup_id}", card.card_number, amount_fen)
-        self._apply_bank_result("topup", topup_id, result)
-        return self.movement("topup", topup_id)
+        answered = self._apply_bank_result("topup", topup_id, result)
+        return answered or self.movement("topup", topup_id)
 
     def _finish_topup_in(
         self, tx: Tx, topup_id: int, result: BankResult, *, from_job: bool = False
@@ -292,9 +297,10 @@ class WalletService:
         withdrawal_id = self._run_money(
             lambda tx: self._hold_in(tx, user_id, card_id, amount_fen, arrival), "withdrawal"
         )
+        answered = None
         if arrival is WithdrawalArrival.INSTANT:
-            self._send_withdrawal(withdrawal_id)
-        return self.movement("withdrawal", withdrawal_id)
+            answered = self._send_withdrawal(withdrawal_id)
+        return answered or self.movement("withdrawal", withdrawal_id)
 
     def _hold_in(
         self, tx: Tx, user_id: int, card_id: int, amount_fen: int, arrival: WithdrawalArrival
@@ -359,7 +365,9 @@ class WalletService:
             self._send_withdrawal(withdrawal_id)
         return len(due)
 
-    def _send_withdrawal(self, withdrawal_id: int) -> None:
+    def _send_withdrawal(self, withdrawal_id: int) -> Movement | None:
+        """Ask the bank to credit the card; the movement as it ended, if the bank answered."""
+
         def claim(tx: Tx) -> Any:
             if not self.store.finish(tx, "withdrawals", withdrawal_id, "held", status="sent"):
                 return None  # another worker sent it
@@ -369,10 +377,10 @@ class WalletService:
 
         claimed = self.db.run(claim)
         if claimed is None:
-            return
+            return None
         row, card = claimed
         result = self.bank.credit(f"withdraw:{withdrawal_id}", card.card_number, row.amount_fen)
-        self._apply_bank_result("withdrawal", withdrawal_id, result)
+        return self._apply_bank_result("withdrawal", withdrawal_id, result)
 
     def _finish_withdrawal_in(
         self, tx: Tx, withdrawal_id: int, result: BankResult, *, from_job: bool = False
@@ -428,11 +436,18 @@ class WalletService:
 
     # Bank results ----------------------------------------------------------------------
 
-    def _apply_bank_result(self, kind: str, row_id: int, result: BankResult) -> None:
+    def _apply_bank_result(self, kind: str, row_id: int, result: BankResult) -> Movement | None:
+        """Apply the bank's answer; the movement as it ended (None: the bank could not say,
+        the query job will). Under a REST request the answer commits with the change."""
         if result.outcome is BankOutcome.UNKNOWN:
-            return  # the query job already waits for it
+            return None  # the query job already waits for it
         finish = self._finish_topup_in if kind == "topup" else self._finish_withdrawal_in
-        self.db.run(lambda tx: finish(tx, row_id, result))
+
+        def work(tx: Tx) -> Movement | None:
+            finish(tx, row_id, result)
+            return self._answer_in(tx, kind, row_id)
+
+        return self.db.run(work)
 
     def _schedule_query_in(self, tx: Tx, key: str) -> None:
         due_us = self.clock.now_us() + self.bank_query_delay_s * US_PER_S
@@ -480,11 +495,16 @@ class WalletService:
             raise InvalidInput("memo must be printable text", code="invalid_memo")
         payee_id, _ = self.preview_payee(payer_id, payee_phone)
         self._confirm(payer_id, payment_password, amount_fen)
-        transfer_id = self._run_money(
-            lambda tx: self._transfer_in(tx, payer_id, payee_id, amount_fen, arrival, memo),
-            "transfer",
-        )
-        return self.movement("transfer", transfer_id)
+
+        def work(tx: Tx) -> Movement:
+            transfer_id = self._transfer_in(tx, payer_id, payee_id, amount_fen, arrival, memo)
+            answered = self._answer_in(tx, "transfer", transfer_id)
+            if answered is None:  # not under a REST request: mark as any movement does
+                self._mark_in(tx, "transfer", transfer_id)
+                return self._movement_in(tx, "transfer", transfer_id)
+            return answered
+
+        return self._run_ledger(work)
 
     def _transfer_in(
         self,
@@ -590,9 +610,12 @@ class WalletService:
     # Reading ---------------------------------------------------------------------------
 
     def movement(self, kind: str, row_id: int) -> Movement:
-        table = {"topup": "topups", "withdrawal": "withdrawals", "transfer": "wallet_transfers"}
         with self.db.read() as tx:
-            row = self.store.get(tx, table[kind], row_id)
+            return self._movement_in(tx, kind, row_id)
+
+    def _movement_in(self, tx: Tx, kind: str, row_id: int) -> Movement:
+        table = {"topup": "topups", "withdrawal": "withdrawals", "transfer": "wallet_transfers"}
+        row = self.store.get(tx, table[kind], row_id)
         if row is None:
             raise NotFound(f"no such {kind}", code=f"{kind}_not_found")
         return Movement(
@@ -652,14 +675,27 @@ class WalletService:
         if self.idempotency is not None:
             self.idempotency.mark_done_in(tx, f"{kind}:{row_id}")
 
+    def _answer_in(self, tx: Tx, kind: str, row_id: int) -> Movement | None:
+        """In the last transaction of a REST request: store its answer with the change and
+        return the movement answered. None (nothing read) when no request is being answered."""
+        if self.idempotency is None or self.answer_of is None or not self.idempotency.claiming():
+            return None
+        movement = self._movement_in(tx, kind, row_id)
+        self.idempotency.mark_done_in(tx, f"{kind}:{row_id}", answer=self.answer_of(movement))
+        return movement
+
     def _run_money(self, work: Callable[[Tx], int], kind: str) -> int:
         def work_and_mark(tx: Tx) -> int:
             row_id = work(tx)
             self._mark_in(tx, kind, row_id)
             return row_id
 
+        return self._run_ledger(work_and_mark)
+
+    def _run_ledger(self, work: Callable[[Tx], T]) -> T:
+        """A money transaction; the ledger's refusal of an overdraft is `insufficient_funds`."""
         try:
-            return self.db.run(work_and_mark)
+            return self.db.run(work)
         except LedgerRejected as rejected:
             if rejected.code == "exceeds_credits":
                 raise InsufficientFunds("not enough balance", code="insufficient_funds") from None

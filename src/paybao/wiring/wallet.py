@@ -33,7 +33,7 @@ from paybao.services.operators import OperatorService
 from paybao.services.registration import RegistrationService
 from paybao.services.sms import SmsService
 from paybao.services.users import UserPolicy, UserService
-from paybao.services.wallet import WalletService
+from paybao.services.wallet import Movement, WalletService
 
 if TYPE_CHECKING:
     from paybao.bootstrap import Platform
@@ -115,6 +115,7 @@ def install(platform: Platform) -> None:
     wallet.idempotency = idempotency
     for kind in ("topup", "withdrawal", "transfer"):
         idempotency.renderers[kind] = _movement_renderer(wallet)
+    wallet.answer_of = movement_answer
     platform.services.update(
         users=users,
         password_hasher=hasher,
@@ -128,14 +129,18 @@ def install(platform: Platform) -> None:
     )
 
 
+def movement_answer(movement: Movement) -> tuple[int, str]:
+    """The REST answer of a movement, as `web/api_wallet.py` renders it."""
+    return 200, json.dumps(dataclasses.asdict(movement), ensure_ascii=False)
+
+
 def _movement_renderer(wallet: WalletService) -> Callable[[str], tuple[int, str]]:
     """After a crash between commit and answer, a retry gets the movement as it is now,
     in the same JSON shape as the REST answer."""
 
     def render(reference: str) -> tuple[int, str]:
         kind, row_id = reference.split(":", 1)
-        movement = wallet.movement(kind, int(row_id))
-        return 200, json.dumps(dataclasses.asdict(movement), ensure_ascii=False)
+        return movement_answer(wallet.movement(kind, int(row_id)))
 
     return render
 
