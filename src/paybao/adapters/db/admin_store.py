@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, or_, select, text, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, text, update
 
 from paybao.adapters.db.tables.wallet import (
     api_tokens,
@@ -20,13 +20,47 @@ class SqlAdminStore:
     def operator_by_name(self, tx: Connection, name: str) -> Any:
         return tx.execute(select(operators).where(operators.c.name == name)).first()
 
+    def operator_by_id(self, tx: Connection, operator_id: int, *, lock: bool = False) -> Any:
+        query = select(operators).where(operators.c.id == operator_id)
+        if lock:
+            query = query.with_for_update()
+        return tx.execute(query).first()
+
+    def operators_list(self, tx: Connection, limit: int) -> list[Any]:
+        query = select(
+            operators.c.id,
+            operators.c.name,
+            operators.c.role,
+            operators.c.created_at_us,
+            operators.c.locked_until_us,
+        )
+        return list(tx.execute(query.order_by(operators.c.id).limit(limit)).all())
+
+    def operator_count(self, tx: Connection) -> int:
+        return int(tx.execute(select(func.count()).select_from(operators)).scalar_one())
+
+    def admin_ids_locked(self, tx: Connection) -> list[int]:
+        """Ids of the admins, their rows locked until the transaction ends (PostgreSQL): two
+        admins demoting each other at once cannot both see the other one still an admin."""
+        query = (
+            select(operators.c.id)
+            .where(operators.c.role == "admin")
+            .order_by(operators.c.id)
+            .with_for_update()
+        )
+        return [int(row.id) for row in tx.execute(query)]
+
     def insert_operator(
-        self, tx: Connection, name: str, password_hash: str, secret: str, now_us: int
+        self, tx: Connection, name: str, password_hash: str, secret: str, now_us: int, role: str
     ) -> int:
         result = tx.execute(
             insert(operators)
             .values(
-                name=name, password_hash=password_hash, totp_secret=secret, created_at_us=now_us
+                name=name,
+                password_hash=password_hash,
+                totp_secret=secret,
+                created_at_us=now_us,
+                role=role,
             )
             .returning(operators.c.id)
         )

@@ -188,6 +188,10 @@ operators = Table(
     Column("failures", Integer, nullable=False, server_default="0"),
     Column("locked_until_us", BigInteger, nullable=True),
     Column("created_at_us", BigInteger, nullable=False),
+    # What the operator may do (domain/operator_roles.py): viewer | support | finance | admin.
+    # Operators created before roles existed became admins (migration 0015).
+    Column("role", String(16), nullable=False, server_default="viewer"),
+    CheckConstraint("role IN ('viewer', 'support', 'finance', 'admin')", name="role_known"),
 )
 
 audit_log = Table(
