@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     poster_batch_size_max: int = Field(default=1000, ge=1, le=8190)
     poster_queue_size_max: int = Field(default=100_000, ge=1)
     admin_token: str = ""
+    # The operator role (domain/operator_roles.py) the admin REST token acts with: "viewer"
+    # gives monitoring scripts a read-only token.
+    admin_token_role: str = Field(default="admin", pattern="^(viewer|support|finance|admin)$")
     request_body_bytes_max: int = Field(default=1_048_576, ge=1024)
     run_worker_in_server: bool = True
     worker_poll_interval_s: float = Field(default=0.5, gt=0, le=60)

@@ -1,4 +1,4 @@
-"""REST: the operator's view of the ledger (admin bearer token)."""
+"""REST: the operator's view of the ledger (admin bearer token, checked against its role)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,18 @@ from paybao.domain.ledger import (
     Transfer,
     TransferFlags,
 )
-from paybao.web.deps import ROW_ID_MAX, require_admin
-from paybao.web.errors import ERROR_RESPONSES
+from paybao.web.admin_access import authorize_admin_token, operator_action
+from paybao.web.deps import ROW_ID_MAX
+from paybao.web.errors import ERROR_RESPONSES, ROLE_FORBIDDEN_RESPONSE
 
-router = APIRouter(prefix="/api/v1/admin/ledger", tags=["ledger"], responses=ERROR_RESPONSES)
-Admin = Annotated[Platform, Depends(require_admin)]
+router = APIRouter(
+    prefix="/api/v1/admin/ledger",
+    tags=["ledger"],
+    responses={**ERROR_RESPONSES, **ROLE_FORBIDDEN_RESPONSE},
+    dependencies=[Depends(authorize_admin_token)],
+)
+# Every route: the admin bearer token, and its role checked against the route's action.
+Admin = Annotated[Platform, Depends(authorize_admin_token)]
 
 
 class BalanceOut(BaseModel):
@@ -85,6 +92,7 @@ def get_account(
 
 
 @router.post("/transfers", response_model=list[TransferResultOut])
+@operator_action("ledger.transfer")
 def create_transfers(body: TransfersIn, platform: Admin) -> list[TransferResultOut]:
     """Apply transfers through the group-commit poster. Retry with the same ids is safe."""
     transfers = [t.to_domain() for t in body.transfers]

@@ -33,6 +33,9 @@ _STATUS_BY_CODE: dict[str, int] = {
     "exceeds_credits": 402,
     "insufficient_funds": 402,
     "request_too_large": 413,
+    # Admin console and admin REST API (domain/operator_roles.py).
+    "operator_role_forbidden": 403,
+    "operator_last_admin": 409,
 }
 
 
@@ -76,6 +79,18 @@ async def on_http_error(_request: Request, error: Exception) -> JSONResponse:
 async def on_unexpected(_request: Request, _error: Exception) -> JSONResponse:
     return error_response(500, "internal_error", "internal error; it has been logged")
 
+
+# The admin REST API's refusal by role, for OpenAPI (added to ERROR_RESPONSES there).
+ROLE_FORBIDDEN_RESPONSE: dict[int | str, dict[str, object]] = {
+    403: {
+        "description": "The admin token's operator role may not do this.",
+        "content": {
+            "application/json": {
+                "example": error_body("operator_role_forbidden", "role may not do this"),
+            }
+        },
+    }
+}
 
 # Documented error body, for OpenAPI.
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {

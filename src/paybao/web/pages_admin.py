@@ -16,6 +16,7 @@ module, say `web/pages_disputes.py`:
         return pages_admin.render(request, "admin/disputes.html", title="Disputes", rows=...)
 
     @router.post("/disputes/{dispute_id}/decide", dependencies=pages_admin.CSRF)
+    @pages_admin.operator_action("dispute.rule")  # a key of domain/operator_roles.ACTIONS
     async def decide(request: Request, operator_id: int = Depends(pages_admin.require_operator)):
         ...  # call your service with operator_id; it writes the audit row (OperatorService.audit)
 
@@ -23,6 +24,12 @@ module, say `web/pages_disputes.py`:
 
 - `require_operator` returns the signed-in operator's id; without a valid admin cookie it
   raises `OperatorSignInRequired`, which the console answers with a redirect to /admin/login.
+  It also checks the operator's role (web/admin_access.py): a GET needs `console.view` (every
+  role); any other method needs the action its route names with `@operator_action(...)`, which
+  must be listed in domain/operator_roles.ACTIONS with the roles allowed (an unnamed POST is
+  refused to everyone). A refusal is a 403 page with code `operator_role_forbidden`, audited.
+- `operator` in the template context (the signed-in `Operator`): `operator.may("user.status")`
+  hides the forms an operator's role cannot use (the server check above is what counts).
 - Templates extend "admin/layout.html" and fill `{% block content %}`; every form carries
   `<input type="hidden" name="csrf_token" value="{{ csrf }}">` and its POST route depends on
   `pages_admin.CSRF`. `t(key)` looks the key up in ADMIN_TEXTS (zh/en), then the wallet's texts,
@@ -40,13 +47,22 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from paybao.domain.errors import DomainError, Unauthenticated
+from paybao.domain.errors import DomainError
+from paybao.domain.operator_roles import OperatorRoleForbidden
+from paybao.services.operators import Operator
+from paybao.web.admin_access import (
+    KIND,
+    OperatorSignInRequired,
+    authorize_operator,
+    operator_action,
+)
 from paybao.web.console import Console
 from paybao.web.deps import platform_of
-from paybao.web.errors import status_for
+from paybao.web.errors import on_domain_error, status_for
 from paybao.web.session import check_csrf, current_user_id, sign_in, sign_out
 
-KIND = "admin"
+__all__ = ["KIND", "OperatorSignInRequired", "operator_action", "require_operator"]
+
 LOGIN_PATH = "/admin/login"
 CSRF = [Depends(check_csrf)]
 
@@ -72,6 +88,10 @@ ADMIN_TEXTS: dict[str, dict[str, str]] = {
     "Disputes": {"zh": "争议", "en": "Disputes"},
     "Reconciliation": {"zh": "对账", "en": "Reconciliation"},
     "signed_in_as": {"zh": "当前:{name}", "en": "Signed in: {name}"},
+    "role_viewer": {"zh": "只读", "en": "Viewer"},
+    "role_support": {"zh": "客服", "en": "Support"},
+    "role_finance": {"zh": "财务", "en": "Finance"},
+    "role_admin": {"zh": "管理员", "en": "Admin"},
 }
 
 ADMIN_ERRORS: dict[str, dict[str, str]] = {
@@ -83,17 +103,21 @@ ADMIN_ERRORS: dict[str, dict[str, str]] = {
         "zh": "失败次数过多,请15分钟后再试",
         "en": "Too many failed sign-ins; try again in 15 minutes",
     },
+    "operator_role_forbidden": {
+        "zh": "您的角色无权执行此操作",
+        "en": "Your operator role does not allow this action",
+    },
 }
 
 
-class OperatorSignInRequired(Unauthenticated):
-    """No valid admin session; the console redirects to the sign-in page."""
-
-    code = "operator_sign_in_required"
-
-
 def _identify(request: Request) -> dict[str, Any]:
-    return {"operator_id": current_user_id(request, kind=KIND)}
+    operator: Operator | None = getattr(request.state, "operator", None)
+    return {
+        "operator_id": current_user_id(request, kind=KIND),
+        "operator": operator,
+        # may("user.status"): show a form only to a role that can use it.
+        "may": lambda action: operator is not None and operator.may(action),
+    }
 
 
 CONSOLE = Console(
@@ -114,9 +138,9 @@ safe_next = CONSOLE.safe_next
 render = CONSOLE.render
 
 
-def require_operator(request: Request) -> int:
-    """FastAPI dependency: the signed-in operator's id."""
-    return CONSOLE.require(request)
+# FastAPI dependency of every admin router: the signed-in operator's id, once its role permits
+# what the request does (see web/admin_access.py).
+require_operator = authorize_operator
 
 
 def services(request: Request) -> dict[str, Any]:
@@ -174,12 +198,27 @@ async def on_sign_in_required(request: Request, _error: Exception) -> Response:
     return RedirectResponse(f"{LOGIN_PATH}?next={quote(safe_next(target))}", status_code=303)
 
 
+async def on_role_forbidden(request: Request, error: Exception) -> Response:
+    """A console page refused by role: the console's 403 page (the REST API answers JSON)."""
+    assert isinstance(error, OperatorRoleForbidden)
+    if not request.url.path.startswith("/admin"):
+        return await on_domain_error(request, error)
+    return render(request, "admin/message.html", 403, **admin_error(request, error))
+
+
 def install(app: Any) -> None:
     """Register the console's pages. Call after pages_user.install (static files, CSRF cookie)."""
-    from paybao.web import pages_admin_card_refunds, pages_admin_system, pages_admin_users
+    from paybao.web import (
+        pages_admin_card_refunds,
+        pages_admin_operators,
+        pages_admin_system,
+        pages_admin_users,
+    )
 
     app.add_exception_handler(OperatorSignInRequired, on_sign_in_required)
+    app.add_exception_handler(OperatorRoleForbidden, on_role_forbidden)
     app.include_router(router)
     app.include_router(pages_admin_users.router)
     app.include_router(pages_admin_system.router)
     pages_admin_card_refunds.install(app)
+    pages_admin_operators.install(app)

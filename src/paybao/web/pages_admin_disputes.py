@@ -64,6 +64,7 @@ def image(request: Request, escrow_no: str, message_id: int) -> Response:
 
 
 @router.post("/disputes/{escrow_no}/rule", dependencies=pages_admin.CSRF)
+@pages_admin.operator_action("dispute.rule")
 async def rule(
     request: Request, escrow_no: str, operator_id: int = Depends(pages_admin.require_operator)
 ) -> Response:
@@ -103,6 +104,7 @@ def _clock_page(request: Request, **extra: Any) -> HTMLResponse:
 
 
 @router.post("/clock/advance", dependencies=pages_admin.CSRF)
+@pages_admin.operator_action("clock.advance")
 async def advance(request: Request) -> Response:
     form = await request.form()
     text = str(form.get("duration", "")).strip()

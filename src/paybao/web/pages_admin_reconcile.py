@@ -121,6 +121,7 @@ def reconcile_page(request: Request) -> HTMLResponse:
 
 
 @router.post("/reconcile/run", dependencies=admin.CSRF)
+@admin.operator_action("reconcile.run")
 async def run_now(request: Request, operator_id: int = Depends(admin.require_operator)) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
     try:

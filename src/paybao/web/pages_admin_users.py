@@ -27,6 +27,7 @@ from paybao.web.pages_admin import (
     CSRF,
     admin_error,
     admin_text,
+    operator_action,
     render,
     require_operator,
     services,
@@ -187,6 +188,7 @@ def user_detail(request: Request, user_id: int) -> Response:
 
 
 @router.post("/users/{user_id}/status", dependencies=CSRF)
+@operator_action("user.status")
 async def set_status(
     request: Request, user_id: int, operator_id: int = Depends(require_operator)
 ) -> Response:
