@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 import re
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi.testclient import TestClient
 from httpx import Response
 from tests.integration.admin_support import csrf_of
@@ -13,6 +15,7 @@ from tests.integration.test_wallet_rules import PIN, code_for, code_of, open_use
 
 from paybao.bootstrap import Platform
 from paybao.domain.cards import generate_card_number
+from paybao.domain.devices import DeviceConfirmation, encode_b64, signed_message
 
 LOGIN_PASSWORD = "abc12345"  # open_user's
 NAME = "王小明"
@@ -263,3 +266,36 @@ def test_the_forms_need_the_csrf_token(platform: Platform, client: TestClient) -
     assert platform.services["users"].record(user_id).login_password_hash == before
     anonymous = TestClient(client.app).get("/wallet/security", follow_redirects=False)
     assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
+
+
+def test_a_lost_phone_is_removed_on_the_security_page(
+    platform: Platform, client: TestClient
+) -> None:
+    """The devices that confirm payments are listed; removing one stops it confirming."""
+    phone = "13911112009"
+    user_id, _ = open_user(platform, phone, NAME)
+    browser = signed_in(client, phone)
+    assert 'id="device-' not in browser.get("/wallet/security").text
+    devices = platform.services["devices"]
+    key = Ed25519PrivateKey.generate()
+    public = encode_b64(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+    device = devices.register(user_id, "Mate 60 <b>", public, PIN)
+    page = browser.get("/wallet/security").text
+    form_id = f"device-{device.device_id}"
+    assert "Mate 60 &lt;b&gt;" in section_of(page, form_id)  # escaped, as any user text
+    removed = submit(browser, "/wallet/security", form_id, "/wallet/security/devices/revoke")
+    assert removed.status_code == 303
+    assert removed.headers["location"] == "/wallet/security?done=device"
+    assert form_id not in browser.get("/wallet/security").text
+    now_s = platform.clock.now_us() // 1_000_000
+    proof = DeviceConfirmation(
+        device.device_id, now_s, key.sign(signed_message(device.device_id, now_s, "d")), "d"
+    )
+    assert code_of(lambda: devices.confirm(user_id, proof, 1_00)) == "device_not_registered"
+    # Another user's device cannot be removed by naming it.
+    other_id, _ = open_user(platform, "13911112010", NAME)
+    theirs = devices.register(other_id, "theirs", public, PIN)
+    html = browser.get("/wallet/security").text
+    fields = {**hidden_of(html, "login-password"), "device_id": theirs.device_id}
+    browser.post("/wallet/security/devices/revoke", data=fields, follow_redirects=False)
+    assert [d.device_id for d in devices.devices(other_id)] == [theirs.device_id]

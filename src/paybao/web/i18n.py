@@ -99,6 +99,17 @@ TEXTS: dict[str, dict[str, str]] = {
     "current_password_wrong": {"zh": "当前密码错误", "en": "The current password is wrong"},
     "login_password_changed": {"zh": "登录密码已修改", "en": "Login password changed"},
     "payment_password_changed": {"zh": "支付密码已修改", "en": "Payment password changed"},
+    "confirm_devices": {"zh": "可确认付款的设备", "en": "Devices that confirm payments"},
+    "no_confirm_devices": {
+        "zh": "没有设备。在手机应用中开启指纹/面容支付即可添加。",
+        "en": "None. Turn on fingerprint or face pay in the phone app to add one.",
+    },
+    "registered_at": {"zh": "添加于", "en": "added"},
+    "revoke_device": {"zh": "移除此设备", "en": "Remove this device"},
+    "device_revoked": {
+        "zh": "设备已移除,它不能再确认付款",
+        "en": "Device removed: it can no longer confirm payments",
+    },
     "no_account": {"zh": "还没有账户?", "en": "No account yet?"},
     "lang_switch": {"zh": "English", "en": "中文"},
 }
@@ -183,6 +194,7 @@ ERRORS: dict[str, dict[str, str]] = {
         "en": "Wait a minute before asking for a new code",
     },
     "csrf_failed": {"zh": "页面已过期,请刷新后重试", "en": "The form expired; reload and retry"},
+    "device_not_found": {"zh": "该设备已移除", "en": "This device was already removed"},
 }
 
 

@@ -1,5 +1,6 @@
 """Wallet pages: cards (the bound cards, binding another one with the SMS confirmation step)
-and security (class and limits, changing the login and the payment password).
+and security (class and limits, changing the login and the payment password, the devices that
+may confirm payments in place of the password, each removable: a lost phone is revoked here).
 
 Same rules as the other wallet pages (pages_user.py): every POST checks the CSRF token, every
 form carries a one-time `idem` key (a double submit runs once: the second gets the first
@@ -22,12 +23,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from paybao.domain.account_class import AccountClass, upgrade_hint
+from paybao.domain.account_class import CHINA_TZ, AccountClass, upgrade_hint
 from paybao.domain.bins import BANKS
 from paybao.domain.cards import mask_card_number
 from paybao.domain.errors import DomainError
 from paybao.domain.identity import mask_phone
 from paybao.domain.money import format_yuan
+from paybao.services.clock import datetime_from_us
 from paybao.services.idempotency import fingerprint
 from paybao.web.deps import platform_of
 from paybao.web.i18n import error_text, lang_of, text
@@ -41,9 +43,12 @@ NOTICES = {
     "card": "card_bound",
     "login": "login_password_changed",
     "payment": "payment_password_changed",
+    "device": "device_revoked",
 }
 PROOFS = ("payment", "login")
-PUBLIC_FIELDS = frozenset({"card_number", "holder_name", "reserved_phone", "card_id", "proof"})
+PUBLIC_FIELDS = frozenset(
+    {"card_number", "holder_name", "reserved_phone", "card_id", "proof", "device_id"}
+)
 
 
 def _form(
@@ -314,13 +319,33 @@ def security_page(
         t("confirm"),
         error if failed == "payment" else None,
     )
+    devices = services(request)["devices"].devices(user_id)
+    device_forms = [
+        _form(
+            request,
+            f"device-{device.device_id}",
+            f"{device.name} · {t('registered_at')} {_day(device.created_at_us)}",
+            "/wallet/security/devices/revoke",
+            [field("device_id", "", "hidden", device.device_id)],
+            t("revoke_device"),
+            error if failed == device.device_id else None,
+        )
+        for device in devices
+    ]
     return render(
         request,
         "user/settings.html",
         status_code=status_code,
         title=t("security"),
-        sections=[{"id": "limits", "rows": _class_rows(request, user_id), "empty": ""}],
-        forms=[login_form, payment_form],
+        sections=[
+            {"id": "limits", "rows": _class_rows(request, user_id), "empty": ""},
+            {
+                "id": "devices",
+                "rows": [(t("confirm_devices"), str(len(devices)))] if devices else [],
+                "empty": t("no_confirm_devices"),
+            },
+        ],
+        forms=[login_form, payment_form, *device_forms],
         notice=_notice(request),
         links=[("/wallet", t("home"))],
     )
@@ -385,3 +410,29 @@ async def change_payment_password(request: Request) -> Response:
             request, user.id, status_code=400, failed="payment", error=error, proof=proof
         )
     return RedirectResponse("/wallet/security?done=payment", status_code=303)
+
+
+@router.post("/wallet/security/devices/revoke", dependencies=CSRF)
+async def revoke_device(request: Request) -> Response:
+    user = _active_user(request)
+    if user is None:
+        return login_redirect(request)
+    form = await form_of(request)
+    device_id = form.get("device_id", "")[:32]
+    devices = services(request)["devices"]
+    try:
+        _once(
+            request,
+            user.id,
+            form,
+            "device.revoke",
+            lambda: devices.revoke(user.id, device_id),
+        )
+    except DomainError as error:
+        if error.code != "device_not_found":  # already gone: what the user asked for
+            return security_page(request, user.id, status_code=400, failed=device_id, error=error)
+    return RedirectResponse("/wallet/security?done=device", status_code=303)
+
+
+def _day(at_us: int) -> str:
+    return datetime_from_us(at_us).astimezone(CHINA_TZ).strftime("%Y-%m-%d")
