@@ -285,24 +285,27 @@ class PaycodeService:
 
     def pay_with_code(self, new: NewTrade, auth_code: str) -> Trade:
         """`alipay.trade.pay`: a paid trade, or an open one awaiting the buyer (10003)."""
-        replay = self._replay(new)
+        replay, absent = self._replay(new)
         if replay is not None:
             return replay  # a replay gets the first result and spends no code
         use = self.spend_code(auth_code)
         if use is None:
             # Not a device code: the gateway's one-time codes (sandbox tills, tests).
-            return self.trades.pay_with_code(new, auth_code)
+            return self.trades.pay_with_code(new, auth_code, known_absent=absent)
         return self.db.run(lambda tx: self._charge_in(tx, new, use))
 
-    def _replay(self, new: NewTrade) -> Trade | None:
+    def _replay(self, new: NewTrade) -> tuple[Trade | None, bool]:
+        """(the trade a replay answers with, whether no trade has this order number at all)."""
         with self.db.read() as tx:
             existing = self.trades.store.trade_by_out_no(tx, new.app_id, new.out_trade_no)
-            if existing is None or existing.fingerprint != new.fingerprint:
-                return None
+            if existing is None:
+                return None, True
+            if existing.fingerprint != new.fingerprint:
+                return None, False
             if existing.paid:
-                return existing
+                return existing, False
             waiting = self.store.confirmation_of_trade(tx, existing.trade_no)
-            return existing if waiting is not None else None
+            return (existing if waiting is not None else None), False
 
     def _charge_in(self, tx: Tx, new: NewTrade, use: CodeUse) -> Trade:
         app = self.merchants.app(new.app_id)

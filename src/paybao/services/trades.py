@@ -302,13 +302,19 @@ class TradeService:
 
     # Pay ----------------------------------------------------------------------------------
 
-    def pay_with_code(self, new: NewTrade, auth_code: str) -> Trade:
-        """A till scans the buyer's code: create (or find) the order and pay it at once."""
+    def pay_with_code(self, new: NewTrade, auth_code: str, *, known_absent: bool = False) -> Trade:
+        """A till scans the buyer's code: create (or find) the order and pay it at once.
+
+        `known_absent`: the caller has just read that no trade has this order number, so the
+        transaction skips its own look-up; if a trade appeared meanwhile (the insert finds the
+        number taken) it rolls back, spending no code, and runs again with the look-up."""
         merchant = self._merchant_of_app(new.app_id)
         check_new_trade(new)
 
-        def work(tx: Tx) -> Trade:
-            existing = self.store.trade_by_out_no(tx, new.app_id, new.out_trade_no)
+        def work(tx: Tx, look_up: bool) -> Trade:
+            existing = (
+                self.store.trade_by_out_no(tx, new.app_id, new.out_trade_no) if look_up else None
+            )
             if existing is not None:
                 _check_same_order(existing, new)
                 if existing.paid:
@@ -318,10 +324,17 @@ class TradeService:
                 paid = self._create_paid_in(tx, new, merchant, buyer_user_id)
                 if paid is not None:
                     return paid
+                if not look_up:
+                    raise _TakenMeanwhile
             trade = existing or self.create_in(tx, new, merchant)
             return self._pay_in(tx, trade, merchant, buyer_user_id)
 
-        return self.db.run(work)
+        if known_absent:
+            try:
+                return self.db.run(lambda tx: work(tx, look_up=False))
+            except _TakenMeanwhile:
+                pass
+        return self.db.run(lambda tx: work(tx, look_up=True))
 
     def _create_paid_in(
         self, tx: Tx, new: NewTrade, merchant: Merchant, buyer_user_id: int
@@ -622,6 +635,10 @@ def check_new_trade(new: NewTrade) -> None:
     if new.timeout_s is not None and not 0 < new.timeout_s <= PAY_TIMEOUT_S_MAX:
         raise InvalidInput("timeout must be 1 minute .. 15 days", code="invalid_timeout")
     assert new.total_fen > 0, "amounts are checked at the edge"
+
+
+class _TakenMeanwhile(Exception):
+    """The order number was free when read outside the transaction, taken when inserted."""
 
 
 def _check_same_order(existing: Trade, new: NewTrade) -> None:
