@@ -18,6 +18,7 @@ from paybao.domain import operator_roles
 from paybao.domain.errors import Conflict, InvalidInput, NotFound, RateLimited, Unauthenticated
 from paybao.domain.operator_roles import LastAdmin, OperatorRoleForbidden, Role
 from paybao.domain.totp import matching_step, new_secret, provisioning_uri
+from paybao.services.audit import AuditStore
 from paybao.services.clock import US_PER_S
 from paybao.services.ports import Clock, Database, Tx
 from paybao.services.users import PasswordHasher, UserService
@@ -28,7 +29,7 @@ LIST_LIMIT_MAX = 200
 OPERATORS_LISTED_MAX = 500
 
 
-class AdminStore(Protocol):
+class AdminStore(AuditStore, Protocol):
     def operator_by_name(self, tx: Tx, name: str) -> Any: ...
 
     def operator_by_id(self, tx: Tx, operator_id: int, *, lock: bool = False) -> Any: ...
@@ -44,19 +45,6 @@ class AdminStore(Protocol):
     ) -> int: ...
 
     def update_operator(self, tx: Tx, operator_id: int, **values: Any) -> None: ...
-
-    def audit(
-        self,
-        tx: Tx,
-        operator_id: int | None,
-        action: str,
-        subject: str,
-        detail: str,
-        now_us: int,
-        *,
-        actor: str | None = None,
-        outcome: str = "ok",
-    ) -> None: ...
 
     def audit_tail(self, tx: Tx, limit: int) -> list[Any]: ...
 
