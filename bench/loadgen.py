@@ -248,7 +248,10 @@ class LoadClient:
         buyer = self.rng.choice(self.setup.buyers)
         body = {
             "card_id": buyer.card_id,
-            "amount_fen": self.rng.randint(100, 5_000),
+            # Top-ups refill what the mix spends (8 pays of ~10 CNY, a withdrawal of ~10 CNY
+            # per 2 top-ups of ~50 CNY): otherwise balances drain within minutes and the mix
+            # turns into a stream of insufficient-funds refusals.
+            "amount_fen": self.rng.randint(100, 10_000),
             "payment_password": PAYMENT_PASSWORD,
         }
         return self._rest("topup", "/api/v1/wallet/topups", buyer, body)
