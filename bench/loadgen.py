@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import random
 import secrets
+import sys
 import threading
 import time
 import urllib.parse
@@ -162,6 +163,14 @@ def issue_auth_codes(platform: Platform, user_ids: list[int], count: int) -> lis
 # A merchant's notify receiver ------------------------------------------------------------------
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A killed worker resets its kept-alive connections: expected, not worth a traceback.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class NotifyReceiver:
     """Counts notifications by out_trade_no and answers `success`, like a merchant server."""
 
@@ -189,7 +198,7 @@ class NotifyReceiver:
             def log_message(self, *_args: Any) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/notify"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
