@@ -127,7 +127,9 @@ def test_partial_and_full_refunds_of_a_card_paid_trade_go_back_to_the_card(
     ]
     # The buyer's statement says what happened: paid by card, refunded, back to the card.
     kinds = statement_kinds(platform, user_id)
-    assert kinds[-4:] == [
+    assert kinds[-6:] == [
+        ("card_payment", 100_00),
+        ("payment", -100_00),
         ("refund", 30_00),
         ("card_refund", -30_00),
         ("refund", 70_00),

@@ -33,10 +33,10 @@ from paybao.services.ports import Clock, Database, Tx
 from paybao.services.registration import CardRecord, CardStore
 from paybao.services.trades import Trade, TradeService
 from paybao.services.users import UserService
+from paybao.services.wallet import CODE_CARD_PAY
 
 JOB_CARD_QUERY = "cashier.card_query"
 # Ledger code of the card money landing in the buyer's wallet on its way to the merchant.
-CODE_CARD_PAY = 305
 QUERY_RETRY_S = 60
 
 

@@ -64,6 +64,8 @@ CODE_TOPUP = 301
 CODE_WITHDRAWAL = 302
 CODE_WITHDRAWAL_FEE = 303
 CODE_TRANSFER = 304
+# A trade paid with a bound card: the card's money arrives in the wallet, then pays the trade.
+CODE_CARD_PAY = 305
 # Statement entries are named by their ledger code; these names are a stable API (`kind`).
 ENTRY_KINDS = {
     CODE_TOPUP: "topup",
@@ -81,6 +83,8 @@ ENTRY_KINDS = {
     # goes on back to that card (原路退回), the second entry (its reference is the trade).
     LEDGER_CODE_REFUND: "refund",
     LEDGER_CODE_CARD_REFUND: "card_refund",
+    # The incoming leg of a trade paid with a bound card (the payment itself follows it).
+    CODE_CARD_PAY: "card_payment",
 }
 ENTRY_KIND_OTHER = "payment"  # any other movement: acquiring, payment codes, credit, ...
 ENTRY_KIND_NAMES = (*ENTRY_KINDS.values(), ENTRY_KIND_OTHER)

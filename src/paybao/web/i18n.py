@@ -71,6 +71,7 @@ TEXTS: dict[str, dict[str, str]] = {
     # A merchant's refund, and (for a trade paid by card) that refund going back to the card.
     "kind_refund": {"zh": "退款", "en": "Refund"},
     "kind_card_refund": {"zh": "退款至银行卡", "en": "Refund to bank card"},
+    "kind_card_payment": {"zh": "银行卡付款转入", "en": "Paid from bank card"},
     "account_class": {"zh": "账户类别", "en": "Account class"},
     "limit": {"zh": "余额支付额度", "en": "Balance-payment limit"},
     "used": {"zh": "已用", "en": "Used"},
