@@ -38,7 +38,7 @@ from paybao.services.ports import Clock, Database, Tx
 from paybao.services.users import UserService
 
 # A payment password (str) or a device's signature.
-Confirmation = str | DeviceConfirmation
+PaymentProof = str | DeviceConfirmation
 
 
 class DeviceStore(Protocol):
@@ -128,7 +128,7 @@ class DeviceService:
         if not self.verify_signature(device.public_key, message, confirmation.signature):
             raise Forbidden("the device signature does not match", code="device_signature_wrong")
 
-    def confirm_payment(self, user_id: int, confirmation: Confirmation, amount_fen: int) -> None:
+    def confirm_payment(self, user_id: int, confirmation: PaymentProof, amount_fen: int) -> None:
         """The payment password or the device: the one check every wallet operation makes."""
         if isinstance(confirmation, DeviceConfirmation):
             self.confirm(user_id, confirmation, amount_fen)

@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from paybao.domain.account_class import CHINA_TZ
+from paybao.domain.devices import DeviceConfirmation
 from paybao.domain.errors import Forbidden, InvalidInput, LimitExceeded, NotFound
 from paybao.domain.money import check_amount_fen
 from paybao.domain.paycode import (
@@ -35,6 +36,7 @@ from paybao.domain.paycode import (
 )
 from paybao.domain.trades import AuthCodeInvalid, TradeStatus
 from paybao.services.clock import US_PER_S, datetime_from_us
+from paybao.services.devices import DeviceService, PaymentProof
 from paybao.services.merchants import MerchantService
 from paybao.services.ports import Clock, Database, Tx
 from paybao.services.trades import NewTrade, Trade, TradeService
@@ -192,6 +194,8 @@ class PaycodeService:
         self.trades = trades
         self.merchants = merchants
         self.policy = policy
+        # Set by the wiring when device confirmations are on (the wallet's devices).
+        self.confirming_devices: DeviceService | None = None
 
     # Devices ------------------------------------------------------------------------------
 
@@ -358,12 +362,24 @@ class PaycodeService:
             and trade.expires_at_us > now_us
         ]
 
-    def confirm(self, user_id: int, confirmation_id: int, payment_password: str) -> Trade:
+    def confirm(self, user_id: int, confirmation_id: int, payment_password: PaymentProof) -> Trade:
+        """Pay a waiting payment, proven by the payment password or by a registered device
+        (checked before the transaction: it needs no lock, and costs no argon2)."""
+        by_device = isinstance(payment_password, DeviceConfirmation)
+        if isinstance(payment_password, DeviceConfirmation):
+            devices = self.confirming_devices
+            if devices is None:
+                raise Forbidden("device confirmations are off", code="device_not_registered")
+            with self.db.read() as tx:
+                waiting = self._own_pending_in(tx, user_id, confirmation_id)
+            devices.confirm(user_id, payment_password, waiting.amount_fen)
+
         def work(tx: Tx) -> Trade:
             row = self._own_pending_in(tx, user_id, confirmation_id)
             trade = self.trades.store.trade_by_no(tx, row.trade_no)
             assert trade is not None
-            self.users.check_payment_password_in(tx, user_id, payment_password)
+            if not isinstance(payment_password, DeviceConfirmation):
+                self.users.check_payment_password_in(tx, user_id, payment_password)
             day = beijing_day(self.clock.now_us())
             total_fen = self.store.add_day_total(tx, user_id, day, KIND_BARCODE, trade.total_fen)
             if total_fen > self.policy.barcode_daily_fen:
@@ -372,7 +388,7 @@ class PaycodeService:
             assert self.store.decide(tx, row.id, "confirmed", self.clock.now_us())
             return paid
 
-        result: Trade = self.users.run_paying(work)
+        result: Trade = self.db.run(work) if by_device else self.users.run_paying(work)
         return result
 
     def decline(self, user_id: int, confirmation_id: int) -> Trade:

@@ -49,7 +49,7 @@ from paybao.domain.withdrawal import (
 )
 from paybao.services.banking import BankChannel, BankOutcome, BankResult
 from paybao.services.clock import US_PER_S, datetime_from_us
-from paybao.services.devices import Confirmation, DeviceService
+from paybao.services.devices import DeviceService, PaymentProof
 from paybao.services.idempotency import IdempotencyService
 from paybao.services.jobs import Job, JobRunner
 from paybao.services.ledger import LedgerRejected, LedgerService
@@ -215,7 +215,7 @@ class WalletService:
     # Top-up ----------------------------------------------------------------------------
 
     def top_up(
-        self, user_id: int, card_id: int, amount_fen: int, payment_password: Confirmation
+        self, user_id: int, card_id: int, amount_fen: int, payment_password: PaymentProof
     ) -> Movement:
         check_amount_fen(amount_fen)
         self._confirm(user_id, payment_password, amount_fen)
@@ -293,7 +293,7 @@ class WalletService:
         user_id: int,
         card_id: int,
         amount_fen: int,
-        payment_password: Confirmation,
+        payment_password: PaymentProof,
         arrival: WithdrawalArrival = WithdrawalArrival.INSTANT,
     ) -> Movement:
         check_amount_fen(amount_fen)
@@ -487,7 +487,7 @@ class WalletService:
         payer_id: int,
         payee_phone: str,
         amount_fen: int,
-        payment_password: Confirmation,
+        payment_password: PaymentProof,
         *,
         arrival: TransferArrival = TransferArrival.INSTANT,
         memo: str = "",
@@ -656,7 +656,7 @@ class WalletService:
 
     # Helpers ---------------------------------------------------------------------------
 
-    def _confirm(self, user_id: int, confirmation: Confirmation, amount_fen: int) -> None:
+    def _confirm(self, user_id: int, confirmation: PaymentProof, amount_fen: int) -> None:
         """The payment password, or a registered device's signature; before any transaction."""
         if self.devices is not None:
             self.devices.confirm_payment(user_id, confirmation, amount_fen)

@@ -30,7 +30,7 @@ from paybao.domain.errors import DomainError, InvalidInput, Unauthenticated
 from paybao.domain.money import format_yuan
 from paybao.domain.withdrawal import TransferArrival, WithdrawalArrival
 from paybao.services.clock import datetime_from_us, us_from_datetime
-from paybao.services.devices import Confirmation
+from paybao.services.devices import PaymentProof
 from paybao.services.idempotency import fingerprint, without_secrets
 from paybao.services.wallet import (
     ENTRY_KIND_NAMES,
@@ -360,7 +360,7 @@ Device = Annotated[DeviceHeaders, Depends(device_headers)]
 
 async def confirmation_of(
     request: Request, device: DeviceHeaders, payment_password: str | None
-) -> Confirmation:
+) -> PaymentProof:
     """The payment password, or the device's signature over this very request."""
     if not device.device_id:
         if payment_password is None:

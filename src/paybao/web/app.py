@@ -87,8 +87,9 @@ def _install_escrow_pages(app: FastAPI) -> None:
 
 def _install_paycode_pages(app: FastAPI) -> None:
     # Paying by code (issue 5): the payment-code and scan pages, and the URLs inside QR codes.
-    from paybao.web import pages_merchant_codes, pages_paycode, qr_routes
+    from paybao.web import api_paycode, pages_merchant_codes, pages_paycode, qr_routes
 
+    app.include_router(api_paycode.router)
     pages_paycode.install(app)
     qr_routes.install(app)
     pages_merchant_codes.install(app)  # the portal's receive-money poster page

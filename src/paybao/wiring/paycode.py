@@ -50,6 +50,7 @@ def install(platform: Platform) -> None:
         static_daily_fen=settings.static_code_daily_fen,
         qr_order_valid_s=settings.qr_order_valid_s,
     )
+    paycodes.confirming_devices = services.get("devices")
     methods = services["alipay_methods"]
     methods.code_payer = paycodes.pay_with_code
     methods.qr_link = codes.order_link
