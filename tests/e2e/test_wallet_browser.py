@@ -131,3 +131,39 @@ def test_register_top_up_transfer_and_statements(server: str) -> None:
         assert "+88.80" in incoming
         demo.screenshot(path=str(ARTIFACTS / "wallet-statement-demo.png"), full_page=True)
         browser.close()
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium package")
+def test_a_lost_phone_is_removed_from_the_security_page(server: str, platform: Platform) -> None:
+    """The phone that confirms payments shows on the security page; removing it takes a tap."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+    from playwright.sync_api import sync_playwright
+
+    from paybao.domain.devices import encode_b64
+    from paybao.wiring.wallet_demo import DEMO_PAYMENT_PASSWORD
+
+    demo_id = platform.services["users"].find_by_phone(DEMO_PHONE).id
+    key = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    device = platform.services["devices"].register(
+        demo_id, "小宝的 Mate 60", encode_b64(key), DEMO_PAYMENT_PASSWORD
+    )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+        page = context.new_page()
+        page.goto(f"{server}/login")
+        page.fill("input[name=phone]", DEMO_PHONE)
+        page.fill("input[name=password]", DEMO_LOGIN_PASSWORD)
+        page.click("#submit")
+        page.goto(f"{server}/wallet/security")
+        form = page.locator(f"#device-{device.device_id}")
+        assert "小宝的 Mate 60" in form.inner_text()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "wallet-security-devices.png"), full_page=True)
+        with page.expect_navigation():
+            page.click(f"#device-{device.device_id}-submit")
+        assert page.locator(f"#device-{device.device_id}").count() == 0
+        assert "设备已移除" in page.locator("p.notice").inner_text()
+        browser.close()
+    assert platform.services["devices"].devices(demo_id) == []

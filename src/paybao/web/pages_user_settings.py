@@ -345,7 +345,7 @@ def security_page(
                 "empty": t("no_confirm_devices"),
             },
         ],
-        forms=[login_form, payment_form, *device_forms],
+        forms=[*device_forms, login_form, payment_form],
         notice=_notice(request),
         links=[("/wallet", t("home"))],
     )
