@@ -21,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from paybao.domain.credentials import PaymentPasswordState, check_payment_not_locked
 from paybao.domain.devices import (
     Device,
     DeviceConfirmation,
@@ -33,7 +32,7 @@ from paybao.domain.devices import (
     signed_message,
 )
 from paybao.domain.errors import Conflict, Forbidden, LimitExceeded, NotFound
-from paybao.services.clock import US_PER_S, datetime_from_us
+from paybao.services.clock import US_PER_S
 from paybao.services.ports import Clock, Database, Tx
 from paybao.services.users import UserService
 
@@ -109,7 +108,6 @@ class DeviceService:
 
     def confirm(self, user_id: int, confirmation: DeviceConfirmation, amount_fen: int) -> None:
         check_amount(amount_fen, self.policy)
-        now = self.clock.now()
         check_fresh(confirmation.timestamp_s, self.clock.now_us() // US_PER_S, self.policy)
         with self.db.read() as tx:
             device = self.store.get(tx, confirmation.device_id)
@@ -118,10 +116,7 @@ class DeviceService:
             raise Forbidden(
                 "this device is not registered to confirm payments", code="device_not_registered"
             )
-        locked_until = (
-            datetime_from_us(user.pay_locked_until_us) if user.pay_locked_until_us else None
-        )
-        check_payment_not_locked(PaymentPasswordState(user.pay_failures, locked_until), now)
+        self.users.check_payments_unlocked(user)
         message = signed_message(
             confirmation.device_id, confirmation.timestamp_s, confirmation.request_digest
         )

@@ -292,6 +292,11 @@ class UserService:
         if user.pay_failures:
             self.db.run(lambda tx: self.store.update(tx, user_id, pay_failures=0))
 
+    def check_payments_unlocked(self, user: UserRecord) -> None:
+        """Refuse while wrong payment passwords keep payments locked (`payment_password_locked`),
+        whatever proves the payment: a lock means someone is guessing."""
+        check_payment_not_locked(_pay_state(user), self.clock.now())
+
     def check_payment_password_in(self, tx: Tx, user_id: int, payment_password: str) -> None:
         user = self.record_in(tx, user_id)
         self._check_payment_password(user, payment_password)
@@ -339,7 +344,7 @@ class UserService:
         if payment_password is not None:
             self.verify_payment_password(user_id, payment_password)
         else:
-            check_payment_not_locked(_pay_state(user), self.clock.now())
+            self.check_payments_unlocked(user)
             self._prove_login_password(user_id, login_password or "")
         if self.hasher.verify(user.login_password_hash, new_password):
             raise InvalidInput(
@@ -350,7 +355,7 @@ class UserService:
 
         def work(tx: Tx) -> None:
             current = self.record_in(tx, user_id, for_update=True)
-            check_payment_not_locked(_pay_state(current), self.clock.now())
+            self.check_payments_unlocked(current)
             self.store.update(tx, user_id, payment_password_hash=new_hash, pay_failures=0)
 
         self.db.run(work)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from paybao.domain.money import format_yuan
 from paybao.services.clock import datetime_from_us
 from paybao.services.trades import Trade
-from paybao.web.api_wallet import Device, RowId, User, confirmation_of, idempotent
+from paybao.web.api_wallet import Device, RowId, User, confirmed, idempotent
 from paybao.web.deps import platform_of
 from paybao.web.errors import ERROR_RESPONSES
 
@@ -78,11 +78,12 @@ async def confirm(
     confirmation_id: RowId, body: ConfirmIn, request: Request, user_id: User, device: Device
 ) -> JSONResponse:
     paycodes = platform_of(request).services["paycodes"]
-    proof = await confirmation_of(request, device, body.payment_password)
-    return await idempotent(
+    return await confirmed(
         request,
-        f"user:{user_id}",
-        lambda: trade_answer(paycodes.confirm(user_id, confirmation_id, proof)),
+        user_id,
+        device,
+        body.payment_password,
+        lambda proof: trade_answer(paycodes.confirm(user_id, confirmation_id, proof)),
     )
 
 

@@ -382,14 +382,28 @@ async def confirmation_of(
     )
 
 
+async def confirmed(
+    request: Request,
+    user_id: int,
+    device: DeviceHeaders,
+    payment_password: str | None,
+    work: Callable[[PaymentProof], Any],
+) -> JSONResponse:
+    """A money operation of the user's: its proof (password or device), then `work` once per
+    Idempotency-Key."""
+    proof = await confirmation_of(request, device, payment_password)
+    return await idempotent(request, f"user:{user_id}", lambda: work(proof))
+
+
 @router.post("/topups")
 async def top_up(body: TopUpIn, request: Request, user_id: User, device: Device) -> JSONResponse:
     wallet = platform_of(request).services["wallet"]
-    confirmation = await confirmation_of(request, device, body.payment_password)
-    return await idempotent(
+    return await confirmed(
         request,
-        f"user:{user_id}",
-        lambda: wallet.top_up(user_id, body.card_id, body.amount_fen, confirmation),
+        user_id,
+        device,
+        body.payment_password,
+        lambda proof: wallet.top_up(user_id, body.card_id, body.amount_fen, proof),
     )
 
 
@@ -406,11 +420,12 @@ async def withdraw(
     body: WithdrawIn, request: Request, user_id: User, device: Device
 ) -> JSONResponse:
     wallet = platform_of(request).services["wallet"]
-    confirmation = await confirmation_of(request, device, body.payment_password)
-    return await idempotent(
+    return await confirmed(
         request,
-        f"user:{user_id}",
-        lambda: wallet.withdraw(user_id, body.card_id, body.amount_fen, confirmation, body.arrival),
+        user_id,
+        device,
+        body.payment_password,
+        lambda proof: wallet.withdraw(user_id, body.card_id, body.amount_fen, proof, body.arrival),
     )
 
 
@@ -427,17 +442,13 @@ async def transfer(
     body: TransferIn, request: Request, user_id: User, device: Device
 ) -> JSONResponse:
     wallet = platform_of(request).services["wallet"]
-    confirmation = await confirmation_of(request, device, body.payment_password)
-    return await idempotent(
+    return await confirmed(
         request,
-        f"user:{user_id}",
-        lambda: wallet.transfer(
-            user_id,
-            body.payee_phone,
-            body.amount_fen,
-            confirmation,
-            arrival=body.arrival,
-            memo=body.memo,
+        user_id,
+        device,
+        body.payment_password,
+        lambda proof: wallet.transfer(
+            user_id, body.payee_phone, body.amount_fen, proof, arrival=body.arrival, memo=body.memo
         ),
     )
 
