@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import logging
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Final
@@ -63,6 +63,9 @@ class AlipayGateway:
         self.private_key = private_key
         self.timestamp_window_s = timestamp_window_s
         self.client_utc_offset_minutes = client_utc_offset_minutes
+        # Page methods answer with the URL the browser goes to (a redirect); features add
+        # theirs (agreements: alipay.user.agreement.page.sign).
+        self.pages: dict[str, Callable[[Call], str]] = dict.fromkeys(PAGE_METHODS, methods.page_pay)
 
     def handle(self, query: bytes, body: bytes, content_type: str | None) -> GatewayReply:
         charset = "utf-8"
@@ -90,12 +93,13 @@ class AlipayGateway:
     ) -> GatewayReply:
         wire.verify_request_signature(request, app.public_key)
         self._check_timestamp(common.timestamp)
-        if not self.methods.knows(common.method):
+        if not self.methods.knows(common.method) and common.method not in self.pages:
             raise WireError("isv.invalid-method", "不存在的方法名")
         biz = wire.parse_biz_content(common.biz_content)
         call = Call(app, common.method, biz, common, request.charset_codec, self.clock.now_us())
-        if common.method in PAGE_METHODS:
-            url = self.methods.page_pay(call)
+        page = self.pages.get(common.method)
+        if page is not None:
+            url = page(call)
             return GatewayReply(b"", "text/html", redirect_to=url)
         fields = {**SUCCESS_FIELDS, **self.methods.table[common.method](call)}
         return self._reply(context, fields, signed=True)
@@ -115,7 +119,7 @@ class AlipayGateway:
         return datetime.now(UTC).astimezone(zone).replace(tzinfo=wire.BEIJING_TZ)
 
     def _error(self, context: _Context, error: WireError) -> GatewayReply:
-        if context.method in PAGE_METHODS:
+        if context.method in self.pages:
             return _error_page(error, context.charset)
         if error.sub_code == "isv.invalid-app-id":
             return self._reply(context, dict(error.to_response_fields()), signed=False)

@@ -1,0 +1,193 @@
+"""Deductions against a withholding agreement: password-free payments from the signer's balance.
+
+`deduct` is `alipay.trade.pay` with a withholding product and an agreement number. It runs in one
+transaction: lock the agreement row (`FOR UPDATE`; SQLite serialises writers), answer a replay
+of the same `out_trade_no` with the first result, check the agreement and every limit, then
+create and pay the trade through `TradeService.create_in` / `pay_in` (journal, notification
+and timers are the trade's own), record the deduction and count it on the agreement.
+
+Limits, cheapest first, each with its own refusal (domain/agreements.py): the agreement (exists,
+is this merchant's, is NORMAL, is this product, has not expired), the per-deduction product cap,
+the cycle rules (window, one per period, single amount, totals), the user's monthly cap on this
+agreement, and the user's day and month withholding totals across all agreements. The user's
+totals are counters added first and checked after (the upsert's row lock serialises the user's
+concurrent deductions); a refusal rolls the addition back with everything else. One deduction
+per cycle period is also a unique constraint, so a lost lock can never charge a period twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any, Protocol
+
+from paybao.domain.account_class import china_date
+from paybao.domain.agreements import (
+    AgreementExpired,
+    AgreementNotFound,
+    AgreementProductMismatch,
+    AgreementStatus,
+    AgreementStatusNotNormal,
+    CycleState,
+    Product,
+    WithholdingLimits,
+    check_cycle_deduction,
+    check_single,
+    check_user_cap,
+    check_user_totals,
+    period_index,
+)
+from paybao.domain.trades import TradeContextInconsistent, TradeNotFound
+from paybao.services.agreements import Agreement, AgreementStore, Deduction
+from paybao.services.ports import Clock, Database, Tx
+from paybao.services.trades import NewTrade, Trade, TradeRef
+
+_S = AgreementStatus
+
+
+class TradePayer(Protocol):
+    """The public hooks of TradeService that a deduction uses."""
+
+    def find_in(self, tx: Tx, app_id: str, ref: TradeRef) -> Trade: ...
+
+    def create_in(self, tx: Tx, new: NewTrade, merchant: Any) -> Trade: ...
+
+    def pay_in(self, tx: Tx, trade: Trade, buyer_user_id: int, *, funding: str = ...) -> Trade: ...
+
+
+class Merchants(Protocol):
+    def app(self, app_id: str) -> Any: ...
+
+    def merchant_in(self, tx: Tx, merchant_id: int) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeductionRequest:
+    """`new` is the merchant's order (its fingerprint covers the agreement and product)."""
+
+    new: NewTrade
+    agreement_no: str
+    product: Product
+
+
+class WithholdingService:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        store: AgreementStore,
+        trades: TradePayer,
+        merchants: Merchants,
+        clock: Clock,
+        limits: WithholdingLimits,
+    ) -> None:
+        self.db = db
+        self.store = store
+        self.trades = trades
+        self.merchants = merchants
+        self.clock = clock
+        self.limits = limits
+
+    def deduct(self, request: DeductionRequest) -> Trade:
+        new = request.new
+        assert new.total_fen > 0, "amounts are checked at the edge"
+        merchant_id = int(self.merchants.app(new.app_id).merchant_id)
+
+        def work(tx: Tx) -> Trade:
+            # The lock first: a concurrent twin of this order waits here, then finds it paid.
+            agreement = self.store.by_no(tx, request.agreement_no, for_update=True)
+            replay = self._replay_in(tx, new)
+            if replay is not None:
+                return replay
+            agreement = _usable(agreement, merchant_id, request.product, self.clock.now_us())
+            return self._deduct_in(tx, agreement, new)
+
+        return self.db.run(work)
+
+    def _replay_in(self, tx: Tx, new: NewTrade) -> Trade | None:
+        """The first result of this out_trade_no, if it was paid; other parameters refused."""
+        try:
+            existing = self.trades.find_in(tx, new.app_id, TradeRef(out_trade_no=new.out_trade_no))
+        except TradeNotFound:
+            return None
+        if existing.fingerprint != new.fingerprint:
+            raise TradeContextInconsistent("this out_trade_no was used with other parameters")
+        return existing if existing.paid else None
+
+    def _deduct_in(self, tx: Tx, agreement: Agreement, new: NewTrade) -> Trade:
+        amount_fen = new.total_fen
+        user_id = agreement.user_id
+        assert user_id is not None, "a NORMAL agreement has its signer"
+        today = china_date(self.clock.now())
+        month = f"{today:%Y-%m}"
+        check_single(amount_fen, self.limits)
+        index = self._check_cycle_in(tx, agreement, amount_fen, today)
+        check_user_cap(
+            agreement.user_cap_fen, self.store.month_fen(tx, agreement.id, month), amount_fen
+        )
+        day_fen = self.store.add_usage(tx, user_id, f"d:{today.isoformat()}", amount_fen)
+        month_fen = self.store.add_usage(tx, user_id, f"m:{month}", amount_fen)
+        check_user_totals(day_fen, month_fen, amount_fen, self.limits)
+        merchant = self.merchants.merchant_in(tx, agreement.merchant_id)
+        trade = self.trades.create_in(tx, new, merchant)
+        paid = self.trades.pay_in(tx, trade, user_id)
+        now_us = self.clock.now_us()
+        deduction = Deduction(
+            agreement.id,
+            paid.trade_no,
+            user_id,
+            amount_fen,
+            index,
+            today.isoformat(),
+            month,
+            now_us,
+        )
+        self.store.insert_deduction(tx, deduction)
+        self._count_in(tx, agreement, amount_fen, now_us)
+        return paid
+
+    def _check_cycle_in(
+        self, tx: Tx, agreement: Agreement, amount_fen: int, today: date
+    ) -> int | None:
+        rule = agreement.rule
+        if rule is None:
+            return None
+        index = period_index(rule, today)
+        used = index is not None and self.store.period_used(tx, agreement.id, index)
+        state = CycleState(agreement.paid_count, agreement.paid_fen)
+        return check_cycle_deduction(rule, state, amount_fen, today, period_used=used)
+
+    def _count_in(self, tx: Tx, agreement: Agreement, amount_fen: int, now_us: int) -> None:
+        expect = {"status": _S.NORMAL, "paid_count": agreement.paid_count}
+        changes = {
+            "paid_count": agreement.paid_count + 1,
+            "paid_fen": agreement.paid_fen + amount_fen,
+            "last_deduct_at_us": now_us,
+        }
+        changed = self.store.update(tx, agreement.id, expect, changes)
+        assert changed, "the agreement row was read for update"
+
+
+def _usable(
+    agreement: Agreement | None, merchant_id: int, product: Product, now_us: int
+) -> Agreement:
+    """The agreement, if this merchant may deduct under it now with this product."""
+    if agreement is None or agreement.merchant_id != merchant_id:
+        raise AgreementNotFound("no such agreement")
+    if agreement.status is _S.UNSIGN:
+        raise AgreementNotFound("the agreement has been unsigned")
+    if agreement.status is not _S.NORMAL:
+        raise AgreementStatusNotNormal(f"the agreement is {agreement.status}, not NORMAL")
+    if agreement.product is not product:
+        raise AgreementProductMismatch(f"the agreement is for {agreement.product}, not {product}")
+    if agreement.invalid_at_us <= now_us:
+        raise AgreementExpired("the agreement has expired")
+    return agreement
+
+
+def with_product(new: NewTrade, product: Product) -> NewTrade:
+    """The trade of a deduction names its product (the portal and bills show it)."""
+    return replace(new, product=product.value)
+
+
+__all__ = ["DeductionRequest", "TradePayer", "WithholdingService"]
