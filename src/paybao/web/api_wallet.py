@@ -511,7 +511,9 @@ class EntryOut(BaseModel):
         "to the seller), escrow_release (that money arriving at the seller), escrow_fee (the "
         "seller's fee); refund (a merchant's refund of a trade), card_refund (that refund going "
         "on back to the bank card that paid the trade); card_payment (a bound card's money "
-        "coming in to pay a trade, just before that payment); payment (anything else).",
+        "coming in to pay a trade, just before that payment); fund_in (the balance "
+        "transferred into Yu'e Bao), fund_out (Yu'e Bao transferred out to the balance); "
+        "payment (anything else).",
         json_schema_extra={"enum": list(ENTRY_KIND_NAMES)},
     )
     amount_fen: int = Field(description="Signed: + into the wallet, - out of it.")
