@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from paybao.domain.errors import InvalidInput
+from paybao.domain.operator_access import disabling_leaves_an_admin
 from paybao.domain.operator_roles import (
     ACTIONS,
+    SELF_SERVICE,
     VIEW,
     OperatorRoleForbidden,
     Role,
@@ -21,14 +23,16 @@ from paybao.domain.operator_roles import (
 
 def test_admin_may_do_everything_and_viewer_only_read() -> None:
     assert actions_of(Role.ADMIN) == frozenset(ACTIONS)
-    assert actions_of(Role.VIEWER) == {VIEW}
+    assert actions_of(Role.VIEWER) == {VIEW} | SELF_SERVICE
+    assert all(actions_of(role) >= SELF_SERVICE for role in Role)
 
 
 def test_support_and_finance_hold_disjoint_powers_beyond_reading() -> None:
-    support = actions_of(Role.SUPPORT) - {VIEW}
-    finance = actions_of(Role.FINANCE) - {VIEW}
+    support = actions_of(Role.SUPPORT) - {VIEW} - SELF_SERVICE
+    finance = actions_of(Role.FINANCE) - {VIEW} - SELF_SERVICE
     assert support and finance and not support & finance
     assert "user.status" in support and "reconcile.run" in finance
+    assert "notify.resend" in finance and "notify.resend" not in support
 
 
 @pytest.mark.parametrize("role", [None, "", "root", "ADMIN"])
@@ -57,6 +61,20 @@ def test_the_last_admin_stays() -> None:
     assert leaves_an_admin("admin", Role.VIEWER, admins=2)
     assert leaves_an_admin("admin", Role.ADMIN, admins=1)
     assert leaves_an_admin("viewer", Role.SUPPORT, admins=1)
+
+
+def test_disabling_keeps_an_enabled_admin() -> None:
+    assert not disabling_leaves_an_admin("admin", admins=1)
+    assert disabling_leaves_an_admin("admin", admins=2)
+    assert disabling_leaves_an_admin("finance", admins=1)
+
+
+@pytest.mark.parametrize(
+    "action",
+    ["operator.disable", "operator.enable", "operator.token_create", "operator.token_revoke"],
+)
+def test_only_admins_disable_operators_and_manage_others_tokens(action: str) -> None:
+    assert ACTIONS[action] == {Role.ADMIN}
 
 
 def test_default_role() -> None:

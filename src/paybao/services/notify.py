@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Protocol
 
 from paybao.domain.errors import NotFound
+from paybao.services.audit import AuditTrail
 from paybao.services.clock import US_PER_S, datetime_from_us
 from paybao.services.jobs import Job, JobRunner
 from paybao.services.ports import Clock, Database, Tx
@@ -104,6 +105,7 @@ class NotifyService:
         renderer: NotificationRenderer,
         sender: NotificationSender,
         retry_schedule_s: Sequence[int] = RETRY_SCHEDULE_S_DEFAULT,
+        audit: AuditTrail | None = None,
     ) -> None:
         assert all(delay_s > 0 for delay_s in retry_schedule_s)
         self.db = db
@@ -113,6 +115,8 @@ class NotifyService:
         self.renderer = renderer
         self.sender = sender
         self.retry_schedule_s = tuple(retry_schedule_s)
+        # Who resent what (merchant portal, admin console, admin API): rows in the audit log.
+        self.audit = audit
 
     def install_jobs(self) -> None:
         self.jobs.register_outside_tx(JOB_NOTIFY, self.deliver)
@@ -177,22 +181,60 @@ class NotifyService:
             return None
         return self.clock.now_us() + self.retry_schedule_s[attempt_no - 1] * US_PER_S
 
-    # Merchant portal ----------------------------------------------------------------------
+    # Resending: the merchant portal and the admin console --------------------------------
 
-    def resend(self, merchant_id: int, notify_id: str) -> None:
-        """Deliver again now (same notify_id): a merchant fixed its endpoint."""
+    def resend(self, merchant_id: int, notify_id: str) -> bool:
+        """Deliver again now (same notify_id): a merchant fixed its endpoint. Another
+        merchant's notification is `notification_not_found`, as one that does not exist."""
+        return self._resend(
+            notify_id, merchant_id=merchant_id, operator_id=None, actor=f"merchant:{merchant_id}"
+        )
 
-        def work(tx: Tx) -> None:
+    def resend_by_operator(
+        self, operator_id: int | None, notify_id: str, *, actor: str = ""
+    ) -> bool:
+        """The same for an operator (any merchant's notification; audited under the operator,
+        `actor` naming the API token when one was used; no operator: the shared admin token,
+        named by `actor`)."""
+        return self._resend(notify_id, merchant_id=None, operator_id=operator_id, actor=actor)
+
+    def _resend(
+        self, notify_id: str, *, merchant_id: int | None, operator_id: int | None, actor: str
+    ) -> bool:
+        """Mark pending and schedule one delivery now. Returns False when a resend for the
+        same number of attempts is scheduled already (a double click delivers once)."""
+
+        def work(tx: Tx) -> bool:
             notification = self.store.notification(tx, notify_id)
-            if notification is None or notification.merchant_id != merchant_id:
+            mine = notification is not None and merchant_id in (None, notification.merchant_id)
+            if notification is None or not mine:
                 raise NotFound("no such notification", code="notification_not_found")
             self.store.set_status(tx, notification.id, "pending")
             key = f"{notify_id}:resend:{notification.attempts}"
-            self.jobs.schedule_in(
+            scheduled = self.jobs.schedule_in(
                 tx, JOB_NOTIFY, key, self.clock.now_us(), {"notify_id": notify_id}
             )
+            if self.audit is not None:
+                detail = (
+                    f"merchant {notification.merchant_id} {notification.event}, was "
+                    f"{notification.status} after {notification.attempts} attempts"
+                )
+                self.audit.record_in(
+                    tx,
+                    "notify.resend",
+                    f"notify:{notify_id}",
+                    operator_id=operator_id,
+                    actor=actor or None,
+                    detail=detail,
+                    outcome="ok" if scheduled else "already_scheduled",
+                )
+            return scheduled
 
-        self.db.run(work)
+        return self.db.run(work)
+
+    def notification(self, notify_id: str) -> Notification | None:
+        with self.db.read() as tx:
+            return self.store.notification(tx, notify_id)
 
     def notifications_of(self, merchant_id: int, limit: int = 50) -> list[Notification]:
         assert 0 < limit <= LIST_LIMIT_MAX

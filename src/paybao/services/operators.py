@@ -1,9 +1,12 @@
-"""Operators (password + TOTP) and their roles, the admin view of users, freeze/unfreeze, the
-audit log, and users' API bearer tokens.
+"""Operators (password + TOTP), their roles, disabling and enabling them, the admin view of
+users, freeze/unfreeze, the audit log, and users' API bearer tokens.
 
 Every operator action writes an `audit_log` row in the same transaction as its change. What an
 operator may do is decided by `authorize` against the one table in domain/operator_roles.py;
 a refusal changes nothing and is audited on its own (outcome `operator_role_forbidden`).
+A disabled operator (domain/operator_access.py) cannot sign in, `authorize` refuses its live
+sessions at their next request, and disabling revokes its personal API tokens
+(services/operator_tokens.py).
 """
 
 from __future__ import annotations
@@ -16,6 +19,11 @@ from typing import Any, Protocol
 
 from paybao.domain import operator_roles
 from paybao.domain.errors import Conflict, InvalidInput, NotFound, RateLimited, Unauthenticated
+from paybao.domain.operator_access import (
+    OperatorDisabled,
+    OperatorSelfDisable,
+    disabling_leaves_an_admin,
+)
 from paybao.domain.operator_roles import LastAdmin, OperatorRoleForbidden, Role
 from paybao.domain.totp import matching_step, new_secret, provisioning_uri
 from paybao.services.audit import AuditStore
@@ -45,6 +53,8 @@ class AdminStore(AuditStore, Protocol):
     ) -> int: ...
 
     def update_operator(self, tx: Tx, operator_id: int, **values: Any) -> None: ...
+
+    def revoke_tokens_of(self, tx: Tx, operator_id: int, now_us: int) -> int: ...
 
     def audit_tail(self, tx: Tx, limit: int) -> list[Any]: ...
 
@@ -134,9 +144,30 @@ class OperatorService:
         return NewOperator(operator_id, name, secret, provisioning_uri(secret, name), given.value)
 
     def get(self, operator_id: int) -> Operator | None:
+        """The operator, if it exists and is enabled (a disabled one: OperatorDisabled)."""
         with self.db.read() as tx:
             row = self.store.operator_by_id(tx, operator_id)
-        return Operator(int(row.id), str(row.name), str(row.role)) if row is not None else None
+        if row is None:
+            return None
+        if row.disabled_at_us is not None:
+            raise OperatorDisabled("this operator is disabled")
+        return Operator(int(row.id), str(row.name), str(row.role))
+
+    def row(self, operator_id: int) -> Any:
+        """The operator's row (enabled or not), or `operator_not_found`."""
+        with self.db.read() as tx:
+            found = self.store.operator_by_id(tx, operator_id)
+        if found is None:
+            raise NotFound("no such operator", code="operator_not_found")
+        return found
+
+    def by_name(self, name: str) -> Any:
+        """The operator's row (enabled or not), or `operator_not_found`."""
+        with self.db.read() as tx:
+            row = self.store.operator_by_name(tx, name.strip())
+        if row is None:
+            raise NotFound(f"no operator named {name.strip()}", code="operator_not_found")
+        return row
 
     def operators(self) -> list[Any]:
         with self.db.read() as tx:
@@ -147,17 +178,21 @@ class OperatorService:
     def authorize(self, operator_id: int, action: str, subject: str) -> Operator:
         """The operator, if its role permits `action` (domain/operator_roles.ACTIONS); else
         an audit row (outcome operator_role_forbidden) and `OperatorRoleForbidden`. An
-        operator that no longer exists raises Unauthenticated."""
+        operator that no longer exists raises Unauthenticated, a disabled one
+        OperatorDisabled (an Unauthenticated): its session ends at this request."""
         operator = self.get(operator_id)
         if operator is None:
             raise Unauthenticated("no such operator", code="operator_sign_in_required")
         self._check(operator.role, action, subject, operator_id=operator.id, actor=None)
         return operator
 
-    def authorize_role(self, role: str, action: str, subject: str, *, actor: str) -> None:
-        """The same check for a caller that is not an operator row (the admin REST token,
-        whose role is a setting); `actor` names it in the audit row."""
-        self._check(role, action, subject, operator_id=None, actor=actor)
+    def authorize_role(
+        self, role: str, action: str, subject: str, *, actor: str, operator_id: int | None = None
+    ) -> None:
+        """The same check for an API caller: the shared admin REST token (its role is a
+        setting; no operator) or an operator's personal token (its operator's role, already
+        read by the token look-up). `actor` names the token in the audit row."""
+        self._check(role, action, subject, operator_id=operator_id, actor=actor)
 
     def _check(
         self, role: str, action: str, subject: str, *, operator_id: int | None, actor: str | None
@@ -205,7 +240,10 @@ class OperatorService:
             if target is None:
                 raise NotFound("no such operator", code="operator_not_found")
             old_role = str(target.role)
-            if not operator_roles.leaves_an_admin(old_role, new_role, len(admins)):
+            # A disabled admin is not among the enabled admins counted: demoting it takes no
+            # power away from anyone.
+            enabled = target.disabled_at_us is None
+            if enabled and not operator_roles.leaves_an_admin(old_role, new_role, len(admins)):
                 raise LastAdmin("the last admin cannot lose the admin role")
             if old_role != new_role:
                 self.store.update_operator(tx, operator_id, role=new_role.value)
@@ -226,6 +264,78 @@ class OperatorService:
             self._refused(by_operator_id, None, "operator.set_role", subject, detail, refused.code)
             raise
 
+    # Disabling ------------------------------------------------------------------------------
+
+    def disable(self, by_operator_id: int | None, operator_id: int, reason: str = "") -> bool:
+        """Disable an operator (someone left): no sign-in, its sessions refused at their next
+        request, its personal API tokens revoked. False if it was disabled already. Refused,
+        and audited: disabling oneself (`operator_self_disable`), or the last enabled admin
+        (`operator_last_admin`). `by_operator_id` None: the CLI."""
+        if by_operator_id is not None and by_operator_id == operator_id:
+            refused = OperatorSelfDisable("ask another admin to disable you")
+            self._refused(
+                by_operator_id,
+                None,
+                "operator.disable",
+                f"operator:{operator_id}",
+                "",
+                refused.code,
+            )
+            raise refused
+
+        def work(tx: Tx) -> bool:
+            # Admins first (locked), then the target: the same order as set_role.
+            admins = self.store.admin_ids_locked(tx)
+            target = self._target(tx, operator_id)
+            if target.disabled_at_us is not None:
+                return False
+            if not disabling_leaves_an_admin(str(target.role), len(admins)):
+                raise LastAdmin("the last enabled admin cannot be disabled")
+            now_us = self.clock.now_us()
+            self.store.update_operator(tx, operator_id, disabled_at_us=now_us)
+            revoked = self.store.revoke_tokens_of(tx, operator_id, now_us)
+            detail = f"{target.name} role={target.role} tokens_revoked={revoked}"
+            if reason.strip():
+                detail += f": {reason.strip()}"
+            self.store.audit(
+                tx, by_operator_id, "operator.disable", f"operator:{operator_id}", detail, now_us
+            )
+            return True
+
+        try:
+            return self.db.run(work)
+        except LastAdmin as refused:
+            subject = f"operator:{operator_id}"
+            self._refused(by_operator_id, None, "operator.disable", subject, "", refused.code)
+            raise
+
+    def enable(self, by_operator_id: int | None, operator_id: int) -> bool:
+        """Let a disabled operator sign in again (with its old password and TOTP secret; its
+        revoked tokens stay revoked). False if it was enabled already."""
+
+        def work(tx: Tx) -> bool:
+            target = self._target(tx, operator_id)
+            if target.disabled_at_us is None:
+                return False
+            now_us = self.clock.now_us()
+            # A fresh start: the failed sign-ins from before do not count.
+            self.store.update_operator(
+                tx, operator_id, disabled_at_us=None, failures=0, locked_until_us=None
+            )
+            detail = f"{target.name} role={target.role}"
+            self.store.audit(
+                tx, by_operator_id, "operator.enable", f"operator:{operator_id}", detail, now_us
+            )
+            return True
+
+        return self.db.run(work)
+
+    def _target(self, tx: Tx, operator_id: int) -> Any:
+        target = self.store.operator_by_id(tx, operator_id, lock=True)
+        if target is None:
+            raise NotFound("no such operator", code="operator_not_found")
+        return target
+
     def authenticate(self, name: str, password: str, totp_code: str) -> int:
         with self.db.read() as tx:
             operator = self.store.operator_by_name(tx, name.strip())
@@ -243,6 +353,11 @@ class OperatorService:
         if not (password_ok and step is not None):
             self.db.run(lambda tx: self._failed_in(tx, operator))
             raise Unauthenticated("wrong name, password or code", code="bad_credentials")
+        if operator.disabled_at_us is not None:
+            # Said only to whoever knows the password and the code: a guesser learns nothing.
+            subject = f"operator:{operator.id}"
+            self._refused(operator.id, None, "operator.sign_in", subject, "", "operator_disabled")
+            raise OperatorDisabled("this operator is disabled; ask an admin")
 
         def work(tx: Tx) -> None:
             self.store.update_operator(tx, operator.id, totp_last_step=step, failures=0)

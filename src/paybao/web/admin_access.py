@@ -6,6 +6,12 @@ Every admin page router depends on `authorize_operator` (re-exported as
 (domain/operator_roles.ACTIONS); a refusal is audited and answered 403
 `operator_role_forbidden`, before the route runs, so nothing changes.
 
+The operator behind a console session is read on every request: a disabled operator's session
+is sent back to the sign-in page at its next request. The admin REST API takes either an
+operator's personal token (`pbo_...`, services/operator_tokens.py: the operator's role,
+audited under the operator with the actor `token:<name>`) or the shared `PAYBAO_ADMIN_TOKEN`
+(the role `PAYBAO_ADMIN_TOKEN_ROLE`, audited as `admin_token`).
+
 Which action a request performs: what its route declares with `@operator_action("...")`, else
 `console.view` for a GET or HEAD. A POST (or any other method) whose route declares nothing is
 refused to every role (fail closed); a test walks every admin route to find one.
@@ -13,16 +19,18 @@ refused to every role (fail closed); a test walks every admin route to find one.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Header, Request
 
 from paybao.bootstrap import Platform
 from paybao.domain.errors import Unauthenticated
 from paybao.domain.operator_roles import VIEW
+from paybao.services.operator_tokens import TokenCaller
 from paybao.services.operators import Operator
-from paybao.web.deps import require_admin
 from paybao.web.session import check_csrf, current_user_id
 
 KIND = "admin"
@@ -32,6 +40,17 @@ SAFE_METHODS = frozenset({"GET", "HEAD"})
 TOKEN_ACTOR = "admin_token"  # noqa: S105 - a name in the audit log, not a secret
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, slots=True)
+class AdminCaller:
+    """Who called the admin REST API (left in `request.state.admin_caller`)."""
+
+    operator_id: int | None  # None: the shared PAYBAO_ADMIN_TOKEN
+    role: str
+    actor: str  # the audit actor: "admin_token" or "token:<name>"
+    name: str  # the operator's name, or "admin_token"
+    token_id: int | None = None
 
 
 class OperatorSignInRequired(Unauthenticated):
@@ -93,23 +112,43 @@ async def authorize_operator(request: Request) -> int:
     try:
         operator: Operator = operators.authorize(operator_id, action_of(request), _subject(request))
     except Unauthenticated:
-        raise OperatorSignInRequired("the operator no longer exists") from None
+        # Gone or disabled: the session ends here, whatever its cookie says.
+        raise OperatorSignInRequired("the operator no longer exists or is disabled") from None
     request.state.operator = operator
     return operator.id
 
 
-def authorize_admin_token(
-    request: Request, platform: Platform = Depends(require_admin)
-) -> Platform:
-    """FastAPI dependency of the admin REST API: the bearer token (deps.require_admin), then
-    its role (`PAYBAO_ADMIN_TOKEN_ROLE`, default admin) checked like an operator's."""
+def authorize_admin_token(request: Request, authorization: str = Header(default="")) -> Platform:
+    """FastAPI dependency of the admin REST API: the bearer token (personal or shared), then
+    its role checked like a console operator's. The caller is left in
+    `request.state.admin_caller` for routes that audit what they do."""
+    platform = _platform(request)
+    caller = admin_caller(platform, authorization)
     platform.services["operators"].authorize_role(
-        platform.settings.admin_token_role,
+        caller.role,
         action_of(request),
         _subject(request),
-        actor=TOKEN_ACTOR,
+        actor=caller.actor,
+        operator_id=caller.operator_id,
     )
+    request.state.admin_caller = caller
     return platform
+
+
+def admin_caller(platform: Platform, authorization: str) -> AdminCaller:
+    """The caller of a bearer `authorization` header: the shared token (compared in constant
+    time), else a personal token; neither: 401."""
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated("admin bearer token required")
+    shared = platform.settings.admin_token
+    if shared and hmac.compare_digest(token.encode(), shared.encode()):
+        role = platform.settings.admin_token_role
+        return AdminCaller(None, role, TOKEN_ACTOR, TOKEN_ACTOR)
+    personal: TokenCaller = platform.services["operator_tokens"].authenticate(token)
+    operator = personal.operator
+    return AdminCaller(operator.id, operator.role, personal.actor, operator.name, personal.token_id)
 
 
 def _subject(request: Request) -> str:

@@ -207,11 +207,15 @@ async def on_role_forbidden(request: Request, error: Exception) -> Response:
 
 
 def install(app: Any) -> None:
-    """Register the console's pages. Call after pages_user.install (static files, CSRF cookie)."""
+    """Register the console's pages (and the admin REST routes of operator access, which go
+    with them: web/api_admin.py). Call after pages_user.install (static files, CSRF cookie)."""
     from paybao.web import (
+        api_admin,
         pages_admin_card_refunds,
+        pages_admin_notifications,
         pages_admin_operators,
         pages_admin_system,
+        pages_admin_tokens,
         pages_admin_users,
     )
 
@@ -222,3 +226,6 @@ def install(app: Any) -> None:
     app.include_router(pages_admin_system.router)
     pages_admin_card_refunds.install(app)
     pages_admin_operators.install(app)
+    pages_admin_tokens.install(app)
+    pages_admin_notifications.install(app)
+    api_admin.install(app)

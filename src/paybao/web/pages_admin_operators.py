@@ -1,9 +1,11 @@
-"""Admin console: operators and their roles (`/admin/operators`).
+"""Admin console: operators, their roles, disabling and enabling (`/admin/operators`).
 
-Every operator sees the list (name, role, when created, locked or not); an admin also gets the
-forms to create an operator (its TOTP secret is shown once, to hand over) and to change a role.
-What each role may do is the table in domain/operator_roles.py; the last admin keeps the role
-(`operator_last_admin`). Every change and every refusal is in the audit log.
+Every operator sees the list (name, role, enabled or disabled, when created, locked or not,
+a link to its API tokens); an admin also gets the forms to create an operator (its TOTP secret
+is shown once, to hand over), to change a role, and to disable or enable an operator. What each
+role may do is the table in domain/operator_roles.py; the last enabled admin keeps the role and
+cannot be disabled (`operator_last_admin`), and no one disables themself
+(`operator_self_disable`). Every change and every refusal is in the audit log.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from paybao.web.i18n import lang_of
 
 NAME_LEN_MAX = 64
 PASSWORD_LEN_MAX = 200
+REASON_LEN_MAX = 200
+NOTICES = ("op_role_done", "op_disabled_done", "op_enabled_done")
 
 router = APIRouter(
     prefix="/admin", include_in_schema=False, dependencies=[Depends(admin.require_operator)]
@@ -43,6 +47,22 @@ admin.ADMIN_TEXTS.update(
             "shown only this once.",
         },
         "op_role_done": {"zh": "角色已修改", "en": "Role changed"},
+        "op_status": {"zh": "状态", "en": "Status"},
+        "op_enabled": {"zh": "启用", "en": "Enabled"},
+        "op_disabled": {"zh": "已停用", "en": "Disabled"},
+        "op_disable": {"zh": "停用", "en": "Disable"},
+        "op_enable": {"zh": "重新启用", "en": "Enable"},
+        "op_disable_reason": {"zh": "停用原因(记入操作日志)", "en": "Reason (audited)"},
+        "op_disable_confirm": {
+            "zh": "停用后此人立即无法登录,其 API 令牌全部作废。确定?",
+            "en": "They are signed out at once and every API token of theirs is revoked. Disable?",
+        },
+        "op_disabled_done": {
+            "zh": "已停用:会话已失效,API 令牌已作废",
+            "en": "Disabled: their sessions end and their API tokens are revoked",
+        },
+        "op_enabled_done": {"zh": "已重新启用", "en": "Enabled again"},
+        "op_tokens": {"zh": "API 令牌", "en": "API tokens"},
         "op_roles_help": {
             "zh": "只读:查看所有页面;客服:另可冻结/解冻用户;财务:另可对账、裁决争议;"
             "管理员:全部,包括运营人员与角色、沙箱时钟。",
@@ -66,6 +86,11 @@ admin.ADMIN_ERRORS.update(
             "en": "Passwords are 10 characters or more",
         },
         "operator_not_found": {"zh": "没有这个运营人员", "en": "No such operator"},
+        "operator_self_disable": {
+            "zh": "不能停用自己,请让另一位管理员操作",
+            "en": "You cannot disable yourself; ask another admin",
+        },
+        "operator_disabled": {"zh": "此运营人员已停用", "en": "This operator is disabled"},
     }
 )
 
@@ -90,7 +115,7 @@ def _render(request: Request, status_code: int = 200, **extra: Any) -> HTMLRespo
 @router.get("/operators")
 def operators_page(request: Request) -> HTMLResponse:
     done = request.query_params.get("done", "")
-    notice = admin.admin_text(lang_of(request), done) if done == "op_role_done" else None
+    notice = admin.admin_text(lang_of(request), done) if done in NOTICES else None
     return _render(request, notice=notice)
 
 
@@ -127,6 +152,32 @@ async def set_role(
     except DomainError as error:
         return _render(request, status_for(error), **admin.admin_error(request, error))
     return RedirectResponse("/admin/operators?done=op_role_done", status_code=303)
+
+
+@router.post("/operators/{target_id}/disable", dependencies=admin.CSRF)
+@admin.operator_action("operator.disable")
+async def disable(
+    request: Request, target_id: int, operator_id: int = Depends(admin.require_operator)
+) -> Response:
+    form = await request.form()
+    reason = str(form.get("reason", ""))[:REASON_LEN_MAX]
+    try:
+        _service(request).disable(operator_id, target_id, reason)
+    except DomainError as error:
+        return _render(request, status_for(error), **admin.admin_error(request, error))
+    return RedirectResponse("/admin/operators?done=op_disabled_done", status_code=303)
+
+
+@router.post("/operators/{target_id}/enable", dependencies=admin.CSRF)
+@admin.operator_action("operator.enable")
+def enable(
+    request: Request, target_id: int, operator_id: int = Depends(admin.require_operator)
+) -> Response:
+    try:
+        _service(request).enable(operator_id, target_id)
+    except DomainError as error:
+        return _render(request, status_for(error), **admin.admin_error(request, error))
+    return RedirectResponse("/admin/operators?done=op_enabled_done", status_code=303)
 
 
 def install(app: Any) -> None:

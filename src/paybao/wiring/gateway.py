@@ -51,6 +51,7 @@ def install(platform: Platform) -> None:
         renderer=forms,
         sender=HttpNotifier(settings.notify_timeout_s),
         retry_schedule_s=settings.notify_retry_schedule_s,
+        audit=platform.services["audit"],
     )
     trades = TradeService(
         db=platform.db,

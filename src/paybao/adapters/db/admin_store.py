@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, or_, select, text, update
 
+from paybao.adapters.db.tables.operator_access import operator_tokens
 from paybao.adapters.db.tables.wallet import (
     api_tokens,
     audit_log,
@@ -33,6 +34,7 @@ class SqlAdminStore:
             operators.c.role,
             operators.c.created_at_us,
             operators.c.locked_until_us,
+            operators.c.disabled_at_us,
         )
         return list(tx.execute(query.order_by(operators.c.id).limit(limit)).all())
 
@@ -40,11 +42,12 @@ class SqlAdminStore:
         return int(tx.execute(select(func.count()).select_from(operators)).scalar_one())
 
     def admin_ids_locked(self, tx: Connection) -> list[int]:
-        """Ids of the admins, their rows locked until the transaction ends (PostgreSQL): two
-        admins demoting each other at once cannot both see the other one still an admin."""
+        """Ids of the enabled admins, their rows locked until the transaction ends
+        (PostgreSQL): two admins demoting or disabling each other at once cannot both see the
+        other one still an enabled admin. A disabled admin manages nothing: not counted."""
         query = (
             select(operators.c.id)
-            .where(operators.c.role == "admin")
+            .where(operators.c.role == "admin", operators.c.disabled_at_us.is_(None))
             .order_by(operators.c.id)
             .with_for_update()
         )
@@ -68,6 +71,18 @@ class SqlAdminStore:
 
     def update_operator(self, tx: Connection, operator_id: int, **values: Any) -> None:
         tx.execute(update(operators).where(operators.c.id == operator_id).values(**values))
+
+    def revoke_tokens_of(self, tx: Connection, operator_id: int, now_us: int) -> int:
+        """Revoke every unrevoked personal API token of the operator; how many."""
+        result = tx.execute(
+            update(operator_tokens)
+            .where(
+                operator_tokens.c.operator_id == operator_id,
+                operator_tokens.c.revoked_at_us.is_(None),
+            )
+            .values(revoked_at_us=now_us)
+        )
+        return int(result.rowcount)
 
     def audit(
         self,

@@ -191,6 +191,8 @@ operators = Table(
     # What the operator may do (domain/operator_roles.py): viewer | support | finance | admin.
     # Operators created before roles existed became admins (migration 0015).
     Column("role", String(16), nullable=False, server_default="viewer"),
+    # Set while the operator is disabled (migration 0019): no sign-in, session or API token.
+    Column("disabled_at_us", BigInteger, nullable=True),
     CheckConstraint("role IN ('viewer', 'support', 'finance', 'admin')", name="role_known"),
 )
 
