@@ -1,0 +1,162 @@
+"""SQL for risk control (`services/risk.py`): the signals of one operation in one statement,
+the decisions, the blacklist."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Select, delete, exists, func, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
+
+from paybao.adapters.db.tables.risk import risk_blacklist, risk_decisions
+from paybao.adapters.db.tables.wallet import users, wallet_transfers, withdrawals
+from paybao.services.risk import BlacklistEntry, History, RecordedDecision
+
+# Statuses of attempts that moved (or hold) no money: they are not history.
+_DEAD = ("failed", "cancelled")
+
+
+class SqlRiskStore:
+    def history(
+        self,
+        tx: Connection,
+        user_id: int,
+        payee_user_id: int | None,
+        since_us: int,
+        ops_max: int,
+    ) -> History:
+        """The user's newest `ops_max` transfers and withdrawals: how many since `since_us`,
+        the largest amount; whether the user ever paid the payee; whether it is blacklisted."""
+        t = _newest(wallet_transfers, wallet_transfers.c.payer_user_id, user_id, ops_max)
+        w = _newest(withdrawals, withdrawals.c.user_id, user_id, ops_max)
+        columns: list[Any] = [
+            _count_since(t, since_us).label("t_ops"),
+            _count_since(w, since_us).label("w_ops"),
+            select(func.max(t.c.amount_fen)).where(t.c.status.not_in(_DEAD)).scalar_subquery(),
+            select(func.max(w.c.amount_fen)).where(w.c.status.not_in(_DEAD)).scalar_subquery(),
+        ]
+        if payee_user_id is None:
+            columns += [literal(False), literal(False)]
+        else:
+            columns += [
+                exists().where(
+                    wallet_transfers.c.payer_user_id == user_id,
+                    wallet_transfers.c.payee_user_id == payee_user_id,
+                    wallet_transfers.c.status == "succeeded",
+                ),
+                exists().where(risk_blacklist.c.user_id == payee_user_id),
+            ]
+        row = tx.execute(select(*columns)).one()
+        largest = [amount for amount in (row[2], row[3]) if amount is not None]
+        return History(
+            ops_since=int(row[0]) + int(row[1]),
+            largest_fen=max(largest) if largest else None,
+            paid_payee_before=bool(row[4]),
+            payee_blacklisted=bool(row[5]),
+        )
+
+    def insert_decision(self, tx: Connection, values: dict[str, Any]) -> int:
+        key = tx.execute(insert(risk_decisions).values(**values)).inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    def decisions(
+        self, tx: Connection, *, unreviewed: bool, limit: int, before_id: int | None
+    ) -> list[RecordedDecision]:
+        query = select(risk_decisions).order_by(risk_decisions.c.id.desc()).limit(limit)
+        if unreviewed:
+            query = query.where(
+                risk_decisions.c.review.is_(None), risk_decisions.c.decision == "delay"
+            )
+        if before_id is not None:
+            query = query.where(risk_decisions.c.id < before_id)
+        return [_decision(row) for row in tx.execute(query)]
+
+    def decision(
+        self, tx: Connection, decision_id: int, *, for_update: bool = False
+    ) -> RecordedDecision | None:
+        query = select(risk_decisions).where(risk_decisions.c.id == decision_id)
+        row = tx.execute(query.with_for_update() if for_update else query).first()
+        return None if row is None else _decision(row)
+
+    def review(
+        self, tx: Connection, decision_id: int, review: str, operator_id: int, now_us: int
+    ) -> bool:
+        result = tx.execute(
+            update(risk_decisions)
+            .where(risk_decisions.c.id == decision_id, risk_decisions.c.review.is_(None))
+            .values(review=review, reviewed_by=operator_id, reviewed_at_us=now_us)
+        )
+        return result.rowcount == 1
+
+    def blacklist_add(
+        self, tx: Connection, user_id: int, reason: str, operator_id: int | None, now_us: int
+    ) -> bool:
+        """False if the account is already on the list."""
+        try:
+            with tx.begin_nested():
+                tx.execute(
+                    insert(risk_blacklist).values(
+                        user_id=user_id, reason=reason, added_by=operator_id, added_at_us=now_us
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def blacklist_remove(self, tx: Connection, user_id: int) -> bool:
+        result = tx.execute(delete(risk_blacklist).where(risk_blacklist.c.user_id == user_id))
+        return result.rowcount == 1
+
+    def blacklist(self, tx: Connection, limit: int) -> list[BlacklistEntry]:
+        rows = tx.execute(
+            select(risk_blacklist, users.c.phone, users.c.real_name)
+            .join(users, users.c.id == risk_blacklist.c.user_id, isouter=True)
+            .order_by(risk_blacklist.c.added_at_us.desc())
+            .limit(limit)
+        )
+        return [
+            BlacklistEntry(
+                user_id=row.user_id,
+                phone=row.phone,
+                real_name=row.real_name,
+                reason=row.reason,
+                added_by=row.added_by,
+                added_at_us=row.added_at_us,
+            )
+            for row in rows
+        ]
+
+
+def _newest(table: Any, user_column: Any, user_id: int, limit: int) -> Any:
+    return (
+        select(table.c.amount_fen, table.c.status, table.c.created_at_us)
+        .where(user_column == user_id)
+        .order_by(table.c.id.desc())
+        .limit(limit)
+        .subquery()
+    )
+
+
+def _count_since(newest: Any, since_us: int) -> Any:
+    query: Select[Any] = (
+        select(func.count()).select_from(newest).where(newest.c.created_at_us >= since_us)
+    )
+    return query.scalar_subquery()
+
+
+def _decision(row: Any) -> RecordedDecision:
+    return RecordedDecision(
+        id=row.id,
+        user_id=row.user_id,
+        action=row.action,
+        amount_fen=row.amount_fen,
+        decision=row.decision,
+        reasons=tuple(reason for reason in row.reasons.split(",") if reason),
+        payee_user_id=row.payee_user_id,
+        reference=row.reference,
+        created_at_us=row.created_at_us,
+        reviewed_at_us=row.reviewed_at_us,
+        reviewed_by=row.reviewed_by,
+        review=row.review,
+    )

@@ -1,0 +1,270 @@
+"""Real-time risk control of money-out operations (the rules: `domain/risk.py`).
+
+`assess_in` runs inside the operation's own transaction, just before the money moves: one
+statement reads the signals (the user's newest operations, whether the payee was paid before or
+is blacklisted), the pure rules decide. A refusal (`RiskRefused`) rolls the operation back; the
+caller then records it with `record_refusal` in a transaction of its own, so a refused attempt
+leaves exactly one row and no money moved. A DELAY is recorded with the operation it holds
+(`record_in`, same transaction) and waits in the operators' review queue, where they release
+it at once or cancel it (the money goes back to the payer). Passes are not recorded: they are
+the operation's own rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from paybao.domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from paybao.domain.identity import normalize_phone
+from paybao.domain.risk import (
+    Action,
+    Assessment,
+    Decision,
+    RiskRules,
+    Signals,
+    decide,
+    refusal,
+)
+from paybao.services.audit import AuditTrail
+from paybao.services.clock import US_PER_S
+from paybao.services.ports import Clock, Database, Tx
+from paybao.services.users import UserService
+
+DECISIONS_PAGE_MAX = 100
+BLACKLIST_PAGE_MAX = 200
+BLACKLIST_REASON_MAX = 200
+REVIEWS = ("released", "cancelled", "confirmed")
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    ops_since: int
+    largest_fen: int | None
+    paid_payee_before: bool
+    payee_blacklisted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedDecision:
+    id: int
+    user_id: int
+    action: str
+    amount_fen: int
+    decision: str
+    reasons: tuple[str, ...]
+    payee_user_id: int | None
+    reference: str | None
+    created_at_us: int
+    reviewed_at_us: int | None
+    reviewed_by: int | None
+    review: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BlacklistEntry:
+    user_id: int
+    phone: str | None
+    real_name: str | None
+    reason: str
+    added_by: int | None
+    added_at_us: int
+
+
+class RiskStore(Protocol):
+    def history(
+        self, tx: Tx, user_id: int, payee_user_id: int | None, since_us: int, ops_max: int
+    ) -> History: ...
+
+    def insert_decision(self, tx: Tx, values: dict[str, object]) -> int: ...
+
+    def decisions(
+        self, tx: Tx, *, unreviewed: bool, limit: int, before_id: int | None
+    ) -> list[RecordedDecision]: ...
+
+    def decision(
+        self, tx: Tx, decision_id: int, *, for_update: bool = False
+    ) -> RecordedDecision | None: ...
+
+    def review(self, tx: Tx, decision_id: int, review: str, operator_id: int, now_us: int) -> bool:
+        """Set the review of a decision not yet reviewed; False if it already was."""
+        ...
+
+    def blacklist_add(
+        self, tx: Tx, user_id: int, reason: str, operator_id: int | None, now_us: int
+    ) -> bool: ...
+
+    def blacklist_remove(self, tx: Tx, user_id: int) -> bool: ...
+
+    def blacklist(self, tx: Tx, limit: int) -> list[BlacklistEntry]: ...
+
+
+class HeldTransfers(Protocol):
+    def resolve_held_in(self, tx: Tx, transfer_id: int, *, land: bool) -> bool:
+        """Land or void a pending transfer now; False if it is no longer pending."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One operation as risk control sees it."""
+
+    user_id: int
+    action: Action
+    amount_fen: int
+    by_device: bool
+    payee_user_id: int | None = None
+    delayed_already: bool = False
+
+
+class RiskRefused(Exception):
+    """Raised inside the operation's transaction; `error` is what the client is answered."""
+
+    def __init__(self, attempt: Attempt, assessment: Assessment) -> None:
+        super().__init__(assessment.decision.label)
+        self.attempt = attempt
+        self.assessment = assessment
+        self.error: DomainError = refusal(assessment)
+
+
+@dataclass
+class RiskService:
+    db: Database
+    store: RiskStore
+    clock: Clock
+    users: UserService
+    rules: RiskRules
+    audit: AuditTrail | None = None
+    held: HeldTransfers | None = None
+
+    # The operation ------------------------------------------------------------------------
+
+    def assess_in(self, tx: Tx, attempt: Attempt) -> Assessment:
+        """Decide in the operation's transaction; raises `RiskRefused` for REJECT/CHALLENGE."""
+        since_us = self.clock.now_us() - 3600 * US_PER_S
+        history = self.store.history(
+            tx, attempt.user_id, attempt.payee_user_id, since_us, self.rules.history_ops_max
+        )
+        signals = Signals(
+            action=attempt.action,
+            amount_fen=attempt.amount_fen,
+            by_device=attempt.by_device,
+            ops_last_hour=history.ops_since,
+            largest_recent_fen=history.largest_fen,
+            new_payee=attempt.payee_user_id is not None and not history.paid_payee_before,
+            payee_blacklisted=history.payee_blacklisted,
+            delayed_already=attempt.delayed_already,
+        )
+        assessment = decide(signals, self.rules)
+        if assessment.refused:
+            raise RiskRefused(attempt, assessment)
+        return assessment
+
+    def record_in(
+        self, tx: Tx, attempt: Attempt, assessment: Assessment, reference: str | None = None
+    ) -> int:
+        assert assessment.decision is not Decision.PASS
+        return self.store.insert_decision(
+            tx,
+            {
+                "user_id": attempt.user_id,
+                "action": str(attempt.action),
+                "amount_fen": attempt.amount_fen,
+                "decision": assessment.decision.label,
+                "reasons": ",".join(assessment.reasons),
+                "payee_user_id": attempt.payee_user_id,
+                "reference": reference,
+                "created_at_us": self.clock.now_us(),
+            },
+        )
+
+    def record_refusal(self, refused: RiskRefused) -> DomainError:
+        """After the operation rolled back: keep the refusal; returns the client's error."""
+        self.db.run(lambda tx: self.record_in(tx, refused.attempt, refused.assessment))
+        return refused.error
+
+    # The review queue ---------------------------------------------------------------------
+
+    def decisions(
+        self, *, unreviewed: bool = False, limit: int = 50, before_id: int | None = None
+    ) -> list[RecordedDecision]:
+        if not 1 <= limit <= DECISIONS_PAGE_MAX:
+            raise InvalidInput(
+                f"page size must be 1..{DECISIONS_PAGE_MAX}", code="page_size_invalid"
+            )
+        with self.db.read() as tx:
+            return self.store.decisions(tx, unreviewed=unreviewed, limit=limit, before_id=before_id)
+
+    def review(self, decision_id: int, review: str, operator_id: int) -> RecordedDecision:
+        """An operator's ruling on a delayed transfer: `released` lands it now, `cancelled`
+        returns it to the payer, `confirmed` lets it land at its time. Once per decision."""
+        if review not in REVIEWS:
+            raise InvalidInput(f"review is one of {', '.join(REVIEWS)}", code="invalid_review")
+
+        def work(tx: Tx) -> RecordedDecision:
+            decision = self.store.decision(tx, decision_id, for_update=True)
+            if decision is None:
+                raise NotFound("no such risk decision", code="risk_decision_not_found")
+            if decision.review is not None or decision.decision != Decision.DELAY.label:
+                raise Conflict(
+                    "this decision is not waiting for review", code="risk_already_reviewed"
+                )
+            if review != "confirmed":
+                self._resolve_in(tx, decision, land=review == "released")
+            assert self.store.review(tx, decision_id, review, operator_id, self.clock.now_us())
+            self._audit_in(tx, f"risk.{review}", f"risk:{decision_id}", operator_id, "")
+            reviewed = self.store.decision(tx, decision_id)
+            assert reviewed is not None
+            return reviewed
+
+        return self.db.run(work)
+
+    def _resolve_in(self, tx: Tx, decision: RecordedDecision, *, land: bool) -> None:
+        assert self.held is not None, "no held-transfer service wired"
+        kind, _, row_id = (decision.reference or "").partition(":")
+        if kind != "p2p" or not row_id.isdigit():
+            raise Conflict("this decision holds no transfer", code="risk_nothing_held")
+        if not self.held.resolve_held_in(tx, int(row_id), land=land):
+            raise Conflict(
+                "the transfer has already landed or been cancelled", code="risk_already_resolved"
+            )
+
+    # The blacklist ------------------------------------------------------------------------
+
+    def blacklist(self, limit: int = BLACKLIST_PAGE_MAX) -> list[BlacklistEntry]:
+        with self.db.read() as tx:
+            return self.store.blacklist(tx, min(max(limit, 1), BLACKLIST_PAGE_MAX))
+
+    def blacklist_add(self, phone: str, reason: str, operator_id: int | None) -> int:
+        """Put the account with this phone number on the blacklist: nobody can pay it."""
+        reason = reason.strip()
+        if not reason or len(reason) > BLACKLIST_REASON_MAX or not reason.isprintable():
+            raise InvalidInput(
+                f"a reason of 1..{BLACKLIST_REASON_MAX} printable characters is required",
+                code="blacklist_reason_invalid",
+            )
+        user = self.users.find_by_phone(normalize_phone(phone))
+        if user is None:
+            raise NotFound("no paybao account with this phone number", code="user_not_found")
+
+        def work(tx: Tx) -> int:
+            if not self.store.blacklist_add(tx, user.id, reason, operator_id, self.clock.now_us()):
+                raise Conflict("this account is already blacklisted", code="already_blacklisted")
+            self._audit_in(tx, "risk.blacklist_add", f"user:{user.id}", operator_id, reason)
+            return user.id
+
+        return self.db.run(work)
+
+    def blacklist_remove(self, user_id: int, operator_id: int | None) -> None:
+        def work(tx: Tx) -> None:
+            if not self.store.blacklist_remove(tx, user_id):
+                raise NotFound("this account is not blacklisted", code="not_blacklisted")
+            self._audit_in(tx, "risk.blacklist_remove", f"user:{user_id}", operator_id, "")
+
+        self.db.run(work)
+
+    def _audit_in(
+        self, tx: Tx, action: str, subject: str, operator_id: int | None, detail: str
+    ) -> None:
+        if self.audit is not None:
+            self.audit.record_in(tx, action, subject, operator_id=operator_id, detail=detail)
