@@ -344,6 +344,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "PAYBAO_DATA_DIR": str(work / "data"),
         "PAYBAO_SANDBOX": "1",
         "PAYBAO_RUN_WORKER_IN_SERVER": "0",
+        # Each simulated buyer makes hundreds of money-outs an hour, far beyond a person's
+        # velocity limit; risk control's other rules still run (and cost what they cost).
+        "PAYBAO_RISK_OPS_PER_HOUR_MAX": "1000000",
         "PAYBAO_WORKER_POLL_INTERVAL_S": "0.2",
     }
     processes = Processes(env, free_port(), work)
