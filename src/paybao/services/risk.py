@@ -64,8 +64,8 @@ class RecordedDecision:
 @dataclass(frozen=True, slots=True)
 class BlacklistEntry:
     user_id: int
-    phone: str | None
-    real_name: str | None
+    phone_masked: str  # 138****0000: operators see no more of a phone than elsewhere
+    name_masked: str
     reason: str
     added_by: int | None
     added_at_us: int

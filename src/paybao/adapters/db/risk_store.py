@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from paybao.adapters.db.tables.risk import risk_blacklist, risk_decisions
 from paybao.adapters.db.tables.wallet import users, wallet_transfers, withdrawals
+from paybao.domain.identity import mask_phone, mask_real_name
 from paybao.services.risk import BlacklistEntry, History, RecordedDecision
 
 # Statuses of attempts that moved (or hold) no money: they are not history.
@@ -118,8 +119,8 @@ class SqlRiskStore:
         return [
             BlacklistEntry(
                 user_id=row.user_id,
-                phone=row.phone,
-                real_name=row.real_name,
+                phone_masked=mask_phone(row.phone) if row.phone else "",
+                name_masked=mask_real_name(row.real_name) if row.real_name else "",
                 reason=row.reason,
                 added_by=row.added_by,
                 added_at_us=row.added_at_us,
