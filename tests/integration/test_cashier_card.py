@@ -182,10 +182,14 @@ def test_a_malformed_funding_choice_is_refused(
 ) -> None:
     trade = open_trade(platform)
     signed_in(client, trade.trade_no)
-    for funding in ("card:", "card:x1", "credit"):
+    for funding in ("card:", "card:x1", "coupon"):
         answer = pay(client, trade.trade_no, funding)
         assert answer.status_code == 400  # type: ignore[attr-defined]
         assert "请选择付款方式" in answer.text  # type: ignore[attr-defined]
+    # "credit" is Huabei (tests/integration/test_credit.py): refused without a credit line.
+    answer = pay(client, trade.trade_no, "credit")
+    assert answer.status_code == 400  # type: ignore[attr-defined]
+    assert "尚未开通花呗" in answer.text  # type: ignore[attr-defined]
     assert card_rows(platform) == []
 
 

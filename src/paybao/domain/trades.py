@@ -64,6 +64,7 @@ class Funding(StrEnum):
 
     BALANCE = "balance"  # the buyer's wallet balance
     CARD = "card"  # a quick-pay debit of the buyer's bound bank card (the cashier)
+    CREDIT = "credit"  # the buyer's Huabei credit line (the cashier; domain/credit.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +77,7 @@ class FundBill:
 
 def fund_bills(funding: Funding | None, amount_fen: int) -> tuple[FundBill, ...]:
     """How `amount_fen` of a trade splits over its funding channels. A trade is funded by one
-    channel today (no mixed payments, coupons or credit); a trade paid before the channel was
+    channel today (no mixed payments or coupons); a trade paid before the channel was
     recorded was paid from the balance. A refund goes back the way the money came, so the same
     split applies to it."""
     assert amount_fen > 0

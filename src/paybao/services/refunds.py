@@ -8,7 +8,10 @@ fees -> merchant settlement (fee back), then merchant settlement -> buyer wallet
 A refund goes back the way the money came (原路退回). For a trade paid from the balance that
 is all. For a trade paid with a bound card the chain also holds the refunded amount out of the
 wallet towards the card, and once the transaction has committed the card is credited through the
-bank (services/card_refunds.py, plugged in as `card_refunds`).
+bank (services/card_refunds.py, plugged in as `card_refunds`). For a trade paid with credit the
+chain moves on from the wallet to the buyer's credit account what the line takes back (the open
+amount, or the bill's unpaid principal; what the buyer had already repaid stays in the balance:
+services/credit.py, plugged in as `credit_refunds`).
 """
 
 from __future__ import annotations
@@ -80,6 +83,17 @@ class CardRefunds(Protocol):
         ...
 
 
+class CreditRefunds(Protocol):
+    """The way back to the credit line for refunds of credit-paid trades (services/credit.py)."""
+
+    def refund_in(
+        self, tx: Tx, trade_no: str, refund_id: int, refund_fen: int, wallet_id: int
+    ) -> Transfer | None:
+        """Inside the refund's transaction: the transfer moving what the line takes back from
+        the buyer's wallet to its credit account (linked after the refund), or None."""
+        ...
+
+
 class RefundService:
     def __init__(self, trades: TradeService, store: RefundStore) -> None:
         self.trades = trades
@@ -88,6 +102,8 @@ class RefundService:
         self.clock = trades.clock
         # Plugged in by the card-payment feature; without it every refund stays in the balance.
         self.card_refunds: CardRefunds | None = None
+        # Plugged in by the credit feature (Huabei).
+        self.credit_refunds: CreditRefunds | None = None
 
     def refund(
         self,
@@ -154,9 +170,7 @@ class RefundService:
         settlement_id = merchant.settlement_account_id
         wallet_id = self.trades.buyers.wallet_account_id_in(tx, trade.buyer_user_id)
         prefix = f"trade:{trade.trade_no}"
-        to_card = None
-        if trade.funding is Funding.CARD and self.card_refunds is not None:
-            to_card = self.card_refunds.start_in(tx, trade, refund, wallet_id)
+        onward = self._onward_in(tx, trade, refund, wallet_id)
         transfers = []
         if refund.fee_back_fen:
             transfers.append(
@@ -177,18 +191,29 @@ class RefundService:
                 wallet_id,
                 refund.amount_fen,
                 code=LEDGER_CODE_REFUND,
-                flags=TransferFlags.LINKED if to_card is not None else TransferFlags.NONE,
+                flags=TransferFlags.LINKED if onward is not None else TransferFlags.NONE,
                 reference=trade.trade_no,
             )
         )
-        if to_card is not None:
-            transfers.append(to_card)
+        if onward is not None:
+            transfers.append(onward)
         try:
             self.trades.ledger.transfer_in(tx, transfers)
         except LedgerRejected as error:
             if error.code == "exceeds_credits":
                 raise SellerBalanceNotEnough("the merchant's balance is not enough") from None
             raise
+
+    def _onward_in(self, tx: Tx, trade: Trade, refund: Refund, wallet_id: int) -> Transfer | None:
+        """Where the refund goes on from the wallet it credits: back to the card or to the
+        credit line that paid the trade, or nowhere (a balance payment)."""
+        if trade.funding is Funding.CARD and self.card_refunds is not None:
+            return self.card_refunds.start_in(tx, trade, refund, wallet_id)
+        if trade.funding is Funding.CREDIT and self.credit_refunds is not None:
+            return self.credit_refunds.refund_in(
+                tx, trade.trade_no, refund.id, refund.amount_fen, wallet_id
+            )
+        return None
 
     def find(self, app_id: str, ref: TradeRef, out_request_no: str) -> tuple[Trade, Refund | None]:
         with self.db.read() as tx:

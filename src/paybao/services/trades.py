@@ -197,6 +197,14 @@ class AuthCodeResolver(Protocol):
         ...
 
 
+class CreditFunding(Protocol):
+    """The buyer's credit line (services/credit.py), for trades paid with credit."""
+
+    def draw_in(self, tx: Tx, user_id: int, trade_no: str, amount_fen: int) -> int:
+        """Take the amount from the buyer's line (or refuse); the ledger account to debit."""
+        ...
+
+
 class TradeEvents(Protocol):
     """Where trade changes are announced (the merchant notification outbox)."""
 
@@ -235,6 +243,8 @@ class TradeService:
         self.settings = settings
         # Extra resolvers of till codes (the payment-code feature adds its own).
         self.code_resolvers: list[AuthCodeResolver] = []
+        # The credit feature plugs its line in; without it no trade can be paid with credit.
+        self.credit: CreditFunding | None = None
         self._fees_account_id: int | None = None
         # A user's wallet account never changes once opened: asked once per user, not per pay.
         self._wallet_ids: dict[int, int] = {}
@@ -366,15 +376,25 @@ class TradeService:
         self._paid_in(tx, paid, merchant, buyer_user_id, last=True)
         return paid
 
-    def pay_by_buyer(self, trade_no: str, buyer_user_id: int, payment_password: str) -> Trade:
-        """The cashier: a signed-in buyer pays an open trade with the wallet balance."""
+    def pay_by_buyer(
+        self,
+        trade_no: str,
+        buyer_user_id: int,
+        payment_password: str,
+        *,
+        funding: Funding = Funding.BALANCE,
+    ) -> Trade:
+        """The cashier: a signed-in buyer pays an open trade with the wallet balance, or with
+        the credit line (`Funding.CREDIT`: Huabei; the same payment password)."""
+        if funding not in (Funding.BALANCE, Funding.CREDIT):
+            raise InvalidInput("pay from the balance or with credit", code="funding_invalid")
 
         def work(tx: Tx) -> Trade:
             trade = self._trade_in(tx, trade_no)
             merchant = self.merchants.merchant_in(tx, trade.merchant_id)
             next_status(trade.status, TradeEvent.PAY)  # before asking for the password
             self.buyers.check_payment_password_in(tx, buyer_user_id, payment_password)
-            return self._pay_in(tx, trade, merchant, buyer_user_id)
+            return self._pay_in(tx, trade, merchant, buyer_user_id, funding=funding)
 
         return self.buyers.run_paying(work)
 
@@ -384,8 +404,9 @@ class TradeService:
         """Pay an open trade for a buyer already authenticated by the caller (a payment code,
         a confirmed password) inside the caller's transaction. `funding="card"`: the money came
         from the buyer's card just now, so it does not count against balance-payment limits, and
-        the trade records it (its refunds go back to the card). Trades are paid from the balance
-        or a card only (`Funding`)."""
+        the trade records it (its refunds go back to the card). `funding="credit"`: the buyer's
+        credit line pays (not counted against balance limits either; refunds go back to the
+        line)."""
         merchant = self.merchants.merchant_in(tx, trade.merchant_id)
         return self._pay_in(tx, trade, merchant, buyer_user_id, funding=funding)
 
@@ -398,7 +419,9 @@ class TradeService:
         *,
         funding: str = "balance",
     ) -> Trade:
-        paid_by = Funding(funding)  # a trade is paid from the balance or a card, nothing else
+        paid_by = Funding(funding)  # the balance, a card or the credit line, nothing else
+        if paid_by is Funding.CREDIT and self.credit is None:
+            raise InvalidInput("credit pay is not available", code="funding_invalid")
         if merchant.owner_user_id is not None and merchant.owner_user_id == buyer_user_id:
             raise BuyerIsSeller("a merchant cannot pay itself")
         now_us = self.clock.now_us()
@@ -441,13 +464,18 @@ class TradeService:
         notification, and the journal. `last`: the transaction writes nothing after this, so
         the journal may commit it (see `LedgerService.transfer_in`)."""
         assert paid.paid_at_us is not None
+        if paid.funding is Funding.CREDIT:
+            # The line's row lock comes before any ledger account's (services/credit.py).
+            assert self.credit is not None
+            source_id = self.credit.draw_in(tx, buyer_user_id, paid.trade_no, paid.total_fen)
+        else:
+            source_id = self._wallet_id_in(tx, buyer_user_id)
         finish_at_us = paid.paid_at_us + self.settings.refund_window_s * US_PER_S
         self.jobs.schedule_in(tx, JOB_FINISH, paid.trade_no, finish_at_us)
         self.events.trade_changed_in(tx, paid, "pay")
         # Money moves last: the merchant's and the fee account's rows are hot (every payment
         # credits them), so their locks are taken as late, and held as briefly, as possible.
-        wallet_id = self._wallet_id_in(tx, buyer_user_id)
-        self._move_payment_in(tx, paid, merchant, wallet_id, paid.fee_fen, last=last)
+        self._move_payment_in(tx, paid, merchant, source_id, paid.fee_fen, last=last)
 
     def _wallet_id_in(self, tx: Tx, user_id: int) -> int:
         wallet_id = self._wallet_ids.get(user_id)
@@ -463,16 +491,17 @@ class TradeService:
         tx: Tx,
         trade: Trade,
         merchant: Merchant,
-        wallet_id: int,
+        source_id: int,
         fee_fen: int,
         *,
         last: bool = False,
     ) -> None:
+        """`source_id`: the buyer's wallet, or its credit account for a credit payment."""
         settlement_id = merchant.settlement_account_id
         transfers = [
             Transfer(
                 f"trade:{trade.trade_no}:pay",
-                wallet_id,
+                source_id,
                 settlement_id,
                 trade.total_fen,
                 code=LEDGER_CODE_TRADE_PAY,
@@ -657,6 +686,7 @@ def new_trade_no(now_us: int) -> str:
 __all__: Sequence[str] = [
     "AuthCodeResolver",
     "Buyers",
+    "CreditFunding",
     "NewTrade",
     "Trade",
     "TradeRef",

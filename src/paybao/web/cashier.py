@@ -1,11 +1,13 @@
 """The cashier: where page.pay / wap.pay / app.pay (and a scanned precreate QR) lead the buyer.
 
 Shows the merchant, subject and amount; the buyer signs in with the wallet's session, pays
-from the balance or a bound card (a quick-pay debit through the bank: services/card_pay.py)
-with the payment password (the wallet counts wrong tries and locks after five), and is sent to
-the merchant's return_url with signed parameters. While a card debit's answer is unknown the
-page says so and reloads itself until the bank query job has settled the trade. A trade that is paid
-or closed is shown as such and cannot be paid again (the service refuses it in any case).
+from the balance, a bound card (a quick-pay debit through the bank: services/card_pay.py) or,
+offered only when the buyer's Huabei line is not frozen and has enough credit available, with
+credit (services/credit.py), always with the payment password (the wallet counts wrong tries
+and locks after five), and is sent to the merchant's return_url with signed parameters. While a
+card debit's answer is unknown the page says so and reloads itself until the bank query job has
+settled the trade. A trade that is paid or closed is shown as such and cannot be paid again (the
+service refuses it in any case).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 
 from paybao.domain.errors import DomainError, InvalidInput
 from paybao.domain.money import format_yuan
-from paybao.domain.trades import TradeStatus
+from paybao.domain.trades import Funding, TradeStatus
 from paybao.services.trades import Trade
 from paybao.web.deps import platform_of
 from paybao.web.session import check_csrf, csrf_token, current_user_id, sign_in
@@ -41,6 +43,9 @@ _MESSAGES = {
     "card_payment_in_flight": "银行卡支付处理中，请稍候",
     "bank_declined": "银行扣款失败，请换一种付款方式",
     "funding_invalid": "请选择付款方式",
+    "credit_not_opened": "尚未开通花呗",
+    "credit_limit_exceeded": "花呗可用额度不足",
+    "credit_overdue_frozen": "花呗账单已逾期,暂停使用;还清后恢复",
 }
 # Shown while a card debit's outcome is unknown; the page reloads itself this often.
 PROCESSING_REFRESH_S = 3
@@ -69,6 +74,7 @@ def _page(
         "error": error,
         "return_url": return_url,
         "cards": _cards(request, user_id) if trade.status is TradeStatus.WAIT_BUYER_PAY else [],
+        "credit_available": _credit_available(request, user_id, trade),
         "processing": processing,
         "refresh_s": PROCESSING_REFRESH_S,
     }
@@ -81,6 +87,15 @@ def _cards(request: Request, user_id: int | None) -> list[tuple[int, str]]:
         return []
     cards = platform_of(request).services["card_pay"].cards_of(user_id)
     return [(card.id, f"{card.bank_code} 尾号{card.card_number[-4:]}") for card in cards]
+
+
+def _credit_available(request: Request, user_id: int | None, trade: Trade) -> str | None:
+    """The buyer's available Huabei credit (yuan) if it can pay this trade, else None."""
+    credit = platform_of(request).services.get("credit")  # None: no credit feature installed
+    if credit is None or user_id is None or trade.status is not TradeStatus.WAIT_BUYER_PAY:
+        return None
+    line = credit.offer(user_id, trade.total_fen)
+    return None if line is None else format_yuan(line.available_fen)
 
 
 def _not_found(request: Request) -> Response:
@@ -143,9 +158,9 @@ async def pay(request: Request, trade_no: str) -> Response:
     funding = str(form.get("funding", "balance"))
     try:
         await check_csrf(request)
-        if funding != "balance":
+        if funding not in ("balance", "credit"):
             return _pay_by_card(request, trade_no, user_id, funding, password)
-        paid = trades.pay_by_buyer(trade_no, user_id, password)
+        paid = trades.pay_by_buyer(trade_no, user_id, password, funding=Funding(funding))
     except DomainError as error:
         return _page(request, trades.get(trade_no), error=_message(error), status=400)
     return _paid(request, paid)

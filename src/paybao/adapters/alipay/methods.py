@@ -40,13 +40,15 @@ PAGE_METHODS: Final = frozenset(
 )
 _TIMEOUT_UNITS_S: Final = {"m": 60, "h": 3600, "d": 86_400}
 # fund_bill_list's channel names (Alipay's 支付渠道): the wallet balance is 支付宝余额, a bound
-# card's quick-pay debit 银行卡. Other Alipay channels (PCREDIT 花呗, COUPON 红包, POINT 集分宝,
-# FINANCEACCOUNT 余额宝, ...) have no paybao funding that pays trades yet.
+# card's quick-pay debit 银行卡, the Huabei credit line 花呗 PCREDIT. Other Alipay channels
+# (COUPON 红包, POINT 集分宝, FINANCEACCOUNT 余额宝, ...) have no paybao funding paying trades yet.
 FUND_CHANNEL_BALANCE: Final = "ALIPAYACCOUNT"
 FUND_CHANNEL_CARD: Final = "BANKCARD"
+FUND_CHANNEL_CREDIT: Final = "PCREDIT"
 FUND_CHANNELS: Final[Mapping[Funding, str]] = {
     Funding.BALANCE: FUND_CHANNEL_BALANCE,
     Funding.CARD: FUND_CHANNEL_CARD,
+    Funding.CREDIT: FUND_CHANNEL_CREDIT,
 }
 # A BANKCARD bill also says what kind of card paid (Alipay's fund_type, only on BANKCARD
 # bills; MIXED_CARD 借贷合一卡 has no paybao card type).
