@@ -36,6 +36,8 @@ _STATUS_BY_CODE: dict[str, int] = {
     # Admin console and admin REST API (domain/operator_roles.py).
     "operator_role_forbidden": 403,
     "operator_last_admin": 409,
+    # Huabei: too little credit is like too little money.
+    "credit_limit_exceeded": 402,
 }
 
 
