@@ -17,7 +17,7 @@ per cycle period is also a unique constraint, so a lost lock can never charge a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
@@ -183,11 +183,6 @@ def _usable(
     if agreement.invalid_at_us <= now_us:
         raise AgreementExpired("the agreement has expired")
     return agreement
-
-
-def with_product(new: NewTrade, product: Product) -> NewTrade:
-    """The trade of a deduction names its product (the portal and bills show it)."""
-    return replace(new, product=product.value)
 
 
 __all__ = ["DeductionRequest", "TradePayer", "WithholdingService"]
