@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from enum import StrEnum
 from typing import Final
@@ -127,16 +127,18 @@ def redeem_speed_of(value: str) -> RedeemSpeed:
 # The calendar ---------------------------------------------------------------------------------
 
 
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def china_datetime(at_us: int) -> datetime:
     """The China wall time of an instant (integer arithmetic: no float rounding at midnight)."""
-    epoch = datetime(1970, 1, 1, tzinfo=CHINA_TZ) - timedelta(hours=8)
-    return (epoch + timedelta(microseconds=at_us)).astimezone(CHINA_TZ)
+    return (_EPOCH + timedelta(microseconds=at_us)).astimezone(CHINA_TZ)
 
 
 def day_start_us(day: date) -> int:
     """00:00 China time of `day`, in microseconds since the epoch."""
-    midnight = datetime(day.year, day.month, day.day, tzinfo=CHINA_TZ)
-    delta = midnight - datetime(1970, 1, 1, tzinfo=CHINA_TZ) + timedelta(hours=8)
+    delta = datetime(day.year, day.month, day.day, tzinfo=CHINA_TZ) - _EPOCH
+    assert delta.microseconds == 0
     return (delta.days * DAY_S + delta.seconds) * US_PER_S
 
 

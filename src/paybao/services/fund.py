@@ -82,6 +82,7 @@ class Holding:
     fast_used_fen: int
     created_at_us: int
     updated_at_us: int
+    settled_day: date | None = None  # the last day the daily pass settled
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,9 @@ confirmation day has come, and lands the NORMAL transfers out that arrive on D.
 Income of D-1 is paid on what was confirmed at the end of D-1: the holding's confirmed amount
 now, plus whatever the user transferred out since D began (the pass may run late: a worker that
 was down, a clock moved ahead), using the figure published for D-1 or the default setting. It is
-unique per (user, day), so running a day twice pays once; orders move by compare-and-set.
+settled once per (user, day): the holding keeps the last day settled, so a second settlement of
+a day (the pass run twice, two wakes at once) does nothing; income is also unique per (user,
+day), and orders move by compare-and-set.
 
 The pass's progress is one `fund_days` row per day (the last user settled). A `fund.day` job
 wakes it: it settles one batch of users (each in its own short transaction), moves the cursor,
@@ -182,8 +184,8 @@ class FundDays:
 
     def _settle_in(self, tx: Tx, user_id: int, day: date) -> Settled:
         holding = self.store.holding(tx, user_id, for_update=True)
-        if holding is None:
-            return Settled(user_id, day)
+        if holding is None or (holding.settled_day is not None and holding.settled_day >= day):
+            return Settled(user_id, day)  # nothing held, or this day is settled already
         income = self._income_in(tx, holding, day - timedelta(days=1))
         transfers: list[Transfer] = []
         income_paid_fen = 0
@@ -207,6 +209,7 @@ class FundDays:
                 "pending_fen": holding.pending_fen - confirmed_fen,
                 "redeeming_fen": holding.redeeming_fen - arrived_fen,
                 "income_total_fen": holding.income_total_fen + income_paid_fen,
+                "settled_day": day,
             },
         )
         return Settled(user_id, day, income_paid_fen, confirmed_fen, arrived_fen)

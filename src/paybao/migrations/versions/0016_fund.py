@@ -1,7 +1,8 @@
 """Yu'e Bao: money-market fund holdings, subscriptions, redemptions, daily income
 
 Five new tables (adapters/db/tables/fund.py): `fund_holdings` (one row per user: confirmed,
-pending and redeeming amounts, income total, today's use of the FAST quota), `fund_orders`
+pending and redeeming amounts, income total, today's use of the FAST quota, the last day
+the daily pass settled), `fund_orders`
 (transfers in and out), `fund_incomes` (one row per user and day), `fund_rates` (the published
 income per 10,000 CNY of a day) and `fund_days` (the daily pass's progress). Nothing existing
 changes; the fund's ledger accounts are opened on first use.
@@ -35,6 +36,7 @@ def upgrade() -> None:
         sa.Column("income_total_fen", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("fast_day", sa.Date(), nullable=True),
         sa.Column("fast_used_fen", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("settled_day", sa.Date(), nullable=True),
         sa.Column("created_at_us", sa.BigInteger(), nullable=False),
         sa.Column("updated_at_us", sa.BigInteger(), nullable=False),
         sa.CheckConstraint(

@@ -34,6 +34,8 @@ fund_holdings = Table(
     # Today's use of the FAST quota: the China day it counts for, and how much.
     Column("fast_day", Date, nullable=True),
     Column("fast_used_fen", BigInteger, nullable=False, server_default="0"),
+    # The last day the daily pass settled for this user: a second settlement of it is a no-op.
+    Column("settled_day", Date, nullable=True),
     Column("created_at_us", BigInteger, nullable=False),
     Column("updated_at_us", BigInteger, nullable=False),
     CheckConstraint(
