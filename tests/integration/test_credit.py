@@ -33,6 +33,7 @@ from paybao.cli import app as cli_app
 from paybao.domain.credit import BillStatus
 from paybao.domain.trades import Funding, TradeStatus
 from paybao.services.trades import TradeRef
+from paybao.services.wallet import StatementQuery
 from paybao.settings import Settings
 
 PHONE = "13900000201"
@@ -181,6 +182,15 @@ def test_refunds_go_back_to_the_line_or_once_repaid_to_the_balance(platform: Pla
     assert wallet_balance(platform, user_id) == 500_00  # 500 - 60 repaid + 60 refunded
     line = credit.line(user_id)
     assert (line.outstanding_fen, line.available_fen) == (0, 1_000_00)
+    # The wallet's statement: the first refund went on to the line, the repayment left the
+    # balance, the second refund (of a repaid bill) stayed in it.
+    entries = platform.services["wallet"].statement(user_id, StatementQuery(limit=10))
+    assert [(e.kind, e.amount_fen) for e in entries][:4] == [
+        ("refund", 60_00),
+        ("credit_repayment", -60_00),
+        ("credit_refund", -40_00),
+        ("refund", 40_00),
+    ]
     assert reconcile_clean(platform) == []
 
 

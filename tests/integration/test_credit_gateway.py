@@ -1,12 +1,14 @@
 """A trade paid with Huabei names Alipay's PCREDIT channel (花呗) in fund_bill_list: snake case
 in the JSON answers of query (and refund_detail_item_list of refund / refund query), camelCase in
-the notification's JSON string; a gateway refund of it goes back to the credit line."""
+the notification's JSON string; a gateway refund of it goes back to the credit line, and so does
+a refund from the merchant portal, which says so."""
 
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
 from tests.integration.credit_support import credit_buyer, pay_with_credit, reconcile_clean
 from tests.integration.gateway_support import call, wallet_balance
+from tests.integration.merchant_portal_support import portal_shop, post_form, sign_in
 from tests.integration.test_fund_bills import notification_forms, refund_query
 
 from paybao.bootstrap import Platform
@@ -46,4 +48,22 @@ def test_a_huabei_payment_names_pcredit_in_answers_and_notifications(
     ]
     for form in forms:  # a JSON string with camelCase keys, as Alipay sends it (§3)
         assert form["fund_bill_list"] == '[{"amount":"66.60","fundChannel":"PCREDIT"}]'
+    assert reconcile_clean(platform) == []
+
+
+def test_a_portal_refund_of_a_huabei_trade_goes_back_to_the_line_and_says_so(
+    platform: Platform, client: TestClient
+) -> None:
+    shop = portal_shop(platform)
+    user_id = credit_buyer(platform)
+    trade = pay_with_credit(platform, user_id, "P-1", 20_00)
+    assert sign_in(client, shop.merchant.id).status_code == 303
+    client.headers["Accept-Language"] = "en"
+    path = f"/merchant/trades/{trade.trade_no}"
+    assert 'data-funding="credit"' in client.get(path).text
+    done = post_form(client, path, f"{path}/refund", {"amount": "5.00"})
+    assert done.status_code == 303, done.text
+    page = client.get(done.headers["location"]).text
+    assert '<td class="route" data-route="credit">Huabei (credit)</td>' in page
+    assert platform.services["credit"].line(user_id).open_fen == 15_00
     assert reconcile_clean(platform) == []

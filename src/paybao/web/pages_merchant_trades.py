@@ -62,6 +62,7 @@ portal.add_texts(
         "funding": {"zh": "付款方式", "en": "Paid with"},
         "funding_balance": {"zh": "余额", "en": "Balance"},
         "funding_card": {"zh": "银行卡", "en": "Bank card"},
+        "funding_credit": {"zh": "花呗", "en": "Huabei (credit)"},
         "refund_route": {"zh": "退回", "en": "Returned to"},
         "card_refund_processing": {"zh": "银行处理中", "en": "bank processing"},
         "card_refund_succeeded": {"zh": "已退回", "en": "credited"},
