@@ -355,6 +355,18 @@ def test_a_sign_request_expires_and_a_signed_number_refuses_a_new_request(world:
     assert code == "agreement_exists"
 
 
+def test_an_expired_agreement_frees_its_external_number(world: World) -> None:
+    old = world.signed(validity="30d")
+    world.clock.advance(30 * DAY_S)
+    assert world.refused(lambda: world.deduct(old, "late", 1_00)) == "agreement_invalid"
+    fresh = world.signed(fingerprint="f2")
+    assert fresh.agreement_no != old.agreement_no
+    kept = world.agreements.view(1, old.agreement_no).agreement
+    assert (kept.status, kept.live_key) == (AgreementStatus.NORMAL, None)
+    assert world.agreements.expired(kept) and not world.agreements.expired(fresh)
+    world.deduct(fresh, "new", 1_00)
+
+
 def test_cycle_rules_and_products_are_checked_at_the_request(world: World) -> None:
     missing = sign_request(product=Product.CYCLE_PAY_AUTH)
     assert world.refused(lambda: world.agreements.request_sign(missing)) == "invalid_period_rule"

@@ -7,7 +7,7 @@ agreement are `services/withholding.py`.
 
 A merchant's external agreement number is unique among its live agreements (TEMP or NORMAL)
 of one product and scene: the row carries a `live_key` under a unique constraint while live,
-and NULL once it has ended. A new sign request for the same number supersedes an unsigned one
+and NULL once it has ended (or expired, when a new request for the number comes). A new sign request for the same number supersedes an unsigned one
 (VOID), and the very same request again (same fingerprint, still open) returns it.
 """
 
@@ -295,9 +295,15 @@ class AgreementService:
 
     def _supersede_in(self, tx: Tx, existing: Agreement, draft: Agreement) -> Agreement | None:
         """The live agreement with the draft's external number: a signed one refuses the
-        request; the same open request is returned; any other unsigned one is voided."""
+        request unless it has expired (then it keeps its record and frees the number); the
+        same open request is returned; any other unsigned one is voided."""
         if existing.status is _S.NORMAL:
-            raise AgreementExists("this external_agreement_no has a signed agreement")
+            if existing.invalid_at_us > self.clock.now_us():
+                raise AgreementExists("this external_agreement_no has a signed agreement")
+            expect = {"status": _S.NORMAL, "live_key": existing.live_key}
+            changed = self.store.update(tx, existing.id, expect, {"live_key": None})
+            assert changed, "the row was read for update"
+            return None
         assert existing.status is _S.TEMP
         if existing.fingerprint == draft.fingerprint and not self._expired(existing):
             return existing

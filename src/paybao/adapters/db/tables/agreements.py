@@ -36,7 +36,8 @@ agreements = Table(
     Column("sign_scene", String(64), nullable=False),
     Column("external_agreement_no", String(32), nullable=True),
     Column("external_logon_id", String(100), nullable=True),
-    # merchant|product|scene|external number while TEMP or NORMAL, NULL once ended.
+    # merchant|product|scene|external number while TEMP or NORMAL, NULL once ended (or expired
+    # and asked for again).
     Column("live_key", String(200), nullable=True, unique=True),
     # The cycle rule (CYCLE_PAY_AUTH only); execute_date is a Beijing date, 2026-05-01.
     Column("period_type", String(8), nullable=True),
