@@ -7,8 +7,9 @@ agreement are `services/withholding.py`.
 
 A merchant's external agreement number is unique among its live agreements (TEMP or NORMAL)
 of one product and scene: the row carries a `live_key` under a unique constraint while live,
-and NULL once it has ended (or expired, when a new request for the number comes). A new sign request for the same number supersedes an unsigned one
-(VOID), and the very same request again (same fingerprint, still open) returns it.
+and NULL once it has ended (or expired, when a new request for the number comes). A new sign
+request for the same number supersedes an unsigned one (VOID), and the very same request
+again (same fingerprint, still open) returns it.
 """
 
 from __future__ import annotations
