@@ -93,6 +93,7 @@ def test_an_admin_disables_an_operator_whose_session_and_tokens_stop_at_once(
     page = bobs.get("/admin/users", follow_redirects=False)
     assert page.status_code == 303
     assert page.headers["location"].startswith("/admin/login")
+    assert "Max-Age=0" in page.headers["set-cookie"]  # the dead session cookie is dropped
     # The token: refused, and revoked for good.
     refused = client.get("/api/v1/admin/me", headers=bearer(token))
     assert refused.status_code == 401

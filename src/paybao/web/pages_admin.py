@@ -115,8 +115,9 @@ def _identify(request: Request) -> dict[str, Any]:
     return {
         "operator_id": current_user_id(request, kind=KIND),
         "operator": operator,
-        # may("user.status"): show a form only to a role that can use it.
-        "may": lambda action: operator is not None and operator.may(action),
+        # may("user.status"): show a form only to a role that can use it. None without an
+        # operator, so that the sign-in page (no operator) shows no navigation.
+        "may": operator.may if operator is not None else None,
     }
 
 
@@ -195,7 +196,11 @@ async def on_sign_in_required(request: Request, _error: Exception) -> Response:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     if request.method != "GET":
         target = "/admin"
-    return RedirectResponse(f"{LOGIN_PATH}?next={quote(safe_next(target))}", status_code=303)
+    response = RedirectResponse(f"{LOGIN_PATH}?next={quote(safe_next(target))}", status_code=303)
+    # A cookie that no longer admits anyone (its operator disabled or gone) is dropped, so the
+    # sign-in page does not show the console's navigation to someone who cannot use it.
+    sign_out(response, kind=KIND)
+    return response
 
 
 async def on_role_forbidden(request: Request, error: Exception) -> Response:

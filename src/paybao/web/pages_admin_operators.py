@@ -64,11 +64,13 @@ admin.ADMIN_TEXTS.update(
         "op_enabled_done": {"zh": "已重新启用", "en": "Enabled again"},
         "op_tokens": {"zh": "API 令牌", "en": "API tokens"},
         "op_roles_help": {
-            "zh": "只读:查看所有页面;客服:另可冻结/解冻用户;财务:另可对账、裁决争议;"
-            "管理员:全部,包括运营人员与角色、沙箱时钟。",
+            "zh": "只读:查看所有页面;客服:另可冻结/解冻用户;财务:另可对账、裁决争议、"
+            "重新推送商户通知;管理员:全部,包括运营人员、角色、停用与沙箱时钟。"
+            "每个人都可管理自己的 API 令牌。",
             "en": "Viewer: every page, read-only. Support: also freeze / unfreeze users. "
-            "Finance: also reconciliation runs and dispute rulings. Admin: everything, "
-            "including operators, roles and the sandbox clock.",
+            "Finance: also reconciliation runs, dispute rulings and resending merchant "
+            "notifications. Admin: everything, including operators, roles, disabling and "
+            "the sandbox clock. Everyone manages their own API tokens.",
         },
     }
 )
@@ -90,7 +92,10 @@ admin.ADMIN_ERRORS.update(
             "zh": "不能停用自己,请让另一位管理员操作",
             "en": "You cannot disable yourself; ask another admin",
         },
-        "operator_disabled": {"zh": "此运营人员已停用", "en": "This operator is disabled"},
+        "operator_disabled": {
+            "zh": "此运营人员账号已停用,请联系管理员",
+            "en": "This operator account is disabled; ask an admin",
+        },
     }
 )
 
