@@ -6,7 +6,13 @@ balance; the operator's page and the CLI grant lines, audited; reconciliation st
 
 from __future__ import annotations
 
+import base64
+import json
+import uuid
+from typing import Any
+
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from tests.integration.admin_support import create_operator, csrf_of, sign_in
@@ -24,6 +30,7 @@ from tests.integration.credit_support import (
 )
 from tests.integration.gateway_support import balance_fen, wallet_balance
 from tests.integration.test_cli import env  # noqa: F401 (a fixture)
+from tests.integration.test_device_confirm import add_device
 from tests.integration.test_wallet_rules import PIN, code_of, open_user
 from typer.testing import CliRunner
 
@@ -31,6 +38,13 @@ from paybao.adapters.db.tables.wallet import audit_log
 from paybao.bootstrap import Platform
 from paybao.cli import app as cli_app
 from paybao.domain.credit import BillStatus
+from paybao.domain.devices import (
+    HEADER_DEVICE_ID,
+    HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+    request_digest,
+    signed_message,
+)
 from paybao.domain.trades import Funding, TradeStatus
 from paybao.services.trades import TradeRef
 from paybao.services.wallet import StatementQuery
@@ -135,6 +149,56 @@ def test_the_first_bills_the_month_and_rest_repayments_are_idempotent_and_proven
     assert wallet_balance(platform, user_id) == 480_00  # repaid once
     assert platform.services["credit"].line(user_id).outstanding_fen == 100_00
     assert reconcile_clean(platform) == []
+
+
+def device_repayment(
+    client: TestClient,
+    platform: Platform,
+    headers: dict[str, str],
+    device: tuple[str, Ed25519PrivateKey],
+    body: dict[str, int],
+    signed_body: dict[str, int],
+) -> Any:
+    """POST a repayment confirmed by the device's signature over `signed_body`'s bytes."""
+    device_id, key = device
+    path, idempotency_key = "/api/v1/credit/repayments", uuid.uuid4().hex
+    timestamp_s = platform.clock.now_us() // 1_000_000
+    digest = request_digest("POST", path, idempotency_key, json.dumps(signed_body).encode())
+    signature = key.sign(signed_message(device_id, timestamp_s, digest))
+    proof = {
+        "Idempotency-Key": idempotency_key,
+        "Content-Type": "application/json",
+        HEADER_DEVICE_ID: device_id,
+        HEADER_TIMESTAMP: str(timestamp_s),
+        HEADER_SIGNATURE: base64.b64encode(signature).decode(),
+    }
+    return client.post(path, content=json.dumps(body).encode(), headers={**headers, **proof})
+
+
+def test_a_registered_device_confirms_a_repayment_of_exactly_what_it_signed(
+    platform: Platform, client: TestClient
+) -> None:
+    user_id = credit_buyer(platform, balance_fen=100_00)
+    pay_with_credit(platform, user_id, "D-1", 50_00)
+    year, month = next_month(platform)
+    advance_to(platform, year, month, 1, 1)
+    headers = api_token(client)
+    key = Ed25519PrivateKey.generate()
+    added = add_device(client, headers["Authorization"].split()[1], key, pin=PIN)
+    assert added.status_code == 201, added.text
+    device = (added.json()["device_id"], key)
+    forged = device_repayment(
+        client, platform, headers, device, {"amount_fen": 50_00}, {"amount_fen": 1}
+    )
+    assert forged.json()["error"]["code"] == "device_signature_wrong"
+    assert wallet_balance(platform, user_id) == 100_00
+    body = {"amount_fen": 50_00}
+    confirmed = device_repayment(client, platform, headers, device, body, body)
+    assert confirmed.status_code == 200, confirmed.text
+    assert (wallet_balance(platform, user_id), confirmed.json()["outstanding_after_fen"]) == (
+        50_00,
+        0,
+    )
 
 
 def test_an_overdue_bill_freezes_huabei_until_everything_is_repaid(
