@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -149,8 +150,28 @@ def test_a_disabled_operator_cannot_sign_in_until_enabled_and_its_tokens_stay_re
         "operator.enable",
         f"{BOB} role=finance",
     )
-    signed_in(TestClient(client.app), bob, steps_ahead=1)
+    again = signed_in(TestClient(client.app), bob, steps_ahead=1)
+    assert again.get("/admin/users").status_code == 200
     assert client.get("/api/v1/admin/me", headers=bearer(token)).status_code == 401
+
+
+def test_enabling_again_does_not_revive_the_sessions_from_before_the_disable(
+    platform: Platform, client: TestClient
+) -> None:
+    root = create(platform, ROOT)
+    bob = create(platform, BOB, "support")
+    old = signed_in(TestClient(client.app), bob)
+    assert old.get("/admin/users").status_code == 200
+    time.sleep(1.1)  # sessions are stamped in whole seconds
+    platform.services["operators"].disable(root.id, bob.id)
+    platform.services["operators"].enable(root.id, bob.id)
+
+    refused = old.get("/admin/users", follow_redirects=False)
+
+    assert refused.status_code == 303
+    assert refused.headers["location"].startswith("/admin/login")
+    fresh = signed_in(TestClient(client.app), bob, steps_ahead=1)
+    assert fresh.get("/admin/users").status_code == 200
 
 
 def test_the_last_enabled_admin_cannot_be_disabled_nor_can_anyone_disable_themself(

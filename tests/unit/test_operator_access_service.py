@@ -75,6 +75,7 @@ class FakeOperatorStore:
             created_at_us=now_us,
             role=role,
             disabled_at_us=None,
+            sessions_valid_from_s=None,
         )
         return operator_id
 
@@ -342,6 +343,22 @@ def test_disabling_rules_and_their_audit_rows(
     assert operators.enable(root.id, bob.id) is False
     assert database.state["operators"][bob.id].failures == 0
     assert operators.get(bob.id) is not None
+
+
+def test_disabling_ends_every_earlier_session_even_once_enabled_again(
+    operators: OperatorService,
+) -> None:
+    root = operators.create("ops.root", "a long password")
+    bob = operators.create("ops.bob", "a long password", "support")
+    assert operators.get(bob.id, session_issued_s=1_000) is not None
+    operators.wall_clock_s = lambda: 1_500.7
+    operators.disable(root.id, bob.id)
+    operators.enable(root.id, bob.id)
+    with pytest.raises(DomainError) as caught:
+        operators.authorize(bob.id, "console.view", "GET /admin", session_issued_s=1_499)
+    assert caught.value.code == "operator_disabled"
+    assert operators.authorize(bob.id, "console.view", "GET /admin", session_issued_s=1_500)
+    assert operators.get(bob.id) is not None  # no session (the API): not concerned
 
 
 @pytest.mark.parametrize(

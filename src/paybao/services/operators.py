@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -100,6 +101,8 @@ class OperatorService:
     hasher: PasswordHasher
     clock: Clock
     token_ttl_s: int = 30 * 86_400
+    # Wall-clock seconds, the time base of console sessions (tests move it).
+    wall_clock_s: Callable[[], float] = time.time
 
     def create(
         self,
@@ -143,14 +146,20 @@ class OperatorService:
         operator_id, given = self.db.run(work)
         return NewOperator(operator_id, name, secret, provisioning_uri(secret, name), given.value)
 
-    def get(self, operator_id: int) -> Operator | None:
-        """The operator, if it exists and is enabled (a disabled one: OperatorDisabled)."""
+    def get(self, operator_id: int, *, session_issued_s: int | None = None) -> Operator | None:
+        """The operator, if it exists and is enabled (a disabled one: OperatorDisabled). With
+        `session_issued_s` (when the session asking was signed in, wall-clock seconds): a
+        session from before the operator's last disable is refused too, even once enabled
+        again, so that disabling signs the operator out everywhere."""
         with self.db.read() as tx:
             row = self.store.operator_by_id(tx, operator_id)
         if row is None:
             return None
         if row.disabled_at_us is not None:
             raise OperatorDisabled("this operator is disabled")
+        cut_off_s = row.sessions_valid_from_s
+        if session_issued_s is not None and cut_off_s is not None and session_issued_s < cut_off_s:
+            raise OperatorDisabled("this session ended when the operator was disabled")
         return Operator(int(row.id), str(row.name), str(row.role))
 
     def row(self, operator_id: int) -> Any:
@@ -175,12 +184,15 @@ class OperatorService:
 
     # Roles -----------------------------------------------------------------------------
 
-    def authorize(self, operator_id: int, action: str, subject: str) -> Operator:
+    def authorize(
+        self, operator_id: int, action: str, subject: str, *, session_issued_s: int | None = None
+    ) -> Operator:
         """The operator, if its role permits `action` (domain/operator_roles.ACTIONS); else
         an audit row (outcome operator_role_forbidden) and `OperatorRoleForbidden`. An
         operator that no longer exists raises Unauthenticated, a disabled one
-        OperatorDisabled (an Unauthenticated): its session ends at this request."""
-        operator = self.get(operator_id)
+        OperatorDisabled (an Unauthenticated): its session ends at this request, as does a
+        session signed in before the operator's last disable."""
+        operator = self.get(operator_id, session_issued_s=session_issued_s)
         if operator is None:
             raise Unauthenticated("no such operator", code="operator_sign_in_required")
         self._check(operator.role, action, subject, operator_id=operator.id, actor=None)
@@ -292,7 +304,14 @@ class OperatorService:
             if not disabling_leaves_an_admin(str(target.role), len(admins)):
                 raise LastAdmin("the last enabled admin cannot be disabled")
             now_us = self.clock.now_us()
-            self.store.update_operator(tx, operator_id, disabled_at_us=now_us)
+            # Sessions are signed in wall-clock seconds (web/session.py), so their cut-off is
+            # too (not the sandbox clock, which may run days ahead).
+            self.store.update_operator(
+                tx,
+                operator_id,
+                disabled_at_us=now_us,
+                sessions_valid_from_s=int(self.wall_clock_s()),
+            )
             revoked = self.store.revoke_tokens_of(tx, operator_id, now_us)
             detail = f"{target.name} role={target.role} tokens_revoked={revoked}"
             if reason.strip():

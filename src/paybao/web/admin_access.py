@@ -31,7 +31,7 @@ from paybao.domain.errors import Unauthenticated
 from paybao.domain.operator_roles import VIEW
 from paybao.services.operator_tokens import TokenCaller
 from paybao.services.operators import Operator
-from paybao.web.session import check_csrf, current_user_id
+from paybao.web.session import check_csrf, current_user_id, session_issued_s
 
 KIND = "admin"
 ACTION_ATTRIBUTE = "__paybao_operator_action__"
@@ -110,7 +110,12 @@ async def authorize_operator(request: Request) -> int:
         await check_csrf(request)
     operators = _platform(request).services["operators"]
     try:
-        operator: Operator = operators.authorize(operator_id, action_of(request), _subject(request))
+        operator: Operator = operators.authorize(
+            operator_id,
+            action_of(request),
+            _subject(request),
+            session_issued_s=session_issued_s(request, kind=KIND),
+        )
     except Unauthenticated:
         # Gone or disabled: the session ends here, whatever its cookie says.
         raise OperatorSignInRequired("the operator no longer exists or is disabled") from None

@@ -105,6 +105,15 @@ def current_user_id(request: Request, *, kind: str = "user") -> int | None:
     return int(parts[1])
 
 
+def session_issued_s(request: Request, *, kind: str = "user") -> int | None:
+    """When the signed-in session was signed in (Unix seconds), from its signed expiry; None
+    without a valid session."""
+    if current_user_id(request, kind=kind) is None:
+        return None
+    expires_s = int(request.cookies[COOKIE_NAMES[kind]].split(".")[2])
+    return expires_s - SESSION_MAX_AGE_S[kind]
+
+
 def require_user(request: Request) -> int:
     user_id = current_user_id(request)
     if user_id is None:

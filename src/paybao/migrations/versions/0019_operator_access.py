@@ -1,7 +1,8 @@
 """operators: disabling an operator, and personal admin API tokens
 
-`operators.disabled_at_us` (NULL: enabled; every existing operator stays enabled) and the
-table `operator_tokens`: one row per personal admin API token, holding only the token's
+`operators.disabled_at_us` (NULL: enabled; every existing operator stays enabled),
+`operators.sessions_valid_from_s` (console sessions signed in before it are refused: set by a
+disable, so that enabling again does not bring old sessions back) and the table `operator_tokens`: one row per personal admin API token, holding only the token's
 SHA-256, with an optional expiry, when it was last used and when it was revoked. A partial
 unique index keeps one unrevoked token per (operator, name). And an index on
 `trade_notifications (status, id)` for the admin console's notifications list (the failed
@@ -28,6 +29,7 @@ UNREVOKED = "revoked_at_us IS NULL"
 def upgrade() -> None:
     # Nullable, no default: in place on both databases (no table rebuild on SQLite).
     op.add_column("operators", sa.Column("disabled_at_us", sa.BigInteger(), nullable=True))
+    op.add_column("operators", sa.Column("sessions_valid_from_s", sa.BigInteger(), nullable=True))
     op.create_table(
         "operator_tokens",
         sa.Column(
@@ -72,4 +74,5 @@ def downgrade() -> None:
     op.drop_index("ix_operator_tokens_operator", table_name="operator_tokens")
     op.drop_table("operator_tokens")
     with op.batch_alter_table("operators", schema=None) as batch_op:
+        batch_op.drop_column("sessions_valid_from_s")
         batch_op.drop_column("disabled_at_us")

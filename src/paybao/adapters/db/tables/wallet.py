@@ -193,6 +193,9 @@ operators = Table(
     Column("role", String(16), nullable=False, server_default="viewer"),
     # Set while the operator is disabled (migration 0019): no sign-in, session or API token.
     Column("disabled_at_us", BigInteger, nullable=True),
+    # Console sessions signed in before this (wall-clock seconds, as the session cookie) are
+    # refused: set when the operator is disabled, and kept when it is enabled again.
+    Column("sessions_valid_from_s", BigInteger, nullable=True),
     CheckConstraint("role IN ('viewer', 'support', 'finance', 'admin')", name="role_known"),
 )
 
