@@ -430,7 +430,7 @@ def test_token_names_limits_and_other_operators_tokens(
 def test_a_personal_token_resend_is_audited_under_its_operator(
     platform: Platform, client: TestClient
 ) -> None:
-    create(platform, ROOT)
+    root = create(platform, ROOT)
     finn = create(platform, "ops.finn", "finance")
     token = platform.services["operator_tokens"].create(None, finn.id, "payments-bot").token
     notify_id = undelivered_notification(platform)
@@ -451,6 +451,10 @@ def test_a_personal_token_resend_is_audited_under_its_operator(
     again = client.post(f"/api/v1/admin/notifications/{notify_id}/resend", headers=bearer(token))
     assert again.json()["scheduled"] is False
     assert audit_rows(platform)[-1].outcome == "already_scheduled"
+    # The audit page names the operator and the token it used.
+    page = signed_in(TestClient(client.app), root).get("/admin/audit").text
+    assert 'ops.finn <span class="tag">token:payments-bot</span>' in page
+    assert f'<a href="/admin/notifications/{notify_id}">' in page
     missing = client.post("/api/v1/admin/notifications/nope/resend", headers=bearer(token))
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "notification_not_found"
