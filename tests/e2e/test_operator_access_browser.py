@@ -9,7 +9,7 @@ import httpx
 import pytest
 from tests.e2e.test_wallet_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, server
 from tests.integration.admin_support import OPERATOR_PASSWORD, totp_now
-from tests.integration.test_operator_roles import undelivered_notification
+from tests.integration.operator_access_support import undelivered_notification
 
 from paybao.bootstrap import Platform
 from paybao.services.operators import NewOperator

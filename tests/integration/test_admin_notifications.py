@@ -8,7 +8,8 @@ from fastapi.testclient import TestClient
 from tests.integration.admin_support import csrf_of
 from tests.integration.gateway_support import make_buyer, make_shop
 from tests.integration.merchant_portal_support import paid_trade
-from tests.integration.test_operator_roles import DEAD_URL, audit_rows, signed_in_as
+from tests.integration.operator_access_support import DEAD_URL
+from tests.integration.test_operator_roles import audit_rows, signed_in_as
 
 from paybao.bootstrap import Platform
 from paybao.domain.operator_roles import Role

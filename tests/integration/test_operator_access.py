@@ -15,12 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from tests.integration.admin_support import OPERATOR_PASSWORD, csrf_of, sign_in
-from tests.integration.test_operator_roles import (
-    ROOT,
-    audit_rows,
-    snapshot,
-    undelivered_notification,
-)
+from tests.integration.operator_access_support import undelivered_notification
+from tests.integration.test_operator_roles import ROOT, audit_rows, snapshot
 
 from paybao.adapters.db.tables.operator_access import operator_tokens
 from paybao.adapters.db.tables.wallet import operators
