@@ -181,6 +181,11 @@ def test_the_last_enabled_admin_cannot_be_disabled_nor_can_anyone_disable_themse
     itself = post(admin, "/admin/operators", f"/admin/operators/{root.id}/disable")
     assert itself.status_code == 409
     assert 'data-code="operator_self_disable"' in itself.text
+    huge = post(admin, "/admin/operators", f"/admin/operators/{2**64}/disable")
+    assert huge.status_code == 422  # no such row id: refused before any look-up
+    missing = post(admin, "/admin/operators", "/admin/operators/424242/disable")
+    assert missing.status_code == 404
+    assert 'data-code="operator_not_found"' in missing.text
     own_form = f'action="/admin/operators/{root.id}/disable"'
     assert own_form not in admin.get("/admin/operators").text
 

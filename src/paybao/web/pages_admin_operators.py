@@ -10,22 +10,23 @@ cannot be disabled (`operator_last_admin`), and no one disables themself
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paybao.domain.errors import DomainError
 from paybao.domain.operator_roles import ROLES
 from paybao.services.operators import NewOperator, OperatorService
 from paybao.web import pages_admin as admin
-from paybao.web.deps import platform_of
+from paybao.web.deps import ROW_ID_MAX, platform_of
 from paybao.web.errors import status_for
 from paybao.web.i18n import lang_of
 
 NAME_LEN_MAX = 64
 PASSWORD_LEN_MAX = 200
 REASON_LEN_MAX = 200
+RowId = Annotated[int, Path(ge=1, le=ROW_ID_MAX)]
 NOTICES = ("op_role_done", "op_disabled_done", "op_enabled_done")
 
 router = APIRouter(
@@ -162,7 +163,7 @@ async def set_role(
 @router.post("/operators/{target_id}/disable", dependencies=admin.CSRF)
 @admin.operator_action("operator.disable")
 async def disable(
-    request: Request, target_id: int, operator_id: int = Depends(admin.require_operator)
+    request: Request, target_id: RowId, operator_id: int = Depends(admin.require_operator)
 ) -> Response:
     form = await request.form()
     reason = str(form.get("reason", ""))[:REASON_LEN_MAX]
@@ -176,7 +177,7 @@ async def disable(
 @router.post("/operators/{target_id}/enable", dependencies=admin.CSRF)
 @admin.operator_action("operator.enable")
 def enable(
-    request: Request, target_id: int, operator_id: int = Depends(admin.require_operator)
+    request: Request, target_id: RowId, operator_id: int = Depends(admin.require_operator)
 ) -> Response:
     try:
         _service(request).enable(operator_id, target_id)
