@@ -25,7 +25,10 @@ from paybao.services.poster import Poster
 from paybao.services.reconcile import ReconcileService
 from paybao.services.sandbox_clock import SandboxClockService, Sweep
 from paybao.settings import Settings
+from paybao.wiring import agreements as agreements_wiring
+from paybao.wiring import credit as credit_wiring
 from paybao.wiring import escrow as escrow_wiring
+from paybao.wiring import fund as fund_wiring
 from paybao.wiring import gateway as gateway_wiring
 from paybao.wiring import merchant_portal as merchant_portal_wiring
 from paybao.wiring import operations as operations_wiring
@@ -111,4 +114,7 @@ FEATURES: list[Callable[[Platform], None]] = [
     paycode_wiring.install,
     escrow_wiring.install,
     merchant_portal_wiring.install,
+    fund_wiring.install,
+    credit_wiring.install,
+    agreements_wiring.install,
 ]

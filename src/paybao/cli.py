@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from paybao import cli_merchant, cli_wallet
+from paybao import cli_credit, cli_merchant, cli_wallet
 from paybao.bootstrap import Platform, build_platform
 from paybao.domain.errors import DomainError
 from paybao.services.clock import datetime_from_us, parse_duration_s
@@ -24,6 +24,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(clock_app, name="clock")
 app.add_typer(bench_app, name="bench")
 cli_wallet.register(app)
+cli_credit.register(app)
 
 
 def _platform(migrate: bool = False) -> Platform:
@@ -199,6 +200,15 @@ def bench_ledger(
 
 
 cli_merchant.register(app, bench_app)  # merchant, keys, bench gateway
+
+
+def _register_fund() -> None:
+    from paybao import cli_fund
+
+    cli_fund.register(app)  # fund publish-rate, fund rates
+
+
+_register_fund()
 
 
 def main() -> None:

@@ -56,6 +56,17 @@ class Settings(BaseSettings):
     device_confirm_amount_max_fen: int = Field(default=2_000_00, ge=0)
     devices_per_user_max: int = Field(default=5, ge=1, le=50)
     device_signature_skew_s: int = Field(default=300, ge=30, le=3600)
+    # Real-time risk control of transfers and withdrawals (domain/risk.py): refuse beyond
+    # `ops_per_hour_max` money-outs per user and hour; hold an instant transfer of at least
+    # `new_payee_delay_fen` to a new payee for 2 hours; ask a device-confirmed transfer to a new
+    # payee of at least `device_new_payee_fen` for the password; an amount anomaly is at least
+    # `anomaly_floor_fen` and above `anomaly_factor` times the user's largest recent money-out.
+    risk_enabled: bool = True
+    risk_ops_per_hour_max: int = Field(default=30, ge=1)
+    risk_new_payee_delay_fen: int = Field(default=5_000_00, ge=0)
+    risk_device_new_payee_fen: int = Field(default=1_000_00, ge=0)
+    risk_anomaly_floor_fen: int = Field(default=2_000_00, ge=0)
+    risk_anomaly_factor: int = Field(default=5, ge=1, le=1000)
     class_i_lifetime_fen: int = Field(default=1_000_00, ge=0)
     class_ii_yearly_fen: int = Field(default=100_000_00, ge=0)
     class_iii_yearly_fen: int = Field(default=200_000_00, ge=0)
@@ -103,6 +114,24 @@ class Settings(BaseSettings):
     escrow_pay_timeout_s: int = Field(default=86_400, ge=60, le=15 * 86_400)
     escrow_market_fee_rate_ppm: int = Field(default=6000, ge=0, le=100_000)
 
+    # --- Yu'e Bao, the money-market balance (alipay-product.md section 14; domain/fund.py) ---
+    # Trading days are Monday to Friday minus these dates ("2026-10-01,2026-10-02", China
+    # time); money in before the cut-off (seconds after 00:00 China time; 15:00) on a trading
+    # day T is confirmed on the next trading day. Instant transfers out: at most this much per
+    # user per China day. The income per 10,000 CNY of a day nobody published (0.0001 CNY).
+    fund_holidays: str = Field(default="", max_length=20_000)
+    fund_cutoff_s: int = Field(default=15 * 3600, ge=1, le=86_399)
+    fund_fast_redeem_daily_fen: int = Field(default=10_000_00, ge=0)
+    fund_income_per_10k_default_e4: int = Field(default=6500, ge=0, le=100_000)
+
+    # --- withholding agreements (alipay-product.md section 9; domain/agreements.py) ---
+    # Password-free deductions: at most this much each, and per user across all agreements
+    # per Beijing day and month. A sign page stays open this long.
+    withholding_single_fen_max: int = Field(default=100_00, ge=1)
+    withholding_day_fen_max: int = Field(default=1_000_00, ge=1)
+    withholding_month_fen_max: int = Field(default=30_000_00, ge=1)
+    agreement_sign_valid_s: int = Field(default=1800, ge=60, le=7 * 86_400)
+
     # --- paying by code (issue 5); defaults from alipay-product.md sections 1 and 4 ---
     paycode_password_free_fen: int = Field(default=1_000_00, ge=0)
     paycode_skew_steps: int = Field(default=1, ge=0, le=2)
@@ -113,6 +142,12 @@ class Settings(BaseSettings):
     barcode_daily_fen: int = Field(default=5_000_00, ge=0)  # level B
     static_code_daily_fen: int = Field(default=500_00, ge=0)  # level D, per payer
     qr_order_valid_s: int = Field(default=7200, ge=60, le=86_400)
+
+    # --- Huabei credit pay (alipay-product.md section 7; domain/credit.py) ---
+    credit_limit_fen_min: int = Field(default=500_00, ge=1)
+    credit_limit_fen_max: int = Field(default=50_000_00, ge=1)
+    # Overdue penalty a day on the unpaid principal, in parts per million (500 = 0.05 %).
+    credit_penalty_rate_ppm: int = Field(default=500, ge=0, le=10_000)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from tests.conftest import ADMIN_TOKEN
 from tests.integration.admin_support import OPERATOR_PASSWORD, csrf_of, sign_in
+from tests.integration.operator_access_support import undelivered_notification
 from tests.integration.test_escrow import PRICE_FEN, Market
 
 from paybao.adapters.db.tables import metadata
@@ -28,7 +29,7 @@ from paybao.adapters.db.tables.wallet import audit_log, operators, users
 from paybao.bootstrap import Platform
 from paybao.domain.accounts import Purpose, platform_account
 from paybao.domain.errors import DomainError
-from paybao.domain.operator_roles import ACTIONS, ROLES, VIEW, Role
+from paybao.domain.operator_roles import ACTIONS, ROLES, SELF_SERVICE, VIEW, Role
 from paybao.services.escrow import Evidence, Party
 from paybao.wiring.wallet_demo import DEMO_PHONE, seed_demo_user
 
@@ -66,25 +67,34 @@ def mutating_admin_routes(app: FastAPI) -> dict[tuple[str, str], APIRoute]:
 
 # The cases ----------------------------------------------------------------------------------
 
+# What a case's preparation returns: (path parameters, form or JSON body).
+Prepared = tuple[dict[str, Any], dict[str, Any]]
+
 
 @dataclass
 class Case:
     action: str
     allowed: frozenset[Role]
-    # platform -> (path parameters, form or JSON body)
-    prepare: Callable[[Platform], tuple[dict[str, Any], dict[str, Any]]]
+    # (platform, the acting operator's id or None for the REST token) -> (path parameters,
+    # form or JSON body)
+    prepare: Callable[[Platform, int | None], tuple[dict[str, Any], dict[str, Any]]]
     rest: bool = False
     params: dict[str, Any] = field(default_factory=dict)
 
 
-def _demo_user(platform: Platform) -> tuple[dict[str, Any], dict[str, Any]]:
+def _demo_user(platform: Platform, _actor: int | None = None) -> Prepared:
     list(seed_demo_user(platform))
     found = platform.services["users"].find_by_phone(DEMO_PHONE)
     assert found is not None
     return {"user_id": int(found.id)}, {"action": "freeze", "reason": "roles test"}
 
 
-def _reconcile(platform: Platform) -> tuple[dict[str, Any], dict[str, Any]]:
+def _credit_grant(platform: Platform, _actor: int | None = None) -> Prepared:
+    params, _ = _demo_user(platform)  # real-name verified: may have a Huabei line
+    return params, {"limit": "3000", "reason": "roles test"}
+
+
+def _reconcile(platform: Platform, _actor: int | None = None) -> Prepared:
     from datetime import timedelta
 
     from paybao.domain.account_class import CHINA_TZ
@@ -94,7 +104,7 @@ def _reconcile(platform: Platform) -> tuple[dict[str, Any], dict[str, Any]]:
     return {}, {"day": (today - timedelta(days=1)).isoformat()}
 
 
-def _dispute(platform: Platform) -> tuple[dict[str, Any], dict[str, Any]]:
+def _dispute(platform: Platform, _actor: int | None = None) -> Prepared:
     market = Market(platform)
     no = market.shipped().escrow_no
     market.escrow.request_refund(no, market.buyer, PRICE_FEN, "not as described")
@@ -103,20 +113,20 @@ def _dispute(platform: Platform) -> tuple[dict[str, Any], dict[str, Any]]:
     return {"escrow_no": no}, {"decision": "refund_all", "note": "decided"}
 
 
-def _clock(_platform: Platform) -> tuple[dict[str, Any], dict[str, Any]]:
+def _clock(_platform: Platform, _actor: int | None = None) -> Prepared:
     return {}, {"duration": "1h"}
 
 
-def _new_operator(_platform: Platform) -> tuple[dict[str, Any], dict[str, Any]]:
+def _new_operator(_platform: Platform, _actor: int | None = None) -> Prepared:
     return {}, {"name": "ops.new", "password": OPERATOR_PASSWORD, "role": "support"}
 
 
-def _role_change(platform: Platform) -> tuple[dict[str, Any], dict[str, Any]]:
+def _role_change(platform: Platform, _actor: int | None = None) -> Prepared:
     created = platform.services["operators"].create(TARGET, OPERATOR_PASSWORD, "viewer")
     return {"target_id": created.id}, {"role": "finance"}
 
 
-def _transfer(platform: Platform) -> tuple[dict[str, Any], dict[str, Any]]:
+def _transfer(platform: Platform, _actor: int | None = None) -> Prepared:
     specs = [platform_account(Purpose.BANK_CLEARING), platform_account(Purpose.SUSPENSE)]
     ids = platform.ledger.open_accounts(specs)
     transfer = {
@@ -128,6 +138,68 @@ def _transfer(platform: Platform) -> tuple[dict[str, Any], dict[str, Any]]:
     return {}, {"transfers": [transfer]}
 
 
+def _disable(platform: Platform, _actor: int | None) -> Prepared:
+    created = platform.services["operators"].create(TARGET, OPERATOR_PASSWORD, "viewer")
+    return {"target_id": created.id}, {"reason": "left the company"}
+
+
+def _enable(platform: Platform, _actor: int | None) -> Prepared:
+    created = platform.services["operators"].create(TARGET, OPERATOR_PASSWORD, "viewer")
+    platform.services["operators"].disable(None, created.id)
+    return {"target_id": created.id}, {}
+
+
+def _own_token(_platform: Platform, _actor: int | None) -> Prepared:
+    return {}, {"name": "monitoring", "expires_days": "30"}
+
+
+def _own_token_revoke(platform: Platform, actor: int | None) -> Prepared:
+    assert actor is not None
+    minted = platform.services["operator_tokens"].create(actor, actor, "monitoring")
+    return {"token_id": minted.id}, {}
+
+
+def _token_for(platform: Platform, _actor: int | None) -> Prepared:
+    created = platform.services["operators"].create(TARGET, OPERATOR_PASSWORD, "finance")
+    return {"target_id": created.id}, {"name": "reports", "expires_days": ""}
+
+
+def _token_of(platform: Platform, _actor: int | None) -> Prepared:
+    created = platform.services["operators"].create(TARGET, OPERATOR_PASSWORD, "finance")
+    minted = platform.services["operator_tokens"].create(None, created.id, "reports")
+    return {"target_id": created.id, "token_id": minted.id}, {}
+
+
+def _notification(platform: Platform, _actor: int | None) -> Prepared:
+    return {"notify_id": undelivered_notification(platform)}, {}
+
+
+ALL = frozenset(Role)
+
+
+def _held_transfer(platform: Platform, _actor: int | None = None) -> Prepared:
+    from tests.integration.risk_support import held_transfer
+
+    held_transfer(platform)
+    (waiting,) = platform.services["risk"].decisions(unreviewed=True)
+    return {"decision_id": waiting.id}, {"review": "cancelled"}
+
+
+def _blacklist_add(platform: Platform, _actor: int | None = None) -> Prepared:
+    from tests.integration.risk_support import funded_user
+
+    user = funded_user(platform, "13900139301", "黄九")
+    return {}, {"phone": user.phone, "reason": "roles test"}
+
+
+def _blacklist_remove(platform: Platform, _actor: int | None = None) -> Prepared:
+    from tests.integration.risk_support import funded_user
+
+    user = funded_user(platform, "13900139302", "林十")
+    platform.services["risk"].blacklist_add(user.phone, "roles test", None)
+    return {"user_id": user.user_id}, {}
+
+
 SUPPORT = frozenset({Role.SUPPORT, Role.ADMIN})
 FINANCE = frozenset({Role.FINANCE, Role.ADMIN})
 ADMIN = frozenset({Role.ADMIN})
@@ -136,13 +208,37 @@ ADMIN = frozenset({Role.ADMIN})
 # in domain/operator_roles.py must agree with.
 CASES: dict[tuple[str, str], Case] = {
     ("POST", "/admin/users/{user_id}/status"): Case("user.status", SUPPORT, _demo_user),
+    ("POST", "/admin/risk/decisions/{decision_id}/review"): Case(
+        "risk.review", SUPPORT, _held_transfer
+    ),
+    ("POST", "/admin/risk/blacklist"): Case("risk.blacklist", SUPPORT, _blacklist_add),
+    ("POST", "/admin/risk/blacklist/{user_id}/remove"): Case(
+        "risk.blacklist", SUPPORT, _blacklist_remove
+    ),
     ("POST", "/admin/reconcile/run"): Case("reconcile.run", FINANCE, _reconcile),
     ("POST", "/admin/disputes/{escrow_no}/rule"): Case("dispute.rule", FINANCE, _dispute),
+    ("POST", "/admin/users/{user_id}/credit"): Case("credit.grant", FINANCE, _credit_grant),
     ("POST", "/admin/clock/advance"): Case("clock.advance", ADMIN, _clock),
     ("POST", "/admin/operators"): Case("operator.create", ADMIN, _new_operator),
     ("POST", "/admin/operators/{target_id}/role"): Case("operator.set_role", ADMIN, _role_change),
     ("POST", "/api/v1/admin/ledger/transfers"): Case(
         "ledger.transfer", ADMIN, _transfer, rest=True
+    ),
+    ("POST", "/admin/operators/{target_id}/disable"): Case("operator.disable", ADMIN, _disable),
+    ("POST", "/admin/operators/{target_id}/enable"): Case("operator.enable", ADMIN, _enable),
+    ("POST", "/admin/tokens"): Case("own_token.create", ALL, _own_token),
+    ("POST", "/admin/tokens/{token_id}/revoke"): Case("own_token.revoke", ALL, _own_token_revoke),
+    ("POST", "/admin/operators/{target_id}/tokens"): Case(
+        "operator.token_create", ADMIN, _token_for
+    ),
+    ("POST", "/admin/operators/{target_id}/tokens/{token_id}/revoke"): Case(
+        "operator.token_revoke", ADMIN, _token_of
+    ),
+    ("POST", "/admin/notifications/{notify_id}/resend"): Case(
+        "notify.resend", FINANCE, _notification
+    ),
+    ("POST", "/api/v1/admin/notifications/{notify_id}/resend"): Case(
+        "notify.resend", FINANCE, _notification, rest=True
     ),
 }
 
@@ -218,7 +314,9 @@ def test_every_mutating_admin_route_names_a_listed_action_and_has_a_case(
 def test_every_role_reads_and_only_admins_hold_every_action() -> None:
     assert ACTIONS[VIEW] == frozenset(ROLES)
     assert all(Role.ADMIN in roles for roles in ACTIONS.values())
-    assert not any(Role.VIEWER in roles for action, roles in ACTIONS.items() if action != VIEW)
+    # Beyond reading, a viewer only manages its own tokens (which carry the viewer role).
+    viewer = {action for action, roles in ACTIONS.items() if Role.VIEWER in roles}
+    assert viewer == {VIEW} | SELF_SERVICE
 
 
 @pytest.mark.parametrize("role", ROLES, ids=[r.value for r in ROLES])
@@ -227,12 +325,13 @@ def test_each_mutating_route_allows_its_roles_and_refuses_the_others_changing_no
     platform: Platform, client: TestClient, key: tuple[str, str], role: Role
 ) -> None:
     case = CASES[key]
-    params, body = case.prepare(platform)
-    path = key[1].format(**params)
+    actor: int | None = None
     if case.rest:
         platform.settings.admin_token_role = role.value
     else:
-        signed_in_as(platform, client, role)
+        actor = signed_in_as(platform, client, role)[1]
+    params, body = case.prepare(platform, actor)
+    path = key[1].format(**params)
     csrf_page = None if case.rest else client.get("/admin")
     assert csrf_page is None or csrf_page.status_code == 200
     before = snapshot(platform)
@@ -261,6 +360,48 @@ def test_each_mutating_route_allows_its_roles_and_refuses_the_others_changing_no
         assert (refused.operator_id, refused.actor) == (None, "admin_token")
     else:
         assert refused.operator_id is not None and refused.actor is None
+
+
+REST_CASES = {key: case for key, case in CASES.items() if case.rest}
+
+
+@pytest.mark.parametrize("role", ROLES, ids=[r.value for r in ROLES])
+@pytest.mark.parametrize("key", list(REST_CASES), ids=[f"{m} {p}" for m, p in REST_CASES])
+def test_a_personal_token_acts_with_its_operators_role_audited_under_the_operator(
+    platform: Platform, client: TestClient, key: tuple[str, str], role: Role
+) -> None:
+    case = REST_CASES[key]
+    platform.settings.admin_token_role = "admin"  # the shared token is not what is used here
+    service = platform.services["operators"]
+    service.create(ROOT, OPERATOR_PASSWORD)
+    actor = service.create(ACTOR, OPERATOR_PASSWORD, role.value)
+    minted = platform.services["operator_tokens"].create(None, actor.id, "script")
+    headers = {"Authorization": f"Bearer {minted.token}"}
+    # The first use stamps "last used" (at most once a minute): done before the snapshot.
+    assert client.get("/api/v1/admin/me", headers=headers).json()["role"] == role.value
+    params, body = case.prepare(platform, actor.id)
+    path = key[1].format(**params)
+    before = snapshot(platform)
+    audit_before = len(audit_rows(platform))
+
+    response = client.post(path, json=body, headers=headers)
+
+    if role in case.allowed:
+        assert response.status_code == 200, response.text
+        assert snapshot(platform) != before
+        return
+    assert response.status_code == 403, response.text
+    assert response.json()["error"]["code"] == FORBIDDEN
+    assert snapshot(platform) == before, "a refused request changed the database"
+    rows = audit_rows(platform)
+    assert len(rows) == audit_before + 1
+    refused = rows[-1]
+    assert (refused.action, refused.outcome, refused.detail) == (
+        case.action,
+        FORBIDDEN,
+        f"role={role.value}",
+    )
+    assert (refused.operator_id, refused.actor) == (actor.id, "token:script")
 
 
 def test_an_admin_post_that_names_no_action_is_refused_to_everyone(
@@ -315,6 +456,8 @@ def test_a_viewer_reads_every_page_without_the_forms_and_sees_its_role(
         "/admin/disputes",
         "/admin/clock",
         "/admin/operators",
+        "/admin/notifications",
+        "/admin/tokens",
     ]:
         page = client.get(path)
         assert page.status_code == 200, path
@@ -325,6 +468,9 @@ def test_a_viewer_reads_every_page_without_the_forms_and_sees_its_role(
     operators_page = client.get("/admin/operators").text
     assert 'id="create-operator"' not in operators_page
     assert "role-form" not in operators_page
+    assert "disable-form" not in operators_page
+    # Their own tokens, yes: a viewer's token reads, as the viewer does.
+    assert 'id="create-token"' in client.get("/admin/tokens").text
     assert 'data-role="admin"' in operators_page  # the root admin's row
 
 
@@ -341,6 +487,10 @@ def test_each_role_sees_the_forms_it_may_use(platform: Platform, client: TestCli
     signed_in_as(platform, admin, Role.ADMIN, name="ops.admin2")
     assert 'id="advance-form"' in admin.get("/admin/clock").text
     assert 'id="create-operator"' in admin.get("/admin/operators").text
+    assert "disable-form" in admin.get("/admin/operators").text
+    notify_id = undelivered_notification(platform)
+    assert 'id="resend-form"' in finance.get(f"/admin/notifications/{notify_id}").text
+    assert 'id="resend-form"' not in client.get(f"/admin/notifications/{notify_id}").text
 
 
 def test_the_rest_api_reads_with_a_viewer_token(

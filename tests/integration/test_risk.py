@@ -260,3 +260,34 @@ def test_rest_a_device_confirmed_transfer_to_a_new_payee_asks_for_the_password(
     )
     assert small.status_code == 200, small.text
     assert count(platform, risk_decisions) == 1
+
+
+def test_the_wallet_page_says_a_transfer_was_held_and_offers_the_cancel(
+    client: TestClient, platform: Platform
+) -> None:
+    from tests.integration.admin_support import csrf_of
+
+    payer = funded_user(platform, "13900139401", "何十一", 7_000_00)
+    payee = funded_user(platform, "13900139402", "吕十二")
+    page = client.get("/login")
+    signed_in = client.post(
+        "/login",
+        data={"csrf_token": csrf_of(page.text), "phone": payer.phone, "password": "abc12345"},
+        follow_redirects=False,
+    )
+    assert signed_in.status_code == 303, signed_in.text
+    form = client.get("/wallet/transfer")
+    sent = client.post(
+        "/wallet/transfer",
+        data={
+            "csrf_token": csrf_of(form.text),
+            "payee_phone": payee.phone,
+            "amount": "6000.00",
+            "payment_password": PIN,
+            "arrival": "instant",
+        },
+    )
+    assert sent.status_code == 200, sent.text
+    assert "this transfer arrives in 2 hours" in sent.text or "2小时后到账" in sent.text
+    assert "/cancel" in sent.text  # the pending transfer is listed with its cancel button
+    assert balance_fen(platform, payee) == (0, 0)

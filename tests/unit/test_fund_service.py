@@ -28,8 +28,9 @@ from paybao.domain.fund import (
 )
 from paybao.domain.ledger import Transfer
 from paybao.services.clock import ManualClock
-from paybao.services.fund import FundIncome, FundOrder, FundPolicy, FundRate, FundService, Holding
+from paybao.services.fund import FundService
 from paybao.services.fund_days import DayState, FundDays
+from paybao.services.fund_records import FundIncome, FundOrder, FundPolicy, FundRate, Holding
 from paybao.services.jobs import Job
 from paybao.services.ledger import LedgerService
 

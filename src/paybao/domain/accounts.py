@@ -24,6 +24,9 @@ class Purpose(StrEnum):
     WALLET = "wallet"
     FUND = "fund"
     SETTLEMENT = "settlement"
+    # What a user owes on its Huabei credit line (domain/credit.py): debited by purchases and
+    # penalties, credited by repayments and refunds; never below zero (never over-repaid).
+    CREDIT_LOAN = "credit_loan"
     # Platform books.
     BANK_CLEARING = "bank_clearing"
     ESCROW = "escrow"
@@ -32,9 +35,16 @@ class Purpose(StrEnum):
     CREDIT_RECEIVABLE = "credit_receivable"
     INTEREST_EXPENSE = "interest_expense"
     SUSPENSE = "suspense"
+    # Yu'e Bao (domain/fund.py): money between the wallets and confirmed shares, either way
+    # (never below zero), and the source of the daily income (goes negative as it pays out).
+    FUND_CUSTODY = "fund_custody"
+    FUND_INCOME = "fund_income"
+    CREDIT_INCOME = "credit_income"  # Huabei overdue penalties earned
 
 
 _CUSTOMER_PURPOSES = frozenset({Purpose.WALLET, Purpose.FUND, Purpose.SETTLEMENT})
+# Platform accounts that only hold customers' money on its way somewhere: never below zero.
+_HELD_PURPOSES = frozenset({Purpose.ESCROW, Purpose.FUND_CUSTODY})
 
 # Platform accounts every installation has. Bank clearing mirrors money at banks and goes
 # negative (debit-normal) as customers top up, so it carries no limit flag.
@@ -46,6 +56,9 @@ PLATFORM_PURPOSES: tuple[Purpose, ...] = (
     Purpose.CREDIT_RECEIVABLE,
     Purpose.INTEREST_EXPENSE,
     Purpose.SUSPENSE,
+    Purpose.FUND_CUSTODY,
+    Purpose.FUND_INCOME,
+    Purpose.CREDIT_INCOME,
 )
 
 
@@ -62,8 +75,10 @@ class AccountSpec:
 
     @property
     def flags(self) -> AccountFlags:
-        if self.purpose in _CUSTOMER_PURPOSES or self.purpose is Purpose.ESCROW:
+        if self.purpose in _CUSTOMER_PURPOSES or self.purpose in _HELD_PURPOSES:
             return AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
+        if self.purpose is Purpose.CREDIT_LOAN:
+            return AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS
         return AccountFlags.NONE
 
     @property

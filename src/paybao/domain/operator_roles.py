@@ -1,17 +1,22 @@
 """Operator roles: which operator may do what in the admin console and the admin REST API.
 
 This module is the ONE table of actions to roles. The web layer enforces it in one place
-(`web/pages_admin.py: authorize`, reached by every admin route and by the admin REST API's
-`require_admin`); routes only name their action. An action missing from `ACTIONS` is refused
+(`web/admin_access.py`: `authorize_operator` for every console route, `authorize_admin_token`
+for the admin REST API); routes only name their action. An action missing from `ACTIONS` is refused
 to everyone (fail closed), and a test walks every mutating admin route to check that its action
 is listed here.
 
 | role    | may                                                                            |
 |---------|--------------------------------------------------------------------------------|
 | viewer  | read every console page and the admin REST API's reads                         |
-| support | viewer + user-facing actions: freeze / unfreeze a user                          |
-| finance | viewer + money actions: reconciliation runs, dispute rulings (escrow refunds)    |
-| admin   | everything: operators and roles, the sandbox clock, raw ledger transfers (REST)  |
+| support | viewer + user-facing actions: freeze / unfreeze a user, risk reviews, blacklist |
+| finance | viewer + money actions: reconciliation runs, dispute rulings (escrow refunds),   |
+|         | resending a merchant notification                                              |
+| admin   | everything: operators, roles, disabling, others' API tokens, the sandbox clock,  |
+|         | raw ledger transfers (REST)                                                    |
+
+Every role also manages its own personal API tokens (`own_token.*`): a token acts with its
+operator's role, so minting one for oneself grants nothing the operator does not hold.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ ALL_ROLES = frozenset(Role)
 
 # The action that every console page (GET) and every REST read needs.
 VIEW = "console.view"
+# What every role may do to itself: its own personal API tokens (they carry its own role).
+SELF_SERVICE = frozenset({"own_token.create", "own_token.revoke"})
 
 # action -> the roles allowed to perform it. Action names are also the `action` of the audit
 # row written when an attempt is refused.
@@ -40,12 +47,23 @@ ACTIONS: dict[str, frozenset[Role]] = {
     VIEW: ALL_ROLES,
     # user-facing (support)
     "user.status": frozenset({Role.SUPPORT, Role.ADMIN}),  # freeze / unfreeze
+    "risk.review": frozenset({Role.SUPPORT, Role.ADMIN}),  # release / return a held transfer
+    "risk.blacklist": frozenset({Role.SUPPORT, Role.ADMIN}),  # accounts nobody may pay
     # money (finance)
     "reconcile.run": frozenset({Role.FINANCE, Role.ADMIN}),
     "dispute.rule": frozenset({Role.FINANCE, Role.ADMIN}),  # splits escrowed money
+    "credit.grant": frozenset({Role.FINANCE, Role.ADMIN}),  # a user's Huabei credit limit
+    "notify.resend": frozenset({Role.FINANCE, Role.ADMIN}),  # a merchant's trade notification
+    # self-service: one's own personal API tokens (they carry one's own role, no more)
+    "own_token.create": ALL_ROLES,
+    "own_token.revoke": ALL_ROLES,
     # administration (admin only)
     "operator.create": frozenset({Role.ADMIN}),
     "operator.set_role": frozenset({Role.ADMIN}),
+    "operator.disable": frozenset({Role.ADMIN}),
+    "operator.enable": frozenset({Role.ADMIN}),
+    "operator.token_create": frozenset({Role.ADMIN}),  # a token for another operator
+    "operator.token_revoke": frozenset({Role.ADMIN}),  # another operator's token
     "clock.advance": frozenset({Role.ADMIN}),  # sandbox clock: runs every due timer
     "ledger.transfer": frozenset({Role.ADMIN}),  # REST: raw ledger transfers
 }

@@ -20,10 +20,9 @@ each fund account exactly the confirmed shares: the reconcile checks prove both.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, Protocol, TypeVar
+from typing import TypeVar
 
 from paybao.domain.accounts import Purpose, platform_account, user_account
 from paybao.domain.errors import Forbidden, InsufficientFunds, InvalidInput, NotFound
@@ -31,13 +30,11 @@ from paybao.domain.fund import (
     LEDGER_CODE_FUND_IN,
     LEDGER_CODE_FUND_OUT,
     LEDGER_CODE_FUND_REDEEM,
-    PER_10K_E4_DEFAULT,
     FundInsufficientShares,
     FundRateDateClosed,
     OrderKind,
     OrderStatus,
     RedeemSpeed,
-    TradingCalendar,
     check_fast_redeem,
     check_fund_amount_fen,
     check_per_10k_e4,
@@ -52,6 +49,15 @@ from paybao.domain.fund import (
 from paybao.domain.ledger import Transfer
 from paybao.services.audit import AuditTrail
 from paybao.services.devices import DeviceService, PaymentProof
+from paybao.services.fund_records import (
+    FundIncome,
+    FundOrder,
+    FundPolicy,
+    FundRate,
+    FundStore,
+    FundSummary,
+    Holding,
+)
 from paybao.services.idempotency import IdempotencyService
 from paybao.services.jobs import JobRunner
 from paybao.services.ledger import LedgerRejected, LedgerService
@@ -68,141 +74,12 @@ RATES_LISTED_MAX = 100
 RATE_AHEAD_DAYS_MAX = 31
 PUBLISHER_LENGTH_MAX = 64
 AUDIT_PUBLISH_RATE = "fund.publish_rate"
-
-
-@dataclass(frozen=True, slots=True)
-class Holding:
-    user_id: int
-    account_id: int
-    confirmed_fen: int
-    pending_fen: int
-    redeeming_fen: int
-    income_total_fen: int
-    fast_day: date | None
-    fast_used_fen: int
-    created_at_us: int
-    updated_at_us: int
-    settled_day: date | None = None  # the last day the daily pass settled
-
-
-@dataclass(frozen=True, slots=True)
-class FundOrder:
-    id: int
-    user_id: int
-    kind: OrderKind
-    status: OrderStatus
-    amount_fen: int
-    trade_date: date
-    settle_date: date | None  # IN: the confirmation day; OUT_NORMAL: the arrival day
-    created_at_us: int
-    finished_at_us: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class FundIncome:
-    user_id: int
-    income_date: date
-    base_fen: int
-    per_10k_e4: int
-    income_fen: int
-    created_at_us: int
-
-
-@dataclass(frozen=True, slots=True)
-class FundRate:
-    rate_date: date
-    per_10k_e4: int
-    published_at_us: int
-    published_by: str
-
-
-@dataclass(frozen=True, slots=True)
-class FundSummary:
-    """What the fund page shows a user."""
-
-    confirmed_fen: int
-    pending_fen: int  # waiting for confirmation
-    redeeming_fen: int  # NORMAL transfers out on their way to the balance
-    income_total_fen: int
-    yesterday: date
-    income_yesterday_fen: int
-    # The 7-day annualised yield (percent, four decimals) and yesterday's income per 10,000.
-    yield_7d_percent: Decimal
-    per_10k_e4: int
-    fast_quota_fen: int
-    fast_left_fen: int
-    pending: list[FundOrder] = field(default_factory=list)  # IN and OUT_NORMAL still pending
-
-    @property
-    def total_fen(self) -> int:
-        """The fund's worth to the user: confirmed shares plus what waits for confirmation."""
-        return self.confirmed_fen + self.pending_fen
-
-    @property
-    def per_10k(self) -> str:
-        return format_per_10k(self.per_10k_e4)
-
-
-@dataclass(frozen=True, slots=True)
-class FundPolicy:
-    calendar: TradingCalendar = field(default_factory=TradingCalendar)
-    fast_redeem_daily_fen: int = 10_000_00
-    per_10k_default_e4: int = PER_10K_E4_DEFAULT
-    settle_batch_size: int = 100
-
-
-class FundStore(Protocol):
-    def holding(self, tx: Tx, user_id: int, *, for_update: bool = False) -> Holding | None: ...
-
-    def insert_holding(self, tx: Tx, user_id: int, account_id: int, now_us: int) -> None:
-        """Create the row unless it exists (a concurrent first transfer in made it)."""
-        ...
-
-    def update_holding(self, tx: Tx, user_id: int, values: dict[str, Any]) -> None: ...
-
-    def insert_order(self, tx: Tx, order: FundOrder) -> int: ...
-
-    def order(self, tx: Tx, order_id: int) -> FundOrder | None: ...
-
-    def orders_of(
-        self, tx: Tx, user_id: int, limit: int, before_id: int | None
-    ) -> list[FundOrder]: ...
-
-    def pending_orders(self, tx: Tx, user_id: int, limit: int) -> list[FundOrder]: ...
-
-    def due_orders(self, tx: Tx, user_id: int, day: date, limit: int) -> list[FundOrder]:
-        """Pending IN and OUT_NORMAL orders of the user whose settle date is `day` or before."""
-        ...
-
-    def finish_order(
-        self, tx: Tx, order_id: int, from_status: str, to_status: str, now_us: int
-    ) -> bool:
-        """Compare-and-set on the status; False if the order was not in `from_status`."""
-        ...
-
-    def redeemed_since(self, tx: Tx, user_id: int, since_us: int) -> int:
-        """Fen the user transferred out (either speed) at or after `since_us`."""
-        ...
-
-    def insert_income(self, tx: Tx, income: FundIncome) -> bool:
-        """Insert unless the (user, day) income exists; True if inserted."""
-        ...
-
-    def income(self, tx: Tx, user_id: int, day: date) -> FundIncome | None: ...
-
-    def incomes_of(
-        self, tx: Tx, user_id: int, limit: int, before: date | None
-    ) -> list[FundIncome]: ...
-
-    def rates_between(self, tx: Tx, first: date, last: date) -> dict[date, int]: ...
-
-    def upsert_rate(self, tx: Tx, rate: FundRate) -> None: ...
-
-    def rates(self, tx: Tx, limit: int) -> list[FundRate]: ...
-
-    def totals(self, tx: Tx) -> dict[str, int]:
-        """holders, confirmed_fen, pending_fen, redeeming_fen, income_total_fen."""
-        ...
+# The transfers an order makes when it is placed (the daily pass makes the others).
+_STEP_CODES = {
+    "in": LEDGER_CODE_FUND_IN,  # wallet -> custody
+    "out": LEDGER_CODE_FUND_OUT,  # fund account -> wallet (FAST)
+    "redeem": LEDGER_CODE_FUND_REDEEM,  # fund account -> custody (NORMAL)
+}
 
 
 class FundService:
@@ -261,7 +138,7 @@ class FundService:
             )
             order_id = self.store.insert_order(tx, order)
             custody_id = self.platform_account_in(tx, Purpose.FUND_CUSTODY)
-            self._move_in(tx, f"fund:in:{order_id}", wallet_id, custody_id, order_id, amount_fen)
+            self._move_in(tx, "in", order_id, wallet_id, custody_id, amount_fen)
             pending_fen = holding.pending_fen + amount_fen
             self.store.update_holding(
                 tx, user_id, {"pending_fen": pending_fen, "updated_at_us": now_us}
@@ -313,9 +190,7 @@ class FundService:
                 finished_at_us=now_us,
             ),
         )
-        self._move_in(
-            tx, f"fund:out:{order_id}", holding.account_id, wallet_id, order_id, amount_fen
-        )
+        self._move_in(tx, "out", order_id, holding.account_id, wallet_id, amount_fen)
         used_fen = quota_fen - left_fen + amount_fen
         assert used_fen <= quota_fen
         self._mark_in(tx, order_id)
@@ -348,9 +223,7 @@ class FundService:
             ),
         )
         custody_id = self.platform_account_in(tx, Purpose.FUND_CUSTODY)
-        self._move_in(
-            tx, f"fund:redeem:{order_id}", holding.account_id, custody_id, order_id, amount_fen
-        )
+        self._move_in(tx, "redeem", order_id, holding.account_id, custody_id, amount_fen)
         self.store.update_holding(
             tx,
             holding.user_id,
@@ -370,13 +243,11 @@ class FundService:
         now_us = self.clock.now_us()
         today = china_day(now_us)
         yesterday = today - timedelta(days=1)
-        days = yield_days(yesterday)
         with self.db.read() as tx:
             holding = self.store.holding(tx, user_id)
             pending = self.store.pending_orders(tx, user_id, PENDING_LISTED_MAX)
             income = self.store.income(tx, user_id, yesterday)
-            published = self.store.rates_between(tx, days[0], days[-1])
-        figures = rates_for(days, published, self.policy.per_10k_default_e4)
+            figures = self._figures_in(tx, yesterday)
         quota_fen = self.policy.fast_redeem_daily_fen
         if holding is None:  # never transferred in: an empty fund, the whole quota
             holding = Holding(user_id, 0, 0, 0, 0, 0, None, 0, now_us, now_us)
@@ -395,6 +266,19 @@ class FundService:
             ),
             pending=pending,
         )
+
+    def yield_7d(self) -> tuple[Decimal, int]:
+        """The 7-day annualised yield (percent) and yesterday's income per 10,000 (0.0001 CNY)."""
+        yesterday = china_day(self.clock.now_us()) - timedelta(days=1)
+        with self.db.read() as tx:
+            figures = self._figures_in(tx, yesterday)
+        return seven_day_yield(figures), figures[-1]
+
+    def _figures_in(self, tx: Tx, yesterday: date) -> list[int]:
+        """The figures of the seven days that end with `yesterday`, oldest first."""
+        days = yield_days(yesterday)
+        published = self.store.rates_between(tx, days[0], days[-1])
+        return rates_for(days, published, self.policy.per_10k_default_e4)
 
     def order(self, order_id: int) -> FundOrder:
         with self.db.read() as tx:
@@ -501,15 +385,16 @@ class FundService:
         return holding
 
     def _move_in(
-        self, tx: Tx, transfer_id: str, debit_id: int, credit_id: int, order_id: int, fen: int
+        self, tx: Tx, step: str, order_id: int, debit_id: int, credit_id: int, fen: int
     ) -> None:
-        code = {
-            "in": LEDGER_CODE_FUND_IN,
-            "out": LEDGER_CODE_FUND_OUT,
-            "redeem": LEDGER_CODE_FUND_REDEEM,
-        }[transfer_id.split(":")[1]]
+        """One posted transfer of an order: `fund:<step>:<order id>`, its code by the step."""
         transfer = Transfer(
-            transfer_id, debit_id, credit_id, fen, code=code, reference=f"fund:{order_id}"
+            f"fund:{step}:{order_id}",
+            debit_id,
+            credit_id,
+            fen,
+            code=_STEP_CODES[step],
+            reference=f"fund:{order_id}",
         )
         self.ledger.transfer_in(tx, [transfer])
 
@@ -543,14 +428,4 @@ def _check_page(limit: int) -> None:
         raise InvalidInput(f"page size must be 1..{LIST_LIMIT_MAX}", code="page_size_invalid")
 
 
-__all__ = [
-    "JOB_DAY",
-    "FundIncome",
-    "FundOrder",
-    "FundPolicy",
-    "FundRate",
-    "FundService",
-    "FundStore",
-    "FundSummary",
-    "Holding",
-]
+__all__ = ["JOB_DAY", "FundService"]

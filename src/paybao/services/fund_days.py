@@ -36,7 +36,8 @@ from paybao.domain.fund import (
     rate_on,
 )
 from paybao.domain.ledger import Transfer
-from paybao.services.fund import JOB_DAY, FundIncome, FundOrder, FundService, FundStore, Holding
+from paybao.services.fund import JOB_DAY, FundService
+from paybao.services.fund_records import FundIncome, FundOrder, FundStore, Holding
 from paybao.services.jobs import Job
 from paybao.services.ports import Tx
 

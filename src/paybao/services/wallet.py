@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from paybao.domain.accounts import Purpose, platform_account
+from paybao.domain.credit import LEDGER_CODE_CREDIT_REFUND, LEDGER_CODE_CREDIT_REPAY
 from paybao.domain.errors import (
     Forbidden,
     InsufficientFunds,
@@ -33,9 +34,11 @@ from paybao.domain.escrow import (
     LEDGER_CODE_ESCROW_POST,
     LEDGER_CODE_ESCROW_RELEASE,
 )
+from paybao.domain.fund import LEDGER_CODE_FUND_IN, LEDGER_CODE_FUND_OUT
 from paybao.domain.identity import normalize_phone
 from paybao.domain.ledger import Transfer, TransferFlags
 from paybao.domain.money import check_amount_fen
+from paybao.domain.risk import PASSED, Action, Assessment, Decision
 from paybao.domain.trades import LEDGER_CODE_CARD_REFUND, LEDGER_CODE_REFUND
 from paybao.domain.withdrawal import (
     WITHDRAWAL_DELAY_S,
@@ -55,6 +58,7 @@ from paybao.services.jobs import Job, JobRunner
 from paybao.services.ledger import LedgerRejected, LedgerService
 from paybao.services.ports import Clock, Database, Tx
 from paybao.services.registration import CardRecord, CardStore
+from paybao.services.risk import Attempt, RiskRefused, RiskService
 from paybao.services.users import UserService
 
 T = TypeVar("T")
@@ -85,8 +89,17 @@ ENTRY_KINDS = {
     LEDGER_CODE_CARD_REFUND: "card_refund",
     # The incoming leg of a trade paid with a bound card (the payment itself follows it).
     CODE_CARD_PAY: "card_payment",
+    # Yu'e Bao (domain/fund.py): the balance transferred into the fund, and money transferred
+    # out of it back to the balance (FAST at once, NORMAL when it arrives on T+1). Daily income
+    # stays in the fund: the fund's own records list it.
+    LEDGER_CODE_FUND_IN: "fund_in",
+    LEDGER_CODE_FUND_OUT: "fund_out",
+    # Huabei (domain/credit.py): a repayment of a bill from the balance, and a refund of a
+    # credit-paid trade going on from the wallet to the credit line (after its `refund` entry).
+    LEDGER_CODE_CREDIT_REPAY: "credit_repayment",
+    LEDGER_CODE_CREDIT_REFUND: "credit_refund",
 }
-ENTRY_KIND_OTHER = "payment"  # any other movement: acquiring, payment codes, credit, ...
+ENTRY_KIND_OTHER = "payment"  # any other movement: acquiring, payment codes, ...
 ENTRY_KIND_NAMES = (*ENTRY_KINDS.values(), ENTRY_KIND_OTHER)
 # Open holds on a wallet (money on its way out, not yet gone) by the code of the pending transfer.
 HOLD_KINDS = {
@@ -200,6 +213,8 @@ class WalletService:
     # The REST answer of a movement, byte for byte (set by the wiring): the request's last
     # transaction stores it with the change, which saves a write transaction per request.
     answer_of: Callable[[Movement], tuple[int, str]] | None = None
+    # Real-time risk control of transfers and withdrawals; None: every operation passes.
+    risk: RiskService | None = None
 
     def install_jobs(self) -> None:
         self.jobs.register(JOB_BANK_QUERY, self._on_bank_query)
@@ -298,9 +313,13 @@ class WalletService:
     ) -> Movement:
         check_amount_fen(amount_fen)
         self._confirm(user_id, payment_password, amount_fen)
-        withdrawal_id = self._run_money(
-            lambda tx: self._hold_in(tx, user_id, card_id, amount_fen, arrival), "withdrawal"
-        )
+        attempt = Attempt(user_id, Action.WITHDRAWAL, amount_fen, _by_device(payment_password))
+
+        def hold(tx: Tx) -> int:
+            self._assess_in(tx, attempt)  # a withdrawal passes or is refused, never delayed
+            return self._hold_in(tx, user_id, card_id, amount_fen, arrival)
+
+        withdrawal_id = self._guarded(lambda: self._run_money(hold, "withdrawal"))
         answered = None
         if arrival is WithdrawalArrival.INSTANT:
             answered = self._send_withdrawal(withdrawal_id)
@@ -499,16 +518,30 @@ class WalletService:
             raise InvalidInput("memo must be printable text", code="invalid_memo")
         payee_id, _ = self.preview_payee(payer_id, payee_phone)
         self._confirm(payer_id, payment_password, amount_fen)
+        attempt = Attempt(
+            payer_id,
+            Action.TRANSFER,
+            amount_fen,
+            _by_device(payment_password),
+            payee_id,
+            delayed_already=arrival is not TransferArrival.INSTANT,
+        )
 
         def work(tx: Tx) -> Movement:
-            transfer_id = self._transfer_in(tx, payer_id, payee_id, amount_fen, arrival, memo)
+            assessment = self._assess_in(tx, attempt)
+            held = assessment.decision is Decision.DELAY  # lands in 2 hours, cancellable
+            landing = TransferArrival.DELAY_2H if held else arrival
+            transfer_id = self._transfer_in(tx, payer_id, payee_id, amount_fen, landing, memo)
+            if held:
+                assert self.risk is not None
+                self.risk.record_in(tx, attempt, assessment, f"p2p:{transfer_id}")
             answered = self._answer_in(tx, "transfer", transfer_id)
             if answered is None:  # not under a REST request: mark as any movement does
                 self._mark_in(tx, "transfer", transfer_id)
                 return self._movement_in(tx, "transfer", transfer_id)
             return answered
 
-        return self._run_ledger(work)
+        return self._guarded(lambda: self._run_ledger(work))
 
     def _transfer_in(
         self,
@@ -579,6 +612,16 @@ class WalletService:
 
         self.db.run(work)
         return self.movement("transfer", transfer_id)
+
+    def resolve_held_in(self, tx: Tx, transfer_id: int, *, land: bool) -> bool:
+        """Risk review: land a held (pending) transfer now, or return it to the payer. False if
+        it is no longer pending (it landed at its time, or the payer cancelled it)."""
+        row = self.store.get(tx, "wallet_transfers", transfer_id, for_update=True)
+        if row is None or row.status != "pending":
+            return False
+        self._resolve_transfer_in(tx, transfer_id, land=land)
+        self.jobs.store.cancel(tx, JOB_TRANSFER_LAND, str(transfer_id))
+        return True
 
     def _on_transfer_land(self, tx: Tx, job: Job) -> None:
         row = self.store.get(tx, "wallet_transfers", int(job.key), for_update=True)
@@ -665,6 +708,18 @@ class WalletService:
         else:
             raise Forbidden("device confirmations are not enabled", code="device_not_registered")
 
+    def _assess_in(self, tx: Tx, attempt: Attempt) -> Assessment:
+        return PASSED if self.risk is None else self.risk.assess_in(tx, attempt)
+
+    def _guarded(self, operation: Callable[[], T]) -> T:
+        """Run a money operation that risk control may refuse: the refusal (rolled back with
+        everything else) is then recorded on its own, and answered."""
+        try:
+            return operation()
+        except RiskRefused as refused:
+            assert self.risk is not None
+            raise self.risk.record_refusal(refused) from None
+
     def _own_card_in(self, tx: Tx, user_id: int, card_id: int) -> CardRecord:
         card = self.cards.get(tx, card_id)
         if card is None or card.user_id != user_id or card.status != "bound":
@@ -704,3 +759,8 @@ class WalletService:
             if rejected.code == "exceeds_credits":
                 raise InsufficientFunds("not enough balance", code="insufficient_funds") from None
             raise
+
+
+def _by_device(proof: PaymentProof) -> bool:
+    """Whether a registered device confirmed the operation (not the payment password)."""
+    return not isinstance(proof, str)

@@ -17,7 +17,8 @@ from pydantic import BaseModel, Field
 
 from paybao.domain.fund import format_per_10k, redeem_speed_of
 from paybao.domain.money import format_yuan
-from paybao.services.fund import LIST_LIMIT_MAX, FundIncome, FundService, FundSummary
+from paybao.services.fund import LIST_LIMIT_MAX, FundService
+from paybao.services.fund_records import FundIncome, FundSummary
 from paybao.web.api_wallet import Device, User, confirmed
 from paybao.web.deps import ROW_ID_MAX, platform_of
 from paybao.web.errors import ERROR_RESPONSES

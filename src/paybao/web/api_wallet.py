@@ -513,6 +513,8 @@ class EntryOut(BaseModel):
         "on back to the bank card that paid the trade); card_payment (a bound card's money "
         "coming in to pay a trade, just before that payment); fund_in (the balance "
         "transferred into Yu'e Bao), fund_out (Yu'e Bao transferred out to the balance); "
+        "credit_repayment (a Huabei bill repaid from the balance), credit_refund (a refund of "
+        "a Huabei purchase going on to the credit line, after its refund entry); "
         "payment (anything else).",
         json_schema_extra={"enum": list(ENTRY_KIND_NAMES)},
     )

@@ -27,7 +27,9 @@ from paybao.web import (
     pages_admin,
     pages_admin_reconcile,
     pages_bills,
+    pages_credit,
     pages_merchant,
+    pages_risk,
     pages_user,
 )
 from paybao.workers.runner import start_thread
@@ -62,16 +64,20 @@ def create_app(platform: Platform, *, run_worker: bool | None = None) -> FastAPI
     app.add_exception_handler(Exception, errors.on_unexpected)
     app.add_middleware(metrics.MeasureRequests)
     _add_core_routes(app, platform)
+    _install_agreement_pages(app)  # before the wallet pages: /wallet/{kind} would shadow it
     app.include_router(api_ledger.router)
     app.include_router(bill_download.router)
     # Before the wallet pages: their catch-all /wallet/{kind} would shadow /wallet/paycode.
     _install_paycode_pages(app)
+    _install_fund_pages(app)  # Yu'e Bao; before the wallet pages too (/wallet/fund)
+    pages_credit.install(app)  # Huabei; before the wallet pages too (/wallet/credit)
     pages_user.install(app)
     pages_admin.install(app)
     pages_merchant.install(app)
     pages_bills.install(app)
     pages_admin_reconcile.install(app)
     _install_escrow_pages(app)
+    pages_risk.install(app)
     gateway.install(app, platform)
     return app
 
@@ -85,6 +91,14 @@ def _install_escrow_pages(app: FastAPI) -> None:
     pages_merchant_escrow.install(app)
 
 
+def _install_fund_pages(app: FastAPI) -> None:
+    # Yu'e Bao: the REST API, the wallet's fund pages and the operators' fund page.
+    from paybao.web import api_fund, pages_fund
+
+    app.include_router(api_fund.router)
+    pages_fund.install(app)
+
+
 def _install_paycode_pages(app: FastAPI) -> None:
     # Paying by code (issue 5): the payment-code and scan pages, and the URLs inside QR codes.
     from paybao.web import api_paycode, pages_merchant_codes, pages_paycode, qr_routes
@@ -93,6 +107,13 @@ def _install_paycode_pages(app: FastAPI) -> None:
     pages_paycode.install(app)
     qr_routes.install(app)
     pages_merchant_codes.install(app)  # the portal's receive-money poster page
+
+
+def _install_agreement_pages(app: FastAPI) -> None:
+    # Withholding agreements: the sign page and the wallet's agreement pages.
+    from paybao.web import pages_agreements
+
+    pages_agreements.install(app)
 
 
 def _worker_summary(platform: Platform) -> HeartbeatSummary | None:

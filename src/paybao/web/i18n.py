@@ -72,6 +72,12 @@ TEXTS: dict[str, dict[str, str]] = {
     "kind_refund": {"zh": "退款", "en": "Refund"},
     "kind_card_refund": {"zh": "退款至银行卡", "en": "Refund to bank card"},
     "kind_card_payment": {"zh": "银行卡付款转入", "en": "Paid from bank card"},
+    # Yu'e Bao: the balance transferred into the fund, and out of it back to the balance.
+    "kind_fund_in": {"zh": "转入余额宝", "en": "Into Yu'e Bao"},
+    "kind_fund_out": {"zh": "余额宝转出到余额", "en": "Out of Yu'e Bao"},
+    # Huabei: a repayment from the balance, and a refund going on to the credit line.
+    "kind_credit_repayment": {"zh": "花呗还款", "en": "Huabei repayment"},
+    "kind_credit_refund": {"zh": "退款至花呗", "en": "Refund to Huabei"},
     "account_class": {"zh": "账户类别", "en": "Account class"},
     "limit": {"zh": "余额支付额度", "en": "Balance-payment limit"},
     "used": {"zh": "已用", "en": "Used"},
@@ -87,6 +93,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "status_sent": {"zh": "银行处理中", "en": "At the bank"},
     "status_failed": {"zh": "失败", "en": "Failed"},
     "status_cancelled": {"zh": "已撤销", "en": "Cancelled"},
+    "status_risk_held": {
+        "zh": "为保障资金安全,这笔转账将在2小时后到账,到账前可撤销",
+        "en": "For your safety this transfer arrives in 2 hours; you can cancel it until then",
+    },
     "cancel": {"zh": "撤销", "en": "Cancel"},
     "add_card": {"zh": "添加银行卡", "en": "Add a card"},
     "no_cards": {"zh": "还没有绑定银行卡", "en": "No card bound yet"},
@@ -165,6 +175,14 @@ ERRORS: dict[str, dict[str, str]] = {
         "en": "Payments are locked for 3 hours after too many wrong passwords",
     },
     "insufficient_funds": {"zh": "余额不足", "en": "Not enough balance"},
+    "risk_rejected": {
+        "zh": "该操作存在风险,已被拦截;如有疑问请联系客服",
+        "en": "Stopped by risk control; contact support if this is a mistake",
+    },
+    "risk_password_required": {
+        "zh": "为保障资金安全,请输入支付密码完成此操作",
+        "en": "For your safety, confirm this with your payment password",
+    },
     "balance_payment_limit_exceeded": {
         "zh": "超出账户类别的余额支付额度",
         "en": "Over your account class's balance-payment limit",
@@ -196,6 +214,63 @@ ERRORS: dict[str, dict[str, str]] = {
     },
     "csrf_failed": {"zh": "页面已过期,请刷新后重试", "en": "The form expired; reload and retry"},
     "device_not_found": {"zh": "该设备已移除", "en": "This device was already removed"},
+    # Yu'e Bao (domain/fund.py).
+    "fund_amount_invalid": {
+        "zh": "金额须在0.01元至1亿元之间",
+        "en": "The amount must be between 0.01 and 100,000,000.00 CNY",
+    },
+    "fund_insufficient_shares": {
+        "zh": "余额宝可转出金额不足",
+        "en": "Not enough in Yu'e Bao to transfer out",
+    },
+    "fund_shares_pending_confirmation": {
+        "zh": "部分资金尚在确认中,确认后才能转出",
+        "en": "Part of it is still waiting for confirmation; it can leave once confirmed",
+    },
+    "fund_fast_redeem_quota_exceeded": {
+        "zh": "超出快速转出今日剩余额度,可选择普通转出(下一交易日到账)",
+        "en": "Over what is left of today's instant limit; choose normal (next trading day)",
+    },
+    "fund_speed_invalid": {"zh": "请选择到账方式", "en": "Choose fast or normal"},
+    "fund_rate_invalid": {
+        "zh": "万份收益格式不正确(如 0.6500)",
+        "en": "The income per 10,000 CNY is a figure like 0.6500",
+    },
+    "fund_rate_date_closed": {
+        "zh": "该日已结束,收益已按当时的万份收益发放",
+        "en": "That day has ended; its income was paid on its figure",
+    },
+    "fund_rate_date_too_far": {
+        "zh": "万份收益最多提前31天公布",
+        "en": "Figures are published at most 31 days ahead",
+    },
+    # Huabei credit pay (domain/credit.py).
+    "credit_not_opened": {"zh": "尚未开通花呗", "en": "No Huabei credit line"},
+    "credit_limit_exceeded": {"zh": "花呗可用额度不足", "en": "Not enough Huabei credit available"},
+    "credit_overdue_frozen": {
+        "zh": "花呗账单已逾期,暂停使用;还清逾期账单后恢复",
+        "en": "Huabei is frozen while a bill is overdue; repay it first",
+    },
+    "credit_limit_invalid": {
+        "zh": "花呗额度须在500至50000元之间",
+        "en": "A Huabei line is 500 to 50,000 CNY",
+    },
+    "credit_identity_required": {
+        "zh": "开通花呗需先完成实名认证",
+        "en": "Huabei needs a real-name-verified wallet",
+    },
+    "credit_repayment_day_invalid": {
+        "zh": "还款日只能选择每月8、9或10日",
+        "en": "The repayment day is the 8th, 9th or 10th",
+    },
+    "credit_nothing_due": {
+        "zh": "暂无待还账单,本月消费将于下月1日出账",
+        "en": "Nothing to repay yet: purchases are billed on the 1st",
+    },
+    "credit_repayment_exceeds_due": {
+        "zh": "还款金额超过待还金额",
+        "en": "That is more than the bills owe",
+    },
 }
 
 

@@ -38,8 +38,8 @@ ERRORS: dict[str, dict[str, str]] = {
     },
     "agreement_already_unsigned": {"zh": "协议已解约", "en": "The agreement has ended"},
     "invalid_agreement_cap": {
-        "zh": "每月限额为 0.01 至 30000.00 元",
-        "en": "A monthly cap is 0.01 to 30000.00 CNY",
+        "zh": "每月限额须大于 0，且不超过免密代扣的每月上限",
+        "en": "A monthly cap is above 0 and at most the product's monthly limit",
     },
     "registration_incomplete": {
         "zh": "请先完成注册（实名与支付密码）",

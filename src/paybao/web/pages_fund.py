@@ -22,8 +22,6 @@ from paybao.domain.fund import (
     china_day,
     format_per_10k,
     redeem_speed_of,
-    seven_day_yield,
-    yield_days,
 )
 from paybao.domain.money import format_yuan, parse_yuan
 from paybao.services.fund import FundService
@@ -279,23 +277,18 @@ async def money_post(direction: str, request: Request) -> Response:
 @admin_router.get("/fund")
 def admin_fund(request: Request) -> HTMLResponse:
     fund = _fund(request)
-    today = china_day(fund.clock.now_us())
-    days = yield_days(today - timedelta(days=1))
-    rates = fund.rates(60)
-    published = {rate.rate_date: rate.per_10k_e4 for rate in rates}
-    default_e4 = fund.policy.per_10k_default_e4
-    figures = [published.get(day, default_e4) for day in days]
+    yield_7d, _ = fund.yield_7d()
     return pages_admin.render(
         request,
         "fund/admin.html",
         title="Fund",
-        rates=rates,
+        rates=fund.rates(60),
         totals=fund.totals(),
         state=platform_of(request).services["fund_days"].state(),
-        default_per_10k=format_per_10k(default_e4),
-        yield_7d=seven_day_yield(figures),
+        default_per_10k=format_per_10k(fund.policy.per_10k_default_e4),
+        yield_7d=yield_7d,
         per_10k=format_per_10k,
-        today=today,
+        today=china_day(fund.clock.now_us()),
         quota=format_yuan(fund.policy.fast_redeem_daily_fen),
         holidays=sorted(fund.policy.calendar.holidays),
     )

@@ -419,14 +419,17 @@ async def money_post(kind: str, request: Request) -> Response:
                     WithdrawalArrival(form.get("arrival", "instant")),
                 )
             else:
+                arrival = TransferArrival(form.get("arrival", "instant"))
                 result = wallet.transfer(
                     user.id,
                     form.get("payee_phone", ""),
                     amount_fen,
                     password,
-                    arrival=TransferArrival(form.get("arrival", "instant")),
+                    arrival=arrival,
                     memo=form.get("memo", ""),
                 )
+                if result.status == "pending" and arrival is TransferArrival.INSTANT:
+                    return 200, json.dumps({"status": "risk_held"})  # risk control held it
             return 200, json.dumps({"status": result.status})
 
         public = without_secrets({k: v for k, v in form.items() if k != "csrf_token"})

@@ -16,8 +16,9 @@ from paybao.adapters.db.fund_store import SqlFundStore
 from paybao.domain.fund import TradingCalendar, parse_holidays
 from paybao.domain.money import format_yuan
 from paybao.services.clock import datetime_from_us
-from paybao.services.fund import FundOrder, FundPolicy, FundService
+from paybao.services.fund import FundService
 from paybao.services.fund_days import FundDays
+from paybao.services.fund_records import FundOrder, FundPolicy
 
 if TYPE_CHECKING:
     from paybao.bootstrap import Platform

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from paybao.adapters.banks.sandbox import Faults, SandboxBank
 from paybao.adapters.db.admin_store import SqlAdminStore, SqlIdempotencyStore
 from paybao.adapters.db.device_store import SqlDeviceStore
+from paybao.adapters.db.risk_store import SqlRiskStore
 from paybao.adapters.db.user_store import SqlUserStore
 from paybao.adapters.db.wallet_store import (
     SandboxSmsSender,
@@ -26,11 +27,13 @@ from paybao.adapters.passwords import Argon2Hasher
 from paybao.domain.account_class import ClassPolicy
 from paybao.domain.credentials import LockoutPolicy, SmsPolicy
 from paybao.domain.devices import DevicePolicy
+from paybao.domain.risk import RiskRules
 from paybao.domain.withdrawal import WithdrawalFeePolicy
 from paybao.services.devices import DeviceService
 from paybao.services.idempotency import IdempotencyService
 from paybao.services.operators import OperatorService
 from paybao.services.registration import RegistrationService
+from paybao.services.risk import RiskService
 from paybao.services.sms import SmsService
 from paybao.services.users import UserPolicy, UserService
 from paybao.services.wallet import Movement, WalletService
@@ -101,6 +104,17 @@ def install(platform: Platform) -> None:
             amount_max_fen=settings.device_confirm_amount_max_fen,
         ),
     )
+    risk = RiskService(
+        platform.db,
+        SqlRiskStore(),
+        platform.clock,
+        users,
+        _risk_rules(platform),
+        audit=platform.services.get("audit"),
+        held=wallet,
+    )
+    if settings.risk_enabled:
+        wallet.risk = risk
     wallet.install_jobs()
     platform.sweeps.append(wallet.send_due_withdrawals)
     operators = OperatorService(
@@ -126,6 +140,7 @@ def install(platform: Platform) -> None:
         devices=wallet.devices,
         operators=operators,
         idempotency=idempotency,
+        risk=risk,
     )
 
 
@@ -143,6 +158,17 @@ def _movement_renderer(wallet: WalletService) -> Callable[[str], tuple[int, str]
         return movement_answer(wallet.movement(kind, int(row_id)))
 
     return render
+
+
+def _risk_rules(platform: Platform) -> RiskRules:
+    settings = platform.settings
+    return RiskRules(
+        ops_per_hour_max=settings.risk_ops_per_hour_max,
+        new_payee_delay_fen=settings.risk_new_payee_delay_fen,
+        device_new_payee_fen=settings.risk_device_new_payee_fen,
+        anomaly_floor_fen=settings.risk_anomaly_floor_fen,
+        anomaly_factor=settings.risk_anomaly_factor,
+    )
 
 
 def _user_policy(platform: Platform) -> UserPolicy:

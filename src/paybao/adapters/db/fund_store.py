@@ -21,8 +21,8 @@ from paybao.adapters.db.tables.fund import (
     fund_rates,
 )
 from paybao.domain.fund import OrderKind, OrderStatus
-from paybao.services.fund import FundIncome, FundOrder, FundRate, Holding
 from paybao.services.fund_days import DayState
+from paybao.services.fund_records import FundIncome, FundOrder, FundRate, Holding
 
 _OUT_KINDS = (str(OrderKind.OUT_FAST), str(OrderKind.OUT_NORMAL))
 _SETTLED_KINDS = (str(OrderKind.IN), str(OrderKind.OUT_NORMAL))
