@@ -70,6 +70,8 @@ def test_sign_page_to_a_signed_agreement_returned_and_notified(
         ):
             assert shown in page.text
         assert 'id="login"' in page.text and 'id="sign"' not in page.text
+        english = client.get(path, cookies={"lang": "en"})
+        assert "Allow password-free payments" in english.text and "until ended" in english.text
         sign_in_on(client, path, PHONE)
         wrong = sign_on(client, path, "000000")
         assert wrong.status_code == 400 and "支付密码错误" in wrong.text
