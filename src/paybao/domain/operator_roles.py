@@ -66,6 +66,7 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "operator.token_revoke": frozenset({Role.ADMIN}),  # another operator's token
     "clock.advance": frozenset({Role.ADMIN}),  # sandbox clock: runs every due timer
     "ledger.transfer": frozenset({Role.ADMIN}),  # REST: raw ledger transfers
+    "biller.manage": frozenset({Role.ADMIN}),  # city services: who receives bill payments
 }
 
 

@@ -129,6 +129,19 @@ class MerchantService:
         return merchant, app
 
     def _create_in(self, tx: Tx, new: NewMerchant, public_key: str) -> tuple[Merchant, App]:
+        merchant = self._insert_in(tx, new)
+        app = App(new.app_id or _new_app_id(), merchant.id, public_key, "active")
+        if not self.store.insert_app(tx, app, self.clock.now_us()):
+            raise InvalidInput("app id already taken", code="app_id_taken")
+        return merchant, app
+
+    def create_receiver_in(self, tx: Tx, new: NewMerchant) -> Merchant:
+        """A merchant with its settlement account and no app, in the caller's transaction:
+        one that only receives what paybao moves to it (a biller of city services)."""
+        _check_new_merchant(new)
+        return self._insert_in(tx, new)
+
+    def _insert_in(self, tx: Tx, new: NewMerchant) -> Merchant:
         now_us = self.clock.now_us()
         # The account key names the merchant id, which we learn only on insert: insert with no
         # account (0), open the account, then point the merchant at it.
@@ -139,12 +152,9 @@ class MerchantService:
         spec = merchant_account(merchant_id)
         account_id = self.ledger.open_accounts_in(tx, [spec])[spec.key]
         self.store.set_settlement_account(tx, merchant_id, account_id)
-        app = App(new.app_id or _new_app_id(), merchant_id, public_key, "active")
-        if not self.store.insert_app(tx, app, now_us):
-            raise InvalidInput("app id already taken", code="app_id_taken")
         merchant = self.store.merchant(tx, merchant_id)
         assert merchant is not None and merchant.settlement_account_id == account_id
-        return merchant, app
+        return merchant
 
     def replace_app_key(self, app_id: str, app_public_key: str) -> App:
         public_key = self.check_public_key(app_public_key)

@@ -1,0 +1,1 @@
+"""Billers of city services, behind the `BillerChannel` port (services/billpay_records.py)."""
