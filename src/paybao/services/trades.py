@@ -399,16 +399,27 @@ class TradeService:
         return self.buyers.run_paying(work)
 
     def pay_in(
-        self, tx: Tx, trade: Trade, buyer_user_id: int, *, funding: str = "balance"
+        self,
+        tx: Tx,
+        trade: Trade,
+        buyer_user_id: int,
+        *,
+        funding: str = "balance",
+        reserved_in: int | None = None,
     ) -> Trade:
         """Pay an open trade for a buyer already authenticated by the caller (a payment code,
         a confirmed password) inside the caller's transaction. `funding="card"`: the money came
         from the buyer's card just now, so it does not count against balance-payment limits, and
         the trade records it (its refunds go back to the card). `funding="credit"`: the buyer's
         credit line pays (not counted against balance limits either; refunds go back to the
-        line)."""
+        line). `reserved_in`: the buyer's money for this payment was set aside beforehand and
+        is in that ledger account now (a pre-authorisation posted its part there,
+        services/preauth.py): the payment moves from it, and the buyer's checks and limits,
+        passed when the money was set aside, are not run again."""
         merchant = self.merchants.merchant_in(tx, trade.merchant_id)
-        return self._pay_in(tx, trade, merchant, buyer_user_id, funding=funding)
+        return self._pay_in(
+            tx, trade, merchant, buyer_user_id, funding=funding, reserved_in=reserved_in
+        )
 
     def _pay_in(
         self,
@@ -418,6 +429,7 @@ class TradeService:
         buyer_user_id: int,
         *,
         funding: str = "balance",
+        reserved_in: int | None = None,
     ) -> Trade:
         paid_by = Funding(funding)  # the balance, a card or the credit line, nothing else
         if paid_by is Funding.CREDIT and self.credit is None:
@@ -428,7 +440,8 @@ class TradeService:
         next_status(trade.status, TradeEvent.PAY)
         if trade.expires_at_us <= now_us:
             raise TradeClosed("the trade timed out")
-        self.buyers.check_can_pay_in(tx, buyer_user_id, trade.total_fen, funding=funding)
+        if reserved_in is None:
+            self.buyers.check_can_pay_in(tx, buyer_user_id, trade.total_fen, funding=funding)
         fee_fen = fee_fen_for(trade.total_fen, merchant.fee_rate_ppm)
         changes = {
             "status": TradeStatus.TRADE_SUCCESS,
@@ -454,17 +467,26 @@ class TradeService:
             visible=True,
             funding=paid_by,
         )
-        self._paid_in(tx, paid, merchant, buyer_user_id)
+        self._paid_in(tx, paid, merchant, buyer_user_id, reserved_in=reserved_in)
         return paid
 
     def _paid_in(
-        self, tx: Tx, paid: Trade, merchant: Merchant, buyer_user_id: int, *, last: bool = False
+        self,
+        tx: Tx,
+        paid: Trade,
+        merchant: Merchant,
+        buyer_user_id: int,
+        *,
+        last: bool = False,
+        reserved_in: int | None = None,
     ) -> None:
         """What follows every payment in its transaction: the finish timer, the merchant's
         notification, and the journal. `last`: the transaction writes nothing after this, so
         the journal may commit it (see `LedgerService.transfer_in`)."""
         assert paid.paid_at_us is not None
-        if paid.funding is Funding.CREDIT:
+        if reserved_in is not None:
+            source_id = reserved_in
+        elif paid.funding is Funding.CREDIT:
             # The line's row lock comes before any ledger account's (services/credit.py).
             assert self.credit is not None
             source_id = self.credit.draw_in(tx, buyer_user_id, paid.trade_no, paid.total_fen)
