@@ -555,6 +555,12 @@ class TradeService:
             self._fees_account_id = self.ledger.open_accounts_in(tx, [spec])[spec.key]
         return self._fees_account_id
 
+    def resolve_code_in(self, tx: Tx, auth_code: str) -> int:
+        """The buyer a till's one-time code names (the code is spent with the transaction), or
+        AuthCodeInvalid: for features that take a payment code without paying a trade at once
+        (a pre-authorisation freeze, services/preauth.py)."""
+        return self._resolve_code_in(tx, auth_code)
+
     def _resolve_code_in(self, tx: Tx, auth_code: str) -> int:
         now_us = self.clock.now_us()
         user_id = self.store.use_auth_code(tx, auth_code, now_us)
