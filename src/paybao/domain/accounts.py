@@ -40,11 +40,14 @@ class Purpose(StrEnum):
     FUND_CUSTODY = "fund_custody"
     FUND_INCOME = "fund_income"
     CREDIT_INCOME = "credit_income"  # Huabei overdue penalties earned
+    # Pre-authorisation (domain/preauth.py): the other side of users' frozen deposits (pending),
+    # and the part a merchant takes on its way to the merchant (posted, then paid on at once).
+    PREAUTH = "preauth"
 
 
 _CUSTOMER_PURPOSES = frozenset({Purpose.WALLET, Purpose.FUND, Purpose.SETTLEMENT})
 # Platform accounts that only hold customers' money on its way somewhere: never below zero.
-_HELD_PURPOSES = frozenset({Purpose.ESCROW, Purpose.FUND_CUSTODY})
+_HELD_PURPOSES = frozenset({Purpose.ESCROW, Purpose.FUND_CUSTODY, Purpose.PREAUTH})
 
 # Platform accounts every installation has. Bank clearing mirrors money at banks and goes
 # negative (debit-normal) as customers top up, so it carries no limit flag.
@@ -59,6 +62,7 @@ PLATFORM_PURPOSES: tuple[Purpose, ...] = (
     Purpose.FUND_CUSTODY,
     Purpose.FUND_INCOME,
     Purpose.CREDIT_INCOME,
+    Purpose.PREAUTH,
 )
 
 
