@@ -14,6 +14,12 @@ Decisions, strongest first (`decide` returns the strongest that any rule asks fo
   Withdrawals go to the user's own card and are never delayed.
 - PASS: everything else.
 
+A transfer to a bank card (`CARD_TRANSFER`, domain/card_payouts.py) is a transfer whose payee is
+the card: new if this user never paid it (and it is not one of the user's own bound cards),
+blacklisted if a blacklisted account has it bound, delayed by holding it 2 hours before it goes
+to the bank. A credit-card repayment (`CARD_REPAYMENT`) goes to the user's own card in the
+user's own name: as a withdrawal, it has no payee and is never delayed.
+
 An amount anomaly: at least `anomaly_floor_fen`, and more than `anomaly_factor` times the
 largest money-out of the user's recent history (any amount at or above the floor when there
 is no history).
@@ -50,6 +56,13 @@ class Reason(StrEnum):
 class Action(StrEnum):
     TRANSFER = "transfer"
     WITHDRAWAL = "withdrawal"
+    CARD_TRANSFER = "card_transfer"
+    CARD_REPAYMENT = "card_repayment"
+
+
+# Actions that pay someone (a payee that may be new or blacklisted); the others go to the
+# user's own card.
+PAYEE_ACTIONS = frozenset({Action.TRANSFER, Action.CARD_TRANSFER})
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +119,7 @@ def decide(signals: Signals, rules: RiskRules) -> Assessment:
     if signals.ops_last_hour >= rules.ops_per_hour_max:
         asked.append((Decision.REJECT, Reason.VELOCITY))
     anomalous = is_anomalous(signals.amount_fen, signals.largest_recent_fen, rules)
-    transfer = signals.action is Action.TRANSFER
+    transfer = signals.action in PAYEE_ACTIONS
     new_payee = transfer and signals.new_payee
     if signals.by_device:
         if anomalous:

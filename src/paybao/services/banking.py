@@ -47,8 +47,11 @@ class BankChannel(Protocol):
         """Quick-pay debit of the card (a top-up)."""
         ...
 
-    def credit(self, request_id: str, card_number: str, amount_fen: int) -> BankResult:
-        """Pay out to the card (a withdrawal)."""
+    def credit(
+        self, request_id: str, card_number: str, amount_fen: int, *, holder_name: str | None = None
+    ) -> BankResult:
+        """Pay out to the card (a withdrawal, a transfer to a card). With `holder_name` the bank
+        first checks that the card is held in that name: FAILED `holder_name_mismatch` if not."""
         ...
 
     def query(self, request_id: str) -> BankResult:

@@ -7,7 +7,9 @@ repeated request id never moves money twice. In sandbox mode any Luhn-valid card
 Fault knobs (settings `bank_latency_ms`, `bank_timeout_rate`, `bank_failure_rate`, or
 `faults` at run time) make it slow, lose answers, or refuse. A timeout is decided after the
 bank acted: the request is recorded as succeeded (or failed for lack of money), and the caller
-only hears UNKNOWN, exactly the case the platform must survive. Tests can script outcomes:
+only hears UNKNOWN, exactly the case the platform must survive. A credit that names the
+holder fails with `holder_name_mismatch` unless the card is held in that name. Tests can
+script outcomes:
 `bank.script.append("timeout")`, `"timeout_lost"` (the bank never got it), `"fail"`, `"ok"`.
 """
 
@@ -27,6 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from paybao.adapters.banks.port import BankOutcome, BankResult, StatementLine
 from paybao.adapters.db.tables.bank import bank_card_accounts, bank_requests
+from paybao.domain.errors import InvalidInput
 from paybao.domain.identity import real_names_match
 from paybao.services.ports import Clock
 
@@ -108,8 +111,10 @@ class SandboxBank:
     def debit(self, request_id: str, card_number: str, amount_fen: int) -> BankResult:
         return self._move("debit", request_id, card_number, amount_fen)
 
-    def credit(self, request_id: str, card_number: str, amount_fen: int) -> BankResult:
-        return self._move("credit", request_id, card_number, amount_fen)
+    def credit(
+        self, request_id: str, card_number: str, amount_fen: int, *, holder_name: str | None = None
+    ) -> BankResult:
+        return self._move("credit", request_id, card_number, amount_fen, holder_name)
 
     def query(self, request_id: str) -> BankResult:
         self._sleep()
@@ -148,7 +153,14 @@ class SandboxBank:
 
     # Inside -----------------------------------------------------------------------------
 
-    def _move(self, kind: str, request_id: str, card_number: str, amount_fen: int) -> BankResult:
+    def _move(
+        self,
+        kind: str,
+        request_id: str,
+        card_number: str,
+        amount_fen: int,
+        holder_name: str | None = None,
+    ) -> BankResult:
         assert amount_fen > 0
         step = self._next_step()
         self._sleep()
@@ -156,7 +168,7 @@ class SandboxBank:
             return BankResult(BankOutcome.UNKNOWN)
         with self.engine.begin() as tx:
             result = self._apply(
-                tx, kind, request_id, card_number, amount_fen, refuse=step == "fail"
+                tx, kind, request_id, card_number, amount_fen, holder_name, refuse=step == "fail"
             )
         if step == "timeout":
             return BankResult(BankOutcome.UNKNOWN)
@@ -169,6 +181,7 @@ class SandboxBank:
         request_id: str,
         card_number: str,
         amount_fen: int,
+        holder_name: str | None,
         *,
         refuse: bool,
     ) -> BankResult:
@@ -179,6 +192,8 @@ class SandboxBank:
             return BankResult(BankOutcome(earlier.status), earlier.failure_code)
         card = self._card(tx, card_number, for_update=True)
         failure = self._failure(card, kind, amount_fen, refuse=refuse)
+        if failure is None and holder_name is not None and not _same_name(card, holder_name):
+            failure = "holder_name_mismatch"
         if failure is None:
             delta = -amount_fen if kind == "debit" else amount_fen
             tx.execute(
@@ -242,3 +257,11 @@ class SandboxBank:
     def _sleep(self) -> None:
         if self.faults.latency_ms:
             time.sleep(self.faults.latency_ms / 1000)
+
+
+def _same_name(card: object, holder_name: str) -> bool:
+    """Is the card held in this name? (A name that cannot be a name never matches.)"""
+    try:
+        return real_names_match(card.holder_name, holder_name)  # type: ignore[attr-defined]
+    except InvalidInput:
+        return False

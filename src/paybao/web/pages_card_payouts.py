@@ -1,0 +1,456 @@
+"""Wallet pages of card payouts (phone-sized): transfer to a bank card (`/wallet/card-transfer`),
+credit-card repayment with saved cards and reminders (`/wallet/card-repayment`), the records
+(`/wallet/card-payouts`) and one payout's state (`/wallet/card-payouts/<id>`).
+
+Sending is two steps: the form, then a confirmation page showing the bank recognised from the
+card number, the fee, the total and the arrival time, where the payment password is typed.
+The confirmation carries a one-time `idem` key, as the wallet's money forms do: a double
+submit moves money once.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from paybao.domain.bins import BANKS
+from paybao.domain.card_payouts import (
+    PAYOUT_DELAY_S,
+    REMIND_DAYS,
+    PayoutArrival,
+    PayoutKind,
+    check_memo,
+    holder_name,
+)
+from paybao.domain.errors import DomainError, InvalidInput
+from paybao.domain.money import format_yuan, parse_yuan
+from paybao.services.card_payouts import CardPayoutService
+from paybao.services.idempotency import fingerprint, without_secrets
+from paybao.web.api_wallet import RowId
+from paybao.web.deps import platform_of
+from paybao.web.i18n import lang_of
+from paybao.web.pages_user import CSRF, _active_user, _error, form_of, render
+from paybao.web.session import login_redirect
+
+router = APIRouter(prefix="/wallet", include_in_schema=False)
+PAGE_SIZE = 20
+PATHS = {PayoutKind.TRANSFER: "card-transfer", PayoutKind.REPAYMENT: "card-repayment"}
+# What the confirmation page carries over from the form (never the password).
+CARRIED = ("card_number", "card_id", "holder_name", "amount", "arrival", "memo")
+
+CARD_TEXTS: dict[str, dict[str, str]] = {
+    "transfer": {"zh": "转账到银行卡", "en": "Transfer to a bank card"},
+    "repayment": {"zh": "信用卡还款", "en": "Credit card repayment"},
+    "records": {"zh": "转账与还款记录", "en": "Card transfers and repayments"},
+    "card_number": {"zh": "银行卡号", "en": "Card number"},
+    "credit_card_number": {"zh": "信用卡卡号", "en": "Credit card number"},
+    "other_card_number": {
+        "zh": "或输入其他信用卡卡号",
+        "en": "Or type another credit card's number",
+    },
+    "holder_name": {"zh": "收款人姓名", "en": "Payee's name"},
+    "amount": {"zh": "金额(元)", "en": "Amount (CNY)"},
+    "arrival": {"zh": "到账时间", "en": "Arrival"},
+    "arrival_instant": {"zh": "实时到账", "en": "Instant"},
+    "arrival_delay_2h": {"zh": "2小时到账", "en": "In 2 hours"},
+    "arrival_next_day": {"zh": "次日到账", "en": "Next day"},
+    "memo": {"zh": "转账说明(选填)", "en": "Note to the payee (optional)"},
+    "memo_short": {"zh": "转账说明", "en": "Note"},
+    "next": {"zh": "下一步", "en": "Next"},
+    "confirm_transfer": {"zh": "确认转账", "en": "Confirm the transfer"},
+    "confirm_repayment": {"zh": "确认还款", "en": "Confirm the repayment"},
+    "edit": {"zh": "返回修改", "en": "Change something"},
+    "payment_password": {"zh": "支付密码(6位数字)", "en": "Payment password (6 digits)"},
+    "debit": {"zh": "储蓄卡", "en": "debit card"},
+    "credit": {"zh": "信用卡", "en": "credit card"},
+    "payee": {"zh": "收款人", "en": "Payee"},
+    "fee": {"zh": "服务费", "en": "Fee"},
+    "free": {"zh": "免费", "en": "free"},
+    "total": {"zh": "合计扣款", "en": "Total from balance"},
+    "expected": {"zh": "预计到账", "en": "Expected"},
+    "available": {"zh": "可用余额 {available} 元", "en": "{available} CNY available"},
+    "transfer_quota": {
+        "zh": "与提现共享终身免费额度,剩余 {left} 元;超出部分收取 0.1% 服务费(最低 0.10 元)。",
+        "en": "Shares the lifetime free quota of withdrawals: {left} CNY left; 0.1% above it "
+        "(at least 0.10 CNY).",
+    },
+    "repayment_quota": {
+        "zh": "每月免费还款 {free} 元,本月({month})剩余 {left} 元;超出部分收取 0.1% 服务费"
+        "(最低 0.10 元)。每月1日重置,不累计。",
+        "en": "{free} CNY free each month; {left} CNY left in {month}; 0.1% above it (at "
+        "least 0.10 CNY). Resets on the 1st; nothing carries over.",
+    },
+    "name_checked": {
+        "zh": "银行会核对收款人姓名,姓名与卡号不符时转账失败,资金和免费额度原路退回。",
+        "en": "The bank checks the payee's name: if it does not match the card, the transfer "
+        "fails and the money and free quota come back.",
+    },
+    "own_card_only": {
+        "zh": "只能为本人({name})名下的信用卡还款。",
+        "en": "Only credit cards in your own name ({name}) can be repaid.",
+    },
+    "saved_cards": {"zh": "我的信用卡", "en": "My credit cards"},
+    "no_saved_cards": {"zh": "还没有保存信用卡", "en": "No saved cards yet"},
+    "use_card": {"zh": "还款卡", "en": "Card to repay"},
+    "other_card": {"zh": "其他信用卡(在下方输入卡号)", "en": "Another card (type it below)"},
+    "repay_this": {"zh": "还款", "en": "Repay"},
+    "remove": {"zh": "删除", "en": "Remove"},
+    "add_card": {"zh": "添加信用卡", "en": "Add a credit card"},
+    "remind_day": {"zh": "每月还款提醒", "en": "Monthly reminder"},
+    "remind_none": {"zh": "不提醒", "en": "No reminder"},
+    "remind_on": {"zh": "每月{day}日提醒", "en": "reminder on day {day}"},
+    "remind_n": {"zh": "每月{day}日", "en": "day {day} of each month"},
+    "save": {"zh": "保存", "en": "Save"},
+    "saved": {"zh": "已保存", "en": "Saved"},
+    "removed": {"zh": "已删除", "en": "Removed"},
+    "status": {"zh": "状态", "en": "Status"},
+    "time": {"zh": "时间", "en": "Time"},
+    "card": {"zh": "银行卡", "en": "Card"},
+    "kind_transfer": {"zh": "转账到卡", "en": "To a card"},
+    "kind_repayment": {"zh": "信用卡还款", "en": "Card repayment"},
+    "status_held": {"zh": "待发送", "en": "Waiting"},
+    "status_sent": {"zh": "银行处理中", "en": "At the bank"},
+    "status_succeeded": {"zh": "已到账", "en": "Arrived"},
+    "status_failed": {"zh": "失败", "en": "Failed"},
+    "status_cancelled": {"zh": "已撤销", "en": "Cancelled"},
+    "say_held": {
+        "zh": "资金已冻结,将于 {at} 发送到银行;发送前可以撤销。",
+        "en": "The money is held and goes to the bank at {at}; you can cancel until then.",
+    },
+    "say_risk_held": {
+        "zh": "为保障资金安全,这笔转账将于 {at} 发送到银行(2小时后);发送前可以撤销。",
+        "en": "For your safety this transfer goes to the bank at {at} (in 2 hours); you can "
+        "cancel it until then.",
+    },
+    "say_sent": {
+        "zh": "银行处理中,通常几分钟内到账,请稍后刷新。",
+        "en": "The bank is working on it; it usually arrives within minutes. Reload later.",
+    },
+    "say_succeeded": {"zh": "已于 {at} 到账。", "en": "Arrived at {at}."},
+    "say_failed": {
+        "zh": "未能到账:{reason}。{total} 元已退回余额,免费额度已恢复。",
+        "en": "Not paid: {reason}. {total} CNY is back in your balance, and the free quota too.",
+    },
+    "say_cancelled": {
+        "zh": "已撤销,{total} 元已退回余额。",
+        "en": "Cancelled: {total} CNY is back in your balance.",
+    },
+    "fail_holder_name_mismatch": {
+        "zh": "收款人姓名与银行卡不符",
+        "en": "the payee's name does not match the card",
+    },
+    "fail_card_not_found": {"zh": "银行查无此卡", "en": "the bank has no such card"},
+    "fail_bank_declined": {"zh": "银行拒绝了这笔款项", "en": "the bank declined it"},
+    "fail_bank_not_received": {"zh": "银行未收到请求", "en": "the bank never received it"},
+    "cancel": {"zh": "撤销", "en": "Cancel"},
+    "more": {"zh": "更早", "en": "Older"},
+    "none_yet": {"zh": "暂无记录", "en": "Nothing yet"},
+    "back_home": {"zh": "返回首页", "en": "Back to the wallet"},
+    "again_transfer": {"zh": "再转一笔", "en": "Another transfer"},
+    "again_repayment": {"zh": "再还一笔", "en": "Another repayment"},
+}
+
+
+def card_text(lang: str, key: str, **values: object) -> str:
+    entry = CARD_TEXTS.get(key)
+    value = entry.get(lang, key) if entry else key
+    return value.format(**values) if values else value
+
+
+def _service(request: Request) -> CardPayoutService:
+    service: CardPayoutService = platform_of(request).services["card_payouts"]
+    return service
+
+
+def _render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    lang = lang_of(request)
+    service = _service(request)
+
+    def bank_name(code: str) -> str:
+        bank = BANKS[code]
+        return bank.name_zh if lang == "zh" else bank.name_en
+
+    return render(
+        request,
+        name,
+        status_code=status_code,
+        ct=lambda key, **v: card_text(lang, key, **v),
+        bank_name=bank_name,
+        now_us=service.clock.now_us(),
+        **context,
+    )
+
+
+# The forms --------------------------------------------------------------------------------------
+
+
+def _form(request: Request, user: Any, kind: PayoutKind, **extra: Any) -> HTMLResponse:
+    service = _service(request)
+    free_fen, left_fen, month = service.quota(user.id, kind)
+    _, available_fen = platform_of(request).services["wallet"].balance(user.id)
+    extra.setdefault("values", {})
+    return _render(
+        request,
+        f"card_payouts/{PATHS[kind]}.html",
+        title=card_text(lang_of(request), str(kind)),
+        kind=str(kind),
+        user=user,
+        free=format_yuan(free_fen),
+        left=format_yuan(left_fen),
+        month=month,
+        available=format_yuan(available_fen),
+        arrivals=[a.value for a in PayoutArrival],
+        cards=service.cards(user.id) if kind is PayoutKind.REPAYMENT else [],
+        remind_days=list(REMIND_DAYS),
+        **extra,
+    )
+
+
+@router.get("/card-transfer")
+def transfer_page(request: Request) -> Response:
+    user = _active_user(request)
+    if user is None:
+        return login_redirect(request)
+    return _form(request, user, PayoutKind.TRANSFER)
+
+
+@router.get("/card-repayment")
+def repayment_page(request: Request) -> Response:
+    user = _active_user(request)
+    if user is None:
+        return login_redirect(request)
+    notice = request.query_params.get("done", "")
+    card = request.query_params.get("card", "")
+    return _form(
+        request,
+        user,
+        PayoutKind.REPAYMENT,
+        values={"card_id": card} if card.isdigit() else {},
+        notice=card_text(lang_of(request), notice) if notice in ("saved", "removed") else None,
+    )
+
+
+@router.post("/card-transfer", dependencies=CSRF)
+async def transfer_preview(request: Request) -> Response:
+    return await _preview(request, PayoutKind.TRANSFER)
+
+
+@router.post("/card-repayment", dependencies=CSRF)
+async def repayment_preview(request: Request) -> Response:
+    return await _preview(request, PayoutKind.REPAYMENT)
+
+
+async def _preview(request: Request, kind: PayoutKind, **extra: Any) -> Response:
+    """The confirmation page (or the form again, with what was typed and the error)."""
+    user = _active_user(request)
+    if user is None:
+        return login_redirect(request)
+    form = await form_of(request)
+    values = {name: form.get(name, "") for name in CARRIED}
+    if form.get("edit"):
+        return _form(request, user, kind, values=values)
+    try:
+        return _confirm_page(request, user, kind, values, **extra)
+    except DomainError as error:
+        return _form(request, user, kind, status_code=400, values=values, **_error(request, error))
+
+
+def _confirm_page(
+    request: Request, user: Any, kind: PayoutKind, values: dict[str, str], **extra: Any
+) -> HTMLResponse:
+    service = _service(request)
+    card_number = _card_number(service, user.id, values)
+    amount_fen = parse_yuan(values["amount"].strip())
+    arrival = _arrival(values["arrival"])
+    if kind is PayoutKind.TRANSFER:
+        values["holder_name"] = holder_name(values["holder_name"])
+        values["memo"] = check_memo(values["memo"])
+    preview = service.preview(user.id, kind, card_number, amount_fen)
+    return _render(
+        request,
+        "card_payouts/confirm.html",
+        title=card_text(lang_of(request), f"confirm_{kind}"),
+        kind=str(kind),
+        path=PATHS[kind],
+        p=preview,
+        values=values,
+        arrival=arrival.value,
+        expected_us=service.clock.now_us() + PAYOUT_DELAY_S[arrival] * 1_000_000,
+        idem=extra.pop("idem", None) or secrets.token_urlsafe(16),
+        carried=CARRIED,
+        **extra,
+    )
+
+
+@router.post("/card-transfer/confirm", dependencies=CSRF)
+async def transfer_confirm(request: Request) -> Response:
+    return await _confirm(request, PayoutKind.TRANSFER)
+
+
+@router.post("/card-repayment/confirm", dependencies=CSRF)
+async def repayment_confirm(request: Request) -> Response:
+    return await _confirm(request, PayoutKind.REPAYMENT)
+
+
+async def _confirm(request: Request, kind: PayoutKind) -> Response:
+    user = _active_user(request)
+    if user is None:
+        return login_redirect(request)
+    form = await form_of(request)
+    values = {name: form.get(name, "") for name in CARRIED}
+    service = _service(request)
+    idem = form.get("idem") or secrets.token_urlsafe(8)
+    try:
+        password = form.get("payment_password", "")
+
+        def work() -> tuple[int, str]:
+            card_number = _card_number(service, user.id, values)
+            amount_fen = parse_yuan(values["amount"].strip())
+            arrival = _arrival(values["arrival"])
+            if kind is PayoutKind.TRANSFER:
+                payout = service.transfer(
+                    user.id,
+                    card_number,
+                    values["holder_name"],
+                    amount_fen,
+                    password,
+                    arrival=arrival,
+                    memo=values["memo"],
+                )
+            else:
+                payout = service.repay(user.id, card_number, amount_fen, password, arrival=arrival)
+            return 200, json.dumps({"id": payout.id})
+
+        public = without_secrets({k: v for k, v in form.items() if k != "csrf_token"})
+        digest = fingerprint(str(kind), *(f"{k}={v}" for k, v in sorted(public.items())))
+        idempotency = platform_of(request).services["idempotency"]
+        _, body = idempotency.run(f"form:{user.id}", idem, digest, work)
+    except DomainError as error:
+        try:
+            return _confirm_page(
+                request, user, kind, values, status_code=400, idem=idem, **_error(request, error)
+            )
+        except DomainError:  # what was typed no longer holds: back to the form
+            return _form(
+                request, user, kind, status_code=400, values=values, **_error(request, error)
+            )
+    return RedirectResponse(f"/wallet/card-payouts/{json.loads(body)['id']}", status_code=303)
+
+
+def _card_number(service: CardPayoutService, user_id: int, values: dict[str, str]) -> str:
+    """The card typed, else the saved card chosen (repayments)."""
+    typed = values.get("card_number", "").strip()
+    if typed or not values.get("card_id", "").isdigit():
+        return typed
+    return service.card_number_of(user_id, int(values["card_id"]))
+
+
+def _arrival(value: str) -> PayoutArrival:
+    try:
+        return PayoutArrival(value or "instant")
+    except ValueError:
+        raise InvalidInput("choose when it should arrive", code="arrival_invalid") from None
+
+
+# Saved repayment cards ------------------------------------------------------------------------
+
+
+@router.post("/card-repayment/cards", dependencies=CSRF)
+async def save_card(request: Request) -> Response:
+    user = _active_user(request)
+    if user is None:
+        return login_redirect(request)
+    form = await form_of(request)
+    day = form.get("remind_day", "")
+    try:
+        _service(request).save_card(
+            user.id, form.get("new_card_number", ""), int(day) if day.isdigit() else None
+        )
+    except DomainError as error:
+        return _form(
+            request,
+            user,
+            PayoutKind.REPAYMENT,
+            status_code=400,
+            new_card=form.get("new_card_number", ""),
+            **_error(request, error),
+        )
+    return RedirectResponse("/wallet/card-repayment?done=saved", status_code=303)
+
+
+@router.post("/card-repayment/cards/{card_id}/remove", dependencies=CSRF)
+def remove_card(card_id: RowId, request: Request) -> Response:
+    user = _active_user(request)
+    if user is None:
+        return login_redirect(request)
+    _service(request).remove_card(user.id, card_id)
+    return RedirectResponse("/wallet/card-repayment?done=removed", status_code=303)
+
+
+# Records and one payout ---------------------------------------------------------------------------
+
+
+@router.get("/card-payouts")
+def records_page(request: Request) -> Response:
+    user = _active_user(request)
+    if user is None:
+        return login_redirect(request)
+    before = request.query_params.get("before", "")
+    payouts = _service(request).payouts(
+        user.id, None, PAGE_SIZE, int(before) if before.isdigit() else None
+    )
+    return _render(
+        request,
+        "card_payouts/list.html",
+        title=card_text(lang_of(request), "records"),
+        payouts=payouts,
+        next_before=payouts[-1].id if len(payouts) == PAGE_SIZE else None,
+    )
+
+
+@router.get("/card-payouts/{payout_id}")
+def payout_page(payout_id: RowId, request: Request) -> Response:
+    user = _active_user(request)
+    if user is None:
+        return login_redirect(request)
+    payout = _service(request).payout(user.id, payout_id)
+    return _render(
+        request,
+        "card_payouts/detail.html",
+        title=card_text(lang_of(request), payout.kind),
+        p=payout,
+        path=PATHS[PayoutKind(payout.kind)],
+    )
+
+
+@router.post("/card-payouts/{payout_id}/cancel", dependencies=CSRF)
+def cancel(payout_id: RowId, request: Request) -> Response:
+    user = _active_user(request)
+    if user is None:
+        return login_redirect(request)
+    try:
+        _service(request).cancel(user.id, payout_id)
+    except DomainError as error:
+        payout = _service(request).payout(user.id, payout_id)
+        return _render(
+            request,
+            "card_payouts/detail.html",
+            status_code=409,
+            title=card_text(lang_of(request), payout.kind),
+            p=payout,
+            path=PATHS[PayoutKind(payout.kind)],
+            **_error(request, error),
+        )
+    return RedirectResponse(f"/wallet/card-payouts/{payout_id}", status_code=303)
+
+
+def install(app: Any) -> None:
+    """Before the wallet pages: their /wallet/{kind} would shadow /wallet/card-transfer."""
+    from paybao.web import api_card_payouts
+
+    app.include_router(api_card_payouts.router)
+    app.include_router(router)
