@@ -17,6 +17,7 @@ from sqlalchemy.pool import StaticPool
 
 from paybao.adapters.db.admin_store import SqlAdminStore
 from paybao.adapters.db.credit_checks import bills_match_rows, lines_match_ledger, lines_match_rows
+from paybao.adapters.db.credit_installment_store import SqlInstallmentStore
 from paybao.adapters.db.credit_store import SqlCreditStore
 from paybao.adapters.db.database import SqlDatabase
 from paybao.adapters.db.job_store import SqlJobStore
@@ -32,6 +33,7 @@ from paybao.domain.trades import LEDGER_CODE_REFUND, LEDGER_CODE_TRADE_PAY
 from paybao.services.audit import AuditTrail
 from paybao.services.clock import ManualClock, us_from_datetime
 from paybao.services.credit import JOB_BILL, JOB_PENALTY, CreditService
+from paybao.services.credit_billing import CreditBilling
 from paybao.services.jobs import Job, JobRunner
 from paybao.services.ledger import LedgerService
 from paybao.services.users import UserRecord
@@ -90,6 +92,7 @@ class World:
     ledger: LedgerService
     runner: JobRunner
     credit: CreditService
+    billing: CreditBilling
     wallet_id: int
     merchant_id: int
     clearing_id: int
@@ -176,8 +179,9 @@ def world() -> Iterator[World]:
         confirmer=Confirmer(),
         audit=AuditTrail(db, SqlAdminStore(), clock),
     )
-    credit.install_jobs()
-    yield World(db, clock, ledger, runner, credit, wallet_id, merchant_id, clearing_id)
+    billing = CreditBilling(credit, SqlInstallmentStore("sqlite"))
+    billing.install_jobs()
+    yield World(db, clock, ledger, runner, credit, billing, wallet_id, merchant_id, clearing_id)
     engine.dispose()
 
 
@@ -307,7 +311,7 @@ def test_overdue_bills_freeze_the_line_and_charge_each_day_once(world: World) ->
             text("SELECT id FROM jobs WHERE key = :k"), {"k": f"{bill.id}:2026-04-12"}
         ).scalar_one()
     replay = Job(job_id, JOB_PENALTY, f"{bill.id}:2026-04-12", {}, 0, 0)
-    world.db.run(lambda tx: credit._penalty_job(tx, replay))
+    world.db.run(lambda tx: world.billing._daily_job(tx, replay))
     assert credit.line(USER).outstanding_fen == 500_75
     # Repaying part: the penalty first, then 0.05 % of the principal still unpaid.
     credit.repay(USER, 300_75, PIN)

@@ -1,40 +1,40 @@
-"""Huabei credit pay: grant a line, pay with credit, monthly bills, repayments, overdue
-penalties, refunds back to the line. One write path per change (rules: domain/credit.py).
+"""Huabei credit pay: grant a line, pay with credit, repayments, refunds back to the line. One
+write path per change (rules: domain/credit.py). The 1st's bills and the daily penalties and
+interest are `services/credit_billing.py`; bill installments `services/credit_installments.py`.
 
-Every change locks the user's line row first (`for_update`: a row lock on PostgreSQL; SQLite
-serialises writers) and writes it back compare-and-set on its version, in the same transaction
-as its journal. The line lock is always taken before any ledger account lock, and after the
-trade row (payments and refunds update the trade first), so the order is the same everywhere.
+Every change locks the user's line row first (`line_in(for_update=True)`: a row lock on
+PostgreSQL; SQLite serialises writers) and writes it back compare-and-set on its version
+(`save_in`), in the same transaction as its journal. The line lock is always taken before any
+ledger account lock, and after the trade row (payments and refunds update the trade first), so the
+order is the same everywhere.
 
 Ledger (accounts: domain/accounts.py): the user's `credit_loan` account holds what the user owes.
 
     purchase   credit_loan -> merchant settlement   `trade:<no>:pay` (the trade's own journal)
     penalty    credit_loan -> platform credit_income `credit:penalty:<bill>:<YYYYMMDD>`
+    interest   credit_loan -> platform credit_income `credit:interest:<bill>:<YYYYMMDD>`
+    fee        credit_loan -> platform credit_income `credit:fee:<plan>:<period number>`
     repayment  wallet -> credit_loan                 `credit:repay:<repayment id>`
+    prepayment wallet -> credit_loan                 `credit:prepay:<plan id>`
     refund     (settlement -> wallet, the trade's refund) then wallet -> credit_loan
                                                      `trade:<no>:credit_refund:<refund id>`
-
-Timers (jobs, so the sandbox clock runs them): `credit.bill` `<user>:<YYYY-MM>` at 00:00 China
-time on the 1st closes that month's purchases into a bill; `credit.penalty` `<bill>:<day>` at the
-start of each overdue day marks the bill overdue, freezes the line and charges the day's penalty
-(idempotent per bill and day), then schedules the next day while principal is unpaid.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, Protocol
 
-from paybao.domain.accounts import Purpose, platform_account, user_account
+from paybao.domain.accounts import Purpose, user_account
 from paybao.domain.credit import (
     CREDIT_POLICY_DEFAULT,
-    LEDGER_CODE_CREDIT_PENALTY,
     LEDGER_CODE_CREDIT_REFUND,
     LEDGER_CODE_CREDIT_REPAY,
     REASON_LENGTH_MAX,
     REPAYMENT_DAY_DEFAULT,
+    ROLLS_FOLLOWED_MAX,
     UNPAID_BILLS_MAX,
     Bill,
     BillStatus,
@@ -48,18 +48,13 @@ from paybao.domain.credit import (
     check_draw,
     check_limit_fen,
     check_repayment_day,
-    day_start,
-    due_date_of,
-    overdue_from,
-    overdue_on,
-    penalty_fen_for,
+    minimum_due_fen,
     period_of,
     refunded,
     repaid,
     split_refund,
     statement_at,
     still_overdue,
-    with_penalty,
 )
 from paybao.domain.errors import InsufficientFunds, InvalidInput, Retryable
 from paybao.domain.ledger import Transfer
@@ -68,12 +63,13 @@ from paybao.services.audit import AuditTrail
 from paybao.services.clock import us_from_datetime
 from paybao.services.devices import PaymentProof
 from paybao.services.idempotency import IdempotencyService
-from paybao.services.jobs import Job, JobRunner
+from paybao.services.jobs import JobRunner
 from paybao.services.ledger import LedgerRejected, LedgerService
 from paybao.services.ports import Clock, Database, Tx
 from paybao.services.users import STEP_ACTIVE, UserRecord
 
 JOB_BILL = "credit.bill"
+# The daily job of a bill: overdue penalties and revolving interest (its name predates interest).
 JOB_PENALTY = "credit.penalty"
 BILLS_SHOWN_MAX = 24
 DRAWS_SHOWN_MAX = 50
@@ -104,6 +100,8 @@ class Repayment:
     principal_fen: int
     outstanding_after_fen: int
     created_at_us: int
+    interest_fen: int = 0
+    fee_fen: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +114,8 @@ class CreditSummary:
     repayments: list[Repayment]  # newest first
     due_fen: int  # what the bills owe now (repayable)
     next_due_date: date | None  # the earliest due date of a bill still owing
+    # Overdue bills in full plus the minimum of bills not yet due: what keeps the line good.
+    minimum_due_fen: int = 0
 
 
 class CreditStore(Protocol):
@@ -171,6 +171,12 @@ class CreditStore(Protocol):
         """Insert unless the bill has that day's penalty; True if inserted."""
         ...
 
+    def insert_interest(
+        self, tx: Tx, bill_id: int, day: date, principal_fen: int, amount_fen: int, now_us: int
+    ) -> bool:
+        """Insert unless the bill has that day's interest; True if inserted."""
+        ...
+
     def insert_refund(self, tx: Tx, values: Mapping[str, Any]) -> None: ...
 
 
@@ -205,10 +211,6 @@ class CreditService:
     idempotency: IdempotencyService | None = None
     answer_of: Callable[[Repayment], tuple[int, str]] | None = None
 
-    def install_jobs(self) -> None:
-        self.jobs.register(JOB_BILL, self._bill_job)
-        self.jobs.register(JOB_PENALTY, self._penalty_job)
-
     # The line ----------------------------------------------------------------------------
 
     def grant(
@@ -231,7 +233,7 @@ class CreditService:
             if line is None:
                 granted = self._open_in(tx, user_id, limit_fen)
             else:
-                granted = self._save_in(tx, line, replace(line, limit_fen=limit_fen))
+                granted = self.save_in(tx, line, replace(line, limit_fen=limit_fen))
             detail = f"limit {format_yuan(before_fen)} -> {format_yuan(limit_fen)} CNY"
             self.audit.record_in(
                 tx,
@@ -266,7 +268,7 @@ class CreditService:
 
     def line(self, user_id: int) -> CreditLine:
         with self.db.read() as tx:
-            return self._line_in(tx, user_id)
+            return self.line_in(tx, user_id)
 
     def line_or_none(self, user_id: int) -> CreditLine | None:
         with self.db.read() as tx:
@@ -282,16 +284,16 @@ class CreditService:
         check_repayment_day(day)
 
         def work(tx: Tx) -> CreditLine:
-            line = self._line_in(tx, user_id, for_update=True)
+            line = self.line_in(tx, user_id, for_update=True)
             if line.repayment_day == day:
                 return line
-            return self._save_in(tx, line, replace(line, repayment_day=day))
+            return self.save_in(tx, line, replace(line, repayment_day=day))
 
         return self.db.run(work)
 
     def summary(self, user_id: int) -> CreditSummary:
         with self.db.read() as tx:
-            line = self._line_in(tx, user_id)
+            line = self.line_in(tx, user_id)
             unpaid = self.store.unpaid_bills(tx, user_id, UNPAID_BILLS_MAX)
             return CreditSummary(
                 line=line,
@@ -300,15 +302,18 @@ class CreditService:
                 repayments=self.store.repayments(tx, user_id, REPAYMENTS_SHOWN_MAX),
                 due_fen=sum(bill.unpaid_fen for bill in unpaid),
                 next_due_date=min((bill.due_date for bill in unpaid), default=None),
+                minimum_due_fen=minimum_due_fen(unpaid, self.policy.minimum_rate_ppm),
             )
 
-    def _line_in(self, tx: Tx, user_id: int, *, for_update: bool = False) -> CreditLine:
+    def line_in(self, tx: Tx, user_id: int, *, for_update: bool = False) -> CreditLine:
+        """The user's line (locked with `for_update`: do so before any other credit row)."""
         line = self.store.line(tx, user_id, for_update=for_update)
         if line is None:
             raise CreditNotOpened("no credit line")
         return line
 
-    def _save_in(self, tx: Tx, before: CreditLine, after: CreditLine) -> CreditLine:
+    def save_in(self, tx: Tx, before: CreditLine, after: CreditLine) -> CreditLine:
+        """Write the line compare-and-set on its version (a lost race is Retryable)."""
         assert after.user_id == before.user_id and after.version == before.version
         if not self.store.update_line(tx, before, after, self.clock.now_us()):
             raise Retryable("the credit line changed meanwhile; retry")
@@ -322,13 +327,17 @@ class CreditService:
         line = self.store.line(tx, user_id, for_update=True)
         after = check_draw(line, amount_fen)
         assert line is not None
-        self._save_in(tx, line, after)
+        self.save_in(tx, line, after)
         now = self.clock.now()
         self.store.insert_draw(tx, user_id, trade_no, amount_fen, us_from_datetime(now))
-        period = period_of(now)
+        self.schedule_bill_in(tx, user_id, period_of(now))
+        return line.account_id
+
+    def schedule_bill_in(self, tx: Tx, user_id: int, period: str) -> None:
+        """Close the user's `period` ("YYYY-MM") into a bill on the 1st after it (once: every
+        purchase, installment period and revolving rest of the month asks for the same job)."""
         closes_us = us_from_datetime(statement_at(period))
         self.jobs.schedule_in(tx, JOB_BILL, f"{user_id}:{period}", closes_us)
-        return line.account_id
 
     # Repaying --------------------------------------------------------------------------------
 
@@ -354,7 +363,7 @@ class CreditService:
             raise
 
     def _repay_in(self, tx: Tx, user_id: int, amount_fen: int) -> Repayment:
-        line = self._line_in(tx, user_id, for_update=True)
+        line = self.line_in(tx, user_id, for_update=True)
         bills = {b.id: b for b in self.store.unpaid_bills(tx, user_id, UNPAID_BILLS_MAX)}
         parts = allocate_repayment(list(bills.values()), amount_fen)
         now_us = self.clock.now_us()
@@ -366,7 +375,7 @@ class CreditService:
             outstanding_fen=line.outstanding_fen - amount_fen,
             overdue=still_overdue(list(bills.values())),
         )
-        self._save_in(tx, line, after)
+        self.save_in(tx, line, after)
         draft = Repayment(
             id=0,
             user_id=user_id,
@@ -375,6 +384,8 @@ class CreditService:
             principal_fen=sum(part.principal_fen for part in parts),
             outstanding_after_fen=after.outstanding_fen,
             created_at_us=now_us,
+            interest_fen=sum(part.interest_fen for part in parts),
+            fee_fen=sum(part.fee_fen for part in parts),
         )
         repayment = replace(draft, id=self.store.insert_repayment(tx, draft, parts))
         wallet_id = self.users.wallet_account_id_in(tx, user_id)
@@ -406,10 +417,10 @@ class CreditService:
         linked after the refund), or None when all of it stays in the balance."""
         found = self.store.draw_of_trade(tx, trade_no)
         assert found is not None, f"credit-paid trade {trade_no} has no draw"
-        line = self._line_in(tx, found.user_id, for_update=True)
+        line = self.line_in(tx, found.user_id, for_update=True)
         draw = self.store.draw_of_trade(tx, trade_no)  # again, now under the line's lock
         assert draw is not None
-        bill = self.store.bill(tx, draw.bill_id) if draw.bill_id is not None else None
+        bill = self._bill_owing_in(tx, draw.bill_id) if draw.bill_id is not None else None
         split = split_refund(refund_fen, draw.amount_fen - draw.refunded_fen, bill)
         self.store.add_draw_refund(tx, draw.id, refund_fen)
         self.store.insert_refund(
@@ -418,7 +429,7 @@ class CreditService:
                 "refund_id": refund_id,
                 "trade_no": trade_no,
                 "user_id": draw.user_id,
-                "bill_id": draw.bill_id,
+                "bill_id": None if bill is None else bill.id,
                 "to_line_fen": split.to_line_fen,
                 "to_balance_fen": split.to_balance_fen,
                 "created_at_us": self.clock.now_us(),
@@ -436,6 +447,18 @@ class CreditService:
             reference=trade_no,
         )
 
+    def _bill_owing_in(self, tx: Tx, bill_id: int) -> Bill:
+        """The bill that owes a billed purchase now: its own, or the one its rest was carried
+        into (and on, month after month)."""
+        bill = self.store.bill(tx, bill_id)
+        for _ in range(ROLLS_FOLLOWED_MAX):
+            assert bill is not None
+            if bill.status is not BillStatus.ROLLED:
+                return bill
+            assert bill.rolled_to_bill_id is not None
+            bill = self.store.bill(tx, bill.rolled_to_bill_id)
+        raise AssertionError(f"bill {bill_id} rolled more than {ROLLS_FOLLOWED_MAX} times")
+
     def _take_back_in(self, tx: Tx, line: CreditLine, bill: Bill | None, to_line_fen: int) -> None:
         outstanding_fen = line.outstanding_fen - to_line_fen
         if bill is None:
@@ -446,90 +469,7 @@ class CreditService:
             self.store.update_bill(tx, refunded(bill, to_line_fen, self.clock.now_us()))
             unpaid = self.store.unpaid_bills(tx, line.user_id, UNPAID_BILLS_MAX)
             after = replace(line, outstanding_fen=outstanding_fen, overdue=still_overdue(unpaid))
-        self._save_in(tx, line, after)
-
-    # Timers ---------------------------------------------------------------------------------
-
-    def _bill_job(self, tx: Tx, job: Job) -> None:
-        """The 1st: close the month's purchases into a bill (nothing to bill: no bill)."""
-        user_text, _, period = job.key.partition(":")
-        user_id = int(user_text)
-        line = self._line_in(tx, user_id, for_update=True)
-        closes_us = us_from_datetime(statement_at(period))
-        assert self.clock.now_us() >= closes_us, "a bill closes on the 1st, not before"
-        principal_fen = self.store.unbilled_fen(tx, user_id, closes_us)
-        if principal_fen <= 0:
-            return
-        due = due_date_of(period, line.repayment_day)
-        draft = Bill(
-            id=0,
-            user_id=user_id,
-            period=period,
-            principal_fen=principal_fen,
-            refunded_fen=0,
-            penalty_fen=0,
-            repaid_principal_fen=0,
-            repaid_penalty_fen=0,
-            due_date=due,
-            status=BillStatus.BILLED,
-            created_at_us=self.clock.now_us(),
-        )
-        bill_id = self.store.insert_bill(tx, draft)
-        if bill_id is None:
-            return  # this month's bill exists already (a replay)
-        attached = self.store.attach_draws(tx, user_id, closes_us, bill_id)
-        assert attached > 0
-        self._save_in(tx, line, replace(line, open_fen=line.open_fen - principal_fen))
-        self._schedule_penalty_in(tx, bill_id, overdue_from(due))
-
-    def _schedule_penalty_in(self, tx: Tx, bill_id: int, day: date) -> None:
-        at_us = us_from_datetime(day_start(day))
-        self.jobs.schedule_in(tx, JOB_PENALTY, f"{bill_id}:{day.isoformat()}", at_us)
-
-    def _penalty_job(self, tx: Tx, job: Job) -> None:
-        """The start of an overdue day: freeze the line, charge the day's penalty."""
-        bill_text, _, day_text = job.key.partition(":")
-        day = date.fromisoformat(day_text)
-        found = self.store.bill(tx, int(bill_text))
-        assert found is not None
-        line = self._line_in(tx, found.user_id, for_update=True)
-        bill = self.store.bill(tx, found.id)  # again, now under the line's lock
-        assert bill is not None
-        if bill.unpaid_fen == 0:
-            return  # repaid (or refunded) in time
-        bill = overdue_on(bill, day)
-        penalty_fen = penalty_fen_for(bill.unpaid_principal_fen, self.policy.penalty_rate_ppm)
-        charged = penalty_fen > 0 and self.store.insert_penalty(
-            tx, bill.id, day, bill.unpaid_principal_fen, penalty_fen, self.clock.now_us()
-        )
-        if charged:
-            bill = with_penalty(bill, penalty_fen)
-            self._charge_penalty_in(tx, line, bill.id, day, penalty_fen)
-        self.store.update_bill(tx, bill)
-        after = replace(
-            line,
-            outstanding_fen=line.outstanding_fen + (penalty_fen if charged else 0),
-            overdue=True,
-        )
-        if after != line:
-            self._save_in(tx, line, after)
-        if bill.unpaid_principal_fen > 0:
-            self._schedule_penalty_in(tx, bill.id, day + timedelta(days=1))
-
-    def _charge_penalty_in(
-        self, tx: Tx, line: CreditLine, bill_id: int, day: date, penalty_fen: int
-    ) -> None:
-        income = platform_account(Purpose.CREDIT_INCOME)
-        income_id = self.ledger.open_accounts_in(tx, [income])[income.key]
-        transfer = Transfer(
-            f"credit:penalty:{bill_id}:{day.strftime('%Y%m%d')}",
-            line.account_id,
-            income_id,
-            penalty_fen,
-            code=LEDGER_CODE_CREDIT_PENALTY,
-            reference=f"credit_bill:{bill_id}",
-        )
-        self.ledger.transfer_in(tx, [transfer])
+        self.save_in(tx, line, after)
 
 
 def _check_verified(user: UserRecord) -> None:

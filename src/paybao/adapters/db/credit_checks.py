@@ -2,15 +2,20 @@
 
 * `credit.lines_match_ledger`: a line's outstanding amount is its credit account's balance
   (debits - credits: what the user owes), and nothing is pending on that account;
-* `credit.lines_match_rows`: outstanding = open amount + every bill's unpaid principal and
-  penalty; open amount = what is left of the purchases not billed yet;
-* `credit.bills_match_rows`: a bill's principal is what its purchases had left when it closed,
-  its penalty the sum of its daily penalties, its repaid amounts the sum of the repayments' parts,
-  its refunded amount the sum of the refunds that went back to it; PAID exactly when nothing is
-  left;
+* `credit.lines_match_rows`: outstanding = open amount + installment principal not billed yet +
+  every bill's unpaid principal and charges; open amount = what is left of the purchases not
+  billed yet; installment amount = the principal of the periods still scheduled;
+* `credit.bills_match_rows`: a bill's principal is what its purchases had left when it closed plus
+  its installment periods' principal plus the rest carried in from the bills that rolled into it;
+  its fee the sum of its periods' fees, its converted amount its plan's principal, its penalty and
+  interest the sums of its daily rows, its repaid amounts the sums of the repayments' parts, its
+  refunded amount the sum of the refunds that went back to it; ROLLED exactly when it rolled into
+  another bill, PAID exactly when nothing is left otherwise;
 * `credit.rows_have_journals`: every purchase's trade was paid with credit from the user's
   credit account for the purchase's amount (and every credit-paid trade has its purchase);
   every repayment, penalty and refund back to the line has its transfer for its amount.
+
+Installment plans, fees, interest and prepayments: `credit_installment_checks.py`.
 """
 
 from __future__ import annotations
@@ -19,10 +24,15 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, text
 
+from paybao.adapters.db.credit_installment_checks import INSTALLMENT_CHECKS
 from paybao.domain.credit import BillStatus
 from paybao.services.reconcile import Check, Difference
 
 _LIMIT = 1000
+# What a bill still owes, in SQL (domain: Bill.unpaid_fen).
+UNPAID_SQL = """(b.principal_fen - b.refunded_fen - b.converted_fen - b.rolled_principal_fen
+  - b.repaid_principal_fen + b.penalty_fen - b.repaid_penalty_fen + b.fee_fen - b.repaid_fee_fen
+  + b.interest_fen - b.repaid_interest_fen - b.rolled_interest_fen)"""
 
 _LEDGER = """
 SELECT l.user_id, l.outstanding_fen, a.debits_posted - a.credits_posted,
@@ -33,26 +43,49 @@ WHERE a.id IS NULL OR a.debits_posted - a.credits_posted <> l.outstanding_fen
 ORDER BY l.user_id LIMIT :limit
 """
 
-_LINE_SUMS = """
-SELECT l.user_id, l.outstanding_fen, l.open_fen,
-  COALESCE((SELECT SUM(b.principal_fen - b.refunded_fen - b.repaid_principal_fen
-                       + b.penalty_fen - b.repaid_penalty_fen)
-            FROM credit_bills b WHERE b.user_id = l.user_id), 0),
+_LINE_SUMS = f"""
+SELECT l.user_id, l.outstanding_fen, l.open_fen, l.installment_fen,
+  COALESCE((SELECT SUM({UNPAID_SQL}) FROM credit_bills b WHERE b.user_id = l.user_id), 0),
   COALESCE((SELECT SUM(d.amount_fen - d.refunded_fen)
-            FROM credit_draws d WHERE d.user_id = l.user_id AND d.bill_id IS NULL), 0)
+            FROM credit_draws d WHERE d.user_id = l.user_id AND d.bill_id IS NULL), 0),
+  COALESCE((SELECT SUM(p.principal_fen) FROM credit_installment_periods p
+            WHERE p.user_id = l.user_id AND p.status = 'scheduled'), 0)
 FROM credit_lines l ORDER BY l.user_id
 """
 
-_BILL_SUMS = """
-SELECT b.id, b.principal_fen, b.penalty_fen, b.repaid_principal_fen, b.repaid_penalty_fen,
-  b.refunded_fen, b.status,
-  COALESCE((SELECT SUM(d.billed_fen) FROM credit_draws d WHERE d.bill_id = b.id), 0),
-  COALESCE((SELECT SUM(p.amount_fen) FROM credit_penalties p WHERE p.bill_id = b.id), 0),
-  COALESCE((SELECT SUM(r.principal_fen) FROM credit_repayment_parts r WHERE r.bill_id = b.id), 0),
-  COALESCE((SELECT SUM(r.penalty_fen) FROM credit_repayment_parts r WHERE r.bill_id = b.id), 0),
-  COALESCE((SELECT SUM(f.to_line_fen) FROM credit_refunds f WHERE f.bill_id = b.id), 0)
-FROM credit_bills b ORDER BY b.id
+# Stored figures first, then the same figures summed from the rows (in the same order).
+_BILL_SUMS = f"""
+SELECT b.id, b.status, b.rolled_to_bill_id, {UNPAID_SQL},
+  b.principal_fen, b.periods_principal_fen, b.fee_fen, b.carried_fen, b.converted_fen,
+  b.penalty_fen, b.interest_fen, b.repaid_principal_fen, b.repaid_penalty_fen,
+  b.repaid_interest_fen, b.repaid_fee_fen, b.refunded_fen,
+  COALESCE(d.billed, 0) + COALESCE(i.principal, 0) + COALESCE(c.carried, 0),
+  COALESCE(i.principal, 0), COALESCE(i.fee, 0), COALESCE(c.carried, 0),
+  COALESCE(pl.principal_fen, 0), COALESCE(n.penalty, 0), COALESCE(r.interest, 0),
+  COALESCE(rp.principal, 0), COALESCE(rp.penalty, 0), COALESCE(rp.interest, 0),
+  COALESCE(rp.fee, 0), COALESCE(f.to_line, 0)
+FROM credit_bills b
+LEFT JOIN (SELECT bill_id, SUM(billed_fen) AS billed FROM credit_draws
+           WHERE bill_id IS NOT NULL GROUP BY bill_id) d ON d.bill_id = b.id
+LEFT JOIN (SELECT bill_id, SUM(principal_fen) AS principal, SUM(fee_fen) AS fee
+           FROM credit_installment_periods WHERE bill_id IS NOT NULL GROUP BY bill_id) i
+  ON i.bill_id = b.id
+LEFT JOIN (SELECT rolled_to_bill_id, SUM(rolled_principal_fen + rolled_interest_fen) AS carried
+           FROM credit_bills WHERE rolled_to_bill_id IS NOT NULL GROUP BY rolled_to_bill_id) c
+  ON c.rolled_to_bill_id = b.id
+LEFT JOIN credit_installment_plans pl ON pl.bill_id = b.id
+LEFT JOIN (SELECT bill_id, SUM(amount_fen) AS penalty FROM credit_penalties GROUP BY bill_id) n
+  ON n.bill_id = b.id
+LEFT JOIN (SELECT bill_id, SUM(amount_fen) AS interest FROM credit_interest GROUP BY bill_id) r
+  ON r.bill_id = b.id
+LEFT JOIN (SELECT bill_id, SUM(principal_fen) AS principal, SUM(penalty_fen) AS penalty,
+                  SUM(interest_fen) AS interest, SUM(fee_fen) AS fee
+           FROM credit_repayment_parts GROUP BY bill_id) rp ON rp.bill_id = b.id
+LEFT JOIN (SELECT bill_id, SUM(to_line_fen) AS to_line FROM credit_refunds
+           WHERE bill_id IS NOT NULL GROUP BY bill_id) f ON f.bill_id = b.id
+ORDER BY b.id
 """
+_BILL_FIGURES = 12
 
 # Purchases whose trade is not a credit payment of the same amount from the line's account,
 # and credit-paid trades without a purchase.
@@ -113,13 +146,18 @@ def lines_match_ledger(tx: Connection, _now_us: int) -> Sequence[Difference]:
 
 def lines_match_rows(tx: Connection, _now_us: int) -> Sequence[Difference]:
     found: list[Difference] = []
-    for user_id, outstanding, open_fen, billed, unbilled in tx.execute(text(_LINE_SUMS)):
+    for row in tx.execute(text(_LINE_SUMS)):
+        user_id, outstanding, open_fen, installment, billed, unbilled, scheduled = row
         subject = f"credit line of user {user_id}"
-        if outstanding != open_fen + billed:
-            expected = f"open {open_fen} + bills {billed}"
+        if outstanding != open_fen + installment + billed:
+            expected = f"open {open_fen} + installments {installment} + bills {billed}"
             found.append(Difference("credit_line_outstanding", subject, expected, str(outstanding)))
         if open_fen != unbilled:
             found.append(Difference("credit_line_open", subject, str(unbilled), str(open_fen)))
+        if installment != scheduled:
+            found.append(
+                Difference("credit_line_installment", subject, str(scheduled), str(installment))
+            )
         if len(found) >= _LIMIT:
             break
     return found
@@ -128,23 +166,25 @@ def lines_match_rows(tx: Connection, _now_us: int) -> Sequence[Difference]:
 def bills_match_rows(tx: Connection, _now_us: int) -> Sequence[Difference]:
     found: list[Difference] = []
     for row in tx.execute(text(_BILL_SUMS)):
-        bill_id, principal, penalty, repaid_principal, repaid_penalty, refunded, status = row[:7]
-        expected = (principal, penalty, repaid_principal, repaid_penalty, refunded)
-        actual = tuple(row[7:])
-        if expected != actual:
-            found.append(
-                Difference("credit_bill_rows", f"credit bill {bill_id}", str(expected), str(actual))
-            )
-        unpaid = principal - refunded - repaid_principal + penalty - repaid_penalty
-        if (status == BillStatus.PAID.value) != (unpaid == 0):
-            found.append(
-                Difference(
-                    "credit_bill_status", f"credit bill {bill_id}", f"unpaid {unpaid}", status
-                )
-            )
+        bill_id, status, rolled_to, unpaid = row[:4]
+        stored = tuple(row[4 : 4 + _BILL_FIGURES])
+        summed = tuple(row[4 + _BILL_FIGURES :])
+        subject = f"credit bill {bill_id}"
+        if stored != summed:
+            found.append(Difference("credit_bill_rows", subject, str(stored), str(summed)))
+        if _status_wrong(status, rolled_to, unpaid):
+            found.append(Difference("credit_bill_status", subject, f"unpaid {unpaid}", status))
         if len(found) >= _LIMIT:
             break
     return found
+
+
+def _status_wrong(status: str, rolled_to: int | None, unpaid: int) -> bool:
+    if (status == BillStatus.ROLLED.value) != (rolled_to is not None):
+        return True
+    if status == BillStatus.ROLLED.value:
+        return unpaid != 0
+    return (status == BillStatus.PAID.value) != (unpaid == 0)
 
 
 def rows_have_journals(tx: Connection, _now_us: int) -> Sequence[Difference]:
@@ -175,4 +215,5 @@ CREDIT_CHECKS: list[tuple[str, Check]] = [
     ("credit.lines_match_rows", lines_match_rows),
     ("credit.bills_match_rows", bills_match_rows),
     ("credit.rows_have_journals", rows_have_journals),
+    *INSTALLMENT_CHECKS,
 ]

@@ -1,5 +1,5 @@
-"""SQL for Huabei credit: lines, draws, bills, repayments, penalties, refunds. Core, one
-statement per call (set-based where a call touches many rows: closing a month's purchases).
+"""SQL for Huabei credit: lines, draws, bills, repayments, penalties, interest, refunds. Core,
+one statement per call (set-based where a call touches many rows: closing a month's purchases).
 
 The line row is read `FOR UPDATE` on PostgreSQL by every change (SQLite serialises writers), and
 written compare-and-set on its version, so a lost lock can never overdraw the line.
@@ -24,8 +24,9 @@ from paybao.adapters.db.tables.credit import (
     credit_repayment_parts,
     credit_repayments,
 )
+from paybao.adapters.db.tables.credit_installments import credit_interest
 from paybao.adapters.db.tables.trade import trades
-from paybao.domain.credit import Bill, BillStatus, CreditLine, RepaymentPart
+from paybao.domain.credit import OWING_STATUSES, Bill, BillStatus, CreditLine, RepaymentPart
 from paybao.services.credit import Draw, Repayment
 
 _DRAW_COLUMNS = [
@@ -160,7 +161,7 @@ class SqlCreditStore:
             select(credit_bills)
             .where(
                 credit_bills.c.user_id == user_id,
-                credit_bills.c.status != BillStatus.PAID.value,
+                credit_bills.c.status.in_([status.value for status in OWING_STATUSES]),
             )
             .order_by(credit_bills.c.period, credit_bills.c.id)
             .limit(limit)
@@ -188,6 +189,8 @@ class SqlCreditStore:
             "principal_fen": repayment.principal_fen,
             "outstanding_after_fen": repayment.outstanding_after_fen,
             "created_at_us": repayment.created_at_us,
+            "interest_fen": repayment.interest_fen,
+            "fee_fen": repayment.fee_fen,
         }
         statement = insert(credit_repayments).values(**values).returning(credit_repayments.c.id)
         repayment_id = int(tx.execute(statement).scalar_one())
@@ -197,6 +200,8 @@ class SqlCreditStore:
                 "bill_id": part.bill_id,
                 "penalty_fen": part.penalty_fen,
                 "principal_fen": part.principal_fen,
+                "interest_fen": part.interest_fen,
+                "fee_fen": part.fee_fen,
             }
             for part in parts
         ]
@@ -236,6 +241,25 @@ class SqlCreditStore:
         statement = self._insert(credit_penalties).values(**values).on_conflict_do_nothing()
         return tx.execute(statement.returning(credit_penalties.c.bill_id)).scalar() is not None
 
+    def insert_interest(
+        self,
+        tx: Connection,
+        bill_id: int,
+        day: date,
+        principal_fen: int,
+        amount_fen: int,
+        now_us: int,
+    ) -> bool:
+        values = {
+            "bill_id": bill_id,
+            "day": day.isoformat(),
+            "principal_fen": principal_fen,
+            "amount_fen": amount_fen,
+            "created_at_us": now_us,
+        }
+        statement = self._insert(credit_interest).values(**values).on_conflict_do_nothing()
+        return tx.execute(statement.returning(credit_interest.c.bill_id)).scalar() is not None
+
     def insert_refund(self, tx: Connection, values: Mapping[str, Any]) -> None:
         tx.execute(insert(credit_refunds).values(**values))
 
@@ -248,6 +272,8 @@ _REPAYMENT_COLUMNS = [
     credit_repayments.c.principal_fen,
     credit_repayments.c.outstanding_after_fen,
     credit_repayments.c.created_at_us,
+    credit_repayments.c.interest_fen,
+    credit_repayments.c.fee_fen,
 ]
 
 
@@ -266,6 +292,7 @@ def _line_values(line: CreditLine) -> dict[str, Any]:
         "outstanding_fen": line.outstanding_fen,
         "repayment_day": line.repayment_day,
         "overdue": 1 if line.overdue else 0,
+        "installment_fen": line.installment_fen,
     }
 
 
@@ -280,34 +307,53 @@ def _line(row: Any) -> CreditLine:
         overdue=bool(row["overdue"]),
         version=int(row["version"]),
         granted_at_us=int(row["granted_at_us"]),
+        installment_fen=int(row["installment_fen"]),
     )
 
 
+_BILL_AMOUNTS = (
+    "principal_fen",
+    "refunded_fen",
+    "penalty_fen",
+    "repaid_principal_fen",
+    "repaid_penalty_fen",
+    "periods_principal_fen",
+    "carried_fen",
+    "converted_fen",
+    "fee_fen",
+    "repaid_fee_fen",
+    "interest_fen",
+    "repaid_interest_fen",
+    "rolled_principal_fen",
+    "rolled_interest_fen",
+)
+
+
 def _bill_values(bill: Bill) -> dict[str, Any]:
-    return {
-        "principal_fen": bill.principal_fen,
-        "refunded_fen": bill.refunded_fen,
-        "penalty_fen": bill.penalty_fen,
-        "repaid_principal_fen": bill.repaid_principal_fen,
-        "repaid_penalty_fen": bill.repaid_penalty_fen,
-        "due_date": bill.due_date.isoformat(),
-        "status": bill.status.value,
-        "paid_at_us": bill.paid_at_us,
-    }
+    values: dict[str, Any] = {name: getattr(bill, name) for name in _BILL_AMOUNTS}
+    values.update(
+        due_date=bill.due_date.isoformat(),
+        status=bill.status.value,
+        paid_at_us=bill.paid_at_us,
+        rolled_to_bill_id=bill.rolled_to_bill_id,
+    )
+    return values
+
+
+def _optional(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def _bill(row: Any) -> Bill:
+    amounts = {name: int(row[name]) for name in _BILL_AMOUNTS}
     return Bill(
         id=int(row["id"]),
         user_id=int(row["user_id"]),
         period=str(row["period"]),
-        principal_fen=int(row["principal_fen"]),
-        refunded_fen=int(row["refunded_fen"]),
-        penalty_fen=int(row["penalty_fen"]),
-        repaid_principal_fen=int(row["repaid_principal_fen"]),
-        repaid_penalty_fen=int(row["repaid_penalty_fen"]),
         due_date=date.fromisoformat(str(row["due_date"])),
         status=BillStatus(row["status"]),
         created_at_us=int(row["created_at_us"]),
-        paid_at_us=None if row["paid_at_us"] is None else int(row["paid_at_us"]),
+        paid_at_us=_optional(row["paid_at_us"]),
+        rolled_to_bill_id=_optional(row["rolled_to_bill_id"]),
+        **amounts,
     )

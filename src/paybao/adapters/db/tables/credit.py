@@ -1,4 +1,5 @@
 """Huabei credit: lines, purchases (draws), monthly bills, repayments, penalties, refunds.
+(Installment plans and revolving interest: `tables/credit_installments.py`.)
 
 Idempotency and invariants by constraints: one line per user, one draw per trade, one bill per
 user and month, one penalty per bill and day, one credit refund per trade refund. What the
@@ -36,8 +37,14 @@ credit_lines = Table(
     Column("version", BigInteger, nullable=False, server_default="0"),
     Column("granted_at_us", BigInteger, nullable=False),
     Column("updated_at_us", BigInteger, nullable=False),
+    # Principal of installment periods not billed yet (part of outstanding_fen).
+    Column("installment_fen", BigInteger, nullable=False, server_default="0"),
     CheckConstraint("limit_fen > 0", name="limit_positive"),
     CheckConstraint("open_fen >= 0 AND open_fen <= outstanding_fen", name="open_within_owed"),
+    CheckConstraint(
+        "installment_fen >= 0 AND open_fen + installment_fen <= outstanding_fen",
+        name="installment_within_owed",
+    ),
     CheckConstraint("repayment_day BETWEEN 1 AND 28", name="repayment_day_range"),
 )
 
@@ -61,6 +68,8 @@ credit_draws = Table(
 )
 Index("ix_credit_draws_user_bill", credit_draws.c.user_id, credit_draws.c.bill_id)
 
+# `principal_fen` is all the bill billed as principal: purchases, installment periods'
+# principal (`periods_principal_fen`) and the rest carried from a revolving bill (`carried_fen`).
 credit_bills = Table(
     "credit_bills",
     metadata,
@@ -76,12 +85,28 @@ credit_bills = Table(
     Column("status", String(16), nullable=False),
     Column("created_at_us", BigInteger, nullable=False),
     Column("paid_at_us", BigInteger, nullable=True),
+    Column("periods_principal_fen", BigInteger, nullable=False, server_default="0"),
+    Column("carried_fen", BigInteger, nullable=False, server_default="0"),
+    Column("converted_fen", BigInteger, nullable=False, server_default="0"),
+    Column("fee_fen", BigInteger, nullable=False, server_default="0"),
+    Column("repaid_fee_fen", BigInteger, nullable=False, server_default="0"),
+    Column("interest_fen", BigInteger, nullable=False, server_default="0"),
+    Column("repaid_interest_fen", BigInteger, nullable=False, server_default="0"),
+    Column("rolled_principal_fen", BigInteger, nullable=False, server_default="0"),
+    Column("rolled_interest_fen", BigInteger, nullable=False, server_default="0"),
+    Column("rolled_to_bill_id", BigInteger, nullable=True),
     UniqueConstraint("user_id", "period", name="uq_credit_bills_user_period"),
     CheckConstraint("principal_fen > 0", name="principal_positive"),
     CheckConstraint(
-        "refunded_fen + repaid_principal_fen <= principal_fen", name="principal_within"
+        "refunded_fen + converted_fen + rolled_principal_fen + repaid_principal_fen"
+        " <= principal_fen",
+        name="principal_within",
     ),
     CheckConstraint("repaid_penalty_fen <= penalty_fen", name="penalty_within"),
+    CheckConstraint("repaid_fee_fen <= fee_fen", name="fee_within"),
+    CheckConstraint(
+        "repaid_interest_fen + rolled_interest_fen <= interest_fen", name="interest_within"
+    ),
 )
 Index("ix_credit_bills_user_status", credit_bills.c.user_id, credit_bills.c.status)
 
@@ -95,8 +120,12 @@ credit_repayments = Table(
     Column("principal_fen", BigInteger, nullable=False),
     Column("outstanding_after_fen", BigInteger, nullable=False),
     Column("created_at_us", BigInteger, nullable=False),
+    Column("interest_fen", BigInteger, nullable=False, server_default="0"),
+    Column("fee_fen", BigInteger, nullable=False, server_default="0"),
     CheckConstraint("amount_fen > 0", name="amount_positive"),
-    CheckConstraint("penalty_fen + principal_fen = amount_fen", name="parts_add_up"),
+    CheckConstraint(
+        "penalty_fen + interest_fen + fee_fen + principal_fen = amount_fen", name="parts_add_up"
+    ),
 )
 Index("ix_credit_repayments_user", credit_repayments.c.user_id)
 
@@ -108,6 +137,8 @@ credit_repayment_parts = Table(
     Column("bill_id", BigInteger, nullable=False),
     Column("penalty_fen", BigInteger, nullable=False),
     Column("principal_fen", BigInteger, nullable=False),
+    Column("interest_fen", BigInteger, nullable=False, server_default="0"),
+    Column("fee_fen", BigInteger, nullable=False, server_default="0"),
     PrimaryKeyConstraint("repayment_id", "bill_id", name="pk_credit_repayment_parts"),
 )
 Index("ix_credit_repayment_parts_bill", credit_repayment_parts.c.bill_id)
