@@ -211,6 +211,15 @@ def _register_fund() -> None:
 _register_fund()
 
 
+def _register_billpay() -> None:
+    from paybao import cli_billpay
+
+    cli_billpay.register(app)  # biller create, list, disable, enable
+
+
+_register_billpay()
+
+
 def main() -> None:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     try:

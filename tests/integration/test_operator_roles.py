@@ -174,6 +174,17 @@ def _notification(platform: Platform, _actor: int | None) -> Prepared:
     return {"notify_id": undelivered_notification(platform)}, {}
 
 
+def _new_biller(_platform: Platform, _actor: int | None = None) -> Prepared:
+    return {}, {"code": "sh_water", "name": "上海城投水务", "category": "water", "city": "shanghai"}
+
+
+def _biller_status(platform: Platform, _actor: int | None = None) -> Prepared:
+    from paybao.services.billpay_billers import NewBiller
+
+    made = platform.services["billers"].create(NewBiller("cmcc", "中国移动", "mobile"))
+    return {"biller_id": made.id}, {"status": "disabled"}
+
+
 ALL = frozenset(Role)
 
 
@@ -240,6 +251,8 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/admin/notifications/{notify_id}/resend"): Case(
         "notify.resend", FINANCE, _notification, rest=True
     ),
+    ("POST", "/admin/billers"): Case("biller.manage", ADMIN, _new_biller),
+    ("POST", "/admin/billers/{biller_id}/status"): Case("biller.manage", ADMIN, _biller_status),
 }
 
 

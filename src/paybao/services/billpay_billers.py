@@ -129,7 +129,8 @@ class BillerService:
         with self.db.read() as tx:
             pairs = self.store.served(tx, BILLERS_LISTED_MAX)
         served: dict[str, list[Category]] = {}
-        for city, category in pairs:
+        order = list(Category)  # water, electricity, gas, broadband, mobile: as users expect
+        for city, category in sorted(pairs, key=lambda pair: (pair[0], order.index(pair[1]))):
             served.setdefault(city, []).append(category)
         return served
 

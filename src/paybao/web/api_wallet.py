@@ -267,7 +267,8 @@ class HoldOut(BaseModel):
     amount: str = Field(description='amount_fen in yuan, e.g. "12.34"')
     reference: str = Field(
         description="The business object: the escrow number for `escrow`, "
-        "`withdraw:<id>` or `p2p:<id>` for a withdrawal, its fee or a delayed transfer, the "
+        "`withdraw:<id>` or `p2p:<id>` for a withdrawal, its fee or a delayed transfer, "
+        "`cardpayout:<id>` for a transfer to a bank card or a credit-card repayment, the "
         "trade number for `card_refund` (a refund on its way back to the card)."
     )
     created_at: str = Field(json_schema_extra={"format": "date-time"})
@@ -515,6 +516,10 @@ class EntryOut(BaseModel):
         "transferred into Yu'e Bao), fund_out (Yu'e Bao transferred out to the balance); "
         "credit_repayment (a Huabei bill repaid from the balance), credit_refund (a refund of "
         "a Huabei purchase going on to the credit line, after its refund entry); "
+        "card_transfer (paid to a bank card), card_repayment (paid to a credit card; their "
+        "fees are fee entries); "
+        "bill_payment (a utility bill paid, once its biller confirmed), mobile_topup (a mobile "
+        "number topped up); "
         "payment (anything else).",
         json_schema_extra={"enum": list(ENTRY_KIND_NAMES)},
     )

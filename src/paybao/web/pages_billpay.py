@@ -120,6 +120,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "failure": {"zh": "失败原因", "en": "Why it failed"},
     "saved": {"zh": "已保存户号", "en": "Account saved"},
     "save": {"zh": "保存户号", "en": "Save account"},
+    "save_only": {"zh": "暂不缴费,仅保存户号", "en": "Just save the account for now"},
     "back": {"zh": "返回生活缴费", "en": "Back to bills"},
     "phone": {"zh": "充值号码", "en": "Phone number"},
     "check_phone": {"zh": "确定", "en": "OK"},
@@ -202,6 +203,7 @@ def bills_home(request: Request) -> Response:
     return _render(
         request,
         "billpay/home.html",
+        **_saved_flag(request),
         city=city,
         cities=cities,
         categories=served.get(city, []),
@@ -379,21 +381,24 @@ def receipt_page(payment_id: int, request: Request) -> Response:
     saved = None
     if payment.kind == "bill":
         saved = _accounts(request).find(user.id, payment.biller_id, payment.account_no)
-    flag = request.query_params.get("saved", "")
-    lang = lang_of(request)
-    notice = bill_text(lang, "saved") if flag == "1" else None
-    # Only a known code is shown (the query string is anyone's to write).
-    problem = _error(request, DomainError(code=flag)) if flag in ERRORS else {}
     code = payment.failure_code
     return _render(
         request,
         "billpay/receipt.html",
         r=receipt,
-        failure_text=error_text(lang, code, code) if code else "",
+        failure_text=error_text(lang_of(request), code, code) if code else "",
         saved=saved,
-        notice=notice,
-        **problem,
+        **_saved_flag(request),
     )
+
+
+def _saved_flag(request: Request) -> dict[str, Any]:
+    """How saving an account went (`?saved=1` or its error's code): a notice or an error.
+    Only a known code is shown (the query string is anyone's to write)."""
+    flag = request.query_params.get("saved", "")
+    if flag == "1":
+        return {"notice": bill_text(lang_of(request), "saved")}
+    return _error(request, DomainError(code=flag)) if flag in ERRORS else {}
 
 
 # Saved accounts --------------------------------------------------------------------------------
