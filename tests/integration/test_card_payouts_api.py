@@ -17,6 +17,7 @@ from tests.integration.card_payout_support import (
     bound_card_number,
     credit_card,
     funded_user,
+    unknown_debit_card,
 )
 from tests.integration.test_device_confirm import add_device, signed_post
 
@@ -253,6 +254,14 @@ def test_a_registered_device_confirms_exactly_what_it_signed(
         signed_body=body,
     )
     assert (forged.status_code, code_of(forged)) == (403, "device_signature_wrong")
+    # 1,000.00 to a card never paid: risk control wants the password, not the device.
+    new_card = {**body, "card_number": unknown_debit_card("api-new"), "amount_fen": 1_000_00}
+    challenged = signed_post(
+        client, platform, "/card-transfers", new_card, people["token"], device_id, key
+    )
+    assert (challenged.status_code, code_of(challenged)) == (403, "risk_password_required")
+    with_pin = post(client, "/card-transfers", {**new_card, "payment_password": PIN}, people)
+    assert with_pin.json()["failure_code"] == "card_not_found"  # passed; that bank says no
 
 
 # Pages ------------------------------------------------------------------------------------------
