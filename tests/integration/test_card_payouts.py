@@ -83,6 +83,21 @@ def test_a_wrong_holder_name_fails_and_gives_back_money_fee_and_quota(platform: 
     assert platform.reconcile.run().differences == []
 
 
+def test_a_failed_transfer_gives_back_its_class_limit_usage(platform: Platform) -> None:
+    payer, _, card = pair(platform)
+    users, payouts = platform.services["users"], platform.services["card_payouts"]
+    # Class I: 1,000.00 of balance payments since opening, transfers to cards included.
+    platform.db.run(lambda tx: users.store.update(tx, payer.user_id, account_class="I"))
+    assert payouts.transfer(payer.user_id, card, "赵七", 600_00, PIN).status == "failed"
+    assert payouts.transfer(payer.user_id, card, "赵六", 900_00, PIN).status == "succeeded"
+    assert code_of(lambda: payouts.transfer(payer.user_id, card, "赵六", 100_01, PIN)) == (
+        "balance_payment_limit_exceeded"
+    )
+    # A repayment to one's own card is not a balance payment of the class limit.
+    own = credit_card(platform, "王五", "cc-class-i")
+    assert payouts.repay(payer.user_id, own, 500_00, PIN).status == "succeeded"
+
+
 def test_a_transfer_pays_the_withdrawal_fee_on_the_shared_lifetime_quota(
     platform: Platform,
 ) -> None:

@@ -97,6 +97,10 @@ class FakeRows:
             and r.status not in ("failed", "cancelled")
         )
 
+    def give_back_usage(self, tx: FakeTx, user_id: int, period: str, amount_fen: int) -> None:
+        usage = tx.state.setdefault("usage", {})
+        usage[(user_id, period)] = max(usage.get((user_id, period), 0) - amount_fen, 0)
+
     def release_now(self, tx: FakeTx, payout_id: int, now_us: int) -> bool:
         return self.finish(tx, "card_payouts", payout_id, "held", status="held", due_at_us=now_us)
 

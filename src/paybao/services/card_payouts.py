@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from paybao.domain.account_class import AccountClass
 from paybao.domain.bins import BANKS
 from paybao.domain.card_payouts import (
     LEDGER_CODE_CARD_REPAYMENT,
@@ -58,7 +59,7 @@ from paybao.services.jobs import Job, JobRunner
 from paybao.services.ports import Clock, Database, Tx
 from paybao.services.risk import Attempt
 from paybao.services.sms import SmsSender
-from paybao.services.users import UserRecord, UserService
+from paybao.services.users import UserRecord, UserService, usage_period
 from paybao.services.wallet import CODE_WITHDRAWAL_FEE, WalletService
 
 PREFIX = "cardpayout"
@@ -130,6 +131,11 @@ class CardPayoutStore(Protocol):
         """Make a `held` payout due now; False if it is no longer held."""
         ...
 
+    def give_back_usage(self, tx: Tx, user_id: int, period: str, amount_fen: int) -> None:
+        """Take `amount_fen` off the user's balance-payment usage of the account class's
+        period (it was counted there, never below zero)."""
+        ...
+
     def cards(self, tx: Tx, user_id: int, limit: int) -> list[Any]: ...
 
     def card(self, tx: Tx, card_id: int) -> Any: ...
@@ -196,6 +202,8 @@ class CardPayoutService:
             held = assessment.decision is Decision.DELAY  # sent in 2 hours, cancellable
             user = self.users.record_in(tx, user_id, for_update=True)
             self.users.check_can_pay_in(tx, user_id, amount_fen, funding="balance")
+            assert user.account_class is not None, "checked as a balance payment"
+            period = usage_period(AccountClass(user.account_class), self.clock.now())
             fee = transfer_fee(amount_fen, user.withdraw_quota_used_fen, self.wallet.fee_policy)
             payout_id = self._hold_in(
                 tx,
@@ -208,6 +216,7 @@ class CardPayoutService:
                 PayoutArrival.DELAY_2H if held else arrival,
                 memo=memo,
                 risk_held=held,
+                usage_period=period,
             )
             self.users.store.update(tx, user_id, withdraw_quota_used_fen=fee.quota_used_after_fen)
             if held:
@@ -441,6 +450,7 @@ class CardPayoutService:
         memo: str = "",
         risk_held: bool = False,
         month: str | None = None,
+        usage_period: str | None = None,
     ) -> int:
         return self.wallet.hold_payout_in(
             tx,
@@ -456,6 +466,7 @@ class CardPayoutService:
                 "fee_fen": fee.fee_fen,
                 "quota_used_fen": fee.quota_used_fen,
                 "quota_month": month,
+                "usage_period": usage_period,
                 "arrival": str(arrival),
                 "risk_held": risk_held,
                 "memo": memo,
@@ -529,8 +540,11 @@ class _CardPayoutRows:
     def failed_in(self, tx: Tx, row: Any) -> None:
         # A repayment's monthly quota is the sum of the month's live repayments: a failed or
         # cancelled one drops out of it by itself.
-        if row.kind == PayoutKind.TRANSFER:
-            self.service.wallet.give_back_withdraw_quota_in(tx, row.user_id, row.quota_used_fen)
+        if row.kind != PayoutKind.TRANSFER:
+            return
+        self.service.wallet.give_back_withdraw_quota_in(tx, row.user_id, row.quota_used_fen)
+        # Nobody was paid: the class limit's usage comes back to the period it counted in.
+        self.service.store.give_back_usage(tx, row.user_id, row.usage_period, row.amount_fen)
 
     def answer_in(self, tx: Tx, row_id: int) -> CardPayout:
         return self.service._answer_in(tx, row_id)

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, case, delete, func, insert, select, update
 
 from paybao.adapters.db.tables.card_payouts import card_payouts, repayment_cards
+from paybao.adapters.db.tables.wallet import balance_usage
 
 _EMPTY = ("failed", "cancelled")  # ended having taken nothing: no quota used
 
@@ -47,6 +48,15 @@ class SqlCardPayoutStore:
             .values(due_at_us=now_us)
         )
         return bool(result.rowcount == 1)
+
+    def give_back_usage(self, tx: Connection, user_id: int, period: str, amount_fen: int) -> None:
+        assert amount_fen > 0
+        used = balance_usage.c.used_fen
+        tx.execute(
+            update(balance_usage)
+            .where(balance_usage.c.user_id == user_id, balance_usage.c.period == period)
+            .values(used_fen=case((used > amount_fen, used - amount_fen), else_=0))
+        )
 
     def cards(self, tx: Connection, user_id: int, limit: int) -> list[Any]:
         query = (

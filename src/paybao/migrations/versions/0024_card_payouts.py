@@ -58,6 +58,7 @@ def _create_card_payouts() -> None:
         sa.Column("fee_fen", sa.BigInteger(), nullable=False),
         sa.Column("quota_used_fen", sa.BigInteger(), nullable=False),
         sa.Column("quota_month", sa.String(length=7), nullable=True),
+        sa.Column("usage_period", sa.String(length=12), nullable=True),
         sa.Column("arrival", sa.String(length=12), nullable=False),
         sa.Column("risk_held", sa.Boolean(), nullable=False),
         sa.Column("memo", sa.String(length=32), nullable=False),
@@ -81,6 +82,10 @@ def _create_card_payouts() -> None:
         sa.CheckConstraint(
             "(kind = 'repayment') = (quota_month IS NOT NULL)",
             name=op.f("ck_card_payouts_month_of_repayment"),
+        ),
+        sa.CheckConstraint(
+            "(kind = 'transfer') = (usage_period IS NOT NULL)",
+            name=op.f("ck_card_payouts_period_of_transfer"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_card_payouts")),
     )

@@ -40,6 +40,9 @@ card_payouts = Table(
     # repayment quota (repayment, the China month in `quota_month`, 'YYYY-MM').
     Column("quota_used_fen", BigInteger, nullable=False),
     Column("quota_month", String(7), nullable=True),
+    # A transfer is a balance payment: the account class's usage period it was counted in
+    # ('lifetime', or the China year), given back if it fails. NULL for a repayment.
+    Column("usage_period", String(12), nullable=True),
     Column("arrival", String(12), nullable=False),  # instant | delay_2h | next_day
     Column("risk_held", Boolean, nullable=False),
     Column("memo", String(32), nullable=False),
@@ -57,6 +60,7 @@ card_payouts = Table(
         name="amounts_valid",
     ),
     CheckConstraint("(kind = 'repayment') = (quota_month IS NOT NULL)", name="month_of_repayment"),
+    CheckConstraint("(kind = 'transfer') = (usage_period IS NOT NULL)", name="period_of_transfer"),
 )
 # A user's payouts, newest first; the month's repayment quota; the sweep's look for what is due;
 # "has this user paid this card before?" (risk control).
