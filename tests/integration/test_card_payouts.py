@@ -306,36 +306,34 @@ def test_a_repayment_to_ones_own_card_is_never_delayed(platform: Platform) -> No
 
 def test_saved_cards_are_reminded_on_their_day(platform: Platform) -> None:
     payer = funded_user(platform, "13900139131", "王五", 1_000_00)
-    payouts = platform.services["card_payouts"]
+    cards = platform.services["repayment_cards"]
     own = credit_card(platform, "王五", "cc-saved")
     now = china_now(platform)
     day = (now + timedelta(days=3)).day if (now + timedelta(days=3)).day <= 28 else 1
-    saved = payouts.save_card(payer.user_id, own, day)
+    saved = cards.save_card(payer.user_id, own, day)
     assert (saved.remind_day, saved.card_tail, saved.bank_code) == (day, own[-4:], "CMB")
-    assert payouts.save_card(payer.user_id, own, day).id == saved.id  # saved once
-    assert payouts.card_number_of(payer.user_id, saved.id) == own
-    assert code_of(lambda: payouts.save_card(payer.user_id, own, 29)) == "remind_day_invalid"
+    assert cards.save_card(payer.user_id, own, day).id == saved.id  # saved once
+    assert cards.card_number_of(payer.user_id, saved.id) == own
+    assert code_of(lambda: cards.save_card(payer.user_id, own, 29)) == "remind_day_invalid"
     debit = bound_card_number(platform, payer)
-    assert code_of(lambda: payouts.save_card(payer.user_id, debit)) == "card_not_credit"
+    assert code_of(lambda: cards.save_card(payer.user_id, debit)) == "card_not_credit"
     platform.sandbox_clock.advance(35 * 86_400)  # a month and more: at least one reminder
     texts = reminders(platform, payer.phone)
     assert texts and all(own[-4:] in text and "招商银行" in text for text in texts)
     assert "还可免费还款 2000.00 元" in texts[0]
     count = len(texts)
     # Another day: only the new day's reminders; removed: no more.
-    payouts.save_card(payer.user_id, own, None)
+    cards.save_card(payer.user_id, own, None)
     platform.sandbox_clock.advance(40 * 86_400)
     assert len(reminders(platform, payer.phone)) == count
-    payouts.save_card(payer.user_id, own, day)
-    payouts.remove_card(payer.user_id, saved.id)
+    cards.save_card(payer.user_id, own, day)
+    cards.remove_card(payer.user_id, saved.id)
     platform.sandbox_clock.advance(40 * 86_400)
     assert len(reminders(platform, payer.phone)) == count
-    assert payouts.cards(payer.user_id) == []
+    assert cards.cards(payer.user_id) == []
     for seed in range(10):
-        payouts.save_card(payer.user_id, credit_card(platform, "王五", f"cc-{seed}"))
-    assert code_of(lambda: payouts.save_card(payer.user_id, own)) == (
-        "repayment_cards_limit_reached"
-    )
+        cards.save_card(payer.user_id, credit_card(platform, "王五", f"cc-{seed}"))
+    assert code_of(lambda: cards.save_card(payer.user_id, own)) == ("repayment_cards_limit_reached")
 
 
 def reminders(platform: Platform, phone: str) -> list[str]:

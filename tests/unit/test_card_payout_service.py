@@ -26,10 +26,11 @@ from paybao.domain.cards import generate_card_number
 from paybao.domain.errors import DomainError
 from paybao.domain.ledger import Transfer
 from paybao.services.banking import BankOutcome, BankResult
-from paybao.services.card_payouts import JOB_REMIND, CardPayoutService
+from paybao.services.card_payouts import CardPayoutService
 from paybao.services.clock import ManualClock, us_from_datetime
 from paybao.services.jobs import Job, JobRunner
 from paybao.services.ledger import LedgerService
+from paybao.services.repayment_cards import JOB_REMIND, RepaymentCardService
 from paybao.services.users import UserRecord, UserService
 from paybao.services.wallet import CODE_WITHDRAWAL_FEE, JOB_BANK_QUERY, WalletService
 
@@ -210,6 +211,7 @@ class World:
     ledger: LedgerService
     wallet: WalletService
     payouts: CardPayoutService
+    cards: RepaymentCardService
     bank: FakeBank
     sms: FakeSms
 
@@ -231,14 +233,15 @@ def world() -> World:
     rows, bank, sms = FakeRows(), FakeBank(), FakeSms()
     jobs = JobRunner(db, FakeJobs(), clock)  # type: ignore[arg-type]
     wallet = WalletService(db, rows, None, users, ledger, jobs, bank, clock)  # type: ignore[arg-type]
-    payouts = CardPayoutService(db, rows, wallet, users, jobs, clock, sms=sms)  # type: ignore[arg-type]
-    payouts.install_jobs()
+    payouts = CardPayoutService(db, rows, wallet, users, clock)  # type: ignore[arg-type]
+    cards = RepaymentCardService(db, rows, users, jobs, clock, sms=sms)  # type: ignore[arg-type]
+    cards.install_jobs()
     ledger.open_platform_accounts()
     wallet_id = ledger.open_accounts([user_account(USER)])[user_account(USER).key]
     clearing = ledger.open_accounts([platform_account(Purpose.BANK_CLEARING)])
     db.state["users"] = {USER: _payer(wallet_id)}
     ledger.apply([Transfer("seed", next(iter(clearing.values())), wallet_id, 10_000_00)])
-    return World(db, clock, ledger, wallet, payouts, bank, sms)
+    return World(db, clock, ledger, wallet, payouts, cards, bank, sms)
 
 
 def _payer(wallet_id: int) -> UserRecord:
@@ -345,7 +348,7 @@ def test_the_monthly_quota_counts_live_repayments_of_the_china_month(world: Worl
 
 
 def test_a_saved_card_is_reminded_monthly_until_removed(world: World) -> None:
-    card = world.payouts.save_card(USER, CREDIT, 2)
+    card = world.cards.save_card(USER, CREDIT, 2)
     jobs = world.db.state["jobs"]
     key = (JOB_REMIND, f"{card.id}:2026-04:2")
     assert key in jobs  # 2026-04-02 09:00 China time
@@ -353,10 +356,10 @@ def test_a_saved_card_is_reminded_monthly_until_removed(world: World) -> None:
     assert due_us == us_from_datetime(datetime(2026, 4, 2, 1, 0, tzinfo=UTC))
     world.clock.set_us(due_us)
     job = Job(2, JOB_REMIND, key[1], {"card_id": card.id, "day": 2}, due_us, 0)
-    world.db.run(lambda tx: world.payouts._on_remind(tx, job))
+    world.db.run(lambda tx: world.cards._on_remind(tx, job))
     assert len(world.sms.sent) == 1 and CREDIT[-4:] in world.sms.sent[0][1]
     assert (JOB_REMIND, f"{card.id}:2026-05:2") in world.db.state["jobs"]
-    world.payouts.remove_card(USER, card.id)
-    world.db.run(lambda tx: world.payouts._on_remind(tx, job))
+    world.cards.remove_card(USER, card.id)
+    world.db.run(lambda tx: world.cards._on_remind(tx, job))
     assert len(world.sms.sent) == 1
-    assert code_of(lambda: world.payouts.remove_card(USER, card.id)) == "repayment_card_not_found"
+    assert code_of(lambda: world.cards.remove_card(USER, card.id)) == "repayment_card_not_found"

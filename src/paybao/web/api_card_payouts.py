@@ -20,13 +20,14 @@ from pydantic import BaseModel, Field
 
 from paybao.domain.card_payouts import MEMO_LENGTH_MAX, CardPayout, PayoutArrival, PayoutKind
 from paybao.domain.errors import InvalidInput
-from paybao.services.card_payouts import (
+from paybao.services.card_payout_records import (
     CARDS_PER_USER_MAX,
     PAGE_SIZE_MAX,
-    CardPayoutService,
     Preview,
     RepaymentCard,
 )
+from paybao.services.card_payouts import CardPayoutService
+from paybao.services.repayment_cards import RepaymentCardService
 from paybao.web.api_wallet import Device, RowId, User, confirmed, idempotent
 from paybao.web.deps import ROW_ID_MAX, platform_of
 from paybao.web.errors import ERROR_RESPONSES
@@ -150,6 +151,11 @@ def _service(request: Request) -> CardPayoutService:
     return service
 
 
+def _cards(request: Request) -> RepaymentCardService:
+    service: RepaymentCardService = platform_of(request).services["repayment_cards"]
+    return service
+
+
 def payout_out(payout: CardPayout) -> PayoutOut:
     return PayoutOut.model_validate(payout, from_attributes=True)
 
@@ -206,7 +212,7 @@ async def transfer(
 
 @router.get("/card-repayments/cards", response_model=CardsOut)
 def repayment_cards(request: Request, user_id: User) -> CardsOut:
-    return CardsOut(cards=[card_out(card) for card in _service(request).cards(user_id)])
+    return CardsOut(cards=[card_out(card) for card in _cards(request).cards(user_id)])
 
 
 @router.post("/card-repayments/cards", response_model=CardOut)
@@ -214,13 +220,12 @@ def save_repayment_card(body: CardIn, request: Request, user_id: User) -> CardOu
     """Save a credit card to repay (saving it again changes its reminder day). Idempotent by
     nature: the card number is the key. Errors: card_number_invalid, card_bin_unknown,
     card_not_credit (400), repayment_cards_limit_reached (403)."""
-    service = _service(request)
-    return card_out(service.save_card(user_id, body.card_number, body.remind_day))
+    return card_out(_cards(request).save_card(user_id, body.card_number, body.remind_day))
 
 
 @router.delete("/card-repayments/cards/{card_id}", status_code=204)
 def remove_repayment_card(card_id: RowId, request: Request, user_id: User) -> None:
-    _service(request).remove_card(user_id, card_id)
+    _cards(request).remove_card(user_id, card_id)
 
 
 @router.post("/card-repayments/preview", response_model=PreviewOut)
@@ -240,7 +245,7 @@ async def repay(body: RepaymentIn, request: Request, user_id: User, device: Devi
     service = _service(request)
     if (body.card_number is None) == (body.card_id is None):
         raise InvalidInput("give card_number or card_id", code="card_number_invalid")
-    card_number = body.card_number or service.card_number_of(user_id, body.card_id or 0)
+    card_number = body.card_number or _cards(request).card_number_of(user_id, body.card_id or 0)
     return await confirmed(
         request,
         user_id,

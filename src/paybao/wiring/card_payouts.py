@@ -3,7 +3,7 @@ its sweep), the reminder job, risk control's review of held transfers to cards, 
 checks, and the answer an idempotent REST call gets after a crash.
 
 Needs the wallet (`wallet`, `users`, `sms`, `risk`, `idempotency`). Services land in
-`platform.services`: "card_payouts".
+`platform.services`: "card_payouts", "repayment_cards".
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from paybao.adapters.db.card_payout_checks import CARD_PAYOUT_CHECKS
 from paybao.adapters.db.card_payout_store import SqlCardPayoutStore
 from paybao.domain.card_payouts import CardPayout
 from paybao.domain.withdrawal import WithdrawalFeePolicy
-from paybao.services.card_payouts import PREFIX, CardPayoutService, PayoutPolicy, payout_view
+from paybao.services.card_payout_records import PREFIX, PayoutPolicy, payout_view
+from paybao.services.card_payouts import CardPayoutService
+from paybao.services.repayment_cards import RepaymentCardService
 
 if TYPE_CHECKING:
     from paybao.bootstrap import Platform
@@ -27,18 +29,26 @@ if TYPE_CHECKING:
 def install(platform: Platform) -> None:
     services = platform.services
     sms = services.get("sms")
+    store, policy = SqlCardPayoutStore(), policy_from(platform.settings)
     payouts = CardPayoutService(
         db=platform.db,
-        store=SqlCardPayoutStore(),
+        store=store,
         wallet=services["wallet"],
+        users=services["users"],
+        clock=platform.clock,
+        policy=policy,
+        answer_of=payout_answer,
+    )
+    cards = RepaymentCardService(
+        db=platform.db,
+        store=store,
         users=services["users"],
         jobs=platform.jobs,
         clock=platform.clock,
-        policy=policy_from(platform.settings),
+        policy=policy,
         sms=None if sms is None else sms.sender,
-        answer_of=payout_answer,
     )
-    payouts.install_jobs()
+    cards.install_jobs()
     # The wallet's sweep (`send_due_payouts`) sends due card payouts with its withdrawals.
     platform.reconcile.checks.extend(CARD_PAYOUT_CHECKS)
     risk = services.get("risk")
@@ -47,7 +57,7 @@ def install(platform: Platform) -> None:
     idempotency = services.get("idempotency")
     if idempotency is not None:
         idempotency.renderers[PREFIX] = _renderer(payouts)
-    services["card_payouts"] = payouts
+    services.update(card_payouts=payouts, repayment_cards=cards)
 
 
 def policy_from(settings: Settings) -> PayoutPolicy:

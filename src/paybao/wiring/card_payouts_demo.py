@@ -29,5 +29,5 @@ def seed_demo_credit_card(platform: Platform) -> Iterator[str]:
     )
     # The bank leaves an existing card as it is: the seed runs any number of times.
     services["bank"].open_card(number, DEMO_CREDIT_BANK, DEMO_NAME, "", DEMO_PHONE, balance_fen=0)
-    services["card_payouts"].save_card(user.id, number, DEMO_REMIND_DAY)
+    services["repayment_cards"].save_card(user.id, number, DEMO_REMIND_DAY)
     yield f"demo credit card (repay it at /wallet/card-repayment): {number}"
