@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from gateway_support import make_buyer
+from tests.integration.gateway_support import make_buyer
 
 from paybao.adapters.db.user_store import SqlUserStore
 from paybao.bootstrap import Platform
