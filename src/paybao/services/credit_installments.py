@@ -122,6 +122,10 @@ class InstallmentService:
         dues = tuple(due_date_of(p.period, line.repayment_day) for p in draft.periods)
         return Quote(bill, amount_fen, count, draft.fee_rate_bp, draft.fee_fen, draft.periods, dues)
 
+    def bill_of(self, user_id: int, bill_id: int) -> Bill:
+        with self.credit.db.read() as tx:
+            return self._bill_in(tx, user_id, bill_id)
+
     def convertible(self, user_id: int, bill_id: int) -> int:
         """The most of the bill a plan may take now (0 when it cannot be converted)."""
         with self.credit.db.read() as tx:

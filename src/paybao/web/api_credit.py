@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from paybao.domain.credit import REPAYMENT_DAYS, Bill, CreditLine
+from paybao.domain.credit import REPAYMENT_DAYS, Bill, CreditLine, minimum_fen, minimum_left_fen
 from paybao.domain.money import format_yuan
 from paybao.services.clock import datetime_from_us
 from paybao.services.credit import CreditSummary, Draw
@@ -37,7 +37,10 @@ class LineOut(BaseModel):
     limit_fen: int
     available_fen: int = Field(description="max(limit - outstanding, 0)")
     open_fen: int = Field(description="This month's purchases, not billed yet (net of refunds).")
-    outstanding_fen: int = Field(description="Everything owed: open + bills' unpaid amounts.")
+    installment_fen: int = Field(description="Installment principal not billed yet.")
+    outstanding_fen: int = Field(
+        description="Everything owed: open + installments + bills' unpaid amounts."
+    )
     limit: str = Field(description='limit_fen in yuan, e.g. "5000.00"')
     available: str
     repayment_day: int = Field(description="Bills fall due on this day of the month (8, 9, 10).")
@@ -48,12 +51,27 @@ class LineOut(BaseModel):
 class BillOut(BaseModel):
     id: int
     period: str = Field(description='The month of the purchases, "YYYY-MM" (China time).')
-    status: str = Field(json_schema_extra={"enum": ["billed", "overdue", "paid"]})
-    principal_fen: int
+    status: str = Field(
+        description="min_paid: repaid down to its minimum by the due date, revolving (interest "
+        "daily, carried into the next bill on the 1st, then rolled); overdue: below it.",
+        json_schema_extra={"enum": ["billed", "overdue", "min_paid", "rolled", "paid"]},
+    )
+    principal_fen: int = Field(
+        description="Billed principal: purchases + installment periods + carried rest."
+    )
+    periods_principal_fen: int = Field(description="Of the principal: installment periods'.")
+    carried_fen: int = Field(description="Of the principal: carried from a revolving bill.")
+    converted_fen: int = Field(description="Principal turned into an installment plan.")
     refunded_fen: int = Field(description="Refunds that lowered the principal.")
+    fee_fen: int = Field(description="Installment periods' fees.")
+    interest_fen: int = Field(description="Revolving interest charged so far (0.05 %/day).")
     penalty_fen: int = Field(description="Overdue penalties charged so far (0.05 %/day).")
     repaid_fen: int
-    unpaid_fen: int = Field(description="What is left to repay (principal + penalty).")
+    unpaid_fen: int = Field(description="What is left to repay (principal + charges).")
+    minimum_fen: int = Field(
+        description="10 % of (principal - refunded - converted), rounded up, + all charges."
+    )
+    minimum_left_fen: int = Field(description="What is left to repay of the minimum.")
     due_date: date = Field(description="Last day to repay (China time).")
 
 
@@ -68,6 +86,10 @@ class DrawOut(BaseModel):
 class CreditOut(BaseModel):
     line: LineOut
     due_fen: int = Field(description="What the bills owe now: the most a repayment may be.")
+    minimum_due_fen: int = Field(
+        description="Overdue bills in full + the minimum left of bills not yet due: repaid by "
+        "the due date, it keeps the line from freezing (the rest revolves)."
+    )
     next_due_date: date | None = Field(description="Earliest due date of a bill still owing.")
     bills: list[BillOut] = Field(description="Newest first (the last 24).")
     open_purchases: list[DrawOut] = Field(description="Not billed yet, newest first.")
@@ -78,6 +100,7 @@ def line_out(line: CreditLine) -> LineOut:
         limit_fen=line.limit_fen,
         available_fen=line.available_fen,
         open_fen=line.open_fen,
+        installment_fen=line.installment_fen,
         outstanding_fen=line.outstanding_fen,
         limit=format_yuan(line.limit_fen),
         available=format_yuan(line.available_fen),
@@ -87,16 +110,23 @@ def line_out(line: CreditLine) -> LineOut:
     )
 
 
-def bill_out(bill: Bill) -> BillOut:
+def bill_out(bill: Bill, minimum_rate_ppm: int) -> BillOut:
     return BillOut(
         id=bill.id,
         period=bill.period,
         status=bill.status.value,
         principal_fen=bill.principal_fen,
+        periods_principal_fen=bill.periods_principal_fen,
+        carried_fen=bill.carried_fen,
+        converted_fen=bill.converted_fen,
         refunded_fen=bill.refunded_fen,
+        fee_fen=bill.fee_fen,
+        interest_fen=bill.interest_fen,
         penalty_fen=bill.penalty_fen,
-        repaid_fen=bill.repaid_principal_fen + bill.repaid_penalty_fen,
+        repaid_fen=bill.repaid_fen,
         unpaid_fen=bill.unpaid_fen,
+        minimum_fen=minimum_fen(bill, minimum_rate_ppm),
+        minimum_left_fen=minimum_left_fen(bill, minimum_rate_ppm) if bill.owing else 0,
         due_date=bill.due_date,
     )
 
@@ -111,12 +141,13 @@ def draw_out(draw: Draw) -> DrawOut:
     )
 
 
-def credit_out(summary: CreditSummary) -> CreditOut:
+def credit_out(summary: CreditSummary, minimum_rate_ppm: int) -> CreditOut:
     return CreditOut(
         line=line_out(summary.line),
         due_fen=summary.due_fen,
+        minimum_due_fen=summary.minimum_due_fen,
         next_due_date=summary.next_due_date,
-        bills=[bill_out(bill) for bill in summary.bills],
+        bills=[bill_out(bill, minimum_rate_ppm) for bill in summary.bills],
         open_purchases=[draw_out(draw) for draw in summary.open_draws],
     )
 
@@ -124,7 +155,8 @@ def credit_out(summary: CreditSummary) -> CreditOut:
 @router.get("", response_model=CreditOut, responses=NOT_OPENED)
 def credit(request: Request, user_id: User) -> CreditOut:
     """The user's credit line, its bills and this month's purchases."""
-    return credit_out(platform_of(request).services["credit"].summary(user_id))
+    credit = platform_of(request).services["credit"]
+    return credit_out(credit.summary(user_id), credit.policy.minimum_rate_ppm)
 
 
 class RepaymentIn(BaseModel):
@@ -135,9 +167,10 @@ class RepaymentIn(BaseModel):
 
 @router.post("/repayments", responses=NOT_OPENED)
 async def repay(body: RepaymentIn, request: Request, user_id: User, device: Device) -> JSONResponse:
-    """Repay bills from the wallet balance, in full or in part: the oldest bill first, its
-    penalty before its principal. Answers the repayment: `{id, user_id, amount_fen, penalty_fen,
-    principal_fen, outstanding_after_fen, created_at_us}`. Errors: credit_nothing_due (409),
+    """Repay bills from the wallet balance, in full, in part, or just the minimum
+    (`minimum_due_fen`): the oldest bill first, its penalty, interest and fees before its
+    principal. Answers the repayment: `{id, user_id, amount_fen, penalty_fen, principal_fen,
+    outstanding_after_fen, created_at_us, interest_fen, fee_fen}`. Errors: credit_nothing_due (409),
     credit_repayment_exceeds_due (400), insufficient_funds (402), and the proof's."""
     service = platform_of(request).services["credit"]
     return await confirmed(

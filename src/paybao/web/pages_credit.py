@@ -1,7 +1,8 @@
 """Huabei pages: the wallet's credit page (`/wallet/credit`: limit, available, this month's
-purchases, the last bill and its due date, repay, the repayment day, history) and the operator's
-credit page of a user (`/admin/users/<id>/credit`: the line, its bills, grant or change the
-limit with a reason, audited).
+purchases, the last bill and its due date, its minimum repayment, installments on it and the
+user's plans (pages_credit_installments.py), repay, the repayment day, history) and the
+operator's credit page of a user (`/admin/users/<id>/credit`: the line, its bills, grant or
+change the limit with a reason, audited).
 
 Every POST checks CSRF. The repay form carries a one-time `idem` key, so a double submit repays
 once (the idempotency service answers the second from the first); a DomainError re-renders the
@@ -17,7 +18,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from paybao.domain.credit import REPAYMENT_DAYS, CreditNotOpened
+from paybao.domain.credit import REPAYMENT_DAYS, Bill, CreditNotOpened, minimum_left_fen
 from paybao.domain.errors import DomainError, InvalidInput, NotFound
 from paybao.domain.money import format_yuan, parse_yuan
 from paybao.services.credit import CreditService
@@ -95,6 +96,24 @@ TEXTS.update(
         "credit_day_done": {"zh": "还款日已修改", "en": "Repayment day changed"},
         "credit_none": {"zh": "暂无", "en": "None"},
         "credit_refunded": {"zh": "已退款", "en": "refunded"},
+        # Minimum repayment and revolving interest, installments on a bill.
+        "credit_minimum": {"zh": "最低还款", "en": "Minimum repayment"},
+        "credit_minimum_left": {"zh": "最低还款额(未还)", "en": "Minimum left to repay"},
+        "credit_minimum_note": {
+            "zh": "到期前至少还清最低还款额(本金的10%加全部费用)即不算逾期;未还部分自到期日次日起"
+            "每日按0.05%计息,于下月1日连同利息转入新账单。",
+            "en": "Repaying at least the minimum (10% of the principal plus every charge) by the "
+            "due date keeps the bill from going overdue; the rest then costs 0.05% a day from "
+            "the day after and goes into the next bill on the 1st, with its interest.",
+        },
+        "credit_pay_minimum": {"zh": "只还最低 ¥{amount}", "en": "Pay the minimum, ¥{amount}"},
+        "credit_status_min_paid": {"zh": "已还最低", "en": "Minimum repaid"},
+        "credit_status_rolled": {"zh": "已转入下期", "en": "Carried over"},
+        "credit_installment_left": {"zh": "分期未入账本金", "en": "Installments not billed yet"},
+        "credit_fees": {"zh": "分期手续费", "en": "Installment fees"},
+        "credit_interest": {"zh": "利息", "en": "Interest"},
+        "credit_carried": {"zh": "上期转入", "en": "Carried in"},
+        "credit_converted": {"zh": "已分期", "en": "In installments"},
         # The operator's page.
         "credit_admin": {"zh": "花呗额度", "en": "Huabei credit line"},
         "credit_admin_none": {"zh": "该用户尚未开通花呗", "en": "No credit line yet"},
@@ -138,22 +157,38 @@ def credit_page(request: Request) -> Response:
 def _page(request: Request, user_id: int, status_code: int = 200, **extra: Any) -> HTMLResponse:
     lang = lang_of(request)
     notice = extra.pop("notice", None)
+    credit = _credit(request)
+    installments = platform_of(request).services["credit_installments"]
     try:
-        summary = _credit(request).summary(user_id)
+        summary = credit.summary(user_id)
     except CreditNotOpened:
         summary = None
+    last_bill = summary.bills[0] if summary and summary.bills else None
+    rate_ppm = credit.policy.minimum_rate_ppm
+    repay_fen = 0
+    if summary:
+        wants_minimum = request.query_params.get("pay") == "min" and summary.minimum_due_fen
+        repay_fen = summary.minimum_due_fen if wants_minimum else summary.due_fen
     return render(
         request,
         "credit/wallet.html",
         status_code=status_code,
         title=TEXTS["credit"][lang],
         summary=summary,
-        last_bill=summary.bills[0] if summary and summary.bills else None,
+        last_bill=last_bill,
+        convertible_fen=installments.convertible(user_id, last_bill.id) if last_bill else 0,
+        plans=installments.plans_of(user_id) if summary else [],
+        minimum_left=lambda bill: _minimum_left(bill, rate_ppm),
+        repay_fen=repay_fen,
         days=REPAYMENT_DAYS,
         idem=secrets.token_urlsafe(16),
         notice=TEXTS[notice][lang] if notice else None,
         **extra,
     )
+
+
+def _minimum_left(bill: Bill, rate_ppm: int) -> int:
+    return minimum_left_fen(bill, rate_ppm) if bill.owing else 0
 
 
 @router.post("/wallet/credit/repay", dependencies=CSRF)
@@ -255,8 +290,10 @@ async def admin_grant(
 
 def install(app: Any) -> None:
     """Before pages_user.install: its catch-all `/wallet/{kind}` would shadow /wallet/credit."""
-    from paybao.web import api_credit
+    from paybao.web import api_credit, api_credit_installments, pages_credit_installments
 
     app.include_router(api_credit.router)
+    app.include_router(api_credit_installments.router)
     app.include_router(router)
+    app.include_router(pages_credit_installments.router)
     app.include_router(admin_router)
