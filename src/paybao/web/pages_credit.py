@@ -57,9 +57,10 @@ TEXTS.update(
         "credit_repay": {"zh": "还款", "en": "Repay"},
         "credit_repay_amount": {"zh": "还款金额(元)", "en": "Amount to repay (CNY)"},
         "credit_repay_note": {
-            "zh": "从余额还款,可全额或部分还款;先还最早的账单,先还逾期费用。",
-            "en": "Repaid from your balance, in full or in part: the oldest bill first, its "
-            "penalty before its principal.",
+            "zh": "从余额还款,可全额、部分或只还最低;先还最早的账单,"
+            "先还费用(逾期费、利息、分期手续费)再还本金。",
+            "en": "Repaid from your balance, in full, in part or just the minimum: the oldest bill "
+            "first, its charges (penalty, interest, installment fees) before its principal.",
         },
         "credit_nothing_due_note": {
             "zh": "暂无待还账单。本月消费将于下月1日出账。",
