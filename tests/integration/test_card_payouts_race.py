@@ -8,6 +8,7 @@ import json
 from collections import Counter
 from typing import Any
 
+import pytest
 from tests.integration.card_payout_support import (
     PIN,
     bound_card_number,
@@ -18,7 +19,8 @@ from tests.integration.card_payout_support import (
 from tests.reliability.test_double_spend import storm
 
 from paybao.bootstrap import Platform
-from paybao.domain.card_payouts import PayoutKind
+from paybao.domain.card_payouts import PayoutArrival, PayoutKind
+from paybao.wiring.card_payouts import payout_answer
 
 CLIENTS = 12
 
@@ -101,3 +103,37 @@ def test_one_idempotency_key_sent_many_times_at_once_pays_once(platform: Platfor
     assert outcomes["ok"] >= 1 and set(outcomes) <= {"ok", "idempotency_key_in_use"}, outcomes
     assert len(payouts.payouts(payer.user_id)) == 1
     assert platform.services["wallet"].balance(payer.user_id) == (900_00, 900_00)
+
+
+class Crash(BaseException):
+    """Stands for the process dying: nothing after it runs in that request."""
+
+
+def test_a_retry_after_a_crash_before_the_answer_was_stored_pays_once(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payer = funded_user(platform, "13900139241", "王五", 1_000_00)
+    payee = funded_user(platform, "13900139242", "赵六")
+    payouts, idempotency = platform.services["card_payouts"], platform.services["idempotency"]
+    card = bound_card_number(platform, payee)
+
+    def work() -> tuple[int, str]:
+        payout = payouts.transfer(
+            payer.user_id, card, "赵六", 100_00, PIN, arrival=PayoutArrival.NEXT_DAY
+        )
+        return payout_answer(payout)
+
+    def crash(*_args: Any) -> None:
+        raise Crash
+
+    original = idempotency.store.answer
+    monkeypatch.setattr(idempotency.store, "answer", crash)
+    with pytest.raises(Crash):
+        idempotency.run(f"user:{payer.user_id}", "crash-1", "body", work)
+    monkeypatch.setattr(idempotency.store, "answer", original)
+    platform.sandbox_clock.advance(180)  # an unmarked claim would count as abandoned by now
+    status_code, body = idempotency.run(f"user:{payer.user_id}", "crash-1", "body", work)
+    # The answer is rendered from the payout the first attempt committed, not a second one.
+    assert (status_code, json.loads(body)["status"]) == (200, "held")
+    assert len(payouts.payouts(payer.user_id)) == 1
+    assert platform.services["wallet"].balance(payer.user_id) == (1_000_00, 900_00)
