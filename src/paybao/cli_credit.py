@@ -46,10 +46,11 @@ def credit_grant(
 
 @credit_app.command("show")
 def credit_show(user: Annotated[int, typer.Option(min=1)]) -> None:
-    """A user's line and bills."""
+    """A user's line, bills and installment plans."""
     platform = build_platform(load_settings(), migrate=True)
     try:
         summary = platform.services["credit"].summary(user)
+        plans = platform.services["credit_installments"].plans_of(user)
     except CreditNotOpened:
         typer.echo(f"user {user} has no credit line")
         raise typer.Exit(1) from None
@@ -65,4 +66,10 @@ def credit_show(user: Annotated[int, typer.Option(min=1)]) -> None:
         typer.echo(
             f"{bill.period}\t{bill.status.value}\tdue {bill.due_date.isoformat()}"
             f"\tunpaid {format_yuan(bill.unpaid_fen)}"
+        )
+    for plan in plans:
+        typer.echo(
+            f"installments {plan.id}\t{plan.status.value}\t{format_yuan(plan.principal_fen)}"
+            f" in {plan.count}, billed {plan.billed_count}"
+            f"\tnot billed {format_yuan(plan.unbilled_principal_fen)}"
         )

@@ -7,7 +7,7 @@ revolving into the next. Reconciliation stays clean throughout."""
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from tests.integration.admin_support import csrf_of
+from tests.integration.admin_support import create_operator, csrf_of, sign_in
 from tests.integration.credit_support import (
     advance_to,
     cashier_signed_in,
@@ -18,12 +18,16 @@ from tests.integration.credit_support import (
     shop_trade,
 )
 from tests.integration.gateway_support import balance_fen, wallet_balance
+from tests.integration.test_cli import env  # noqa: F401 (a fixture)
 from tests.integration.test_credit import PHONE, api_token, wallet_browser
 from tests.integration.test_wallet_rules import PIN
+from typer.testing import CliRunner
 
 from paybao.bootstrap import Platform
+from paybao.cli import app as cli_app
 from paybao.domain.accounts import Purpose, platform_account
 from paybao.domain.credit import BillStatus
+from paybao.settings import Settings
 
 URL = "/api/v1/credit/installments"
 
@@ -228,3 +232,19 @@ def test_paying_only_the_minimum_revolves_without_freezing_and_rolls_into_the_ne
     page = wallet_browser(client).get("/wallet/credit").text
     assert 'id="last-bill-carried">' in page and "已转入下期" in page
     assert reconcile_clean(platform) == []
+
+
+def test_operators_and_the_cli_see_a_users_plans(
+    platform: Platform,
+    client: TestClient,
+    env: Settings,  # noqa: F811
+) -> None:
+    user_id, bill_id = billed(platform, 300_00)
+    platform.services["credit_installments"].convert(user_id, bill_id, 300_00, 3, PIN)
+    _operator_id, secret = create_operator(platform)
+    assert sign_in(client, secret).status_code == 303  # type: ignore[attr-defined]
+    page = client.get(f"/admin/users/{user_id}/credit").text
+    assert 'id="credit-plans"' in page and 'id="credit-installment">300.00' in page
+    shown = CliRunner().invoke(cli_app, ["credit", "show", "--user", str(user_id)])
+    assert shown.exit_code == 0, shown.output
+    assert "active\t300.00 in 3, billed 0\tnot billed 300.00" in shown.output

@@ -25,6 +25,7 @@ unfreezes it.
     line:  grant -> ACTIVE (draws while limit - outstanding >= amount) <-> FROZEN (overdue)
     bill:  BILLED (on the 1st) --repaid or refunded in full--> PAID
              \\--due date over, minimum repaid--> MIN_PAID (daily interest) --the 1st--> ROLLED
+                                                  \\--repaid in full before the 1st--> PAID
              \\--due date over, below minimum--> OVERDUE (daily penalty) --all paid--> PAID
 
 Outstanding is everything the user owes: the open amount, the principal of installment periods

@@ -262,6 +262,7 @@ def _admin_page(
         title=f"{TEXTS['credit_admin'][lang]} · {user_id}",
         user_id=user_id,
         summary=summary,
+        plans=platform_of(request).services["credit_installments"].plans_of(user_id),
         limit_low=format_yuan(policy.limit_fen_min),
         limit_high=format_yuan(policy.limit_fen_max),
         notice=TEXTS[notice][lang] if notice else None,
