@@ -140,13 +140,19 @@ class TradeBillRow:
     fee_fen: int
     refund_request_no: str
     remark: str
+    # Coupons (domain/coupons.py): the platform's and the merchant's discount (支付宝优惠 /
+    # 商家优惠), signed as the row. received_fen is what the merchant got: the order less its own
+    # discount.
+    platform_discount_fen: int = 0
+    merchant_discount_fen: int = 0
 
     def __post_init__(self) -> None:
         # Signs are the file's contract: refunds negative, their fee back positive.
         if self.kind is RowKind.TRADE:
             assert self.order_fen > 0 and self.received_fen > 0 and self.fee_fen <= 0
         else:
-            assert self.order_fen < 0 and self.received_fen < 0 and self.fee_fen >= 0
+            # A refund that is all the merchant's own discount receives back nothing.
+            assert self.order_fen < 0 and self.received_fen <= 0 and self.fee_fen >= 0
             assert self.refund_request_no
 
 

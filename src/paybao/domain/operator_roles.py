@@ -54,6 +54,7 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "dispute.rule": frozenset({Role.FINANCE, Role.ADMIN}),  # splits escrowed money
     "credit.grant": frozenset({Role.FINANCE, Role.ADMIN}),  # a user's Huabei credit limit
     "notify.resend": frozenset({Role.FINANCE, Role.ADMIN}),  # a merchant's trade notification
+    "coupon.manage": frozenset({Role.FINANCE, Role.ADMIN}),  # platform-funded coupon campaigns
     # self-service: one's own personal API tokens (they carry one's own role, no more)
     "own_token.create": ALL_ROLES,
     "own_token.revoke": ALL_ROLES,

@@ -12,6 +12,16 @@ Fees (written down once, used everywhere):
   `fee_back(cumulative) = round_half_up(fee x refunded_cumulative / total)`, and each refund
   returns `fee_back(after) - fee_back(before)`. Partial refunds therefore never drift: when the
   whole amount has been refunded, exactly the whole fee has been returned.
+
+Discounts (coupons, domain/coupons.py; Alipay's funding split, alipay-product.md §13):
+* `total = receipt + merchant-funded discount` (mdiscount: the merchant simply receives less),
+  `receipt = buyer_pay + platform-funded discount` (discount: the platform's marketing account
+  pays it to the merchant);
+* the fee is charged on the receipt, what the merchant receives (platform subsidy included);
+* a refund is an amount of the total; it splits pro rata into the buyer's part, the platform's
+  subsidy reclaimed and the merchant discount (which never moved), computed on the cumulative
+  refunded amount like the fee, so a full refund returns exactly what the buyer paid and
+  reclaims exactly the subsidy. Used coupons are not given back.
 """
 
 from __future__ import annotations
@@ -48,6 +58,10 @@ LEDGER_CODE_PAYOUT: Final = 2005
 # A refund of a card-funded trade on its way back to the card (原路退回): held on the buyer's
 # wallet (which the refund has just credited) to bank clearing until the bank credits the card.
 LEDGER_CODE_CARD_REFUND: Final = 2007
+# The platform's marketing account pays a trade's platform-funded discount to the merchant, and
+# takes back its share of each refund (domain/coupons.py).
+LEDGER_CODE_TRADE_SUBSIDY: Final = 2008
+LEDGER_CODE_SUBSIDY_BACK: Final = 2009
 # Alipay lets a paid trade be cancelled (refunded in full) only within a day of its creation.
 CANCEL_WINDOW_S: Final = 86_400
 
@@ -67,21 +81,37 @@ class Funding(StrEnum):
     CREDIT = "credit"  # the buyer's Huabei credit line (the cashier; domain/credit.py)
 
 
+class DiscountFunder(StrEnum):
+    """Who pays a discount: Alipay's discount_amount (platform) and mdiscount_amount (merchant)."""
+
+    PLATFORM = "platform"
+    MERCHANT = "merchant"
+
+
 @dataclass(frozen=True, slots=True)
 class FundBill:
-    """One funding channel's share of a payment (or of a refund)."""
+    """One funding channel's share of a payment (or of a refund): the buyer's channel, or a
+    discount and who funded it."""
 
-    funding: Funding
+    funding: Funding | DiscountFunder
     amount_fen: int
 
 
-def fund_bills(funding: Funding | None, amount_fen: int) -> tuple[FundBill, ...]:
-    """How `amount_fen` of a trade splits over its funding channels. A trade is funded by one
-    channel today (no mixed payments or coupons); a trade paid before the channel was
-    recorded was paid from the balance. A refund goes back the way the money came, so the same
-    split applies to it."""
-    assert amount_fen > 0
-    return (FundBill(funding or Funding.BALANCE, amount_fen),)
+def fund_bills(
+    funding: Funding | None, amount_fen: int, discount_fen: int = 0, mdiscount_fen: int = 0
+) -> tuple[FundBill, ...]:
+    """How a trade's payment (or a refund) splits over its channels: `amount_fen` the buyer paid
+    (or gets back) through one channel, then the platform's and the merchant's discounts. A
+    trade paid before the channel was recorded was paid from the balance. A refund goes back
+    the way the money came, so the same split applies to it."""
+    assert amount_fen >= 0 and discount_fen >= 0 and mdiscount_fen >= 0
+    assert amount_fen + discount_fen + mdiscount_fen > 0
+    parts = (
+        (funding or Funding.BALANCE, amount_fen),
+        (DiscountFunder.PLATFORM, discount_fen),
+        (DiscountFunder.MERCHANT, mdiscount_fen),
+    )
+    return tuple(FundBill(channel, fen) for channel, fen in parts if fen > 0)
 
 
 class TradeEvent(StrEnum):
@@ -221,6 +251,41 @@ def check_fee_rate_ppm(rate_ppm: int) -> int:
 
 
 @dataclass(frozen=True, slots=True)
+class RefundParts:
+    """A refund of an amount of the total, by who gets it: the buyer, the platform (its subsidy
+    reclaimed), and the merchant discount's share (no money: the merchant never received it)."""
+
+    buyer_fen: int
+    discount_back_fen: int
+    mdiscount_back_fen: int
+
+
+def refund_parts(
+    *, total_fen: int, discount_fen: int, mdiscount_fen: int, refunded_fen: int, refund_fen: int
+) -> RefundParts:
+    """Pro rata on the cumulative refunded amount, so that parts never drift and the whole
+    total gives back exactly what the buyer paid and reclaims exactly the subsidy. The
+    discounts' share rounds down (the buyer's up), and is then split between the platform
+    (rounded down) and the merchant: every part only grows as refunds add up."""
+    off_fen = discount_fen + mdiscount_fen
+    assert 0 <= off_fen < total_fen, "a buyer pays at least a fen"
+    assert refunded_fen >= 0 and refund_fen > 0 and refunded_fen + refund_fen <= total_fen
+
+    def discounts_of(cumulative_fen: int) -> tuple[int, int]:
+        off = off_fen * cumulative_fen // total_fen
+        platform = off * discount_fen // off_fen if off_fen else 0
+        return platform, off - platform
+
+    platform_before, merchant_before = discounts_of(refunded_fen)
+    platform_after, merchant_after = discounts_of(refunded_fen + refund_fen)
+    discount_back = platform_after - platform_before
+    mdiscount_back = merchant_after - merchant_before
+    buyer_fen = refund_fen - discount_back - mdiscount_back
+    assert buyer_fen >= 0 and discount_back >= 0 and mdiscount_back >= 0
+    return RefundParts(buyer_fen, discount_back, mdiscount_back)
+
+
+@dataclass(frozen=True, slots=True)
 class RefundPlan:
     """What one refund moves, and the trade's state after it."""
 
@@ -228,6 +293,7 @@ class RefundPlan:
     fee_back_fen: int
     refunded_after_fen: int
     status_after: TradeStatus
+    parts: RefundParts
 
 
 def plan_refund(
@@ -238,6 +304,8 @@ def plan_refund(
     refunded_fen: int,
     refund_fen: int,
     window_open: bool,
+    discount_fen: int = 0,
+    mdiscount_fen: int = 0,
 ) -> RefundPlan:
     """Check a new refund against the trade and say what it moves."""
     assert 0 <= refunded_fen <= total_fen
@@ -251,4 +319,11 @@ def plan_refund(
     event = TradeEvent.REFUND_ALL if all_back else TradeEvent.REFUND_PART
     status_after = next_status(status, event)
     fee_back = fee_back_fen(fee_fen, total_fen, refunded_fen, refund_fen)
-    return RefundPlan(refund_fen, fee_back, refunded_fen + refund_fen, status_after)
+    parts = refund_parts(
+        total_fen=total_fen,
+        discount_fen=discount_fen,
+        mdiscount_fen=mdiscount_fen,
+        refunded_fen=refunded_fen,
+        refund_fen=refund_fen,
+    )
+    return RefundPlan(refund_fen, fee_back, refunded_fen + refund_fen, status_after, parts)

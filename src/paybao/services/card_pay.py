@@ -14,6 +14,11 @@ any transaction:
    If the trade can no longer be paid (closed, paid another way meanwhile), the charged money
    stays in the buyer's wallet and the row is `credited`. A refused debit marks it `failed`.
    UNKNOWN (timeout) leaves the trade WAIT_BUYER_PAY; the query job settles it later.
+
+Coupons the buyer chose are priced in step 1 (the card is charged what the buyer pays after
+them) and remembered on the row; step 3 pays the trade with exactly those coupons. If one was
+used elsewhere meanwhile, or the price changed, the trade is not paid and the charged money
+stays in the wallet (`credited`), as for a trade closed meanwhile.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from paybao.domain.accounts import Purpose, platform_account
+from paybao.domain.coupons import NO_COUPONS, CouponChoice
 from paybao.domain.errors import DomainError, InvalidState, NotFound
 from paybao.domain.ledger import Transfer
 from paybao.domain.trades import TradeClosed, TradeEvent, TradeStatus, next_status
@@ -64,6 +70,18 @@ class CardPaymentInFlight(InvalidState):
     code = "card_payment_in_flight"
 
 
+class CardPaymentMismatch(InvalidState):
+    """The card was charged for a price the trade no longer has (a coupon changed)."""
+
+    code = "card_payment_mismatch"
+
+
+def _coupons_of(coupon_ids: str | None) -> CouponChoice:
+    if not coupon_ids:
+        return NO_COUPONS
+    return CouponChoice(coupon_ids=tuple(int(part) for part in coupon_ids.split(",")))
+
+
 @dataclass
 class CardPayService:
     db: Database
@@ -85,11 +103,20 @@ class CardPayService:
         with self.db.read() as tx:
             return [c for c in self.cards.of_user(tx, user_id) if c.status == "bound"]
 
-    def pay(self, trade_no: str, user_id: int, card_id: int, payment_password: str) -> CardPayment:
+    def pay(
+        self,
+        trade_no: str,
+        user_id: int,
+        card_id: int,
+        payment_password: str,
+        coupons: CouponChoice = NO_COUPONS,
+    ) -> CardPayment:
         def start(tx: Tx) -> tuple[int, CardRecord, int]:
             trade = self._payable_in(tx, trade_no)
             self.users.check_payment_password_in(tx, user_id, payment_password)
-            self.users.check_can_pay_in(tx, user_id, trade.total_fen, funding="card")
+            quote = self.trades.quote_in(tx, trade, user_id, coupons)
+            amount_fen = quote.buyer_pay_fen
+            self.users.check_can_pay_in(tx, user_id, amount_fen, funding="card")
             card = self._own_card_in(tx, user_id, card_id)
             if self.store.card_payment_in_flight(tx, trade_no) is not None:
                 raise CardPaymentInFlight("a card payment of this trade is in progress")
@@ -100,14 +127,15 @@ class CardPayService:
                     "trade_no": trade_no,
                     "user_id": user_id,
                     "card_id": card_id,
-                    "amount_fen": trade.total_fen,
+                    "amount_fen": amount_fen,
                     "status": "processing",
                     "created_at_us": now_us,
+                    "coupon_ids": ",".join(str(v.coupon_id) for v in quote.vouchers) or None,
                 },
             )
             due_us = now_us + self.query_delay_s * US_PER_S
             self.jobs.schedule_in(tx, JOB_CARD_QUERY, f"cardpay:{payment_id}", due_us)
-            return payment_id, card, trade.total_fen
+            return payment_id, card, amount_fen
 
         payment_id, card, amount_fen = self.users.run_paying(start)
         result = self.bank.debit(f"cardpay:{payment_id}", card.card_number, amount_fen)
@@ -146,8 +174,11 @@ class CardPayService:
         status = "credited"
         if pay:
             trade = self._payable_in(tx, row.trade_no)
-            paid = self.trades.pay_in(tx, trade, row.user_id, funding="card")
+            coupons = _coupons_of(row.coupon_ids)
+            paid = self.trades.pay_in(tx, trade, row.user_id, funding="card", coupons=coupons)
             assert paid.status is TradeStatus.TRADE_SUCCESS
+            if paid.buyer_pay_fen != row.amount_fen:
+                raise CardPaymentMismatch("the coupons now price the trade differently")
             status = "paid"
         assert self.store.finish_card_payment(tx, payment_id, status, None, now_us)
 

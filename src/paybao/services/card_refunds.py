@@ -152,7 +152,8 @@ class CardRefundService:
                 "trade_no": trade.trade_no,
                 "user_id": payment.user_id,
                 "card_id": payment.card_id,
-                "amount_fen": refund.amount_fen,
+                # What the buyer gets back (a coupon's share of a discounted trade stays).
+                "amount_fen": refund.buyer_fen,
                 "status": "processing",
                 "created_at_us": now_us,
             },
@@ -166,7 +167,7 @@ class CardRefundService:
             key,
             wallet_id,
             clearing_id,
-            refund.amount_fen,
+            refund.buyer_fen,
             code=LEDGER_CODE_CARD_REFUND,
             flags=TransferFlags.PENDING,
             reference=trade.trade_no,

@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from paybao.domain.account_class import CHINA_TZ
+from paybao.domain.coupons import BEST_COUPONS
 from paybao.domain.devices import DeviceConfirmation
 from paybao.domain.errors import Forbidden, InvalidInput, LimitExceeded, NotFound
 from paybao.domain.money import check_amount_fen
@@ -323,7 +324,8 @@ class PaycodeService:
         if self._password_free(tx, use, day, amount_fen):
             self.store.add_day_total(tx, use.user_id, day, KIND_BARCODE_FREE, amount_fen)
             self.store.add_day_total(tx, use.user_id, day, KIND_BARCODE, amount_fen)
-            return self.trades.pay_in(tx, trade, use.user_id)
+            # A till's payment takes the buyer's best coupons by itself (services/marketing.py).
+            return self.trades.pay_in(tx, trade, use.user_id, coupons=BEST_COUPONS)
         values = {
             "trade_no": trade.trade_no,
             "user_id": use.user_id,
@@ -384,7 +386,7 @@ class PaycodeService:
             total_fen = self.store.add_day_total(tx, user_id, day, KIND_BARCODE, trade.total_fen)
             if total_fen > self.policy.barcode_daily_fen:
                 raise BarcodeDailyLimit("today's payment-code limit is reached")
-            paid = self.trades.pay_in(tx, trade, user_id)
+            paid = self.trades.pay_in(tx, trade, user_id, coupons=BEST_COUPONS)
             assert self.store.decide(tx, row.id, "confirmed", self.clock.now_us())
             return paid
 

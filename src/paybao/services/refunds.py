@@ -12,19 +12,26 @@ bank (services/card_refunds.py, plugged in as `card_refunds`). For a trade paid 
 chain moves on from the wallet to the buyer's credit account what the line takes back (the open
 amount, or the bill's unpaid principal; what the buyer had already repaid stays in the balance:
 services/credit.py, plugged in as `credit_refunds`).
+
+A refund of a trade paid partly with coupons (domain/trades.py `refund_parts`) is an amount of
+the total: the buyer gets back its pro-rata part of what it paid, the platform's marketing account
+takes back its pro-rata subsidy from the merchant, and the merchant discount's share moves no
+money (the merchant never received it). Used coupons are not given back.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Protocol
 
 from paybao.domain.errors import InvalidInput, Retryable
-from paybao.domain.ledger import Transfer, TransferFlags
+from paybao.domain.ledger import Transfer
 from paybao.domain.trades import (
     CANCEL_WINDOW_S,
     LEDGER_CODE_FEE_BACK,
     LEDGER_CODE_REFUND,
+    LEDGER_CODE_SUBSIDY_BACK,
     OUT_REQUEST_NO_LENGTH_MAX,
     CancelTooLate,
     Funding,
@@ -37,7 +44,7 @@ from paybao.domain.trades import (
 from paybao.services.clock import US_PER_S
 from paybao.services.ledger import LedgerRejected
 from paybao.services.ports import Tx
-from paybao.services.trades import Trade, TradeRef, TradeService
+from paybao.services.trades import Trade, TradeRef, TradeService, linked
 
 REASON_LENGTH_MAX = 256
 CANCEL_REQUEST_NO = "__cancel__"
@@ -52,6 +59,19 @@ class Refund:
     fee_back_fen: int
     reason: str | None
     created_at_us: int
+    # A discounted trade's refund: the platform subsidy reclaimed, the merchant discount's share.
+    discount_back_fen: int = 0
+    mdiscount_back_fen: int = 0
+
+    @property
+    def buyer_fen(self) -> int:
+        """What goes back to the buyer."""
+        return self.amount_fen - self.discount_back_fen - self.mdiscount_back_fen
+
+    @property
+    def send_back_fen(self) -> int:
+        """What leaves the merchant (before its fee comes back): Alipay's send_back_fee."""
+        return self.amount_fen - self.mdiscount_back_fen
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,11 +163,24 @@ class RefundService:
             refunded_fen=trade.refunded_fen,
             refund_fen=amount_fen,
             window_open=self.trades.refund_window_open(trade),
+            discount_fen=trade.discount_fen,
+            mdiscount_fen=trade.mdiscount_fen,
         )
         now_us = self.clock.now_us()
-        draft = Refund(0, trade.id, out_request_no, amount_fen, plan.fee_back_fen, reason, now_us)
+        draft = Refund(
+            0,
+            trade.id,
+            out_request_no,
+            amount_fen,
+            plan.fee_back_fen,
+            reason,
+            now_us,
+            discount_back_fen=plan.parts.discount_back_fen,
+            mdiscount_back_fen=plan.parts.mdiscount_back_fen,
+        )
         refund_id = self.store.insert_refund(tx, draft)
-        refund = Refund(refund_id, *_fields_after_id(draft))
+        refund = dataclasses.replace(draft, id=refund_id)
+        assert refund.buyer_fen == plan.parts.buyer_fen
         changes = {
             "status": plan.status_after,
             "refunded_fen": plan.refunded_after_fen,
@@ -170,7 +203,8 @@ class RefundService:
         settlement_id = merchant.settlement_account_id
         wallet_id = self.trades.buyers.wallet_account_id_in(tx, trade.buyer_user_id)
         prefix = f"trade:{trade.trade_no}"
-        onward = self._onward_in(tx, trade, refund, wallet_id)
+        # A tiny refund of a discounted trade may be all discount: nothing goes to the buyer.
+        onward = self._onward_in(tx, trade, refund, wallet_id) if refund.buyer_fen else None
         transfers = []
         if refund.fee_back_fen:
             transfers.append(
@@ -180,25 +214,37 @@ class RefundService:
                     settlement_id,
                     refund.fee_back_fen,
                     code=LEDGER_CODE_FEE_BACK,
-                    flags=TransferFlags.LINKED,
                     reference=trade.trade_no,
                 )
             )
-        transfers.append(
-            Transfer(
-                f"{prefix}:refund:{refund.id}",
-                settlement_id,
-                wallet_id,
-                refund.amount_fen,
-                code=LEDGER_CODE_REFUND,
-                flags=TransferFlags.LINKED if onward is not None else TransferFlags.NONE,
-                reference=trade.trade_no,
+        if refund.discount_back_fen:
+            transfers.append(
+                Transfer(
+                    f"{prefix}:subsidyback:{refund.id}",
+                    settlement_id,
+                    self.trades.marketing_account_id_in(tx),
+                    refund.discount_back_fen,
+                    code=LEDGER_CODE_SUBSIDY_BACK,
+                    reference=trade.trade_no,
+                )
             )
-        )
+        if refund.buyer_fen:
+            transfers.append(
+                Transfer(
+                    f"{prefix}:refund:{refund.id}",
+                    settlement_id,
+                    wallet_id,
+                    refund.buyer_fen,
+                    code=LEDGER_CODE_REFUND,
+                    reference=trade.trade_no,
+                )
+            )
         if onward is not None:
             transfers.append(onward)
+        if not transfers:
+            return  # all of it was the merchant's own discount: no money moves
         try:
-            self.trades.ledger.transfer_in(tx, transfers)
+            self.trades.ledger.transfer_in(tx, linked(transfers))
         except LedgerRejected as error:
             if error.code == "exceeds_credits":
                 raise SellerBalanceNotEnough("the merchant's balance is not enough") from None
@@ -211,7 +257,7 @@ class RefundService:
             return self.card_refunds.start_in(tx, trade, refund, wallet_id)
         if trade.funding is Funding.CREDIT and self.credit_refunds is not None:
             return self.credit_refunds.refund_in(
-                tx, trade.trade_no, refund.id, refund.amount_fen, wallet_id
+                tx, trade.trade_no, refund.id, refund.buyer_fen, wallet_id
             )
         return None
 
@@ -259,14 +305,3 @@ def _check_request(out_request_no: str, reason: str | None) -> None:
         raise InvalidInput("out_request_no must be 1..64 characters", code="invalid_request_no")
     if reason is not None and len(reason) > REASON_LENGTH_MAX:
         raise InvalidInput("refund reason is too long", code="invalid_reason")
-
-
-def _fields_after_id(refund: Refund) -> tuple[int, str, int, int, str | None, int]:
-    return (
-        refund.trade_id,
-        refund.out_request_no,
-        refund.amount_fen,
-        refund.fee_back_fen,
-        refund.reason,
-        refund.created_at_us,
-    )

@@ -1,9 +1,12 @@
 """Acquiring trades: create, pay, query, close, expire, finish. One write path per change.
 
 Every change is a compare-and-set on the trade's status inside `db.run`, in the same
-transaction as its journal (buyer wallet -> merchant settlement, fee -> platform fees) and its
-notification outbox row. `db.run` may re-run the work after a conflict, so the work re-reads
-what it needs and keys every write: transfer ids derive from the trade number.
+transaction as its journal (buyer wallet -> merchant settlement, the platform's marketing
+account -> merchant settlement for a platform-funded discount, fee -> platform fees) and its
+notification outbox row. Coupons (services/marketing.py, plugged in as `discounts`) are priced
+before the payment and marked used in its transaction: a coupon pays for one trade only.
+`db.run` may re-run the work after a conflict, so the work re-reads what it needs and keys every
+write: transfer ids derive from the trade number.
 
 Names are the domain's; the Alipay adapter translates (`out_trade_no` is the merchant's order
 number and keeps its name because it is the merchant's own key, not a wire detail).
@@ -18,11 +21,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from paybao.domain.accounts import Purpose, platform_account
+from paybao.domain.coupons import BEST_COUPONS, NO_COUPONS, CouponChoice, Quote
 from paybao.domain.errors import InvalidInput, InvalidState
 from paybao.domain.ledger import Transfer, TransferFlags
 from paybao.domain.trades import (
     LEDGER_CODE_TRADE_FEE,
     LEDGER_CODE_TRADE_PAY,
+    LEDGER_CODE_TRADE_SUBSIDY,
     OUT_TRADE_NO_LENGTH_MAX,
     PAY_TIMEOUT_S_DEFAULT,
     PAY_TIMEOUT_S_MAX,
@@ -88,15 +93,30 @@ class Trade:
     terminal_id: str | None = None
     # How the buyer paid (None while unpaid): where refunds go back to, and the fund bills.
     funding: Funding | None = None
+    # The funding split (domain/trades.py): what no coupon may take, the platform-funded and
+    # the merchant-funded discounts (zero unless coupons paid part of it).
+    undiscountable_fen: int = 0
+    discount_fen: int = 0
+    mdiscount_fen: int = 0
 
     @property
     def paid(self) -> bool:
         return self.paid_at_us is not None
 
+    @property
+    def receipt_fen(self) -> int:
+        """What the merchant receives (before its fee): the total less its own discount."""
+        return self.total_fen - self.mdiscount_fen
+
+    @property
+    def buyer_pay_fen(self) -> int:
+        """What the buyer pays: the receipt less the platform-funded discount."""
+        return self.receipt_fen - self.discount_fen
+
     def fund_bills(self) -> tuple[FundBill, ...]:
         """The payment per funding channel (a paid trade only)."""
         assert self.paid
-        return fund_bills(self.funding, self.total_fen)
+        return fund_bills(self.funding, self.buyer_pay_fen, self.discount_fen, self.mdiscount_fen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +141,8 @@ class NewTrade:
     terminal_id: str | None = None
     timeout_s: int | None = None
     expires_at_us: int | None = None
+    # The request's undiscountable_amount: the part of the total coupons leave alone.
+    undiscountable_fen: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +227,18 @@ class CreditFunding(Protocol):
         ...
 
 
+class TradeDiscounts(Protocol):
+    """Coupons (services/marketing.py): priced before a payment, used up inside it."""
+
+    def quote_in(self, tx: Tx, trade: Trade, buyer_user_id: int, choice: CouponChoice) -> Quote:
+        """What the chosen (or the best) coupons take off this trade; reads only."""
+        ...
+
+    def redeem_in(self, tx: Tx, trade_no: str, quote: Quote) -> None:
+        """Mark the quote's coupons used by the trade, or refuse if one was used meanwhile."""
+        ...
+
+
 class TradeEvents(Protocol):
     """Where trade changes are announced (the merchant notification outbox)."""
 
@@ -245,7 +279,10 @@ class TradeService:
         self.code_resolvers: list[AuthCodeResolver] = []
         # The credit feature plugs its line in; without it no trade can be paid with credit.
         self.credit: CreditFunding | None = None
+        # The coupons feature plugs in; without it no trade is discounted.
+        self.discounts: TradeDiscounts | None = None
         self._fees_account_id: int | None = None
+        self._marketing_account_id: int | None = None
         # A user's wallet account never changes once opened: asked once per user, not per pay.
         self._wallet_ids: dict[int, int] = {}
 
@@ -308,6 +345,7 @@ class TradeService:
             terminal_id=new.terminal_id,
             created_at_us=now_us,
             expires_at_us=expires_at_us,
+            undiscountable_fen=new.undiscountable_fen,
         )
 
     # Pay ----------------------------------------------------------------------------------
@@ -337,7 +375,7 @@ class TradeService:
                 if not look_up:
                     raise _TakenMeanwhile
             trade = existing or self.create_in(tx, new, merchant)
-            return self._pay_in(tx, trade, merchant, buyer_user_id)
+            return self._pay_in(tx, trade, merchant, buyer_user_id, coupons=BEST_COUPONS)
 
         if known_absent:
             try:
@@ -358,21 +396,25 @@ class TradeService:
         now_us = draft.created_at_us
         if draft.expires_at_us <= now_us:
             raise TradeClosed("the trade timed out")
-        fee_fen = fee_fen_for(draft.total_fen, merchant.fee_rate_ppm)
+        # A till's payment takes the buyer's best coupons (priced now, used once inserted).
+        quote = self._quote_in(tx, draft, buyer_user_id, BEST_COUPONS)
         paid = dataclasses.replace(
             draft,
             status=next_status(draft.status, TradeEvent.PAY),
             buyer_user_id=buyer_user_id,
             paid_at_us=now_us,
-            fee_fen=fee_fen,
+            fee_fen=fee_fen_for(quote.receipt_fen, merchant.fee_rate_ppm),
             visible=True,
             funding=Funding.BALANCE,
+            discount_fen=quote.discount_fen,
+            mdiscount_fen=quote.mdiscount_fen,
         )
         trade_id = self.store.insert_trade_id(tx, paid)
         if trade_id is None:
             return None
         paid = dataclasses.replace(paid, id=trade_id)
-        self.buyers.check_can_pay_in(tx, buyer_user_id, paid.total_fen, funding="balance")
+        self._redeem_in(tx, paid.trade_no, quote)
+        self.buyers.check_can_pay_in(tx, buyer_user_id, paid.buyer_pay_fen, funding="balance")
         self._paid_in(tx, paid, merchant, buyer_user_id, last=True)
         return paid
 
@@ -383,9 +425,11 @@ class TradeService:
         payment_password: str,
         *,
         funding: Funding = Funding.BALANCE,
+        coupons: CouponChoice = NO_COUPONS,
     ) -> Trade:
         """The cashier: a signed-in buyer pays an open trade with the wallet balance, or with
-        the credit line (`Funding.CREDIT`: Huabei; the same payment password)."""
+        the credit line (`Funding.CREDIT`: Huabei; the same payment password), with the
+        coupons the buyer chose."""
         if funding not in (Funding.BALANCE, Funding.CREDIT):
             raise InvalidInput("pay from the balance or with credit", code="funding_invalid")
 
@@ -394,7 +438,9 @@ class TradeService:
             merchant = self.merchants.merchant_in(tx, trade.merchant_id)
             next_status(trade.status, TradeEvent.PAY)  # before asking for the password
             self.buyers.check_payment_password_in(tx, buyer_user_id, payment_password)
-            return self._pay_in(tx, trade, merchant, buyer_user_id, funding=funding)
+            return self._pay_in(
+                tx, trade, merchant, buyer_user_id, funding=funding, coupons=coupons
+            )
 
         return self.buyers.run_paying(work)
 
@@ -406,6 +452,7 @@ class TradeService:
         *,
         funding: str = "balance",
         reserved_in: int | None = None,
+        coupons: CouponChoice = NO_COUPONS,
     ) -> Trade:
         """Pay an open trade for a buyer already authenticated by the caller (a payment code,
         a confirmed password) inside the caller's transaction. `funding="card"`: the money came
@@ -415,11 +462,28 @@ class TradeService:
         line). `reserved_in`: the buyer's money for this payment was set aside beforehand and
         is in that ledger account now (a pre-authorisation posted its part there,
         services/preauth.py): the payment moves from it, and the buyer's checks and limits,
-        passed when the money was set aside, are not run again."""
+        passed when the money was set aside, are not run again (no coupon applies: the amount
+        was set aside in full). `coupons`: none (withholding, static codes), the best (a till's
+        payment code), or the buyer's own pick (a card payment at the cashier)."""
+        assert reserved_in is None or coupons == NO_COUPONS
         merchant = self.merchants.merchant_in(tx, trade.merchant_id)
         return self._pay_in(
-            tx, trade, merchant, buyer_user_id, funding=funding, reserved_in=reserved_in
+            tx,
+            trade,
+            merchant,
+            buyer_user_id,
+            funding=funding,
+            reserved_in=reserved_in,
+            coupons=coupons,
         )
+
+    def quote(self, trade_no: str, buyer_user_id: int, choice: CouponChoice) -> Quote:
+        """What coupons would take off an open trade for this buyer (the cashier's preview)."""
+        with self.db.read() as tx:
+            return self._quote_in(tx, self._trade_in(tx, trade_no), buyer_user_id, choice)
+
+    def quote_in(self, tx: Tx, trade: Trade, buyer_user_id: int, choice: CouponChoice) -> Quote:
+        return self._quote_in(tx, trade, buyer_user_id, choice)
 
     def _pay_in(
         self,
@@ -430,6 +494,7 @@ class TradeService:
         *,
         funding: str = "balance",
         reserved_in: int | None = None,
+        coupons: CouponChoice = NO_COUPONS,
     ) -> Trade:
         paid_by = Funding(funding)  # the balance, a card or the credit line, nothing else
         if paid_by is Funding.CREDIT and self.credit is None:
@@ -440,9 +505,11 @@ class TradeService:
         next_status(trade.status, TradeEvent.PAY)
         if trade.expires_at_us <= now_us:
             raise TradeClosed("the trade timed out")
+        quote = self._quote_in(tx, trade, buyer_user_id, coupons)
         if reserved_in is None:
-            self.buyers.check_can_pay_in(tx, buyer_user_id, trade.total_fen, funding=funding)
-        fee_fen = fee_fen_for(trade.total_fen, merchant.fee_rate_ppm)
+            self.buyers.check_can_pay_in(tx, buyer_user_id, quote.buyer_pay_fen, funding=funding)
+        # The fee is charged on what the merchant receives (platform subsidy included).
+        fee_fen = fee_fen_for(quote.receipt_fen, merchant.fee_rate_ppm)
         changes = {
             "status": TradeStatus.TRADE_SUCCESS,
             "buyer_user_id": buyer_user_id,
@@ -450,12 +517,16 @@ class TradeService:
             "fee_fen": fee_fen,
             "visible": 1,
             "funding": paid_by,
+            "discount_fen": quote.discount_fen,
+            "mdiscount_fen": quote.mdiscount_fen,
         }
         expect = {"status": TradeStatus.WAIT_BUYER_PAY}
         if not self.store.update_trade(tx, trade.trade_no, expect, changes):
             current = self._trade_in(tx, trade.trade_no)
             next_status(current.status, TradeEvent.PAY)
             raise AssertionError("trade changed but is still unpaid")
+        # After the compare-and-set, so that a second payment of the trade fails on its state.
+        self._redeem_in(tx, trade.trade_no, quote)
         # The row matched WAIT_BUYER_PAY, and an open trade's other columns do not change
         # (only `visible`, which this update sets): the paid row is known without a re-read.
         paid = dataclasses.replace(
@@ -466,9 +537,21 @@ class TradeService:
             fee_fen=fee_fen,
             visible=True,
             funding=paid_by,
+            discount_fen=quote.discount_fen,
+            mdiscount_fen=quote.mdiscount_fen,
         )
         self._paid_in(tx, paid, merchant, buyer_user_id, reserved_in=reserved_in)
         return paid
+
+    def _quote_in(self, tx: Tx, trade: Trade, buyer_user_id: int, choice: CouponChoice) -> Quote:
+        if self.discounts is None or choice == NO_COUPONS:
+            return Quote(trade.total_fen)
+        return self.discounts.quote_in(tx, trade, buyer_user_id, choice)
+
+    def _redeem_in(self, tx: Tx, trade_no: str, quote: Quote) -> None:
+        if quote.vouchers:
+            assert self.discounts is not None
+            self.discounts.redeem_in(tx, trade_no, quote)
 
     def _paid_in(
         self,
@@ -489,7 +572,7 @@ class TradeService:
         elif paid.funding is Funding.CREDIT:
             # The line's row lock comes before any ledger account's (services/credit.py).
             assert self.credit is not None
-            source_id = self.credit.draw_in(tx, buyer_user_id, paid.trade_no, paid.total_fen)
+            source_id = self.credit.draw_in(tx, buyer_user_id, paid.trade_no, paid.buyer_pay_fen)
         else:
             source_id = self._wallet_id_in(tx, buyer_user_id)
         finish_at_us = paid.paid_at_us + self.settings.refund_window_s * US_PER_S
@@ -518,19 +601,31 @@ class TradeService:
         *,
         last: bool = False,
     ) -> None:
-        """`source_id`: the buyer's wallet, or its credit account for a credit payment."""
+        """`source_id`: the buyer's wallet, or its credit account for a credit payment. The
+        buyer pays its part, the platform's marketing account the platform-funded discount,
+        and the fee is taken from what the merchant received: all or none."""
         settlement_id = merchant.settlement_account_id
         transfers = [
             Transfer(
                 f"trade:{trade.trade_no}:pay",
                 source_id,
                 settlement_id,
-                trade.total_fen,
+                trade.buyer_pay_fen,
                 code=LEDGER_CODE_TRADE_PAY,
-                flags=TransferFlags.LINKED if fee_fen else TransferFlags.NONE,
                 reference=trade.trade_no,
             )
         ]
+        if trade.discount_fen:
+            transfers.append(
+                Transfer(
+                    f"trade:{trade.trade_no}:subsidy",
+                    self.marketing_account_id_in(tx),
+                    settlement_id,
+                    trade.discount_fen,
+                    code=LEDGER_CODE_TRADE_SUBSIDY,
+                    reference=trade.trade_no,
+                )
+            )
         if fee_fen:
             transfers.append(
                 Transfer(
@@ -543,7 +638,7 @@ class TradeService:
                 )
             )
         try:
-            self.ledger.transfer_in(tx, transfers, commit=last)
+            self.ledger.transfer_in(tx, linked(transfers), commit=last)
         except LedgerRejected as error:
             if error.code == "exceeds_credits":
                 raise BuyerBalanceNotEnough("the buyer's balance is not enough") from None
@@ -554,6 +649,14 @@ class TradeService:
             spec = platform_account(Purpose.FEES)
             self._fees_account_id = self.ledger.open_accounts_in(tx, [spec])[spec.key]
         return self._fees_account_id
+
+    def marketing_account_id_in(self, tx: Tx) -> int:
+        """The platform's marketing account: pays platform-funded discounts (it goes negative
+        as it spends; adapters/db/coupon_checks.py reconciles it with the trades)."""
+        if self._marketing_account_id is None:
+            spec = platform_account(Purpose.MARKETING)
+            self._marketing_account_id = self.ledger.open_accounts_in(tx, [spec])[spec.key]
+        return self._marketing_account_id
 
     def resolve_code_in(self, tx: Tx, auth_code: str) -> int:
         """The buyer a till's one-time code names (the code is spent with the transaction), or
@@ -692,6 +795,16 @@ def check_new_trade(new: NewTrade) -> None:
     if new.timeout_s is not None and not 0 < new.timeout_s <= PAY_TIMEOUT_S_MAX:
         raise InvalidInput("timeout must be 1 minute .. 15 days", code="invalid_timeout")
     assert new.total_fen > 0, "amounts are checked at the edge"
+    assert 0 <= new.undiscountable_fen <= new.total_fen, "checked at the edge"
+
+
+def linked(transfers: list[Transfer]) -> list[Transfer]:
+    """A chain that applies all or none: every transfer but the last links to the next."""
+    last = len(transfers) - 1
+    return [
+        t._replace(flags=t.flags | TransferFlags.LINKED) if i < last else t
+        for i, t in enumerate(transfers)
+    ]
 
 
 class _TakenMeanwhile(Exception):
@@ -717,6 +830,7 @@ __all__: Sequence[str] = [
     "CreditFunding",
     "NewTrade",
     "Trade",
+    "TradeDiscounts",
     "TradeRef",
     "TradeSearch",
     "TradeService",

@@ -4,6 +4,13 @@ Each handler translates wire names and yuan strings to the domain (amounts in fe
 objects) and back; business rules live in the services. A handler returns the response object
 without `code`/`msg` on success and raises `WireError` (or a DomainError that `errors.py`
 translates) on failure. Page methods (page/wap/app pay) return the cashier URL instead.
+
+A trade paid partly with coupons answers with Alipay's funding split (alipay-product.md §13):
+`receipt_amount` (total less the merchant-funded discount), `buyer_pay_amount` and
+`invoice_amount` (what the buyer paid; paybao has no points), `discount_amount` (platform-funded)
+and `mdiscount_amount` (merchant-funded), `voucher_detail_list`, and DISCOUNT / MDISCOUNT bills
+beside the buyer's channel in `fund_bill_list`. Its refunds answer `send_back_fee` (what left
+the merchant) and `present_refund_buyer_amount` / `_discount_amount` / `_mdiscount_amount`.
 """
 
 from __future__ import annotations
@@ -19,13 +26,20 @@ from typing import Any, Final
 from paybao.adapters.alipay import wire
 from paybao.adapters.alipay.errors import WireError
 from paybao.domain.bins import CardType
+from paybao.domain.coupons import CouponKind, VoucherDetail
 from paybao.domain.errors import NotFound
 from paybao.domain.money import AMOUNT_FEN_MAX
-from paybao.domain.trades import PAY_TIMEOUT_S_MAX, FundBill, Funding, fund_bills
+from paybao.domain.trades import (
+    PAY_TIMEOUT_S_MAX,
+    DiscountFunder,
+    FundBill,
+    Funding,
+    fund_bills,
+)
 from paybao.services.clock import datetime_from_us, us_from_datetime
 from paybao.services.merchants import App
 from paybao.services.payouts import PayoutService
-from paybao.services.refunds import RefundService
+from paybao.services.refunds import Refund, RefundService
 from paybao.services.trades import NewTrade, Trade, TradeRef, TradeService
 
 Fields = dict[str, object]
@@ -42,13 +56,21 @@ _TIMEOUT_UNITS_S: Final = {"m": 60, "h": 3600, "d": 86_400}
 # fund_bill_list's channel names (Alipay's 支付渠道): the wallet balance is 支付宝余额, a bound
 # card's quick-pay debit 银行卡, the Huabei credit line 花呗 PCREDIT. Other Alipay channels
 # (COUPON 红包, POINT 集分宝, FINANCEACCOUNT 余额宝, ...) have no paybao funding paying trades yet.
+# Coupons: DISCOUNT 折扣券 (platform-funded) and MDISCOUNT 商户优惠券 (merchant-funded).
 FUND_CHANNEL_BALANCE: Final = "ALIPAYACCOUNT"
 FUND_CHANNEL_CARD: Final = "BANKCARD"
 FUND_CHANNEL_CREDIT: Final = "PCREDIT"
-FUND_CHANNELS: Final[Mapping[Funding, str]] = {
+FUND_CHANNELS: Final[Mapping[Funding | DiscountFunder, str]] = {
     Funding.BALANCE: FUND_CHANNEL_BALANCE,
     Funding.CARD: FUND_CHANNEL_CARD,
     Funding.CREDIT: FUND_CHANNEL_CREDIT,
+    DiscountFunder.PLATFORM: "DISCOUNT",
+    DiscountFunder.MERCHANT: "MDISCOUNT",
+}
+# voucher_detail_list's type: 全场代金券 (a fixed amount off) and 折扣券.
+VOUCHER_TYPES: Final[Mapping[CouponKind, str]] = {
+    CouponKind.FIXED: "ALIPAY_FIX_VOUCHER",
+    CouponKind.DISCOUNT: "ALIPAY_DISCOUNT_VOUCHER",
 }
 # A BANKCARD bill also says what kind of card paid (Alipay's fund_type, only on BANKCARD
 # bills; MIXED_CARD 借贷合一卡 has no paybao card type).
@@ -63,6 +85,15 @@ CardTypeOf = Callable[[str], str | None]
 
 def no_card_type(_trade_no: str) -> str | None:
     return None
+
+
+# The coupons a discounted trade used (services/marketing.py plugs it in; asked only for trades
+# with a discount, whose coupons never change once paid).
+VouchersOf = Callable[[str], Sequence[VoucherDetail]]
+
+
+def no_vouchers(_trade_no: str) -> Sequence[VoucherDetail]:
+    return ()
 
 
 # Every paid answer names the buyer by masked phone: a read transaction per answer, unless
@@ -138,6 +169,7 @@ class Methods:
         self.code_payer: Callable[[NewTrade, str], Trade] = trades.pay_with_code
         self.qr_link: Callable[[Trade], str] = self.qr_url
         self.card_type_of: CardTypeOf = no_card_type
+        self.vouchers_of: VouchersOf = no_vouchers
 
     def knows(self, method: str) -> bool:
         return method in self.table or method in PAGE_METHODS
@@ -186,7 +218,8 @@ class Methods:
             fields.update(self._paid_amounts(trade))
             fields["send_pay_date"] = format_time(trade.paid_at_us)
             fields.update(self._buyer_fields(trade))
-            fields["fund_bill_list"] = self._fund_bill_list(trade, trade.total_fen)
+            fields["fund_bill_list"] = self._fund_bill_list(trade, trade.fund_bills())
+            fields.update(self._voucher_fields(trade))
         else:
             fields.update(ZERO_AMOUNTS)
         fields["subject"] = trade.subject
@@ -224,10 +257,11 @@ class Methods:
             "fund_change": "Y" if result.fund_change else "N",
             "refund_fee": wire.format_amount(trade.refunded_fen),
             "gmt_refund_pay": format_time(result.refund.created_at_us),
-            "send_back_fee": wire.format_amount(result.refund.amount_fen),
+            "send_back_fee": wire.format_amount(result.refund.send_back_fen),
             # The refund goes back the way the trade was paid (原路退回).
-            "refund_detail_item_list": self._fund_bill_list(trade, result.refund.amount_fen),
+            "refund_detail_item_list": self._refund_bills(trade, result.refund),
         }
+        fields.update(_refund_parts(trade, result.refund))
         return fields
 
     def refund_query(self, call: Call) -> Fields:
@@ -249,7 +283,10 @@ class Methods:
         if isinstance(options, list) and "gmt_refund_pay" in options:
             fields["gmt_refund_pay"] = format_time(refund.created_at_us)
         if isinstance(options, list) and "refund_detail_item_list" in options:
-            fields["refund_detail_item_list"] = self._fund_bill_list(trade, refund.amount_fen)
+            fields["refund_detail_item_list"] = self._refund_bills(trade, refund)
+        if _discounted(trade):
+            fields["send_back_fee"] = wire.format_amount(refund.send_back_fen)
+            fields.update(_refund_parts(trade, refund))
         return fields
 
     # Others -------------------------------------------------------------------------------
@@ -311,6 +348,7 @@ class Methods:
         total_fen = _amount(biz, "total_amount")
         subject = _text(biz, "subject", required=True, length_max=256)
         product = call.method.removeprefix("alipay.trade.")
+        undiscountable_fen = _undiscountable_fen(biz, total_fen)
         context = {"sign_type": call.common.sign_type, "charset": call.charset}
         context["method"] = call.method
         return NewTrade(
@@ -319,7 +357,7 @@ class Methods:
             product=product,
             subject=subject,
             total_fen=total_fen,
-            fingerprint=_fingerprint(product, total_fen, subject),
+            fingerprint=_fingerprint(product, total_fen, subject, undiscountable_fen),
             body=_text(biz, "body", length_max=400) or None,
             notify_url=call.common.notify_url,
             return_url=call.common.return_url,
@@ -331,6 +369,7 @@ class Methods:
             terminal_id=_text(biz, "terminal_id", length_max=32) or None,
             timeout_s=_timeout_s(biz),
             expires_at_us=_time_expire_us(biz, call.now_us),
+            undiscountable_fen=undiscountable_fen,
         )
 
     def _paid_fields(self, trade: Trade) -> Fields:
@@ -339,22 +378,33 @@ class Methods:
         fields["total_amount"] = wire.format_amount(trade.total_fen)
         fields.update(self._paid_amounts(trade))
         fields["gmt_payment"] = format_time(trade.paid_at_us)
-        fields["fund_bill_list"] = self._fund_bill_list(trade, trade.total_fen)
+        fields["fund_bill_list"] = self._fund_bill_list(trade, trade.fund_bills())
+        fields.update(self._voucher_fields(trade))
         return fields
 
-    def _fund_bill_list(self, trade: Trade, amount_fen: int) -> list[dict[str, str]]:
-        """The trade's payment (or a refund of `amount_fen`) by channel: fund_bill_list, and
+    def _fund_bill_list(self, trade: Trade, bills: Sequence[FundBill]) -> list[dict[str, str]]:
+        """The trade's payment (or a refund) by channel: fund_bill_list, and
         refund_detail_item_list (a refund goes back the way the money came)."""
         card_type = self.card_type_of(trade.trade_no) if trade.funding is Funding.CARD else None
-        return fund_bill_list(fund_bills(trade.funding, amount_fen), card_type)
+        return fund_bill_list(bills, card_type)
+
+    def _refund_bills(self, trade: Trade, refund: Refund) -> list[dict[str, str]]:
+        bills = fund_bills(
+            trade.funding, refund.buyer_fen, refund.discount_back_fen, refund.mdiscount_back_fen
+        )
+        return self._fund_bill_list(trade, bills)
 
     def _paid_amounts(self, trade: Trade) -> Fields:
-        paid = wire.format_amount(trade.total_fen)
+        return dict(paid_amounts(trade))
+
+    def _voucher_fields(self, trade: Trade) -> Fields:
+        """A discounted trade's discount_amount, mdiscount_amount and voucher_detail_list."""
+        if not _discounted(trade):
+            return {}
         return {
-            "receipt_amount": paid,
-            "buyer_pay_amount": paid,
-            "invoice_amount": paid,
-            "point_amount": "0.00",
+            "discount_amount": wire.format_amount(trade.discount_fen),
+            "mdiscount_amount": wire.format_amount(trade.mdiscount_fen),
+            "voucher_detail_list": voucher_detail_list(self.vouchers_of(trade.trade_no)),
         }
 
     def _buyer_fields(self, trade: Trade) -> Fields:
@@ -384,6 +434,53 @@ class Methods:
 
     def qr_url(self, trade: Trade) -> str:
         return f"{self.base_url}/cashier/{trade.trade_no}?scan=1"
+
+
+def paid_amounts(trade: Trade) -> dict[str, str]:
+    """The split of a paid trade: receipt (total less the merchant's discount), what the buyer
+    paid (also the invoice amount: paybao has no points)."""
+    buyer_pay = wire.format_amount(trade.buyer_pay_fen)
+    return {
+        "receipt_amount": wire.format_amount(trade.receipt_fen),
+        "buyer_pay_amount": buyer_pay,
+        "invoice_amount": buyer_pay,
+        "point_amount": "0.00",
+    }
+
+
+def voucher_detail_list(vouchers: Sequence[VoucherDetail]) -> list[dict[str, str]]:
+    """Alipay's voucher_detail_list: each coupon, what it took, who funded it."""
+    items = []
+    for voucher in vouchers:
+        amount = wire.format_amount(voucher.amount_fen)
+        by_merchant = voucher.funder is DiscountFunder.MERCHANT
+        items.append(
+            {
+                "id": str(voucher.coupon_id),
+                "name": voucher.name,
+                "type": VOUCHER_TYPES[voucher.kind],
+                "amount": amount,
+                "merchant_contribute": amount if by_merchant else "0.00",
+                "other_contribute": "0.00" if by_merchant else amount,
+                "template_id": str(voucher.template_id),
+            }
+        )
+    return items
+
+
+def _discounted(trade: Trade) -> bool:
+    return bool(trade.discount_fen or trade.mdiscount_fen)
+
+
+def _refund_parts(trade: Trade, refund: Refund) -> Fields:
+    """A discounted trade's refund, by who gets it (Alipay's present_refund_* fields)."""
+    if not _discounted(trade):
+        return {}
+    return {
+        "present_refund_buyer_amount": wire.format_amount(refund.buyer_fen),
+        "present_refund_discount_amount": wire.format_amount(refund.discount_back_fen),
+        "present_refund_mdiscount_amount": wire.format_amount(refund.mdiscount_back_fen),
+    }
 
 
 def fund_type(bill: FundBill, card_type: str | None) -> str | None:
@@ -426,9 +523,33 @@ def fund_bill_list_json(bills: Sequence[FundBill], card_type: str | None = None)
     return json.dumps(items, separators=(",", ":"))
 
 
-def _fingerprint(product: str, total_fen: int, subject: str) -> str:
-    text = json.dumps([product, total_fen, subject], ensure_ascii=False)
+def _fingerprint(product: str, total_fen: int, subject: str, undiscountable_fen: int = 0) -> str:
+    parts: list[object] = [product, total_fen, subject]
+    if undiscountable_fen:  # orders without it keep the fingerprint they always had
+        parts.append(undiscountable_fen)
+    text = json.dumps(parts, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _undiscountable_fen(biz: Mapping[str, object], total_fen: int) -> int:
+    """The part of the total no coupon may take: undiscountable_amount, or total less
+    discountable_amount; given both, they must add up to the total."""
+    has_discountable = biz.get("discountable_amount") not in (None, "")
+    has_undiscountable = biz.get("undiscountable_amount") not in (None, "")
+    discountable = _amount(biz, "discountable_amount", zero=True) if has_discountable else None
+    undiscountable = (
+        _amount(biz, "undiscountable_amount", zero=True) if has_undiscountable else None
+    )
+    if undiscountable is None:
+        undiscountable = 0 if discountable is None else total_fen - discountable
+    if undiscountable < 0 or undiscountable > total_fen:
+        raise WireError("ACQ.INVALID_PARAMETER", "discountable_amount exceeds total_amount")
+    if discountable is not None and discountable + undiscountable != total_fen:
+        raise WireError(
+            "ACQ.INVALID_PARAMETER",
+            "discountable_amount + undiscountable_amount must equal total_amount",
+        )
+    return undiscountable
 
 
 def _ref(biz: Mapping[str, object]) -> TradeRef:
@@ -455,10 +576,18 @@ def _text(
     return text
 
 
-def _amount(biz: Mapping[str, object], key: str, *, sub_code: str = "ACQ.INVALID_PARAMETER") -> int:
+def _amount(
+    biz: Mapping[str, object],
+    key: str,
+    *,
+    sub_code: str = "ACQ.INVALID_PARAMETER",
+    zero: bool = False,
+) -> int:
     value = biz.get(key)
     if value is None or value == "":
         raise WireError(sub_code, f"缺少必选参数 {key}")
+    if zero and str(value) in ("0", "0.0", "0.00"):
+        return 0  # a split's part may be nothing (an amount otherwise starts at 0.01)
     try:
         return wire.parse_amount_fen(value, field=key, sub_code=sub_code)
     except WireError:

@@ -3,6 +3,8 @@
 The snapshot is the trade as it was at the event (domain names); this module picks Alipay's
 field names, formats yuan and Beijing times, drops empty fields (verifiers sign `k=` for every
 field they receive, §3) and signs with the platform key in the order's sign_type and charset.
+A trade paid partly with coupons carries its split as the gateway's answers do (methods.py),
+with `voucher_detail_list` as a JSON string like `fund_bill_list`.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from paybao.adapters.alipay import wire
 from paybao.adapters.alipay.methods import (
     CardTypeOf,
+    VouchersOf,
     fund_bill_list_json,
     no_card_type,
+    no_vouchers,
     seller_wire_id,
     user_wire_id,
+    voucher_detail_list,
 )
 from paybao.adapters.alipay.signing import SignType, parse_sign_type
 from paybao.domain.trades import Funding, fund_bills
@@ -66,6 +71,8 @@ class NotificationForms:
         self.users = users
         # The paying card's type, for a card-funded trade's fundType (wiring/merchant_portal).
         self.card_type_of: CardTypeOf = no_card_type
+        # The coupons a discounted trade used (services/marketing.py, wiring/marketing.py).
+        self.vouchers_of: VouchersOf = no_vouchers
 
     def render(self, snapshot: Mapping[str, Any], notify_id: str, now_us: int) -> tuple[bytes, str]:
         sign_type, charset = _context(snapshot)
@@ -108,24 +115,42 @@ class NotificationForms:
             fields["out_biz_no"] = str(refund["out_request_no"])
             fields["refund_fee"] = wire.format_amount(int(snapshot["refunded_fen"]))
             fields["gmt_refund"] = _time_ms(int(refund["created_at_us"]))
+            if snapshot.get("discount_fen") or snapshot.get("mdiscount_fen"):
+                # What left the merchant: the refund less the merchant discount's share.
+                send_back_fen = int(refund["amount_fen"]) - int(refund["mdiscount_back_fen"])
+                fields["send_back_fee"] = wire.format_amount(send_back_fen)
         return fields
 
     def _paid_fields(self, snapshot: Mapping[str, Any], total_fen: int) -> dict[str, str]:
-        paid = wire.format_amount(total_fen)
+        # Snapshots taken before coupons existed have no discounts.
+        discount_fen = int(snapshot.get("discount_fen") or 0)
+        mdiscount_fen = int(snapshot.get("mdiscount_fen") or 0)
+        buyer_pay = wire.format_amount(total_fen - mdiscount_fen - discount_fen)
         buyer_user_id = int(snapshot["buyer_user_id"])
         funding = _funding(snapshot)
         card_type = None
         if funding is Funding.CARD:
             card_type = self.card_type_of(str(snapshot["trade_no"]))
-        return {
+        bills = fund_bills(
+            funding, total_fen - mdiscount_fen - discount_fen, discount_fen, mdiscount_fen
+        )
+        fields = {
             "buyer_id": user_wire_id(buyer_user_id),
             "buyer_logon_id": self._logon_id(buyer_user_id),
-            "receipt_amount": paid,
-            "invoice_amount": paid,
-            "buyer_pay_amount": paid,
+            "receipt_amount": wire.format_amount(total_fen - mdiscount_fen),
+            "invoice_amount": buyer_pay,
+            "buyer_pay_amount": buyer_pay,
             "point_amount": "0.00",
-            "fund_bill_list": fund_bill_list_json(fund_bills(funding, total_fen), card_type),
+            "fund_bill_list": fund_bill_list_json(bills, card_type),
         }
+        if discount_fen or mdiscount_fen:
+            vouchers = voucher_detail_list(self.vouchers_of(str(snapshot["trade_no"])))
+            fields["discount_amount"] = wire.format_amount(discount_fen)
+            fields["mdiscount_amount"] = wire.format_amount(mdiscount_fen)
+            fields["voucher_detail_list"] = json.dumps(
+                vouchers, ensure_ascii=False, separators=(",", ":")
+            )
+        return fields
 
     def _logon_id(self, user_id: int) -> str:
         try:

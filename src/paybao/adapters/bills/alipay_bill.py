@@ -145,12 +145,16 @@ def _detail_text(
     footer = [
         f"#{RULE_END}业务明细列表结束{RULE_END}",
         f"#交易合计：{trades.count}笔，商家实收共{format_yuan(trades.received_fen)}元，"
-        f"商家优惠共{ZERO}元",
+        f"商家优惠共{format_yuan(_merchant_discounts(rows, RowKind.TRADE))}元",
         f"#退款合计：{refunds.count}笔，商家实收退款共{format_yuan(refunds.received_fen)}元，"
-        f"商家优惠退款共{ZERO}元",
+        f"商家优惠退款共{format_yuan(_merchant_discounts(rows, RowKind.REFUND))}元",
         _exported_line(exported_at_us),
     ]
     return _join(lines, DETAIL_COLUMNS, [_detail_cells(row) for row in rows], footer)
+
+
+def _merchant_discounts(rows: Sequence[TradeBillRow], kind: RowKind) -> int:
+    return sum(row.merchant_discount_fen for row in rows if row.kind is kind)
 
 
 def _detail_cells(row: TradeBillRow) -> list[str]:
@@ -170,9 +174,9 @@ def _detail_cells(row: TradeBillRow) -> list[str]:
         format_yuan(row.received_fen),
         ZERO,
         ZERO,
-        ZERO,
-        ZERO,
-        ZERO,
+        format_yuan(row.platform_discount_fen),  # 支付宝优惠: platform-funded coupons
+        format_yuan(row.merchant_discount_fen),  # 商家优惠: the merchant's own coupons
+        format_yuan(row.platform_discount_fen + row.merchant_discount_fen),  # 券核销金额
         "",
         _id(ZERO),
         ZERO,

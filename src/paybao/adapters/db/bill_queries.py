@@ -60,10 +60,12 @@ class SqlBillSource:
                 terminal_id=row.terminal_id or "",
                 buyer_account=_buyer(row.phone),
                 order_fen=row.total_fen,
-                received_fen=row.total_fen,
+                received_fen=row.total_fen - row.mdiscount_fen,
                 fee_fen=-row.fee_fen,
                 refund_request_no="",
                 remark=row.body or "",
+                platform_discount_fen=row.discount_fen,
+                merchant_discount_fen=row.mdiscount_fen,
             )
             for row in tx.execute(query)
         ]
@@ -78,6 +80,8 @@ class SqlBillSource:
                 r.c.amount_fen,
                 r.c.fee_back_fen,
                 r.c.reason,
+                r.c.discount_back_fen,
+                r.c.mdiscount_back_fen,
                 r.c.created_at_us.label("refunded_at_us"),
             )
             .join(trades, trades.c.id == r.c.trade_id)
@@ -100,10 +104,12 @@ class SqlBillSource:
                 terminal_id=row.terminal_id or "",
                 buyer_account=_buyer(row.phone),
                 order_fen=-row.amount_fen,
-                received_fen=-row.amount_fen,
+                received_fen=-(row.amount_fen - row.mdiscount_back_fen),
                 fee_fen=row.fee_back_fen,
                 refund_request_no=row.out_request_no,
                 remark=row.reason or "",
+                platform_discount_fen=-row.discount_back_fen,
+                merchant_discount_fen=-row.mdiscount_back_fen,
             )
             for row in tx.execute(query)
         ]

@@ -216,6 +216,8 @@ class SqlTradeStore:
             "fee_back_fen": refund.fee_back_fen,
             "reason": refund.reason,
             "created_at_us": refund.created_at_us,
+            "discount_back_fen": refund.discount_back_fen,
+            "mdiscount_back_fen": refund.mdiscount_back_fen,
         }
         result = tx.execute(insert(trade_refunds).values(**values).returning(trade_refunds.c.id))
         return int(result.scalar_one())

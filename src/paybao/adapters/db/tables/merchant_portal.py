@@ -56,6 +56,8 @@ card_payments = Table(
     Column("failure_code", String(64), nullable=True),
     Column("created_at_us", BigInteger, nullable=False),
     Column("finished_at_us", BigInteger, nullable=True),
+    # The coupons the buyer chose ("12,34"): `amount_fen` is what the buyer pays after them.
+    Column("coupon_ids", String(32), nullable=True),
 )
 Index("ix_card_payments_trade_no", card_payments.c.trade_no)
 # At most one card debit in flight per trade: a double click cannot charge the card twice.

@@ -59,6 +59,13 @@ trades = Table(
     # How the buyer paid: 'balance' | 'card' (domain Funding); NULL while unpaid. Refunds go
     # back the same way, and fund_bill_list names it.
     Column("funding", String(16), nullable=True),
+    # The funding split (domain/trades.py, coupons): the part of the total no coupon may take
+    # (the request's undiscountable_amount), the platform-funded discount (discount_amount)
+    # and the merchant-funded one (mdiscount_amount). receipt = total - mdiscount,
+    # buyer pays receipt - discount.
+    Column("undiscountable_fen", BigInteger, nullable=False, server_default="0"),
+    Column("discount_fen", BigInteger, nullable=False, server_default="0"),
+    Column("mdiscount_fen", BigInteger, nullable=False, server_default="0"),
     UniqueConstraint("app_id", "out_trade_no", name="uq_trades_app_out_trade_no"),
     CheckConstraint("total_fen > 0", name="total_positive"),
     CheckConstraint("refunded_fen >= 0 AND refunded_fen <= total_fen", name="refund_within_total"),
@@ -75,6 +82,10 @@ trade_refunds = Table(
     Column("fee_back_fen", BigInteger, nullable=False),
     Column("reason", String(256), nullable=True),
     Column("created_at_us", BigInteger, nullable=False),
+    # A refund of a discounted trade, pro rata: the platform's subsidy reclaimed, and the
+    # merchant discount's share (never moved). The buyer gets amount - both.
+    Column("discount_back_fen", BigInteger, nullable=False, server_default="0"),
+    Column("mdiscount_back_fen", BigInteger, nullable=False, server_default="0"),
     UniqueConstraint("trade_id", "out_request_no", name="uq_trade_refunds_trade_request"),
     CheckConstraint("amount_fen > 0", name="amount_positive"),
 )
