@@ -8,16 +8,24 @@ and locks after five), and is sent to the merchant's return_url with signed para
 card debit's answer is unknown the page says so and reloads itself until the bank query job has
 settled the trade. A trade that is paid or closed is shown as such and cannot be paid again (the
 service refuses it in any case).
+
+Coupons (services/marketing.py): the page offers the buyer's usable coupons, one merchant-funded
+and one platform-funded at most, the best pair chosen (the buyer may pick others or none) and
+what is left to pay shown as the choice changes (static/coupons.js, from a table the server
+priced). After paying, a campaign may give the buyer a coupon: then the success page shows it
+(with the link back to the merchant) instead of going straight to the return_url.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from paybao.domain.coupons import NO_COUPONS, CouponChoice, CouponNotApplicable
 from paybao.domain.errors import DomainError, InvalidInput
 from paybao.domain.money import format_yuan
 from paybao.domain.trades import Funding, TradeStatus
@@ -46,6 +54,9 @@ _MESSAGES = {
     "credit_not_opened": "尚未开通花呗",
     "credit_limit_exceeded": "花呗可用额度不足",
     "credit_overdue_frozen": "花呗账单已逾期,暂停使用;还清后恢复",
+    "coupon_unavailable": "优惠券已使用或已过期,请重新选择",
+    "coupon_not_applicable": "所选优惠券不适用于本订单",
+    "card_payment_mismatch": "优惠已变化,款项已存入余额,请重新付款",
 }
 # Shown while a card debit's outcome is unknown; the page reloads itself this often.
 PROCESSING_REFRESH_S = 3
@@ -65,10 +76,16 @@ def _page(
     if trade.status is TradeStatus.TRADE_SUCCESS:
         forms = platform.services["notification_forms"]
         return_url = forms.return_url(trade, platform.clock.now_us())
+    offers = None
+    if user_id is not None and trade.status is TradeStatus.WAIT_BUYER_PAY:
+        offers = _offers(request, trade, user_id)
     context = {
         "trade": trade,
         "merchant_name": merchant.name,
         "amount_yuan": format_yuan(trade.total_fen),
+        "offers": offers,
+        "yuan": format_yuan,
+        "gift": _gift(request, trade, user_id),
         "user_id": user_id,
         "csrf": csrf_token(request),
         "error": error,
@@ -79,6 +96,35 @@ def _page(
         "refresh_s": PROCESSING_REFRESH_S,
     }
     return templates.TemplateResponse(request, "cashier/pay.html", context, status_code=status)
+
+
+def _offers(request: Request, trade: Trade, user_id: int) -> Any:
+    """The buyer's coupon choices (None: no coupons feature, or none usable here)."""
+    marketing = platform_of(request).services.get("marketing")
+    if marketing is None:
+        return None
+    offers = marketing.offers(trade, user_id)
+    return offers if offers.merchant or offers.platform else None
+
+
+def _gift(request: Request, trade: Trade, user_id: int | None) -> Any:
+    """The coupon this payment gave the signed-in buyer, if any."""
+    marketing = platform_of(request).services.get("marketing")
+    if marketing is None or user_id is None or not trade.paid:
+        return None
+    return marketing.issued_for(trade.trade_no, user_id)
+
+
+def _coupon_choice(form: Any) -> CouponChoice:
+    """The coupon radios (`coupon_merchant`, `coupon_platform`): a coupon id, or 0 for none."""
+    ids = []
+    for name in ("coupon_merchant", "coupon_platform"):
+        value = str(form.get(name, "0"))
+        if not value.isdigit() or len(value) > 18:
+            raise CouponNotApplicable("choose a coupon from the list")
+        if int(value):
+            ids.append(int(value))
+    return CouponChoice(coupon_ids=tuple(ids)) if ids else NO_COUPONS
 
 
 def _cards(request: Request, user_id: int | None) -> list[tuple[int, str]]:
@@ -158,23 +204,31 @@ async def pay(request: Request, trade_no: str) -> Response:
     funding = str(form.get("funding", "balance"))
     try:
         await check_csrf(request)
+        coupons = _coupon_choice(form)
         if funding not in ("balance", "credit"):
-            return _pay_by_card(request, trade_no, user_id, funding, password)
-        paid = trades.pay_by_buyer(trade_no, user_id, password, funding=Funding(funding))
+            return _pay_by_card(request, trade_no, user_id, funding, password, coupons)
+        paid = trades.pay_by_buyer(
+            trade_no, user_id, password, funding=Funding(funding), coupons=coupons
+        )
     except DomainError as error:
         return _page(request, trades.get(trade_no), error=_message(error), status=400)
     return _paid(request, paid)
 
 
 def _pay_by_card(
-    request: Request, trade_no: str, user_id: int, funding: str, password: str
+    request: Request,
+    trade_no: str,
+    user_id: int,
+    funding: str,
+    password: str,
+    coupons: CouponChoice,
 ) -> Response:
     """`funding` is `card:<id>`; the answer is paid, failed, or still waiting on the bank."""
     kind, _, card_id = funding.partition(":")
     if kind != "card" or not card_id.isdigit():
         raise InvalidInput("choose how to pay", code="funding_invalid")
     platform = platform_of(request)
-    payment = platform.services["card_pay"].pay(trade_no, user_id, int(card_id), password)
+    payment = platform.services["card_pay"].pay(trade_no, user_id, int(card_id), password, coupons)
     trade = platform.services["trades"].get(trade_no)
     if payment.status == "paid":
         return _paid(request, trade)
@@ -188,7 +242,26 @@ def _paid(request: Request, paid: Trade) -> Response:
     platform = platform_of(request)
     forms = platform.services["notification_forms"]
     target = forms.return_url(paid, platform.clock.now_us())
-    if target:
+    gift = _give(request, paid)
+    if target and gift is None:
         return RedirectResponse(target, status_code=303)
-    context = {"trade": paid, "amount_yuan": format_yuan(paid.total_fen)}
+    context = {
+        "trade": paid,
+        "amount_yuan": format_yuan(paid.total_fen),
+        "yuan": format_yuan,
+        "gift": gift,
+        "return_url": target,
+    }
     return templates.TemplateResponse(request, "cashier/done.html", context)
+
+
+def _give(request: Request, paid: Trade) -> Any:
+    """The payment-success page's coupon, if a campaign gives one for this payment. Never
+    fails the page: the payment is done whatever happens here."""
+    marketing = platform_of(request).services.get("marketing")
+    if marketing is None or paid.buyer_user_id is None:
+        return None
+    try:
+        return marketing.issue_after_payment(paid.trade_no, paid.buyer_user_id)
+    except DomainError:
+        return None
