@@ -231,6 +231,12 @@ OVERDUE_BILL_PENALTY: Final = 400
 SOCIAL_BASE: Final = 300
 COUNTERPARTIES: Final[Ladder] = ((0, 0), (1, 150), (5, 400), (20, 600), (50, 700))
 REFUSAL_PENALTY: Final = 150
+# Each dimension's good facts, all at their best, make exactly POINTS_MAX: 950 is reachable.
+assert CLASS_POINTS["III"] + AGE_DAYS[-1][1] == POINTS_MAX
+assert PAYMENTS[-1][1] + TRANSFERS[-1][1] + MONTHS_ACTIVE[-1][1] == POINTS_MAX
+assert ASSETS_FEN[-1][1] + FUND_FEN[-1][1] + INFLOWS_FEN[-1][1] == POINTS_MAX
+assert CREDIT_BASE + CREDIT_LINE_POINTS + BILLS_ON_TIME[-1][1] + WITHHOLDING[-1][1] == POINTS_MAX
+assert SOCIAL_BASE + COUNTERPARTIES[-1][1] == POINTS_MAX
 
 
 def ladder(value: int, corners: Ladder) -> int:

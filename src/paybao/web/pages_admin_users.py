@@ -32,6 +32,7 @@ from paybao.web.pages_admin import (
     require_operator,
     services,
 )
+from paybao.web.pages_score import page_context as score_context
 
 USERS_PAGE_SIZE = 50
 USER_AUDIT_ROWS = 20
@@ -161,7 +162,11 @@ def _user_detail(request: Request, user_id: int) -> dict[str, Any]:
         balance = platform.ledger.balance(record.wallet_account_id)
     card_lines = [(mask_card_number(c.card_number), c.bank_code, c.status) for c in cards]
     used = (limits.used_fen, limits.limit_fen) if limits else None
+    # Read only: the score as the user last had it (nothing is computed for an operator).
+    score = svc.get("score")
+    score_view = score.view(user_id, compute_missing=False) if score is not None else None
     return {
+        "score": score_context(score_view, lang_of(request)) if score_view else None,
         "user": mask_user(record, used, [c[0] for c in card_lines]),
         "record": record,
         "card_lines": card_lines,
