@@ -21,11 +21,8 @@ import dataclasses
 from typing import Any
 
 from paybao.domain.accounts import Purpose, platform_account
-from paybao.domain.ledger import Transfer, TransferFlags
+from paybao.domain.ledger import Transfer
 from paybao.domain.preauth import (
-    LEDGER_CODE_PREAUTH_HOLD,
-    LEDGER_CODE_PREAUTH_POST,
-    LEDGER_CODE_PREAUTH_VOID,
     OPEN,
     REMARK_LENGTH_MAX,
     TITLE_LENGTH_MAX,
@@ -53,6 +50,7 @@ from paybao.domain.preauth import (
 )
 from paybao.domain.trades import BuyerBalanceNotEnough, BuyerIsSeller, TradeContextInconsistent
 from paybao.domain.trades import TradeNotFound as _TradeNotFound
+from paybao.services import preauth_journal as journal
 from paybao.services.clock import US_PER_S
 from paybao.services.jobs import Job, JobRunner
 from paybao.services.ledger import LedgerRejected, LedgerService
@@ -73,8 +71,7 @@ from paybao.services.preauth_records import (
     PreauthStore,
     TradePayer,
     Wallets,
-    hold_id,
-    new_auth_no,
+    draft_order,
     new_confirm_token,
     new_operation_id,
 )
@@ -201,32 +198,23 @@ class PreauthService:
         now_us = self.clock.now_us()
         expires_at_us = now_us + (new.timeout_s or self.policy.freeze_timeout_s) * US_PER_S
         confirm_s = new.confirm_s or self.policy.confirm_timeout_s
-        order = PreauthOrder(
-            id=0,
-            auth_no=new_auth_no(now_us),
-            app_id=new.app_id,
-            merchant_id=merchant_id,
-            out_order_no=new.out_order_no,
+        order = draft_order(
+            new.app_id,
+            merchant_id,
+            new.out_order_no,
+            now_us,
+            expires_at_us,
             product_code=new.product_code,
             title=new.title.strip(),
             amount_fen=new.amount_fen,
-            status=OrderStatus.INIT,
-            user_id=None,
-            paid_fen=0,
-            unfrozen_fen=0,
-            hold_seq=0,
-            timer_seq=0,
-            timer_due_at_us=None,
             fingerprint=new.fingerprint,
             confirm_token=new_confirm_token() if app else None,
             confirm_expires_at_us=(
                 confirm_deadline_us(now_us, confirm_s, expires_at_us) if app else None
             ),
-            expires_at_us=expires_at_us,
             notify_url=new.notify_url,
             return_url=new.return_url,
             channel_context=new.channel_context,
-            created_at_us=now_us,
         )
         order = dataclasses.replace(order, id=self.store.insert_order(tx, order))
         freeze = self._operation(order, OperationType.FREEZE, new.out_request_no, new.amount_fen)
@@ -255,7 +243,10 @@ class PreauthService:
         updated = self.store.update_operation(tx, freeze.id, OperationStatus.INIT, done)
         assert updated, "the freeze operation of an INIT order is INIT"
         freeze = dataclasses.replace(freeze, status=OperationStatus.SUCCESS, done_at_us=now_us)
-        hold = self._hold_in(tx, authorized, authorized.hold_seq, order.amount_fen)
+        wallet_id = self.wallets.wallet_account_id_in(tx, user_id)
+        hold = journal.hold(
+            order.auth_no, authorized.hold_seq, order.amount_fen, wallet_id, self._account_in(tx)
+        )
         self._move_in(tx, [hold])
         self.events.preauth_changed_in(tx, authorized, freeze, NOTIFY_FREEZE, order.notify_url)
         return authorized, freeze
@@ -401,30 +392,15 @@ class PreauthService:
             raise PreauthOrderNotFound("no such pre-authorisation")
         merchant_id = int(self.merchants.app(app_id).merchant_id)
         now_us = self.clock.now_us()
-        tombstone = PreauthOrder(
-            id=0,
-            auth_no=new_auth_no(now_us),
-            app_id=app_id,
-            merchant_id=merchant_id,
-            out_order_no=check_out_no(order_ref.out_order_no, field="out_order_no"),
-            product_code="",
-            title="",
-            amount_fen=0,
+        out_order_no = check_out_no(order_ref.out_order_no, field="out_order_no")
+        tombstone = draft_order(
+            app_id,
+            merchant_id,
+            out_order_no,
+            now_us,
+            now_us,
             status=OrderStatus.CLOSED,
-            user_id=None,
-            paid_fen=0,
-            unfrozen_fen=0,
-            hold_seq=0,
-            timer_seq=0,
-            timer_due_at_us=None,
             fingerprint="cancelled",
-            confirm_token=None,
-            confirm_expires_at_us=None,
-            expires_at_us=now_us,
-            notify_url=None,
-            return_url=None,
-            channel_context="{}",
-            created_at_us=now_us,
             ended_at_us=now_us,
             ended_by=EndedBy.CANCEL,
             cancel_action=CancelAction.CLOSE,
@@ -573,39 +549,9 @@ class PreauthService:
             if ended_by is EndedBy.CANCEL:
                 changes["cancel_action"] = CancelAction.UNFREEZE
         changed = self._write(tx, order, changes)
-        transfers = [self._resolve(order, step.pay_fen, linked=step.rest_fen > 0)]
-        if step.rest_fen:
-            transfers.append(self._hold_in(tx, order, order.hold_seq + 1, step.rest_fen))
-        self._move_in(tx, transfers)
+        wallet_id = self.wallets.wallet_account_id_in(tx, order.user_id)
+        self._move_in(tx, journal.step_transfers(order, step, wallet_id, self._account_in(tx)))
         return changed
-
-    def _resolve(self, order: PreauthOrder, pay_fen: int, *, linked: bool) -> Transfer:
-        """Post the payment's part of the current hold (the rest returns), or void it."""
-        flags = TransferFlags.POST_PENDING if pay_fen else TransferFlags.VOID_PENDING
-        kind = "post" if pay_fen else "void"
-        return Transfer(
-            f"preauth:{order.auth_no}:{kind}:{order.hold_seq}",
-            0,
-            0,
-            pay_fen or None,
-            code=LEDGER_CODE_PREAUTH_POST if pay_fen else LEDGER_CODE_PREAUTH_VOID,
-            flags=flags | TransferFlags.LINKED if linked else flags,
-            pending_id=order.hold_id,
-            reference=order.auth_no,
-        )
-
-    def _hold_in(self, tx: Tx, order: PreauthOrder, seq: int, amount_fen: int) -> Transfer:
-        """The user's money held for the merchant: wallet -> the pre-authorisation account."""
-        assert order.user_id is not None
-        return Transfer(
-            hold_id(order.auth_no, seq),
-            self.wallets.wallet_account_id_in(tx, order.user_id),
-            self._account_in(tx),
-            amount_fen,
-            code=LEDGER_CODE_PREAUTH_HOLD,
-            flags=TransferFlags.PENDING,
-            reference=order.auth_no,
-        )
 
     def _move_in(self, tx: Tx, transfers: list[Transfer]) -> None:
         try:

@@ -254,6 +254,47 @@ NOTIFY_FREEZE = "fund_auth_freeze"
 NOTIFY_UNFREEZE = "fund_auth_unfreeze"
 
 
+def draft_order(
+    app_id: str,
+    merchant_id: int,
+    out_order_no: str,
+    now_us: int,
+    expires_at_us: int,
+    **values: Any,
+) -> PreauthOrder:
+    """A new order: INIT, nothing frozen, no timer yet; `values` set the other fields."""
+    defaults: dict[str, Any] = {
+        "id": 0,
+        "auth_no": new_auth_no(now_us),
+        "product_code": "",
+        "title": "",
+        "amount_fen": 0,
+        "status": OrderStatus.INIT,
+        "user_id": None,
+        "paid_fen": 0,
+        "unfrozen_fen": 0,
+        "hold_seq": 0,
+        "timer_seq": 0,
+        "timer_due_at_us": None,
+        "fingerprint": "",
+        "confirm_token": None,
+        "confirm_expires_at_us": None,
+        "notify_url": None,
+        "return_url": None,
+        "channel_context": "{}",
+    }
+    order = PreauthOrder(
+        app_id=app_id,
+        merchant_id=merchant_id,
+        out_order_no=out_order_no,
+        created_at_us=now_us,
+        expires_at_us=expires_at_us,
+        **{**defaults, **values},
+    )
+    assert order.paid_fen == order.unfrozen_fen == 0 and order.expires_at_us >= now_us
+    return order
+
+
 def hold_id(auth_no: str, seq: int) -> str:
     return f"preauth:{auth_no}:hold:{seq}"
 
