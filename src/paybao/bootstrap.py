@@ -26,13 +26,18 @@ from paybao.services.reconcile import ReconcileService
 from paybao.services.sandbox_clock import SandboxClockService, Sweep
 from paybao.settings import Settings
 from paybao.wiring import agreements as agreements_wiring
+from paybao.wiring import billpay as billpay_wiring
+from paybao.wiring import card_payouts as card_payouts_wiring
 from paybao.wiring import credit as credit_wiring
 from paybao.wiring import escrow as escrow_wiring
 from paybao.wiring import fund as fund_wiring
 from paybao.wiring import gateway as gateway_wiring
+from paybao.wiring import marketing as marketing_wiring
 from paybao.wiring import merchant_portal as merchant_portal_wiring
 from paybao.wiring import operations as operations_wiring
 from paybao.wiring import paycode as paycode_wiring
+from paybao.wiring import preauth as preauth_wiring
+from paybao.wiring import score as score_wiring
 from paybao.wiring import settlement as settlement_wiring
 from paybao.wiring import wallet as wallet_wiring
 
@@ -110,6 +115,7 @@ FEATURES: list[Callable[[Platform], None]] = [
     operations_wiring.install,
     wallet_wiring.install,
     gateway_wiring.install,
+    marketing_wiring.install,  # coupons: plugs into the trade payment path
     settlement_wiring.install,
     paycode_wiring.install,
     escrow_wiring.install,
@@ -117,4 +123,8 @@ FEATURES: list[Callable[[Platform], None]] = [
     fund_wiring.install,
     credit_wiring.install,
     agreements_wiring.install,
+    preauth_wiring.install,  # after the agreements: its trade.pay branch comes first
+    billpay_wiring.install,
+    card_payouts_wiring.install,
+    score_wiring.install,
 ]

@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterator
 
 from paybao.bootstrap import Platform
 from paybao.demo_gateway import seed_demo_merchant
+from paybao.wiring.billpay_demo import seed_demo_billers
+from paybao.wiring.card_payouts_demo import seed_demo_credit_card
 from paybao.wiring.wallet_demo import seed_demo_user
 
 
@@ -19,6 +21,8 @@ SEEDS: list[Callable[[Platform], Iterator[str]]] = [
     seed_platform_accounts,
     seed_demo_user,
     seed_demo_merchant,
+    seed_demo_billers,
+    seed_demo_credit_card,
 ]
 
 

@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     bank_timeout_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     bank_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     bank_query_delay_s: int = Field(default=30, ge=1)
+    # Card payouts (alipay-product.md section 5; domain/card_payouts.py): credit-card
+    # repayments are free up to this much per natural month (China time), then 0.1% with this
+    # minimum; transfers to a card pay the withdrawal fee above. One payout sends at most this.
+    card_repayment_free_month_fen: int = Field(default=2_000_00, ge=0)
+    card_repayment_fee_min_fen: int = Field(default=10, ge=0)
+    card_payout_amount_fen_max: int = Field(default=50_000_00, ge=1)
 
     # --- merchant acquiring and the gateway (issue 4) ---
     merchant_fee_rate_ppm_default: int = Field(default=6000, ge=0, le=100_000)
@@ -132,6 +138,12 @@ class Settings(BaseSettings):
     withholding_month_fen_max: int = Field(default=30_000_00, ge=1)
     agreement_sign_valid_s: int = Field(default=1800, ge=60, le=7 * 86_400)
 
+    # --- fund pre-authorisation (alipay-product.md section 9; domain/preauth.py) ---
+    # An order's life when the request names no timeout_express (then what is left is
+    # unfrozen), and an app order's time to be confirmed when it names no pay_timeout.
+    preauth_freeze_timeout_s: int = Field(default=2 * 86_400, ge=60, le=15 * 86_400)
+    preauth_confirm_timeout_s: int = Field(default=15 * 60, ge=60, le=15 * 86_400)
+
     # --- paying by code (issue 5); defaults from alipay-product.md sections 1 and 4 ---
     paycode_password_free_fen: int = Field(default=1_000_00, ge=0)
     paycode_skew_steps: int = Field(default=1, ge=0, le=2)
@@ -148,6 +160,22 @@ class Settings(BaseSettings):
     credit_limit_fen_max: int = Field(default=50_000_00, ge=1)
     # Overdue penalty a day on the unpaid principal, in parts per million (500 = 0.05 %).
     credit_penalty_rate_ppm: int = Field(default=500, ge=0, le=10_000)
+
+    # --- city services: bills and mobile top-up (alipay-product.md section 6; domain/billpay.py)
+    # Every call to a biller waits this long at most. Electricity may be prepaid up to this
+    # much above the bill. Saved accounts per user, and how old their last look at the biller
+    # may grow before the reminder sweep asks again. A lost confirmation is asked again after
+    # `retry_delay_s` (then doubling, at most hourly) until `answer_wait_s`, when the hold goes
+    # back to the user. Sandbox biller fault knobs as the sandbox bank's.
+    billpay_biller_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    billpay_prepay_over_fen_max: int = Field(default=5_000_00, ge=0)
+    billpay_saved_accounts_max: int = Field(default=20, ge=1, le=200)
+    billpay_refresh_s: int = Field(default=86_400, ge=60)
+    billpay_retry_delay_s: int = Field(default=30, ge=1, le=3600)
+    billpay_answer_wait_s: int = Field(default=3 * 86_400, ge=60, le=30 * 86_400)
+    billpay_sandbox_latency_ms: int = Field(default=0, ge=0, le=60_000)
+    billpay_sandbox_timeout_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    billpay_sandbox_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

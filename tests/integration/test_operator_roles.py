@@ -185,6 +185,20 @@ def _biller_status(platform: Platform, _actor: int | None = None) -> Prepared:
     return {"biller_id": made.id}, {"status": "disabled"}
 
 
+def _new_campaign(platform: Platform, _actor: int | None = None) -> Prepared:
+    body = {"name": "满100减10", "kind": "fixed", "face": "10", "threshold": "100"}
+    from datetime import timedelta
+
+    until = (platform.clock.now() + timedelta(days=30)).date().isoformat()
+    return {}, {**body, "valid_until": until, "budget": "1000", "count": "100"}
+
+
+def _campaign(platform: Platform, _actor: int | None = None) -> Prepared:
+    from tests.integration.coupon_support import operator_campaign
+
+    return {"template_id": operator_campaign(platform).id}, {}
+
+
 ALL = frozenset(Role)
 
 
@@ -251,6 +265,8 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/admin/notifications/{notify_id}/resend"): Case(
         "notify.resend", FINANCE, _notification, rest=True
     ),
+    ("POST", "/admin/coupons"): Case("coupon.manage", FINANCE, _new_campaign),
+    ("POST", "/admin/coupons/{template_id}/stop"): Case("coupon.manage", FINANCE, _campaign),
     ("POST", "/admin/billers"): Case("biller.manage", ADMIN, _new_biller),
     ("POST", "/admin/billers/{biller_id}/status"): Case("biller.manage", ADMIN, _biller_status),
 }

@@ -131,6 +131,7 @@ def test_a_large_transfer_to_a_new_payee_is_held_two_hours_then_lands(
     platform: Platform,
 ) -> None:
     payer, payee, movement = held_transfer(platform)
+    assert movement.risk_hold
     assert movement.due_at_us is not None
     due_in_s = (movement.due_at_us - platform.clock.now_us()) / 1_000_000
     assert 2 * 3600 - 60 < due_in_s <= 2 * 3600
@@ -141,7 +142,8 @@ def test_a_large_transfer_to_a_new_payee_is_held_two_hours_then_lands(
     assert waiting.reasons == ("new_payee", "amount_anomaly")
 
     platform.sandbox_clock.advance(2 * 3600 + 1)  # nobody reviewed it: it lands on time
-    assert wallet(platform).movement("transfer", movement.id).status == "succeeded"
+    landed = wallet(platform).movement("transfer", movement.id)
+    assert (landed.status, landed.risk_hold) == ("succeeded", False)
     assert balance_fen(platform, payee) == (6_000_00, 6_000_00)
     assert balance_fen(platform, payer) == (1_000_00, 1_000_00)
     # The payee is known now: the same amount passes (and is no anomaly any more).

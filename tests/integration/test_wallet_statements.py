@@ -74,7 +74,8 @@ def test_a_transfer_reads_each_user_once_per_transaction(
     # The claim, then the answer stored by the transfer's own transaction: no third write.
     assert len(idempotency) == 2, "\n".join(idempotency)
     assert not any(s.startswith("SELECT") and "idempotency_keys" in s for s in sql)
-    assert len(sql) <= 16, "\n".join(sql)  # 14 on PostgreSQL when this was written
+    # 14 on PostgreSQL when this was written, then risk control read its signals (one statement).
+    assert len(sql) <= 17, "\n".join(sql)
 
 
 def test_a_top_up_does_not_reopen_the_platform_accounts(

@@ -12,7 +12,7 @@ the operation's own rows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from paybao.domain.errors import Conflict, DomainError, InvalidInput, NotFound
@@ -73,14 +73,24 @@ class BlacklistEntry:
 
 class RiskStore(Protocol):
     def history(
-        self, tx: Tx, user_id: int, payee_user_id: int | None, since_us: int, ops_max: int
-    ) -> History: ...
+        self,
+        tx: Tx,
+        user_id: int,
+        payee_user_id: int | None,
+        since_us: int,
+        ops_max: int,
+        payee_card: str | None = None,
+    ) -> History:
+        """With `payee_card` (a transfer to a bank card) the payee is that card."""
+        ...
 
     def insert_decision(self, tx: Tx, values: dict[str, object]) -> int: ...
 
     def decisions(
         self, tx: Tx, *, unreviewed: bool, limit: int, before_id: int | None
     ) -> list[RecordedDecision]: ...
+
+    def decision_for(self, tx: Tx, reference: str) -> RecordedDecision | None: ...
 
     def decision(
         self, tx: Tx, decision_id: int, *, for_update: bool = False
@@ -115,6 +125,11 @@ class Attempt:
     by_device: bool
     payee_user_id: int | None = None
     delayed_already: bool = False
+    payee_card: str | None = None  # a transfer to a bank card: the card number
+
+    @property
+    def has_payee(self) -> bool:
+        return self.payee_user_id is not None or self.payee_card is not None
 
 
 class RiskRefused(Exception):
@@ -136,6 +151,9 @@ class RiskService:
     rules: RiskRules
     audit: AuditTrail | None = None
     held: HeldTransfers | None = None
+    # Other features' operations a DELAY holds, by the prefix of the decision's reference
+    # (card payouts: "cardpayout"); `held` resolves the wallet's transfers ("p2p").
+    held_by_prefix: dict[str, HeldTransfers] = field(default_factory=dict)
 
     # The operation ------------------------------------------------------------------------
 
@@ -143,7 +161,12 @@ class RiskService:
         """Decide in the operation's transaction; raises `RiskRefused` for REJECT/CHALLENGE."""
         since_us = self.clock.now_us() - 3600 * US_PER_S
         history = self.store.history(
-            tx, attempt.user_id, attempt.payee_user_id, since_us, self.rules.history_ops_max
+            tx,
+            attempt.user_id,
+            attempt.payee_user_id,
+            since_us,
+            self.rules.history_ops_max,
+            payee_card=attempt.payee_card,
         )
         signals = Signals(
             action=attempt.action,
@@ -151,7 +174,7 @@ class RiskService:
             by_device=attempt.by_device,
             ops_last_hour=history.ops_since,
             largest_recent_fen=history.largest_fen,
-            new_payee=attempt.payee_user_id is not None and not history.paid_payee_before,
+            new_payee=attempt.has_payee and not history.paid_payee_before,
             payee_blacklisted=history.payee_blacklisted,
             delayed_already=attempt.delayed_already,
         )
@@ -177,6 +200,10 @@ class RiskService:
                 "created_at_us": self.clock.now_us(),
             },
         )
+
+    def holds_in(self, tx: Tx, reference: str) -> bool:
+        """Whether risk control holds what `reference` names (a delayed transfer `p2p:<id>`)."""
+        return self.store.decision_for(tx, reference) is not None
 
     def record_refusal(self, refused: RiskRefused) -> DomainError:
         """After the operation rolled back: keep the refusal; returns the client's error."""
@@ -220,11 +247,11 @@ class RiskService:
         return self.db.run(work)
 
     def _resolve_in(self, tx: Tx, decision: RecordedDecision, *, land: bool) -> None:
-        assert self.held is not None, "no held-transfer service wired"
         kind, _, row_id = (decision.reference or "").partition(":")
-        if kind != "p2p" or not row_id.isdigit():
+        held = self.held if kind == "p2p" else self.held_by_prefix.get(kind)
+        if held is None or not row_id.isdigit():
             raise Conflict("this decision holds no transfer", code="risk_nothing_held")
-        if not self.held.resolve_held_in(tx, int(row_id), land=land):
+        if not held.resolve_held_in(tx, int(row_id), land=land):
             raise Conflict(
                 "the transfer has already landed or been cancelled", code="risk_already_resolved"
             )

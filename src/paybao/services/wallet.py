@@ -8,7 +8,9 @@ query job and a late answer can all arrive and the money moves once.
 - Top-up: row `processing` + a `wallet.bank_query` job -> bank debit -> credit the wallet
   (`topup:<id>`) or mark failed. UNKNOWN leaves it to the job.
 - Withdrawal: amount and fee held (pending `withdraw:<id>`, `withdraw_fee:<id>`) -> at its due
-  time `send_due_withdrawals` (a sweep) asks the bank to credit the card -> post or void.
+  time `send_due_payouts` (a sweep) asks the bank to credit the card -> post or void. This is
+  the payout machinery (`PayoutRows`): other features send money to cards through it with
+  their own tables (card transfers and credit-card repayments, services/card_payouts.py).
 - Transfer: instant = one posted transfer `p2p:<id>`; delayed = a pending one, posted by the
   `wallet.transfer_land` job at due time, or voided by the sender's cancel before it.
 """
@@ -16,10 +18,13 @@ query job and a late answer can all arrive and the money moves once.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, Protocol, TypeVar
 
 from paybao.domain.accounts import Purpose, platform_account
+from paybao.domain.billpay import BILLPAY_ENTRY_KINDS
+from paybao.domain.card_payouts import LEDGER_CODE_CARD_REPAYMENT, LEDGER_CODE_CARD_TRANSFER
 from paybao.domain.credit import LEDGER_CODE_CREDIT_REFUND, LEDGER_CODE_CREDIT_REPAY
 from paybao.domain.errors import (
     Forbidden,
@@ -38,6 +43,7 @@ from paybao.domain.fund import LEDGER_CODE_FUND_IN, LEDGER_CODE_FUND_OUT
 from paybao.domain.identity import normalize_phone
 from paybao.domain.ledger import Transfer, TransferFlags
 from paybao.domain.money import check_amount_fen
+from paybao.domain.preauth import LEDGER_CODE_PREAUTH_HOLD, LEDGER_CODE_PREAUTH_POST
 from paybao.domain.risk import PASSED, Action, Assessment, Decision
 from paybao.domain.trades import LEDGER_CODE_CARD_REFUND, LEDGER_CODE_REFUND
 from paybao.domain.withdrawal import (
@@ -98,6 +104,13 @@ ENTRY_KINDS = {
     # credit-paid trade going on from the wallet to the credit line (after its `refund` entry).
     LEDGER_CODE_CREDIT_REPAY: "credit_repayment",
     LEDGER_CODE_CREDIT_REFUND: "credit_refund",
+    # Card payouts (domain/card_payouts.py): a transfer to a bank card and a credit-card
+    # repayment, once the bank paid the card; their fees are `fee` entries as withdrawals'.
+    LEDGER_CODE_CARD_TRANSFER: "card_transfer",
+    LEDGER_CODE_CARD_REPAYMENT: "card_repayment",
+    **BILLPAY_ENTRY_KINDS,  # city services: bill_payment, mobile_topup (domain/billpay.py)
+    # Pre-authorisation (domain/preauth.py): a merchant took this part of a frozen deposit.
+    LEDGER_CODE_PREAUTH_POST: "preauth_payment",
 }
 ENTRY_KIND_OTHER = "payment"  # any other movement: acquiring, payment codes, ...
 ENTRY_KIND_NAMES = (*ENTRY_KINDS.values(), ENTRY_KIND_OTHER)
@@ -108,6 +121,10 @@ HOLD_KINDS = {
     CODE_TRANSFER: "transfer",  # a delayed transfer
     LEDGER_CODE_ESCROW_HOLD: "escrow",
     LEDGER_CODE_CARD_REFUND: "card_refund",  # a refund on its way back to the card
+    LEDGER_CODE_CARD_TRANSFER: "card_transfer",  # on its way to a bank card
+    LEDGER_CODE_CARD_REPAYMENT: "card_repayment",  # on its way to a credit card
+    **BILLPAY_ENTRY_KINDS,  # a bill payment or top-up waiting for its biller's answer
+    LEDGER_CODE_PREAUTH_HOLD: "preauth",  # a deposit frozen for a merchant (资金预授权)
 }
 HOLD_KIND_NAMES = (*HOLD_KINDS.values(), ENTRY_KIND_OTHER)
 HOLDS_LIMIT_MAX = 50
@@ -133,7 +150,9 @@ class WalletStore(Protocol):
         """Move a row out of `from_status` (compare-and-set); False if it was not in it."""
         ...
 
-    def due_withdrawals(self, tx: Tx, now_us: int, limit: int) -> list[int]: ...
+    def due_payouts(self, tx: Tx, table: str, now_us: int, limit: int) -> list[int]:
+        """Ids of the table's payouts still `held` whose due time has come, oldest due first."""
+        ...
 
     def statement(self, tx: Tx, account_id: int, query: StatementQuery) -> list[Entry]: ...
 
@@ -191,6 +210,49 @@ class Movement:
     fee_fen: int = 0
     due_at_us: int | None = None
     failure_code: str | None = None
+    # A pending transfer that risk control held for 2 hours (the payer asked for it instant).
+    risk_hold: bool = False
+
+
+class PayoutRows(Protocol):
+    """A table of payouts: money held out of a wallet, then sent to a bank card.
+
+    Its rows have `id`, `user_id`, `amount_fen`, `fee_fen`, `status` (held -> sent ->
+    succeeded | failed; held -> cancelled), `due_at_us`, `created_at_us`, `finished_at_us` and
+    `failure_code`. The amount is held towards bank clearing as the pending transfer
+    `<prefix>:<id>` and the fee towards the fees account as `<prefix>_fee:<id>`; at the due time
+    the bank is asked to credit the card under request id `<prefix>:<id>` (also the key of the
+    query job that settles a lost answer), and its answer posts both holds or voids them.
+    Withdrawals are the first such table; features add theirs with `register_payouts`.
+    """
+
+    @property
+    def table(self) -> str:
+        """The store's name of the table."""
+        ...
+
+    @property
+    def prefix(self) -> str: ...
+
+    def codes(self, row: Any) -> tuple[int, int]:
+        """Ledger codes of the row's amount and fee (statements name entries by them). `row`
+        is a stored row, or the values it is being inserted with, read the same way."""
+        ...
+
+    def destination_in(self, tx: Tx, row: Any) -> tuple[str, str | None]:
+        """The card number to credit, and the holder name the bank must find on the card
+        (None: the bank checks no name)."""
+        ...
+
+    def failed_in(self, tx: Tx, row: Any) -> None:
+        """The payout failed or was cancelled, its holds voided in this transaction: give back
+        what else it used (a free fee quota)."""
+        ...
+
+    def answer_in(self, tx: Tx, row_id: int) -> Any:
+        """In the transaction that applied the bank's answer: what the request that sent the
+        payout answers (stored with the change under a REST request)."""
+        ...
 
 
 @dataclass
@@ -215,6 +277,16 @@ class WalletService:
     answer_of: Callable[[Movement], tuple[int, str]] | None = None
     # Real-time risk control of transfers and withdrawals; None: every operation passes.
     risk: RiskService | None = None
+    # Payout tables by prefix (withdrawals, and those features register).
+    payouts: dict[str, PayoutRows] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._withdrawals = _Withdrawals(self)
+        self.register_payouts(self._withdrawals)
+
+    def register_payouts(self, rows: PayoutRows) -> None:
+        assert rows.prefix not in self.payouts and rows.prefix != "topup", rows.prefix
+        self.payouts[rows.prefix] = rows
 
     def install_jobs(self) -> None:
         self.jobs.register(JOB_BANK_QUERY, self._on_bank_query)
@@ -255,8 +327,14 @@ class WalletService:
 
         topup_id, card = self.db.run(start)
         result = self.bank.debit(f"topup:{topup_id}", card.card_number, amount_fen)
-        answered = self._apply_bank_result("topup", topup_id, result)
+        answered = self._apply_bank_result(
+            result, lambda tx: self._topup_answered_in(tx, topup_id, result)
+        )
         return answered or self.movement("topup", topup_id)
+
+    def _topup_answered_in(self, tx: Tx, topup_id: int, result: BankResult) -> Movement | None:
+        self._finish_topup_in(tx, topup_id, result)
+        return self._answer_in(tx, "topup", topup_id)
 
     def _finish_topup_in(
         self, tx: Tx, topup_id: int, result: BankResult, *, from_job: bool = False
@@ -312,33 +390,31 @@ class WalletService:
         arrival: WithdrawalArrival = WithdrawalArrival.INSTANT,
     ) -> Movement:
         check_amount_fen(amount_fen)
-        self._confirm(user_id, payment_password, amount_fen)
         attempt = Attempt(user_id, Action.WITHDRAWAL, amount_fen, _by_device(payment_password))
-
-        def hold(tx: Tx) -> int:
-            self._assess_in(tx, attempt)  # a withdrawal passes or is refused, never delayed
-            return self._hold_in(tx, user_id, card_id, amount_fen, arrival)
-
-        withdrawal_id = self._guarded(lambda: self._run_money(hold, "withdrawal"))
+        # A withdrawal passes or is refused, never delayed.
+        withdrawal_id = self.start_payout(
+            attempt,
+            payment_password,
+            lambda tx, _: self._hold_withdrawal_in(tx, user_id, card_id, amount_fen, arrival),
+            kind="withdrawal",
+        )
         answered = None
         if arrival is WithdrawalArrival.INSTANT:
-            answered = self._send_withdrawal(withdrawal_id)
+            answered = self.send_payout(self._withdrawals, withdrawal_id)
         return answered or self.movement("withdrawal", withdrawal_id)
 
-    def _hold_in(
+    def _hold_withdrawal_in(
         self, tx: Tx, user_id: int, card_id: int, amount_fen: int, arrival: WithdrawalArrival
     ) -> int:
         user = self.users.record_in(tx, user_id, for_update=True)
         if user.status == "frozen":
             raise Forbidden("this account is frozen", code="account_frozen")
-        wallet_id = self.users.wallet_account_id_in(tx, user_id)
         self._own_card_in(tx, user_id, card_id)
         fee = withdrawal_fee(amount_fen, user.withdraw_quota_used_fen, self.fee_policy)
-        now_us = self.clock.now_us()
-        delay_s = WITHDRAWAL_DELAY_S[arrival]
-        withdrawal_id = self.store.insert(
+        withdrawal_id = self.hold_payout_in(
             tx,
-            "withdrawals",
+            self._withdrawals,
+            WITHDRAWAL_DELAY_S[arrival],
             {
                 "user_id": user_id,
                 "card_id": card_id,
@@ -346,130 +422,183 @@ class WalletService:
                 "fee_fen": fee.fee_fen,
                 "quota_used_fen": fee.quota_used_fen,
                 "arrival": str(arrival),
-                "status": "held",
-                "due_at_us": now_us + delay_s * US_PER_S,
-                "created_at_us": now_us,
             },
         )
-        holds = [
-            Transfer(
-                f"withdraw:{withdrawal_id}",
-                wallet_id,
-                self._account_id_in(tx, Purpose.BANK_CLEARING),
-                amount_fen,
-                code=CODE_WITHDRAWAL,
-                flags=TransferFlags.PENDING,
-                timeout_s=delay_s + HOLD_MARGIN_S,
-                reference=f"withdraw:{withdrawal_id}",
-            )
-        ]
-        if fee.fee_fen:
-            holds.append(
-                Transfer(
-                    f"withdraw_fee:{withdrawal_id}",
-                    wallet_id,
-                    self._account_id_in(tx, Purpose.FEES),
-                    fee.fee_fen,
-                    code=CODE_WITHDRAWAL_FEE,
-                    flags=TransferFlags.PENDING,
-                    timeout_s=delay_s + HOLD_MARGIN_S,
-                    reference=f"withdraw:{withdrawal_id}",
-                )
-            )
-        self.ledger.transfer_in(tx, holds)
         self.users.store.update(tx, user_id, withdraw_quota_used_fen=fee.quota_used_after_fen)
         return withdrawal_id
 
-    def send_due_withdrawals(self) -> int:
-        """Sweep: send every withdrawal whose time has come. Runs outside any transaction."""
-        with self.db.read() as tx:
-            due = self.store.due_withdrawals(tx, self.clock.now_us(), SEND_BATCH_MAX)
-        for withdrawal_id in due:
-            self._send_withdrawal(withdrawal_id)
-        return len(due)
+    def give_back_withdraw_quota_in(self, tx: Tx, user_id: int, quota_used_fen: int) -> None:
+        """A failed withdrawal (or card transfer, which shares the quota) frees what it used
+        of the user's lifetime free quota."""
+        user = self.users.record_in(tx, user_id, for_update=True)
+        left_fen = max(user.withdraw_quota_used_fen - quota_used_fen, 0)
+        self.users.store.update(tx, user_id, withdraw_quota_used_fen=left_fen)
 
-    def _send_withdrawal(self, withdrawal_id: int) -> Movement | None:
-        """Ask the bank to credit the card; the movement as it ended, if the bank answered."""
+    # Payouts (withdrawals and the tables features register) -------------------------------
+
+    def start_payout(
+        self,
+        attempt: Attempt,
+        proof: PaymentProof,
+        hold: Callable[[Tx, Assessment], int],
+        *,
+        kind: str,
+    ) -> int:
+        """The common start of a payout: the proof checked (before any transaction), then in
+        one transaction risk control's assessment and `hold` (which writes the row and its
+        holds with `hold_payout_in`; it may act on a DELAY), the caller's idempotency claim
+        marked `<kind>:<id>`. A risk refusal is recorded and raised; an overdraft is
+        `insufficient_funds`. Returns the row id."""
+        self._confirm(attempt.user_id, proof, attempt.amount_fen)
+        return self._guarded(
+            lambda: self._run_money(lambda tx: hold(tx, self._assess_in(tx, attempt)), kind)
+        )
+
+    def hold_payout_in(self, tx: Tx, rows: PayoutRows, delay_s: int, values: dict[str, Any]) -> int:
+        """Insert a payout row `held`, due in `delay_s` (`values`: its own columns, with
+        `user_id`, `amount_fen` and `fee_fen`), and hold its amount and fee out of the user's
+        wallet. An overdraft raises `LedgerRejected` and rolls it all back."""
+        now_us = self.clock.now_us()
+        row = {
+            **values,
+            "status": "held",
+            "due_at_us": now_us + delay_s * US_PER_S,
+            "created_at_us": now_us,
+        }
+        wallet_id = self.users.wallet_account_id_in(tx, row["user_id"])
+        row_id = self.store.insert(tx, rows.table, row)
+        code, fee_code = rows.codes(SimpleNamespace(**row))
+        reference = f"{rows.prefix}:{row_id}"
+        timeout_s = delay_s + HOLD_MARGIN_S
+        holds = [
+            Transfer(
+                reference,
+                wallet_id,
+                self._account_id_in(tx, Purpose.BANK_CLEARING),
+                row["amount_fen"],
+                code=code,
+                flags=TransferFlags.PENDING,
+                timeout_s=timeout_s,
+                reference=reference,
+            )
+        ]
+        if row["fee_fen"]:
+            holds.append(
+                Transfer(
+                    f"{rows.prefix}_fee:{row_id}",
+                    wallet_id,
+                    self._account_id_in(tx, Purpose.FEES),
+                    row["fee_fen"],
+                    code=fee_code,
+                    flags=TransferFlags.PENDING,
+                    timeout_s=timeout_s,
+                    reference=reference,
+                )
+            )
+        self.ledger.transfer_in(tx, holds)
+        return row_id
+
+    def send_due_payouts(self) -> int:
+        """Sweep: send every payout whose time has come. Runs outside any transaction."""
+        sent = 0
+        for rows in list(self.payouts.values()):
+            with self.db.read() as tx:
+                due = self.store.due_payouts(tx, rows.table, self.clock.now_us(), SEND_BATCH_MAX)
+            for row_id in due:
+                self.send_payout(rows, row_id)
+            sent += len(due)
+        return sent
+
+    def send_payout(self, rows: PayoutRows, row_id: int) -> Any:
+        """Ask the bank to credit the card: what the request answers once the bank answered
+        (`rows.answer_in`), or None (another worker sent it, it was cancelled, or the answer
+        was lost and the query job will settle it)."""
+        request_id = f"{rows.prefix}:{row_id}"
 
         def claim(tx: Tx) -> Any:
-            if not self.store.finish(tx, "withdrawals", withdrawal_id, "held", status="sent"):
-                return None  # another worker sent it
-            self._schedule_query_in(tx, f"withdraw:{withdrawal_id}")
-            row = self.store.get(tx, "withdrawals", withdrawal_id)
-            return row, self.cards.get(tx, row.card_id)
+            if not self.store.finish(tx, rows.table, row_id, "held", status="sent"):
+                return None  # another worker sent it, or it was cancelled
+            self._schedule_query_in(tx, request_id)
+            row = self.store.get(tx, rows.table, row_id)
+            return row, rows.destination_in(tx, row)
 
         claimed = self.db.run(claim)
         if claimed is None:
             return None
-        row, card = claimed
-        result = self.bank.credit(f"withdraw:{withdrawal_id}", card.card_number, row.amount_fen)
-        return self._apply_bank_result("withdrawal", withdrawal_id, result)
+        row, (card_number, holder_name) = claimed
+        result = self.bank.credit(request_id, card_number, row.amount_fen, holder_name=holder_name)
 
-    def _finish_withdrawal_in(
-        self, tx: Tx, withdrawal_id: int, result: BankResult, *, from_job: bool = False
+        def work(tx: Tx) -> Any:
+            self._finish_payout_in(tx, rows, row_id, result)
+            return rows.answer_in(tx, row_id)
+
+        return self._apply_bank_result(result, work)
+
+    def cancel_payout_in(self, tx: Tx, rows: PayoutRows, row_id: int) -> bool:
+        """Cancel a payout not sent yet: holds voided, what it used given back. False if it
+        was already sent or ended."""
+        row = self.store.get(tx, rows.table, row_id, for_update=True)
+        if row is None or row.status != "held":
+            return False
+        self._resolve_payout_in(tx, rows, row, post=False)
+        assert self.store.finish(
+            tx, rows.table, row_id, "held", status="cancelled", finished_at_us=self.clock.now_us()
+        )
+        return True
+
+    def _finish_payout_in(
+        self, tx: Tx, rows: PayoutRows, row_id: int, result: BankResult, *, from_job: bool = False
     ) -> None:
-        row = self.store.get(tx, "withdrawals", withdrawal_id, for_update=True)
+        row = self.store.get(tx, rows.table, row_id, for_update=True)
         if row.status != "sent" or result.outcome is BankOutcome.UNKNOWN:
             return
         succeeded = result.outcome is BankOutcome.SUCCEEDED
-        flag = TransferFlags.POST_PENDING if succeeded else TransferFlags.VOID_PENDING
-        verb = "post" if succeeded else "void"
-        resolve = [
-            Transfer(
-                f"{verb}:withdraw:{withdrawal_id}",
-                0,
-                0,
-                None,
-                code=CODE_WITHDRAWAL,
-                flags=flag,
-                pending_id=f"withdraw:{withdrawal_id}",
-                reference=f"withdraw:{withdrawal_id}",
-            )
-        ]
-        if row.fee_fen:
-            resolve.append(
-                Transfer(
-                    f"{verb}:withdraw_fee:{withdrawal_id}",
-                    0,
-                    0,
-                    None,
-                    code=CODE_WITHDRAWAL_FEE,
-                    flags=flag,
-                    pending_id=f"withdraw_fee:{withdrawal_id}",
-                    reference=f"withdraw:{withdrawal_id}",
-                )
-            )
-        self.ledger.transfer_in(tx, resolve)
+        self._resolve_payout_in(tx, rows, row, post=succeeded)
         values: dict[str, Any] = {
             "status": "succeeded" if succeeded else "failed",
             "finished_at_us": self.clock.now_us(),
         }
         if not succeeded:
             values["failure_code"] = result.failure_code or "bank_not_received"
-            user = self.users.record_in(tx, row.user_id, for_update=True)
-            # The free quota this withdrawal used comes back with the money.
-            self.users.store.update(
-                tx,
-                row.user_id,
-                withdraw_quota_used_fen=max(user.withdraw_quota_used_fen - row.quota_used_fen, 0),
-            )
-        self.store.finish(tx, "withdrawals", withdrawal_id, "sent", **values)
-        if not from_job:
-            self.jobs.store.cancel(tx, JOB_BANK_QUERY, f"withdraw:{withdrawal_id}")
+        self.store.finish(tx, rows.table, row_id, "sent", **values)
+        if not from_job:  # the runner finishes the job it is running itself
+            self.jobs.store.cancel(tx, JOB_BANK_QUERY, f"{rows.prefix}:{row_id}")
+
+    def _resolve_payout_in(self, tx: Tx, rows: PayoutRows, row: Any, *, post: bool) -> None:
+        """Post both holds (the card was paid) or void them (the money stays in the wallet,
+        and the payout gives back what else it used)."""
+        code, fee_code = rows.codes(row)
+        flag = TransferFlags.POST_PENDING if post else TransferFlags.VOID_PENDING
+        verb = "post" if post else "void"
+        held = [(rows.prefix, code, row.amount_fen), (f"{rows.prefix}_fee", fee_code, row.fee_fen)]
+        self.ledger.transfer_in(
+            tx,
+            [
+                Transfer(
+                    f"{verb}:{name}:{row.id}",
+                    0,
+                    0,
+                    None,
+                    code=hold_code,
+                    flags=flag,
+                    pending_id=f"{name}:{row.id}",
+                    reference=f"{rows.prefix}:{row.id}",
+                )
+                for name, hold_code, amount_fen in held
+                if amount_fen
+            ],
+        )
+        if not post:
+            rows.failed_in(tx, row)
 
     # Bank results ----------------------------------------------------------------------
 
-    def _apply_bank_result(self, kind: str, row_id: int, result: BankResult) -> Movement | None:
-        """Apply the bank's answer; the movement as it ended (None: the bank could not say,
-        the query job will). Under a REST request the answer commits with the change."""
+    def _apply_bank_result(self, result: BankResult, work: Callable[[Tx], T]) -> T | None:
+        """Apply the bank's answer with `work`, which returns the request's answer. None: the
+        bank could not say, the query job will. Under a REST request the answer commits with
+        the change."""
         if result.outcome is BankOutcome.UNKNOWN:
             return None  # the query job already waits for it
-        finish = self._finish_topup_in if kind == "topup" else self._finish_withdrawal_in
-
-        def work(tx: Tx) -> Movement | None:
-            finish(tx, row_id, result)
-            return self._answer_in(tx, kind, row_id)
-
         return self.db.run(work)
 
     def _schedule_query_in(self, tx: Tx, key: str) -> None:
@@ -488,7 +617,7 @@ class WalletService:
         if kind == "topup":
             self._finish_topup_in(tx, int(row_id), result, from_job=True)
         else:
-            self._finish_withdrawal_in(tx, int(row_id), result, from_job=True)
+            self._finish_payout_in(tx, self.payouts[kind], int(row_id), result, from_job=True)
 
     # Transfers -------------------------------------------------------------------------
 
@@ -673,6 +802,10 @@ class WalletService:
             fee_fen=getattr(row, "fee_fen", 0),
             due_at_us=getattr(row, "due_at_us", None),
             failure_code=getattr(row, "failure_code", None),
+            risk_hold=kind == "transfer"
+            and row.status == "pending"
+            and self.risk is not None
+            and self.risk.holds_in(tx, f"p2p:{row.id}"),
         )
 
     def recent(self, table: str, user_id: int, limit: int = 20) -> list[Any]:
@@ -759,6 +892,29 @@ class WalletService:
             if rejected.code == "exceeds_credits":
                 raise InsufficientFunds("not enough balance", code="insufficient_funds") from None
             raise
+
+
+@dataclass(frozen=True, slots=True)
+class _Withdrawals:
+    """Withdrawals as payout rows: to the user's own bound card, the lifetime free quota."""
+
+    wallet: WalletService
+    table: str = "withdrawals"
+    prefix: str = "withdraw"
+
+    def codes(self, row: Any) -> tuple[int, int]:
+        return CODE_WITHDRAWAL, CODE_WITHDRAWAL_FEE
+
+    def destination_in(self, tx: Tx, row: Any) -> tuple[str, str | None]:
+        card = self.wallet.cards.get(tx, row.card_id)
+        assert card is not None, "a withdrawal's card row is never deleted"
+        return card.card_number, None
+
+    def failed_in(self, tx: Tx, row: Any) -> None:
+        self.wallet.give_back_withdraw_quota_in(tx, row.user_id, row.quota_used_fen)
+
+    def answer_in(self, tx: Tx, row_id: int) -> Movement | None:
+        return self.wallet._answer_in(tx, "withdrawal", row_id)
 
 
 def _by_device(proof: PaymentProof) -> bool:

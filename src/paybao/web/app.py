@@ -27,6 +27,7 @@ from paybao.web import (
     pages_admin,
     pages_admin_reconcile,
     pages_bills,
+    pages_coupons,
     pages_credit,
     pages_merchant,
     pages_risk,
@@ -65,12 +66,17 @@ def create_app(platform: Platform, *, run_worker: bool | None = None) -> FastAPI
     app.add_middleware(metrics.MeasureRequests)
     _add_core_routes(app, platform)
     _install_agreement_pages(app)  # before the wallet pages: /wallet/{kind} would shadow it
+    _install_preauth_pages(app)  # before the wallet pages too (/wallet/preauth)
     app.include_router(api_ledger.router)
     app.include_router(bill_download.router)
     # Before the wallet pages: their catch-all /wallet/{kind} would shadow /wallet/paycode.
     _install_paycode_pages(app)
     _install_fund_pages(app)  # Yu'e Bao; before the wallet pages too (/wallet/fund)
     pages_credit.install(app)  # Huabei; before the wallet pages too (/wallet/credit)
+    pages_coupons.install(app)  # coupons; before the wallet pages too (/wallet/coupons)
+    _install_card_payout_pages(app)  # before the wallet pages too (/wallet/card-transfer)
+    _install_billpay_pages(app)  # city services; before the wallet pages too (/wallet/bills)
+    _install_score_pages(app)  # credit score; before the wallet pages too (/wallet/score)
     pages_user.install(app)
     pages_admin.install(app)
     pages_merchant.install(app)
@@ -99,6 +105,28 @@ def _install_fund_pages(app: FastAPI) -> None:
     pages_fund.install(app)
 
 
+def _install_billpay_pages(app: FastAPI) -> None:
+    # City services: the REST API, the wallet's bill pages and the operators' billers page.
+    from paybao.web import pages_billpay
+
+    pages_billpay.install(app)
+
+
+def _install_card_payout_pages(app: FastAPI) -> None:
+    # Transfers to a bank card and credit-card repayments: REST API and wallet pages.
+    from paybao.web import pages_card_payouts
+
+    pages_card_payouts.install(app)
+
+
+def _install_score_pages(app: FastAPI) -> None:
+    # Credit score: the REST API and the wallet's score page (the operators' view is on the
+    # user's admin page).
+    from paybao.web import pages_score
+
+    pages_score.install(app)
+
+
 def _install_paycode_pages(app: FastAPI) -> None:
     # Paying by code (issue 5): the payment-code and scan pages, and the URLs inside QR codes.
     from paybao.web import api_paycode, pages_merchant_codes, pages_paycode, qr_routes
@@ -114,6 +142,13 @@ def _install_agreement_pages(app: FastAPI) -> None:
     from paybao.web import pages_agreements
 
     pages_agreements.install(app)
+
+
+def _install_preauth_pages(app: FastAPI) -> None:
+    # Fund pre-authorisation: the app freeze's confirmation page and the wallet's list.
+    from paybao.web import pages_preauth
+
+    pages_preauth.install(app)
 
 
 def _worker_summary(platform: Platform) -> HeartbeatSummary | None:

@@ -72,12 +72,22 @@ TEXTS: dict[str, dict[str, str]] = {
     "kind_refund": {"zh": "退款", "en": "Refund"},
     "kind_card_refund": {"zh": "退款至银行卡", "en": "Refund to bank card"},
     "kind_card_payment": {"zh": "银行卡付款转入", "en": "Paid from bank card"},
+    # Card payouts (domain/card_payouts.py): to anyone's debit card, to one's own credit card.
+    "kind_card_transfer": {"zh": "转账到银行卡", "en": "Transfer to bank card"},
+    "kind_card_repayment": {"zh": "信用卡还款", "en": "Credit card repayment"},
     # Yu'e Bao: the balance transferred into the fund, and out of it back to the balance.
     "kind_fund_in": {"zh": "转入余额宝", "en": "Into Yu'e Bao"},
     "kind_fund_out": {"zh": "余额宝转出到余额", "en": "Out of Yu'e Bao"},
     # Huabei: a repayment from the balance, and a refund going on to the credit line.
     "kind_credit_repayment": {"zh": "花呗还款", "en": "Huabei repayment"},
     "kind_credit_refund": {"zh": "退款至花呗", "en": "Refund to Huabei"},
+    # City services (domain/billpay.py): a bill paid, a mobile number topped up.
+    "kind_bill_payment": {"zh": "生活缴费", "en": "Bill payment"},
+    "kind_mobile_topup": {"zh": "话费充值", "en": "Mobile top-up"},
+    # Pre-authorisation (domain/preauth.py): a deposit frozen for a merchant, and the part of
+    # it the merchant took (the rest is unfrozen back: never an entry).
+    "kind_preauth": {"zh": "预授权冻结", "en": "Deposit (frozen)"},
+    "kind_preauth_payment": {"zh": "预授权转支付", "en": "Paid from a deposit"},
     "account_class": {"zh": "账户类别", "en": "Account class"},
     "limit": {"zh": "余额支付额度", "en": "Balance-payment limit"},
     "used": {"zh": "已用", "en": "Used"},
@@ -161,6 +171,44 @@ ERRORS: dict[str, dict[str, str]] = {
         "en": "This ID number has reached its account limit",
     },
     "card_checksum_mismatch": {"zh": "卡号有误,请核对", "en": "Card number is mistyped"},
+    # Card payouts (domain/card_payouts.py).
+    "card_number_invalid": {
+        "zh": "卡号有误,请核对(15-19位数字)",
+        "en": "Check the card number (15-19 digits)",
+    },
+    "card_bin_unknown": {"zh": "暂不支持该银行的卡", "en": "Cards of this bank are not supported"},
+    "card_not_debit": {
+        "zh": "转账到银行卡仅支持储蓄卡;还信用卡请用信用卡还款",
+        "en": "Transfers go to debit cards; repay a credit card under credit card repayment",
+    },
+    "card_not_credit": {"zh": "这不是信用卡卡号", "en": "This is not a credit card number"},
+    "holder_name_invalid": {"zh": "请输入收款人的真实姓名", "en": "Enter the payee's real name"},
+    "holder_name_mismatch": {
+        "zh": "收款人姓名与银行卡不符",
+        "en": "The payee's name does not match the card",
+    },
+    "memo_too_long": {"zh": "说明文字过长", "en": "The note is too long"},
+    "invalid_memo": {"zh": "说明含有无效字符", "en": "The note has characters it cannot"},
+    "arrival_invalid": {"zh": "请选择到账时间", "en": "Choose when it should arrive"},
+    "card_payout_amount_over_max": {
+        "zh": "超出单笔限额",
+        "en": "Over the limit for one payout",
+    },
+    "card_payout_not_found": {"zh": "没有这笔记录", "en": "No such payout"},
+    "card_payout_not_cancellable": {
+        "zh": "这笔款项已发送到银行,不能撤销",
+        "en": "It has gone to the bank already; it cannot be cancelled",
+    },
+    "remind_day_invalid": {"zh": "提醒日为每月1-28日", "en": "The reminder day is 1 to 28"},
+    "repayment_cards_limit_reached": {
+        "zh": "保存的信用卡已达上限",
+        "en": "You have saved the most cards allowed",
+    },
+    "repayment_card_not_found": {"zh": "该信用卡已删除", "en": "That card was removed"},
+    "registration_incomplete": {
+        "zh": "请先完成实名认证和绑卡",
+        "en": "Finish real-name verification and bind a card first",
+    },
     "card_holder_name_mismatch": {
         "zh": "持卡人须与实名一致",
         "en": "The card holder must be you (real name)",
@@ -270,6 +318,78 @@ ERRORS: dict[str, dict[str, str]] = {
     "credit_repayment_exceeds_due": {
         "zh": "还款金额超过待还金额",
         "en": "That is more than the bills owe",
+    },
+    # Huabei installments (domain/credit_installments.py).
+    "credit_installment_count_invalid": {
+        "zh": "分期期数只能选择3、6、9或12期",
+        "en": "Installments are of 3, 6, 9 or 12 months",
+    },
+    "credit_installment_amount_invalid": {
+        "zh": "分期金额最少100元,且不超过本期账单可分期金额",
+        "en": "Put at least 100 CNY, and no more than the bill allows, into installments",
+    },
+    "credit_bill_not_convertible": {
+        "zh": "只有已出账、未到还款日且未还清的账单可以分期",
+        "en": "Only a bill that is billed, not yet due and not repaid can go into installments",
+    },
+    "credit_bill_already_converted": {
+        "zh": "这期账单已经分期过了",
+        "en": "This bill is in installments already",
+    },
+    "credit_bill_not_found": {"zh": "没有这期账单", "en": "No such bill"},
+    "credit_installment_not_found": {"zh": "没有这笔分期", "en": "No such installment plan"},
+    "credit_installment_not_active": {
+        "zh": "这笔分期已全部入账或已提前还清",
+        "en": "Every period of this plan is billed or repaid already",
+    },
+    # City services: bills and mobile top-up (domain/billpay.py).
+    "biller_not_found": {"zh": "该缴费单位不存在或已停用", "en": "No such biller (or disabled)"},
+    "biller_unavailable": {
+        "zh": "缴费单位系统繁忙,请稍后再试",
+        "en": "The biller did not answer; try again shortly",
+    },
+    "bill_account_no_invalid": {"zh": "户号为6-20位数字", "en": "An account number is 6-20 digits"},
+    "bill_account_not_found": {
+        "zh": "未查询到该户号,请核对后重试",
+        "en": "The biller knows no such account number",
+    },
+    "bill_nothing_due": {"zh": "该户号当前无待缴账单", "en": "This account owes nothing now"},
+    "bill_amount_mismatch": {
+        "zh": "缴费金额与账单不符,请重新查询",
+        "en": "The amount does not match the bill; look it up again",
+    },
+    "bill_already_paid": {
+        "zh": "该账单已缴清或正在缴费中",
+        "en": "This bill is paid already or being paid",
+    },
+    "bill_saved_accounts_limit": {
+        "zh": "保存的户号已达上限,请先删除不用的户号",
+        "en": "Too many saved accounts; delete one first",
+    },
+    "bill_saved_account_not_found": {"zh": "该户号已删除", "en": "That account was deleted"},
+    "bill_nickname_invalid": {"zh": "备注名最多20个字", "en": "A nickname is at most 20 letters"},
+    "billpay_payment_not_found": {"zh": "没有这笔缴费", "en": "No such payment"},
+    "topup_amount_invalid": {
+        "zh": "请选择充值面额(10/20/30/50/100/200/300/500元)",
+        "en": "Choose 10, 20, 30, 50, 100, 200, 300 or 500 CNY",
+    },
+    "topup_carrier_unsupported": {
+        "zh": "暂不支持该号段(虚拟运营商、广电)",
+        "en": "This number range is not served (virtual operators, China Broadnet)",
+    },
+    "topup_carrier_unavailable": {
+        "zh": "该运营商暂未开通充值",
+        "en": "Top-ups for this carrier are not offered",
+    },
+    # Why a bill payment or top-up failed (the money went back to the balance).
+    "biller_declined": {"zh": "缴费单位拒绝了这笔缴费", "en": "The biller refused the payment"},
+    "biller_no_answer": {
+        "zh": "缴费单位长时间未确认,款项已退回",
+        "en": "The biller never confirmed; the money went back",
+    },
+    "topup_number_not_in_service": {
+        "zh": "该号码无法充值(停机或空号)",
+        "en": "This number cannot be topped up (not in service)",
     },
 }
 

@@ -116,7 +116,7 @@ def install(platform: Platform) -> None:
     if settings.risk_enabled:
         wallet.risk = risk
     wallet.install_jobs()
-    platform.sweeps.append(wallet.send_due_withdrawals)
+    platform.sweeps.append(wallet.send_due_payouts)
     operators = OperatorService(
         platform.db,
         SqlAdminStore(),

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, and_, func, select, text
 
+from paybao.adapters.db.tables.card_payouts import card_payouts
 from paybao.adapters.db.tables.ledger import ledger_accounts, ledger_transfers
 from paybao.adapters.db.tables.merchant_portal import card_payments, card_refunds
 from paybao.adapters.db.tables.settlement import merchant_settlements
@@ -50,7 +51,9 @@ class SqlReconcileSource:
 
     def business_bank_items(self, tx: Connection, start_us: int, end_us: int) -> list[Item]:
         found: list[Item] = []
-        for table, prefix in ((topups, "topup"), (withdrawals, "withdraw")):
+        # Card transfers and credit-card repayments are paid out as withdrawals are.
+        paid_out = ((topups, "topup"), (withdrawals, "withdraw"), (card_payouts, "cardpayout"))
+        for table, prefix in paid_out:
             query = select(table.c.id, table.c.amount_fen, table.c.finished_at_us).where(
                 table.c.status == "succeeded",
                 and_(table.c.finished_at_us >= start_us, table.c.finished_at_us < end_us),
@@ -86,21 +89,25 @@ class SqlReconcileSource:
     def trade_journal(self, tx: Connection, start_us: int, end_us: int) -> list[tuple[str, int]]:
         """(transfer id, amount) every paid trade and refund of the window must have."""
         expected: list[tuple[str, int]] = []
-        paid = select(trades.c.trade_no, trades.c.total_fen, trades.c.fee_fen).where(
+        # What the buyer paid: the total less coupons' discounts (0 without coupons).
+        buyer_pay = trades.c.total_fen - trades.c.discount_fen - trades.c.mdiscount_fen
+        paid = select(trades.c.trade_no, buyer_pay, trades.c.fee_fen).where(
             and_(trades.c.paid_at_us >= start_us, trades.c.paid_at_us < end_us)
         )
-        for trade_no, total_fen, fee_fen in tx.execute(paid.limit(ITEMS_MAX)):
-            expected.append((f"trade:{trade_no}:pay", int(total_fen)))
+        for trade_no, buyer_pay_fen, fee_fen in tx.execute(paid.limit(ITEMS_MAX)):
+            expected.append((f"trade:{trade_no}:pay", int(buyer_pay_fen)))
             if fee_fen:
                 expected.append((f"trade:{trade_no}:fee", int(fee_fen)))
         r = trade_refunds
+        buyer_back = r.c.amount_fen - r.c.discount_back_fen - r.c.mdiscount_back_fen
         refunded = (
-            select(trades.c.trade_no, r.c.id, r.c.amount_fen, r.c.fee_back_fen)
+            select(trades.c.trade_no, r.c.id, buyer_back, r.c.fee_back_fen)
             .join(trades, trades.c.id == r.c.trade_id)
             .where(and_(r.c.created_at_us >= start_us, r.c.created_at_us < end_us))
         )
-        for trade_no, refund_id, amount_fen, fee_back_fen in tx.execute(refunded.limit(ITEMS_MAX)):
-            expected.append((f"trade:{trade_no}:refund:{refund_id}", int(amount_fen)))
+        for trade_no, refund_id, buyer_fen, fee_back_fen in tx.execute(refunded.limit(ITEMS_MAX)):
+            if buyer_fen:  # a refund that is all discount moves nothing to the buyer
+                expected.append((f"trade:{trade_no}:refund:{refund_id}", int(buyer_fen)))
             if fee_back_fen:
                 expected.append((f"trade:{trade_no}:feeback:{refund_id}", int(fee_back_fen)))
         return expected

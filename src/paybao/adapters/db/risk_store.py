@@ -5,11 +5,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Select, delete, exists, func, insert, literal, select, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
+from paybao.adapters.db.tables.card_payouts import card_payouts
 from paybao.adapters.db.tables.risk import risk_blacklist, risk_decisions
-from paybao.adapters.db.tables.wallet import users, wallet_transfers, withdrawals
+from paybao.adapters.db.tables.wallet import user_cards, users, wallet_transfers, withdrawals
 from paybao.domain.identity import mask_phone, mask_real_name
 from paybao.services.risk import BlacklistEntry, History, RecordedDecision
 
@@ -25,18 +37,23 @@ class SqlRiskStore:
         payee_user_id: int | None,
         since_us: int,
         ops_max: int,
+        payee_card: str | None = None,
     ) -> History:
-        """The user's newest `ops_max` transfers and withdrawals: how many since `since_us`,
-        the largest amount; whether the user ever paid the payee; whether it is blacklisted."""
-        t = _newest(wallet_transfers, wallet_transfers.c.payer_user_id, user_id, ops_max)
-        w = _newest(withdrawals, withdrawals.c.user_id, user_id, ops_max)
-        columns: list[Any] = [
-            _count_since(t, since_us).label("t_ops"),
-            _count_since(w, since_us).label("w_ops"),
-            select(func.max(t.c.amount_fen)).where(t.c.status.not_in(_DEAD)).scalar_subquery(),
-            select(func.max(w.c.amount_fen)).where(w.c.status.not_in(_DEAD)).scalar_subquery(),
+        """The user's newest `ops_max` transfers, withdrawals and card payouts (each): how
+        many since `since_us`, the largest amount; whether the user ever paid the payee (an
+        account, or a card); whether it is blacklisted."""
+        sources = [
+            _newest(wallet_transfers, wallet_transfers.c.payer_user_id, user_id, ops_max),
+            _newest(withdrawals, withdrawals.c.user_id, user_id, ops_max),
+            _newest(card_payouts, card_payouts.c.user_id, user_id, ops_max),
         ]
-        if payee_user_id is None:
+        columns: list[Any] = [_count_since(n, since_us) for n in sources] + [
+            select(func.max(n.c.amount_fen)).where(n.c.status.not_in(_DEAD)).scalar_subquery()
+            for n in sources
+        ]
+        if payee_card is not None:
+            columns += _card_payee(user_id, payee_card)
+        elif payee_user_id is None:
             columns += [literal(False), literal(False)]
         else:
             columns += [
@@ -48,12 +65,13 @@ class SqlRiskStore:
                 exists().where(risk_blacklist.c.user_id == payee_user_id),
             ]
         row = tx.execute(select(*columns)).one()
-        largest = [amount for amount in (row[2], row[3]) if amount is not None]
+        count = len(sources)
+        largest = [amount for amount in row[count : 2 * count] if amount is not None]
         return History(
-            ops_since=int(row[0]) + int(row[1]),
+            ops_since=sum(int(ops) for ops in row[:count]),
             largest_fen=max(largest) if largest else None,
-            paid_payee_before=bool(row[4]),
-            payee_blacklisted=bool(row[5]),
+            paid_payee_before=bool(row[2 * count]),
+            payee_blacklisted=bool(row[2 * count + 1]),
         )
 
     def insert_decision(self, tx: Connection, values: dict[str, Any]) -> int:
@@ -72,6 +90,11 @@ class SqlRiskStore:
         if before_id is not None:
             query = query.where(risk_decisions.c.id < before_id)
         return [_decision(row) for row in tx.execute(query)]
+
+    def decision_for(self, tx: Connection, reference: str) -> RecordedDecision | None:
+        query = select(risk_decisions).where(risk_decisions.c.reference == reference).limit(1)
+        row = tx.execute(query).first()
+        return None if row is None else _decision(row)
 
     def decision(
         self, tx: Connection, decision_id: int, *, for_update: bool = False
@@ -127,6 +150,22 @@ class SqlRiskStore:
             )
             for row in rows
         ]
+
+
+def _card_payee(user_id: int, card_number: str) -> list[Any]:
+    """Whether the user paid this card before (or has it bound: their own card), and whether
+    a blacklisted account has it bound."""
+    bound = (user_cards.c.card_number == card_number, user_cards.c.status == "bound")
+    paid_before = or_(
+        exists().where(
+            card_payouts.c.user_id == user_id,
+            card_payouts.c.card_number == card_number,
+            card_payouts.c.status == "succeeded",
+        ),
+        exists().where(user_cards.c.user_id == user_id, *bound),
+    )
+    blacklisted = exists().where(*bound, user_cards.c.user_id.in_(select(risk_blacklist.c.user_id)))
+    return [paid_before, blacklisted]
 
 
 def _newest(table: Any, user_column: Any, user_id: int, limit: int) -> Any:

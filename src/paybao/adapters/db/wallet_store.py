@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, case, func, insert, or_, select, update
 
+from paybao.adapters.db.tables.card_payouts import card_payouts
 from paybao.adapters.db.tables.ledger import ledger_transfers
 from paybao.adapters.db.tables.wallet import (
     sms_challenges,
@@ -28,7 +29,9 @@ from paybao.services.wallet import (
     StatementQuery,
 )
 
-_TABLES = {t.name: t for t in (topups, withdrawals, wallet_transfers)}
+# Money rows by table name; payout tables of other features (services/wallet.py `PayoutRows`)
+# are here too, as the payout machinery reads and moves them by name.
+_TABLES = {t.name: t for t in (topups, withdrawals, wallet_transfers, card_payouts)}
 
 
 class SqlCardStore:
@@ -178,11 +181,12 @@ class SqlWalletStore:
         )
         return bool(result.rowcount == 1)
 
-    def due_withdrawals(self, tx: Connection, now_us: int, limit: int) -> list[int]:
+    def due_payouts(self, tx: Connection, table: str, now_us: int, limit: int) -> list[int]:
+        target = _TABLES[table]
         query = (
-            select(withdrawals.c.id)
-            .where(withdrawals.c.status == "held", withdrawals.c.due_at_us <= now_us)
-            .order_by(withdrawals.c.due_at_us)
+            select(target.c.id)
+            .where(target.c.status == "held", target.c.due_at_us <= now_us)
+            .order_by(target.c.due_at_us)
             .limit(limit)
         )
         return [int(i) for i in tx.execute(query).scalars()]

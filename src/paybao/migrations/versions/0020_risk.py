@@ -41,6 +41,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_risk_decisions_created", "risk_decisions", ["created_at_us"])
     op.create_index("ix_risk_decisions_user", "risk_decisions", ["user_id", "id"])
+    op.create_index("ix_risk_decisions_reference", "risk_decisions", ["reference"])
     op.create_table(
         "risk_blacklist",
         sa.Column("user_id", sa.BigInteger(), autoincrement=False, nullable=False),
@@ -57,6 +58,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_wallet_transfers_payer_payee", table_name="wallet_transfers")
     op.drop_table("risk_blacklist")
+    op.drop_index("ix_risk_decisions_reference", table_name="risk_decisions")
     op.drop_index("ix_risk_decisions_user", table_name="risk_decisions")
     op.drop_index("ix_risk_decisions_created", table_name="risk_decisions")
     op.drop_table("risk_decisions")

@@ -27,6 +27,7 @@ risk_decisions = Table(
 )
 Index("ix_risk_decisions_created", risk_decisions.c.created_at_us)
 Index("ix_risk_decisions_user", risk_decisions.c.user_id, risk_decisions.c.id)
+Index("ix_risk_decisions_reference", risk_decisions.c.reference)
 
 risk_blacklist = Table(
     "risk_blacklist",
