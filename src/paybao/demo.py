@@ -8,6 +8,7 @@ from paybao.bootstrap import Platform
 from paybao.demo_gateway import seed_demo_merchant
 from paybao.wiring.billpay_demo import seed_demo_billers
 from paybao.wiring.card_payouts_demo import seed_demo_credit_card
+from paybao.wiring.credit_demo import seed_demo_credit_line
 from paybao.wiring.wallet_demo import seed_demo_user
 
 
@@ -23,6 +24,7 @@ SEEDS: list[Callable[[Platform], Iterator[str]]] = [
     seed_demo_merchant,
     seed_demo_billers,
     seed_demo_credit_card,
+    seed_demo_credit_line,
 ]
 
 
