@@ -11,7 +11,6 @@ Signed like trade notifications: all fields but sign and sign_type, empty ones d
 
 from __future__ import annotations
 
-import json
 import urllib.parse
 from collections.abc import Mapping
 from typing import Any, Final
@@ -19,31 +18,19 @@ from typing import Any, Final
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from paybao.adapters.alipay import wire
+from paybao.adapters.alipay.event_notify import (
+    channel_context,
+    enqueue_in,
+    notify_time,
+    signed_form,
+)
 from paybao.adapters.alipay.methods import seller_wire_id, user_wire_id
-from paybao.adapters.alipay.signing import SignType, parse_sign_type
 from paybao.domain.agreements import AgreementStatus, Product
 from paybao.services.agreements import Agreement
-from paybao.services.clock import datetime_from_us
-from paybao.services.notify import JOB_NOTIFY, Notification, NotificationRenderer, new_notify_id
+from paybao.services.notify import NotificationRenderer
 from paybao.services.ports import Tx
 
 NOTIFY_TYPES: Final = frozenset({"dut_user_sign", "dut_user_unsign"})
-_NO_TRADE: Final = 0  # trade_id of an outbox row that belongs to no trade
-
-
-def _time(at_us: object) -> str:
-    if not isinstance(at_us, int):
-        return ""
-    return wire.format_timestamp(datetime_from_us(at_us))
-
-
-def _context(channel_context: str) -> tuple[SignType, str]:
-    try:
-        context = json.loads(channel_context or "{}")
-    except ValueError:
-        context = {}
-    sign_type = parse_sign_type(context.get("sign_type")) or "RSA2"
-    return sign_type, str(context.get("charset") or "utf-8")
 
 
 def snapshot_of(agreement: Agreement, notify_type: str) -> dict[str, Any]:
@@ -76,22 +63,14 @@ class MerchantAgreementEvents:
     def agreement_changed_in(self, tx: Tx, agreement: Agreement, notify_type: str) -> None:
         if not agreement.notify_url:
             return
-        now_us = self.notify.clock.now_us()
-        notification = Notification(
-            id=0,
-            notify_id=new_notify_id(now_us),
-            trade_id=_NO_TRADE,
+        enqueue_in(
+            self.notify,
+            tx,
             merchant_id=agreement.merchant_id,
             url=agreement.notify_url,
             event=notify_type,
             snapshot=snapshot_of(agreement, notify_type),
-            status="pending",
-            attempts=0,
-            created_at_us=now_us,
         )
-        self.notify.store.insert_notification(tx, notification)
-        payload = {"notify_id": notification.notify_id}
-        self.notify.jobs.schedule_in(tx, JOB_NOTIFY, notification.notify_id, now_us, payload)
 
 
 class AgreementAwareForms:
@@ -107,20 +86,18 @@ class AgreementAwareForms:
     def render(self, snapshot: Mapping[str, Any], notify_id: str, now_us: int) -> tuple[bytes, str]:
         if snapshot.get("notify_type") not in NOTIFY_TYPES:
             return self.trades.render(snapshot, notify_id, now_us)
-        sign_type, charset = _context(str(snapshot.get("channel_context") or "{}"))
-        fields = self.fields(snapshot, notify_id, now_us, charset)
-        signed = wire.build_notification(
-            fields, self.private_key, sign_type=sign_type, charset=charset
+        return signed_form(
+            self.private_key,
+            snapshot,
+            lambda charset: self.fields(snapshot, notify_id, now_us, charset),
         )
-        body = wire.encode_form(signed, charset)
-        return body, f"application/x-www-form-urlencoded; charset={charset}"
 
     def fields(
         self, snapshot: Mapping[str, Any], notify_id: str, now_us: int, charset: str
     ) -> dict[str, str]:
         unsigned = snapshot["status"] == AgreementStatus.UNSIGN
         fields = {
-            "notify_time": _time(now_us),
+            "notify_time": notify_time(now_us),
             "notify_type": str(snapshot["notify_type"]),
             "notify_id": notify_id,
             "app_id": str(snapshot["app_id"]),
@@ -129,7 +106,7 @@ class AgreementAwareForms:
             "version": "1.0",
             "partner_id": seller_wire_id(int(snapshot["merchant_id"])),
             "status": str(snapshot["status"]),
-            "unsign_time": _time(snapshot.get("unsigned_at_us")) if unsigned else "",
+            "unsign_time": notify_time(snapshot.get("unsigned_at_us")) if unsigned else "",
         }
         fields.update(agreement_fields(snapshot, self._logon_id(snapshot.get("user_id"))))
         return fields
@@ -147,7 +124,7 @@ class AgreementAwareForms:
         agreement's, as in dut_user_sign; paybao's choice, Alipay documents none)."""
         if not agreement.return_url:
             return None
-        sign_type, charset = _context(agreement.channel_context)
+        sign_type, charset = channel_context(agreement.channel_context)
         snapshot = snapshot_of(agreement, "dut_user_sign")
         fields = {
             "charset": charset,
@@ -155,7 +132,7 @@ class AgreementAwareForms:
             "app_id": agreement.app_id,
             "auth_app_id": agreement.app_id,
             "version": "1.0",
-            "timestamp": _time(now_us),
+            "timestamp": notify_time(now_us),
             "status": str(agreement.status),
             **agreement_fields(snapshot, self._logon_id(agreement.user_id)),
         }
@@ -169,7 +146,7 @@ class AgreementAwareForms:
 def agreement_fields(snapshot: Mapping[str, Any], logon_id: str) -> dict[str, str]:
     """The agreement's own fields, shared by notifications, return_url and the query answer."""
     user_id = snapshot.get("user_id")
-    signed_at = _time(snapshot.get("signed_at_us"))
+    signed_at = notify_time(snapshot.get("signed_at_us"))
     return {
         "agreement_no": str(snapshot["agreement_no"]),
         "external_agreement_no": str(snapshot.get("external_agreement_no") or ""),
@@ -180,5 +157,5 @@ def agreement_fields(snapshot: Mapping[str, Any], logon_id: str) -> dict[str, st
         "sign_scene": str(snapshot["sign_scene"]),
         "sign_time": signed_at,
         "valid_time": signed_at,
-        "invalid_time": _time(snapshot.get("invalid_at_us")),
+        "invalid_time": notify_time(snapshot.get("invalid_at_us")),
     }

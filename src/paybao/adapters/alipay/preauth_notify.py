@@ -17,17 +17,19 @@ Signed like trade notifications: all fields but sign and sign_type, empty ones d
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from paybao.adapters.alipay import wire
+from paybao.adapters.alipay.event_notify import (
+    enqueue_in,
+    notify_time,
+    signed_form,
+)
 from paybao.adapters.alipay.methods import seller_wire_id, user_wire_id
-from paybao.adapters.alipay.signing import SignType, parse_sign_type
-from paybao.services.clock import datetime_from_us
-from paybao.services.notify import JOB_NOTIFY, Notification, NotificationRenderer, new_notify_id
+from paybao.services.notify import NotificationRenderer
 from paybao.services.ports import Tx
 from paybao.services.preauth_records import (
     NOTIFY_FREEZE,
@@ -39,13 +41,6 @@ from paybao.services.preauth_records import (
 NOTIFY_TYPES: Final = frozenset({NOTIFY_FREEZE, NOTIFY_UNFREEZE})
 # The outbox's event column is short: the notify_type lives in the snapshot.
 _EVENTS: Final = {NOTIFY_FREEZE: "preauth_freeze", NOTIFY_UNFREEZE: "preauth_unfreeze"}
-_NO_TRADE: Final = 0  # trade_id of an outbox row that belongs to no trade
-
-
-def _time(at_us: object) -> str:
-    if not isinstance(at_us, int):
-        return ""
-    return wire.format_timestamp(datetime_from_us(at_us))
 
 
 def _amount(fen: object) -> str:
@@ -94,22 +89,14 @@ class MerchantPreauthEvents:
     ) -> None:
         if not notify_url:
             return
-        now_us = self.notify.clock.now_us()
-        notification = Notification(
-            id=0,
-            notify_id=new_notify_id(now_us),
-            trade_id=_NO_TRADE,
+        enqueue_in(
+            self.notify,
+            tx,
             merchant_id=order.merchant_id,
             url=notify_url,
             event=_EVENTS[notify_type],
             snapshot=snapshot_of(order, operation, notify_type),
-            status="pending",
-            attempts=0,
-            created_at_us=now_us,
         )
-        self.notify.store.insert_notification(tx, notification)
-        payload = {"notify_id": notification.notify_id}
-        self.notify.jobs.schedule_in(tx, JOB_NOTIFY, notification.notify_id, now_us, payload)
 
 
 class PreauthAwareForms:
@@ -125,20 +112,18 @@ class PreauthAwareForms:
     def render(self, snapshot: Mapping[str, Any], notify_id: str, now_us: int) -> tuple[bytes, str]:
         if snapshot.get("notify_type") not in NOTIFY_TYPES:
             return self.others.render(snapshot, notify_id, now_us)
-        sign_type, charset = _context(str(snapshot.get("channel_context") or "{}"))
-        fields = self.fields(snapshot, notify_id, now_us, charset)
-        signed = wire.build_notification(
-            fields, self.private_key, sign_type=sign_type, charset=charset
+        return signed_form(
+            self.private_key,
+            snapshot,
+            lambda charset: self.fields(snapshot, notify_id, now_us, charset),
         )
-        body = wire.encode_form(signed, charset)
-        return body, f"application/x-www-form-urlencoded; charset={charset}"
 
     def fields(
         self, snapshot: Mapping[str, Any], notify_id: str, now_us: int, charset: str
     ) -> dict[str, str]:
         user_id = snapshot.get("user_id")
         return {
-            "notify_time": _time(now_us),
+            "notify_time": notify_time(now_us),
             "notify_type": str(snapshot["notify_type"]),
             "notify_id": notify_id,
             "app_id": str(snapshot["app_id"]),
@@ -153,8 +138,8 @@ class PreauthAwareForms:
             "amount": _amount(snapshot["amount_fen"]),
             "fund_amount": _amount(snapshot["amount_fen"]),
             "status": str(snapshot["operation_status"]),
-            "gmt_create": _time(snapshot.get("created_at_us")),
-            "gmt_trans": _time(snapshot.get("done_at_us")),
+            "gmt_create": notify_time(snapshot.get("created_at_us")),
+            "gmt_trans": notify_time(snapshot.get("done_at_us")),
             "total_freeze_amount": _amount(snapshot["frozen_fen"]),
             "total_unfreeze_amount": _amount(snapshot["unfrozen_fen"]),
             "total_pay_amount": _amount(snapshot["paid_fen"]),
@@ -171,12 +156,3 @@ class PreauthAwareForms:
             return str(self.users.get(user_id).phone_masked)
         except Exception:  # the notification must go out even if the profile is unreadable
             return ""
-
-
-def _context(channel_context: str) -> tuple[SignType, str]:
-    try:
-        context = json.loads(channel_context or "{}")
-    except ValueError:
-        context = {}
-    sign_type = parse_sign_type(context.get("sign_type")) or "RSA2"
-    return sign_type, str(context.get("charset") or "utf-8")
