@@ -3,7 +3,12 @@ Accept-Language, else Chinese. Error messages are looked up by their stable code
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from fastapi import Request
+
+from paybao.domain.errors import DomainError
 
 LANGS = ("zh", "en")
 
@@ -417,3 +422,14 @@ def text(lang: str, key: str, **values: object) -> str:
 def error_text(lang: str, code: str, fallback: str) -> str:
     entry = ERRORS.get(code)
     return entry[lang] if entry else fallback
+
+
+def page_error(
+    request: Request, error: DomainError, texts: Mapping[str, Mapping[str, str]]
+) -> dict[str, Any]:
+    """A page's error block: the page's own wording for the code if it has one, else the
+    shared table's, else the error's message."""
+    lang = lang_of(request)
+    entry = texts.get(error.code)
+    message = entry[lang] if entry else error_text(lang, error.code, error.message)
+    return {"error": message, "error_code": error.code}

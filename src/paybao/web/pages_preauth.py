@@ -21,7 +21,7 @@ from paybao.domain.preauth import OrderStatus
 from paybao.services.preauth import PreauthService
 from paybao.services.preauth_records import PreauthOrder
 from paybao.web.deps import platform_of
-from paybao.web.i18n import error_text, lang_of
+from paybao.web.i18n import lang_of, page_error
 from paybao.web.pages_user import CSRF, form_of, render
 from paybao.web.session import check_csrf, current_user_id, login_redirect, sign_in
 
@@ -66,10 +66,7 @@ def _preauth(request: Request) -> PreauthService:
 
 
 def _error(request: Request, error: DomainError) -> dict[str, Any]:
-    lang = lang_of(request)
-    entry = ERRORS.get(error.code)
-    message = entry[lang] if entry else error_text(lang, error.code, error.message)
-    return {"error": message, "error_code": error.code}
+    return page_error(request, error, ERRORS)
 
 
 def _merchant_name(request: Request, order: PreauthOrder) -> str:
