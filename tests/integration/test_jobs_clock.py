@@ -59,3 +59,28 @@ def test_clock_refuses_outside_sandbox(platform: Platform) -> None:
     platform.sandbox_clock.sandbox = False
     with pytest.raises(SandboxOnly):
         platform.sandbox_clock.advance(10)
+
+
+def test_advance_runs_a_timer_that_a_sweep_schedules_inside_the_window(platform: Platform) -> None:
+    """A sweep (like the day close's) that would schedule a timer before the target must run
+    before the jump, as the worker's first pass does, or the timer is skipped until after it."""
+    ran: list[tuple[str, int]] = []
+
+    def handler(_tx: Any, job: Job) -> None:
+        ran.append((job.key, platform.clock.now_us() - job.due_at_us))
+
+    platform.jobs.register("test.swept", handler)
+    due_us = platform.clock.now_us() + 3600 * 1_000_000
+
+    def sweep() -> int:
+        if ran:
+            return 0
+        scheduled = platform.db.run(
+            lambda tx: platform.jobs.schedule_in(tx, "test.swept", "k", due_us)
+        )
+        return int(scheduled)
+
+    platform.sweeps.append(sweep)
+    platform.sandbox_clock.advance(2 * 3600)
+    assert [key for key, _ in ran] == ["k"]
+    assert 0 <= ran[0][1] < 60 * 1_000_000  # at its due time, not an hour late at the target
