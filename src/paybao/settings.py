@@ -95,6 +95,13 @@ class Settings(BaseSettings):
     # SDKs stamp requests with the merchant's local clock, meant as Beijing time. None: read
     # ours the same way (right when server and merchants share a zone); else the clients' offset.
     gateway_client_utc_offset_minutes: int | None = Field(default=None, ge=-840, le=840)
+    # Call limits per app (40005 isv.app-call-limited), per server process; and per (app,
+    # method) for the methods named here (isv.method-call-limited): {method: [per_s, burst]}.
+    gateway_app_calls_per_s: float = Field(default=1000.0, gt=0, le=1_000_000)
+    gateway_app_calls_burst: int = Field(default=2000, ge=1, le=10_000_000)
+    gateway_method_call_limits: dict[str, tuple[float, int]] = Field(
+        default_factory=lambda: {"zhima.credit.score.brief.get": (5.0, 50)}
+    )
     notify_retry_schedule_s: tuple[int, ...] = (240, 600, 600, 3600, 7200, 21600, 54000)
     notify_timeout_s: float = Field(default=5.0, gt=0, le=30)
     notify_on_close: bool = False

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from paybao.adapters.alipay.call_limits import CallLimits, Rate
 from paybao.adapters.alipay.gateway import AlipayGateway
 from paybao.adapters.alipay.keys import load_public_key, public_key_to_pem
 from paybao.adapters.alipay.methods import Methods
@@ -80,6 +81,10 @@ def install(platform: Platform) -> None:
         private_key=key.private_key,
         timestamp_window_s=settings.gateway_timestamp_window_s,
         client_utc_offset_minutes=settings.gateway_client_utc_offset_minutes,
+        call_limits=CallLimits(
+            Rate(settings.gateway_app_calls_per_s, settings.gateway_app_calls_burst),
+            {m: Rate(*rate) for m, rate in settings.gateway_method_call_limits.items()},
+        ),
     )
     trades.install_jobs()
     notify.install_jobs()

@@ -51,6 +51,8 @@ _SUB_CODE_GATEWAY_CODES: Final[dict[str, str]] = {
     # Not an Alipay sub_code (Alipay's front proxy just drops huge requests); ours is stable.
     "isv.request-too-large": "40002",
     "isv.missing-signature-config": "40003",
+    "isv.app-call-limited": "40005",
+    "isv.method-call-limited": "40005",
     "ACQ.INVALID_PARAMETER": "40004",
 }
 

@@ -1,9 +1,10 @@
 """The gateway pipeline: raw request bytes in, the exact response bytes out (alipay-protocol.md).
 
-parse -> common params -> app -> signature -> timestamp window -> method -> biz_content ->
-service -> signed envelope. Every failure becomes a signed error object under the method's
-response key, except an unknown app id, which Alipay answers unsigned. Page methods answer
-with a redirect to the cashier (or an HTML error page). Always HTTP 200 for API answers.
+parse -> common params -> app -> signature -> timestamp window -> call limits -> method ->
+biz_content -> service -> signed envelope. Every failure becomes a signed error object under
+the method's response key, except an unknown app id, which Alipay answers unsigned. Page
+methods answer with a redirect to the cashier (or an HTML error page). Always HTTP 200 for
+API answers.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Final
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from paybao.adapters.alipay import wire
+from paybao.adapters.alipay.call_limits import CallLimits
 from paybao.adapters.alipay.errors import WireError, wire_error_for
 from paybao.adapters.alipay.methods import PAGE_METHODS, ZERO_AMOUNTS, Call, Methods
 from paybao.adapters.alipay.signing import SignType, parse_sign_type
@@ -56,6 +58,7 @@ class AlipayGateway:
         private_key: rsa.RSAPrivateKey,
         timestamp_window_s: int,
         client_utc_offset_minutes: int | None,
+        call_limits: CallLimits,
     ) -> None:
         self.methods = methods
         self.merchants = merchants
@@ -63,6 +66,7 @@ class AlipayGateway:
         self.private_key = private_key
         self.timestamp_window_s = timestamp_window_s
         self.client_utc_offset_minutes = client_utc_offset_minutes
+        self.call_limits = call_limits
         # Page methods answer with the URL the browser goes to (a redirect); features add
         # theirs (agreements: alipay.user.agreement.page.sign).
         self.pages: dict[str, Callable[[Call], str]] = dict.fromkeys(PAGE_METHODS, methods.page_pay)
@@ -93,6 +97,7 @@ class AlipayGateway:
     ) -> GatewayReply:
         wire.verify_request_signature(request, app.public_key)
         self._check_timestamp(common.timestamp)
+        self.call_limits.take(app.app_id, common.method)
         if not self.methods.knows(common.method) and common.method not in self.pages:
             raise WireError("isv.invalid-method", "不存在的方法名")
         biz = wire.parse_biz_content(common.biz_content)
