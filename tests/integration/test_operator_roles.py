@@ -199,6 +199,12 @@ def _campaign(platform: Platform, _actor: int | None = None) -> Prepared:
     return {"template_id": operator_campaign(platform).id}, {}
 
 
+def _sent_payout(platform: Platform, _actor: int | None = None) -> Prepared:
+    from tests.integration.test_admin_payouts import sent_card_payout
+
+    return {"kind": "cardpayout", "payout_id": sent_card_payout(platform)}, {}
+
+
 ALL = frozenset(Role)
 
 
@@ -269,6 +275,9 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/admin/coupons/{template_id}/stop"): Case("coupon.manage", FINANCE, _campaign),
     ("POST", "/admin/billers"): Case("biller.manage", ADMIN, _new_biller),
     ("POST", "/admin/billers/{biller_id}/status"): Case("biller.manage", ADMIN, _biller_status),
+    ("POST", "/admin/payouts/{kind}/{payout_id}/query"): Case(
+        "payout.query", FINANCE, _sent_payout
+    ),
 }
 
 
@@ -481,6 +490,7 @@ def test_a_viewer_reads_every_page_without_the_forms_and_sees_its_role(
         "/admin/ledger",
         "/admin/health",
         "/admin/card-refunds",
+        "/admin/payouts",
         "/admin/reconcile",
         "/admin/disputes",
         "/admin/clock",

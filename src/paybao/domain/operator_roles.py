@@ -11,7 +11,7 @@ is listed here.
 | viewer  | read every console page and the admin REST API's reads                         |
 | support | viewer + user-facing actions: freeze / unfreeze a user, risk reviews, blacklist |
 | finance | viewer + money actions: reconciliation runs, dispute rulings (escrow refunds),   |
-|         | resending a merchant notification                                              |
+|         | resending a merchant notification, asking the bank again about a payout        |
 | admin   | everything: operators, roles, disabling, others' API tokens, the sandbox clock,  |
 |         | raw ledger transfers (REST)                                                    |
 
@@ -55,6 +55,7 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "credit.grant": frozenset({Role.FINANCE, Role.ADMIN}),  # a user's Huabei credit limit
     "notify.resend": frozenset({Role.FINANCE, Role.ADMIN}),  # a merchant's trade notification
     "coupon.manage": frozenset({Role.FINANCE, Role.ADMIN}),  # platform-funded coupon campaigns
+    "payout.query": frozenset({Role.FINANCE, Role.ADMIN}),  # ask the bank again about a payout
     # self-service: one's own personal API tokens (they carry one's own role, no more)
     "own_token.create": ALL_ROLES,
     "own_token.revoke": ALL_ROLES,

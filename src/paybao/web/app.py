@@ -114,9 +114,10 @@ def _install_billpay_pages(app: FastAPI) -> None:
 
 def _install_card_payout_pages(app: FastAPI) -> None:
     # Transfers to a bank card and credit-card repayments: REST API and wallet pages.
-    from paybao.web import pages_card_payouts
+    from paybao.web import pages_admin_payouts, pages_card_payouts
 
     pages_card_payouts.install(app)
+    pages_admin_payouts.install(app)  # the operators' view of withdrawals and card payouts
 
 
 def _install_score_pages(app: FastAPI) -> None:

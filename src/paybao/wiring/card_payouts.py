@@ -3,7 +3,8 @@ its sweep), the reminder job, risk control's review of held transfers to cards, 
 checks, and the answer an idempotent REST call gets after a crash.
 
 Needs the wallet (`wallet`, `users`, `sms`, `risk`, `idempotency`). Services land in
-`platform.services`: "card_payouts", "repayment_cards".
+`platform.services`: "card_payouts", "repayment_cards", and "payout_watch" (the operators'
+view of every kind of payout, withdrawals included).
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from typing import TYPE_CHECKING
 
 from paybao.adapters.db.card_payout_checks import CARD_PAYOUT_CHECKS
 from paybao.adapters.db.card_payout_store import SqlCardPayoutStore
+from paybao.adapters.db.payout_watch_store import SqlPayoutWatchStore
 from paybao.domain.card_payouts import CardPayout
 from paybao.domain.withdrawal import WithdrawalFeePolicy
 from paybao.services.card_payout_records import PREFIX, PayoutPolicy, payout_view
 from paybao.services.card_payouts import CardPayoutService
+from paybao.services.payout_watch import PayoutWatch
 from paybao.services.repayment_cards import RepaymentCardService
 
 if TYPE_CHECKING:
@@ -57,7 +60,15 @@ def install(platform: Platform) -> None:
     idempotency = services.get("idempotency")
     if idempotency is not None:
         idempotency.renderers[PREFIX] = _renderer(payouts)
-    services.update(card_payouts=payouts, repayment_cards=cards)
+    watch = PayoutWatch(
+        platform.db,
+        SqlPayoutWatchStore(),
+        services["wallet"],
+        platform.jobs,
+        platform.clock,
+        services["audit"],
+    )
+    services.update(card_payouts=payouts, repayment_cards=cards, payout_watch=watch)
 
 
 def policy_from(settings: Settings) -> PayoutPolicy:

@@ -102,6 +102,16 @@ class SqlJobStore:
         )
         return result.rowcount == 1
 
+    def rearm(self, tx: Connection, kind: str, key: str, due_at_us: int) -> bool:
+        """Run a pending or dead job at `due_at_us`, with a fresh allowance of attempts (its
+        last error is kept until the next run replaces it)."""
+        result = tx.execute(
+            update(jobs)
+            .where(jobs.c.kind == kind, jobs.c.key == key, jobs.c.status.in_(("pending", "dead")))
+            .values(status="pending", attempts=0, due_at_us=due_at_us)
+        )
+        return result.rowcount == 1
+
     def cancel(self, tx: Connection, kind: str, key: str) -> bool:
         result = tx.execute(
             update(jobs)
