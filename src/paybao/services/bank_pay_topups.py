@@ -199,7 +199,7 @@ class BankPayService:
         poll_us = self.policy.bank_pay_query_delay_s * US_PER_S
         if answer.state is BankPayState.UNKNOWN:  # the bank is not answering: back off
             backoff_s = min(
-                self.policy.bank_pay_query_delay_s * 2 ** min(job.attempts, 10), POLL_BACKOFF_S_MAX
+                self.policy.bank_pay_query_delay_s << min(job.attempts, 10), POLL_BACKOFF_S_MAX
             )
             return now_us + backoff_s * US_PER_S
         expires_at_us = int(row.expires_at_us)
