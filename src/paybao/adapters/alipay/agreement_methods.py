@@ -20,13 +20,13 @@ PRODUCT_CODE_NOT_SUPPORTED_ERROR from the same file and developer.aliyun.com/ask
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any, Final, TypeVar
 
 from paybao.adapters.alipay import wire
+from paybao.adapters.alipay.biz_fields import BizFields, terms_digest
 from paybao.adapters.alipay.errors import WireError
 from paybao.adapters.alipay.gateway import AlipayGateway
 from paybao.adapters.alipay.methods import (
@@ -57,6 +57,8 @@ R = TypeVar("R")
 SIGN_METHOD: Final = "alipay.user.agreement.page.sign"
 WITHHOLDING_PRODUCTS: Final = frozenset(product.value for product in Product)
 _ACQ_INVALID: Final = "ACQ.INVALID_PARAMETER"
+_FIELDS: Final = BizFields("INVALID_PARAMETER")
+_text = _FIELDS.text
 ACCESS_CHANNELS: Final = frozenset({"ALIPAYAPP", "QRCODE", "QRCODEORSMS"})
 # Domain refusals of a deduction (alipay.trade.pay) as Alipay's sub_codes.
 DEDUCTION_SUB_CODES: Final[Mapping[str, str]] = {
@@ -152,7 +154,7 @@ class AgreementMethods:
             app_id=call.app.app_id,
             product=product,
             sign_scene=str(terms["sign_scene"]),
-            fingerprint=_digest([terms, _rule_terms(rule)]),
+            fingerprint=terms_digest([terms, _rule_terms(rule)]),
             external_agreement_no=terms["external_agreement_no"],
             external_logon_id=terms["external_logon_id"],
             rule=rule,
@@ -262,7 +264,9 @@ class AgreementMethods:
         new = dataclasses.replace(
             parsed,
             product=product.value,
-            fingerprint=_digest([product.value, agreement_no, parsed.total_fen, parsed.subject]),
+            fingerprint=terms_digest(
+                [product.value, agreement_no, parsed.total_fen, parsed.subject]
+            ),
         )
         trade = self.withholding.deduct(DeductionRequest(new, agreement_no, product))
         return self.methods._paid_fields(trade)
@@ -329,35 +333,4 @@ def _rule_terms(rule: PeriodRule | None) -> list[object] | None:
 
 
 def _amount(biz: Mapping[str, object], key: str, *, required: bool = False) -> int | None:
-    value = biz.get(key)
-    if value is None or value == "":
-        if required:
-            raise WireError("INVALID_PARAMETER", f"缺少必选参数 {key}")
-        return None
-    return wire.parse_amount_fen(value, field=key, sub_code="INVALID_PARAMETER")
-
-
-def _text(
-    biz: Mapping[str, object],
-    key: str,
-    length_max: int,
-    required: bool = False,
-    *,
-    sub_code: str = "INVALID_PARAMETER",
-) -> str:
-    value = biz.get(key)
-    if value is None or value == "":
-        if required:
-            raise WireError(sub_code, f"缺少必选参数 {key}")
-        return ""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise WireError(sub_code, f"{key} must be a string")
-    text = str(value)
-    if len(text) > length_max:
-        raise WireError(sub_code, f"{key} is longer than {length_max}")
-    return text
-
-
-def _digest(terms: object) -> str:
-    text = json.dumps(terms, ensure_ascii=False, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    return _FIELDS.amount_fen(biz, key) if required else _FIELDS.optional_amount_fen(biz, key)

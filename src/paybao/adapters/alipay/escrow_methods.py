@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from paybao.adapters.alipay import wire
+from paybao.adapters.alipay.biz_fields import BizFields
 from paybao.adapters.alipay.errors import WireError
 from paybao.adapters.alipay.methods import Call, Fields, Methods, format_time, user_wire_id
 from paybao.domain.errors import DomainError
@@ -50,6 +51,8 @@ SUB_CODES: Final[Mapping[str, str]] = {
     "invalid_amount": "ACQ.INVALID_PARAMETER",
     "invalid_extension": "ACQ.INVALID_PARAMETER",
 }
+
+_FIELDS: Final = BizFields("ACQ.INVALID_PARAMETER")
 
 
 class EscrowMethods:
@@ -188,17 +191,7 @@ def _text(
     required: bool = True,
     default: str = "",
 ) -> str:
-    value = biz.get(key)
-    if value is None or value == "":
-        if required and not default:
-            raise WireError("ACQ.INVALID_PARAMETER", f"缺少必选参数 {key}")
-        return default
-    if not isinstance(value, str | int):
-        raise WireError("ACQ.INVALID_PARAMETER", f"{key} must be a string")
-    text = str(value)
-    if len(text) > length_max:
-        raise WireError("ACQ.INVALID_PARAMETER", f"{key} is longer than {length_max}")
-    return text
+    return _FIELDS.text(biz, key, length_max, required, default=default)
 
 
 def _duration_s(text: str) -> int:

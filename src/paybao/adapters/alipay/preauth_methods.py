@@ -34,12 +34,12 @@ PAYBAO.ORDER_NOT_AUTHORIZED, PAYBAO.REQUEST_INCONSISTENT and PAYBAO.CANCEL_NOT_A
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar
 
 from paybao.adapters.alipay import wire
+from paybao.adapters.alipay.biz_fields import BizFields, terms_digest
 from paybao.adapters.alipay.errors import WireError
 from paybao.adapters.alipay.gateway import AlipayGateway
 from paybao.adapters.alipay.methods import (
@@ -80,6 +80,9 @@ PRODUCT_CODES: Final = frozenset(code.value for code in ProductCode)
 AUTH_CODE_TYPES: Final = frozenset({"bar_code", "security_code"})
 _ILLEGAL: Final = "ILLEGAL_ARGUMENT"
 _ACQ_INVALID: Final = "ACQ.INVALID_PARAMETER"
+_FIELDS: Final = BizFields(_ILLEGAL)
+_text = _FIELDS.text
+_amount = _FIELDS.amount_fen
 _TIMEOUT_UNITS_S: Final = {"m": 60, "h": 3600, "d": 86_400}
 # Domain refusals of the fund-auth methods as their (unprefixed) sub_codes; others go on to
 # the gateway's own table (frozen account, balance-payment limit, ...).
@@ -174,7 +177,7 @@ class PreauthMethods:
             title=str(terms["order_title"]),
             amount_fen=int(str(terms["amount_fen"])),
             product_code=product_code,
-            fingerprint=_digest(terms),
+            fingerprint=terms_digest(terms),
             timeout_s=_optional_int(terms["timeout_s"]),
             confirm_s=_optional_int(terms["confirm_s"]),
             notify_url=call.common.notify_url or self._merchant_notify_url(call),
@@ -302,7 +305,7 @@ class PreauthMethods:
         parsed = self.methods._new_trade(call)
         new = dataclasses.replace(
             parsed,
-            fingerprint=_digest(
+            fingerprint=terms_digest(
                 [product_code, auth_no, str(mode), parsed.total_fen, parsed.subject]
             ),
         )
@@ -370,36 +373,3 @@ def _timeout_s(biz: Mapping[str, object], key: str) -> int | None:
 
 def _optional_int(value: object) -> int | None:
     return None if value is None else int(str(value))
-
-
-def _amount(biz: Mapping[str, object], key: str) -> int:
-    value = biz.get(key)
-    if value is None or value == "":
-        raise WireError(_ILLEGAL, f"缺少必选参数 {key}")
-    return wire.parse_amount_fen(value, field=key, sub_code=_ILLEGAL)
-
-
-def _text(
-    biz: Mapping[str, object],
-    key: str,
-    length_max: int,
-    required: bool = False,
-    *,
-    sub_code: str = _ILLEGAL,
-) -> str:
-    value = biz.get(key)
-    if value is None or value == "":
-        if required:
-            raise WireError(sub_code, f"缺少必选参数 {key}")
-        return ""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise WireError(sub_code, f"{key} must be a string")
-    text = str(value)
-    if len(text) > length_max:
-        raise WireError(sub_code, f"{key} is longer than {length_max}")
-    return text
-
-
-def _digest(terms: object) -> str:
-    text = json.dumps(terms, ensure_ascii=False, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]

@@ -31,6 +31,7 @@ import re
 from collections.abc import Mapping
 from typing import Final
 
+from paybao.adapters.alipay.biz_fields import BizFields
 from paybao.adapters.alipay.errors import WireError
 from paybao.adapters.alipay.methods import Call, Fields, Methods, user_id_from_wire
 from paybao.domain.errors import DomainError
@@ -42,6 +43,8 @@ METHOD: Final = "zhima.credit.score.brief.get"
 PRODUCT_CODE: Final = "w1010100000000002733"
 CERT_TYPES: Final = frozenset({"IDENTITY_CARD", "PASSPORT", "ALIPAY_USER_ID"})
 INVALID: Final = "INVALID_PARAMETER"
+_FIELDS: Final = BizFields(INVALID)
+_text = _FIELDS.text
 _TRANSACTION_ID: Final = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 SUB_CODES: Final[Mapping[str, str]] = {
     "score_transaction_reused": "PAYBAO.TRANSACTION_ID_REUSED",
@@ -122,17 +125,3 @@ def _threshold(value: object) -> int:
     if not text.isdigit() or not THRESHOLD_MIN <= int(text) <= THRESHOLD_MAX:
         raise WireError(INVALID, f"admittance_score 须为 {THRESHOLD_MIN}-{THRESHOLD_MAX} 的整数")
     return int(text)
-
-
-def _text(biz: Mapping[str, object], key: str, length_max: int, *, required: bool = False) -> str:
-    value = biz.get(key)
-    if value is None or value == "":
-        if required:
-            raise WireError(INVALID, f"缺少必选参数 {key}")
-        return ""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise WireError(INVALID, f"{key} must be a string")
-    text = str(value)
-    if len(text) > length_max:
-        raise WireError(INVALID, f"{key} is longer than {length_max}")
-    return text
