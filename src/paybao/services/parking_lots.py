@@ -45,6 +45,7 @@ from paybao.domain.parking import (
     check_within_single_cap,
     duration_minutes,
 )
+from paybao.domain.trades import TradeContextInconsistent, TradeNotFound
 from paybao.services.parking import AgreementReader, HolderApp, auto_pay_agreement
 from paybao.services.parking_records import (
     Lot,
@@ -294,6 +295,8 @@ class ParkingLots:
             order = self.store.order_by_out_serial(tx, lot.id, out_serial_no, for_update=for_update)
         else:
             order = self.store.latest_unsettled(tx, lot.id, plate, for_update=for_update)
+            # None unpaid: the newest paid one answers "paid already", not "never entered".
+            order = order or self.store.latest_stay(tx, lot.id, plate)
         if order is None or order.lot_id != lot.id:
             raise EntryNotFound("no entry of this car at this lot: collect another way")
         if order.plate != plate:
@@ -325,12 +328,11 @@ class ParkingLots:
     def _pay_in(self, tx: Tx, request: PlatePay, holder: str) -> tuple[ParkingOrder, Trade]:
         new = request.new
         lot = self._lot_in(tx, new.app_id, request.parking_id)
+        replay = self._replay_in(tx, new)
+        if replay is not None:
+            return replay
         # The stay's row lock first: a twin exit or a second number for it waits here.
         order = self._stay_in(tx, lot, request.plate, request.serial_no, None)
-        if order.pay_status is _P.PAID and order.out_trade_no == new.out_trade_no:
-            trade = self.trades.find_in(tx, new.app_id, TradeRef(out_trade_no=new.out_trade_no))
-            if trade.fingerprint == new.fingerprint:
-                return order, trade  # the same order again: the first result
         if order.pay_status.settled:
             raise OrderAlreadyPaid("this stay has been paid: it is never charged twice")
         binding = self.store.plate_by_number(tx, order.plate)
@@ -365,6 +367,20 @@ class ParkingLots:
             paid_at_us=trade.paid_at_us,
         )
         return paid, trade
+
+    def _replay_in(self, tx: Tx, new: NewTrade) -> tuple[ParkingOrder, Trade] | None:
+        """The first result of this out_trade_no, if it paid a stay; other parameters are
+        refused."""
+        try:
+            trade = self.trades.find_in(tx, new.app_id, TradeRef(out_trade_no=new.out_trade_no))
+        except TradeNotFound:
+            return None
+        if trade.fingerprint != new.fingerprint:
+            raise TradeContextInconsistent("this out_trade_no was used with other parameters")
+        order = self.store.order_by_trade_no(tx, trade.trade_no)
+        if order is None or not trade.paid:
+            return None
+        return order, trade
 
     def _refused_in(self, tx: Tx, request: PlatePay, code: str) -> None:
         """Mark the stay REFUSED with why, unless it has been paid meanwhile."""
@@ -430,13 +446,18 @@ class ParkingLots:
     def _synced_stay_in(self, tx: Tx, lot: Lot, paid: PaidElsewhere) -> ParkingOrder:
         """The stay the payment was for; a stay whose entry was never reported is recorded
         from the payment's own times (it is only a record: nothing is charged)."""
-        try:
+        if paid.serial_no:
             return self._stay_in(tx, lot, paid.plate, paid.serial_no, None)
-        except EntryNotFound:
-            if paid.serial_no or paid.in_at_us is None:
-                raise
-        order = self._new_order_in(tx, lot, paid.plate, f"sync:{paid.out_order_no}", paid.in_at_us)
-        return order
+        unpaid = self.store.latest_unsettled(tx, lot.id, paid.plate, for_update=True)
+        if unpaid is not None:
+            return unpaid
+        latest = self.store.latest_stay(tx, lot.id, paid.plate)
+        if paid.in_at_us is None or (latest is not None and latest.in_at_us == paid.in_at_us):
+            if latest is None:
+                raise EntryNotFound("no entry of this car at this lot, and no in_time")
+            return latest  # paid already: refused by the caller
+        out_serial_no = f"sync:{paid.out_order_no}"
+        return self._new_order_in(tx, lot, paid.plate, out_serial_no, paid.in_at_us)
 
     def _check_trade_in(self, tx: Tx, paid: PaidElsewhere) -> None:
         assert paid.trade_no is not None

@@ -107,11 +107,15 @@ class ParkingStore(Protocol):
 
     def order_by_out_order(self, tx: Tx, lot_id: int, out_order_no: str) -> ParkingOrder | None: ...
 
+    def order_by_trade_no(self, tx: Tx, trade_no: str) -> ParkingOrder | None: ...
+
     def latest_unsettled(
         self, tx: Tx, lot_id: int, plate: str, *, for_update: bool = False
     ) -> ParkingOrder | None:
         """The plate's newest order at the lot that is not paid yet."""
         ...
+
+    def latest_stay(self, tx: Tx, lot_id: int, plate: str) -> ParkingOrder | None: ...
 
     def update_order(
         self, tx: Tx, order_id: int, expect: Mapping[str, Any], changes: Mapping[str, Any]

@@ -114,6 +114,10 @@ class SqlParkingStore:
         query = select(parking_orders).where(_O.lot_id == lot_id, _O.out_order_no == out_order_no)
         return self._order(tx, query, for_update=False)
 
+    def order_by_trade_no(self, tx: Connection, trade_no: str) -> ParkingOrder | None:
+        query = select(parking_orders).where(_O.trade_no == trade_no)
+        return self._order(tx, query, for_update=False)
+
     def latest_unsettled(
         self, tx: Connection, lot_id: int, plate: str, *, for_update: bool = False
     ) -> ParkingOrder | None:
@@ -125,6 +129,15 @@ class SqlParkingStore:
             .limit(1)
         )
         return self._order(tx, query, for_update)
+
+    def latest_stay(self, tx: Connection, lot_id: int, plate: str) -> ParkingOrder | None:
+        query = (
+            select(parking_orders)
+            .where(_O.lot_id == lot_id, _O.plate == plate)
+            .order_by(_O.id.desc())
+            .limit(1)
+        )
+        return self._order(tx, query, for_update=False)
 
     def update_order(
         self,
