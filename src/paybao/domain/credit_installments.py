@@ -20,8 +20,15 @@ bills.
 
     plan:   ACTIVE (n periods scheduled) --each 1st bills one--> COMPLETED (the last one billed)
                \\--prepaid (the unbilled principal, fees waived)--> PREPAID
+               \\--refunded (checkout plans: nothing billed, all refunded)--> REFUNDED
     period: SCHEDULED --the 1st--> BILLED
                \\--prepaid--> PREPAID
+               \\--a refund of its trade took all of it (checkout plans)--> REFUNDED
+
+A plan comes from a bill (`bill_id`) or from a trade paid in installments at the cashier
+(`trade_no`: checkout installments, domain/checkout_installments.py). A checkout plan's refunds
+lower its periods not billed yet (`cancelled_fen`, `cancelled_fee_fen`); the same billing and
+early repayment apply to both kinds.
 """
 
 from __future__ import annotations
@@ -74,14 +81,16 @@ INSTALLMENT_POLICY_DEFAULT: Final = InstallmentPolicy()
 
 class PlanStatus(StrEnum):
     ACTIVE = "active"  # periods still to bill
-    COMPLETED = "completed"  # every period billed
+    COMPLETED = "completed"  # every period billed (or billed and the rest refunded)
     PREPAID = "prepaid"  # the periods not billed yet were repaid early, their fees waived
+    REFUNDED = "refunded"  # a checkout plan whose trade was refunded before any period billed
 
 
 class PeriodStatus(StrEnum):
     SCHEDULED = "scheduled"
     BILLED = "billed"
     PREPAID = "prepaid"
+    REFUNDED = "refunded"  # a refund of the plan's trade took all of it (principal and fee 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +104,10 @@ class Period:
 
     def __post_init__(self) -> None:
         assert self.number >= 1
-        assert self.principal_fen > 0 and self.fee_fen >= 0
+        if self.status is PeriodStatus.REFUNDED:
+            assert self.principal_fen == 0 and self.fee_fen == 0
+        else:
+            assert self.principal_fen > 0 and self.fee_fen >= 0
         assert (self.status is PeriodStatus.BILLED) == (self.bill_id is not None)
 
     @property
@@ -107,21 +119,33 @@ class Period:
 class Plan:
     id: int
     user_id: int
-    bill_id: int  # the bill it came from
+    bill_id: int | None  # the bill it came from (None: a checkout plan, from `trade_no`)
     principal_fen: int
-    fee_fen: int  # the total fee as scheduled (waived periods' fees included)
+    fee_fen: int  # the buyer's total fee as scheduled (waived periods' fees included)
     count: int
     fee_rate_bp: int
     status: PlanStatus
     created_at_us: int
     periods: tuple[Period, ...]
     ended_at_us: int | None = None
+    # Checkout installments (domain/checkout_installments.py): the trade paid in installments,
+    # the fee its merchant paid (hb_fq_seller_percent=100) and got back by refunds, the refunds
+    # of the trade (what the buyer got back), and what they took off the periods not billed yet.
+    trade_no: str | None = None
+    seller_fee_fen: int = 0
+    seller_fee_refunded_fen: int = 0
+    refunded_fen: int = 0
+    cancelled_fen: int = 0
+    cancelled_fee_fen: int = 0
 
     def __post_init__(self) -> None:
+        assert (self.bill_id is None) != (self.trade_no is None), "from a bill or a trade"
         assert [p.number for p in self.periods] == list(range(1, self.count + 1))
-        assert sum(p.principal_fen for p in self.periods) == self.principal_fen
-        assert sum(p.fee_fen for p in self.periods) == self.fee_fen
+        assert sum(p.principal_fen for p in self.periods) + self.cancelled_fen == self.principal_fen
+        assert sum(p.fee_fen for p in self.periods) + self.cancelled_fee_fen == self.fee_fen
         assert (self.status is PlanStatus.ACTIVE) == (self.ended_at_us is None)
+        assert 0 <= self.seller_fee_refunded_fen <= self.seller_fee_fen
+        assert 0 <= self.cancelled_fen <= self.refunded_fen <= self.principal_fen
 
     def _sum(self, status: PeriodStatus, principal: bool = True) -> int:
         return sum(
@@ -201,11 +225,14 @@ def total_fee_fen(principal_fen: int, rate_bp: int) -> int:
     return fee_fen
 
 
-def spread(amount_fen: int, count: int) -> tuple[int, ...]:
-    """`amount_fen` in `count` even parts, the remainder (under `count` fen) in the first."""
+def spread(amount_fen: int, count: int, *, remainder_last: bool = False) -> tuple[int, ...]:
+    """`amount_fen` in `count` even parts, the remainder (under `count` fen) in the first (bill
+    installments) or in the last (`remainder_last`: checkout installments)."""
     assert amount_fen >= 0 and 1 <= count <= PERIOD_COUNT_MAX
     part_fen, remainder_fen = divmod(amount_fen, count)
-    parts = (part_fen + remainder_fen,) + (part_fen,) * (count - 1)
+    rest = (part_fen,) * (count - 1)
+    last = (*rest, part_fen + remainder_fen)
+    parts = last if remainder_last else (part_fen + remainder_fen, *rest)
     assert sum(parts) == amount_fen
     return parts
 

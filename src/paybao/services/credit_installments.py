@@ -50,12 +50,16 @@ PREPAYMENT_REFERENCE = "credit_prepayment"
 
 class InstallmentStore(Protocol):
     def insert_plan(self, tx: Tx, plan: Plan) -> int | None:
-        """Insert unless the bill has a plan; the new id, or None."""
+        """Insert unless the bill (or the trade) has a plan; the new id, or None."""
         ...
 
     def plan(self, tx: Tx, plan_id: int) -> Plan | None: ...
 
     def plan_of_bill(self, tx: Tx, bill_id: int) -> Plan | None: ...
+
+    def plan_of_trade(self, tx: Tx, trade_no: str) -> Plan | None:
+        """A checkout plan: the trade paid in installments (services/checkout_installments.py)."""
+        ...
 
     def plans(self, tx: Tx, user_id: int, limit: int) -> list[Plan]:
         """Newest first."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from paybao.domain.accounts import Purpose, platform_account
+from paybao.domain.checkout_installments import InstallmentTerms
 from paybao.domain.coupons import BEST_COUPONS, NO_COUPONS, CouponChoice, Quote
 from paybao.domain.errors import InvalidInput, InvalidState
 from paybao.domain.ledger import Transfer, TransferFlags
@@ -143,6 +144,8 @@ class NewTrade:
     expires_at_us: int | None = None
     # The request's undiscountable_amount: the part of the total coupons leave alone.
     undiscountable_fen: int = 0
+    # What the order says about Huabei and its installments (hb_fq_num, pay channels).
+    installment_terms: InstallmentTerms | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +230,23 @@ class CreditFunding(Protocol):
         ...
 
 
+class InstallmentFunding(Protocol):
+    """Huabei checkout installments (services/checkout_installments.py)."""
+
+    def record_terms_in(self, tx: Tx, trade_no: str, terms: InstallmentTerms) -> None: ...
+
+    def check_in(self, tx: Tx, trade: Trade, funding: Funding, count: int | None) -> None:
+        """Refuse a funding (or a number of installments) the order does not allow."""
+        ...
+
+    def draw_in(
+        self, tx: Tx, user_id: int, paid: Trade, count: int, settlement_id: int
+    ) -> tuple[int, list[Transfer]]:
+        """Owe the buyer's part in `count` periods on its line: the ledger account to debit, and
+        transfers to link after the payment (the merchant's fee)."""
+        ...
+
+
 class TradeDiscounts(Protocol):
     """Coupons (services/marketing.py): priced before a payment, used up inside it."""
 
@@ -281,6 +301,8 @@ class TradeService:
         self.credit: CreditFunding | None = None
         # The coupons feature plugs in; without it no trade is discounted.
         self.discounts: TradeDiscounts | None = None
+        # Checkout installments plug in; without them no trade is paid in installments.
+        self.installments: InstallmentFunding | None = None
         self._fees_account_id: int | None = None
         self._marketing_account_id: int | None = None
         # A user's wallet account never changes once opened: asked once per user, not per pay.
@@ -304,6 +326,8 @@ class TradeService:
             trade = self._draft(new, merchant)
             if self.store.insert_trade(tx, trade):
                 self.jobs.schedule_in(tx, JOB_EXPIRE, trade.trade_no, trade.expires_at_us)
+                if new.installment_terms is not None and self.installments is not None:
+                    self.installments.record_terms_in(tx, trade.trade_no, new.installment_terms)
                 stored = self.store.trade_by_no(tx, trade.trade_no)
                 assert stored is not None
                 return stored
@@ -426,12 +450,15 @@ class TradeService:
         *,
         funding: Funding = Funding.BALANCE,
         coupons: CouponChoice = NO_COUPONS,
+        installments: int | None = None,
     ) -> Trade:
         """The cashier: a signed-in buyer pays an open trade with the wallet balance, or with
         the credit line (`Funding.CREDIT`: Huabei; the same payment password), with the
-        coupons the buyer chose."""
+        coupons the buyer chose; with credit in `installments` periods (花呗分期) if given."""
         if funding not in (Funding.BALANCE, Funding.CREDIT):
             raise InvalidInput("pay from the balance or with credit", code="funding_invalid")
+        if installments is not None and self.installments is None:
+            raise InvalidInput("installments are not available", code="funding_invalid")
 
         def work(tx: Tx) -> Trade:
             trade = self._trade_in(tx, trade_no)
@@ -439,7 +466,13 @@ class TradeService:
             next_status(trade.status, TradeEvent.PAY)  # before asking for the password
             self.buyers.check_payment_password_in(tx, buyer_user_id, payment_password)
             return self._pay_in(
-                tx, trade, merchant, buyer_user_id, funding=funding, coupons=coupons
+                tx,
+                trade,
+                merchant,
+                buyer_user_id,
+                funding=funding,
+                coupons=coupons,
+                installments=installments,
             )
 
         return self.buyers.run_paying(work)
@@ -495,10 +528,14 @@ class TradeService:
         funding: str = "balance",
         reserved_in: int | None = None,
         coupons: CouponChoice = NO_COUPONS,
+        installments: int | None = None,
     ) -> Trade:
         paid_by = Funding(funding)  # the balance, a card or the credit line, nothing else
         if paid_by is Funding.CREDIT and self.credit is None:
             raise InvalidInput("credit pay is not available", code="funding_invalid")
+        if self.installments is not None and reserved_in is None:
+            # The order's Huabei terms (pay channels, hb_fq_num) before anything is written.
+            self.installments.check_in(tx, trade, paid_by, installments)
         if merchant.owner_user_id is not None and merchant.owner_user_id == buyer_user_id:
             raise BuyerIsSeller("a merchant cannot pay itself")
         now_us = self.clock.now_us()
@@ -540,7 +577,9 @@ class TradeService:
             discount_fen=quote.discount_fen,
             mdiscount_fen=quote.mdiscount_fen,
         )
-        self._paid_in(tx, paid, merchant, buyer_user_id, reserved_in=reserved_in)
+        self._paid_in(
+            tx, paid, merchant, buyer_user_id, reserved_in=reserved_in, installments=installments
+        )
         return paid
 
     def _quote_in(self, tx: Tx, trade: Trade, buyer_user_id: int, choice: CouponChoice) -> Quote:
@@ -562,13 +601,21 @@ class TradeService:
         *,
         last: bool = False,
         reserved_in: int | None = None,
+        installments: int | None = None,
     ) -> None:
         """What follows every payment in its transaction: the finish timer, the merchant's
         notification, and the journal. `last`: the transaction writes nothing after this, so
         the journal may commit it (see `LedgerService.transfer_in`)."""
         assert paid.paid_at_us is not None
+        extra: list[Transfer] = []
         if reserved_in is not None:
             source_id = reserved_in
+        elif installments is not None:
+            # Huabei in installments: the line's row lock, as a credit payment's, comes first.
+            assert self.installments is not None and paid.funding is Funding.CREDIT
+            source_id, extra = self.installments.draw_in(
+                tx, buyer_user_id, paid, installments, merchant.settlement_account_id
+            )
         elif paid.funding is Funding.CREDIT:
             # The line's row lock comes before any ledger account's (services/credit.py).
             assert self.credit is not None
@@ -580,7 +627,7 @@ class TradeService:
         self.events.trade_changed_in(tx, paid, "pay")
         # Money moves last: the merchant's and the fee account's rows are hot (every payment
         # credits them), so their locks are taken as late, and held as briefly, as possible.
-        self._move_payment_in(tx, paid, merchant, source_id, paid.fee_fen, last=last)
+        self._move_payment_in(tx, paid, merchant, source_id, paid.fee_fen, last=last, extra=extra)
 
     def _wallet_id_in(self, tx: Tx, user_id: int) -> int:
         wallet_id = self._wallet_ids.get(user_id)
@@ -600,10 +647,12 @@ class TradeService:
         fee_fen: int,
         *,
         last: bool = False,
+        extra: Sequence[Transfer] = (),
     ) -> None:
         """`source_id`: the buyer's wallet, or its credit account for a credit payment. The
         buyer pays its part, the platform's marketing account the platform-funded discount,
-        and the fee is taken from what the merchant received: all or none."""
+        and the fee is taken from what the merchant received, then `extra` (a merchant-paid
+        installment fee): all or none."""
         settlement_id = merchant.settlement_account_id
         transfers = [
             Transfer(
@@ -637,6 +686,7 @@ class TradeService:
                     reference=trade.trade_no,
                 )
             )
+        transfers.extend(extra)
         try:
             self.ledger.transfer_in(tx, linked(transfers), commit=last)
         except LedgerRejected as error:
@@ -828,6 +878,7 @@ __all__: Sequence[str] = [
     "AuthCodeResolver",
     "Buyers",
     "CreditFunding",
+    "InstallmentFunding",
     "NewTrade",
     "Trade",
     "TradeDiscounts",

@@ -9,6 +9,12 @@ card debit's answer is unknown the page says so and reloads itself until the ban
 settled the trade. A trade that is paid or closed is shown as such and cannot be paid again (the
 service refuses it in any case).
 
+Huabei installments (花呗分期, services/checkout_installments.py): when the order allows them and
+the buyer's line has room, the page offers the merchant's fixed number of periods, or (orders of
+100 CNY and more without one) 3, 6 and 12, each with what a period costs and the fee, or
+"商家承担手续费 · 免息" when the merchant pays it; plain 花呗 is hidden when the order's pay
+channels exclude it. The amounts are those of the amount the pay button shows.
+
 Coupons (services/marketing.py): the page offers the buyer's usable coupons, one merchant-funded
 and one platform-funded at most, the best pair chosen (the buyer may pick others or none) and
 what is left to pay shown as the choice changes (static/coupons.js, from a table the server
@@ -54,6 +60,8 @@ _MESSAGES = {
     "credit_not_opened": "尚未开通花呗",
     "credit_limit_exceeded": "花呗可用额度不足",
     "credit_overdue_frozen": "花呗账单已逾期,暂停使用;还清后恢复",
+    "installment_not_offered": "该订单不支持所选的花呗分期期数",
+    "credit_channel_disabled": "该订单不支持花呗付款",
     "coupon_unavailable": "优惠券已使用或已过期,请重新选择",
     "coupon_not_applicable": "所选优惠券不适用于本订单",
     "card_payment_mismatch": "优惠已变化,款项已存入余额,请重新付款",
@@ -77,8 +85,11 @@ def _page(
         forms = platform.services["notification_forms"]
         return_url = forms.return_url(trade, platform.clock.now_us())
     offers = None
+    installments: tuple[Any, ...] = ()
     if user_id is not None and trade.status is TradeStatus.WAIT_BUYER_PAY:
         offers = _offers(request, trade, user_id)
+        principal_fen = offers.best.buyer_pay_fen if offers else trade.total_fen
+        installments = _installments(request, trade, user_id, principal_fen)
     context = {
         "trade": trade,
         "merchant_name": merchant.name,
@@ -92,6 +103,8 @@ def _page(
         "return_url": return_url,
         "cards": _cards(request, user_id) if trade.status is TradeStatus.WAIT_BUYER_PAY else [],
         "credit_available": _credit_available(request, user_id, trade),
+        "installments": installments,
+        "seller_pays": bool(installments) and _seller_pays(request, trade),
         "processing": processing,
         "refresh_s": PROCESSING_REFRESH_S,
     }
@@ -140,8 +153,26 @@ def _credit_available(request: Request, user_id: int | None, trade: Trade) -> st
     credit = platform_of(request).services.get("credit")  # None: no credit feature installed
     if credit is None or user_id is None or trade.status is not TradeStatus.WAIT_BUYER_PAY:
         return None
+    checkout = platform_of(request).services.get("checkout_installments")
+    if checkout is not None and not checkout.terms_of(trade.trade_no).credit_allowed:
+        return None  # the order's pay channels exclude plain Huabei
     line = credit.offer(user_id, trade.total_fen)
     return None if line is None else format_yuan(line.available_fen)
+
+
+def _installments(
+    request: Request, trade: Trade, user_id: int, principal_fen: int
+) -> tuple[Any, ...]:
+    """The Huabei installment offers (domain Offer: periods, fees) for this buyer and trade."""
+    checkout = platform_of(request).services.get("checkout_installments")
+    if checkout is None:
+        return ()
+    return tuple(checkout.offers(trade, user_id, principal_fen))
+
+
+def _seller_pays(request: Request, trade: Trade) -> bool:
+    checkout = platform_of(request).services.get("checkout_installments")
+    return checkout is not None and bool(checkout.terms_of(trade.trade_no).seller_pays)
 
 
 def _not_found(request: Request) -> Response:
@@ -205,6 +236,16 @@ async def pay(request: Request, trade_no: str) -> Response:
     try:
         await check_csrf(request)
         coupons = _coupon_choice(form)
+        if funding.startswith("installments:"):
+            paid = trades.pay_by_buyer(
+                trade_no,
+                user_id,
+                password,
+                funding=Funding.CREDIT,
+                coupons=coupons,
+                installments=_count(funding),
+            )
+            return _paid(request, paid)
         if funding not in ("balance", "credit"):
             return _pay_by_card(request, trade_no, user_id, funding, password, coupons)
         paid = trades.pay_by_buyer(
@@ -213,6 +254,14 @@ async def pay(request: Request, trade_no: str) -> Response:
     except DomainError as error:
         return _page(request, trades.get(trade_no), error=_message(error), status=400)
     return _paid(request, paid)
+
+
+def _count(funding: str) -> int:
+    """`installments:<n>`: the number of periods chosen."""
+    text = funding.partition(":")[2]
+    if not text.isdigit() or len(text) > 2:
+        raise InvalidInput("choose how to pay", code="funding_invalid")
+    return int(text)
 
 
 def _pay_by_card(

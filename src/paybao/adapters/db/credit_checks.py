@@ -12,7 +12,8 @@
   refunded amount the sum of the refunds that went back to it; ROLLED exactly when it rolled into
   another bill, PAID exactly when nothing is left otherwise;
 * `credit.rows_have_journals`: every purchase's trade was paid with credit from the user's
-  credit account for the purchase's amount (and every credit-paid trade has its purchase);
+  credit account for the purchase's amount (and every credit-paid trade has its purchase, or
+  its checkout installment plan: checkout_installment_checks.py);
   every repayment, penalty and refund back to the line has its transfer for its amount.
 
 Installment plans, fees, interest and prepayments: `credit_installment_checks.py`.
@@ -100,7 +101,8 @@ WHERE t.funding IS NULL OR t.funding <> 'credit' OR p.id IS NULL OR p.amount_fen
 UNION ALL
 SELECT t.trade_no, NULL, t.funding, NULL
 FROM trades t LEFT JOIN credit_draws d ON d.trade_no = t.trade_no
-WHERE t.funding = 'credit' AND t.paid_at_us IS NOT NULL AND d.id IS NULL
+LEFT JOIN credit_installment_plans pl ON pl.trade_no = t.trade_no
+WHERE t.funding = 'credit' AND t.paid_at_us IS NOT NULL AND d.id IS NULL AND pl.id IS NULL
 LIMIT :limit
 """
 

@@ -1,10 +1,11 @@
 """Reconciliation of Huabei installment plans, fees, revolving interest and prepayments, as
 aggregate SQL (the lines and bills they feed: `credit_checks.py`).
 
-* `credit.plans_match_rows`: a plan's principal and fee are the sums of its periods', it has as
-  many periods as it says, the bill it came from converted exactly its principal, and its status
-  follows its periods (ACTIVE while one is scheduled; PREPAID when some were prepaid; COMPLETED
-  when all were billed); a billed period names its bill;
+* `credit.plans_match_rows`: a plan's principal and fee are the sums of its periods' (plus, for a
+  checkout plan, what refunds took off them), it has as many periods as it says, the bill it came
+  from converted exactly its principal (a checkout plan has no bill), and its status follows its
+  periods (ACTIVE while one is scheduled; PREPAID when some were prepaid; COMPLETED when some were
+  billed; REFUNDED when a refund took them all); a billed period names its bill;
 * `credit.installments_have_journals`: every billed period's fee moved from the user's credit
   account to the platform's credit income (`credit:fee:<plan>:<n>`) and no other period's did;
   every day's interest has its transfer (`credit:interest:<bill>:<day>`); a prepaid plan's
@@ -30,15 +31,19 @@ from paybao.services.reconcile import Check, Difference
 _LIMIT = 1000
 
 _PLAN_SUMS = """
-SELECT pl.id, pl.status, pl.principal_fen, pl.fee_fen, pl.periods_count, b.converted_fen,
-  COALESCE(SUM(p.principal_fen), 0), COALESCE(SUM(p.fee_fen), 0), COUNT(p.plan_id),
+SELECT pl.id, pl.status, pl.principal_fen, pl.fee_fen, pl.periods_count,
+  CASE WHEN pl.trade_no IS NULL THEN b.converted_fen ELSE pl.principal_fen END,
+  COALESCE(SUM(p.principal_fen), 0) + pl.cancelled_fen,
+  COALESCE(SUM(p.fee_fen), 0) + pl.cancelled_fee_fen, COUNT(p.plan_id),
   COALESCE(SUM(CASE WHEN p.status = 'scheduled' THEN 1 ELSE 0 END), 0),
   COALESCE(SUM(CASE WHEN p.status = 'prepaid' THEN 1 ELSE 0 END), 0),
-  COALESCE(SUM(CASE WHEN (p.status = 'billed') <> (p.bill_id IS NOT NULL) THEN 1 ELSE 0 END), 0)
+  COALESCE(SUM(CASE WHEN (p.status = 'billed') <> (p.bill_id IS NOT NULL) THEN 1 ELSE 0 END), 0),
+  COALESCE(SUM(CASE WHEN p.status = 'billed' THEN 1 ELSE 0 END), 0)
 FROM credit_installment_plans pl
 LEFT JOIN credit_bills b ON b.id = pl.bill_id
 LEFT JOIN credit_installment_periods p ON p.plan_id = pl.id
-GROUP BY pl.id, pl.status, pl.principal_fen, pl.fee_fen, pl.periods_count, b.converted_fen
+GROUP BY pl.id, pl.status, pl.principal_fen, pl.fee_fen, pl.periods_count, b.converted_fen,
+  pl.trade_no, pl.cancelled_fen, pl.cancelled_fee_fen
 ORDER BY pl.id
 """
 
@@ -87,25 +92,26 @@ def plans_match_rows(tx: Connection, _now_us: int) -> Sequence[Difference]:
     found: list[Difference] = []
     for row in tx.execute(text(_PLAN_SUMS)):
         plan_id, status, principal, fee, count, converted = row[:6]
-        periods_principal, periods_fee, periods, scheduled, prepaid, unlinked = row[6:]
+        periods_principal, periods_fee, periods, scheduled, prepaid, unlinked, billed = row[6:]
         subject = f"installment plan {plan_id}"
         expected = (principal, fee, count, principal, 0)
         actual = (periods_principal, periods_fee, periods, converted, unlinked)
         if expected != actual:
             found.append(Difference("credit_plan_rows", subject, str(expected), str(actual)))
-        if status != _status_of(scheduled, prepaid):
-            found.append(
-                Difference("credit_plan_status", subject, _status_of(scheduled, prepaid), status)
-            )
+        if status != _status_of(scheduled, prepaid, billed):
+            expected_status = _status_of(scheduled, prepaid, billed)
+            found.append(Difference("credit_plan_status", subject, expected_status, status))
         if len(found) >= _LIMIT:
             break
     return found
 
 
-def _status_of(scheduled: int, prepaid: int) -> str:
+def _status_of(scheduled: int, prepaid: int, billed: int) -> str:
     if scheduled > 0:
         return PlanStatus.ACTIVE.value
-    return PlanStatus.PREPAID.value if prepaid > 0 else PlanStatus.COMPLETED.value
+    if prepaid > 0:
+        return PlanStatus.PREPAID.value
+    return PlanStatus.COMPLETED.value if billed > 0 else PlanStatus.REFUNDED.value
 
 
 def installments_have_journals(tx: Connection, _now_us: int) -> Sequence[Difference]:

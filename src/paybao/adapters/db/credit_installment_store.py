@@ -1,8 +1,9 @@
 """SQL for Huabei bill installments: plans and their periods. Core, one statement per call except
 where a plan's few periods (at most 36) are written with it.
 
-Every write happens under the user's credit line lock (services/credit_installments.py), and the
-unique bill id of a plan makes a second conversion of one bill insert nothing.
+Every write happens under the user's credit line lock (services/credit_installments.py,
+services/checkout_installments.py), and the unique bill id (or trade number) of a plan makes a
+second conversion of one bill (or payment of one trade) insert nothing.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class SqlInstallmentStore:
         self._insert = pg_insert if dialect == "postgresql" else sqlite_insert
 
     def insert_plan(self, tx: Connection, plan: Plan) -> int | None:
-        """Insert unless the bill has a plan; the new id, or None."""
+        """Insert unless the bill (or the trade) has a plan; the new id, or None."""
         values = {
             "user_id": plan.user_id,
             "bill_id": plan.bill_id,
@@ -47,6 +48,8 @@ class SqlInstallmentStore:
             "status": plan.status.value,
             "created_at_us": plan.created_at_us,
             "ended_at_us": plan.ended_at_us,
+            "trade_no": plan.trade_no,
+            "seller_fee_fen": plan.seller_fee_fen,
         }
         statement = self._insert(_PLANS).values(**values).on_conflict_do_nothing()
         found = tx.execute(statement.returning(_PLANS.c.id)).scalar()
@@ -63,6 +66,10 @@ class SqlInstallmentStore:
 
     def plan_of_bill(self, tx: Connection, bill_id: int) -> Plan | None:
         found = self._plans(tx, select(_PLANS).where(_PLANS.c.bill_id == bill_id))
+        return found[0] if found else None
+
+    def plan_of_trade(self, tx: Connection, trade_no: str) -> Plan | None:
+        found = self._plans(tx, select(_PLANS).where(_PLANS.c.trade_no == trade_no))
         return found[0] if found else None
 
     def plans(self, tx: Connection, user_id: int, limit: int) -> list[Plan]:
@@ -94,13 +101,18 @@ class SqlInstallmentStore:
         return self._plans(tx, query)
 
     def save_plan(self, tx: Connection, before: Plan, after: Plan, now_us: int) -> None:
-        """Write what changed from `before` to `after`: the plan's status and its periods'."""
+        """Write what changed from `before` to `after`: the plan's status and refund figures,
+        and its periods' status, bill and (after a refund) amounts."""
         assert before.id == after.id and before.count == after.count
-        if (before.status, before.ended_at_us) != (after.status, after.ended_at_us):
+        if _plan_changes(before) != _plan_changes(after):
             statement = (
                 update(_PLANS)
-                .where(_PLANS.c.id == after.id, _PLANS.c.status == before.status.value)
-                .values(status=after.status.value, ended_at_us=after.ended_at_us)
+                .where(
+                    _PLANS.c.id == after.id,
+                    _PLANS.c.status == before.status.value,
+                    _PLANS.c.refunded_fen == before.refunded_fen,
+                )
+                .values(**_plan_changes(after))
             )
             assert tx.execute(statement).rowcount == 1
         for old, new in zip(before.periods, after.periods, strict=True):
@@ -114,7 +126,13 @@ class SqlInstallmentStore:
                     _PERIODS.c.number == new.number,
                     _PERIODS.c.status == old.status.value,
                 )
-                .values(status=new.status.value, bill_id=new.bill_id, billed_at_us=billed_at_us)
+                .values(
+                    status=new.status.value,
+                    bill_id=new.bill_id,
+                    billed_at_us=billed_at_us,
+                    principal_fen=new.principal_fen,
+                    fee_fen=new.fee_fen,
+                )
             )
             assert tx.execute(statement).rowcount == 1
 
@@ -133,6 +151,18 @@ class SqlInstallmentStore:
         for row in tx.execute(periods_query).mappings():
             periods[int(row["plan_id"])].append(_period(row))
         return [_plan(row, periods[int(row["id"])]) for row in rows]
+
+
+def _plan_changes(plan: Plan) -> dict[str, Any]:
+    """The columns of a plan that change after it is made."""
+    return {
+        "status": plan.status.value,
+        "ended_at_us": plan.ended_at_us,
+        "refunded_fen": plan.refunded_fen,
+        "cancelled_fen": plan.cancelled_fen,
+        "cancelled_fee_fen": plan.cancelled_fee_fen,
+        "seller_fee_refunded_fen": plan.seller_fee_refunded_fen,
+    }
 
 
 def _period_values(plan_id: int, user_id: int, period: Period) -> dict[str, Any]:
@@ -163,7 +193,7 @@ def _plan(row: Any, periods: list[Period]) -> Plan:
     return Plan(
         id=int(row["id"]),
         user_id=int(row["user_id"]),
-        bill_id=int(row["bill_id"]),
+        bill_id=None if row["bill_id"] is None else int(row["bill_id"]),
         principal_fen=int(row["principal_fen"]),
         fee_fen=int(row["fee_fen"]),
         count=int(row["periods_count"]),
@@ -172,4 +202,10 @@ def _plan(row: Any, periods: list[Period]) -> Plan:
         created_at_us=int(row["created_at_us"]),
         periods=tuple(periods),
         ended_at_us=None if row["ended_at_us"] is None else int(row["ended_at_us"]),
+        trade_no=row["trade_no"],
+        seller_fee_fen=int(row["seller_fee_fen"]),
+        seller_fee_refunded_fen=int(row["seller_fee_refunded_fen"]),
+        refunded_fen=int(row["refunded_fen"]),
+        cancelled_fen=int(row["cancelled_fen"]),
+        cancelled_fee_fen=int(row["cancelled_fee_fen"]),
     )
