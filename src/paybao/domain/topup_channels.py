@@ -18,8 +18,8 @@ III: 200,000 per China year, less what was paid already). Code `topup_over_class
 (LimitExceeded, with limit_fen, used_fen, balance_fen, room_fen). An account without a class
 (identity not verified) cannot top up by these channels: `identity_not_verified`.
 
-Codes: topup_amount_invalid, cash_code_invalid, bank_pay_bank_unknown, topup_over_class_room,
-identity_not_verified.
+Codes: topup_channel_amount_invalid, cash_code_invalid, bank_pay_bank_unknown,
+topup_over_class_room, identity_not_verified.
 """
 
 from __future__ import annotations
@@ -108,13 +108,13 @@ CHANNEL_POLICY_DEFAULT: Final = ChannelPolicy()
 
 
 def check_amount(amount_fen: int, min_fen: int, max_fen: int) -> int:
-    """An amount within [min, max] fen; `topup_amount_invalid` otherwise."""
+    """An amount within [min, max] fen; `topup_channel_amount_invalid` otherwise."""
     if isinstance(amount_fen, bool) or not isinstance(amount_fen, int):
-        raise InvalidInput("amount must be whole fen", code="topup_amount_invalid")
+        raise InvalidInput("amount must be whole fen", code="topup_channel_amount_invalid")
     if not min_fen <= amount_fen <= max_fen:
         raise InvalidInput(
             f"the amount is {format_yuan(min_fen)} to {format_yuan(max_fen)} CNY",
-            code="topup_amount_invalid",
+            code="topup_channel_amount_invalid",
             min_fen=min_fen,
             max_fen=max_fen,
         )

@@ -194,7 +194,8 @@ class SandboxBankPay:
 
     def return_url(self, order_no: str) -> str:
         row = self._row(order_no)
-        assert row is not None
+        if row is None:
+            raise InvalidInput("no such order", code="bank_order_not_found")
         query = signed({"order_no": order_no, "status": row.status}, self.key)
         return f"{row.return_url}?{urlencode(query)}"
 
