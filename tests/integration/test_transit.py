@@ -102,9 +102,10 @@ def test_arrears_suspend_blacklist_then_repay_restores(
 
     assert (restored.status.value, restored.owed_fen) == ("ACTIVE", 0)
     assert wallet_balance(platform, user_id) == 9_00
-    assert call(client, "alipay.commerce.transport.offlinepay.userblacklist.query", {})[
-        "black_list"
-    ] == []
+    assert (
+        call(client, "alipay.commerce.transport.offlinepay.userblacklist.query", {})["black_list"]
+        == []
+    )
     again = settle(client, ("M-0004", records))[0]
     assert again["result"] == "SUCCESS" and again["trade_no"], again
     query = call(client, "alipay.trade.query", {"out_trade_no": "M-0004"})

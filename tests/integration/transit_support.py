@@ -58,7 +58,9 @@ class Phone:
         self.counter += 1
         cert = Certificate.from_bytes(self.certificate)
         draft = RideCode(cert, now_s, self.counter, secrets.randbits(32))
-        return RideCode(cert, now_s, self.counter, draft.nonce, sign(self.key, draft.body())).to_text()
+        return RideCode(
+            cert, now_s, self.counter, draft.nonce, sign(self.key, draft.body())
+        ).to_text()
 
 
 def open_ride_code(platform: Platform, user_id: int, app_id: str = APP_ID) -> Phone:
@@ -73,9 +75,7 @@ def now_s(platform: Platform) -> int:
     return platform.clock.now_us() // US_PER_S
 
 
-def reader(
-    client: Any, station: str, kind: TapKind = TapKind.IN, *, synced: bool = True
-) -> Reader:
+def reader(client: Any, station: str, kind: TapKind = TapKind.IN, *, synced: bool = True) -> Reader:
     """A gate that downloaded the issuer keys and (when `synced`) the blacklist."""
     gate = Reader(app_id=APP_ID, station=station, kind=kind)
     gate.load_keys(call(client, "alipay.commerce.transport.offlinepay.key.query", {})["keys"])
