@@ -166,7 +166,10 @@ class MerchantService:
     # Look-ups -----------------------------------------------------------------------------
 
     def find_app(self, app_id: str) -> App | None:
-        """The app, from a short-lived cache: the gateway asks on every call."""
+        """The app, from a short-lived cache: the gateway asks on every call. A text that
+        cannot be an app id (a NUL byte, letters) is nobody's, without asking the database."""
+        if not _is_app_id(app_id):
+            return None
         now_s = time.monotonic()
         cached = self._apps.get(app_id)
         if cached is not None and now_s - cached[0] < APP_CACHE_TTL_S:
@@ -234,7 +237,7 @@ def check_url(url: str) -> str:
 
 
 def _is_app_id(text: str) -> bool:
-    return len(text) == APP_ID_LENGTH and text.isdigit()
+    return len(text) == APP_ID_LENGTH and text.isascii() and text.isdigit()
 
 
 def _new_app_id() -> str:
