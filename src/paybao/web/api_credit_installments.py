@@ -36,21 +36,23 @@ class PeriodOut(BaseModel):
     )
     principal_fen: int
     fee_fen: int
-    status: str = Field(json_schema_extra={"enum": ["scheduled", "billed", "prepaid"]})
+    status: str = Field(json_schema_extra={"enum": ["scheduled", "billed", "prepaid", "refunded"]})
     bill_id: int | None = Field(description="The bill it went into, once billed.")
 
 
 class PlanOut(BaseModel):
     id: int
     user_id: int
-    bill_id: int = Field(description="The bill it was converted from.")
+    bill_id: int | None = Field(
+        description="The bill it was converted from (null: a checkout plan, see trade_no)."
+    )
     principal_fen: int
     fee_fen: int = Field(description="The whole fee as scheduled (prepaid periods' fees waived).")
     count: int = Field(description=f"Number of periods: {COUNTS_TEXT}.")
     fee_rate_bp: int = Field(
         description="Total fee in basis points of the principal (880 = 8.8 %)."
     )
-    status: str = Field(json_schema_extra={"enum": ["active", "completed", "prepaid"]})
+    status: str = Field(json_schema_extra={"enum": ["active", "completed", "prepaid", "refunded"]})
     created_at_us: int
     ended_at_us: int | None
     periods: list[PeriodOut]
@@ -59,6 +61,16 @@ class PlanOut(BaseModel):
     unbilled_fee_fen: int = Field(description="The fees prepaying waives.")
     prepaid_fen: int
     waived_fee_fen: int
+    trade_no: str | None = Field(
+        default=None, description="Checkout installments (花呗分期): the trade paid in them."
+    )
+    seller_fee_fen: int = Field(default=0, description="The fee the merchant paid for it.")
+    seller_fee_refunded_fen: int = 0
+    refunded_fen: int = Field(default=0, description="Refunds of the trade to the buyer.")
+    cancelled_fen: int = Field(
+        default=0, description="What those refunds took off the periods not billed yet."
+    )
+    cancelled_fee_fen: int = Field(default=0, description="The buyer's fee they waived.")
 
 
 class PlansOut(BaseModel):

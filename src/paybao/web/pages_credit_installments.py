@@ -81,9 +81,19 @@ TEXTS.update(
         "credit_plan_status_active": {"zh": "还款中", "en": "Repaying"},
         "credit_plan_status_completed": {"zh": "已完成", "en": "Completed"},
         "credit_plan_status_prepaid": {"zh": "已提前还清", "en": "Repaid early"},
+        "credit_plan_status_refunded": {"zh": "已退款", "en": "Refunded"},
         "credit_period_scheduled": {"zh": "待入账", "en": "To be billed"},
         "credit_period_billed": {"zh": "已入账", "en": "Billed"},
         "credit_period_prepaid": {"zh": "已提前还款", "en": "Repaid early"},
+        "credit_period_refunded": {"zh": "已退款取消", "en": "Refunded"},
+        # Checkout installments (花呗分期 at the cashier: domain/checkout_installments.py).
+        "credit_plan_checkout": {"zh": "分期购物", "en": "Paid in installments"},
+        "credit_plan_trade": {"zh": "订单号", "en": "Order"},
+        "credit_plan_seller_fee": {
+            "zh": "商家承担手续费 · 免息",
+            "en": "Fee paid by the merchant · interest-free",
+        },
+        "credit_plan_refunded": {"zh": "已退款", "en": "Refunded"},
         "credit_prepay": {"zh": "提前还款", "en": "Repay early"},
         "credit_prepay_note": {
             "zh": "从余额一次还清未入账本金 ¥{amount},免除未入账手续费 ¥{fee};"
