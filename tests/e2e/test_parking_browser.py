@@ -1,0 +1,143 @@
+"""Parking auto-pay in Chromium on a phone-sized screen (390 px): the user signs in, opens 停车
+from the wallet home, binds a new-energy plate, turns on auto-pay with the payment password and
+a lower per-payment cap; a car park then reports the entry and exit and takes the fee by plate
+through the gateway; the wallet's parking page shows the order (lot, entry, exit, duration,
+amount, status). Screenshots: test-artifacts/parking-*.png."""
+
+from __future__ import annotations
+
+import urllib.parse
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from tests.e2e.test_wallet_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, server
+from tests.integration.gateway_support import (
+    LOGIN_PASSWORD,
+    PAYMENT_PASSWORD,
+    make_buyer,
+    make_shop,
+    parse_verified,
+    signed_params,
+)
+
+from paybao.adapters.alipay import wire
+from paybao.bootstrap import Platform
+
+pytestmark = pytest.mark.browser
+__all__ = ["server"]  # the fixture that serves the app
+PHONE = "13700137031"
+VIEWPORT = {"width": 390, "height": 844}
+PREFIX = "alipay.eco.mycar.parking."
+
+
+def _shot(page: Any, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"parking-{name}.png"), full_page=True)
+
+
+def _fits_phone(page: Any) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORT["width"]
+
+
+def _click(page: Any, selector: str) -> None:
+    with page.expect_navigation():
+        page.click(selector)
+
+
+def _lot_call(platform: Platform, method: str, biz: dict[str, Any]) -> dict[str, Any]:
+    """The car park's system calling the gateway."""
+    query = urllib.parse.urlencode(signed_params(PREFIX + method, biz)).encode()
+    reply = platform.services["alipay_gateway"].handle(query, b"", None)
+    answer = parse_verified(reply.body, platform, PREFIX + method)
+    assert answer["code"] == "10000", answer
+    return answer
+
+
+def _beijing(minutes_ago: int) -> str:
+    at = datetime.now(wire.BEIJING_TZ) - timedelta(minutes=minutes_ago)
+    return at.strftime("%Y-%m-%d %H:%M:%S")
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium package")
+def test_bind_a_plate_enable_auto_pay_and_see_the_parking_order(
+    platform: Platform, server: str
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    make_shop(platform)
+    make_buyer(platform, PHONE, balance_fen=200_00)
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_context(viewport=VIEWPORT, locale="zh-CN").new_page()
+        page.goto(f"{server}/login")
+        page.fill("input[name=phone]", PHONE)
+        page.fill("input[name=password]", LOGIN_PASSWORD)
+        _click(page, "#submit")
+
+        _click(page, "#nav-parking")
+        assert page.locator("#no-orders").count() == 1
+        page.fill("#plate", "粤b d12345")
+        _click(page, "#bind")
+        assert page.inner_text("#bound-plate") == "粤BD12345"
+        assert page.locator("#plate-card").get_attribute("data-auto-pay") == "off"
+        page.fill("#single-cap-input", "50")
+        page.fill("#month-cap-input", "500")
+        page.fill("#auto-pay-password", PAYMENT_PASSWORD)
+        _fits_phone(page)
+        _shot(page, "1-bound")
+        _click(page, "#enable-auto-pay")
+        assert page.locator("#plate-card").get_attribute("data-auto-pay") == "on"
+        assert page.inner_text("#single-cap") == "¥50.00"
+        assert page.inner_text("#month-cap") == "¥500.00"
+        _fits_phone(page)
+        _shot(page, "2-enabled")
+
+        # The car park: register, the car enters (auto-pay: yes), leaves, pays by plate.
+        lot = _lot_call(
+            platform,
+            "parkinglotinfo.create",
+            {
+                "out_parking_id": "SZ-01",
+                "parking_name": "深圳湾万象城停车场",
+                "parking_address": "深圳",
+            },
+        )
+        entry = _lot_call(
+            platform,
+            "enterinfo.sync",
+            {
+                "parking_id": lot["parking_id"],
+                "car_number": "粤BD12345",
+                "in_time": _beijing(135),
+                "out_serial_no": "IN-0001",
+            },
+        )
+        assert entry["car_status"] == "NON-SENSE-PAY"
+        where = {"parking_id": lot["parking_id"], "car_number": "粤BD12345"}
+        _lot_call(
+            platform,
+            "exitinfo.sync",
+            {**where, "out_time": _beijing(0), "serial_no": entry["serial_no"]},
+        )
+        _lot_call(
+            platform,
+            "order.pay",
+            {
+                **where,
+                "serial_no": entry["serial_no"],
+                "out_trade_no": "EXIT-1",
+                "total_fee": "18.00",
+            },
+        )
+
+        page.reload()
+        order = page.locator(f"li.order[data-serial-no='{entry['serial_no']}']")
+        assert order.get_attribute("data-status") == "PAID"
+        assert "深圳湾万象城停车场" in order.inner_text()
+        assert "¥18.00" in order.inner_text()
+        assert "2小时15分钟" in order.inner_text()
+        assert "已无感支付" in order.inner_text()
+        _fits_phone(page)
+        _shot(page, "3-order")
+        browser.close()
