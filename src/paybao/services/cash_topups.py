@@ -172,6 +172,11 @@ class CashTopupService:
             if earlier is not None:
                 return earlier
             row = self.store.code_by_digits(tx, code)
+            if row is not None and (row.partner_id, row.partner_request_no) == (
+                partner.id,
+                request_no,
+            ):  # this very request, committed by a retry since we looked above
+                return self._redemption_in(tx, int(row.id))
             now_us = self.clock.now_us()
             self._check_redeemable(row, amount_fen, now_us)
             user_id = int(row.user_id)

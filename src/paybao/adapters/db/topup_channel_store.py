@@ -59,8 +59,9 @@ class SqlTopupChannelStore:
             self._insert(bank_pay_notices)
             .values(notify_id=notify_id, topup_id=topup_id, received_at_us=now_us)
             .on_conflict_do_nothing(index_elements=["notify_id"])
+            .returning(bank_pay_notices.c.id)
         )
-        return bool(tx.execute(statement).rowcount == 1)
+        return tx.execute(statement).first() is not None
 
     def succeeded_bank_pays(
         self, tx: Connection, start_us: int, end_us: int, limit: int
