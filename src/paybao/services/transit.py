@@ -416,6 +416,10 @@ class TransitService:
             return existing
         for digest in digests:
             if self.store.ride_of_code(tx, digest) is not None:
+                # A twin upload may have committed this very ride since the read above.
+                twin = self.store.ride(tx, draft.app_id, draft.out_trade_no)
+                if twin is not None and twin.fingerprint == draft.fingerprint:
+                    return twin
                 raise CodeReplayed("a code in these records was settled in another ride")
         account = self.store.live_account(tx, draft.user_id, draft.app_id)
         if account is None:
