@@ -88,7 +88,7 @@ TEXTS.update(
         "credit_period_refunded": {"zh": "已退款取消", "en": "Refunded"},
         # Checkout installments (花呗分期 at the cashier: domain/checkout_installments.py).
         "credit_plan_checkout": {"zh": "分期购物", "en": "Paid in installments"},
-        "credit_plan_trade": {"zh": "订单号", "en": "Order"},
+        "credit_plan_trade": {"zh": "订单", "en": "Order"},
         "credit_plan_seller_fee": {
             "zh": "商家承担手续费 · 免息",
             "en": "Fee paid by the merchant · interest-free",
