@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     risk_device_new_payee_fen: int = Field(default=1_000_00, ge=0)
     risk_anomaly_floor_fen: int = Field(default=2_000_00, ge=0)
     risk_anomaly_factor: int = Field(default=5, ge=1, le=1000)
+    # Password-free payment-code payments wait for the password past this many merchant
+    # payments in an hour, or when anomalous from this floor up (domain/risk.py, CODE_PAY).
+    risk_code_pays_per_hour_max: int = Field(default=20, ge=1)
+    risk_code_pay_anomaly_floor_fen: int = Field(default=200_00, ge=0)
     class_i_lifetime_fen: int = Field(default=1_000_00, ge=0)
     class_ii_yearly_fen: int = Field(default=100_000_00, ge=0)
     class_iii_yearly_fen: int = Field(default=200_000_00, ge=0)

@@ -48,8 +48,39 @@ def test_a_blacklisted_payee_is_refused_whatever_else() -> None:
 
 @pytest.mark.parametrize(("ops", "decision"), [(29, Decision.PASS), (30, Decision.REJECT)])
 def test_velocity_refuses_from_the_hourly_maximum(ops: int, decision: Decision) -> None:
-    for action in Action:
+    for action in set(Action) - {Action.CODE_PAY}:
         assert decide(signals(action=action, ops_last_hour=ops), RULES).decision is decision
+
+
+@pytest.mark.parametrize(
+    ("ops", "amount_fen", "largest_fen", "decision", "reasons"),
+    [
+        (19, 50_00, 30_00, Decision.PASS, ()),
+        (20, 50_00, 30_00, Decision.CHALLENGE, (Reason.VELOCITY,)),
+        (0, 200_00, 30_00, Decision.CHALLENGE, (Reason.AMOUNT_ANOMALY,)),  # over 5 x 30 CNY
+        (0, 150_00, 30_00, Decision.PASS, ()),  # exactly 5 x: not above
+        (0, 199_99, 10_00, Decision.PASS, ()),  # under the code-pay floor
+        (0, 900_00, None, Decision.PASS, ()),  # no history: nothing to stand out from
+        (25, 900_00, 10_00, Decision.CHALLENGE, (Reason.VELOCITY, Reason.AMOUNT_ANOMALY)),
+    ],
+)
+def test_a_password_free_code_payment_is_challenged_never_refused(
+    ops: int,
+    amount_fen: int,
+    largest_fen: int | None,
+    decision: Decision,
+    reasons: tuple[Reason, ...],
+) -> None:
+    unusual = signals(
+        action=Action.CODE_PAY,
+        by_device=True,
+        ops_last_hour=ops,
+        amount_fen=amount_fen,
+        largest_recent_fen=largest_fen,
+        payee_blacklisted=False,
+    )
+    assessment = decide(unusual, RULES)
+    assert (assessment.decision, assessment.reasons) == (decision, reasons)
 
 
 def test_a_large_instant_transfer_to_a_new_payee_is_delayed_not_refused() -> None:

@@ -23,6 +23,14 @@ user's own name: as a withdrawal, it has no payee and is never delayed.
 An amount anomaly: at least `anomaly_floor_fen`, and more than `anomaly_factor` times the
 largest money-out of the user's recent history (any amount at or above the floor when there
 is no history).
+
+A payment-code payment that would go through without the password (`CODE_PAY`, the till scans
+the user's code; services/paycodes.py) is a stolen phone's easiest way to spend. It is never
+refused or delayed here (the buyer is at the till); it is CHALLENGED, i.e. waits for the buyer
+to confirm with the payment password (Alipay's 10003), when the user has already made
+`code_pays_per_hour_max` merchant payments in the last hour, or when it is an amount anomaly
+against the user's recent merchant payments (only with such a history), on its own smaller
+floor (`code_pay_anomaly_floor_fen`: password-free payments are small, 1,000 CNY at most).
 """
 
 from __future__ import annotations
@@ -58,6 +66,7 @@ class Action(StrEnum):
     WITHDRAWAL = "withdrawal"
     CARD_TRANSFER = "card_transfer"
     CARD_REPAYMENT = "card_repayment"
+    CODE_PAY = "code_pay"
 
 
 # Actions that pay someone (a payee that may be new or blacklisted); the others go to the
@@ -72,6 +81,8 @@ class RiskRules:
     device_new_payee_fen: int = 1_000_00
     anomaly_floor_fen: int = 2_000_00
     anomaly_factor: int = 5
+    code_pays_per_hour_max: int = 20
+    code_pay_anomaly_floor_fen: int = 200_00
     # How much history the signals read: the newest operations, at most this many.
     history_ops_max: int = 100
 
@@ -79,6 +90,7 @@ class RiskRules:
         assert self.ops_per_hour_max >= 1 and self.anomaly_factor >= 1
         assert min(self.new_payee_delay_fen, self.device_new_payee_fen) >= 0
         assert self.anomaly_floor_fen >= 0 and self.history_ops_max >= 1
+        assert self.code_pays_per_hour_max >= 1 and self.code_pay_anomaly_floor_fen >= 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,13 +118,17 @@ class Assessment:
 PASSED = Assessment(Decision.PASS, ())
 
 
-def is_anomalous(amount_fen: int, largest_recent_fen: int | None, rules: RiskRules) -> bool:
-    if amount_fen < rules.anomaly_floor_fen:
+def is_anomalous(
+    amount_fen: int, largest_recent_fen: int | None, rules: RiskRules, floor_fen: int | None = None
+) -> bool:
+    if amount_fen < (rules.anomaly_floor_fen if floor_fen is None else floor_fen):
         return False
     return largest_recent_fen is None or amount_fen > rules.anomaly_factor * largest_recent_fen
 
 
 def decide(signals: Signals, rules: RiskRules) -> Assessment:
+    if signals.action is Action.CODE_PAY:
+        return _decide_code_pay(signals, rules)
     asked: list[tuple[Decision, Reason]] = []
     if signals.payee_blacklisted:
         asked.append((Decision.REJECT, Reason.BLACKLISTED_PAYEE))
@@ -131,6 +147,24 @@ def decide(signals: Signals, rules: RiskRules) -> Assessment:
             asked.append((Decision.DELAY, Reason.NEW_PAYEE))
         if anomalous:
             asked.append((Decision.DELAY, Reason.AMOUNT_ANOMALY))
+    return _strongest(asked)
+
+
+def _decide_code_pay(signals: Signals, rules: RiskRules) -> Assessment:
+    """`ops_last_hour` counts password-free code payments, `largest_recent_fen` the largest
+    recent merchant payment."""
+    asked: list[tuple[Decision, Reason]] = []
+    if signals.ops_last_hour >= rules.code_pays_per_hour_max:
+        asked.append((Decision.CHALLENGE, Reason.VELOCITY))
+    floor_fen = rules.code_pay_anomaly_floor_fen
+    largest_fen = signals.largest_recent_fen
+    # Against the user's own habit only: a first payment has nothing to stand out from.
+    if largest_fen is not None and is_anomalous(signals.amount_fen, largest_fen, rules, floor_fen):
+        asked.append((Decision.CHALLENGE, Reason.AMOUNT_ANOMALY))
+    return _strongest(asked)
+
+
+def _strongest(asked: list[tuple[Decision, Reason]]) -> Assessment:
     if not asked:
         return PASSED
     decision = max(d for d, _ in asked)

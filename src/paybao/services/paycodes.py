@@ -12,7 +12,9 @@ Limits (alipay-product.md §1 and §4, every number a setting):
 * password-free: a payment up to the user's limit (default 1,000 CNY, adjustable down to 0)
   completes at once, while the day's password-free total stays within level C (1,000 CNY);
 * anything else waits for the buyer to confirm with the payment password (two factors: the
-  device and the password, level B), and all code payments of a day stay within 5,000 CNY.
+  device and the password, level B), and all code payments of a day stay within 5,000 CNY;
+* risk control may still make a password-free payment wait for the password: the user's
+  20th merchant payment in an hour, or an amount far above the user's usual (domain/risk.py).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from paybao.services.clock import US_PER_S, datetime_from_us
 from paybao.services.devices import DeviceService, PaymentProof
 from paybao.services.merchants import MerchantService
 from paybao.services.ports import Clock, Database, Tx
+from paybao.services.risk import RiskService
 from paybao.services.trades import NewTrade, Trade, TradeService
 
 DEVICE_NAME_LENGTH_MAX = 64
@@ -197,6 +200,9 @@ class PaycodeService:
         self.policy = policy
         # Set by the wiring when device confirmations are on (the wallet's devices).
         self.confirming_devices: DeviceService | None = None
+        # Set by the wiring when risk control is on: an unusual password-free payment waits
+        # for the buyer's password instead (domain/risk.py, CODE_PAY).
+        self.risk: RiskService | None = None
 
     # Devices ------------------------------------------------------------------------------
 
@@ -321,7 +327,9 @@ class PaycodeService:
         all_fen = self.store.day_total(tx, use.user_id, day, KIND_BARCODE)
         if all_fen + amount_fen > self.policy.barcode_daily_fen:
             raise BarcodeDailyLimit("today's payment-code limit is reached")
-        if self._password_free(tx, use, day, amount_fen):
+        if self._password_free(tx, use, day, amount_fen) and (
+            self.risk is None or self.risk.code_pay_in(tx, use.user_id, amount_fen, trade.trade_no)
+        ):
             self.store.add_day_total(tx, use.user_id, day, KIND_BARCODE_FREE, amount_fen)
             self.store.add_day_total(tx, use.user_id, day, KIND_BARCODE, amount_fen)
             # A till's payment takes the buyer's best coupons by itself (services/marketing.py).

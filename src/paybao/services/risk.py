@@ -84,6 +84,10 @@ class RiskStore(Protocol):
         """With `payee_card` (a transfer to a bank card) the payee is that card."""
         ...
 
+    def payment_history(self, tx: Tx, user_id: int, since_us: int, ops_max: int) -> History:
+        """The user's merchant payments (paid trades) as history: `ops_since`, `largest_fen`."""
+        ...
+
     def insert_decision(self, tx: Tx, values: dict[str, object]) -> int: ...
 
     def decisions(
@@ -182,6 +186,26 @@ class RiskService:
         if assessment.refused:
             raise RiskRefused(attempt, assessment)
         return assessment
+
+    def code_pay_in(self, tx: Tx, user_id: int, amount_fen: int, trade_no: str) -> bool:
+        """Whether a payment-code payment the limits let go without the password may do so;
+        False (recorded as a CHALLENGE against `trade:<trade_no>`) when it must wait for the
+        buyer's password. Never refuses: the buyer is at the till and can confirm."""
+        since_us = self.clock.now_us() - 3600 * US_PER_S
+        history = self.store.payment_history(tx, user_id, since_us, self.rules.history_ops_max)
+        attempt = Attempt(user_id, Action.CODE_PAY, amount_fen, by_device=True)
+        signals = Signals(
+            action=Action.CODE_PAY,
+            amount_fen=amount_fen,
+            by_device=True,
+            ops_last_hour=history.ops_since,
+            largest_recent_fen=history.largest_fen,
+        )
+        assessment = decide(signals, self.rules)
+        if assessment.decision is Decision.PASS:
+            return True
+        self.record_in(tx, attempt, assessment, f"trade:{trade_no}")
+        return False
 
     def record_in(
         self, tx: Tx, attempt: Attempt, assessment: Assessment, reference: str | None = None

@@ -51,6 +51,8 @@ def install(platform: Platform) -> None:
         qr_order_valid_s=settings.qr_order_valid_s,
     )
     paycodes.confirming_devices = services.get("devices")
+    if platform.settings.risk_enabled:
+        paycodes.risk = services.get("risk")
     methods = services["alipay_methods"]
     methods.code_payer = paycodes.pay_with_code
     methods.qr_link = codes.order_link

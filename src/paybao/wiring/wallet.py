@@ -168,6 +168,8 @@ def _risk_rules(platform: Platform) -> RiskRules:
         device_new_payee_fen=settings.risk_device_new_payee_fen,
         anomaly_floor_fen=settings.risk_anomaly_floor_fen,
         anomaly_factor=settings.risk_anomaly_factor,
+        code_pays_per_hour_max=settings.risk_code_pays_per_hour_max,
+        code_pay_anomaly_floor_fen=settings.risk_code_pay_anomaly_floor_fen,
     )
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from paybao.adapters.db.tables.card_payouts import card_payouts
 from paybao.adapters.db.tables.risk import risk_blacklist, risk_decisions
+from paybao.adapters.db.tables.trade import trades
 from paybao.adapters.db.tables.wallet import user_cards, users, wallet_transfers, withdrawals
 from paybao.domain.identity import mask_phone, mask_real_name
 from paybao.services.risk import BlacklistEntry, History, RecordedDecision
@@ -72,6 +73,30 @@ class SqlRiskStore:
             largest_fen=max(largest) if largest else None,
             paid_payee_before=bool(row[2 * count]),
             payee_blacklisted=bool(row[2 * count + 1]),
+        )
+
+    def payment_history(self, tx: Connection, user_id: int, since_us: int, ops_max: int) -> History:
+        """The user's merchant payments: how many were paid since `since_us`, and the largest
+        of the newest `ops_max` (one statement on the trades' buyer index)."""
+        newest = (
+            select(trades.c.total_fen)
+            .where(trades.c.buyer_user_id == user_id, trades.c.paid_at_us.is_not(None))
+            .order_by(trades.c.paid_at_us.desc())
+            .limit(ops_max)
+            .subquery()
+        )
+        since = (
+            select(func.count())
+            .where(trades.c.buyer_user_id == user_id, trades.c.paid_at_us >= since_us)
+            .scalar_subquery()
+        )
+        largest = select(func.max(newest.c.total_fen)).scalar_subquery()
+        count, largest_fen = tx.execute(select(since, largest)).one()
+        return History(
+            ops_since=int(count),
+            largest_fen=None if largest_fen is None else int(largest_fen),
+            paid_payee_before=False,
+            payee_blacklisted=False,
         )
 
     def insert_decision(self, tx: Connection, values: dict[str, Any]) -> int:
