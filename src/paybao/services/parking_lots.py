@@ -18,9 +18,11 @@ answers; what the answers decide is how the lot collects the fee:
 Timeouts (alipay-product.md §11: a provider that cannot decide within 10 s answers pending and
 settles within 2 minutes): a paybao deduction draws only on the wallet balance (withholding
 pays with funding "balance"; no bank or other provider is called), inside one database
-transaction bounded by the database statement timeout, so it is decided, paid or refused,
-before the answer, and there is no pending state to settle later. A lot that loses the answer
-asks again with the same out_trade_no (or alipay.trade.query) and gets the first result.
+transaction, so it is decided, committed or rolled back, before the answer, and there is no
+pending state to settle later. Only a stalled database makes it slow (statements are bounded
+by the statement timeout): then nothing was charged (ACQ.SYSTEM_ERROR) or the answer was lost
+after the commit, and the lot asks again with the same out_trade_no (or alipay.trade.query)
+and gets the one result.
 """
 
 from __future__ import annotations
