@@ -69,3 +69,41 @@ def test_operator_signs_in_with_totp_freezes_demo_user_and_sees_audit(
         assert width <= 390
         page.screenshot(path=str(ARTIFACTS / "admin-audit.png"), full_page=True)
         browser.close()
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium package")
+def test_operator_asks_the_bank_again_about_a_payout_waiting_for_its_answer(
+    platform: Platform, operator_secret: str, server: str
+) -> None:
+    from playwright.sync_api import sync_playwright
+    from tests.integration.test_admin_payouts import sent_card_payout
+
+    payout_id = sent_card_payout(platform)
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US")
+        page = context.new_page()
+        page.goto(f"{server}/admin/payouts")
+        page.fill("input[name=name]", OPERATOR_NAME)
+        page.fill("input[name=password]", OPERATOR_PASSWORD)
+        page.fill("input[name=totp]", totp_now(operator_secret))
+        with page.expect_navigation():
+            page.click("#submit")
+        page.click("#payout-kinds >> [data-kind=cardpayout]")
+        page.wait_for_url("**/admin/payouts?kind=cardpayout*")
+        row = page.locator(f"tr.payout[data-payout-id='{payout_id}']")
+        assert row.get_attribute("data-status") == "sent"
+        sent = page.locator("#in-flight li[data-kind=cardpayout] [data-status=sent]")
+        assert sent.get_attribute("data-count") == "1"
+        page.screenshot(path=str(ARTIFACTS / "admin-payouts.png"), full_page=True)
+        with page.expect_navigation():
+            row.locator("button.ask-bank").click()
+        assert page.locator("#asked").count() == 1
+        wide = page.evaluate(
+            "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right"
+            " > 390 && !e.closest('.scroll')).map(e => e.tagName + '#' + e.id + '.' + e.className)"
+        )
+        assert wide == [], wide
+        browser.close()
+    assert platform.services["payout_watch"].page("cardpayout", "sent")[0].query.attempts == 0
