@@ -70,7 +70,7 @@ async def admin_register(
         context = pages_admin.admin_error(request, error)
         return _page(request, status_for(error), form=form, **context)
     # The key is in this answer only: paybao keeps its SHA-256.
-    return _page(request, 201, new_key=new.api_key, new_partner=new.partner)
+    return _page(request, 200, new_key=new.api_key, new_partner=new.partner)
 
 
 @router.post("/cash-partners/{partner_id}/deposits", dependencies=pages_admin.CSRF)
