@@ -35,10 +35,12 @@ from paybao.wiring import gateway as gateway_wiring
 from paybao.wiring import marketing as marketing_wiring
 from paybao.wiring import merchant_portal as merchant_portal_wiring
 from paybao.wiring import operations as operations_wiring
+from paybao.wiring import parking as parking_wiring
 from paybao.wiring import paycode as paycode_wiring
 from paybao.wiring import preauth as preauth_wiring
 from paybao.wiring import score as score_wiring
 from paybao.wiring import settlement as settlement_wiring
+from paybao.wiring import transit as transit_wiring
 from paybao.wiring import wallet as wallet_wiring
 
 
@@ -127,4 +129,6 @@ FEATURES: list[Callable[[Platform], None]] = [
     billpay_wiring.install,
     card_payouts_wiring.install,
     score_wiring.install,
+    parking_wiring.install,  # plate-bound parking: on the agreements and the gateway
+    transit_wiring.install,  # ride codes: on the agreements and withholding
 ]

@@ -68,6 +68,9 @@ class DeductionRequest:
     new: NewTrade
     agreement_no: str
     product: Product
+    # The app holding the agreement when it is not the payee's: a platform service deducting
+    # for its partners (parking auto-pay pays the lot's app under the platform's agreement).
+    holder_app_id: str | None = None
 
 
 class WithholdingService:
@@ -89,20 +92,23 @@ class WithholdingService:
         self.limits = limits
 
     def deduct(self, request: DeductionRequest) -> Trade:
+        return self.db.run(lambda tx: self.deduct_in(tx, request))
+
+    def deduct_in(self, tx: Tx, request: DeductionRequest) -> Trade:
+        """`deduct` in the caller's transaction (with the caller's own state change)."""
         new = request.new
         assert new.total_fen > 0, "amounts are checked at the edge"
-        merchant_id = int(self.merchants.app(new.app_id).merchant_id)
-
-        def work(tx: Tx) -> Trade:
-            # The lock first: a concurrent twin of this order waits here, then finds it paid.
-            agreement = self.store.by_no(tx, request.agreement_no, for_update=True)
-            replay = self._replay_in(tx, new)
-            if replay is not None:
-                return replay
-            agreement = _usable(agreement, merchant_id, request.product, self.clock.now_us())
-            return self._deduct_in(tx, agreement, new)
-
-        return self.db.run(work)
+        payee_id = int(self.merchants.app(new.app_id).merchant_id)
+        holder_id = payee_id
+        if request.holder_app_id is not None:
+            holder_id = int(self.merchants.app(request.holder_app_id).merchant_id)
+        # The lock first: a concurrent twin of this order waits here, then finds it paid.
+        agreement = self.store.by_no(tx, request.agreement_no, for_update=True)
+        replay = self._replay_in(tx, new)
+        if replay is not None:
+            return replay
+        agreement = _usable(agreement, holder_id, request.product, self.clock.now_us())
+        return self._deduct_in(tx, agreement, new, payee_id)
 
     def _replay_in(self, tx: Tx, new: NewTrade) -> Trade | None:
         """The first result of this out_trade_no, if it was paid; other parameters refused."""
@@ -114,7 +120,7 @@ class WithholdingService:
             raise TradeContextInconsistent("this out_trade_no was used with other parameters")
         return existing if existing.paid else None
 
-    def _deduct_in(self, tx: Tx, agreement: Agreement, new: NewTrade) -> Trade:
+    def _deduct_in(self, tx: Tx, agreement: Agreement, new: NewTrade, payee_id: int) -> Trade:
         amount_fen = new.total_fen
         user_id = agreement.user_id
         assert user_id is not None, "a NORMAL agreement has its signer"
@@ -128,7 +134,7 @@ class WithholdingService:
         day_fen = self.store.add_usage(tx, user_id, f"d:{today.isoformat()}", amount_fen)
         month_fen = self.store.add_usage(tx, user_id, f"m:{month}", amount_fen)
         check_user_totals(day_fen, month_fen, amount_fen, self.limits)
-        merchant = self.merchants.merchant_in(tx, agreement.merchant_id)
+        merchant = self.merchants.merchant_in(tx, payee_id)
         trade = self.trades.create_in(tx, new, merchant)
         paid = self.trades.pay_in(tx, trade, user_id)
         now_us = self.clock.now_us()

@@ -31,6 +31,7 @@ from paybao.web import (
     pages_credit,
     pages_merchant,
     pages_risk,
+    pages_transit,
     pages_user,
 )
 from paybao.workers.runner import start_thread
@@ -77,6 +78,8 @@ def create_app(platform: Platform, *, run_worker: bool | None = None) -> FastAPI
     _install_card_payout_pages(app)  # before the wallet pages too (/wallet/card-transfer)
     _install_billpay_pages(app)  # city services; before the wallet pages too (/wallet/bills)
     _install_score_pages(app)  # credit score; before the wallet pages too (/wallet/score)
+    pages_transit.install(app)  # ride codes; before the wallet pages too (/wallet/transit)
+    _install_parking_pages(app)  # before the wallet pages too (/wallet/parking)
     pages_user.install(app)
     pages_admin.install(app)
     pages_merchant.install(app)
@@ -118,6 +121,12 @@ def _install_card_payout_pages(app: FastAPI) -> None:
 
     pages_card_payouts.install(app)
     pages_admin_payouts.install(app)  # the operators' view of withdrawals and card payouts
+
+
+def _install_parking_pages(app: FastAPI) -> None:
+    from paybao.web import pages_parking
+
+    pages_parking.install(app)
 
 
 def _install_score_pages(app: FastAPI) -> None:

@@ -1,7 +1,8 @@
 """Reconciliation of withholding agreements, as aggregate SQL.
 
 * `agreements.deductions_are_paid_trades`: every deduction is a paid trade of the agreement's
-  merchant, for the same amount, paid by the agreement's signer.
+  merchant (or, for a parking agreement, of the lot its parking order names), for the same
+  amount, paid by the agreement's signer.
 * `agreements.counters_match_deductions`: an agreement's paid_count / paid_fen (what the cycle
   limits are checked against) equal the count and sum of its deductions.
 * `agreements.usage_matches_deductions`: each user's withholding totals per day and month (what
@@ -25,7 +26,9 @@ FROM agreement_deductions d
 JOIN agreements a ON a.id = d.agreement_id
 LEFT JOIN trades t ON t.trade_no = d.trade_no
 WHERE t.id IS NULL OR t.paid_at_us IS NULL OR t.total_fen <> d.amount_fen
-  OR t.buyer_user_id <> d.user_id OR d.user_id <> a.user_id OR t.merchant_id <> a.merchant_id
+  OR t.buyer_user_id <> d.user_id OR d.user_id <> a.user_id
+  OR (t.merchant_id <> a.merchant_id AND NOT EXISTS (
+    SELECT 1 FROM parking_orders p WHERE p.trade_no = d.trade_no AND p.merchant_id = t.merchant_id))
 ORDER BY d.id LIMIT :limit
 """
 

@@ -16,6 +16,7 @@ from paybao.adapters.db.tables import (
     merchant_portal,
     operations,
     operator_access,
+    parking,
     paycode,
     platform,
     preauth,
@@ -23,6 +24,7 @@ from paybao.adapters.db.tables import (
     score,
     settlement,
     trade,
+    transit,
     wallet,
 )
 from paybao.adapters.db.tables.base import metadata
@@ -44,6 +46,7 @@ __all__ = [
     "metadata",
     "operations",
     "operator_access",
+    "parking",
     "paycode",
     "platform",
     "preauth",
@@ -51,5 +54,6 @@ __all__ = [
     "score",
     "settlement",
     "trade",
+    "transit",
     "wallet",
 ]
