@@ -28,6 +28,7 @@ from paybao.settings import Settings
 from paybao.wiring import agreements as agreements_wiring
 from paybao.wiring import billpay as billpay_wiring
 from paybao.wiring import card_payouts as card_payouts_wiring
+from paybao.wiring import checkout_installments as checkout_installments_wiring
 from paybao.wiring import credit as credit_wiring
 from paybao.wiring import escrow as escrow_wiring
 from paybao.wiring import fund as fund_wiring
@@ -124,6 +125,7 @@ FEATURES: list[Callable[[Platform], None]] = [
     merchant_portal_wiring.install,
     fund_wiring.install,
     credit_wiring.install,
+    checkout_installments_wiring.install,  # Huabei installments at the cashier
     agreements_wiring.install,
     preauth_wiring.install,  # after the agreements: its trade.pay branch comes first
     billpay_wiring.install,

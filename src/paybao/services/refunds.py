@@ -108,9 +108,10 @@ class CreditRefunds(Protocol):
 
     def refund_in(
         self, tx: Tx, trade_no: str, refund_id: int, refund_fen: int, wallet_id: int
-    ) -> Transfer | None:
+    ) -> Transfer | list[Transfer] | None:
         """Inside the refund's transaction: the transfer moving what the line takes back from
-        the buyer's wallet to its credit account (linked after the refund), or None."""
+        the buyer's wallet to its credit account (linked after the refund), or None; for a trade
+        paid in installments, also the merchant's installment fee back (a list)."""
         ...
 
 
@@ -205,7 +206,11 @@ class RefundService:
         prefix = f"trade:{trade.trade_no}"
         # A tiny refund of a discounted trade may be all discount: nothing goes to the buyer.
         onward = self._onward_in(tx, trade, refund, wallet_id) if refund.buyer_fen else None
-        transfers = []
+        if isinstance(onward, Transfer):
+            onward = [onward]
+        # Money coming back to the merchant (a Huabei installment fee) moves first, so that it
+        # can pay the refund.
+        transfers = [t for t in onward or () if t.credit_account_id == settlement_id]
         if refund.fee_back_fen:
             transfers.append(
                 Transfer(
@@ -239,8 +244,7 @@ class RefundService:
                     reference=trade.trade_no,
                 )
             )
-        if onward is not None:
-            transfers.append(onward)
+        transfers.extend(t for t in onward or () if t.credit_account_id != settlement_id)
         if not transfers:
             return  # all of it was the merchant's own discount: no money moves
         try:
@@ -250,7 +254,9 @@ class RefundService:
                 raise SellerBalanceNotEnough("the merchant's balance is not enough") from None
             raise
 
-    def _onward_in(self, tx: Tx, trade: Trade, refund: Refund, wallet_id: int) -> Transfer | None:
+    def _onward_in(
+        self, tx: Tx, trade: Trade, refund: Refund, wallet_id: int
+    ) -> Transfer | list[Transfer] | None:
         """Where the refund goes on from the wallet it credits: back to the card or to the
         credit line that paid the trade, or nowhere (a balance payment)."""
         if trade.funding is Funding.CARD and self.card_refunds is not None:

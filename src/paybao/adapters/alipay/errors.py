@@ -135,6 +135,8 @@ SUB_CODE_BY_DOMAIN_CODE: Final[dict[str, str]] = {
     "invalid_request_no": "ACQ.INVALID_PARAMETER",
     "invalid_reason": "ACQ.INVALID_PARAMETER",
     "trade_ref": "ACQ.INVALID_PARAMETER",
+    # hb_fq_num / hb_fq_seller_percent / pay channels (domain/checkout_installments.py).
+    "installment_terms_invalid": "ACQ.INVALID_PARAMETER",
     "app_not_found": "isv.invalid-app-id",
     "temporarily_unavailable": "ACQ.SYSTEM_ERROR",
     # Fund transfers use unprefixed sub_codes (§4).

@@ -26,6 +26,7 @@ from typing import Any, Final
 from paybao.adapters.alipay import wire
 from paybao.adapters.alipay.errors import WireError
 from paybao.domain.bins import CardType
+from paybao.domain.checkout_installments import TERMS_DEFAULT, InstallmentTerms
 from paybao.domain.coupons import CouponKind, VoucherDetail
 from paybao.domain.errors import NotFound
 from paybao.domain.money import AMOUNT_FEN_MAX
@@ -94,6 +95,23 @@ VouchersOf = Callable[[str], Sequence[VoucherDetail]]
 
 def no_vouchers(_trade_no: str) -> Sequence[VoucherDetail]:
     return ()
+
+
+# The number of Huabei installments a credit-paid trade was paid in (None: not in installments):
+# checkout installments plug it in (wiring/checkout_installments.py) for hb_fq_pay_info.
+InstallmentsOf = Callable[[str], int | None]
+
+
+def no_installments(_trade_no: str) -> int | None:
+    return None
+
+
+# Pay channels (enable_pay_channels / disable_pay_channels) that name Huabei: 花呗 pcredit,
+# 花呗分期 pcreditpayInstallment, and credit_group (both, with credit cards).
+CHANNEL_CREDIT: Final = "pcredit"
+CHANNEL_INSTALLMENT: Final = "pcreditpayInstallment"
+CHANNEL_CREDIT_GROUP: Final = "credit_group"
+PAY_CHANNELS_LENGTH_MAX: Final = 128
 
 
 # Every paid answer names the buyer by masked phone: a read transaction per answer, unless
@@ -170,6 +188,7 @@ class Methods:
         self.qr_link: Callable[[Trade], str] = self.qr_url
         self.card_type_of: CardTypeOf = no_card_type
         self.vouchers_of: VouchersOf = no_vouchers
+        self.installments_of: InstallmentsOf = no_installments
 
     def knows(self, method: str) -> bool:
         return method in self.table or method in PAGE_METHODS
@@ -220,6 +239,7 @@ class Methods:
             fields.update(self._buyer_fields(trade))
             fields["fund_bill_list"] = self._fund_bill_list(trade, trade.fund_bills())
             fields.update(self._voucher_fields(trade))
+            fields.update(self._installment_fields(trade))
         else:
             fields.update(ZERO_AMOUNTS)
         fields["subject"] = trade.subject
@@ -349,6 +369,7 @@ class Methods:
         subject = _text(biz, "subject", required=True, length_max=256)
         product = call.method.removeprefix("alipay.trade.")
         undiscountable_fen = _undiscountable_fen(biz, total_fen)
+        terms = installment_terms(biz)
         context = {"sign_type": call.common.sign_type, "charset": call.charset}
         context["method"] = call.method
         return NewTrade(
@@ -357,7 +378,7 @@ class Methods:
             product=product,
             subject=subject,
             total_fen=total_fen,
-            fingerprint=_fingerprint(product, total_fen, subject, undiscountable_fen),
+            fingerprint=_fingerprint(product, total_fen, subject, undiscountable_fen, terms),
             body=_text(biz, "body", length_max=400) or None,
             notify_url=call.common.notify_url,
             return_url=call.common.return_url,
@@ -370,6 +391,7 @@ class Methods:
             timeout_s=_timeout_s(biz),
             expires_at_us=_time_expire_us(biz, call.now_us),
             undiscountable_fen=undiscountable_fen,
+            installment_terms=terms,
         )
 
     def _paid_fields(self, trade: Trade) -> Fields:
@@ -406,6 +428,13 @@ class Methods:
             "mdiscount_amount": wire.format_amount(trade.mdiscount_fen),
             "voucher_detail_list": voucher_detail_list(self.vouchers_of(trade.trade_no)),
         }
+
+    def _installment_fields(self, trade: Trade) -> Fields:
+        """A trade paid in Huabei installments: hb_fq_pay_info (the number of periods)."""
+        if trade.funding is not Funding.CREDIT:
+            return {}
+        count = self.installments_of(trade.trade_no)
+        return {} if count is None else {"hb_fq_pay_info": hb_fq_pay_info(count)}
 
     def _buyer_fields(self, trade: Trade) -> Fields:
         if trade.buyer_user_id is None:
@@ -523,12 +552,87 @@ def fund_bill_list_json(bills: Sequence[FundBill], card_type: str | None = None)
     return json.dumps(items, separators=(",", ":"))
 
 
-def _fingerprint(product: str, total_fen: int, subject: str, undiscountable_fen: int = 0) -> str:
+def _fingerprint(
+    product: str,
+    total_fen: int,
+    subject: str,
+    undiscountable_fen: int = 0,
+    terms: InstallmentTerms = TERMS_DEFAULT,
+) -> str:
     parts: list[object] = [product, total_fen, subject]
     if undiscountable_fen:  # orders without it keep the fingerprint they always had
         parts.append(undiscountable_fen)
+    if terms != TERMS_DEFAULT:  # other Huabei terms with the same out_trade_no: another order
+        parts.append(
+            [terms.count, terms.seller_percent, terms.installments_allowed, terms.credit_allowed]
+        )
     text = json.dumps(parts, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def hb_fq_pay_info(count: int) -> dict[str, str]:
+    """Alipay's hb_fq_pay_info: the number of Huabei periods the buyer paid in."""
+    return {"user_install_num": str(count)}
+
+
+def installment_terms(biz: Mapping[str, object]) -> InstallmentTerms:
+    """What the order says about Huabei: extend_params' hb_fq_num and hb_fq_seller_percent,
+    and the pay channels (enable_pay_channels / disable_pay_channels, never both)."""
+    extend = biz.get("extend_params")
+    if isinstance(extend, str) and extend.strip():
+        try:
+            extend = json.loads(extend)
+        except ValueError:
+            raise WireError(
+                "ACQ.INVALID_PARAMETER", "extend_params must be a JSON object"
+            ) from None
+    if extend in (None, ""):
+        extend = {}
+    if not isinstance(extend, Mapping):
+        raise WireError("ACQ.INVALID_PARAMETER", "extend_params must be a JSON object")
+    count = _small_number(extend, "hb_fq_num")
+    seller_percent = _small_number(extend, "hb_fq_seller_percent")
+    enabled = _channels(biz, "enable_pay_channels")
+    disabled = _channels(biz, "disable_pay_channels")
+    if enabled is not None and disabled is not None:
+        raise WireError(
+            "ACQ.INVALID_PARAMETER",
+            "enable_pay_channels and disable_pay_channels exclude each other",
+        )
+    return InstallmentTerms(
+        count=count,
+        seller_percent=seller_percent or 0,
+        installments_allowed=_channel_allowed(CHANNEL_INSTALLMENT, enabled, disabled),
+        credit_allowed=_channel_allowed(CHANNEL_CREDIT, enabled, disabled),
+    )
+
+
+def _small_number(extend: Mapping[str, object], key: str) -> int | None:
+    value = extend.get(key)
+    if value is None or value == "":
+        return None
+    text = str(value)
+    if isinstance(value, bool) or not text.isdigit() or len(text) > 3:
+        raise WireError("ACQ.INVALID_PARAMETER", f"{key} must be a number")
+    return int(text)
+
+
+def _channels(biz: Mapping[str, object], key: str) -> frozenset[str] | None:
+    text = _text(biz, key, length_max=PAY_CHANNELS_LENGTH_MAX)
+    if not text:
+        return None
+    return frozenset(part.strip() for part in text.split(",") if part.strip())
+
+
+def _channel_allowed(
+    channel: str, enabled: frozenset[str] | None, disabled: frozenset[str] | None
+) -> bool:
+    named = {channel, CHANNEL_CREDIT_GROUP}
+    if enabled is not None:
+        return bool(named & enabled)
+    if disabled is not None:
+        return not named & disabled
+    return True
 
 
 def _undiscountable_fen(biz: Mapping[str, object], total_fen: int) -> int:

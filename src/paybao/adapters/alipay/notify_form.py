@@ -19,9 +19,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from paybao.adapters.alipay import wire
 from paybao.adapters.alipay.methods import (
     CardTypeOf,
+    InstallmentsOf,
     VouchersOf,
     fund_bill_list_json,
+    hb_fq_pay_info,
     no_card_type,
+    no_installments,
     no_vouchers,
     seller_wire_id,
     user_wire_id,
@@ -73,6 +76,8 @@ class NotificationForms:
         self.card_type_of: CardTypeOf = no_card_type
         # The coupons a discounted trade used (services/marketing.py, wiring/marketing.py).
         self.vouchers_of: VouchersOf = no_vouchers
+        # Huabei installments of a credit-paid trade (wiring/checkout_installments.py).
+        self.installments_of: InstallmentsOf = no_installments
 
     def render(self, snapshot: Mapping[str, Any], notify_id: str, now_us: int) -> tuple[bytes, str]:
         sign_type, charset = _context(snapshot)
@@ -143,6 +148,11 @@ class NotificationForms:
             "point_amount": "0.00",
             "fund_bill_list": fund_bill_list_json(bills, card_type),
         }
+        count = (
+            self.installments_of(str(snapshot["trade_no"])) if funding is Funding.CREDIT else None
+        )
+        if count is not None:  # a JSON string, as the notification's other objects
+            fields["hb_fq_pay_info"] = json.dumps(hb_fq_pay_info(count), separators=(",", ":"))
         if discount_fen or mdiscount_fen:
             vouchers = voucher_detail_list(self.vouchers_of(str(snapshot["trade_no"])))
             fields["discount_amount"] = wire.format_amount(discount_fen)
