@@ -90,6 +90,16 @@ class Settings(BaseSettings):
     card_repayment_free_month_fen: int = Field(default=2_000_00, ge=0)
     card_repayment_fee_min_fen: int = Field(default=10, ge=0)
     card_payout_amount_fen_max: int = Field(default=50_000_00, ge=1)
+    # Top-up channels (domain/topup_channels.py): an online-banking top-up waits this long for
+    # the bank, which paybao asks itself every `bank_pay_query_delay_s`; a cash code is valid
+    # this long, for 10-5,000 CNY. The HMAC key is shared with the bank (set it in production).
+    bank_pay_ttl_s: int = Field(default=30 * 60, ge=60, le=86_400)
+    bank_pay_query_delay_s: int = Field(default=120, ge=1, le=3600)
+    bank_pay_timeout_s: float = Field(default=5.0, gt=0, le=30)
+    bank_pay_hmac_key: str = "paybao-sandbox-bank-pay-key"
+    cash_code_ttl_s: int = Field(default=30 * 60, ge=60, le=86_400)
+    cash_amount_min_fen: int = Field(default=10_00, ge=1)
+    cash_amount_max_fen: int = Field(default=5_000_00, ge=1)
 
     # --- merchant acquiring and the gateway (issue 4) ---
     merchant_fee_rate_ppm_default: int = Field(default=6000, ge=0, le=100_000)

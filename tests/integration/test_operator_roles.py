@@ -185,6 +185,20 @@ def _biller_status(platform: Platform, _actor: int | None = None) -> Prepared:
     return {"biller_id": made.id}, {"status": "disabled"}
 
 
+def _new_cash_partner(_platform: Platform, _actor: int | None = None) -> Prepared:
+    return {}, {"name": "建设银行 海淀支行", "kind": "bank_branch"}
+
+
+def _cash_partner(platform: Platform, _actor: int | None = None) -> Prepared:
+    made = platform.services["cash_partners"].register("拉卡拉 017", "lakala")
+    return {"partner_id": made.partner.id}, {"status": "disabled"}
+
+
+def _cash_prefund(platform: Platform, _actor: int | None = None) -> Prepared:
+    made = platform.services["cash_partners"].register("邮局 西城", "post_office")
+    return {"partner_id": made.partner.id}, {"amount": "1000", "reference": "WIRE-1"}
+
+
 def _new_campaign(platform: Platform, _actor: int | None = None) -> Prepared:
     body = {"name": "满100减10", "kind": "fixed", "face": "10", "threshold": "100"}
     from datetime import timedelta
@@ -275,6 +289,13 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/admin/coupons/{template_id}/stop"): Case("coupon.manage", FINANCE, _campaign),
     ("POST", "/admin/billers"): Case("biller.manage", ADMIN, _new_biller),
     ("POST", "/admin/billers/{biller_id}/status"): Case("biller.manage", ADMIN, _biller_status),
+    ("POST", "/admin/cash-partners"): Case("cash_partner.manage", ADMIN, _new_cash_partner),
+    ("POST", "/admin/cash-partners/{partner_id}/status"): Case(
+        "cash_partner.manage", ADMIN, _cash_partner
+    ),
+    ("POST", "/admin/cash-partners/{partner_id}/deposits"): Case(
+        "cash_partner.deposit", FINANCE, _cash_prefund
+    ),
     ("POST", "/admin/payouts/{kind}/{payout_id}/query"): Case(
         "payout.query", FINANCE, _sent_payout
     ),

@@ -17,6 +17,7 @@ class OwnerKind(StrEnum):
     PLATFORM = "platform"
     USER = "user"
     MERCHANT = "merchant"
+    PARTNER = "partner"  # a cash top-up partner (domain/topup_channels.py)
 
 
 class Purpose(StrEnum):
@@ -43,9 +44,15 @@ class Purpose(StrEnum):
     # Pre-authorisation (domain/preauth.py): the other side of users' frozen deposits (pending),
     # and the part a merchant takes on its way to the merchant (posted, then paid on at once).
     PREAUTH = "preauth"
+    # Cash top-up partners (domain/topup_channels.py): a partner's prefunded deposit (owed to
+    # it, never below zero), and the mirror of partners' wires into paybao's bank account.
+    CASH_PREFUND = "cash_prefund"
+    PARTNER_CLEARING = "partner_clearing"
 
 
-_CUSTOMER_PURPOSES = frozenset({Purpose.WALLET, Purpose.FUND, Purpose.SETTLEMENT})
+_CUSTOMER_PURPOSES = frozenset(
+    {Purpose.WALLET, Purpose.FUND, Purpose.SETTLEMENT, Purpose.CASH_PREFUND}
+)
 # Platform accounts that only hold customers' money on its way somewhere: never below zero.
 _HELD_PURPOSES = frozenset({Purpose.ESCROW, Purpose.FUND_CUSTODY, Purpose.PREAUTH})
 
@@ -92,7 +99,12 @@ class AccountSpec:
 
 # Where an owner's accounts stand in the ledger's global lock order (`accounts_to_lock`):
 # customers' first, then merchants', then the platform's.
-LOCK_RANKS: dict[str, int] = {OwnerKind.USER: 0, OwnerKind.MERCHANT: 1, OwnerKind.PLATFORM: 2}
+LOCK_RANKS: dict[str, int] = {
+    OwnerKind.USER: 0,
+    OwnerKind.MERCHANT: 1,
+    OwnerKind.PARTNER: 1,
+    OwnerKind.PLATFORM: 2,
+}
 assert max(LOCK_RANKS.values()) == LOCK_RANK_MAX
 
 

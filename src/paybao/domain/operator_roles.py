@@ -55,6 +55,7 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "credit.grant": frozenset({Role.FINANCE, Role.ADMIN}),  # a user's Huabei credit limit
     "notify.resend": frozenset({Role.FINANCE, Role.ADMIN}),  # a merchant's trade notification
     "coupon.manage": frozenset({Role.FINANCE, Role.ADMIN}),  # platform-funded coupon campaigns
+    "cash_partner.deposit": frozenset({Role.FINANCE, Role.ADMIN}),  # a cash partner's prefund wire
     "payout.query": frozenset({Role.FINANCE, Role.ADMIN}),  # ask the bank again about a payout
     # self-service: one's own personal API tokens (they carry one's own role, no more)
     "own_token.create": ALL_ROLES,
@@ -69,6 +70,7 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "clock.advance": frozenset({Role.ADMIN}),  # sandbox clock: runs every due timer
     "ledger.transfer": frozenset({Role.ADMIN}),  # REST: raw ledger transfers
     "biller.manage": frozenset({Role.ADMIN}),  # city services: who receives bill payments
+    "cash_partner.manage": frozenset({Role.ADMIN}),  # register / disable cash top-up partners
 }
 
 

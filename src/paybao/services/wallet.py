@@ -45,6 +45,7 @@ from paybao.domain.ledger import Transfer, TransferFlags
 from paybao.domain.money import check_amount_fen
 from paybao.domain.preauth import LEDGER_CODE_PREAUTH_HOLD, LEDGER_CODE_PREAUTH_POST
 from paybao.domain.risk import PASSED, Action, Assessment, Decision
+from paybao.domain.topup_channels import TOPUP_CHANNEL_ENTRY_KINDS
 from paybao.domain.trades import LEDGER_CODE_CARD_REFUND, LEDGER_CODE_REFUND
 from paybao.domain.withdrawal import (
     WITHDRAWAL_DELAY_S,
@@ -109,6 +110,8 @@ ENTRY_KINDS = {
     LEDGER_CODE_CARD_TRANSFER: "card_transfer",
     LEDGER_CODE_CARD_REPAYMENT: "card_repayment",
     **BILLPAY_ENTRY_KINDS,  # city services: bill_payment, mobile_topup (domain/billpay.py)
+    # Top-up channels (domain/topup_channels.py): bank_pay_topup, cash_topup and its reversal.
+    **TOPUP_CHANNEL_ENTRY_KINDS,
     # Pre-authorisation (domain/preauth.py): a merchant took this part of a frozen deposit.
     LEDGER_CODE_PREAUTH_POST: "preauth_payment",
 }

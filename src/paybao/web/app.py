@@ -31,6 +31,7 @@ from paybao.web import (
     pages_credit,
     pages_merchant,
     pages_risk,
+    pages_topup_channels,
     pages_transit,
     pages_user,
 )
@@ -79,6 +80,7 @@ def create_app(platform: Platform, *, run_worker: bool | None = None) -> FastAPI
     _install_billpay_pages(app)  # city services; before the wallet pages too (/wallet/bills)
     _install_score_pages(app)  # credit score; before the wallet pages too (/wallet/score)
     pages_transit.install(app)  # ride codes; before the wallet pages too (/wallet/transit)
+    pages_topup_channels.install(app)  # online banking, cash codes, partner API, sandbox bank
     _install_parking_pages(app)  # before the wallet pages too (/wallet/parking)
     pages_user.install(app)
     pages_admin.install(app)

@@ -38,6 +38,8 @@ _STATUS_BY_CODE: dict[str, int] = {
     "operator_last_admin": 409,
     # Huabei: too little credit is like too little money.
     "credit_limit_exceeded": 402,
+    # Cash top-up partners: too small a prefund is like too little money.
+    "cash_prefund_insufficient": 402,
 }
 
 

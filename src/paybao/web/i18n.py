@@ -93,6 +93,10 @@ TEXTS: dict[str, dict[str, str]] = {
     # it the merchant took (the rest is unfrozen back: never an entry).
     "kind_preauth": {"zh": "预授权冻结", "en": "Deposit (frozen)"},
     "kind_preauth_payment": {"zh": "预授权转支付", "en": "Paid from a deposit"},
+    # Top-up channels (domain/topup_channels.py).
+    "kind_bank_pay_topup": {"zh": "网银充值", "en": "Online banking top-up"},
+    "kind_cash_topup": {"zh": "现金充值", "en": "Cash top-up"},
+    "kind_cash_topup_reversal": {"zh": "现金充值撤销", "en": "Cash top-up voided"},
     "account_class": {"zh": "账户类别", "en": "Account class"},
     "limit": {"zh": "余额支付额度", "en": "Balance-payment limit"},
     "used": {"zh": "已用", "en": "Used"},
@@ -141,6 +145,23 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 ERRORS: dict[str, dict[str, str]] = {
+    # Top-up channels (domain/topup_channels.py, services/cash_topups.py).
+    "topup_channel_amount_invalid": {
+        "zh": "充值金额超出允许范围",
+        "en": "The amount is out of range",
+    },
+    "topup_over_class_room": {
+        "zh": "超出您账户类别允许的余额,请升级账户或减少金额",
+        "en": "More than your account class may hold: upgrade it or top up less",
+    },
+    "identity_not_verified": {"zh": "请先完成实名认证", "en": "Verify your identity first"},
+    "bank_pay_bank_unknown": {"zh": "请从列表中选择银行", "en": "Choose a bank from the list"},
+    "bank_pay_not_pending": {"zh": "该充值已不能支付", "en": "This top-up can no longer be paid"},
+    "cash_codes_open_max": {
+        "zh": "待使用的充值码过多,请先使用或取消",
+        "en": "Too many open codes: use or cancel one first",
+    },
+    "cash_code_not_open": {"zh": "该充值码已不可用", "en": "This code is no longer open"},
     "bad_credentials": {"zh": "手机号或密码错误", "en": "Wrong phone number or password"},
     "invalid_phone": {
         "zh": "请输入11位大陆手机号",

@@ -357,6 +357,10 @@ def money_form(request: Request, user_id: int, kind: str, **extra: Any) -> HTMLR
         )
     fields.append(field("payment_password", t("payment_password"), "password", mode="numeric"))
     notes = extra.pop("notes", [])
+    if kind == "topup":  # online banking and cash codes (web/pages_topup_channels.py)
+        from paybao.web.pages_topup_channels import channel_links
+
+        extra.setdefault("links", channel_links(lang))
     if kind == "withdraw":
         user = services(request)["users"].record(user_id)
         left = max(

@@ -11,6 +11,7 @@ from paybao.adapters.db.tables.card_payouts import card_payouts
 from paybao.adapters.db.tables.ledger import ledger_accounts, ledger_transfers
 from paybao.adapters.db.tables.merchant_portal import card_payments, card_refunds
 from paybao.adapters.db.tables.settlement import merchant_settlements
+from paybao.adapters.db.tables.topup_channels import bank_pay_topups
 from paybao.adapters.db.tables.trade import trade_refunds, trades
 from paybao.adapters.db.tables.wallet import topups, withdrawals
 from paybao.domain.trades import LEDGER_CODE_REFUND, LEDGER_CODE_TRADE_PAY
@@ -52,7 +53,13 @@ class SqlReconcileSource:
     def business_bank_items(self, tx: Connection, start_us: int, end_us: int) -> list[Item]:
         found: list[Item] = []
         # Card transfers and credit-card repayments are paid out as withdrawals are.
-        paid_out = ((topups, "topup"), (withdrawals, "withdraw"), (card_payouts, "cardpayout"))
+        # Online-banking top-ups are card debits at the bank under `bankpay:<id>`.
+        paid_out = (
+            (topups, "topup"),
+            (withdrawals, "withdraw"),
+            (card_payouts, "cardpayout"),
+            (bank_pay_topups, "bankpay"),
+        )
         for table, prefix in paid_out:
             query = select(table.c.id, table.c.amount_fen, table.c.finished_at_us).where(
                 table.c.status == "succeeded",
