@@ -131,6 +131,7 @@ withdrawals = Table(
     CheckConstraint("amount_fen > 0 AND fee_fen >= 0", name="amounts_valid"),
 )
 Index("ix_withdrawals_user", withdrawals.c.user_id, withdrawals.c.id)
+Index("ix_withdrawals_due", withdrawals.c.status, withdrawals.c.due_at_us)  # the send sweep
 
 wallet_transfers = Table(
     "wallet_transfers",
