@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from paybao.adapters.billers.sandbox import Faults, SandboxBillers
+from paybao.adapters.billers.sandbox import SandboxBillers
 from paybao.adapters.billers.timed import TimedChannel
 from paybao.adapters.db.billpay_checks import BILLPAY_CHECKS
 from paybao.adapters.db.billpay_store import SqlBillpayStore
+from paybao.adapters.sandbox_faults import Faults
 from paybao.domain.billpay import CITY_NAMES, display_name
 from paybao.domain.money import format_yuan
 from paybao.services.billpay import REFERENCE_PREFIX, BillpayService

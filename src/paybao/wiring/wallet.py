@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from paybao.adapters.banks.sandbox import Faults, SandboxBank
+from paybao.adapters.banks.sandbox import SandboxBank
 from paybao.adapters.db.admin_store import SqlAdminStore, SqlIdempotencyStore
 from paybao.adapters.db.device_store import SqlDeviceStore
 from paybao.adapters.db.risk_store import SqlRiskStore
@@ -24,6 +24,7 @@ from paybao.adapters.db.wallet_store import (
 )
 from paybao.adapters.device_signatures import verify_ed25519
 from paybao.adapters.passwords import Argon2Hasher
+from paybao.adapters.sandbox_faults import Faults
 from paybao.domain.account_class import ClassPolicy
 from paybao.domain.credentials import LockoutPolicy, SmsPolicy
 from paybao.domain.devices import DevicePolicy

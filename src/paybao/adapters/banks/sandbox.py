@@ -15,13 +15,6 @@ script outcomes:
 
 from __future__ import annotations
 
-import random
-import threading
-import time
-from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import insert, select, update
@@ -29,6 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from paybao.adapters.banks.port import BankOutcome, BankResult, StatementLine
 from paybao.adapters.db.tables.bank import bank_card_accounts, bank_requests
+from paybao.adapters.sandbox_faults import FaultDice, Faults, deferred_read
 from paybao.domain.errors import InvalidInput
 from paybao.domain.identity import real_names_match
 from paybao.services.ports import Clock
@@ -39,21 +33,13 @@ STATEMENT_LINES_MAX = 10_000
 SCRIPT_STEPS = frozenset({"ok", "fail", "timeout", "timeout_lost"})
 
 
-@dataclass
-class Faults:
-    latency_ms: int = 0
-    timeout_rate: float = 0.0
-    failure_rate: float = 0.0
-
-
 class SandboxBank:
     def __init__(self, engine: Engine, clock: Clock, faults: Faults, *, seed: int | None = None):
         self.engine = engine
         self.clock = clock
-        self.faults = faults
-        self.script: deque[str] = deque()
-        self._rng = random.Random(seed)
-        self._lock = threading.Lock()
+        self.dice = FaultDice(faults, SCRIPT_STEPS, "fail", seed=seed)
+        self.faults = faults  # the same objects as the dice's: tests change them at run time
+        self.script = self.dice.script
 
     # Cards ------------------------------------------------------------------------------
 
@@ -82,7 +68,7 @@ class SandboxBank:
                 )
 
     def card_balance_fen(self, card_number: str) -> int | None:
-        with self._read() as tx:
+        with deferred_read(self.engine) as tx:
             card = self._card(tx, card_number)
             return None if card is None else int(card.balance_fen)
 
@@ -94,7 +80,7 @@ class SandboxBank:
         entry = lookup_bin(card_number)
         assert entry is not None, "the platform checks the BIN before asking the bank"
         self.open_card(card_number, entry.bank_code, holder_name, id_number, reserved_phone)
-        with self._read() as tx:
+        with deferred_read(self.engine) as tx:
             card = self._card(tx, card_number)
         assert card is not None
         same = (
@@ -117,8 +103,8 @@ class SandboxBank:
         return self._move("credit", request_id, card_number, amount_fen, holder_name)
 
     def query(self, request_id: str) -> BankResult:
-        self._sleep()
-        with self._read() as tx:
+        self.dice.sleep()
+        with deferred_read(self.engine) as tx:
             row = tx.execute(
                 select(bank_requests).where(bank_requests.c.request_id == request_id)
             ).first()
@@ -137,7 +123,7 @@ class SandboxBank:
             .order_by(bank_requests.c.id)
             .limit(STATEMENT_LINES_MAX)
         )
-        with self._read() as tx:
+        with deferred_read(self.engine) as tx:
             rows = tx.execute(query).all()
         return [
             StatementLine(
@@ -162,8 +148,8 @@ class SandboxBank:
         holder_name: str | None = None,
     ) -> BankResult:
         assert amount_fen > 0
-        step = self._next_step()
-        self._sleep()
+        step = self.dice.next_step()
+        self.dice.sleep()
         if step == "timeout_lost":
             return BankResult(BankOutcome.UNKNOWN)
         with self.engine.begin() as tx:
@@ -231,32 +217,6 @@ class SandboxBank:
         if for_update:
             query = query.with_for_update()
         return tx.execute(query).first()
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        # A deferred transaction on SQLite: a query may run while the caller holds the write
-        # lock (the query job does), and readers never wait for writers in WAL mode.
-        with self.engine.connect() as connection:
-            if self.engine.dialect.name == "sqlite":
-                connection = connection.execution_options(sqlite_begin="DEFERRED")
-            yield connection
-
-    def _next_step(self) -> str:
-        with self._lock:
-            if self.script:
-                step = self.script.popleft()
-                assert step in SCRIPT_STEPS, f"unknown scripted step {step}"
-                return step
-            draw = self._rng.random()
-        if draw < self.faults.timeout_rate:
-            return "timeout"
-        if draw < self.faults.timeout_rate + self.faults.failure_rate:
-            return "fail"
-        return "ok"
-
-    def _sleep(self) -> None:
-        if self.faults.latency_ms:
-            time.sleep(self.faults.latency_ms / 1000)
 
 
 def _same_name(card: object, holder_name: str) -> bool:

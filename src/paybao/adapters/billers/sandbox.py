@@ -25,13 +25,6 @@ lost answers. Tests can script confirmations: `billers.script.append("decline")`
 from __future__ import annotations
 
 import hashlib
-import random
-import threading
-import time
-from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -40,6 +33,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from paybao.adapters.billers.port import BillerAnswer, BillerOutcome, Statement
 from paybao.adapters.db.tables.billpay import billpay_sandbox_payments
+from paybao.adapters.sandbox_faults import FaultDice, Faults, deferred_read
 from paybao.domain.billpay import BillAccountNotFound, Category, china_month
 from paybao.services.ports import Clock
 
@@ -58,13 +52,6 @@ _GIVEN_NAMES = (
 )
 _CONFIRMED = "confirmed"
 _DECLINED = "declined"
-
-
-@dataclass
-class Faults:
-    latency_ms: int = 0
-    timeout_rate: float = 0.0
-    failure_rate: float = 0.0
 
 
 def _digest(*parts: str) -> int:
@@ -93,18 +80,17 @@ class SandboxBillers:
     def __init__(self, engine: Engine, clock: Clock, faults: Faults, *, seed: int | None = None):
         self.engine = engine
         self.clock = clock
-        self.faults = faults
-        self.script: deque[str] = deque()
-        self._rng = random.Random(seed)
-        self._lock = threading.Lock()
+        self.dice = FaultDice(faults, SCRIPT_STEPS, "decline", seed=seed)
+        self.faults = faults  # the same objects as the dice's: tests change them at run time
+        self.script = self.dice.script
         self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
 
     def inquire(self, biller_code: str, category: Category, account_no: str) -> Statement:
-        self._sleep()
+        self.dice.sleep()
         if category is Category.MOBILE or not account_known(account_no):
             raise BillAccountNotFound(f"{biller_code} knows no account {account_no}")
         period = china_month(self.clock.now())
-        with self._read() as tx:
+        with deferred_read(self.engine) as tx:
             owed_fen = self._owed_fen(tx, biller_code, category, account_no, period)
         return Statement(holder_name(biller_code, account_no), owed_fen, period)
 
@@ -118,8 +104,8 @@ class SandboxBillers:
         amount_fen: int,
     ) -> BillerAnswer:
         assert amount_fen > 0
-        step = self._next_step()
-        self._sleep()
+        step = self.dice.next_step()
+        self.dice.sleep()
         if step == "timeout_lost":
             return BillerAnswer(BillerOutcome.UNKNOWN)
         with self.engine.begin() as tx:
@@ -136,7 +122,7 @@ class SandboxBillers:
         query = select(func.coalesce(func.sum(p.c.amount_fen), 0)).where(
             p.c.biller_code == biller_code, p.c.account_no == account_no, p.c.status == _CONFIRMED
         )
-        with self._read() as tx:
+        with deferred_read(self.engine) as tx:
             return int(tx.execute(query).scalar_one())
 
     # Inside -----------------------------------------------------------------------------------
@@ -217,28 +203,3 @@ class SandboxBillers:
         if row.status == _CONFIRMED:
             return BillerAnswer(BillerOutcome.CONFIRMED)
         return BillerAnswer(BillerOutcome.DECLINED, row.decline_code)
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        # A deferred transaction on SQLite: readers never wait for writers in WAL mode.
-        with self.engine.connect() as connection:
-            if self.engine.dialect.name == "sqlite":
-                connection = connection.execution_options(sqlite_begin="DEFERRED")
-            yield connection
-
-    def _next_step(self) -> str:
-        with self._lock:
-            if self.script:
-                step = self.script.popleft()
-                assert step in SCRIPT_STEPS, f"unknown scripted step {step}"
-                return step
-            draw = self._rng.random()
-        if draw < self.faults.timeout_rate:
-            return "timeout"
-        if draw < self.faults.timeout_rate + self.faults.failure_rate:
-            return "decline"
-        return "ok"
-
-    def _sleep(self) -> None:
-        if self.faults.latency_ms:
-            time.sleep(self.faults.latency_ms / 1000)
