@@ -11,6 +11,8 @@ import urllib.parse
 from typing import Any
 
 import pytest
+from tests.e2e.browser_support import PHONE_SCREEN as VIEWPORT
+from tests.e2e.browser_support import Shots, click_through, fits_phone
 from tests.e2e.test_wallet_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, server
 from tests.integration.gateway_support import (
     LOGIN_PASSWORD,
@@ -27,22 +29,16 @@ from paybao.services.trades import NewTrade
 from paybao.services.withholding import DeductionRequest
 
 pytestmark = pytest.mark.browser
-__all__ = ["server"]  # the fixture that serves the app
-PHONE = "13700137001"
-VIEWPORT = {"width": 390, "height": 844}
-
-
-def _shot(page: Any, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"agreements-{name}.png"), full_page=True)
-
-
-def _fits_phone(page: Any) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORT["width"]
+_shot = Shots("agreements")
+_fits_phone = fits_phone
 
 
 def _click(page: Any, selector: str) -> None:
-    with page.expect_navigation():
-        page.click(selector)
+    click_through(page, selector, error_expected=True)  # these pages may show an error
+
+
+__all__ = ["server"]  # the fixture that serves the app
+PHONE = "13700137001"
 
 
 def _charge(platform: Platform, agreement_no: str, amount_fen: int) -> None:

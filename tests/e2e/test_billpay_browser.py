@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests.e2e.browser_support import PHONE_SCREEN as PHONE
+from tests.e2e.browser_support import Shots, click_through, fits_phone
 from tests.e2e.test_wallet_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, server
 from tests.integration.billpay_support import WATER_ACCOUNT, owed_fen
 from tests.integration.gateway_support import (
@@ -23,25 +25,12 @@ from paybao.bootstrap import Platform
 from paybao.domain.money import format_yuan
 
 pytestmark = pytest.mark.browser
+_shot = Shots("billpay")
+_fits_phone = fits_phone
+_click = click_through
 __all__ = ["server"]  # the fixture that serves the app
 PHONE_NUMBER = "13900139501"
-PHONE = {"width": 390, "height": 844}
 POWER_ACCOUNT = "88002233441"
-
-
-def _click(page: Any, selector: str) -> None:
-    with page.expect_navigation():
-        page.click(selector)
-    errors = page.locator(".error")
-    assert errors.count() == 0, errors.first.inner_text()
-
-
-def _shot(page: Any, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"billpay-{name}.png"), full_page=True)
-
-
-def _fits_phone(page: Any) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 
 def _biller(platform: Platform, code: str) -> Any:

@@ -6,9 +6,9 @@ month's free 2,000. Screenshots: test-artifacts/card-payouts-*.png."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from tests.e2e.browser_support import PHONE_SCREEN as PHONE
+from tests.e2e.browser_support import Shots, click_through, fits_phone
 from tests.e2e.test_wallet_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, server
 from tests.integration.card_payout_support import (
     PIN,
@@ -21,25 +21,12 @@ from tests.integration.card_payout_support import (
 from paybao.bootstrap import Platform
 
 pytestmark = pytest.mark.browser
+_shot = Shots("card-payouts")
+_fits_phone = fits_phone
+_click = click_through
 __all__ = ["server"]  # the fixture that serves the app
 PHONE_NUMBER = "13900139401"
 LOGIN_PASSWORD = "abc12345"
-PHONE = {"width": 390, "height": 844}
-
-
-def _click(page: Any, selector: str) -> None:
-    with page.expect_navigation():
-        page.click(selector)
-    errors = page.locator(".error")
-    assert errors.count() == 0, errors.first.inner_text()
-
-
-def _shot(page: Any, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"card-payouts-{name}.png"), full_page=True)
-
-
-def _fits_phone(page: Any) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium package")

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 import segno
+from tests.e2e.browser_support import PHONE_SCREEN as PHONE
+from tests.e2e.browser_support import Shots, click_through, fits_phone
 from tests.e2e.test_wallet_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, server
 from tests.integration.admin_support import OPERATOR_NAME, OPERATOR_PASSWORD, totp_now
 from tests.integration.gateway_support import LOGIN_PASSWORD, PAYMENT_PASSWORD, make_buyer
@@ -21,9 +23,11 @@ from paybao.domain.escrow import EscrowStatus
 from paybao.domain.money import format_yuan
 
 pytestmark = pytest.mark.browser
+_shot = Shots("escrow")
+_fits_phone = fits_phone
+_click = click_through
 __all__ = ["server"]  # the fixture that serves the app
 BUYER_PHONE, SELLER_PHONE = "13900139001", "13900139002"
-PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
@@ -52,21 +56,6 @@ def _wallet_page(browser: Any, base: str, phone: str) -> Any:
         page.click("#submit")
     assert page.url.endswith("/wallet"), page.url
     return page
-
-
-def _click(page: Any, selector: str) -> None:
-    with page.expect_navigation():
-        page.click(selector)
-    errors = page.locator(".error")
-    assert errors.count() == 0, errors.first.inner_text()
-
-
-def _shot(page: Any, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"escrow-{name}.png"), full_page=True)
-
-
-def _fits_phone(page: Any) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium package")

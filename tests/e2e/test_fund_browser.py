@@ -7,9 +7,10 @@ the balance and the statement names both movements. Screenshots: test-artifacts/
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
+from tests.e2e.browser_support import PHONE_SCREEN as PHONE
+from tests.e2e.browser_support import Shots, click_through, fits_phone
 from tests.e2e.test_wallet_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, server
 from tests.integration.gateway_support import LOGIN_PASSWORD, PAYMENT_PASSWORD, make_buyer
 from tests.integration.test_fund import MONDAY, WEDNESDAY, china_now, move_to
@@ -17,24 +18,11 @@ from tests.integration.test_fund import MONDAY, WEDNESDAY, china_now, move_to
 from paybao.bootstrap import Platform
 
 pytestmark = pytest.mark.browser
+_shot = Shots("fund")
+_fits_phone = fits_phone
+_click = click_through
 __all__ = ["server"]  # the fixture that serves the app
 PHONE_NUMBER = "13900139301"
-PHONE = {"width": 390, "height": 844}
-
-
-def _click(page: Any, selector: str) -> None:
-    with page.expect_navigation():
-        page.click(selector)
-    errors = page.locator(".error")
-    assert errors.count() == 0, errors.first.inner_text()
-
-
-def _shot(page: Any, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"fund-{name}.png"), full_page=True)
-
-
-def _fits_phone(page: Any) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium package")

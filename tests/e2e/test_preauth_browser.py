@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.e2e.browser_support import PHONE_SCREEN as VIEWPORT
+from tests.e2e.browser_support import Shots, click_through, fits_phone
 from tests.e2e.test_wallet_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, server
 from tests.integration.gateway_support import (
     LOGIN_PASSWORD,
@@ -24,22 +26,16 @@ from tests.integration.gateway_support import (
 from paybao.bootstrap import Platform
 
 pytestmark = pytest.mark.browser
-__all__ = ["server"]  # the fixture that serves the app
-PHONE = "13700137011"
-VIEWPORT = {"width": 390, "height": 844}
-
-
-def _shot(page: Any, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"preauth-{name}.png"), full_page=True)
-
-
-def _fits_phone(page: Any) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORT["width"]
+_shot = Shots("preauth")
+_fits_phone = fits_phone
 
 
 def _click(page: Any, selector: str) -> None:
-    with page.expect_navigation():
-        page.click(selector)
+    click_through(page, selector, error_expected=True)  # these pages may show an error
+
+
+__all__ = ["server"]  # the fixture that serves the app
+PHONE = "13700137011"
 
 
 def _take_fuel(server: str, auth_no: str) -> None:

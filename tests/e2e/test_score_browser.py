@@ -7,9 +7,10 @@ off and is asked again. Screenshots: test-artifacts/score-*.png."""
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import pytest
+from tests.e2e.browser_support import PHONE_SCREEN as PHONE
+from tests.e2e.browser_support import Shots, click_through, fits_phone
 from tests.e2e.test_wallet_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, server
 from tests.integration.gateway_support import LOGIN_PASSWORD, PAYMENT_PASSWORD, make_shop
 from tests.integration.score_support import person, score_of
@@ -18,25 +19,11 @@ from paybao.bootstrap import Platform
 from paybao.services.score import AdmissionQuery
 
 pytestmark = pytest.mark.browser
+_shot = Shots("score")
+_fits_phone = fits_phone
+_click = click_through
 __all__ = ["server"]  # the fixture that serves the app
 PHONE_NUMBER = "13900139401"
-PHONE = {"width": 390, "height": 844}
-
-
-def _click(page: Any, selector: str, *, error_expected: bool = False) -> None:
-    with page.expect_navigation():
-        page.click(selector)
-    errors = page.locator(".error")
-    if not error_expected:
-        assert errors.count() == 0, errors.first.inner_text()
-
-
-def _shot(page: Any, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"score-{name}.png"), full_page=True)
-
-
-def _fits_phone(page: Any) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium package")
