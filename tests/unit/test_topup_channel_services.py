@@ -73,8 +73,12 @@ class FakeStore:
         row.__dict__.update(values)
         return True
 
-    def bank_pays(self, tx: FakeTx, user_id: int, limit: int) -> list[Any]:
-        return [r for r in _table(tx, "bank_pay").values() if r.user_id == user_id][:limit]
+    def bank_pays(
+        self, tx: FakeTx, user_id: int, limit: int, before_id: int | None = None
+    ) -> list[Any]:
+        rows = sorted(_table(tx, "bank_pay").values(), key=lambda r: -r.id)
+        mine = [r for r in rows if r.user_id == user_id and (before_id is None or r.id < before_id)]
+        return mine[:limit]
 
     def add_notice(self, tx: FakeTx, notify_id: str, topup_id: int, now_us: int) -> bool:
         seen = tx.state.setdefault("notices", set())
@@ -129,6 +133,24 @@ class FakeStore:
             ),
             None,
         )
+
+    def codes(
+        self,
+        tx: FakeTx,
+        user_id: int,
+        limit: int,
+        *,
+        open_at_us: int | None = None,
+        before_id: int | None = None,
+    ) -> list[Any]:
+        rows = sorted(_table(tx, "codes").values(), key=lambda r: -r.id)
+        return [
+            r
+            for r in rows
+            if r.user_id == user_id
+            and (before_id is None or r.id < before_id)
+            and (open_at_us is None or (r.status == "open" and r.expires_at_us > open_at_us))
+        ][:limit]
 
     def open_code_count(self, tx: FakeTx, user_id: int, now_us: int) -> int:
         return sum(

@@ -42,11 +42,13 @@ from paybao.domain.topup_channels import (
     check_bank,
 )
 from paybao.services.clock import US_PER_S
+from paybao.services.idempotency import IdempotencyService
 from paybao.services.jobs import Job, JobRunner
 from paybao.services.ledger import LedgerService
 from paybao.services.ports import Clock, Database, Tx
 from paybao.services.reconcile import Difference
 from paybao.services.topup_channel_records import (
+    BANK_PAY_IDEMPOTENCY_PREFIX,
     BANK_PAY_PREFIX,
     PAGE_SIZE_MAX,
     BankPayAnswer,
@@ -55,6 +57,7 @@ from paybao.services.topup_channel_records import (
     BankPayState,
     BankPayTopup,
     TopupChannelStore,
+    bank_pay_answer,
     bank_pay_view,
     check_room_in,
 )
@@ -83,6 +86,9 @@ class BankPayService:
     clock: Clock
     base_url: str = "http://127.0.0.1:8000"
     policy: ChannelPolicy = field(default_factory=lambda: CHANNEL_POLICY_DEFAULT)
+    # Marks a claimed request (REST Idempotency-Key, a page's form key) with the top-up it made,
+    # in the same transaction: a retry after a crash answers it instead of making another.
+    idempotency: IdempotencyService | None = None
 
     def install_jobs(self) -> None:
         # The job calls the bank: it runs with no transaction open.
@@ -114,6 +120,8 @@ class BankPayService:
             )
             due_us = now_us + policy.bank_pay_query_delay_s * US_PER_S
             self.jobs.schedule_in(tx, JOB_QUERY, str(topup_id), due_us)
+            if self.idempotency is not None:
+                self.idempotency.mark_done_in(tx, f"{BANK_PAY_IDEMPOTENCY_PREFIX}:{topup_id}")
             return topup_id
 
         topup = self.topup(user_id, self.db.run(work))
@@ -125,6 +133,20 @@ class BankPayService:
         if topup.status != BankPayStatus.PENDING or topup.expires_at_us <= self.clock.now_us():
             raise Conflict("this top-up can no longer be paid", code="bank_pay_not_pending")
         return self.channel.payment_url(self._order(topup))
+
+    def payable_url(self, topup: BankPayTopup) -> str | None:
+        """The bank's page while the top-up can still be paid there; None once it cannot."""
+        if topup.status != BankPayStatus.PENDING or topup.expires_at_us <= self.clock.now_us():
+            return None
+        return self.channel.payment_url(self._order(topup))
+
+    def answer(self, topup_id: int) -> dict[str, Any]:
+        """The REST answer of a top-up as it is now (the idempotency renderer's too)."""
+        with self.db.read() as tx:
+            row = self.store.bank_pay(tx, topup_id)
+        assert row is not None, f"bank-pay top-up {topup_id} is referenced but missing"
+        topup = bank_pay_view(row)
+        return bank_pay_answer(topup, self.payable_url(topup))
 
     def _order(self, topup: BankPayTopup) -> BankPayOrder:
         base = self.base_url.rstrip("/")
@@ -289,11 +311,15 @@ class BankPayService:
             raise NotFound("no such top-up", code="bank_pay_topup_not_found")
         return bank_pay_view(row)
 
-    def topups(self, user_id: int, limit: int = 20) -> list[BankPayTopup]:
+    def topups(
+        self, user_id: int, limit: int = 20, before_id: int | None = None
+    ) -> list[BankPayTopup]:
+        """Newest first; `before_id` pages on (the last id of the page before)."""
         if not 1 <= limit <= PAGE_SIZE_MAX:
             raise InvalidInput(f"page size must be 1..{PAGE_SIZE_MAX}", code="page_size_invalid")
         with self.db.read() as tx:
-            return [bank_pay_view(row) for row in self.store.bank_pays(tx, user_id, limit)]
+            rows = self.store.bank_pays(tx, user_id, limit, before_id)
+            return [bank_pay_view(row) for row in rows]
 
     # Reconciliation against the bank's daily file ---------------------------------------------
 

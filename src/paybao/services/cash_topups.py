@@ -46,9 +46,11 @@ from paybao.domain.topup_channels import (
     same_china_day,
 )
 from paybao.services.clock import US_PER_S, datetime_from_us
+from paybao.services.idempotency import IdempotencyService
 from paybao.services.ledger import LedgerRejected, LedgerService
 from paybao.services.ports import Clock, Database, Tx
 from paybao.services.topup_channel_records import (
+    CASH_CODE_IDEMPOTENCY_PREFIX,
     CASH_REVERSAL_PREFIX,
     CASH_TOPUP_PREFIX,
     PAGE_SIZE_MAX,
@@ -56,6 +58,7 @@ from paybao.services.topup_channel_records import (
     Partner,
     Redemption,
     TopupChannelStore,
+    cash_code_answer,
     cash_code_view,
     check_room_in,
     redemption_of,
@@ -85,6 +88,9 @@ class CashTopupService:
     ledger: LedgerService
     clock: Clock
     policy: ChannelPolicy = field(default_factory=lambda: CHANNEL_POLICY_DEFAULT)
+    # Marks a claimed request with the code it made, in the same transaction (see
+    # BankPayService.idempotency).
+    idempotency: IdempotencyService | None = None
 
     # The user's codes -------------------------------------------------------------------------
 
@@ -115,6 +121,9 @@ class CashTopupService:
                     },
                 )
                 if code_id is not None:
+                    if self.idempotency is not None:
+                        reference = f"{CASH_CODE_IDEMPOTENCY_PREFIX}:{code_id}"
+                        self.idempotency.mark_done_in(tx, reference)
                     return code_id
             raise Retryable("could not draw a free code", code="cash_code_draw_failed")
 
@@ -136,11 +145,28 @@ class CashTopupService:
             row = self._own_in(tx, user_id, code_id)
             return self._view_in(tx, row)
 
-    def codes(self, user_id: int, limit: int = 10) -> list[CashCode]:
+    def codes(
+        self,
+        user_id: int,
+        limit: int = 10,
+        *,
+        open_only: bool = False,
+        before_id: int | None = None,
+    ) -> list[CashCode]:
+        """Newest first; `open_only`: the codes a counter could still redeem now."""
         if not 1 <= limit <= PAGE_SIZE_MAX:
             raise InvalidInput(f"page size must be 1..{PAGE_SIZE_MAX}", code="page_size_invalid")
+        open_at_us = self.clock.now_us() if open_only else None
         with self.db.read() as tx:
-            return [self._view_in(tx, row) for row in self.store.codes(tx, user_id, limit)]
+            rows = self.store.codes(tx, user_id, limit, open_at_us=open_at_us, before_id=before_id)
+            return [self._view_in(tx, row) for row in rows]
+
+    def answer(self, code_id: int) -> dict[str, Any]:
+        """The REST answer of a code as it is now (the idempotency renderer's too)."""
+        with self.db.read() as tx:
+            row = self.store.code(tx, code_id)
+            assert row is not None, f"cash code {code_id} is referenced but missing"
+            return cash_code_answer(self._view_in(tx, row))
 
     def expire_due(self) -> int:
         """Sweep: open codes past their time become `expired` (they could not be redeemed

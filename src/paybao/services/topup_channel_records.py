@@ -5,7 +5,7 @@ services/cash_topup_partners.py)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -23,6 +23,11 @@ CASH_TOPUP_PREFIX = "cashtopup"
 CASH_REVERSAL_PREFIX = "cashreverse"
 CASH_DEPOSIT_PREFIX = "cashprefund"
 PAGE_SIZE_MAX = 50
+# Idempotency references (services/idempotency.py): what a create request made, so that a retry
+# after a crash between the commit and the stored answer renders the answer from the row.
+BANK_PAY_IDEMPOTENCY_PREFIX = "bankpay"
+CASH_CODE_IDEMPOTENCY_PREFIX = "cashcode"
+CASH_CODE_QR_PATH = "/api/v1/wallet/cash-codes/{id}/qr.png"
 
 
 # The bank's online-banking channel ------------------------------------------------------------
@@ -160,6 +165,17 @@ def cash_code_view(row: Any, now_us: int, partner_name: str | None = None) -> Ca
     )
 
 
+def bank_pay_answer(topup: BankPayTopup, payment_url: str | None) -> dict[str, Any]:
+    """The REST answer of an online-banking top-up (web/api_topup_channels.py): the view and
+    the bank's page while it can still be paid there."""
+    return {**asdict(topup), "payment_url": payment_url}
+
+
+def cash_code_answer(code: CashCode) -> dict[str, Any]:
+    """The REST answer of a cash code: the view and where its QR image is."""
+    return {**asdict(code), "qr_url": CASH_CODE_QR_PATH.format(id=code.id)}
+
+
 @dataclass(frozen=True, slots=True)
 class Partner:
     id: int
@@ -219,7 +235,11 @@ class TopupChannelStore(Protocol):
         """Move a `pending` top-up on (compare-and-set); False if it was no longer pending."""
         ...
 
-    def bank_pays(self, tx: Tx, user_id: int, limit: int) -> list[Any]: ...
+    def bank_pays(
+        self, tx: Tx, user_id: int, limit: int, before_id: int | None = None
+    ) -> list[Any]:
+        """Newest first; with `before_id`, those older than that top-up (the next page)."""
+        ...
 
     def add_notice(self, tx: Tx, notify_id: str, topup_id: int, now_us: int) -> bool:
         """Record an accepted notice; False if its id was seen before (a replay)."""
@@ -250,7 +270,11 @@ class TopupChannelStore(Protocol):
 
     def deposit_by_reference(self, tx: Tx, partner_id: int, reference: str) -> Any: ...
 
-    def deposits(self, tx: Tx, partner_id: int, limit: int) -> list[Any]: ...
+    def deposits(
+        self, tx: Tx, partner_id: int, limit: int, before_id: int | None = None
+    ) -> list[Any]:
+        """Newest first; with `before_id`, those older than that deposit."""
+        ...
 
     # cash codes
     def insert_code(self, tx: Tx, values: dict[str, Any]) -> int | None:
@@ -263,7 +287,17 @@ class TopupChannelStore(Protocol):
 
     def code_by_request(self, tx: Tx, partner_id: int, request_no: str) -> Any: ...
 
-    def codes(self, tx: Tx, user_id: int, limit: int) -> list[Any]: ...
+    def codes(
+        self,
+        tx: Tx,
+        user_id: int,
+        limit: int,
+        *,
+        open_at_us: int | None = None,
+        before_id: int | None = None,
+    ) -> list[Any]:
+        """Newest first; with `open_at_us`, only codes open and unexpired at that time."""
+        ...
 
     def open_code_count(self, tx: Tx, user_id: int, now_us: int) -> int: ...
 

@@ -330,10 +330,17 @@ def cash_code_cancel(code_id: RowId, request: Request) -> Response:
 
 
 def install(app: Any) -> None:
-    """Before the wallet pages; with the partner API and the sandbox bank's pages."""
-    from paybao.web import api_cash_topup_partners, pages_cash_topup_admin, sandbox_bank_pay_pages
+    """Before the wallet pages; with the wallet's REST API of these channels, the partner API
+    and the sandbox bank's pages."""
+    from paybao.web import (
+        api_cash_topup_partners,
+        api_topup_channels,
+        pages_cash_topup_admin,
+        sandbox_bank_pay_pages,
+    )
 
     app.include_router(router)
+    app.include_router(api_topup_channels.router)
     app.include_router(api_cash_topup_partners.router)
     app.include_router(sandbox_bank_pay_pages.router)
     pages_cash_topup_admin.install(app)

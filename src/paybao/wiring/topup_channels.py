@@ -10,7 +10,9 @@ Needs the wallet (`users`, `bank`) and operations (`audit`). Services land in
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from paybao.adapters.banks.sandbox_bank_pay import SandboxBankPay, SandboxBankPayChannel
 from paybao.adapters.db.topup_channel_checks import TOPUP_CHANNEL_CHECKS
@@ -20,6 +22,10 @@ from paybao.domain.topup_channels import ChannelPolicy
 from paybao.services.bank_pay_topups import BankPayService
 from paybao.services.cash_topup_partners import CashPartnerService
 from paybao.services.cash_topups import CashTopupService
+from paybao.services.topup_channel_records import (
+    BANK_PAY_IDEMPOTENCY_PREFIX,
+    CASH_CODE_IDEMPOTENCY_PREFIX,
+)
 
 if TYPE_CHECKING:
     from paybao.bootstrap import Platform
@@ -28,6 +34,7 @@ if TYPE_CHECKING:
 
 def install(platform: Platform) -> None:
     settings, services = platform.settings, platform.services
+    idempotency = services.get("idempotency")
     store = SqlTopupChannelStore(platform.db.dialect)
     policy = policy_from(settings, services["users"].policy.classes)
     bank = SandboxBankPay(
@@ -45,17 +52,28 @@ def install(platform: Platform) -> None:
         platform.clock,
         base_url=settings.base_url,
         policy=policy,
+        idempotency=idempotency,
     )
     bank_pay.install_jobs()
+    bank.install_jobs(platform.jobs)  # the bank's notice retries
     partners = CashPartnerService(
         platform.db, store, platform.ledger, platform.clock, audit=services.get("audit")
     )
     cash = CashTopupService(
-        platform.db, store, services["users"], platform.ledger, platform.clock, policy=policy
+        platform.db,
+        store,
+        services["users"],
+        platform.ledger,
+        platform.clock,
+        policy=policy,
+        idempotency=idempotency,
     )
     platform.sweeps.append(cash.expire_due)
     platform.reconcile.checks.extend(TOPUP_CHANNEL_CHECKS)
     platform.reconcile.dated_checks.append(("bank_pay.bank_file", bank_pay.file_differences))
+    if idempotency is not None:
+        idempotency.renderers[BANK_PAY_IDEMPOTENCY_PREFIX] = _renderer(bank_pay.answer)
+        idempotency.renderers[CASH_CODE_IDEMPOTENCY_PREFIX] = _renderer(cash.answer)
     services.update(
         bank_pay=bank, bank_pay_topups=bank_pay, cash_partners=partners, cash_topups=cash
     )
@@ -70,3 +88,15 @@ def policy_from(settings: Settings, classes: ClassPolicy) -> ChannelPolicy:
         cash_amount_max_fen=settings.cash_amount_max_fen,
         classes=classes,
     )
+
+
+def _renderer(answer: Callable[[int], dict[str, Any]]) -> Callable[[str], tuple[int, str]]:
+    """After a crash between the commit and the stored answer, a retry of the create request
+    gets the top-up (or code) it made, as it is now: the answer web/api_topup_channels.py
+    gives, byte for byte in shape."""
+
+    def render(reference: str) -> tuple[int, str]:
+        _, row_id = reference.split(":", 1)
+        return 200, json.dumps(answer(int(row_id)), ensure_ascii=False)
+
+    return render

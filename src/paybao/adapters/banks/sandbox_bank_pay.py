@@ -5,7 +5,10 @@ from the customer's card account at the sandbox bank (`SandboxBank.debit`, so th
 line of the bank's statement like any card debit, under request id = order number). Its pages
 (web/sandbox_bank_pay_pages.py) are the bank's, not paybao's. After a payment it:
 1. calls paybao back server to server with a notice signed with the shared HMAC-SHA256 key
-   (`deliver`, an HTTP POST with a timeout; a lost notice is what paybao's query job is for);
+   (`deliver`, an HTTP POST with a timeout). Until paybao answers `success` the bank sends it
+   again, as real banks and Alipay do: a job (`sandbox_bank.notice`, scheduled in the same
+   transaction as the payment, so a crash cannot lose it) retries after 15 s, 1, 5 and 15 min,
+   then gives up (5 deliveries at most); paybao's own query job covers a notice never taken;
 2. sends the browser back to paybao's return URL (signed too; paybao ignores what it says).
 
 paybao's client (`SandboxBankPayChannel`, the `BankPayChannel` port) signs the order it sends
@@ -13,7 +16,7 @@ the customer with, verifies notices, and asks the bank (query, close, daily file
 bounded by `timeout_s`: a bank slower than that answers UNKNOWN.
 
 Test knobs: `bank.script.append(step)` with "timeout" (the next query/close answers UNKNOWN),
-"drop_notice" (the next notice is never sent).
+"drop_notice" (the next notice is never sent, nor retried: the bank's notifier is down).
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ from paybao.adapters.db.tables.topup_channels import bank_pay_orders
 from paybao.domain.bins import BANKS
 from paybao.domain.errors import InvalidInput, InvalidState
 from paybao.services.banking import BankOutcome
+from paybao.services.clock import US_PER_S
+from paybao.services.jobs import Job, JobRunner
 from paybao.services.ports import Clock
 from paybao.services.topup_channel_records import (
     BankPaidLine,
@@ -67,6 +72,10 @@ ORDER_FIELDS = (
     "notify_url",
 )
 LINES_MAX = 100_000
+JOB_NOTICE = "sandbox_bank.notice"
+# Seconds before each retry of a notice paybao did not answer `success` to; after the last
+# the bank gives up (1 + len(...) deliveries in all).
+NOTICE_RETRY_S = (15, 60, 300, 900)
 
 
 # Signing --------------------------------------------------------------------------------------
@@ -125,7 +134,13 @@ class SandboxBankPay:
         self.key = key
         self.script: deque[str] = deque()
         self.deliver: Callable[[str, Mapping[str, str]], bool] = http_deliver
+        self.jobs: JobRunner | None = None
         self._lock = threading.Lock()
+
+    def install_jobs(self, jobs: JobRunner) -> None:
+        """The notice retries. The job delivers over the network: no transaction open."""
+        self.jobs = jobs
+        jobs.register_outside_tx(JOB_NOTICE, self._on_notice_job)
 
     # The customer's pages ---------------------------------------------------------------------
 
@@ -184,8 +199,12 @@ class SandboxBankPay:
                     notify_id=notify_id,
                 )
             ).rowcount
+            if moved == 1 and self.jobs is not None:  # the retry, cancelled once delivered
+                self.jobs.schedule_in(
+                    tx, JOB_NOTICE, order_no, now_us + NOTICE_RETRY_S[0] * US_PER_S
+                )
         if moved == 1:
-            self._notify(row.notify_url, self.notice_form(order_no))
+            self._notify(order_no, row.notify_url)
         return self.return_url(order_no)
 
     def cancel(self, order_no: str) -> str:
@@ -249,11 +268,34 @@ class SandboxBankPay:
 
     # Inside -----------------------------------------------------------------------------------
 
-    def _notify(self, url: str, form: Mapping[str, str]) -> None:
-        if self._step("drop_notice"):
+    def _notify(self, order_no: str, url: str) -> None:
+        """The first delivery, right after the payment; the retry job is off once it is taken
+        (or when the notifier is scripted down)."""
+        if self._step("drop_notice") or self.deliver(url, self.notice_form(order_no)):
+            self._cancel_retry(order_no)
+        else:
+            log.info("paybao did not take notice %s; it is sent again later", order_no)
+
+    def _on_notice_job(self, job: Job) -> int | None:
+        """Send the notice again (a fresh notify time, the same notify id); None when taken or
+        when the retries are spent, else the time of the next one."""
+        row = self._row(job.key)
+        if row is None or row.status not in ("paid", "failed"):
+            return None
+        if self.deliver(row.notify_url, self.notice_form(job.key)):
+            return None
+        retry = job.attempts + 1  # retries done before this one: job.attempts
+        if retry >= len(NOTICE_RETRY_S):
+            log.warning("paybao never took notice %s; the bank stops sending it", job.key)
+            return None
+        return self.clock.now_us() + NOTICE_RETRY_S[retry] * US_PER_S
+
+    def _cancel_retry(self, order_no: str) -> None:
+        if self.jobs is None:
             return
-        if not self.deliver(url, form):
-            log.info("paybao did not take notice %s; it will ask us", form.get("order_no"))
+        jobs = self.jobs
+        with self.engine.begin() as tx:
+            jobs.store.cancel(tx, JOB_NOTICE, order_no)
 
     def _check_card(self, card: str, bank_code: str, amount_fen: int) -> None:
         with self.engine.connect() as tx:

@@ -45,14 +45,13 @@ class SqlTopupChannelStore:
         )
         return bool(result.rowcount == 1)
 
-    def bank_pays(self, tx: Connection, user_id: int, limit: int) -> list[Any]:
-        query = (
-            select(bank_pay_topups)
-            .where(bank_pay_topups.c.user_id == user_id)
-            .order_by(bank_pay_topups.c.id.desc())
-            .limit(limit)
-        )
-        return list(tx.execute(query).all())
+    def bank_pays(
+        self, tx: Connection, user_id: int, limit: int, before_id: int | None = None
+    ) -> list[Any]:
+        query = select(bank_pay_topups).where(bank_pay_topups.c.user_id == user_id)
+        if before_id is not None:
+            query = query.where(bank_pay_topups.c.id < before_id)
+        return list(tx.execute(query.order_by(bank_pay_topups.c.id.desc()).limit(limit)).all())
 
     def add_notice(self, tx: Connection, notify_id: str, topup_id: int, now_us: int) -> bool:
         statement = (
@@ -133,14 +132,14 @@ class SqlTopupChannelStore:
         )
         return tx.execute(query).first()
 
-    def deposits(self, tx: Connection, partner_id: int, limit: int) -> list[Any]:
-        query = (
-            select(cash_topup_deposits)
-            .where(cash_topup_deposits.c.partner_id == partner_id)
-            .order_by(cash_topup_deposits.c.id.desc())
-            .limit(limit)
-        )
-        return list(tx.execute(query).all())
+    def deposits(
+        self, tx: Connection, partner_id: int, limit: int, before_id: int | None = None
+    ) -> list[Any]:
+        d = cash_topup_deposits
+        query = select(d).where(d.c.partner_id == partner_id)
+        if before_id is not None:
+            query = query.where(d.c.id < before_id)
+        return list(tx.execute(query.order_by(d.c.id.desc()).limit(limit)).all())
 
     # Cash codes -------------------------------------------------------------------------------
 
@@ -170,14 +169,22 @@ class SqlTopupChannelStore:
         )
         return tx.execute(query).first()
 
-    def codes(self, tx: Connection, user_id: int, limit: int) -> list[Any]:
-        query = (
-            select(cash_topup_codes)
-            .where(cash_topup_codes.c.user_id == user_id)
-            .order_by(cash_topup_codes.c.id.desc())
-            .limit(limit)
-        )
-        return list(tx.execute(query).all())
+    def codes(
+        self,
+        tx: Connection,
+        user_id: int,
+        limit: int,
+        *,
+        open_at_us: int | None = None,
+        before_id: int | None = None,
+    ) -> list[Any]:
+        c = cash_topup_codes
+        query = select(c).where(c.c.user_id == user_id)
+        if open_at_us is not None:  # only codes a counter could still redeem at that time
+            query = query.where(c.c.status == "open", c.c.expires_at_us > open_at_us)
+        if before_id is not None:
+            query = query.where(c.c.id < before_id)
+        return list(tx.execute(query.order_by(c.c.id.desc()).limit(limit)).all())
 
     def open_code_count(self, tx: Connection, user_id: int, now_us: int) -> int:
         c = cash_topup_codes
