@@ -44,6 +44,8 @@ CODE_BYTES: Final = CODE_BODY_BYTES + SIGNATURE_BYTES  # 202
 CODE_TEXT_LENGTH: Final = len(CODE_PREFIX) + (CODE_BYTES * 4 + 2) // 3  # 274
 
 CODE_VALID_S: Final = 60  # a code refreshes every minute on the phone
+CODE_VALID_S_MIN: Final = 30
+CODE_VALID_S_MAX: Final = 300
 CLOCK_SKEW_S_DEFAULT: Final = 30  # the phone's and the reader's clocks may differ this much
 CLOCK_SKEW_S_MAX: Final = 300
 REPLAY_MEMORY_MAX: Final = 100_000  # codes one reader remembers (a minute's worth suffices)
@@ -263,12 +265,14 @@ class ReaderView:
     issuer_keys: Mapping[int, bytes]
     blacklist: Collection[int]
     skew_s: int = CLOCK_SKEW_S_DEFAULT
+    code_valid_s: int = CODE_VALID_S  # how old a code may be at the tap (plus the skew)
 
 
 def verify_code(text: str, view: ReaderView, now_s: int, check: SignatureCheck) -> RideCode:
     """The code, if a reader holding `view` accepts it at `now_s`; else the refusal. Cheap
     checks first, signatures last but before anything about the user is believed."""
     assert 0 <= view.skew_s <= CLOCK_SKEW_S_MAX
+    assert CODE_VALID_S_MIN <= view.code_valid_s <= CODE_VALID_S_MAX
     code = RideCode.from_text(text)
     cert = code.certificate
     issuer_key = view.issuer_keys.get(cert.key_id)
@@ -284,8 +288,8 @@ def verify_code(text: str, view: ReaderView, now_s: int, check: SignatureCheck) 
         raise CertificateExpired("the certificate has expired: open the code online again")
     if code.issued_at_s > now_s + view.skew_s:
         raise CodeFromFuture("the code is dated in the future")
-    if now_s - code.issued_at_s > CODE_VALID_S + view.skew_s:
-        raise CodeExpired("the code is older than a minute: refresh it")
+    if now_s - code.issued_at_s > view.code_valid_s + view.skew_s:
+        raise CodeExpired(f"the code is older than {view.code_valid_s} s: refresh it")
     if cert.user_id in view.blacklist:
         raise UserBlacklisted("the user owes rides: repay in the wallet")
     return code
@@ -297,7 +301,7 @@ class ReplayGuard:
     refused. Bounded: entries older than the window are forgotten, and at most `limit` kept
     (the oldest dropped first; by then they have expired anyway)."""
 
-    window_s: int = CODE_VALID_S + 2 * CLOCK_SKEW_S_MAX
+    window_s: int = CODE_VALID_S_MAX + 2 * CLOCK_SKEW_S_MAX
     limit: int = REPLAY_MEMORY_MAX
     _seen: OrderedDict[str, int] = field(default_factory=OrderedDict)
 
@@ -417,6 +421,7 @@ class TransitLimits:
     batch_size_max: int = 50  # rides per trade.settle call
     records_per_ride_max: int = 2
     clock_skew_s: int = CLOCK_SKEW_S_DEFAULT
+    code_valid_s: int = CODE_VALID_S
     certificate_valid_s: int = 3 * 86_400
     issuer_keys_kept: int = 7  # daily keys readers can download (and still verify)
     close_wait_s: int = 3 * 86_400  # §10: cancel after 3 days if no debt
@@ -426,6 +431,7 @@ class TransitLimits:
         assert self.ride_fare_fen_max > 0 and 0 <= self.credit_fen_max < 2**32
         assert 0 < self.batch_size_max <= 500
         assert 0 <= self.clock_skew_s <= CLOCK_SKEW_S_MAX
+        assert CODE_VALID_S_MIN <= self.code_valid_s <= CODE_VALID_S_MAX
         # A certificate must stay verifiable for its whole life: its key stays downloadable.
         assert 0 < self.certificate_valid_s <= (self.issuer_keys_kept - 1) * 86_400
         assert self.upload_window_s >= self.certificate_valid_s

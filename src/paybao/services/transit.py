@@ -8,12 +8,16 @@ arrears and suspension, repayment, closing (alipay-product.md §10).
   Beijing day; readers download the newest `issuer_keys_kept`).
 * Settle: each uploaded ride is checked like a reader would (signatures, certificate, age at
   the tap, one code one ride), priced by the operator's fare rule, recorded PENDING under the
-  operator's out_trade_no (unique), then deducted through the agreement
-  (services/withholding.py: its own transaction, idempotent by out_trade_no) and marked PAID.
-  A refused deduction makes the ride OWED and the account SUSPENDED (on the blacklist) in one
-  transaction, unless it would pass the issuer's credit guarantee (then REFUSED: the
+  operator's out_trade_no (unique), then deducted through the agreement and marked PAID in one
+  transaction (services/withholding.py's `deduct_in`, under the account's and the ride's row
+  locks, only while the ride is PENDING), so no crash can leave a paid trade behind an unpaid
+  ride. A refused deduction makes the ride OWED and the account SUSPENDED (on the blacklist) in
+  one transaction, unless it would pass the issuer's credit guarantee (then REFUSED: the
   operator's loss). Every state change is compare-and-set under the account's row lock, so
   racing uploads of one ride deduct once and count the debt once.
+* Recovery: a crash between recording a ride and deducting it leaves it PENDING; the operator's
+  retry of the upload finishes it, and so does a sweep (`recover_pending`) for rides PENDING
+  longer than `RECOVER_AFTER_S`. Both take the same locked PENDING -> PAID/OWED path: once.
 * Repay: all owed rides paid by the user (password) in one transaction, under the same trade
   numbers, so a ride is never paid twice; the account is ACTIVE again, off the blacklist.
 * Close: only without debt; CLOSING for `close_wait_s` (late uploads still settle), then a job
@@ -78,6 +82,8 @@ SIGN_SCENE = "INDUSTRY|TRANSIT"
 JOB_CLOSE = "transit.close"
 OUT_TRADE_NO_LENGTH_MAX = 64
 SUBJECT_LENGTH_MAX = 64
+RECOVER_AFTER_S = 120  # an upload in flight finishes well within this; older PENDING is stuck
+RECOVER_BATCH_MAX = 50  # rides one sweep pass finishes
 REPAY_RIDES_MAX = 200  # more than the credit guarantee allows at the smallest fare
 LIST_LIMIT_MAX = 100
 BLACKLIST_PAGE_MAX = 500
@@ -108,7 +114,7 @@ class Agreements(Protocol):
 
 
 class Withholding(Protocol):
-    def deduct(self, request: DeductionRequest) -> Any: ...
+    def deduct_in(self, tx: Tx, request: DeductionRequest) -> Any: ...
 
 
 class Trades(Protocol):
@@ -338,6 +344,7 @@ class TransitService:
             issuer_keys={key.key_id: key.public_key for key in keys},
             blacklist=(),
             skew_s=self.limits.clock_skew_s,
+            code_valid_s=self.limits.code_valid_s,
         )
         return verify_code(code_text, view, at_s, self.check)
 
@@ -363,7 +370,7 @@ class TransitService:
         ride = self.db.run(lambda tx: self._recorded_in(tx, draft, digests))
         if ride.status is not _R.PENDING:
             return _result(ride)
-        return _result(self._deduct(operator, ride))
+        return _result(self._deduct(ride))
 
     def _priced(self, operator: Operator, offline: OfflineTrade) -> tuple[RideRecord, list[str]]:
         """The ride as a PENDING record, after checking every tap like a reader would."""
@@ -427,38 +434,52 @@ class TransitService:
         ride = replace(draft, account_id=account.id)
         return replace(ride, id=self.store.insert_ride(tx, ride, digests))
 
-    def _deduct(self, operator: Operator, ride: RideRecord) -> RideRecord:
-        with self.db.read() as tx:
-            account = self.store.account(tx, ride.account_id)
-        assert account is not None
-        request = DeductionRequest(
-            new=_new_trade(ride),
-            agreement_no=account.agreement_no,
-            product=Product.GENERAL_WITHHOLDING,
-        )
+    def _deduct(self, ride: RideRecord) -> RideRecord:
+        """Deduct a PENDING ride and mark it PAID in one transaction; a refusal (no money, an
+        ended agreement, a withholding cap) rolls that back and makes the ride OWED."""
         try:
-            trade = self.withholding.deduct(request)
+            return self.db.run(lambda tx: self._paid_in(tx, ride))
         except Retryable:
-            raise
-        except DomainError as error:  # no money, an ended agreement, a withholding cap
+            raise  # left PENDING: the operator's retry or the recovery sweep finishes it
+        except DomainError as error:
             refusal = error
             return self.db.run(lambda tx: self._owed_in(tx, ride, refusal))
-        return self.db.run(lambda tx: self._paid_in(tx, ride, str(trade.trade_no)))
 
-    def _paid_in(self, tx: Tx, ride: RideRecord, trade_no: str) -> RideRecord:
-        """The deduction went through: PENDING -> PAID; a ride another attempt had already
-        written off as OWED is paid too (and leaves the debt)."""
+    def _paid_in(self, tx: Tx, ride: RideRecord) -> RideRecord:
+        """PENDING -> PAID with the deduction's trade, under the account's lock (taken before
+        the agreement's, as everywhere here); a ride already settled is answered as it is."""
         account = self._locked(tx, ride.account_id)
         current = self.store.ride(tx, ride.app_id, ride.out_trade_no, for_update=True)
         assert current is not None
-        if current.status not in (_R.PENDING, _R.OWED):
+        if current.status is not _R.PENDING:
             return current
+        request = DeductionRequest(
+            new=_new_trade(current),
+            agreement_no=account.agreement_no,
+            product=Product.GENERAL_WITHHOLDING,
+        )
+        trade = self.withholding.deduct_in(tx, request)
+        trade_no = str(trade.trade_no)
         changes = {"status": _R.PAID, "trade_no": trade_no, "settled_at_us": self.clock.now_us()}
-        changed = self.store.update_ride(tx, current.id, {"status": current.status}, changes)
+        changed = self.store.update_ride(tx, current.id, {"status": _R.PENDING}, changes)
         assert changed, "the ride was read for update"
-        if current.status is _R.OWED:
-            self._debt_in(tx, account, -current.fare_fen, -1)
         return replace(current, status=_R.PAID, trade_no=trade_no)
+
+    def recover_pending(self) -> int:
+        """Sweep: finish rides a crash left PENDING (recorded, never deducted) longer than
+        `RECOVER_AFTER_S`, oldest first; the number finished. A ride whose deduction cannot
+        run now stays PENDING for the next pass (or the operator's retry of the upload)."""
+        before_us = self.clock.now_us() - RECOVER_AFTER_S * US_PER_S
+        with self.db.read() as tx:
+            stuck = self.store.pending_rides(tx, before_us, RECOVER_BATCH_MAX)
+        finished = 0
+        for ride in stuck:
+            try:
+                done = self._deduct(ride)
+            except Retryable:
+                continue
+            finished += done.status is not _R.PENDING
+        return finished
 
     def _owed_in(self, tx: Tx, ride: RideRecord, error: DomainError) -> RideRecord:
         """The deduction was refused: the ride is owed and the user suspended, up to the

@@ -152,6 +152,10 @@ class TransitStore(Protocol):
         self, tx: Tx, account_id: int, limit: int, status: RideStatus | None = None
     ) -> list[RideRecord]: ...
 
+    def pending_rides(self, tx: Tx, created_before_us: int, limit: int) -> list[RideRecord]:
+        """PENDING rides recorded before `created_before_us`, oldest first."""
+        ...
+
 
 __all__ = [
     "IssuerKey",

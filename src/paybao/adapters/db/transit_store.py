@@ -183,6 +183,16 @@ class SqlTransitStore:
             query = query.order_by(t.c.id.desc())
         return [_ride(row) for row in tx.execute(query.limit(limit)).mappings()]
 
+    def pending_rides(self, tx: Connection, created_before_us: int, limit: int) -> list[RideRecord]:
+        t = transit_rides
+        query = (
+            select(t)
+            .where(t.c.status == str(RideStatus.PENDING), t.c.created_at_us < created_before_us)
+            .order_by(t.c.created_at_us, t.c.id)
+            .limit(limit)
+        )
+        return [_ride(row) for row in tx.execute(query).mappings()]
+
 
 def _compare_and_set(
     tx: Connection, table: Any, row_id: int, expect: Mapping[str, Any], changes: Mapping[str, Any]

@@ -98,6 +98,8 @@ transit_rides = Table(
     ),
 )
 Index("ix_transit_rides_account", transit_rides.c.account_id, transit_rides.c.status)
+# The recovery sweep's question on every pass: PENDING rides older than a few minutes.
+Index("ix_transit_rides_pending", transit_rides.c.status, transit_rides.c.created_at_us)
 
 # Each scanned code settles at most one ride (a reader's replay, or an operator's double
 # upload under two order numbers, is refused).
