@@ -84,7 +84,7 @@ def category_of(kind: str) -> str:
 
 # Months and years ------------------------------------------------------------------------------
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")  # ASCII digits only; fullmatch
 
 
 def _us(at: datetime) -> int:
@@ -98,7 +98,7 @@ class Month:
 
     @staticmethod
     def parse(text: str) -> Month:
-        match = _MONTH.match(text)
+        match = _MONTH.fullmatch(text)
         if match is None:
             raise InvalidInput("month must be YYYY-MM", code="statement_month_invalid")
         month = Month(int(match[1]), int(match[2]))
