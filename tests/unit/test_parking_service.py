@@ -95,6 +95,9 @@ class FakeParkingStore:
                 return True
         return False
 
+    def delete_cars_of_plate(self, tx: FakeTx, plate_id: int) -> int:
+        return 0  # car ids are tested in tests/unit/test_parking_configs.py
+
     def insert_order(self, tx: FakeTx, order: ParkingOrder) -> int:
         return self._add(tx, "orders", order)
 

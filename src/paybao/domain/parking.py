@@ -134,10 +134,85 @@ class ParkingRecordMismatch(Conflict):
     code = "parking_record_mismatch"
 
 
+class TradeAlreadyLinked(Conflict):
+    """order.sync named a trade that another stay already reported (one payment, one stay)."""
+
+    code = "parking_trade_linked"
+
+
+class InvalidParkingConfig(InvalidInput):
+    code = "invalid_parking_config"
+
+
+class CarNotFound(NotFound):
+    """No car id issued to this app, or its plate was unbound since."""
+
+    code = "parking_car_not_found"
+
+
+class ServiceNotConfigured(NotFound):
+    """The car park app set no driver page (config.set's userpage.query interface)."""
+
+    code = "parking_service_not_configured"
+
+
 class PlateOwnerChanged(InvalidState):
     """The plate was bound to another account after the car entered: not charged by plate."""
 
     code = "parking_plate_owner_changed"
+
+
+# A car park's service configuration (alipay.eco.mycar.parking.config.set) -----------------
+
+USERPAGE_INTERFACE: Final = "alipay.eco.mycar.parking.userpage.query"  # the driver's page
+HOMEPAGE_INTERFACE: Final = "alipay.eco.mycar.parking.isv.homepage"  # "appid|page" mini app
+INTERFACE_NAMES: Final = frozenset({USERPAGE_INTERFACE, HOMEPAGE_INTERFACE})
+INTERFACE_TYPE: Final = "interface_page"
+INTERFACES_MAX: Final = 10
+INTERFACE_URL_LENGTH_MAX: Final = 512
+MERCHANT_NAME_LENGTH_MAX: Final = 64
+SERVICE_PHONE_LENGTH_MAX: Final = 32
+ACCOUNT_NO_LENGTH_MAX: Final = 100
+LOGO_LENGTH_MAX: Final = 16_384  # a small base64 image, as Alipay's example
+_PHONE: Final = re.compile(r"[0-9+][0-9 \-]{4,31}")
+_HTTP_URL: Final = re.compile(r"https?://[^\s/?#]+[^\s]*")
+
+
+@dataclass(frozen=True, slots=True)
+class Interface:
+    name: str
+    type: str
+    url: str
+
+
+def check_service_phone(text: str) -> str:
+    phone = text.strip()
+    if not _PHONE.fullmatch(phone):
+        raise InvalidParkingConfig("merchant_service_phone is a phone number, e.g. 021-25413215")
+    return phone
+
+
+def check_interfaces(interfaces: list[Interface]) -> list[Interface]:
+    """Known names, once each; the driver's page an http(s) URL."""
+    if not 1 <= len(interfaces) <= INTERFACES_MAX:
+        raise InvalidParkingConfig(f"interface_info_list has 1..{INTERFACES_MAX} entries")
+    names = [interface.name for interface in interfaces]
+    if len(set(names)) != len(names):
+        raise InvalidParkingConfig("an interface_name is listed twice")
+    for interface in interfaces:
+        if interface.name not in INTERFACE_NAMES:
+            raise InvalidParkingConfig(f"unknown interface_name {interface.name!r}")
+        if interface.type != INTERFACE_TYPE:
+            raise InvalidParkingConfig(f"interface_type is {INTERFACE_TYPE}")
+        if not interface.url or len(interface.url) > INTERFACE_URL_LENGTH_MAX:
+            raise InvalidParkingConfig(f"interface_url is 1..{INTERFACE_URL_LENGTH_MAX} long")
+        if interface.name == USERPAGE_INTERFACE and not _HTTP_URL.fullmatch(interface.url):
+            raise InvalidParkingConfig("the userpage.query interface_url is an http(s) URL")
+    return interfaces
+
+
+def userpage_url(interfaces: list[Interface]) -> str | None:
+    return next((i.url for i in interfaces if i.name == USERPAGE_INTERFACE), None)
 
 
 # Rules ------------------------------------------------------------------------------------

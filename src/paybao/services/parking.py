@@ -135,7 +135,10 @@ class ParkingAccounts:
             self._end_agreement(user_id, binding.agreement_no)
 
         def work(tx: Tx) -> None:
-            self.store.delete_plate(tx, user_id, binding.plate)
+            if self.store.delete_plate(tx, user_id, binding.plate):
+                # The car ids issued for this binding die with it (services/parking_configs.py):
+                # a binding id may be reused by the database (SQLite), so none may outlive it.
+                self.store.delete_cars_of_plate(tx, binding.id)
 
         self.db.run(work)
 

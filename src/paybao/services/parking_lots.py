@@ -44,6 +44,7 @@ from paybao.domain.parking import (
     ParkingRecordMismatch,
     PayStatus,
     PlateOwnerChanged,
+    TradeAlreadyLinked,
     check_within_single_cap,
     duration_minutes,
 )
@@ -418,7 +419,7 @@ class ParkingLots:
             if order.pay_status.settled:
                 raise OrderAlreadyPaid("this stay has been paid: refund the second payment")
             if paid.trade_no is not None:
-                self._check_trade_in(tx, paid)
+                self._check_trade_in(tx, paid, order)
             binding = self.store.plate_by_number(tx, order.plate)
             user_id = order.user_id or (binding.user_id if binding is not None else None)
             changes: dict[str, Any] = {
@@ -461,11 +462,19 @@ class ParkingLots:
         out_serial_no = f"sync:{paid.out_order_no}"
         return self._new_order_in(tx, lot, paid.plate, out_serial_no, paid.in_at_us)
 
-    def _check_trade_in(self, tx: Tx, paid: PaidElsewhere) -> None:
+    def _check_trade_in(self, tx: Tx, paid: PaidElsewhere, order: ParkingOrder) -> None:
         assert paid.trade_no is not None
         trade = self.trades.find_in(tx, paid.app_id, TradeRef(trade_no=paid.trade_no))
         if not trade.paid or trade.total_fen != paid.amount_fen:
             raise ParkingRecordMismatch("order_no is not a paid trade of this amount")
+        # One payment pays one stay. Checked here rather than left to the unique trade_no: a
+        # unique failure is retried by Database.run as a race, and a real second claim would
+        # end as "temporarily unavailable". A true race of two syncs lands here on the retry.
+        linked = self.store.order_by_trade_no(tx, paid.trade_no)
+        if linked is not None and linked.id != order.id:
+            raise TradeAlreadyLinked(
+                f"trade {paid.trade_no} already paid parking record {linked.serial_no}"
+            )
 
 
 def _digest(terms: object) -> str:

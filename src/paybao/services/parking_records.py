@@ -67,6 +67,45 @@ class UserOrder:
     lot_name: str
 
 
+@dataclass(frozen=True, slots=True)
+class ParkingConfig:
+    """A car park app's service configuration (alipay.eco.mycar.parking.config.set)."""
+
+    id: int
+    app_id: str
+    merchant_id: int
+    merchant_name: str
+    service_phone: str
+    account_no: str
+    logo: str | None
+    interfaces: str  # the interface_info_list as JSON
+    userpage_url: str | None
+    created_at_us: int
+    updated_at_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class Car:
+    """A car id issued to one app for one plate binding (vehicle.query answers its plate)."""
+
+    id: int
+    car_id: str
+    app_id: str
+    user_id: int
+    plate_id: int
+    plate: str
+    created_at_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class LotStay:
+    """A stay as a merchant or an operator sees it: with its lot's name and parking_id."""
+
+    order: ParkingOrder
+    lot_name: str
+    parking_id: str
+
+
 class ParkingStore(Protocol):
     # Lots
     def insert_lot(self, tx: Tx, lot: Lot) -> int: ...
@@ -125,12 +164,55 @@ class ParkingStore(Protocol):
 
     def orders_of_user(self, tx: Tx, user_id: int, limit: int) -> list[UserOrder]: ...
 
+    # Service configurations and car ids
+    def config_of_app(self, tx: Tx, app_id: str) -> ParkingConfig | None: ...
+
+    def insert_config(self, tx: Tx, config: ParkingConfig) -> int:
+        """A plain insert: a twin's insert fails the transaction (retried: then an update)."""
+        ...
+
+    def update_config(self, tx: Tx, app_id: str, changes: Mapping[str, Any]) -> bool: ...
+
+    def configs_for_user(self, tx: Tx, user_id: int, limit: int) -> list[ParkingConfig]:
+        """Configs with a driver's page of the merchants whose lots this user parked at."""
+        ...
+
+    def car_of(self, tx: Tx, app_id: str, plate_id: int) -> Car | None: ...
+
+    def car_by_id(self, tx: Tx, car_id: str) -> Car | None: ...
+
+    def insert_car(self, tx: Tx, car: Car) -> int:
+        """A plain insert: a twin's (app, plate) fails the transaction (retried)."""
+        ...
+
+    def plate_by_id(self, tx: Tx, plate_id: int) -> PlateBinding | None: ...
+
+    def delete_cars_of_plate(self, tx: Tx, plate_id: int) -> int: ...
+
+    # Portal and console reads (newest first, paged by id)
+    def lots_of_merchant(self, tx: Tx, merchant_id: int | None, limit: int) -> list[Lot]: ...
+
+    def stays(
+        self,
+        tx: Tx,
+        *,
+        merchant_id: int | None,
+        status: PayStatus | None,
+        before_id: int | None,
+        limit: int,
+    ) -> list[LotStay]: ...
+
 
 def new_serial_no(today: date) -> str:
     """22 digits: the Beijing date, then 14 random digits."""
     number = f"{today:%Y%m%d}{secrets.randbelow(10**14):014d}"
     assert len(number) == SERIAL_NO_LENGTH
     return number
+
+
+def new_car_id() -> str:
+    """An opaque bearer of the driver's consent: 'CAR' and 24 hex digits (96 random bits)."""
+    return f"CAR{secrets.token_hex(12).upper()}"
 
 
 def new_parking_id() -> str:

@@ -43,6 +43,10 @@ ERRORS: dict[str, dict[str, str]] = {
         "en": "The per-payment cap is 0.01–100 CNY; the monthly cap is at least that",
     },
     "agreement_not_found": {"zh": "尚未开通无感支付", "en": "Auto-pay is not on"},
+    "parking_service_not_configured": {
+        "zh": "该停车场未提供缴费页面",
+        "en": "This car park has no page to open",
+    },
 }
 NOTICES = {
     "bound": {"zh": "车牌已绑定", "en": "Plate bound"},
@@ -98,6 +102,7 @@ def _page(request: Request, user_id: int, status_code: int = 200, **extra: Any) 
         notice=notice,
         single_max_fen=service.limits.single_fen_max,
         month_cap_fen=overview.agreement.user_cap_fen if overview.agreement else None,
+        services=platform_of(request).services["parking_configs"].services_for(user_id),
         **extra,
     )
 
@@ -164,6 +169,25 @@ async def unbind(request: Request) -> Response:
     return await _act(request, lambda u, f: service.unbind(u), "unbound")
 
 
+@router.post(PAGE + "/services/{app_id}", dependencies=CSRF)
+async def open_service(request: Request, app_id: str) -> Response:
+    """Send the driver to the car park's page with a car id for this plate (the consent that
+    lets that app's vehicle.query see the plate; services/parking_configs.py)."""
+    user_id = current_user_id(request)
+    if user_id is None:
+        return login_redirect(request)
+    configs = platform_of(request).services["parking_configs"]
+    try:
+        url = configs.open_service(user_id, app_id[:16])
+    except DomainError as error:
+        return _page(request, user_id, 400, **page_error(request, error, ERRORS))
+    return RedirectResponse(url, status_code=303)
+
+
 def install(app: Any) -> None:
-    """Before the wallet pages: their `/wallet/{kind}` would shadow `/wallet/parking`."""
+    """Before the wallet pages: their `/wallet/{kind}` would shadow `/wallet/parking`. Also
+    the merchant portal's and the console's parking pages (web/pages_parking_portal.py)."""
+    from paybao.web import pages_parking_portal
+
     app.include_router(router)
+    pages_parking_portal.install(app)

@@ -2,8 +2,8 @@
 service app that holds every parking agreement, gateway methods, reconcile checks.
 
 Needs the agreements (`agreements`, `withholding`) and the gateway (`merchants`, `trades`,
-`alipay_methods`, `platform_key`) installed first. Services: "parking" (the user's side) and
-"parking_lots".
+`alipay_methods`, `platform_key`) installed first. Services: "parking" (the user's side),
+"parking_lots", "parking_configs" (config.set, car ids), "parking_views" (portal, console).
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from paybao.adapters.db.parking_store import SqlParkingStore
 from paybao.domain.errors import InvalidInput
 from paybao.services.merchants import NewMerchant
 from paybao.services.parking import ParkingAccounts
+from paybao.services.parking_configs import ParkingConfigs
 from paybao.services.parking_lots import ParkingLots
+from paybao.services.parking_views import ParkingViews
 
 if TYPE_CHECKING:
     from paybao.bootstrap import Platform
@@ -74,7 +76,16 @@ def install(platform: Platform) -> None:
         trades=services["trades"],
         holder=holder,
     )
+    configs = ParkingConfigs(
+        db=platform.db, store=store, clock=platform.clock, apps=services["merchants"]
+    )
     methods = services["alipay_methods"]
-    ParkingMethods(lots=lots, methods=methods).install(methods)
+    ParkingMethods(lots=lots, configs=configs, methods=methods).install(methods)
     platform.reconcile.checks.extend(PARKING_CHECKS)
-    services.update(parking=accounts, parking_lots=lots, parking_holder=holder)
+    services.update(
+        parking=accounts,
+        parking_lots=lots,
+        parking_holder=holder,
+        parking_configs=configs,
+        parking_views=ParkingViews(db=platform.db, store=store),
+    )

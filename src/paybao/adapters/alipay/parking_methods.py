@@ -16,6 +16,15 @@
 * `alipay.eco.mycar.parking.order.sync`: the lot's out_order_no, pay_money, pay_time,
   order_status (0 paid; 1 failed: nothing recorded), [order_no = our trade_no when the driver
   paid with the payment code], [parking_record_id = serial_no], [in_time, out_time].
+* `alipay.eco.mycar.parking.config.set`: the car park app's service configuration (the
+  official SDK's AlipayEcoMycarParkingConfigSetModel): merchant_name, merchant_service_phone,
+  account_no, [merchant_logo], interface_info_list [{interface_name, interface_type
+  `interface_page`, interface_url}] with `alipay.eco.mycar.parking.userpage.query` (the
+  driver's page: an http(s) URL, percent-encoded as in Alipay's example or not) and/or
+  `alipay.eco.mycar.parking.isv.homepage` ("appid|page"). Replaces the previous one.
+* `alipay.eco.mycar.parking.config.query`: the same fields back.
+* `alipay.eco.mycar.parking.vehicle.query`: car_id -> car_number. A car id is issued when the
+  driver opens the app's userpage.query page from the wallet (services/parking_configs.py).
 
 Fallback. Every refusal of order.pay that means "take the fee another way" carries a sub_msg
 ending in FALLBACK_HINT: ACQ.AGREEMENT_NOT_EXIST (no auto-pay on this plate, or it ended),
@@ -33,6 +42,7 @@ import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Final, TypeVar
+from urllib.parse import unquote
 
 from paybao.adapters.alipay import wire
 from paybao.adapters.alipay.agreement_methods import DEDUCTION_SUB_CODES
@@ -40,12 +50,20 @@ from paybao.adapters.alipay.errors import SUB_CODE_BY_DOMAIN_CODE, WireError
 from paybao.adapters.alipay.methods import Call, Fields, Methods, format_time, user_wire_id
 from paybao.domain.errors import DomainError
 from paybao.domain.parking import (
+    ACCOUNT_NO_LENGTH_MAX,
+    INTERFACES_MAX,
+    LOGO_LENGTH_MAX,
     LOT_ADDRESS_LENGTH_MAX,
     LOT_NAME_LENGTH_MAX,
+    MERCHANT_NAME_LENGTH_MAX,
     OUT_ID_LENGTH_MAX,
+    SERVICE_PHONE_LENGTH_MAX,
+    Interface,
+    check_service_phone,
     checked_plate,
 )
 from paybao.services.clock import us_from_datetime
+from paybao.services.parking_configs import NewConfig, ParkingConfigs
 from paybao.services.parking_lots import (
     Entry,
     Exit,
@@ -79,6 +97,10 @@ INFO_SUB_CODES: Final[Mapping[str, str]] = {
     "parking_order_paid": "PAYBAO.PARKING_ORDER_PAID",
     "trade_not_found": "ACQ.TRADE_NOT_EXIST",
     "app_not_found": "isv.invalid-app-id",
+    "invalid_parking_config": _INVALID,
+    "parking_trade_linked": "PAYBAO.PARKING_TRADE_LINKED",
+    "parking_car_not_found": "PAYBAO.PARKING_CAR_NOT_EXIST",
+    "parking_service_not_configured": "PAYBAO.PARKING_CONFIG_NOT_EXIST",
 }
 # order.pay: a trade, so ACQ.* as alipay.trade.pay's withholding answers.
 PAY_SUB_CODES: Final[Mapping[str, str]] = {
@@ -110,8 +132,9 @@ FALLBACK_SUB_CODES: Final = frozenset(
 
 
 class ParkingMethods:
-    def __init__(self, *, lots: ParkingLots, methods: Methods) -> None:
+    def __init__(self, *, lots: ParkingLots, configs: ParkingConfigs, methods: Methods) -> None:
         self.lots = lots
+        self.configs = configs
         self.methods = methods
 
     def install(self, methods: Methods) -> None:
@@ -122,6 +145,43 @@ class ParkingMethods:
         table[PREFIX + "exitinfo.sync"] = _translated(self.exit, INFO_SUB_CODES)
         table[PREFIX + "order.sync"] = _translated(self.order_sync, INFO_SUB_CODES)
         table[PREFIX + "order.pay"] = _pay_translated(self.order_pay)
+        table[PREFIX + "config.set"] = _translated(self.config_set, INFO_SUB_CODES)
+        table[PREFIX + "config.query"] = _translated(self.config_query, INFO_SUB_CODES)
+        table[PREFIX + "vehicle.query"] = _translated(self.vehicle_query, INFO_SUB_CODES)
+
+    # The car park app's service configuration and car ids -----------------------------------
+
+    def config_set(self, call: Call) -> Fields:
+        biz = call.biz
+        self.configs.set_config(
+            NewConfig(
+                app_id=call.app.app_id,
+                merchant_name=_text(biz, "merchant_name", MERCHANT_NAME_LENGTH_MAX, True),
+                service_phone=check_service_phone(
+                    _text(biz, "merchant_service_phone", SERVICE_PHONE_LENGTH_MAX, True)
+                ),
+                account_no=_text(biz, "account_no", ACCOUNT_NO_LENGTH_MAX, True),
+                logo=_text(biz, "merchant_logo", LOGO_LENGTH_MAX) or None,
+                interfaces=_interfaces(biz.get("interface_info_list")),
+            )
+        )
+        return {}
+
+    def config_query(self, call: Call) -> Fields:
+        config = self.configs.config(call.app.app_id)
+        fields: Fields = {
+            "merchant_name": config.merchant_name,
+            "merchant_service_phone": config.service_phone,
+            "account_no": config.account_no,
+            "interface_info_list": json.loads(config.interfaces),
+        }
+        if config.logo:
+            fields["merchant_logo"] = config.logo
+        return fields
+
+    def vehicle_query(self, call: Call) -> Fields:
+        car_id = _text(call.biz, "car_id", 64, True)
+        return {"car_number": self.configs.vehicle(call.app.app_id, car_id)}
 
     # Lots and cars --------------------------------------------------------------------------
 
@@ -223,6 +283,32 @@ class ParkingMethods:
             )
         )
         return {}
+
+
+def _interfaces(value: object) -> list[Interface]:
+    """interface_info_list: a list of objects (or its JSON text, as some callers send)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise WireError(_INVALID, "interface_info_list is a JSON list") from None
+    if not isinstance(value, list) or not 1 <= len(value) <= INTERFACES_MAX:
+        raise WireError(_INVALID, f"interface_info_list is a list of 1..{INTERFACES_MAX} objects")
+    interfaces = []
+    for entry in value:
+        if not isinstance(entry, dict):
+            raise WireError(_INVALID, "interface_info_list holds objects")
+        url = _text(entry, "interface_url", 1024, True)
+        if "://" not in url:
+            url = unquote(url)  # Alipay's example sends it percent-encoded
+        interfaces.append(
+            Interface(
+                name=_text(entry, "interface_name", 128, True),
+                type=_text(entry, "interface_type", 32, True),
+                url=url,
+            )
+        )
+    return interfaces
 
 
 def _status_fields(auto_pay: bool, call: Call) -> Fields:

@@ -14,13 +14,29 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, Select, and_, delete, insert, select, update
 
-from paybao.adapters.db.tables.parking import parking_lots, parking_orders, parking_plates
+from paybao.adapters.db.tables.parking import (
+    parking_cars,
+    parking_configs,
+    parking_lots,
+    parking_orders,
+    parking_plates,
+)
 from paybao.domain.parking import PayStatus
-from paybao.services.parking_records import Lot, ParkingOrder, PlateBinding, UserOrder
+from paybao.services.parking_records import (
+    Car,
+    Lot,
+    LotStay,
+    ParkingConfig,
+    ParkingOrder,
+    PlateBinding,
+    UserOrder,
+)
 
 _LOT_COLUMNS = [f.name for f in dataclasses.fields(Lot)]
 _PLATE_COLUMNS = [f.name for f in dataclasses.fields(PlateBinding)]
 _ORDER_COLUMNS = [f.name for f in dataclasses.fields(ParkingOrder)]
+_CONFIG_COLUMNS = [f.name for f in dataclasses.fields(ParkingConfig)]
+_CAR_COLUMNS = [f.name for f in dataclasses.fields(Car)]
 _O = parking_orders.c
 
 
@@ -164,6 +180,91 @@ class SqlParkingStore:
         )
         return [UserOrder(_order(row), row["lot_name"]) for row in tx.execute(query).mappings()]
 
+    # Service configurations and car ids ------------------------------------------------------
+
+    def config_of_app(self, tx: Connection, app_id: str) -> ParkingConfig | None:
+        query = select(parking_configs).where(parking_configs.c.app_id == app_id)
+        row = tx.execute(query).mappings().first()
+        return _config(row) if row is not None else None
+
+    def insert_config(self, tx: Connection, config: ParkingConfig) -> int:
+        values = {name: getattr(config, name) for name in _CONFIG_COLUMNS if name != "id"}
+        statement = insert(parking_configs).values(**values).returning(parking_configs.c.id)
+        return int(tx.execute(statement).scalar_one())
+
+    def update_config(self, tx: Connection, app_id: str, changes: Mapping[str, Any]) -> bool:
+        statement = (
+            update(parking_configs).where(parking_configs.c.app_id == app_id).values(**changes)
+        )
+        return tx.execute(statement).rowcount == 1
+
+    def configs_for_user(self, tx: Connection, user_id: int, limit: int) -> list[ParkingConfig]:
+        c = parking_configs.c
+        merchants = select(_O.merchant_id).where(_O.user_id == user_id).distinct()
+        query = (
+            select(parking_configs)
+            .where(c.merchant_id.in_(merchants), c.userpage_url.is_not(None))
+            .order_by(c.id)
+            .limit(limit)
+        )
+        return [_config(row) for row in tx.execute(query).mappings()]
+
+    def car_of(self, tx: Connection, app_id: str, plate_id: int) -> Car | None:
+        c = parking_cars.c
+        query = select(parking_cars).where(c.app_id == app_id, c.plate_id == plate_id)
+        row = tx.execute(query).mappings().first()
+        return Car(**{name: row[name] for name in _CAR_COLUMNS}) if row is not None else None
+
+    def car_by_id(self, tx: Connection, car_id: str) -> Car | None:
+        query = select(parking_cars).where(parking_cars.c.car_id == car_id)
+        row = tx.execute(query).mappings().first()
+        return Car(**{name: row[name] for name in _CAR_COLUMNS}) if row is not None else None
+
+    def insert_car(self, tx: Connection, car: Car) -> int:
+        values = {name: getattr(car, name) for name in _CAR_COLUMNS if name != "id"}
+        statement = insert(parking_cars).values(**values).returning(parking_cars.c.id)
+        return int(tx.execute(statement).scalar_one())
+
+    def plate_by_id(self, tx: Connection, plate_id: int) -> PlateBinding | None:
+        query = select(parking_plates).where(parking_plates.c.id == plate_id)
+        return self._plate(tx, query, for_update=False)
+
+    def delete_cars_of_plate(self, tx: Connection, plate_id: int) -> int:
+        statement = delete(parking_cars).where(parking_cars.c.plate_id == plate_id)
+        return int(tx.execute(statement).rowcount)
+
+    # Portal and console reads -----------------------------------------------------------------
+
+    def lots_of_merchant(self, tx: Connection, merchant_id: int | None, limit: int) -> list[Lot]:
+        query = select(parking_lots).order_by(parking_lots.c.id.desc()).limit(limit)
+        if merchant_id is not None:
+            query = query.where(parking_lots.c.merchant_id == merchant_id)
+        return [_lot(row) for row in tx.execute(query).mappings()]
+
+    def stays(
+        self,
+        tx: Connection,
+        *,
+        merchant_id: int | None,
+        status: PayStatus | None,
+        before_id: int | None,
+        limit: int,
+    ) -> list[LotStay]:
+        query = select(
+            parking_orders,
+            parking_lots.c.name.label("lot_name"),
+            parking_lots.c.parking_id.label("lot_parking_id"),
+        ).join(parking_lots, parking_lots.c.id == _O.lot_id)
+        if merchant_id is not None:
+            query = query.where(_O.merchant_id == merchant_id)
+        if status is not None:
+            query = query.where(_O.pay_status == str(status))
+        if before_id is not None:
+            query = query.where(_O.id < before_id)
+        query = query.order_by(_O.id.desc()).limit(limit)
+        rows = tx.execute(query).mappings()
+        return [LotStay(_order(row), row["lot_name"], row["lot_parking_id"]) for row in rows]
+
     def _order(self, tx: Connection, query: Select[Any], for_update: bool) -> ParkingOrder | None:
         if for_update and self.dialect == "postgresql":
             query = query.with_for_update()
@@ -177,6 +278,10 @@ def _db_value(value: Any) -> Any:
 
 def _lot(row: RowMapping) -> Lot:
     return Lot(**{name: row[name] for name in _LOT_COLUMNS})
+
+
+def _config(row: RowMapping) -> ParkingConfig:
+    return ParkingConfig(**{name: row[name] for name in _CONFIG_COLUMNS})
 
 
 def _order(row: RowMapping) -> ParkingOrder:

@@ -7,7 +7,16 @@ and `out_order_no` per lot), and our numbers (`parking_id`, `serial_no`).
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Index, String, Table, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from paybao.adapters.db.tables.base import IdType, metadata
 
@@ -72,4 +81,41 @@ parking_orders = Table(
 Index("ix_parking_orders_user", parking_orders.c.user_id, parking_orders.c.id)
 Index(
     "ix_parking_orders_plate", parking_orders.c.lot_id, parking_orders.c.plate, parking_orders.c.id
+)
+Index("ix_parking_orders_merchant", parking_orders.c.merchant_id, parking_orders.c.id)
+
+# A car park app's service configuration (alipay.eco.mycar.parking.config.set): one per app,
+# replaced by each call. `interfaces` is the interface_info_list as JSON; `userpage_url` is
+# the `alipay.eco.mycar.parking.userpage.query` page a driver is sent to with a car_id.
+parking_configs = Table(
+    "parking_configs",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("app_id", String(16), nullable=False, unique=True),
+    Column("merchant_id", BigInteger, nullable=False),
+    Column("merchant_name", String(64), nullable=False),
+    Column("service_phone", String(32), nullable=False),
+    Column("account_no", String(100), nullable=False),
+    Column("logo", Text, nullable=True),
+    Column("interfaces", Text, nullable=False),
+    Column("userpage_url", String(512), nullable=True),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("updated_at_us", BigInteger, nullable=False),
+)
+Index("ix_parking_configs_merchant", parking_configs.c.merchant_id)
+
+# A car id (alipay.eco.mycar.parking.vehicle.query) issued to one app for one plate binding
+# when the driver opens that app's page from the wallet. A new binding (unbind, bind again)
+# gets a new one; the old one then names nothing.
+parking_cars = Table(
+    "parking_cars",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("car_id", String(32), nullable=False, unique=True),
+    Column("app_id", String(16), nullable=False),
+    Column("user_id", BigInteger, nullable=False),
+    Column("plate_id", BigInteger, nullable=False),
+    Column("plate", String(8), nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    UniqueConstraint("app_id", "plate_id", name="uq_parking_cars_app_plate"),
 )
