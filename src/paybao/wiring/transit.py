@@ -1,5 +1,6 @@
-"""Transit ride codes wiring: the service (over the agreements, withholding and trades), the
-close job, the offline-transport gateway methods.
+"""Transit ride codes wiring: the service (over the agreements, withholding and trades) with its
+limits from the settings (PAYBAO_TRANSIT_*), the close job, the sweep that recovers rides a
+crash left PENDING, the offline-transport gateway methods, reconcile checks.
 
 Needs the wallet, the gateway and the agreements (`agreements`, `withholding`) installed first.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from paybao.adapters.alipay.transit_methods import TransitMethods
+from paybao.adapters.db.transit_checks import TRANSIT_CHECKS
 from paybao.adapters.db.transit_store import SqlTransitStore
 from paybao.adapters.transit_crypto import IssuerVault, verify
 from paybao.domain.transit import TransitLimits
@@ -17,6 +19,7 @@ from paybao.services.transit import JOB_CLOSE, TransitService
 
 if TYPE_CHECKING:
     from paybao.bootstrap import Platform
+    from paybao.settings import Settings
 
 CLOSE_RETRY_S = 600
 
@@ -35,7 +38,7 @@ def install(platform: Platform) -> None:
         trades=services["trades"],
         merchants=services["merchants"],
         jobs=platform.jobs,
-        limits=TransitLimits(),
+        limits=transit_limits(platform.settings),
     )
 
     def close_job(job: Job) -> int | None:
@@ -44,5 +47,18 @@ def install(platform: Platform) -> None:
         return None if done else platform.clock.now_us() + CLOSE_RETRY_S * 1_000_000
 
     platform.jobs.register_outside_tx(JOB_CLOSE, close_job)
+    platform.sweeps.append(transit.recover_pending)
+    platform.reconcile.checks.extend(TRANSIT_CHECKS)
     TransitMethods(transit=transit, methods=services["alipay_methods"]).install()
     services["transit"] = transit
+
+
+def transit_limits(settings: Settings) -> TransitLimits:
+    """The limits an operator may tune (the rest are protocol constants)."""
+    return TransitLimits(
+        ride_fare_fen_max=settings.transit_ride_fare_fen_max,
+        credit_fen_max=settings.transit_credit_fen_max,
+        certificate_valid_s=settings.transit_certificate_valid_s,
+        code_valid_s=settings.transit_code_valid_s,
+        clock_skew_s=settings.transit_clock_skew_s,
+    )
