@@ -21,6 +21,12 @@ from typing import Any
 from alipay.aop.api.domain.AlipayEcoMycarParkingAgreementQueryModel import (
     AlipayEcoMycarParkingAgreementQueryModel,
 )
+from alipay.aop.api.domain.AlipayEcoMycarParkingConfigQueryModel import (
+    AlipayEcoMycarParkingConfigQueryModel,
+)
+from alipay.aop.api.domain.AlipayEcoMycarParkingConfigSetModel import (
+    AlipayEcoMycarParkingConfigSetModel,
+)
 from alipay.aop.api.domain.AlipayEcoMycarParkingEnterinfoSyncModel import (
     AlipayEcoMycarParkingEnterinfoSyncModel,
 )
@@ -36,8 +42,18 @@ from alipay.aop.api.domain.AlipayEcoMycarParkingOrderSyncModel import (
 from alipay.aop.api.domain.AlipayEcoMycarParkingParkinglotinfoCreateModel import (
     AlipayEcoMycarParkingParkinglotinfoCreateModel,
 )
+from alipay.aop.api.domain.AlipayEcoMycarParkingVehicleQueryModel import (
+    AlipayEcoMycarParkingVehicleQueryModel,
+)
+from alipay.aop.api.domain.InterfaceInfoList import InterfaceInfoList
 from alipay.aop.api.request.AlipayEcoMycarParkingAgreementQueryRequest import (
     AlipayEcoMycarParkingAgreementQueryRequest,
+)
+from alipay.aop.api.request.AlipayEcoMycarParkingConfigQueryRequest import (
+    AlipayEcoMycarParkingConfigQueryRequest,
+)
+from alipay.aop.api.request.AlipayEcoMycarParkingConfigSetRequest import (
+    AlipayEcoMycarParkingConfigSetRequest,
 )
 from alipay.aop.api.request.AlipayEcoMycarParkingEnterinfoSyncRequest import (
     AlipayEcoMycarParkingEnterinfoSyncRequest,
@@ -54,8 +70,17 @@ from alipay.aop.api.request.AlipayEcoMycarParkingOrderSyncRequest import (
 from alipay.aop.api.request.AlipayEcoMycarParkingParkinglotinfoCreateRequest import (
     AlipayEcoMycarParkingParkinglotinfoCreateRequest,
 )
+from alipay.aop.api.request.AlipayEcoMycarParkingVehicleQueryRequest import (
+    AlipayEcoMycarParkingVehicleQueryRequest,
+)
 from alipay.aop.api.response.AlipayEcoMycarParkingAgreementQueryResponse import (
     AlipayEcoMycarParkingAgreementQueryResponse,
+)
+from alipay.aop.api.response.AlipayEcoMycarParkingConfigQueryResponse import (
+    AlipayEcoMycarParkingConfigQueryResponse,
+)
+from alipay.aop.api.response.AlipayEcoMycarParkingConfigSetResponse import (
+    AlipayEcoMycarParkingConfigSetResponse,
 )
 from alipay.aop.api.response.AlipayEcoMycarParkingEnterinfoSyncResponse import (
     AlipayEcoMycarParkingEnterinfoSyncResponse,
@@ -72,8 +97,11 @@ from alipay.aop.api.response.AlipayEcoMycarParkingOrderSyncResponse import (
 from alipay.aop.api.response.AlipayEcoMycarParkingParkinglotinfoCreateResponse import (
     AlipayEcoMycarParkingParkinglotinfoCreateResponse,
 )
+from alipay.aop.api.response.AlipayEcoMycarParkingVehicleQueryResponse import (
+    AlipayEcoMycarParkingVehicleQueryResponse,
+)
 from alipay.aop.api.util.SignatureUtils import get_sign_content, verify_with_rsa
-from test_gateway_sdks import Server, official, python_sdk, server
+from test_gateway_sdks import APP_ID, Server, official, python_sdk, server
 
 from paybao.adapters.alipay import wire
 from paybao.domain.parking import Caps
@@ -318,3 +346,92 @@ def test_official_sdk_parking_classes(server: Server, official: Any) -> None:
     assert synced.is_success(), synced.sub_code
     orders = server.platform.services["parking"].overview(user_id).orders
     assert [o.order.pay_status.value for o in orders] == ["PAID_OTHER", "PAID"]
+
+
+USERPAGE = "https://lot.example.com/carlife/query.do"
+
+
+def _car_id(server: Server, user_id: int) -> str:
+    """What the wallet's "open" button does: the car park page's URL with a car id."""
+    url = server.platform.services["parking_configs"].open_service(user_id, APP_ID)
+    assert url.startswith(USERPAGE + "?car_id=")
+    return url.split("car_id=", 1)[1]
+
+
+def test_python_sdk_sets_the_configuration_and_reads_a_plate(server: Server) -> None:
+    client = python_sdk(server)
+    user_id, plate = _driver(server, "13600000303")
+    config = client.server_api(
+        PREFIX + "config.set",
+        biz_content={
+            "merchant_name": "虹桥停车 {P1}",
+            "merchant_service_phone": "021-25413215",
+            "account_no": "parking@example.com",
+            "merchant_logo": "",
+            "interface_info_list": [
+                {
+                    "interface_name": "alipay.eco.mycar.parking.userpage.query",
+                    "interface_type": "interface_page",
+                    "interface_url": "https%3A%2F%2Flot.example.com%2Fcarlife%2Fquery.do",
+                }
+            ],
+        },
+    )
+    assert config["code"] == "10000", config
+    read = client.server_api(PREFIX + "config.query", biz_content={})
+    assert (read["code"], read["merchant_name"]) == ("10000", "虹桥停车 {P1}"), read
+    assert read["interface_info_list"]["interface_url"] == USERPAGE
+    car = client.server_api(
+        PREFIX + "vehicle.query", biz_content={"car_id": _car_id(server, user_id)}
+    )
+    assert (car["code"], car["car_number"]) == ("10000", plate), car
+    unknown = client.server_api(PREFIX + "vehicle.query", biz_content={"car_id": "CAR0"})
+    assert (unknown["code"], unknown["sub_code"]) == ("40004", "PAYBAO.PARKING_CAR_NOT_EXIST")
+
+
+def test_official_sdk_config_and_vehicle_classes(server: Server, official: Any) -> None:
+    client = official()
+    user_id, plate = _driver(server, "13600000304")
+    interface = InterfaceInfoList()
+    interface.interface_name = "alipay.eco.mycar.parking.userpage.query"
+    interface.interface_type = "interface_page"
+    interface.interface_url = USERPAGE
+    model = AlipayEcoMycarParkingConfigSetModel()
+    model.merchant_name = "国贸停车"
+    model.merchant_service_phone = "010-65051234"
+    model.account_no = "parking@example.com"
+    model.interface_info_list = [interface]
+    done = _execute(
+        client,
+        AlipayEcoMycarParkingConfigSetRequest(biz_model=model),
+        AlipayEcoMycarParkingConfigSetResponse(),
+    )
+    assert done.is_success(), done.sub_code
+    read = _execute(
+        client,
+        AlipayEcoMycarParkingConfigQueryRequest(biz_model=AlipayEcoMycarParkingConfigQueryModel()),
+        AlipayEcoMycarParkingConfigQueryResponse(),
+    )
+    assert read.is_success(), read.sub_code
+    assert (read.merchant_name, read.merchant_service_phone) == ("国贸停车", "010-65051234")
+    assert read.interface_info_list.interface_url == USERPAGE
+
+    vehicle = AlipayEcoMycarParkingVehicleQueryModel()
+    vehicle.car_id = _car_id(server, user_id)
+    car = _execute(
+        client,
+        AlipayEcoMycarParkingVehicleQueryRequest(biz_model=vehicle),
+        AlipayEcoMycarParkingVehicleQueryResponse(),
+    )
+    assert (car.is_success(), car.car_number) == (True, plate), car.sub_code
+    bad = AlipayEcoMycarParkingConfigSetModel()
+    bad.merchant_name = "国贸停车"
+    bad.merchant_service_phone = "not a phone"
+    bad.account_no = "parking@example.com"
+    bad.interface_info_list = [interface]
+    refused = _execute(
+        client,
+        AlipayEcoMycarParkingConfigSetRequest(biz_model=bad),
+        AlipayEcoMycarParkingConfigSetResponse(),
+    )
+    assert (refused.is_success(), refused.sub_code) == (False, "INVALID_PARAMETER")

@@ -59,8 +59,9 @@ def test_config_set_then_query_and_bad_configurations(client: TestClient) -> Non
         "国贸停车",
         "400-800-1234",
     )
-    urls = {i["interface_name"]: i["interface_url"] for i in answer["interface_info_list"]}
-    assert urls["alipay.eco.mycar.parking.userpage.query"] == USERPAGE  # stored decoded
+    shown = answer["interface_info_list"]  # one object: the driver's page (see the SDK)
+    assert shown["interface_name"] == "alipay.eco.mycar.parking.userpage.query"
+    assert shown["interface_url"] == USERPAGE  # stored decoded
     assert count_rows(platform, "parking_configs") == 1
     # Bad input: a clear INVALID_PARAMETER, and nothing changes.
     for bad in (

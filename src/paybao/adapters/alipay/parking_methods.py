@@ -22,7 +22,8 @@
   `interface_page`, interface_url}] with `alipay.eco.mycar.parking.userpage.query` (the
   driver's page: an http(s) URL, percent-encoded as in Alipay's example or not) and/or
   `alipay.eco.mycar.parking.isv.homepage` ("appid|page"). Replaces the previous one.
-* `alipay.eco.mycar.parking.config.query`: the same fields back.
+* `alipay.eco.mycar.parking.config.query`: the same fields back; `interface_info_list` is ONE
+  object (the driver's page), as the official SDK's response class declares it.
 * `alipay.eco.mycar.parking.vehicle.query`: car_id -> car_number. A car id is issued when the
   driver opens the app's userpage.query page from the wallet (services/parking_configs.py).
 
@@ -58,6 +59,7 @@ from paybao.domain.parking import (
     MERCHANT_NAME_LENGTH_MAX,
     OUT_ID_LENGTH_MAX,
     SERVICE_PHONE_LENGTH_MAX,
+    USERPAGE_INTERFACE,
     Interface,
     check_service_phone,
     checked_plate,
@@ -173,7 +175,10 @@ class ParkingMethods:
             "merchant_name": config.merchant_name,
             "merchant_service_phone": config.service_phone,
             "account_no": config.account_no,
-            "interface_info_list": json.loads(config.interfaces),
+            # One object, not a list: the official SDK's ConfigQueryResponse declares a single
+            # InterfaceInfoList here (a list would parse as an empty object). The driver's
+            # page when set, else the first interface.
+            "interface_info_list": _shown_interface(json.loads(config.interfaces)),
         }
         if config.logo:
             fields["merchant_logo"] = config.logo
@@ -283,6 +288,11 @@ class ParkingMethods:
             )
         )
         return {}
+
+
+def _shown_interface(entries: list[dict[str, str]]) -> dict[str, str]:
+    page = [e for e in entries if e["interface_name"] == USERPAGE_INTERFACE]
+    return (page or entries)[0]
 
 
 def _interfaces(value: object) -> list[Interface]:
