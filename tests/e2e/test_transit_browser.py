@@ -1,8 +1,8 @@
-"""Ride codes in Chromium on a phone-sized screen (390 px): the user opens the metro's ride
-code with the payment password (the browser makes a non-extractable P-256 key in WebCrypto and
-keeps it in IndexedDB); the page draws a QR it signed itself; the QR decoded from the
-screenshot passes a reader's offline verification with only the downloaded issuer keys.
-Screenshot: test-artifacts/transit-code.png."""
+"""Ride codes in Chromium on a phone-sized screen (390 px): from the wallet home's 乘车码
+link, the user opens the metro's ride code with the payment password (the browser makes a
+non-extractable P-256 key in WebCrypto and keeps it in IndexedDB); the page draws a QR it signed
+itself; the QR decoded from the screenshot passes a reader's offline verification with only the
+downloaded issuer keys. Screenshot: test-artifacts/transit-code.png."""
 
 from __future__ import annotations
 
@@ -47,7 +47,11 @@ def test_open_the_ride_code_and_a_reader_verifies_the_screenshot_offline(
         page.fill("input[name=password]", LOGIN_PASSWORD)
         with page.expect_navigation():
             page.click("#submit")
-        page.goto(f"{server}/wallet/transit")
+        page.goto(f"{server}/wallet")
+        link = page.locator("#nav-transit")
+        assert link.inner_text() == "乘车码"
+        with page.expect_navigation(url="**/wallet/transit"):
+            link.click()  # the wallet home's link
         page.fill(f"form[data-app='{APP_ID}'] input[name=payment_password]", PAYMENT_PASSWORD)
         with page.expect_navigation(url="**/wallet/transit?done=opened"):
             page.click(f"#open-{APP_ID}")
