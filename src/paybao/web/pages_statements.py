@@ -89,7 +89,7 @@ def statements_page(request: Request) -> Response:
         elif view == "year":
             context.update(_year(request, user_id, params, this_month.year))
         else:
-            context.update(_search(request, user_id, params))
+            _search(request, user_id, params, context)
     except DomainError as error:
         status = 400
         context.update(page_error(request, error, ERRORS))
@@ -124,14 +124,15 @@ def _year(request: Request, user_id: int, params: Any, this_year: int) -> dict[s
     return context
 
 
-def _search(request: Request, user_id: int, params: Any) -> dict[str, Any]:
+def _search(request: Request, user_id: int, params: Any, context: dict[str, Any]) -> None:
+    """Fills the search form back in (also when the search is refused) and the results."""
     form = {
         k: params.get(k, "")[:64]
         for k in ("q", "min", "max", "kind", "date_from", "date_to", "before")
     }
-    context: dict[str, Any] = {"form": form, "searched": any(form.values())}
-    if not context["searched"]:
-        return context
+    context["form"] = form
+    if not any(form.values()):
+        return
     search = SearchFilter(
         text=form["q"],
         min_fen=parse_yuan(form["min"], allow_zero=True) if form["min"] else None,
@@ -142,7 +143,6 @@ def _search(request: Request, user_id: int, params: Any) -> dict[str, Any]:
     )
     before = int(form["before"]) if form["before"].isdigit() else None
     context["page"] = statements_of(request).search(user_id, search, before, 20)
-    return context
 
 
 def _day_us(text: str, plus_days: int) -> int | None:
