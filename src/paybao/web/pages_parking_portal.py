@@ -31,7 +31,7 @@ STATUSES: Final = ("", "PARKED", *[status.value for status in PayStatus])
 
 TEXTS: Final = {
     "nav_parking": {"zh": "停车场", "en": "Car parks"},
-    "pk_lots": {"zh": "停车场", "en": "Lots"},
+    "pk_lots": {"zh": "我的车场", "en": "Lots"},
     "pk_lot": {"zh": "车场", "en": "Lot"},
     "pk_none_lots": {
         "zh": "还没有停车场。用 alipay.eco.mycar.parking.parkinglotinfo.create 录入。",
