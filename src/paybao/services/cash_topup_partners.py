@@ -30,6 +30,7 @@ from paybao.services.operator_tokens import token_sha256
 from paybao.services.ports import Clock, Database, Tx
 from paybao.services.topup_channel_records import (
     CASH_DEPOSIT_PREFIX,
+    PAGE_SIZE_MAX,
     Partner,
     TopupChannelStore,
     partner_of,
@@ -56,6 +57,17 @@ class NewPartner:
 class PartnerBalance:
     partner: Partner
     prefund_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class Deposit:
+    """A wire the partner sent to paybao's bank account, as finance recorded it."""
+
+    id: int
+    amount_fen: int
+    reference: str
+    operator_id: int | None
+    created_at_us: int
 
 
 @dataclass
@@ -201,9 +213,25 @@ class CashPartnerService:
                 for p in partners
             ]
 
-    def deposits(self, partner_id: int) -> list[object]:
+    def deposits(
+        self, partner_id: int, limit: int = DEPOSITS_LISTED_MAX, before_id: int | None = None
+    ) -> list[Deposit]:
+        """The partner's deposits, newest first; `before_id` pages on."""
+        if not 1 <= limit <= PAGE_SIZE_MAX:
+            raise InvalidInput(f"page size must be 1..{PAGE_SIZE_MAX}", code="page_size_invalid")
         with self.db.read() as tx:
-            return list(self.store.deposits(tx, partner_id, DEPOSITS_LISTED_MAX))
+            self._partner_in(tx, partner_id)
+            rows = self.store.deposits(tx, partner_id, limit, before_id)
+        return [
+            Deposit(
+                int(row.id),
+                int(row.amount_fen),
+                row.reference,
+                None if row.operator_id is None else int(row.operator_id),
+                int(row.created_at_us),
+            )
+            for row in rows
+        ]
 
     def _partner_in(self, tx: Tx, partner_id: int, *, for_update: bool = False) -> Partner:
         row = self.store.partner(tx, partner_id, for_update=for_update)
