@@ -173,6 +173,13 @@ class FakeStore:
         )
         return True
 
+    def end_code(self, tx: FakeTx, code_id: int, status: str, now_us: int) -> bool:
+        row = _table(tx, "codes")[code_id]
+        if row.status != "open":
+            return False
+        row.status = status
+        return True
+
     def reverse_code(self, tx: FakeTx, code_id: int, now_us: int) -> bool:
         row = _table(tx, "codes")[code_id]
         if row.status != "redeemed":
