@@ -220,6 +220,15 @@ def _register_billpay() -> None:
 _register_billpay()
 
 
+def _register_transit() -> None:
+    from paybao import cli_transit
+
+    cli_transit.register(app)  # transit reader verify, transit reader sync
+
+
+_register_transit()
+
+
 def main() -> None:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     try:

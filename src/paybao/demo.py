@@ -10,6 +10,7 @@ from paybao.wiring.billpay_demo import seed_demo_billers
 from paybao.wiring.card_payouts_demo import seed_demo_credit_card
 from paybao.wiring.credit_demo import seed_demo_credit_line
 from paybao.wiring.parking_demo import seed_demo_parking_lot
+from paybao.wiring.transit_demo import seed_demo_metro
 from paybao.wiring.wallet_demo import seed_demo_user
 
 
@@ -27,6 +28,7 @@ SEEDS: list[Callable[[Platform], Iterator[str]]] = [
     seed_demo_credit_card,
     seed_demo_credit_line,
     seed_demo_parking_lot,
+    seed_demo_metro,
 ]
 
 

@@ -159,6 +159,16 @@ class Settings(BaseSettings):
     withholding_month_fen_max: int = Field(default=30_000_00, ge=1)
     agreement_sign_valid_s: int = Field(default=1800, ge=60, le=7 * 86_400)
 
+    # --- transit ride codes (alipay-product.md section 10; domain/transit.py) ---
+    # No ride above the fare cap; owed rides guaranteed up to the credit limit per user; a
+    # certificate lives this long (its daily issuer key stays downloadable 7 days); a code is
+    # accepted this old at a gate, and the phone's and the gate's clocks may differ by the skew.
+    transit_ride_fare_fen_max: int = Field(default=50_00, ge=1, le=1_000_00)
+    transit_credit_fen_max: int = Field(default=30_00, ge=0, le=1_000_00)
+    transit_certificate_valid_s: int = Field(default=3 * 86_400, ge=3600, le=6 * 86_400)
+    transit_code_valid_s: int = Field(default=60, ge=30, le=300)
+    transit_clock_skew_s: int = Field(default=30, ge=0, le=300)
+
     # --- fund pre-authorisation (alipay-product.md section 9; domain/preauth.py) ---
     # An order's life when the request names no timeout_express (then what is left is
     # unfrozen), and an app order's time to be confirmed when it names no pay_timeout.
