@@ -105,7 +105,7 @@ def test_a_partners_deposits_are_listed_newest_first_page_by_page(
             "back": "partner",
         },
     )
-    assert bad.status_code == 400 and 'id="deposits"' in bad.text and 'id="error"' in bad.text
+    assert bad.status_code == 400 and 'id="deposits"' in bad.text and 'role="alert"' in bad.text
     assert client.get("/admin/cash-partners/999").status_code == 404
     garbage = client.get(f"{path}?before=abc")  # not a cursor: the first page
     assert deposit_ids(garbage.text) == deposit_ids(again.text)
