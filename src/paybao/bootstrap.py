@@ -41,6 +41,7 @@ from paybao.wiring import paycode as paycode_wiring
 from paybao.wiring import preauth as preauth_wiring
 from paybao.wiring import score as score_wiring
 from paybao.wiring import settlement as settlement_wiring
+from paybao.wiring import statements as statements_wiring
 from paybao.wiring import topup_channels as topup_channels_wiring
 from paybao.wiring import transit as transit_wiring
 from paybao.wiring import wallet as wallet_wiring
@@ -135,4 +136,5 @@ FEATURES: list[Callable[[Platform], None]] = [
     parking_wiring.install,  # plate-bound parking: on the agreements and the gateway
     topup_channels_wiring.install,  # online banking and cash codes: on the wallet
     transit_wiring.install,  # ride codes: on the agreements and withholding
+    statements_wiring.install,  # monthly/annual statements and search: reads the wallet
 ]

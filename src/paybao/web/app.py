@@ -82,6 +82,7 @@ def create_app(platform: Platform, *, run_worker: bool | None = None) -> FastAPI
     pages_transit.install(app)  # ride codes; before the wallet pages too (/wallet/transit)
     pages_topup_channels.install(app)  # online banking, cash codes, partner API, sandbox bank
     _install_parking_pages(app)  # before the wallet pages too (/wallet/parking)
+    _install_statement_pages(app)  # before the wallet pages too (/wallet/statements)
     pages_user.install(app)
     pages_admin.install(app)
     pages_merchant.install(app)
@@ -123,6 +124,12 @@ def _install_card_payout_pages(app: FastAPI) -> None:
 
     pages_card_payouts.install(app)
     pages_admin_payouts.install(app)  # the operators' view of withdrawals and card payouts
+
+
+def _install_statement_pages(app: FastAPI) -> None:
+    from paybao.web import pages_statements
+
+    pages_statements.install(app)
 
 
 def _install_parking_pages(app: FastAPI) -> None:

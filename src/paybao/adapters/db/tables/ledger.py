@@ -66,6 +66,17 @@ ledger_transfers = Table(
 Index("ix_ledger_transfers_debit", ledger_transfers.c.debit_account_id, ledger_transfers.c.seq)
 Index("ix_ledger_transfers_credit", ledger_transfers.c.credit_account_id, ledger_transfers.c.seq)
 Index("ix_ledger_transfers_reference", ledger_transfers.c.reference)
+# Monthly and annual statements read an account's transfers of a time range (migration 0034).
+Index(
+    "ix_ledger_transfers_debit_time",
+    ledger_transfers.c.debit_account_id,
+    ledger_transfers.c.created_at_us,
+)
+Index(
+    "ix_ledger_transfers_credit_time",
+    ledger_transfers.c.credit_account_id,
+    ledger_transfers.c.created_at_us,
+)
 Index(
     "ix_ledger_transfers_open_holds",
     ledger_transfers.c.expires_at_us,
