@@ -27,7 +27,7 @@ from typing import Any, Final, TypeVar
 
 from paybao.adapters.alipay import wire
 from paybao.adapters.alipay.biz_fields import BizFields, terms_digest
-from paybao.adapters.alipay.errors import WireError
+from paybao.adapters.alipay.errors import WireError, translated
 from paybao.adapters.alipay.gateway import AlipayGateway
 from paybao.adapters.alipay.methods import (
     Call,
@@ -44,7 +44,6 @@ from paybao.domain.agreements import (
     Product,
     product_of,
 )
-from paybao.domain.errors import DomainError
 from paybao.services.agreements import (
     Agreement,
     AgreementRef,
@@ -111,11 +110,11 @@ class AgreementMethods:
     def install(self, gateway: AlipayGateway) -> None:
         """Join the gateway's tables: the page method, the two API methods, and the
         withholding branch in front of alipay.trade.pay."""
-        gateway.pages[SIGN_METHOD] = _translated(self.page_sign, AGREEMENT_SUB_CODES)
-        self.methods.table["alipay.user.agreement.query"] = _translated(
+        gateway.pages[SIGN_METHOD] = translated(self.page_sign, AGREEMENT_SUB_CODES)
+        self.methods.table["alipay.user.agreement.query"] = translated(
             self.query, AGREEMENT_SUB_CODES
         )
-        self.methods.table["alipay.user.agreement.unsign"] = _translated(
+        self.methods.table["alipay.user.agreement.unsign"] = translated(
             self.unsign, AGREEMENT_SUB_CODES
         )
         till_pay = self.methods.table["alipay.trade.pay"]
@@ -239,7 +238,7 @@ class AgreementMethods:
 
     def pay_router(self, till_pay: Callable[[Call], Fields]) -> Callable[[Call], Fields]:
         """alipay.trade.pay: a withholding product goes to `deduct`, the rest to the till."""
-        deduct = _translated(self.deduct, DEDUCTION_SUB_CODES)
+        deduct = translated(self.deduct, DEDUCTION_SUB_CODES)
 
         def pay(call: Call) -> Fields:
             product_code = _text(call.biz, "product_code", 64, sub_code=_ACQ_INVALID)
@@ -270,24 +269,6 @@ class AgreementMethods:
         )
         trade = self.withholding.deduct(DeductionRequest(new, agreement_no, product))
         return self.methods._paid_fields(trade)
-
-
-def _translated(handler: Callable[[Call], R], sub_codes: Mapping[str, str]) -> Callable[[Call], R]:
-    """The feature's domain refusals as the method's sub_codes; anything else goes on to the
-    gateway's own table."""
-
-    def run(call: Call) -> R:
-        try:
-            return handler(call)
-        except WireError:
-            raise
-        except DomainError as error:
-            sub_code = sub_codes.get(error.code)
-            if sub_code is None:
-                raise
-            raise WireError(sub_code, error.message) from None
-
-    return run
 
 
 def _period_rule(value: object) -> PeriodRule | None:

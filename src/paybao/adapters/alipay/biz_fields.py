@@ -22,6 +22,7 @@ from paybao.adapters.alipay.errors import WireError
 @dataclass(frozen=True, slots=True)
 class BizFields:
     sub_code: str
+    strip: bool = False  # a text's surrounding blanks are not part of it
 
     def text(
         self,
@@ -42,7 +43,7 @@ class BizFields:
             return default
         if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
             raise WireError(code, f"{key} must be a string")
-        text = str(value)
+        text = str(value).strip() if self.strip else str(value)
         if len(text) > length_max:
             raise WireError(code, f"{key} is longer than {length_max}")
         return text

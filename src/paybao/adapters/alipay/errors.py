@@ -7,7 +7,8 @@ any failure as a signed `{"code","msg","sub_code","sub_msg"}` object without a l
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Callable, Mapping
+from typing import Final, TypeVar
 
 from paybao.domain.errors import DomainError
 
@@ -154,3 +155,25 @@ def wire_error_for(error: DomainError) -> WireError:
         return error
     sub_code = SUB_CODE_BY_DOMAIN_CODE.get(error.code, "ACQ.SYSTEM_ERROR")
     return WireError(sub_code, error.message)
+
+
+A = TypeVar("A")
+R = TypeVar("R")
+
+
+def translated(handler: Callable[[A], R], sub_codes: Mapping[str, str]) -> Callable[[A], R]:
+    """A method handler whose domain refusals answer with the feature's own sub_codes (its
+    table); a refusal not in the table goes on to the gateway's table as it is."""
+
+    def run(call: A) -> R:
+        try:
+            return handler(call)
+        except WireError:
+            raise
+        except DomainError as error:
+            sub_code = sub_codes.get(error.code)
+            if sub_code is None:
+                raise
+            raise WireError(sub_code, error.message) from None
+
+    return run

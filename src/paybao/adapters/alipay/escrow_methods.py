@@ -16,9 +16,8 @@ from typing import Any, Final
 
 from paybao.adapters.alipay import wire
 from paybao.adapters.alipay.biz_fields import BizFields
-from paybao.adapters.alipay.errors import WireError
+from paybao.adapters.alipay.errors import WireError, translated
 from paybao.adapters.alipay.methods import Call, Fields, Methods, format_time, user_wire_id
-from paybao.domain.errors import DomainError
 from paybao.domain.escrow import GoodsType, goods_type_of
 from paybao.services.escrow import Escrow, EscrowService, NewEscrow, Party
 from paybao.services.merchants import MerchantService
@@ -80,7 +79,7 @@ class EscrowMethods:
             "paybao.trade.escrow.confirm": self.confirm,
             "paybao.sandbox.clock.advance": self.advance,
         }
-        return {name: _translated(handler) for name, handler in handlers.items()}
+        return {name: translated(handler, SUB_CODES) for name, handler in handlers.items()}
 
     def create(self, call: Call) -> Fields:
         biz = call.biz
@@ -164,23 +163,6 @@ class EscrowMethods:
             fields["logistics_company"] = escrow.carrier
             fields["tracking_no"] = escrow.tracking_no or ""
         return fields
-
-
-def _translated(handler: Callable[[Call], Fields]) -> Callable[[Call], Fields]:
-    """Escrow's domain refusals as gateway sub_codes; anything else goes to the gateway as is."""
-
-    def run(call: Call) -> Fields:
-        try:
-            return handler(call)
-        except WireError:
-            raise
-        except DomainError as error:
-            sub_code = SUB_CODES.get(error.code)
-            if sub_code is None:
-                raise
-            raise WireError(sub_code, error.message) from None
-
-    return run
 
 
 def _text(

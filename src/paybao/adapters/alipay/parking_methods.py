@@ -38,7 +38,6 @@ ours; Alipay's public pages do not list this method's sub_codes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -47,7 +46,8 @@ from urllib.parse import unquote
 
 from paybao.adapters.alipay import wire
 from paybao.adapters.alipay.agreement_methods import DEDUCTION_SUB_CODES
-from paybao.adapters.alipay.errors import SUB_CODE_BY_DOMAIN_CODE, WireError
+from paybao.adapters.alipay.biz_fields import BizFields, terms_digest
+from paybao.adapters.alipay.errors import SUB_CODE_BY_DOMAIN_CODE, WireError, translated
 from paybao.adapters.alipay.methods import Call, Fields, Methods, format_time, user_wire_id
 from paybao.domain.errors import DomainError
 from paybao.domain.parking import (
@@ -83,6 +83,8 @@ SUBJECT_DEFAULT: Final = "停车费"
 FALLBACK_HINT: Final = "；请扫描车主付款码或收取现金 (collect with the payment code or cash)"
 _INVALID: Final = "INVALID_PARAMETER"
 _ACQ_INVALID: Final = "ACQ.INVALID_PARAMETER"
+_FIELDS: Final = BizFields(_INVALID, strip=True)  # plates and serials arrive padded
+_text = _FIELDS.text
 
 # The parking information methods: unprefixed codes, as Alipay's car-life API answers.
 INFO_SUB_CODES: Final[Mapping[str, str]] = {
@@ -141,15 +143,15 @@ class ParkingMethods:
 
     def install(self, methods: Methods) -> None:
         table = methods.table
-        table[PREFIX + "parkinglotinfo.create"] = _translated(self.create_lot, INFO_SUB_CODES)
-        table[PREFIX + "enterinfo.sync"] = _translated(self.enter, INFO_SUB_CODES)
-        table[PREFIX + "agreement.query"] = _translated(self.agreement_query, INFO_SUB_CODES)
-        table[PREFIX + "exitinfo.sync"] = _translated(self.exit, INFO_SUB_CODES)
-        table[PREFIX + "order.sync"] = _translated(self.order_sync, INFO_SUB_CODES)
+        table[PREFIX + "parkinglotinfo.create"] = translated(self.create_lot, INFO_SUB_CODES)
+        table[PREFIX + "enterinfo.sync"] = translated(self.enter, INFO_SUB_CODES)
+        table[PREFIX + "agreement.query"] = translated(self.agreement_query, INFO_SUB_CODES)
+        table[PREFIX + "exitinfo.sync"] = translated(self.exit, INFO_SUB_CODES)
+        table[PREFIX + "order.sync"] = translated(self.order_sync, INFO_SUB_CODES)
         table[PREFIX + "order.pay"] = _pay_translated(self.order_pay)
-        table[PREFIX + "config.set"] = _translated(self.config_set, INFO_SUB_CODES)
-        table[PREFIX + "config.query"] = _translated(self.config_query, INFO_SUB_CODES)
-        table[PREFIX + "vehicle.query"] = _translated(self.vehicle_query, INFO_SUB_CODES)
+        table[PREFIX + "config.set"] = translated(self.config_set, INFO_SUB_CODES)
+        table[PREFIX + "config.query"] = translated(self.config_query, INFO_SUB_CODES)
+        table[PREFIX + "vehicle.query"] = translated(self.vehicle_query, INFO_SUB_CODES)
 
     # The car park app's service configuration and car ids -----------------------------------
 
@@ -252,7 +254,7 @@ class ParkingMethods:
             product=TRADE_PRODUCT,
             subject=subject,
             total_fen=total_fen,
-            fingerprint=_digest([parking_id, plate, serial_no, total_fen, subject]),
+            fingerprint=terms_digest([parking_id, plate, serial_no, total_fen, subject]),
             body=_text(biz, "body", 400, sub_code=sub) or None,
             notify_url=call.common.notify_url,
             channel_context=json.dumps({**context, "method": call.method}, separators=(",", ":")),
@@ -329,21 +331,6 @@ def _status_fields(auto_pay: bool, call: Call) -> Fields:
     }
 
 
-def _translated(handler: Callable[[Call], R], sub_codes: Mapping[str, str]) -> Callable[[Call], R]:
-    def run(call: Call) -> R:
-        try:
-            return handler(call)
-        except WireError:
-            raise
-        except DomainError as error:
-            sub_code = sub_codes.get(error.code)
-            if sub_code is None:
-                raise
-            raise WireError(sub_code, error.message) from None
-
-    return run
-
-
 def _pay_translated(handler: Callable[[Call], Fields]) -> Callable[[Call], Fields]:
     """order.pay's refusals as ACQ.* codes; the fallback ones say so in sub_msg."""
 
@@ -378,38 +365,8 @@ def _time_us(biz: Mapping[str, object], key: str, *, required: bool = False) -> 
 def _amount(
     biz: Mapping[str, object], key: str, sub_code: str, *, required: bool = False
 ) -> int | None:
-    value = biz.get(key)
-    if value is None or value == "":
-        if required:
-            raise WireError(sub_code, f"缺少必选参数 {key}")
-        return None
-    return wire.parse_amount_fen(value, field=key, sub_code=sub_code)
-
-
-def _text(
-    biz: Mapping[str, object],
-    key: str,
-    length_max: int,
-    required: bool = False,
-    *,
-    sub_code: str = _INVALID,
-) -> str:
-    value = biz.get(key)
-    if value is None or value == "":
-        if required:
-            raise WireError(sub_code, f"缺少必选参数 {key}")
-        return ""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise WireError(sub_code, f"{key} must be a string")
-    text = str(value).strip()
-    if len(text) > length_max:
-        raise WireError(sub_code, f"{key} is longer than {length_max}")
-    return text
-
-
-def _digest(terms: object) -> str:
-    text = json.dumps(terms, ensure_ascii=False, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    fields = BizFields(sub_code)
+    return fields.amount_fen(biz, key) if required else fields.optional_amount_fen(biz, key)
 
 
 __all__ = ["FALLBACK_HINT", "FALLBACK_SUB_CODES", "ParkingMethods"]

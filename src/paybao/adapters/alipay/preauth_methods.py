@@ -40,7 +40,7 @@ from typing import Any, Final, TypeVar
 
 from paybao.adapters.alipay import wire
 from paybao.adapters.alipay.biz_fields import BizFields, terms_digest
-from paybao.adapters.alipay.errors import WireError
+from paybao.adapters.alipay.errors import WireError, translated
 from paybao.adapters.alipay.gateway import AlipayGateway
 from paybao.adapters.alipay.methods import (
     Call,
@@ -51,7 +51,6 @@ from paybao.adapters.alipay.methods import (
     user_id_from_wire,
     user_wire_id,
 )
-from paybao.domain.errors import DomainError
 from paybao.domain.preauth import (
     TIMEOUT_S_MAX,
     TIMEOUT_S_MIN,
@@ -127,11 +126,11 @@ class PreauthMethods:
         """Join the gateway's tables: four API methods, the app freeze page method, and the
         pre-authorisation branch in front of alipay.trade.pay."""
         table = self.methods.table
-        table[FREEZE_METHOD] = _translated(self.freeze, FUND_AUTH_SUB_CODES)
-        table[QUERY_METHOD] = _translated(self.query, FUND_AUTH_SUB_CODES)
-        table[UNFREEZE_METHOD] = _translated(self.unfreeze, FUND_AUTH_SUB_CODES)
-        table[CANCEL_METHOD] = _translated(self.cancel, FUND_AUTH_SUB_CODES)
-        gateway.pages[APP_FREEZE_METHOD] = _translated(self.app_freeze, FUND_AUTH_SUB_CODES)
+        table[FREEZE_METHOD] = translated(self.freeze, FUND_AUTH_SUB_CODES)
+        table[QUERY_METHOD] = translated(self.query, FUND_AUTH_SUB_CODES)
+        table[UNFREEZE_METHOD] = translated(self.unfreeze, FUND_AUTH_SUB_CODES)
+        table[CANCEL_METHOD] = translated(self.cancel, FUND_AUTH_SUB_CODES)
+        gateway.pages[APP_FREEZE_METHOD] = translated(self.app_freeze, FUND_AUTH_SUB_CODES)
         table["alipay.trade.pay"] = self.pay_router(table["alipay.trade.pay"])
 
     # Freeze -------------------------------------------------------------------------------
@@ -281,7 +280,7 @@ class PreauthMethods:
 
     def pay_router(self, next_pay: Callable[[Call], Fields]) -> Callable[[Call], Fields]:
         """alipay.trade.pay: with an auth_no, from the freeze; anything else as before."""
-        from_freeze = _translated(self.pay, PAY_SUB_CODES)
+        from_freeze = translated(self.pay, PAY_SUB_CODES)
 
         def pay(call: Call) -> Fields:
             if call.biz.get("auth_no") not in (None, ""):
@@ -337,24 +336,6 @@ def _refs(biz: Mapping[str, object]) -> tuple[OrderRef, OperationRef]:
         kind=OperationType(kind_text) if kind_text else None,
     )
     return OrderRef(auth_no=auth_no or None, out_order_no=out_order_no or None), operation_ref
-
-
-def _translated(handler: Callable[[Call], R], sub_codes: Mapping[str, str]) -> Callable[[Call], R]:
-    """The feature's domain refusals as the method's sub_codes; anything else goes on to the
-    gateway's own table."""
-
-    def run(call: Call) -> R:
-        try:
-            return handler(call)
-        except WireError:
-            raise
-        except DomainError as error:
-            sub_code = sub_codes.get(error.code)
-            if sub_code is None:
-                raise
-            raise WireError(sub_code, error.message) from None
-
-    return run
 
 
 def _timeout_s(biz: Mapping[str, object], key: str) -> int | None:

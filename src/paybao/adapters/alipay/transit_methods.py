@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from paybao.adapters.alipay import wire
-from paybao.adapters.alipay.errors import WireError
+from paybao.adapters.alipay.errors import WireError, translated
 from paybao.adapters.alipay.methods import Call, Fields, Methods
 from paybao.domain.errors import DomainError
 from paybao.domain.transit import RideStatus
@@ -52,10 +52,10 @@ class TransitMethods:
 
     def install(self) -> None:
         table = self.methods.table
-        table[PREFIX + "key.query"] = _translated(self.key_query)
-        table[PREFIX + "userblacklist.query"] = _translated(self.blacklist_query)
+        table[PREFIX + "key.query"] = translated(self.key_query, SUB_CODES)
+        table[PREFIX + "userblacklist.query"] = translated(self.blacklist_query, SUB_CODES)
         table[PREFIX + "record.verify"] = self.record_verify
-        table[PREFIX + "trade.settle"] = _translated(self.trade_settle)
+        table[PREFIX + "trade.settle"] = translated(self.trade_settle, SUB_CODES)
 
     def key_query(self, call: Call) -> Fields:
         keys = self.transit.issuer_keys()
@@ -143,21 +143,6 @@ def _whole(value: object, name: str) -> int:
     if not text.isdigit() or len(text) > 6:
         raise WireError("INVALID_PARAMETER", f"{name} is a whole number")
     return int(text)
-
-
-def _translated(handler: Any) -> Any:
-    def run(call: Call) -> Fields:
-        try:
-            return dict(handler(call))
-        except WireError:
-            raise
-        except DomainError as error:
-            sub_code = SUB_CODES.get(error.code)
-            if sub_code is None:
-                raise
-            raise WireError(sub_code, error.message) from None
-
-    return run
 
 
 __all__ = ["TransitMethods"]
