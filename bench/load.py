@@ -91,6 +91,18 @@ def per_operation(outcomes: list[Outcome], seconds: float) -> dict[str, dict[str
     return table
 
 
+def rejections(outcomes: list[Outcome]) -> dict[str, dict[str, int]]:
+    """Business refusals per operation and code (insufficient funds, class limits, ...): not
+    errors, but they are why `ok` is below `count`."""
+    table: dict[str, dict[str, int]] = {}
+    for outcome in outcomes:
+        if outcome.status == "rejected":
+            code = outcome.detail.get("sub_code") or outcome.detail.get("code") or "?"
+            per_kind = table.setdefault(outcome.kind, {})
+            per_kind[code] = per_kind.get(code, 0) + 1
+    return table
+
+
 def memory_growth(samples: list[dict[str, float]]) -> dict[str, dict[str, float]]:
     """First-third versus last-third mean RSS of each process (start-up excluded)."""
     growth: dict[str, dict[str, float]] = {}
@@ -236,6 +248,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             sum(o.status == "gave_up" for o in tally.outcomes) / max(len(tally.outcomes), 1), 4
         ),
         "operations": per_operation(tally.outcomes, elapsed_s),
+        "rejections": rejections(tally.outcomes),
         "memory": memory_growth(sampler.samples),
         "retries": tally.retries,
     }

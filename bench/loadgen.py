@@ -27,10 +27,11 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from paybao.adapters.alipay.keys import generate_key_pair
 from paybao.adapters.alipay.signing import sign_request_params
+from paybao.adapters.db.tables.bank import bank_card_accounts
 from paybao.adapters.db.tables.trade import pay_auth_codes
 from paybao.adapters.db.tables.wallet import sms_outbox
 from paybao.adapters.db.user_store import SqlUserStore
@@ -50,6 +51,7 @@ from paybao.services.merchants import NewMerchant
 PAYMENT_PASSWORD = "258036"  # noqa: S105 (test users of a throw-away database)
 LOGIN_PASSWORD = "load1234"  # noqa: S105
 ATTEMPTS_MAX = 60
+CARD_FUNDS_FEN = 100_000_000_00  # each buyer's sandbox card: never the limit of a run
 REQUEST_TIMEOUT_S = 10.0
 MIX: dict[str, int] = {"topup": 2, "transfer": 4, "pay": 8, "refund": 2, "withdraw": 1}
 
@@ -109,8 +111,19 @@ def _register(platform: Platform, rng: random.Random, number: int, run: str) -> 
     registration.verify_phone(user_id, _last_code(platform, phone))
     registration.set_payment_password(user_id, PAYMENT_PASSWORD)
     registration.verify_identity(user_id, name, generate_id_number(rng))
-    card_id = registration.add_card(user_id, generate_card_number(rng, "CCB"), name, phone)
+    card_number = generate_card_number(rng, "CCB")
+    card_id = registration.add_card(user_id, card_number, name, phone)
     registration.confirm_card(user_id, card_id, _last_code(platform, phone))
+    # The sandbox bank opens a card with 10,000 CNY; at ~30 CNY/s of top-ups per buyer that is
+    # empty within minutes, the bank refuses the top-ups, and the wallets drain. Fund the card
+    # for the whole run.
+    platform.db.run(
+        lambda tx: tx.execute(
+            update(bank_card_accounts)
+            .where(bank_card_accounts.c.card_number == card_number)
+            .values(balance_fen=CARD_FUNDS_FEN)
+        )
+    )
     # Class III (verified in person, say), so that yearly balance limits do not end the run.
     platform.db.run(lambda tx: SqlUserStore().update(tx, user_id, account_class="III"))
     services["wallet"].top_up(user_id, card_id, 2_000_00, PAYMENT_PASSWORD)
@@ -382,6 +395,8 @@ def _verdict(
     if not gateway_method:
         body = response.json()
         if response.status_code == 200:
+            if body.get("status") == "failed":  # a top-up or withdrawal the bank refused
+                return "rejected", {"code": body.get("failure_code") or "failed"}
             return "ok", body
         code = body.get("error", {}).get("code", "")
         # Still running elsewhere, or left by a killed server: ask again until it is answered.
