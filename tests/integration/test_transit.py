@@ -222,3 +222,29 @@ def top_up(platform: Platform, user_id: int, amount_fen: int) -> None:
     """A friend sends the money (a wallet transfer)."""
     friend = make_buyer(platform, "13900009999", balance_fen=amount_fen)
     platform.services["wallet"].transfer(friend, PHONE, amount_fen, PAYMENT_PASSWORD)
+
+
+def test_an_operator_number_of_another_payment_refuses_the_ride_without_debt(
+    platform: Platform, client: TestClient
+) -> None:
+    """The operator reused an out_trade_no of an ordinary order of its app: the ride is
+    refused before anything is recorded, and the rider neither owes nor is suspended (before,
+    the deduction failed on the number and made the rider owe)."""
+    make_metro(platform)
+    user_id = make_buyer(platform, PHONE, balance_fen=20_00)
+    phone = open_ride_code(platform, user_id)
+    order = call(
+        client,
+        "alipay.trade.precreate",
+        {"out_trade_no": "M-0100", "total_amount": "9.00", "subject": "月票"},
+    )
+    assert order["code"] == "10000", order
+
+    [result] = settle(client, ("M-0100", ride(client, phone, now_s(platform) - 900)))
+
+    assert result["result"] == "FAIL" and result["error_code"] == "TRANSIT_RECORD_REUSED", result
+    assert row_count(platform, "SELECT COUNT(*) FROM transit_rides") == 0
+    (account,) = platform.services["transit"].accounts_of(user_id)
+    assert (account.status.value, account.owed_fen) == ("ACTIVE", 0), account
+    assert wallet_balance(platform, user_id) == 20_00
+    assert platform.reconcile.run().clean

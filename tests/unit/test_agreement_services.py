@@ -178,6 +178,9 @@ class FakeTrades:
     def __init__(self, clock: ManualClock) -> None:
         self.clock = clock
 
+    def out_no_taken_in(self, tx: FakeTx, app_id: str, out_trade_no: str) -> bool:
+        return (app_id, out_trade_no) in tx.state.setdefault("trades", {})
+
     def find_in(self, tx: FakeTx, app_id: str, ref: TradeRef) -> Trade:
         trade = tx.state.setdefault("trades", {}).get((app_id, ref.out_trade_no))
         if trade is None:

@@ -741,6 +741,11 @@ class TradeService:
         with self.db.read() as tx:
             return self.find_in(tx, app_id, ref)
 
+    def out_no_taken_in(self, tx: Tx, app_id: str, out_trade_no: str) -> bool:
+        """Whether a trade of this app has this number, shown to the merchant or not yet (a
+        QR order before it is scanned)."""
+        return self.store.trade_by_out_no(tx, app_id, out_trade_no) is not None
+
     def find_in(self, tx: Tx, app_id: str, ref: TradeRef) -> Trade:
         """A trade of this app, as the merchant may see it (a QR trade once scanned)."""
         trade = None

@@ -118,6 +118,8 @@ class Withholding(Protocol):
 
 
 class Trades(Protocol):
+    def out_no_taken_in(self, tx: Tx, app_id: str, out_trade_no: str) -> bool: ...
+
     def find_in(self, tx: Tx, app_id: str, ref: TradeRef) -> Any: ...
 
     def create_in(self, tx: Tx, new: NewTrade, merchant: Any) -> Any: ...
@@ -421,6 +423,10 @@ class TransitService:
             if existing.fingerprint != draft.fingerprint:
                 raise RecordReused("this out_trade_no was used for another ride")
             return existing
+        if self._trade_exists_in(tx, draft.app_id, draft.out_trade_no):
+            # The operator's number names another payment of its app: refusing the ride here
+            # keeps the deduction from failing on it, which would make the rider owe.
+            raise RecordReused("this out_trade_no was used by another payment of this app")
         for digest in digests:
             if self.store.ride_of_code(tx, digest) is not None:
                 # A twin upload may have committed this very ride since the read above.
@@ -433,6 +439,9 @@ class TransitService:
             raise TransitNotOpen("the user has no open ride code with this operator")
         ride = replace(draft, account_id=account.id)
         return replace(ride, id=self.store.insert_ride(tx, ride, digests))
+
+    def _trade_exists_in(self, tx: Tx, app_id: str, out_trade_no: str) -> bool:
+        return self.trades.out_no_taken_in(tx, app_id, out_trade_no)
 
     def _deduct(self, ride: RideRecord) -> RideRecord:
         """Deduct a PENDING ride and mark it PAID in one transaction; a refusal (no money, an
