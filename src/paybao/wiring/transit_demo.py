@@ -5,21 +5,18 @@ SDK) and a zone fare table. The demo user opens the ride code at /wallet/transit
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from paybao.adapters.alipay.keys import generate_key_pair
 from paybao.domain.transit import FareRule, OperatorKind
-from paybao.services.merchants import NewMerchant
 from paybao.services.transit_records import Operator
+from paybao.wiring.demo_apps import demo_app
 
 if TYPE_CHECKING:
     from paybao.bootstrap import Platform
 
 DEMO_METRO_APP_ID = "2021000000000320"
 DEMO_METRO_NAME = "杭州地铁 Hangzhou Metro"
-PRIVATE_FILE = "demo_metro_app_private.pem"
-PUBLIC_FILE = "demo_metro_app_public.pem"
+KEY_STEM = "demo_metro_app"
 # Stations of line 1 by fare zone (the ids a gate puts in its records), and the fare by how
 # many zones apart the two stations are: 2.00 within a zone, up to 5.00 three zones apart.
 DEMO_ZONES = {
@@ -40,16 +37,8 @@ DEMO_ZONE_FARES_FEN = (2_00, 3_00, 4_00, 5_00)
 
 
 def seed_demo_metro(platform: Platform) -> Iterator[str]:
-    folder = Path(platform.settings.data_dir)
-    private_path, public_path = folder / PRIVATE_FILE, folder / PUBLIC_FILE
-    if not private_path.exists():
-        pair = generate_key_pair()
-        folder.mkdir(parents=True, exist_ok=True)
-        private_path.write_text(pair.private_pem_pkcs1)
-        private_path.chmod(0o600)
-        public_path.write_text(pair.public_pem_spki)
-    new = NewMerchant(name=DEMO_METRO_NAME, app_id=DEMO_METRO_APP_ID)
-    merchant, app = platform.services["merchants"].create(new, public_path.read_text())
+    made = demo_app(platform, DEMO_METRO_NAME, DEMO_METRO_APP_ID, KEY_STEM)
+    merchant, app, private_path = made.merchant, made.app, made.private_key_path
     fare = FareRule(OperatorKind.METRO, zones=DEMO_ZONES, zone_fares_fen=DEMO_ZONE_FARES_FEN)
     platform.services["transit"].save_operator(
         Operator(app.app_id, merchant.id, DEMO_METRO_NAME, fare)
