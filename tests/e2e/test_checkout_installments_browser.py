@@ -7,11 +7,10 @@ Screenshots: test-artifacts/checkout-installments-cashier.png, checkout-installm
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Iterator
 
 import pytest
 from tests.e2e.test_cashier_browser import ReturnPage, merchant_site, port, server, settings
-from tests.e2e.test_credit_browser import PHONE_SCREEN, fits_the_phone
+from tests.e2e.test_credit_browser import PHONE_SCREEN, demo_line, fits_the_phone
 from tests.e2e.test_wallet_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from tests.integration.credit_support import reconcile_clean
 from tests.integration.gateway_support import make_shop, signed_params
@@ -21,15 +20,7 @@ from paybao.wiring.wallet_demo import DEMO_LOGIN_PASSWORD, DEMO_PAYMENT_PASSWORD
 
 pytestmark = pytest.mark.browser
 # The fixtures this test shares with the cashier's browser test.
-__all__ = ["merchant_site", "port", "server", "settings"]
-
-
-@pytest.fixture
-def demo_line(platform: Platform, server: str) -> Iterator[int]:
-    """The demo buyer (seeded by `server`) with a 2,000 CNY line."""
-    user = platform.services["users"].find_by_phone(DEMO_PHONE)
-    platform.services["credit"].grant(user.id, 2_000_00, reason="demo", actor="test")
-    yield user.id
+__all__ = ["demo_line", "merchant_site", "port", "server", "settings"]
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium package")
