@@ -56,9 +56,9 @@ class SandboxClockService:
             raise SandboxOnly("the clock moves only in sandbox mode (PAYBAO_SANDBOX=1)")
         assert seconds > 0
         start_us = self.clock.now_us()
+        # Platform time ends at (now when called) + seconds: wall time the jobs take on the way
+        # is absorbed, so a caller that computed a boundary from now lands where it aimed.
         target_us = start_us + seconds * US_PER_S
-        # The offset grows by exactly `seconds`: wall time spent running jobs is not lost.
-        target_offset_us = self.clock.offset_us(fresh=True) + seconds * US_PER_S
         jobs_run = 0
         # Sweep first, as the worker's pass does: a sweep may create a timer due inside the
         # window (the day close at the coming midnight), and the loop only sees what exists.
@@ -70,8 +70,7 @@ class SandboxClockService:
             self._move_to(due_us)
             swept += self._sweep()
             jobs_run += self._run_all_due()
-        if target_offset_us > self.clock.offset_us(fresh=True):
-            self.clock.set_offset_us(target_offset_us)
+        self._move_to(target_us)
         swept += self._sweep()
         jobs_run += self._run_all_due()
         return AdvanceReport(start_us, self.clock.now_us(), jobs_run, swept)
