@@ -125,6 +125,15 @@ def _advance(client: AliPay, seconds: int) -> dict[str, Any]:
     return dict(answer)
 
 
+def _bill_when_ready(client: AliPay, day: str, timeout_s: float = 15.0) -> dict[str, Any]:
+    deadline_s = time.monotonic() + timeout_s
+    while True:
+        answer = dict(client.server_api(BILL_METHOD, {"bill_type": "trade", "bill_date": day}))
+        if answer["code"] == "10000" or time.monotonic() > deadline_s:
+            return answer
+        time.sleep(0.2)
+
+
 def _status_now(served: Served) -> datetime:
     status = httpx.get(f"{served.base_url}/api/v1/status", timeout=5).json()
     return datetime.fromisoformat(status["platform_time"]).astimezone(CHINA_TZ)
@@ -169,10 +178,10 @@ def test_bill_download_url_zip_and_its_30_second_expiry(served: Served) -> None:
 
     now = _status_now(served)
     midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), CHINA_TZ)
-    moved = _advance(client, int((midnight - now).total_seconds()) + 5)
-    assert int(moved["jobs_run"]) >= 1
-
-    answer = client.server_api(BILL_METHOD, {"bill_type": "trade", "bill_date": day})
+    _advance(client, int((midnight - now).total_seconds()) + 5)
+    # The day's close runs in the advance, or in the server's own worker (polling every
+    # 0.1 s) when it claims the due job first: the merchant sees the bill either way.
+    answer = _bill_when_ready(client, day)
     assert answer["code"] == "10000", answer
     url = answer["bill_download_url"]
     assert url.startswith(f"{served.base_url}/bills/download?")
