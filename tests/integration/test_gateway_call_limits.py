@@ -16,13 +16,13 @@ class FakeMonotonic:
     def __init__(self) -> None:
         self.now_s = 0.0
 
-    def __call__(self) -> float:
-        return self.now_s
+    def __call__(self) -> int:
+        return round(self.now_s * 1_000_000_000)
 
 
 def tighten(platform: Platform) -> FakeMonotonic:
     clock = FakeMonotonic()
-    limits = CallLimits(Rate(1, 4), {BRIEF_GET: Rate(0.5, 2)}, monotonic_s=clock)
+    limits = CallLimits(Rate(1, 4), {BRIEF_GET: Rate(0.5, 2)}, monotonic_ns=clock)
     platform.services["alipay_gateway"].call_limits = limits
     return clock
 

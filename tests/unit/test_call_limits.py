@@ -14,12 +14,12 @@ class FakeMonotonic:
     def __init__(self) -> None:
         self.now_s = 1000.0
 
-    def __call__(self) -> float:
-        return self.now_s
+    def __call__(self) -> int:
+        return round(self.now_s * 1_000_000_000)
 
 
 def limits(clock: FakeMonotonic) -> CallLimits:
-    return CallLimits(Rate(10, 20), {SCORE: Rate(1, 3)}, monotonic_s=clock)
+    return CallLimits(Rate(10, 20), {SCORE: Rate(1, 3)}, monotonic_ns=clock)
 
 
 def refused(limits: CallLimits, app_id: str, method: str) -> str | None:

@@ -28,9 +28,15 @@ from paybao.adapters.alipay.errors import WireError
 BUCKETS_MAX: Final = 100_000
 
 
+# Tokens are counted in millitokens and time in nanoseconds: integers only, no rounding drift.
+MILLI: Final = 1000
+NS_PER_S: Final = 1_000_000_000
+
+
 @dataclass(frozen=True, slots=True)
 class Rate:
-    """`per_s` tokens a second, holding at most `burst` (a client may spend a burst at once)."""
+    """`per_s` tokens a second (a fraction is fine: 0.5 is one every 2 s), holding at most
+    `burst` (a client may spend a burst at once)."""
 
     per_s: float
     burst: int
@@ -38,11 +44,15 @@ class Rate:
     def __post_init__(self) -> None:
         assert self.per_s > 0 and self.burst >= 1, self
 
+    @property
+    def milli_per_s(self) -> int:
+        return max(1, round(self.per_s * MILLI))
+
 
 @dataclass(slots=True)
 class _Bucket:
-    tokens: float
-    at_s: float
+    millitokens: int
+    at_ns: int
 
 
 class CallLimits:
@@ -51,11 +61,11 @@ class CallLimits:
         app_rate: Rate,
         method_rates: Mapping[str, Rate],
         *,
-        monotonic_s: Callable[[], float] = time.monotonic,
+        monotonic_ns: Callable[[], int] = time.monotonic_ns,
     ) -> None:
         self.app_rate = app_rate
         self.method_rates = dict(method_rates)
-        self._now_s = monotonic_s
+        self._now_ns = monotonic_ns
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._lock = threading.Lock()
 
@@ -64,27 +74,32 @@ class CallLimits:
         method's bucket refuses does not spend the app's token (and vice versa)."""
         method_rate = self.method_rates.get(method)
         with self._lock:
-            now_s = self._now_s()
-            app_bucket = self._bucket((app_id, ""), self.app_rate, now_s)
+            now_ns = self._now_ns()
+            app_bucket = self._bucket((app_id, ""), self.app_rate, now_ns)
             method_bucket = (
-                None if method_rate is None else self._bucket((app_id, method), method_rate, now_s)
+                None if method_rate is None else self._bucket((app_id, method), method_rate, now_ns)
             )
-            if app_bucket.tokens < 1:
+            if app_bucket.millitokens < MILLI:
                 raise WireError("isv.app-call-limited", "应用调用次数超限，请降低调用频率")
-            if method_bucket is not None and method_bucket.tokens < 1:
+            if method_bucket is not None and method_bucket.millitokens < MILLI:
                 raise WireError("isv.method-call-limited", "接口调用次数超限，请降低调用频率")
-            app_bucket.tokens -= 1
+            app_bucket.millitokens -= MILLI
             if method_bucket is not None:
-                method_bucket.tokens -= 1
+                method_bucket.millitokens -= MILLI
 
-    def _bucket(self, key: tuple[str, str], rate: Rate, now_s: float) -> _Bucket:
+    def _bucket(self, key: tuple[str, str], rate: Rate, now_ns: int) -> _Bucket:
+        full = rate.burst * MILLI
         bucket = self._buckets.get(key)
         if bucket is None:
             if len(self._buckets) >= BUCKETS_MAX:
                 self._buckets.clear()  # everyone starts full again: safe, merely generous
-            bucket = self._buckets[key] = _Bucket(float(rate.burst), now_s)
+            bucket = self._buckets[key] = _Bucket(full, now_ns)
             return bucket
-        elapsed_s = max(0.0, now_s - bucket.at_s)
-        bucket.tokens = min(float(rate.burst), bucket.tokens + elapsed_s * rate.per_s)
-        bucket.at_s = now_s
+        elapsed_ns = max(0, now_ns - bucket.at_ns)
+        earned = elapsed_ns * rate.milli_per_s // NS_PER_S
+        if earned:  # keep the remainder of a partial millitoken for the next call
+            bucket.millitokens = min(full, bucket.millitokens + earned)
+            bucket.at_ns += earned * NS_PER_S // rate.milli_per_s
+        if bucket.millitokens == full:
+            bucket.at_ns = now_ns
         return bucket
