@@ -51,8 +51,13 @@ def _pay(platform: Platform, client: TestClient, amount_fen: int) -> tuple[int, 
 
 
 def _gaps_s(times_us: list[int]) -> list[int]:
-    """Whole seconds between deliveries (the sandbox clock also runs with the wall clock)."""
-    return [(later - earlier) // 1_000_000 for earlier, later in itertools.pairwise(times_us)]
+    """Seconds between deliveries, to the nearest: the sandbox clock also runs with the wall
+    clock, and the first retry is scheduled when the payment commits, a few milliseconds before
+    the first delivery is made (so that a crash between the two still leaves the retry)."""
+    return [
+        (later - earlier + 500_000) // 1_000_000
+        for earlier, later in itertools.pairwise(times_us)
+    ]
 
 
 def _notice_jobs(platform: Platform) -> list[str]:
