@@ -18,6 +18,13 @@ does nothing. What the timer does depends on the state it finds:
 
 WAIT_SELLER_SEND_GOODS has no timer (the buyer may cancel at any moment) and DISPUTE waits for
 an operator; both are "live" holds for the reconcile alarm.
+
+Coupons: platform-funded coupons may pay `discount_fen` of the price. The buyer's hold is then
+the price less the discount and the platform's marketing account pays the discount into escrow,
+so the escrow still holds the full price and the seller is paid as without a coupon. A refund
+splits pro rata, exactly as a trade refund does (domain/trades.py `refund_parts`): the buyer
+gets back its share of what it paid, the marketing account its share of the subsidy
+(`split_hold`). Used coupons are not given back (as for trades).
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from typing import Final
 
 from paybao.domain.errors import Forbidden, InvalidInput, InvalidState
 from paybao.domain.money import AMOUNT_FEN_MAX
-from paybao.domain.trades import fee_fen_for
+from paybao.domain.trades import fee_fen_for, refund_parts
 
 US_PER_S: Final = 1_000_000
 TITLE_LENGTH_MAX: Final = 128
@@ -43,6 +50,8 @@ LEDGER_CODE_ESCROW_POST: Final = 3002
 LEDGER_CODE_ESCROW_VOID: Final = 3003
 LEDGER_CODE_ESCROW_RELEASE: Final = 3004
 LEDGER_CODE_ESCROW_FEE: Final = 3005
+LEDGER_CODE_ESCROW_SUBSIDY: Final = 3006  # marketing -> escrow: coupons' part of the price
+LEDGER_CODE_ESCROW_SUBSIDY_BACK: Final = 3007  # escrow -> marketing: its share of a refund
 
 
 class EscrowStatus(StrEnum):
@@ -314,6 +323,42 @@ def resolve(total_fen: int, refund_fen: int, fee_rate_ppm: int) -> Resolution:
     assert resolution.refund_fen + resolution.seller_fen == total_fen
     assert 0 <= resolution.fee_fen <= resolution.seller_fen
     return resolution
+
+
+@dataclass(frozen=True, slots=True)
+class HoldSplit:
+    """Where a hold paid partly by the platform's subsidy goes at the end: the buyer's hold
+    (total - discount) posts `post_fen` to escrow and returns `buyer_back_fen`; the subsidy
+    returns `discount_back_fen` to the marketing account; the seller gets the resolution's
+    `seller_fen`: the post and the subsidy kept."""
+
+    resolution: Resolution
+    post_fen: int
+    buyer_back_fen: int
+    discount_back_fen: int
+
+
+def split_hold(total_fen: int, discount_fen: int, refund_fen: int, fee_rate_ppm: int) -> HoldSplit:
+    """Split the hold of an escrow with a platform discount: a refund pro rata on the total,
+    the discount's share rounded down (the buyer's up), as trade refunds do."""
+    assert 0 <= discount_fen < total_fen, "a buyer pays at least a fen"
+    resolution = resolve(total_fen, refund_fen, fee_rate_ppm)
+    buyer_back_fen = discount_back_fen = 0
+    if refund_fen:
+        parts = refund_parts(
+            total_fen=total_fen,
+            discount_fen=discount_fen,
+            mdiscount_fen=0,
+            refunded_fen=0,
+            refund_fen=refund_fen,
+        )
+        buyer_back_fen, discount_back_fen = parts.buyer_fen, parts.discount_back_fen
+    post_fen = total_fen - discount_fen - buyer_back_fen
+    split = HoldSplit(resolution, post_fen, buyer_back_fen, discount_back_fen)
+    assert post_fen >= 0 and 0 <= discount_back_fen <= discount_fen
+    assert post_fen + discount_fen - discount_back_fen == resolution.seller_fen
+    assert buyer_back_fen + discount_back_fen == resolution.refund_fen
+    return split
 
 
 def check_refund_fen(total_fen: int, refund_fen: int, *, allow_zero: bool = False) -> int:

@@ -10,6 +10,15 @@ Money: payment is a pending transfer buyer wallet -> platform escrow account (th
 shows everything held) with no ledger timeout, so only our timers and people resolve it. The end
 posts the seller's part of the hold (the rest returns to the buyer by itself) and pays it on,
 escrow -> payee, less the fee -> platform fees; or voids it when everything goes back.
+
+Coupons (services/marketing.py, plugged in as `discounts`): the buyer may use platform-funded
+coupons, priced and redeemed (by the escrow number) in the payment's transaction as at the
+trade cashier. The hold is then the price less the discount, linked to a posted transfer of the
+discount from the platform's marketing account into escrow (`escrow:<no>:subsidy`), so the
+escrow holds the full price and the seller is paid as without a coupon. At the end the hold
+posts the buyer's part of what the seller gets (domain/escrow.py `split_hold`: a refund pro
+rata, as trade refunds) and the subsidy's refunded share goes back to the marketing account
+(`escrow:<no>:subsidyback`). Used coupons are not given back, as for trades.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from paybao.domain.accounts import Purpose, platform_account
+from paybao.domain.coupons import NO_COUPONS, CouponChoice, Quote
 from paybao.domain.errors import InvalidInput, NotFound
 from paybao.domain.escrow import (
     FINAL,
@@ -27,6 +37,8 @@ from paybao.domain.escrow import (
     LEDGER_CODE_ESCROW_HOLD,
     LEDGER_CODE_ESCROW_POST,
     LEDGER_CODE_ESCROW_RELEASE,
+    LEDGER_CODE_ESCROW_SUBSIDY,
+    LEDGER_CODE_ESCROW_SUBSIDY_BACK,
     LEDGER_CODE_ESCROW_VOID,
     MESSAGE_LENGTH_MAX,
     REASON_LENGTH_MAX,
@@ -39,6 +51,7 @@ from paybao.domain.escrow import (
     EscrowStatus,
     EscrowTimers,
     GoodsType,
+    HoldSplit,
     check_price_fen,
     check_refund_fen,
     check_text,
@@ -46,8 +59,8 @@ from paybao.domain.escrow import (
     next_status,
     pause_timer,
     refund_event,
-    resolve,
     resume_timer,
+    split_hold,
     start_timer,
 )
 from paybao.domain.ledger import Transfer, TransferFlags
@@ -110,6 +123,14 @@ class Escrow:
     paid_at_us: int | None = None
     shipped_at_us: int | None = None
     ended_at_us: int | None = None
+    # Coupons: the platform-funded part of the price, and its share a refund sent back.
+    discount_fen: int = 0
+    discount_back_fen: int = 0
+
+    @property
+    def buyer_pay_fen(self) -> int:
+        """What the buyer paid (the hold): the price less the platform's discount."""
+        return self.total_fen - self.discount_fen
 
     @property
     def confirm_timer(self) -> ConfirmTimer | None:
@@ -216,6 +237,25 @@ class Wallets(Protocol):
     def wallet_account_id_in(self, tx: Tx, user_id: int) -> int: ...
 
 
+class EscrowDiscounts(Protocol):
+    """Coupons (services/marketing.py): priced before an escrow payment, used up inside it."""
+
+    def escrow_quote_in(
+        self,
+        tx: Tx,
+        total_fen: int,
+        merchant_id: int | None,
+        buyer_user_id: int,
+        choice: CouponChoice,
+    ) -> Quote:
+        """What the chosen (or the best) platform-funded coupons take off; reads only."""
+        ...
+
+    def redeem_in(self, tx: Tx, trade_no: str, quote: Quote) -> None:
+        """Mark the quote's coupons used by the escrow, or refuse if one was used meanwhile."""
+        ...
+
+
 class EscrowEvents(Protocol):
     """Where escrow changes are announced (merchant notifications for gateway trades)."""
 
@@ -261,6 +301,7 @@ class EscrowService:
         wallets: Wallets,
         policy: EscrowPolicy,
         events: EscrowEvents | None = None,
+        discounts: EscrowDiscounts | None = None,
     ) -> None:
         self.db = db
         self.store = store
@@ -270,6 +311,8 @@ class EscrowService:
         self.wallets = wallets
         self.policy = policy
         self.events: EscrowEvents = events or NoEvents()
+        # Without the coupons feature no escrow is discounted.
+        self.discounts = discounts
         self._account_ids: dict[Purpose, int] = {}
 
     def install_jobs(self) -> None:
@@ -304,9 +347,15 @@ class EscrowService:
     # Create and pay -------------------------------------------------------------------------
 
     def buy(
-        self, listing_id: int, buyer_user_id: int, payment_password: str, request_key: str
+        self,
+        listing_id: int,
+        buyer_user_id: int,
+        payment_password: str,
+        request_key: str,
+        coupons: CouponChoice = NO_COUPONS,
     ) -> Escrow:
-        """A buyer buys a listing and pays at once; the same request key returns the first."""
+        """A buyer buys a listing and pays at once, with the coupons chosen; the same request
+        key returns the first."""
         key = check_text(request_key, field="request_key", length_max=64)
 
         def work(tx: Tx) -> Escrow:
@@ -322,7 +371,7 @@ class EscrowService:
             if not self.store.insert_escrow(tx, draft):
                 raise AssertionError("a new escrow number collided")  # a retry draws anew
             self.wallets.check_payment_password_in(tx, buyer_user_id, payment_password)
-            return self._pay_in(tx, self._lock_in(tx, draft.escrow_no), buyer_user_id)
+            return self._pay_in(tx, self._lock_in(tx, draft.escrow_no), buyer_user_id, coupons)
 
         escrow: Escrow = self.wallets.run_paying(work)
         return escrow
@@ -421,8 +470,14 @@ class EscrowService:
             pay_expires_at_us=now_us + self.policy.pay_timeout_s * US_PER_S,
         )
 
-    def pay(self, escrow_no: str, buyer_user_id: int, payment_password: str) -> Escrow:
-        """A signed-in buyer pays an open escrow order with the wallet balance."""
+    def pay(
+        self,
+        escrow_no: str,
+        buyer_user_id: int,
+        payment_password: str,
+        coupons: CouponChoice = NO_COUPONS,
+    ) -> Escrow:
+        """A signed-in buyer pays an open escrow order with the wallet balance (and coupons)."""
 
         def work(tx: Tx) -> Escrow:
             escrow = self._lock_in(tx, escrow_no)
@@ -430,27 +485,49 @@ class EscrowService:
             if escrow.seller_user_id == buyer_user_id:
                 raise EscrowSelfPurchase("you cannot buy from yourself")
             self.wallets.check_payment_password_in(tx, buyer_user_id, payment_password)
-            return self._pay_in(tx, escrow, buyer_user_id)
+            return self._pay_in(tx, escrow, buyer_user_id, coupons)
 
         escrow: Escrow = self.wallets.run_paying(work)
         return escrow
 
-    def _pay_in(self, tx: Tx, escrow: Escrow, buyer_user_id: int) -> Escrow:
+    def _pay_in(self, tx: Tx, escrow: Escrow, buyer_user_id: int, coupons: CouponChoice) -> Escrow:
         now_us = self.clock.now_us()
         status = next_status(escrow.status, EscrowEvent.PAY)
         if escrow.pay_expires_at_us <= now_us:
             raise InvalidInput("the payment time is over", code="escrow_pay_timeout")
-        self.wallets.check_can_pay_in(tx, buyer_user_id, escrow.total_fen, funding="balance")
-        changes: dict[str, Any] = {"buyer_user_id": buyer_user_id, "paid_at_us": now_us}
+        quote = self._quote_in(tx, escrow, buyer_user_id, coupons)
+        self.wallets.check_can_pay_in(tx, buyer_user_id, quote.buyer_pay_fen, funding="balance")
+        changes: dict[str, Any] = {
+            "buyer_user_id": buyer_user_id,
+            "paid_at_us": now_us,
+            "discount_fen": quote.discount_fen,
+        }
         # No timer while waiting for shipment: the buyer may cancel whenever they like.
         changes.update(self._timer_changes(tx, escrow, None))
-        paid = self._write(tx, escrow, status, changes, SYSTEM, "paid into escrow")
+        note = "paid into escrow"
+        if quote.discount_fen:
+            note = f"paid into escrow, coupons {quote.discount_fen} fen"
+        paid = self._write(tx, escrow, status, changes, SYSTEM, note)
+        # After the compare-and-set, so that a second payment fails on the state first.
+        if quote.vouchers:
+            assert self.discounts is not None
+            self.discounts.redeem_in(tx, escrow.escrow_no, quote)
         wallet_id = self.wallets.wallet_account_id_in(tx, buyer_user_id)
         self._hold_in(tx, paid, wallet_id)
         self.events.escrow_changed_in(tx, paid, "pay")
         if paid.goods_type.ships_on_payment:
             return self._ship_in(tx, paid, SYSTEM, "auto", "")
         return paid
+
+    def _quote_in(self, tx: Tx, escrow: Escrow, buyer_user_id: int, coupons: CouponChoice) -> Quote:
+        if self.discounts is None or coupons == NO_COUPONS:
+            return Quote(escrow.total_fen)
+        quote = self.discounts.escrow_quote_in(
+            tx, escrow.total_fen, escrow.merchant_id, buyer_user_id, coupons
+        )
+        # Only the platform's coupons apply: the seller is paid the full price.
+        assert quote.total_fen == escrow.total_fen and quote.mdiscount_fen == 0
+        return quote
 
     # Close and cancel -----------------------------------------------------------------------
 
@@ -680,10 +757,12 @@ class EscrowService:
     ) -> Escrow:
         status = next_status(escrow.status, event)
         assert status in FINAL
-        resolution = resolve(escrow.total_fen, refund_fen, escrow.fee_rate_ppm)
+        split = split_hold(escrow.total_fen, escrow.discount_fen, refund_fen, escrow.fee_rate_ppm)
+        resolution = split.resolution
         changes: dict[str, Any] = {
             "refund_fen": resolution.refund_fen,
             "fee_fen": resolution.fee_fen,
+            "discount_back_fen": split.discount_back_fen,
             "ended_at_us": self.clock.now_us(),
             "resolution": str(event),
             "confirm_due_at_us": None,
@@ -691,31 +770,51 @@ class EscrowService:
         }
         changes.update(self._timer_changes(tx, escrow, None))
         ended = self._write(tx, escrow, status, changes, party, note)
-        self._settle_in(tx, ended, resolution.seller_fen, resolution.fee_fen)
+        self._settle_in(tx, ended, split)
         self.events.escrow_changed_in(tx, ended, "finish" if resolution.seller_fen else "close")
         return ended
 
     def _hold_in(self, tx: Tx, escrow: Escrow, wallet_id: int) -> None:
-        hold = Transfer(
-            escrow.hold_id,
-            wallet_id,
-            self._account_in(tx, Purpose.ESCROW),
-            escrow.total_fen,
-            code=LEDGER_CODE_ESCROW_HOLD,
-            flags=TransferFlags.PENDING,
-            reference=escrow.escrow_no,
-        )
+        """The buyer's part held, and the platform's discount paid into escrow with it."""
+        no = escrow.escrow_no
+        escrow_id = self._account_in(tx, Purpose.ESCROW)
+        transfers = [
+            Transfer(
+                escrow.hold_id,
+                wallet_id,
+                escrow_id,
+                escrow.buyer_pay_fen,
+                code=LEDGER_CODE_ESCROW_HOLD,
+                flags=TransferFlags.PENDING,
+                reference=no,
+            )
+        ]
+        if escrow.discount_fen:
+            transfers.append(
+                Transfer(
+                    f"escrow:{no}:subsidy",
+                    self._account_in(tx, Purpose.MARKETING),
+                    escrow_id,
+                    escrow.discount_fen,
+                    code=LEDGER_CODE_ESCROW_SUBSIDY,
+                    reference=no,
+                )
+            )
         try:
-            self.ledger.transfer_in(tx, [hold])
+            self.ledger.transfer_in(tx, _chain(transfers))
         except LedgerRejected as error:
             if error.code == "exceeds_credits":
                 raise BuyerBalanceNotEnough("the buyer's balance is not enough") from None
             raise
 
-    def _settle_in(self, tx: Tx, escrow: Escrow, seller_fen: int, fee_fen: int) -> None:
+    def _settle_in(self, tx: Tx, escrow: Escrow, split: HoldSplit) -> None:
+        """Post the buyer's part of the seller's money (or void the hold when none of it is),
+        give the subsidy's refunded share back, pay the seller and take the fee: all or none."""
         no = escrow.escrow_no
-        if seller_fen == 0:
-            void = Transfer(
+        seller_fen, fee_fen = split.resolution.seller_fen, split.resolution.fee_fen
+        escrow_id = self._account_in(tx, Purpose.ESCROW)
+        if split.post_fen == 0:
+            end = Transfer(
                 f"escrow:{no}:void",
                 0,
                 0,
@@ -725,44 +824,52 @@ class EscrowService:
                 pending_id=escrow.hold_id,
                 reference=no,
             )
-            self.ledger.transfer_in(tx, [void])
-            return
-        escrow_id = self._account_in(tx, Purpose.ESCROW)
-        linked = TransferFlags.LINKED
-        transfers = [
-            Transfer(
+        else:
+            end = Transfer(
                 f"escrow:{no}:post",
                 0,
                 0,
-                seller_fen,
+                split.post_fen,
                 code=LEDGER_CODE_ESCROW_POST,
-                flags=TransferFlags.POST_PENDING | linked,
+                flags=TransferFlags.POST_PENDING,
                 pending_id=escrow.hold_id,
                 reference=no,
-            ),
-            Transfer(
-                f"escrow:{no}:release",
-                escrow_id,
-                escrow.payee_account_id,
-                seller_fen,
-                code=LEDGER_CODE_ESCROW_RELEASE,
-                flags=linked if fee_fen else TransferFlags.NONE,
-                reference=no,
-            ),
-        ]
+            )
+        transfers = [end]
+        if split.discount_back_fen:
+            transfers.append(
+                Transfer(
+                    f"escrow:{no}:subsidyback",
+                    escrow_id,
+                    self._account_in(tx, Purpose.MARKETING),
+                    split.discount_back_fen,
+                    code=LEDGER_CODE_ESCROW_SUBSIDY_BACK,
+                    reference=no,
+                )
+            )
+        if seller_fen:
+            transfers.append(
+                Transfer(
+                    f"escrow:{no}:release",
+                    escrow_id,
+                    escrow.payee_account_id,
+                    seller_fen,
+                    code=LEDGER_CODE_ESCROW_RELEASE,
+                    reference=no,
+                )
+            )
         if fee_fen:
-            fees_id = self._account_in(tx, Purpose.FEES)
             transfers.append(
                 Transfer(
                     f"escrow:{no}:fee",
                     escrow.payee_account_id,
-                    fees_id,
+                    self._account_in(tx, Purpose.FEES),
                     fee_fen,
                     code=LEDGER_CODE_ESCROW_FEE,
                     reference=no,
                 )
             )
-        self.ledger.transfer_in(tx, transfers)
+        self.ledger.transfer_in(tx, _chain(transfers))
 
     def _account_in(self, tx: Tx, purpose: Purpose) -> int:
         found = self._account_ids.get(purpose)
@@ -893,6 +1000,15 @@ class EscrowService:
         }
         if party.role in owners and (party.id is None or owners[party.role] != party.id):
             raise EscrowNotParty("this is not your trade")
+
+
+def _chain(transfers: list[Transfer]) -> list[Transfer]:
+    """Transfers that apply all or none: every one but the last links to the next."""
+    last = len(transfers) - 1
+    return [
+        t._replace(flags=t.flags | TransferFlags.LINKED) if i < last else t
+        for i, t in enumerate(transfers)
+    ]
 
 
 def _audit(party: Party) -> Party:

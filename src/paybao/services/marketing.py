@@ -15,12 +15,15 @@ One write path per change, each in one transaction:
 The money side is the trade's: the platform-funded discount moves from the platform's marketing
 account in the payment's journal (services/trades.py), its pro-rata share comes back with each
 refund (services/refunds.py). Coupons are never given back.
+
+Escrow payments (services/escrow.py) use the same pricing and redemption on platform-funded
+coupons only (`escrow_offers` / `escrow_quote_in`, then `redeem_in` with the escrow number).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -29,6 +32,7 @@ from paybao.domain.coupons import (
     Coupon,
     CouponChoice,
     CouponClaimLimit,
+    CouponNotApplicable,
     CouponSoldOut,
     CouponStatus,
     CouponTemplateInvalid,
@@ -61,6 +65,9 @@ LIST_LIMIT_MAX: Final = 100
 OFFERS_MAX: Final = 10
 # Templates looked at for a payment-success gift.
 ISSUE_CANDIDATES_MAX: Final = 20
+# The merchant id the rules see for a market escrow (no merchant): no merchant has id 0, and
+# only coupons limited to no merchant are priced for it (`_escrow_fit`).
+NO_MERCHANT: Final = 0
 
 
 class CouponStore(Protocol):
@@ -297,14 +304,27 @@ class MarketingService:
 
     def offers(self, trade: Trade, user_id: int) -> Offers:
         """The cashier's coupon choices for an open trade."""
+        return self._offers(
+            trade.total_fen, trade.undiscountable_fen, trade.merchant_id, user_id, _any_coupon
+        )
+
+    def _offers(
+        self,
+        total_fen: int,
+        undiscountable_fen: int,
+        merchant_id: int,
+        user_id: int,
+        fits: Callable[[Held], bool],
+    ) -> Offers:
         now_us = self.clock.now_us()
         with self.db.read() as tx:
             candidates = self.store.available(tx, user_id, now_us, CANDIDATES_MAX)
-        base_fen = trade.total_fen - trade.undiscountable_fen
+        candidates = [held for held in candidates if fits(held)]
+        base_fen = total_fen - undiscountable_fen
         offers: dict[DiscountFunder, list[CouponOffer]] = {f: [] for f in DiscountFunder}
         for held in candidates:
             off = value_fen(held.terms, base_fen)
-            if off > 0 and usable(held, trade.merchant_id, now_us):
+            if off > 0 and usable(held, merchant_id, now_us):
                 offers[held.terms.funder].append(CouponOffer(held, off))
         for group in offers.values():
             group.sort(key=lambda o: (-o.value_fen, o.held.coupon.expires_at_us, o.held.coupon.id))
@@ -312,21 +332,42 @@ class MarketingService:
         merchant = tuple(offers[DiscountFunder.MERCHANT])
         platform = tuple(offers[DiscountFunder.PLATFORM])
         shown = [o.held for o in (*merchant, *platform)]
-        best = best_quote(
-            trade.total_fen, trade.undiscountable_fen, shown, trade.merchant_id, now_us
-        )
-        return Offers(merchant, platform, best, _buyer_pay_table(trade, merchant, platform))
+        best = best_quote(total_fen, undiscountable_fen, shown, merchant_id, now_us)
+        table = _buyer_pay_table(total_fen, undiscountable_fen, merchant, platform)
+        return Offers(merchant, platform, best, table)
 
     def quote_in(self, tx: Tx, trade: Trade, buyer_user_id: int, choice: CouponChoice) -> Quote:
+        return self._quote_in(
+            tx,
+            trade.total_fen,
+            trade.undiscountable_fen,
+            trade.merchant_id,
+            buyer_user_id,
+            choice,
+            _any_coupon,
+        )
+
+    def _quote_in(
+        self,
+        tx: Tx,
+        total_fen: int,
+        undiscountable_fen: int,
+        merchant_id: int,
+        buyer_user_id: int,
+        choice: CouponChoice,
+        fits: Callable[[Held], bool],
+    ) -> Quote:
         now_us = self.clock.now_us()
-        total, undiscountable = trade.total_fen, trade.undiscountable_fen
         if choice.auto:
             candidates = self.store.available(tx, buyer_user_id, now_us, CANDIDATES_MAX)
-            return best_quote(total, undiscountable, candidates, trade.merchant_id, now_us)
+            candidates = [held for held in candidates if fits(held)]
+            return best_quote(total_fen, undiscountable_fen, candidates, merchant_id, now_us)
         chosen = self.store.held(tx, buyer_user_id, choice.coupon_ids)
         if len(chosen) != len(choice.coupon_ids):
             raise CouponUnavailable("this coupon is not yours")
-        return chosen_quote(total, undiscountable, chosen, trade.merchant_id, now_us)
+        if not all(fits(held) for held in chosen):
+            raise CouponNotApplicable("this coupon does not apply to this order")
+        return chosen_quote(total_fen, undiscountable_fen, chosen, merchant_id, now_us)
 
     def redeem_in(self, tx: Tx, trade_no: str, quote: Quote) -> None:
         now_us = self.clock.now_us()
@@ -342,6 +383,28 @@ class MarketingService:
     def vouchers_of(self, trade_no: str) -> list[VoucherDetail]:
         with self.db.read() as tx:
             return self.store.vouchers(tx, trade_no)
+
+    # Paying an escrow with coupons (services/escrow.py's EscrowDiscounts) ---------------------
+    # The same rules, on the platform-funded coupons that fit the escrow (`_fits_escrow`); a
+    # coupon is redeemed by `redeem_in` with the escrow number as its trade number.
+
+    def escrow_offers(self, total_fen: int, merchant_id: int | None, user_id: int) -> Offers:
+        """The escrow pay page's coupon choices (a market escrow has no merchant)."""
+        return self._offers(
+            total_fen, 0, merchant_id or NO_MERCHANT, user_id, _escrow_fit(merchant_id)
+        )
+
+    def escrow_quote_in(
+        self,
+        tx: Tx,
+        total_fen: int,
+        merchant_id: int | None,
+        buyer_user_id: int,
+        choice: CouponChoice,
+    ) -> Quote:
+        fits = _escrow_fit(merchant_id)
+        merchant = merchant_id or NO_MERCHANT
+        return self._quote_in(tx, total_fen, 0, merchant, buyer_user_id, choice, fits)
 
     # Shared -----------------------------------------------------------------------------------
 
@@ -393,15 +456,33 @@ def _describe(terms: Terms) -> str:
     )
 
 
+def _any_coupon(_held: Held) -> bool:
+    return True
+
+
+def _escrow_fit(merchant_id: int | None) -> Callable[[Held], bool]:
+    """Escrow takes platform-funded coupons only (the seller is paid the full price, so no
+    merchant discount applies); a coupon limited to a merchant only that merchant's escrow."""
+
+    def fits(held: Held) -> bool:
+        terms = held.terms
+        return terms.funder is DiscountFunder.PLATFORM and terms.merchant_id in (None, merchant_id)
+
+    return fits
+
+
 def _buyer_pay_table(
-    trade: Trade, merchant: Sequence[CouponOffer], platform: Sequence[CouponOffer]
+    total_fen: int,
+    undiscountable_fen: int,
+    merchant: Sequence[CouponOffer],
+    platform: Sequence[CouponOffer],
 ) -> dict[str, int | None]:
     table: dict[str, int | None] = {}
     for m in (None, *merchant):
         for p in (None, *platform):
             pair = quote(
-                trade.total_fen,
-                trade.undiscountable_fen,
+                total_fen,
+                undiscountable_fen,
                 m.held if m else None,
                 p.held if p else None,
             )

@@ -30,6 +30,7 @@ def install(platform: Platform) -> None:
         wallets=platform.services["users"],
         policy=policy_from(settings),
         events=MerchantEscrowEvents(notify) if notify is not None else None,
+        discounts=platform.services.get("marketing"),  # coupons, when installed before us
     )
     escrow.install_jobs()
     platform.reconcile.checks.extend(ESCROW_CHECKS)

@@ -1,5 +1,8 @@
 """Escrow trades, marketplace listings and dispute messages (with evidence images).
 
+An escrow trade paid partly with platform-funded coupons records the discount
+(`discount_fen`) and what of it went back to the marketing account (`discount_back_fen`).
+
 Idempotency by unique constraints: a buyer's purchase by `(buyer_user_id, request_key)`, a
 merchant's escrow order by `(app_id, out_trade_no)`.
 """
@@ -73,8 +76,17 @@ escrow_trades = Table(
     Column("paid_at_us", BigInteger, nullable=True),
     Column("shipped_at_us", BigInteger, nullable=True),
     Column("ended_at_us", BigInteger, nullable=True),
+    # Coupons: the platform-funded part of the price (the buyer's hold is the rest) and the part
+    # of it the marketing account took back when the trade ended (a refund's pro-rata share).
+    Column("discount_fen", BigInteger, nullable=False, server_default="0"),
+    Column("discount_back_fen", BigInteger, nullable=False, server_default="0"),
     CheckConstraint("total_fen > 0", name="total_positive"),
     CheckConstraint("refund_fen >= 0 AND refund_fen <= total_fen", name="refund_in_range"),
+    CheckConstraint(
+        "discount_fen >= 0 AND discount_fen < total_fen"
+        " AND discount_back_fen >= 0 AND discount_back_fen <= discount_fen",
+        name="discount_in_range",
+    ),
     UniqueConstraint("buyer_user_id", "request_key", name="uq_escrow_trades_buyer_request"),
     UniqueConstraint("app_id", "out_trade_no", name="uq_escrow_trades_app_out_trade_no"),
 )
