@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from paybao.adapters.db.tables.platform import jobs
 from paybao.services.jobs import Job
 
+_SCHEDULED = ("kind", "key", "payload", "due_at_us", "status", "attempts", "created_at_us")
+
 
 class SqlJobStore:
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
+        maker = pg_insert if dialect == "postgresql" else sqlite_insert
+        # Built once (each payment schedules jobs): RETURNING, not rowcount, because drivers
+        # disagree on rowcount for ON CONFLICT DO NOTHING.
+        self._schedule = (
+            maker(jobs)
+            .values({column: bindparam(column) for column in _SCHEDULED})
+            .on_conflict_do_nothing(index_elements=["kind", "key"])
+            .returning(jobs.c.id)
+        )
 
     def schedule(
         self, tx: Connection, kind: str, key: str, due_at_us: int, payload: str, now_us: int
@@ -28,12 +39,7 @@ class SqlJobStore:
             "attempts": 0,
             "created_at_us": now_us,
         }
-        maker = pg_insert if self.dialect == "postgresql" else sqlite_insert
-        statement = (
-            maker(jobs).values(**values).on_conflict_do_nothing(index_elements=["kind", "key"])
-        )
-        # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT DO NOTHING.
-        return tx.execute(statement.returning(jobs.c.id)).scalar() is not None
+        return tx.execute(self._schedule, values).scalar() is not None
 
     def claim_due(self, tx: Connection, now_us: int, limit: int, lease_until_us: int) -> list[Job]:
         claimable = and_(

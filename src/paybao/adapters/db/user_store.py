@@ -5,7 +5,7 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, text, update
+from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 
 from paybao.adapters.db.tables.wallet import balance_usage, users
 from paybao.services.users import UserRecord
@@ -35,6 +35,11 @@ def _record(row: Any) -> UserRecord:
 
 
 # The same text on SQLite (3.35+) and PostgreSQL.
+# Built once: every payment reads its buyer, and building a statement costs about as much
+# CPU as running it (SQLAlchemy then also reuses the cache key it memoised on the object).
+_BY_ID = select(users).where(users.c.id == bindparam("user_id"))
+_BY_ID_FOR_UPDATE = _BY_ID.with_for_update()
+
 _ADD_USAGE = text(
     "INSERT INTO balance_usage (user_id, period, used_fen) VALUES (:u, :p, :a)"
     " ON CONFLICT (user_id, period)"
@@ -68,10 +73,8 @@ class SqlUserStore:
         read = self._read.get(tx)
         if not for_update and read is not None and user_id in read:
             return read[user_id]
-        query = select(users).where(users.c.id == user_id)
-        if for_update:
-            query = query.with_for_update()
-        row = tx.execute(query).first()
+        query = _BY_ID_FOR_UPDATE if for_update else _BY_ID
+        row = tx.execute(query, {"user_id": user_id}).first()
         if row is None:
             return None
         record = _record(row)
