@@ -339,6 +339,14 @@ class EscrowService:
 
         return self.db.run(work)
 
+    def listing(self, listing_id: int) -> Listing:
+        """An active listing (the checkout page's)."""
+        with self.db.read() as tx:
+            listing = self.store.listing(tx, listing_id)
+        if listing is None or not listing.active:
+            raise NotFound("no such listing", code="listing_not_found")
+        return listing
+
     def listings(self, seller_user_id: int | None = None, limit: int = 50) -> list[Listing]:
         assert 0 < limit <= LIST_LIMIT_MAX
         with self.db.read() as tx:

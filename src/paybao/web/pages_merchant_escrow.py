@@ -1,7 +1,8 @@
 """Portal escrow: the merchant's escrow trades (made through `paybao.trade.escrow.create`) with
 their status and running timer, and one trade's page where the merchant ships, extends the
 buyer's time, answers a refund request (agree / refuse), closes an unpaid order, or adds to the
-case file.
+case file. A buyer's platform coupon shows with what the buyer paid: the merchant is paid the full
+price either way (the platform pays the coupon).
 
 Every look-up is scoped by the signed-in merchant: another merchant's escrow trade is a 404, the
 same answer as one that does not exist. Every POST checks CSRF; a refused action re-renders the
@@ -42,6 +43,9 @@ portal.add_texts(
         "escrow_amount": {"zh": "金额", "en": "Amount"},
         "escrow_refunded": {"zh": "已退款", "en": "Refunded"},
         "escrow_fee": {"zh": "手续费", "en": "Fee"},
+        "escrow_discount": {"zh": "平台红包(平台出资)", "en": "Platform coupon (platform-funded)"},
+        "escrow_buyer_paid": {"zh": "买家实付", "en": "Buyer paid"},
+        "escrow_discount_back": {"zh": "退款中红包补贴退回平台", "en": "Coupon share refunded"},
         "escrow_goods_type": {"zh": "商品类型", "en": "Goods type"},
         "escrow_shipping": {"zh": "物流", "en": "Shipping"},
         "escrow_carrier": {"zh": "物流公司", "en": "Carrier"},

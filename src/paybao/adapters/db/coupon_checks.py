@@ -2,7 +2,8 @@
 
 * `coupons.marketing_spend`: what the platform's marketing account has spent (debits - credits,
   nothing pending) equals the platform-funded discounts of paid trades less the subsidies their
-  refunds reclaimed;
+  refunds reclaimed, and the same of paid escrow trades (adapters/db/escrow_checks.py matches
+  those with their coupons);
 * `coupons.templates_match_coupons`: a template's issued count and reserved budget are its
   coupons' count and values, within its caps;
 * `coupons.trades_match_coupons`: a trade's platform- and merchant-funded discounts are what its
@@ -27,7 +28,9 @@ SELECT
   COALESCE((SELECT a.debits_pending + a.credits_pending FROM ledger_accounts a
             WHERE a.key = :key), 0),
   COALESCE((SELECT SUM(t.discount_fen) FROM trades t WHERE t.paid_at_us IS NOT NULL), 0),
-  COALESCE((SELECT SUM(r.discount_back_fen) FROM trade_refunds r), 0)
+  COALESCE((SELECT SUM(r.discount_back_fen) FROM trade_refunds r), 0),
+  COALESCE((SELECT SUM(e.discount_fen - e.discount_back_fen) FROM escrow_trades e
+            WHERE e.paid_at_us IS NOT NULL), 0)
 """
 
 _TEMPLATES = """
@@ -63,17 +66,19 @@ WHERE x.paid = 0 OR x.discount_fen <> x.platform_fen OR x.mdiscount_fen <> x.mer
 LIMIT :limit
 """
 
-# Coupons marked used by a trade that does not exist.
+# Coupons marked used by a trade (or an escrow trade) that does not exist.
 _ORPHANS = """
 SELECT c.id, c.trade_no FROM coupons c
 WHERE c.trade_no IS NOT NULL AND NOT EXISTS (SELECT 1 FROM trades t WHERE t.trade_no = c.trade_no)
+  AND NOT EXISTS (SELECT 1 FROM escrow_trades e WHERE e.escrow_no = c.trade_no)
 ORDER BY c.id LIMIT :limit
 """
 
 
 def marketing_spend(tx: Connection, _now_us: int) -> Sequence[Difference]:
     key = platform_account(Purpose.MARKETING).key
-    spent, pending, discounts, reclaimed = tx.execute(text(_SPEND), {"key": key}).one()
+    spent, pending, discounts, reclaimed, escrow_net = tx.execute(text(_SPEND), {"key": key}).one()
+    discounts += escrow_net
     found = []
     if spent != discounts - reclaimed:
         found.append(

@@ -5,8 +5,13 @@
   timer job of its current generation (waiting for confirmation or for a refund answer), a
   buyer who may cancel at will (not yet shipped), or an open dispute (the operators' queue).
   Conversely a trade in a held state must have its hold pending.
-* `escrow.ended_trades_have_journals`: an ended trade moved exactly its split: the post and the
-  release equal the seller's part, the fee equals the fee, and a full refund voided the hold.
+* `escrow.ended_trades_have_journals`: an ended trade moved exactly its split: the release
+  equals the seller's part, the post the buyer's share of it (the seller's part less the subsidy
+  kept), the fee equals the fee, a hold none of which was posted was voided, the subsidy paid in
+  equals the discount and the subsidy sent back its refunded share.
+* `escrow.paid_trades_match_coupons`: a paid trade's hold is the price less its discount, the
+  subsidy paid into escrow is the discount, and its used coupons took off exactly the discount;
+  the escrow account's posted balance is the subsidies of the trades still held.
 """
 
 from __future__ import annotations
@@ -15,11 +20,15 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, text
 
+from paybao.domain.accounts import Purpose, platform_account
 from paybao.domain.escrow import (
     HELD,
     LEDGER_CODE_ESCROW_FEE,
+    LEDGER_CODE_ESCROW_HOLD,
     LEDGER_CODE_ESCROW_POST,
     LEDGER_CODE_ESCROW_RELEASE,
+    LEDGER_CODE_ESCROW_SUBSIDY,
+    LEDGER_CODE_ESCROW_SUBSIDY_BACK,
     LEDGER_CODE_ESCROW_VOID,
     TIMED,
     EscrowStatus,
@@ -55,17 +64,48 @@ WHERE e.status IN ({_HELD})
 ORDER BY e.id LIMIT :limit
 """
 
+
+def _sum_of(code: int) -> str:
+    return f"COALESCE(SUM(CASE WHEN l.code = {code} THEN l.amount_fen ELSE 0 END), 0)"
+
+
 _ENDED_SUMS = f"""
-SELECT e.escrow_no, e.status, e.total_fen - e.refund_fen, e.fee_fen, e.total_fen,
-  COALESCE(SUM(CASE WHEN l.code = {LEDGER_CODE_ESCROW_POST} THEN l.amount_fen ELSE 0 END), 0),
-  COALESCE(SUM(CASE WHEN l.code = {LEDGER_CODE_ESCROW_RELEASE} THEN l.amount_fen ELSE 0 END), 0),
-  COALESCE(SUM(CASE WHEN l.code = {LEDGER_CODE_ESCROW_FEE} THEN l.amount_fen ELSE 0 END), 0),
-  COALESCE(SUM(CASE WHEN l.code = {LEDGER_CODE_ESCROW_VOID} THEN l.amount_fen ELSE 0 END), 0)
+SELECT e.escrow_no, e.total_fen - e.refund_fen, e.fee_fen, e.total_fen - e.discount_fen,
+  e.discount_fen, e.discount_back_fen,
+  {_sum_of(LEDGER_CODE_ESCROW_POST)}, {_sum_of(LEDGER_CODE_ESCROW_RELEASE)},
+  {_sum_of(LEDGER_CODE_ESCROW_FEE)}, {_sum_of(LEDGER_CODE_ESCROW_VOID)},
+  {_sum_of(LEDGER_CODE_ESCROW_SUBSIDY)}, {_sum_of(LEDGER_CODE_ESCROW_SUBSIDY_BACK)}
 FROM escrow_trades e LEFT JOIN ledger_transfers l ON l.reference = e.escrow_no
 WHERE e.status IN ('{EscrowStatus.TRADE_FINISHED}', '{EscrowStatus.TRADE_CLOSED}')
   AND e.paid_at_us IS NOT NULL
-GROUP BY e.id, e.escrow_no, e.status, e.total_fen, e.refund_fen, e.fee_fen
+GROUP BY e.id, e.escrow_no, e.total_fen, e.refund_fen, e.fee_fen, e.discount_fen,
+  e.discount_back_fen
 ORDER BY e.id
+"""
+
+# Paid trades whose hold, subsidy or coupons disagree with the price and the discount.
+_PAID_SUMS = f"""
+SELECT x.escrow_no, x.total_fen, x.discount_fen, x.hold_fen, x.subsidy_fen,
+       COALESCE((SELECT SUM(c.discount_fen) FROM coupons c WHERE c.trade_no = x.escrow_no), 0)
+         AS coupons_fen
+FROM (
+  SELECT e.escrow_no, e.total_fen, e.discount_fen,
+         {_sum_of(LEDGER_CODE_ESCROW_HOLD)} AS hold_fen,
+         {_sum_of(LEDGER_CODE_ESCROW_SUBSIDY)} AS subsidy_fen
+  FROM escrow_trades e LEFT JOIN ledger_transfers l ON l.reference = e.escrow_no
+  WHERE e.paid_at_us IS NOT NULL
+  GROUP BY e.id, e.escrow_no, e.total_fen, e.discount_fen
+) x
+ORDER BY x.escrow_no
+"""
+
+# The escrow account's posted balance against the subsidies of the trades still held.
+_SUBSIDIES_HELD = f"""
+SELECT
+  COALESCE((SELECT a.credits_posted - a.debits_posted FROM ledger_accounts a
+            WHERE a.key = :key), 0),
+  COALESCE((SELECT SUM(e.discount_fen) FROM escrow_trades e
+            WHERE e.status IN ({_HELD}) AND e.paid_at_us IS NOT NULL), 0)
 """
 
 
@@ -85,9 +125,11 @@ def holds_are_live(tx: Connection, _now_us: int) -> Sequence[Difference]:
 def ended_trades_have_journals(tx: Connection, _now_us: int) -> Sequence[Difference]:
     found: list[Difference] = []
     for row in tx.execute(text(_ENDED_SUMS)):
-        escrow_no, _status, seller_fen, fee_fen, total_fen, posted, released, fee, void = row
-        expected = (seller_fen, seller_fen, fee_fen, total_fen if seller_fen == 0 else 0)
-        actual = (posted, released, fee, void)
+        escrow_no, seller_fen, fee_fen, hold_fen, discount_fen, back_fen, *sums = row
+        post_fen = seller_fen - (discount_fen - back_fen)  # the subsidy kept pays the rest
+        void_fen = hold_fen if post_fen == 0 else 0
+        expected = (post_fen, seller_fen, fee_fen, void_fen, discount_fen, back_fen)
+        actual = tuple(int(value) for value in sums)
         if expected != actual:
             found.append(
                 Difference("escrow_journal", f"escrow {escrow_no}", str(expected), str(actual))
@@ -97,7 +139,27 @@ def ended_trades_have_journals(tx: Connection, _now_us: int) -> Sequence[Differe
     return found
 
 
+def paid_trades_match_coupons(tx: Connection, _now_us: int) -> Sequence[Difference]:
+    found: list[Difference] = []
+    for escrow_no, total_fen, discount_fen, hold, subsidy, coupons in tx.execute(text(_PAID_SUMS)):
+        expected = (total_fen - discount_fen, discount_fen, discount_fen)
+        actual = (int(hold), int(subsidy), int(coupons))
+        if expected != actual:
+            subject = f"escrow {escrow_no}"
+            found.append(Difference("escrow_coupon_split", subject, str(expected), str(actual)))
+        if len(found) >= _LIMIT:
+            return found
+    key = platform_account(Purpose.ESCROW).key
+    posted, held = tx.execute(text(_SUBSIDIES_HELD), {"key": key}).one()
+    if posted != held:
+        found.append(
+            Difference("escrow_subsidies_held", "platform escrow account", str(held), str(posted))
+        )
+    return found
+
+
 ESCROW_CHECKS: list[tuple[str, Check]] = [
     ("escrow.holds_are_live", holds_are_live),
     ("escrow.ended_trades_have_journals", ended_trades_have_journals),
+    ("escrow.paid_trades_match_coupons", paid_trades_match_coupons),
 ]
