@@ -31,7 +31,7 @@ from paybao.bootstrap import Platform, build_platform
 from paybao.domain.billpay import LEDGER_CODE_BILL_PAYMENT, PaymentStatus
 from paybao.domain.errors import DomainError
 from paybao.services.billpay_accounts import SavedAccountService
-from paybao.services.wallet import ENTRY_KINDS, StatementQuery
+from paybao.services.wallet_statement import ENTRY_KINDS, StatementQuery
 from paybao.settings import Settings
 
 

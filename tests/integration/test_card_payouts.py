@@ -29,7 +29,7 @@ from paybao.adapters.db.tables.wallet import sms_outbox, users
 from paybao.bootstrap import Platform
 from paybao.domain.card_payouts import PayoutArrival, PayoutKind
 from paybao.domain.risk import RiskRules
-from paybao.services.wallet import StatementQuery
+from paybao.services.wallet_statement import StatementQuery
 
 
 def pair(platform: Platform, balance_fen: int = 10_000_00) -> tuple[Funded, Funded, str]:

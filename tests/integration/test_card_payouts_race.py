@@ -46,7 +46,9 @@ def test_payouts_at_once_never_spend_the_balance_twice(platform: Platform) -> No
     assert outcomes == Counter(ok=5, insufficient_funds=CLIENTS - 5), outcomes
     assert wallet.balance(payer.user_id) == (0, 0)
     paid_out = [p for p in payouts.payouts(payer.user_id) if p.status == "succeeded"]
-    withdrawn = [w for w in wallet.recent("withdrawals", payer.user_id) if w.status == "succeeded"]
+    withdrawn = [
+        w for w in wallet.statements.recent("withdrawals", payer.user_id) if w.status == "succeeded"
+    ]
     assert len(paid_out) + len(withdrawn) == 5
     assert platform.reconcile.run().differences == []
 
@@ -78,7 +80,7 @@ def test_transfers_and_withdrawals_at_once_share_the_lifetime_quota(platform: Pl
     assert storm(attempts) == Counter(ok=CLIENTS)
     assert quota_used(platform, payer.user_id) == 1_000_00  # exactly the quota, no more
     fees = [p.fee_fen for p in payouts.payouts(payer.user_id)]
-    fees += [row.fee_fen for row in wallet.recent("withdrawals", payer.user_id)]
+    fees += [row.fee_fen for row in wallet.statements.recent("withdrawals", payer.user_id)]
     # 3,600.00 paid out, 1,000.00 of it free: 0.1% of the other 2,600.00, per payout rounded.
     assert sum(fees) == 2_60 and sorted(fees)[:3] == [0, 0, 0]
     assert platform.reconcile.run().differences == []

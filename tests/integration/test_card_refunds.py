@@ -34,7 +34,7 @@ from paybao.domain.cards import generate_card_number
 from paybao.domain.trades import TradeStatus
 from paybao.services.card_refunds import JOB_CARD_REFUND
 from paybao.services.trades import TradeRef
-from paybao.services.wallet import StatementQuery
+from paybao.services.wallet_statement import StatementQuery
 from paybao.web.api_wallet import CODES_BY_KIND
 
 US_PER_S = 1_000_000

@@ -47,7 +47,7 @@ from paybao.domain.devices import (
 )
 from paybao.domain.trades import Funding, TradeStatus
 from paybao.services.trades import TradeRef
-from paybao.services.wallet import StatementQuery
+from paybao.services.wallet_statement import StatementQuery
 from paybao.settings import Settings
 
 PHONE = "13900000201"

@@ -152,7 +152,7 @@ def test_rest_prepayment_pays_once_and_waives_the_fees(
 
 
 def _query() -> object:
-    from paybao.services.wallet import StatementQuery
+    from paybao.services.wallet_statement import StatementQuery
 
     return StatementQuery(limit=5)
 

@@ -27,7 +27,7 @@ from paybao.domain.fund import (
     china_datetime,
 )
 from paybao.services.fund import FundService
-from paybao.services.wallet import StatementQuery
+from paybao.services.wallet_statement import StatementQuery
 from paybao.settings import Settings
 
 DAY_S = 86_400

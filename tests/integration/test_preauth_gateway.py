@@ -182,7 +182,7 @@ def test_a_full_unfreeze_closes_and_a_paid_trade_refunds_to_the_balance(
     assert refunded["trade_no"] == paid["trade_no"]
     assert money_of(platform, user_id) == (500_00, 120_00)  # the refund is back; 120 frozen
     statement = platform.services["wallet"].statement
-    from paybao.services.wallet import StatementQuery
+    from paybao.services.wallet_statement import StatementQuery
 
     kinds = [entry.kind for entry in statement(user_id, StatementQuery(limit=5))]
     assert kinds[:2] == ["refund", "preauth_payment"]

@@ -28,7 +28,7 @@ from tests.integration.gateway_support import (
 from paybao.bootstrap import Platform
 from paybao.domain.statement_summaries import Month, SearchFilter
 from paybao.services.refunds import TradeRef
-from paybao.services.wallet import StatementQuery
+from paybao.services.wallet_statement import StatementQuery
 
 BUYER = "13600136001"
 FRIEND = "13600136002"

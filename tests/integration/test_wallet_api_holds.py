@@ -15,7 +15,7 @@ from paybao.bootstrap import Platform
 from paybao.domain.escrow import GoodsType
 from paybao.domain.withdrawal import TransferArrival, WithdrawalArrival
 from paybao.services.escrow import Party
-from paybao.services.wallet import HOLDS_LIMIT_MAX
+from paybao.services.wallet_statement import HOLDS_LIMIT_MAX
 
 API = "/api/v1/wallet"
 

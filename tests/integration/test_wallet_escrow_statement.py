@@ -15,7 +15,7 @@ from tests.integration.gateway_support import LOGIN_PASSWORD, PAYMENT_PASSWORD, 
 from paybao.bootstrap import Platform
 from paybao.domain.escrow import GoodsType
 from paybao.services.escrow import Party
-from paybao.services.wallet import StatementQuery
+from paybao.services.wallet_statement import StatementQuery
 
 API = "/api/v1/wallet"
 PRICE_FEN = 200_00

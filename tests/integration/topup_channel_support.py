@@ -14,7 +14,7 @@ from tests.integration.card_payout_support import Funded, bound_card_number, fun
 
 from paybao.bootstrap import Platform
 from paybao.services.cash_topup_partners import NewPartner
-from paybao.services.wallet import StatementQuery
+from paybao.services.wallet_statement import StatementQuery
 
 LOGIN_PASSWORD = "abc12345"  # what risk_support's users register with
 

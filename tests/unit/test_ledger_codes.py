@@ -15,6 +15,7 @@ import paybao
 CODE_NAME = re.compile(r"^LEDGER_CODE_[A-Z0-9_]+$")
 # The wallet named its codes before the convention: CODE_TOPUP, CODE_TRANSFER, ...
 WALLET_CODE_NAME = re.compile(r"^CODE_[A-Z0-9_]+$")
+WALLET_CODES_MODULE = "paybao.services.wallet_statement"  # where the wallet defines them
 
 
 def _codes() -> dict[int, set[str]]:
@@ -24,7 +25,7 @@ def _codes() -> dict[int, set[str]]:
             continue
         module = importlib.import_module(module_info.name)
         for name, value in vars(module).items():
-            wallet = module_info.name == "paybao.services.wallet" and WALLET_CODE_NAME.match(name)
+            wallet = module_info.name == WALLET_CODES_MODULE and WALLET_CODE_NAME.match(name)
             if (CODE_NAME.match(name) or wallet) and type(value) is int:
                 names_by_code[value].add(name.removeprefix("LEDGER_"))
     return names_by_code

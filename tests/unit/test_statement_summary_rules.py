@@ -29,7 +29,7 @@ from paybao.services.statement_summaries import (
     Party,
     StatementSummaries,
 )
-from paybao.services.wallet import ENTRY_KIND_NAMES
+from paybao.services.wallet_statement import ENTRY_KIND_NAMES
 
 
 def us(*args: int) -> int:

@@ -42,7 +42,7 @@ from paybao.domain.money import format_yuan
 # Ledger transfer codes (why money moved); the wallet statement names both.
 LEDGER_CODE_BILL_PAYMENT: Final = 9201  # wallet -> the biller merchant's settlement account
 LEDGER_CODE_MOBILE_TOPUP: Final = 9202  # wallet -> the carrier merchant's settlement account
-# Statement kinds and hold kinds of the wallet (services/wallet.py merges these in).
+# Statement kinds and hold kinds of the wallet (services/wallet_statement.py merges these in).
 BILLPAY_ENTRY_KINDS: Final = {
     LEDGER_CODE_BILL_PAYMENT: "bill_payment",
     LEDGER_CODE_MOBILE_TOPUP: "mobile_topup",

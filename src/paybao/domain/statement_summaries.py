@@ -1,9 +1,9 @@
 """Monthly and annual statements (月账单 / 年度账单) and transaction search: pure rules.
 
-A statement summarises the wallet statement's entries (services/wallet.py `Entry`, named by
-their `kind`) of a China-time month or year: money in (+) and out (-), totals and counts, by
-user-facing category, the top payees, the balance before and after. Everything is computed from
-the entries themselves, so a summary always agrees with the statement to the fen.
+A statement summarises the wallet statement's entries (services/wallet_statement.py `Entry`,
+named by their `kind`) of a China-time month or year: money in (+) and out (-), totals and
+counts, by user-facing category, the top payees, the balance before and after. Everything is
+computed from the entries themselves, so a summary always agrees with the statement to the fen.
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ CATEGORIES: tuple[Category, ...] = (
 )
 CATEGORY_BY_KEY = {c.key: c for c in CATEGORIES}
 
-# Every statement kind (services/wallet.py ENTRY_KIND_NAMES) in one category. A unit test fails
-# when a kind is added to the statement without a line here.
+# Every statement kind (services/wallet_statement.py ENTRY_KIND_NAMES) in one category. A unit
+# test fails when a kind is added to the statement without a line here.
 CATEGORY_OF_KIND: dict[str, str] = {
     "transfer": "transfer",
     "card_transfer": "transfer",  # to a bank card (转账到银行卡)

@@ -39,7 +39,7 @@ from paybao.services.ports import Clock, Database, Tx
 from paybao.services.registration import CardRecord, CardStore
 from paybao.services.trades import Trade, TradeService
 from paybao.services.users import UserService
-from paybao.services.wallet import CODE_CARD_PAY
+from paybao.services.wallet_statement import CODE_CARD_PAY
 
 JOB_CARD_QUERY = "cashier.card_query"
 # Ledger code of the card money landing in the buyer's wallet on its way to the merchant.

@@ -61,7 +61,8 @@ from paybao.services.devices import PaymentProof
 from paybao.services.ports import Clock, Database, Tx
 from paybao.services.risk import Attempt
 from paybao.services.users import UserService, usage_period
-from paybao.services.wallet import CODE_WITHDRAWAL_FEE, WalletService
+from paybao.services.wallet import WalletService
+from paybao.services.wallet_statement import CODE_WITHDRAWAL_FEE
 
 _CODES = {
     PayoutKind.TRANSFER: (LEDGER_CODE_CARD_TRANSFER, CODE_WITHDRAWAL_FEE),

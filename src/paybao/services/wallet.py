@@ -1,4 +1,4 @@
-"""Money in and out of wallets: top-up, withdrawal, transfers between users, statements.
+"""Money in and out of wallets: top-up, withdrawal, transfers between users.
 
 Each movement is a business row plus ledger transfers whose ids derive from the row id, in one
 transaction. Bank calls happen outside transactions; their outcome is applied by `_finish_*`,
@@ -13,6 +13,8 @@ query job and a late answer can all arrive and the money moves once.
   their own tables (card transfers and credit-card repayments, services/card_payouts.py).
 - Transfer: instant = one posted transfer `p2p:<id>`; delayed = a pending one, posted by the
   `wallet.transfer_land` job at due time, or voided by the sender's cancel before it.
+
+The statement (codes, entry and hold kinds, reads) is services/wallet_statement.py.
 """
 
 from __future__ import annotations
@@ -23,9 +25,6 @@ from types import SimpleNamespace
 from typing import Any, Protocol, TypeVar
 
 from paybao.domain.accounts import Purpose, platform_account
-from paybao.domain.billpay import BILLPAY_ENTRY_KINDS
-from paybao.domain.card_payouts import LEDGER_CODE_CARD_REPAYMENT, LEDGER_CODE_CARD_TRANSFER
-from paybao.domain.credit import LEDGER_CODE_CREDIT_REFUND, LEDGER_CODE_CREDIT_REPAY
 from paybao.domain.errors import (
     Forbidden,
     InsufficientFunds,
@@ -33,20 +32,10 @@ from paybao.domain.errors import (
     InvalidState,
     NotFound,
 )
-from paybao.domain.escrow import (
-    LEDGER_CODE_ESCROW_FEE,
-    LEDGER_CODE_ESCROW_HOLD,
-    LEDGER_CODE_ESCROW_POST,
-    LEDGER_CODE_ESCROW_RELEASE,
-)
-from paybao.domain.fund import LEDGER_CODE_FUND_IN, LEDGER_CODE_FUND_OUT
 from paybao.domain.identity import normalize_phone
 from paybao.domain.ledger import Transfer, TransferFlags
 from paybao.domain.money import check_amount_fen
-from paybao.domain.preauth import LEDGER_CODE_PREAUTH_HOLD, LEDGER_CODE_PREAUTH_POST
 from paybao.domain.risk import PASSED, Action, Assessment, Decision
-from paybao.domain.topup_channels import TOPUP_CHANNEL_ENTRY_KINDS
-from paybao.domain.trades import LEDGER_CODE_CARD_REFUND, LEDGER_CODE_REFUND
 from paybao.domain.withdrawal import (
     WITHDRAWAL_DELAY_S,
     WITHDRAWAL_FEE_POLICY_DEFAULT,
@@ -67,70 +56,20 @@ from paybao.services.ports import Clock, Database, Tx
 from paybao.services.registration import CardRecord, CardStore
 from paybao.services.risk import Attempt, RiskRefused, RiskService
 from paybao.services.users import UserService
+from paybao.services.wallet_statement import (
+    CODE_TOPUP,
+    CODE_TRANSFER,
+    CODE_WITHDRAWAL,
+    CODE_WITHDRAWAL_FEE,
+    Entry,
+    Hold,
+    StatementQuery,
+    StatementStore,
+    WalletStatement,
+)
 
 T = TypeVar("T")
 
-# Ledger transfer codes of wallet movements (statements name them by these).
-CODE_TOPUP = 301
-CODE_WITHDRAWAL = 302
-CODE_WITHDRAWAL_FEE = 303
-CODE_TRANSFER = 304
-# A trade paid with a bound card: the card's money arrives in the wallet, then pays the trade.
-CODE_CARD_PAY = 305
-# Statement entries are named by their ledger code; these names are a stable API (`kind`).
-ENTRY_KINDS = {
-    CODE_TOPUP: "topup",
-    CODE_WITHDRAWAL: "withdrawal",
-    CODE_WITHDRAWAL_FEE: "fee",
-    CODE_TRANSFER: "transfer",
-    # An escrow purchase (担保交易): the buyer's hold paid out when the goods are confirmed (or
-    # an operator rules), that money arriving in the seller's wallet, and the seller's fee. A
-    # refund is never an entry: refunded money never left the buyer's balance (the hold is
-    # voided, or only the seller's part of it is posted).
-    LEDGER_CODE_ESCROW_POST: "escrow_payment",
-    LEDGER_CODE_ESCROW_RELEASE: "escrow_release",
-    LEDGER_CODE_ESCROW_FEE: "escrow_fee",
-    # A merchant's refund of a trade, into the wallet; for a trade paid with a bound card it
-    # goes on back to that card (原路退回), the second entry (its reference is the trade).
-    LEDGER_CODE_REFUND: "refund",
-    LEDGER_CODE_CARD_REFUND: "card_refund",
-    # The incoming leg of a trade paid with a bound card (the payment itself follows it).
-    CODE_CARD_PAY: "card_payment",
-    # Yu'e Bao (domain/fund.py): the balance transferred into the fund, and money transferred
-    # out of it back to the balance (FAST at once, NORMAL when it arrives on T+1). Daily income
-    # stays in the fund: the fund's own records list it.
-    LEDGER_CODE_FUND_IN: "fund_in",
-    LEDGER_CODE_FUND_OUT: "fund_out",
-    # Huabei (domain/credit.py): a repayment of a bill from the balance, and a refund of a
-    # credit-paid trade going on from the wallet to the credit line (after its `refund` entry).
-    LEDGER_CODE_CREDIT_REPAY: "credit_repayment",
-    LEDGER_CODE_CREDIT_REFUND: "credit_refund",
-    # Card payouts (domain/card_payouts.py): a transfer to a bank card and a credit-card
-    # repayment, once the bank paid the card; their fees are `fee` entries as withdrawals'.
-    LEDGER_CODE_CARD_TRANSFER: "card_transfer",
-    LEDGER_CODE_CARD_REPAYMENT: "card_repayment",
-    **BILLPAY_ENTRY_KINDS,  # city services: bill_payment, mobile_topup (domain/billpay.py)
-    # Top-up channels (domain/topup_channels.py): bank_pay_topup, cash_topup and its reversal.
-    **TOPUP_CHANNEL_ENTRY_KINDS,
-    # Pre-authorisation (domain/preauth.py): a merchant took this part of a frozen deposit.
-    LEDGER_CODE_PREAUTH_POST: "preauth_payment",
-}
-ENTRY_KIND_OTHER = "payment"  # any other movement: acquiring, payment codes, ...
-ENTRY_KIND_NAMES = (*ENTRY_KINDS.values(), ENTRY_KIND_OTHER)
-# Open holds on a wallet (money on its way out, not yet gone) by the code of the pending transfer.
-HOLD_KINDS = {
-    CODE_WITHDRAWAL: "withdrawal",
-    CODE_WITHDRAWAL_FEE: "fee",
-    CODE_TRANSFER: "transfer",  # a delayed transfer
-    LEDGER_CODE_ESCROW_HOLD: "escrow",
-    LEDGER_CODE_CARD_REFUND: "card_refund",  # a refund on its way back to the card
-    LEDGER_CODE_CARD_TRANSFER: "card_transfer",  # on its way to a bank card
-    LEDGER_CODE_CARD_REPAYMENT: "card_repayment",  # on its way to a credit card
-    **BILLPAY_ENTRY_KINDS,  # a bill payment or top-up waiting for its biller's answer
-    LEDGER_CODE_PREAUTH_HOLD: "preauth",  # a deposit frozen for a merchant (资金预授权)
-}
-HOLD_KIND_NAMES = (*HOLD_KINDS.values(), ENTRY_KIND_OTHER)
-HOLDS_LIMIT_MAX = 50
 # A hold outlives its business timer by a week: it only expires if every retry failed, and
 # expiry returns the money to the payer, the safe side.
 HOLD_MARGIN_S = 7 * 86_400
@@ -144,7 +83,7 @@ DELAY_S = {
 }
 
 
-class WalletStore(Protocol):
+class WalletStore(StatementStore, Protocol):
     def insert(self, tx: Tx, table: str, values: dict[str, Any]) -> int: ...
 
     def get(self, tx: Tx, table: str, row_id: int, *, for_update: bool = False) -> Any: ...
@@ -156,50 +95,6 @@ class WalletStore(Protocol):
     def due_payouts(self, tx: Tx, table: str, now_us: int, limit: int) -> list[int]:
         """Ids of the table's payouts still `held` whose due time has come, oldest due first."""
         ...
-
-    def statement(self, tx: Tx, account_id: int, query: StatementQuery) -> list[Entry]: ...
-
-    def recent(self, tx: Tx, table: str, user_id: int, limit: int) -> list[Any]: ...
-
-    def holds(
-        self, tx: Tx, account_id: int, limit: int, before_seq: int | None = None
-    ) -> list[Hold]:
-        """Pending debits of the account still pending (neither posted, voided nor expired),
-        newest first; with `before_seq`, only those older than it (the cursor)."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class StatementQuery:
-    kinds: frozenset[int] = frozenset()  # ledger codes; empty = all
-    from_us: int | None = None
-    to_us: int | None = None
-    before_seq: int | None = None  # cursor: entries older than this
-    limit: int = 20
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    seq: int
-    transfer_id: str
-    kind: str
-    amount_fen: int  # signed: + into the wallet, - out of it
-    balance_after_fen: int
-    at_us: int
-    reference: str
-
-
-@dataclass(frozen=True, slots=True)
-class Hold:
-    """Money held out of a wallet: counted in the balance, not in what is available."""
-
-    seq: int  # the ledger's order of the pending transfer; the page cursor
-    transfer_id: str
-    kind: str  # one of HOLD_KIND_NAMES
-    amount_fen: int  # positive: the amount held
-    at_us: int
-    reference: str
-    expires_at_us: int | None = None  # when the ledger voids it by itself; None: never
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +179,9 @@ class WalletService:
     payouts: dict[str, PayoutRows] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.statements = WalletStatement(
+            self.db, self.store, self.users, self.statement_page_size_max
+        )
         self._withdrawals = _Withdrawals(self)
         self.register_payouts(self._withdrawals)
 
@@ -811,27 +709,11 @@ class WalletService:
             and self.risk.holds_in(tx, f"p2p:{row.id}"),
         )
 
-    def recent(self, table: str, user_id: int, limit: int = 20) -> list[Any]:
-        with self.db.read() as tx:
-            return self.store.recent(tx, table, user_id, min(limit, 100))
-
     def statement(self, user_id: int, query: StatementQuery) -> list[Entry]:
-        if not 1 <= query.limit <= self.statement_page_size_max:
-            raise InvalidInput(
-                f"page size must be 1..{self.statement_page_size_max}", code="page_size_invalid"
-            )
-        with self.db.read() as tx:
-            account_id = self.users.wallet_account_id_in(tx, user_id)
-            return self.store.statement(tx, account_id, query)
+        return self.statements.statement(user_id, query)
 
     def holds(self, user_id: int, limit: int = 20, before_seq: int | None = None) -> list[Hold]:
-        """The wallet's open holds, newest first (a page of `limit`, older than `before_seq`);
-        all of them sum to balance minus available. The pages and the REST API both read here."""
-        if not 1 <= limit <= HOLDS_LIMIT_MAX:
-            raise InvalidInput(f"page size must be 1..{HOLDS_LIMIT_MAX}", code="page_size_invalid")
-        with self.db.read() as tx:
-            account_id = self.users.wallet_account_id_in(tx, user_id)
-            return self.store.holds(tx, account_id, limit, before_seq)
+        return self.statements.holds(user_id, limit, before_seq)
 
     # Helpers ---------------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ from paybao.services.statement_summaries import (
     SEARCH_SCAN_MAX,
     StatementSummaries,
 )
-from paybao.services.wallet import ENTRY_KIND_NAMES
+from paybao.services.wallet_statement import ENTRY_KIND_NAMES
 from paybao.web.api_wallet import NO_WALLET, User
 from paybao.web.deps import ROW_ID_MAX, platform_of
 from paybao.web.errors import ERROR_RESPONSES

@@ -32,7 +32,7 @@ from paybao.domain.withdrawal import TransferArrival, WithdrawalArrival
 from paybao.services.clock import datetime_from_us, us_from_datetime
 from paybao.services.devices import PaymentProof
 from paybao.services.idempotency import fingerprint, without_secrets
-from paybao.services.wallet import (
+from paybao.services.wallet_statement import (
     ENTRY_KIND_NAMES,
     ENTRY_KINDS,
     HOLD_KIND_NAMES,

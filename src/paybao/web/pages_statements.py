@@ -18,7 +18,7 @@ from paybao.domain.errors import DomainError, InvalidInput
 from paybao.domain.money import parse_yuan
 from paybao.domain.statement_summaries import CATEGORIES, CATEGORY_BY_KEY, Month, SearchFilter
 from paybao.services.statement_summaries import SEARCH_SCAN_MAX
-from paybao.services.wallet import ENTRY_KIND_NAMES
+from paybao.services.wallet_statement import ENTRY_KIND_NAMES
 from paybao.web.api_statements import china_day_start_us, statements_of
 from paybao.web.i18n import lang_of, page_error
 from paybao.web.pages_user import render

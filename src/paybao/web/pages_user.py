@@ -25,7 +25,7 @@ from paybao.domain.money import format_yuan, parse_yuan
 from paybao.domain.withdrawal import TransferArrival, WithdrawalArrival
 from paybao.services.clock import datetime_from_us
 from paybao.services.idempotency import fingerprint, without_secrets
-from paybao.services.wallet import StatementQuery
+from paybao.services.wallet_statement import StatementQuery
 from paybao.web.api_wallet import CODES_BY_KIND, RowId, statement_query
 from paybao.web.deps import platform_of
 from paybao.web.i18n import LANGS, error_text, lang_of, text
@@ -294,7 +294,9 @@ def home(request: Request) -> Response:
     balance_fen, available_fen = wallet.balance(user.id)
     entries = wallet.statement(user.id, StatementQuery(limit=10))
     pending = [
-        row for row in wallet.recent("wallet_transfers", user.id, 20) if row.status == "pending"
+        row
+        for row in wallet.statements.recent("wallet_transfers", user.id, 20)
+        if row.status == "pending"
     ]
     notice = request.query_params.get("done")
     return render(

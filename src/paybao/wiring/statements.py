@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from paybao.adapters.db.statement_summary_store import SqlStatementSummaryStore
 from paybao.services.statement_summaries import StatementSummaries
-from paybao.services.wallet import ENTRY_KIND_NAMES
+from paybao.services.wallet_statement import ENTRY_KIND_NAMES
 
 if TYPE_CHECKING:
     from paybao.bootstrap import Platform

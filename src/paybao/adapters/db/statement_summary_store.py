@@ -22,7 +22,7 @@ from paybao.domain.identity import mask_phone, mask_real_name
 from paybao.domain.ledger import TransferFlags
 from paybao.domain.statement_summaries import Line, SearchFilter
 from paybao.services.statement_summaries import Party
-from paybao.services.wallet import ENTRY_KIND_OTHER, ENTRY_KINDS
+from paybao.services.wallet_statement import ENTRY_KIND_OTHER, ENTRY_KINDS
 
 PARTIES_CHUNK = 500
 _CODES_BY_KIND = {kind: code for code, kind in ENTRY_KINDS.items()}

@@ -20,7 +20,7 @@ from paybao.domain.credentials import SmsChallenge
 from paybao.domain.ledger import TransferFlags
 from paybao.services.clock import datetime_from_us, us_from_datetime
 from paybao.services.registration import CardRecord
-from paybao.services.wallet import (
+from paybao.services.wallet_statement import (
     ENTRY_KIND_OTHER,
     ENTRY_KINDS,
     HOLD_KINDS,
