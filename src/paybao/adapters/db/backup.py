@@ -224,7 +224,9 @@ class BackupFiles:
         descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with os.fdopen(descriptor, "wb") as handle:
-                with tarfile.open(fileobj=handle, mode="w", format=tarfile.PAX_FORMAT) as tar:
+                with tarfile.open(
+                    fileobj=handle, mode="w", format=tarfile.PAX_FORMAT, dereference=True
+                ) as tar:
                     body = json.dumps(manifest, indent=2, sort_keys=True).encode()
                     _add_bytes(tar, MANIFEST_NAME, body)
                     tar.add(dump, arcname=dump.name, filter=_private)
