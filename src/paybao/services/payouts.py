@@ -1,7 +1,8 @@
 """A merchant pays a user (转账到支付宝账户): settlement account -> the user's wallet.
 
 Idempotent by `(app, out_biz_no)`: a repeat returns the first payout, another amount or payee
-under the same number is refused. Money and the payout row commit together.
+under the same number is refused. Money and the payout row commit together, so a payout that
+`find` sees has arrived. A merchant reads its own payouts only, and its own balance.
 """
 
 from __future__ import annotations
@@ -10,11 +11,17 @@ import secrets
 from dataclasses import dataclass
 from typing import Protocol
 
-from paybao.domain.errors import IdempotencyMismatch, InsufficientFunds, InvalidInput, Retryable
+from paybao.domain.errors import (
+    IdempotencyMismatch,
+    InsufficientFunds,
+    InvalidInput,
+    NotFound,
+    Retryable,
+)
 from paybao.domain.ledger import Transfer
 from paybao.domain.trades import LEDGER_CODE_PAYOUT
 from paybao.services.clock import US_PER_S, datetime_from_us
-from paybao.services.ledger import LedgerRejected
+from paybao.services.ledger import Balance, LedgerRejected
 from paybao.services.ports import Tx
 from paybao.services.trades import TradeService
 
@@ -28,6 +35,10 @@ class PayerBalanceNotEnough(InsufficientFunds):
 
 class PayoutRequestMismatch(IdempotencyMismatch):
     code = "payout_request_mismatch"
+
+
+class PayoutNotFound(NotFound):
+    code = "payout_not_found"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +58,8 @@ class PayoutStore(Protocol):
     def insert_payout(self, tx: Tx, payout: Payout) -> bool: ...
 
     def payout(self, tx: Tx, app_id: str, out_biz_no: str) -> Payout | None: ...
+
+    def payout_by_order_no(self, tx: Tx, order_no: str) -> Payout | None: ...
 
 
 class PayoutService:
@@ -95,6 +108,29 @@ class PayoutService:
             return payout
 
         return self.trades.db.run(work)
+
+    def find(
+        self, app_id: str, *, out_biz_no: str | None = None, order_no: str | None = None
+    ) -> Payout:
+        """The app's payout by paybao's number (which wins when both are given) or by the
+        app's own; another app's payout is not found, as Alipay answers."""
+        if order_no is None and out_biz_no is None:
+            raise InvalidInput("give out_biz_no or order_id", code="payout_key_missing")
+        with self.trades.db.read() as tx:
+            if order_no is not None:
+                found = self.store.payout_by_order_no(tx, order_no)
+            else:
+                assert out_biz_no is not None
+                found = self.store.payout(tx, app_id, out_biz_no)
+        if found is None or found.app_id != app_id:
+            raise PayoutNotFound("no such transfer order")
+        return found
+
+    def merchant_balance(self, app_id: str) -> Balance:
+        """The app's merchant's settlement account: what payouts and refunds draw on."""
+        app = self.trades.merchants.app(app_id)
+        merchant = self.trades.merchants.merchant(app.merchant_id)
+        return self.trades.ledger.balance(merchant.settlement_account_id)
 
     def _move_in(self, tx: Tx, payout: Payout) -> None:
         merchant = self.trades.merchants.merchant_in(tx, payout.merchant_id)

@@ -146,6 +146,8 @@ SUB_CODE_BY_DOMAIN_CODE: Final[dict[str, str]] = {
     "payout_request_mismatch": "PAYMENT_INFO_INCONSISTENCY",
     "invalid_out_biz_no": "INVALID_PARAMETER",
     "invalid_title": "INVALID_PARAMETER",
+    "payout_not_found": "ORDER_NOT_EXIST",
+    "payout_key_missing": "INVALID_PARAMETER",
 }
 
 

@@ -182,6 +182,8 @@ class Methods:
             "alipay.trade.cancel": self.cancel,
             "alipay.data.dataservice.bill.downloadurl.query": self.bill_url,
             "alipay.fund.trans.uni.transfer": self.fund_transfer,
+            "alipay.fund.trans.common.query": self.fund_transfer_query,
+            "alipay.fund.account.query": self.fund_account,
         }
         # The payment-code feature plugs in its till-code payer and its precreate QR links.
         self.code_payer: Callable[[NewTrade, str], Trade] = trades.pay_with_code
@@ -336,6 +338,48 @@ class Methods:
             "pay_fund_order_id": payout.order_no,
             "status": "SUCCESS",
             "trans_date": format_time(payout.created_at_us),
+        }
+
+    def fund_transfer_query(self, call: Call) -> Fields:
+        """A transfer's state, by paybao's number (`pay_fund_order_id` or `order_id`: the same
+        here, and it wins) or by the app's `out_biz_no`. A payout commits with its money, so
+        every transfer found has arrived: SUCCESS."""
+        order_no = _text(call.biz, "pay_fund_order_id", length_max=64) or _text(
+            call.biz, "order_id", length_max=64
+        )
+        out_biz_no = _text(call.biz, "out_biz_no", length_max=64)
+        if not order_no and out_biz_no:
+            # Alipay requires the product and scene with the merchant's own number.
+            _text(call.biz, "product_code", required=True, length_max=64)
+            _text(call.biz, "biz_scene", required=True, length_max=64)
+        payout = self.payouts.find(
+            call.app.app_id, out_biz_no=out_biz_no or None, order_no=order_no or None
+        )
+        return {
+            "order_id": payout.order_no,
+            "pay_fund_order_id": payout.order_no,
+            "out_biz_no": payout.out_biz_no,
+            "trans_amount": wire.format_amount(payout.amount_fen),
+            "status": "SUCCESS",
+            "pay_date": format_time(payout.created_at_us),
+            "order_fee": "0.00",
+        }
+
+    def fund_account(self, call: Call) -> Fields:
+        """The balance of the calling app's merchant (its settlement account): a merchant asks
+        about itself only: another party's id is refused (INVALID_PARAMETER: ours, Alipay does
+        not document the case)."""
+        user_id = _text(call.biz, "alipay_user_id", length_max=28)
+        account_type = _text(call.biz, "account_type", length_max=32) or "ACCTRANS_ACCOUNT"
+        if account_type != "ACCTRANS_ACCOUNT":
+            raise WireError("INVALID_PARAMETER", "account_type must be ACCTRANS_ACCOUNT")
+        if user_id and user_id != seller_wire_id(call.app.merchant_id):
+            raise WireError("INVALID_PARAMETER", "只能查询本商户的账户")
+        balance = self.payouts.merchant_balance(call.app.app_id)
+        return {
+            "available_amount": wire.format_amount(balance.available_fen),
+            "freeze_amount": wire.format_amount(balance.pending_debits_fen),
+            "total_amount": wire.format_amount(balance.balance_fen),
         }
 
     def _payee_user_id(self, payee: Mapping[str, object]) -> int:

@@ -350,23 +350,29 @@ class SqlTradeStore:
         return _inserted(tx, statement)
 
     def payout(self, tx: Connection, app_id: str, out_biz_no: str) -> Payout | None:
-        query = select(fund_transfers).where(
-            fund_transfers.c.app_id == app_id, fund_transfers.c.out_biz_no == out_biz_no
+        return _payout_where(
+            tx, fund_transfers.c.app_id == app_id, fund_transfers.c.out_biz_no == out_biz_no
         )
-        row = tx.execute(query).first()
-        if row is None:
-            return None
-        return Payout(
-            order_no=row.order_no,
-            app_id=row.app_id,
-            merchant_id=row.merchant_id,
-            out_biz_no=row.out_biz_no,
-            payee_user_id=row.payee_user_id,
-            amount_fen=row.amount_fen,
-            title=row.title,
-            fingerprint=row.fingerprint,
-            created_at_us=row.created_at_us,
-        )
+
+    def payout_by_order_no(self, tx: Connection, order_no: str) -> Payout | None:
+        return _payout_where(tx, fund_transfers.c.order_no == order_no)
+
+
+def _payout_where(tx: Connection, *where: Any) -> Payout | None:
+    row = tx.execute(select(fund_transfers).where(*where)).first()
+    if row is None:
+        return None
+    return Payout(
+        order_no=row.order_no,
+        app_id=row.app_id,
+        merchant_id=row.merchant_id,
+        out_biz_no=row.out_biz_no,
+        payee_user_id=row.payee_user_id,
+        amount_fen=row.amount_fen,
+        title=row.title,
+        fingerprint=row.fingerprint,
+        created_at_us=row.created_at_us,
+    )
 
 
 def _fetchone(tx: Connection, sql: str, params: Any) -> Any:
