@@ -208,6 +208,10 @@ class Settings(BaseSettings):
     billpay_sandbox_timeout_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     billpay_sandbox_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
 
+    # --- profit sharing (分账; domain/royalty.py): the most of a trade's (total - refunded) an
+    # app may share out, in percent (Alipay's default maximum is 30).
+    royalty_max_share_percent: int = Field(default=30, ge=1, le=100)
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

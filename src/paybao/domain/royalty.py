@@ -1,0 +1,177 @@
+"""Profit sharing (分账, royalty): a merchant app shares a paid trade's money with receivers it
+has bound. Pure rules, numbers and refusals.
+
+Alipay's 商家分账 (opendocs: 商家分账 快速接入; alipay.trade.royalty.relation.bind,
+alipay.trade.order.settle), and where a number is ours:
+
+* an app binds receivers (its 分账关系集) before it settles to them: at most 20 in one bind call
+  and at most 20,000 per app (both Alipay's); binding one again changes nothing;
+* a receiver is a paybao user named by user id (2088…) or by login name (the phone);
+* one settle moves money from the merchant's settlement account to each receiver's wallet, all
+  or none (Alipay's synchronous mode), at most `PARTS_MAX` receivers per settle (ours: Alipay
+  recommends its asynchronous mode above 5, which paybao does not offer);
+* what is settled on one trade never exceeds `(total - refunded) x max_share_percent / 100`,
+  rounded down to the fen; Alipay's default maximum is 30 % of the order's total
+  (`MAX_SHARE_PERCENT_DEFAULT`, a setting: PAYBAO_ROYALTY_MAX_SHARE_PERCENT);
+* a trade is settled while it is paid and refundable (TRADE_SUCCESS) and until a settle said
+  `royalty_finish`; then no more.
+
+A refund after settling does not take shared money back from receivers: the merchant refunds
+from its own settlement account (Alipay's `refund_royalty_parameters` is not supported).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from paybao.domain.errors import (
+    IdempotencyMismatch,
+    InsufficientFunds,
+    InvalidInput,
+    InvalidState,
+    LimitExceeded,
+    NotFound,
+)
+
+# Ledger code: the merchant's settlement account -> a receiver's wallet.
+LEDGER_CODE_ROYALTY: Final = 9701
+RECEIVERS_PER_CALL_MAX: Final = 20  # Alipay: receiver_list 单次传入最多20个
+RECEIVERS_PER_APP_MAX: Final = 20_000  # Alipay: 分账关系集最多添加 2 万个
+PARTS_MAX: Final = 20  # ours: receivers in one settle
+MAX_SHARE_PERCENT_DEFAULT: Final = 30  # Alipay: 总分账金额默认不能超过订单总金额的 30%
+MAX_SHARE_PERCENT_MAX: Final = 100
+BIND_REQUEST_NO_LENGTH_MAX: Final = 32  # Alipay: bind/unbind/batchquery out_request_no
+SETTLE_REQUEST_NO_LENGTH_MAX: Final = 64  # Alipay: settle out_request_no
+MEMO_LENGTH_MAX: Final = 256
+DESC_LENGTH_MAX: Final = 128  # ours
+PAGE_SIZE_DEFAULT: Final = 20
+PAGE_SIZE_MAX: Final = 100  # ours
+SETTLE_NO_LENGTH: Final = 32
+
+
+class ReceiverType(StrEnum):
+    """How the merchant names a receiver (Alipay's `type` / `trans_in_type`)."""
+
+    USER_ID = "userId"  # paybao's 16-digit 2088… user id
+    LOGIN_NAME = "loginName"  # the phone the user signs in with
+
+
+# Refusals, each a stable code (adapters/alipay/royalty_methods.py maps them to sub_codes).
+
+
+class ReceiverTypeInvalid(InvalidInput):
+    code = "royalty_receiver_type_invalid"
+
+
+class ReceiversEmpty(InvalidInput):
+    code = "royalty_receivers_empty"
+
+
+class ReceiverNotFound(NotFound):
+    """No active user with a wallet is named so."""
+
+    code = "royalty_receiver_not_found"
+
+
+class ReceiverNameMismatch(InvalidInput):
+    """The name given is not the receiver's verified real name."""
+
+    code = "royalty_receiver_name_mismatch"
+
+
+class RelationsFull(LimitExceeded):
+    code = "royalty_relations_full"
+
+
+class ReceiverNotBound(InvalidState):
+    code = "royalty_receiver_not_bound"
+
+
+class SettleRequestMismatch(IdempotencyMismatch):
+    """The same out_request_no came back with other parameters."""
+
+    code = "royalty_request_mismatch"
+
+
+class ShareExceeded(InvalidInput):
+    code = "royalty_share_exceeded"
+
+
+class RoyaltyFinished(InvalidState):
+    code = "royalty_finished"
+
+
+class TradeNotSettleable(InvalidState):
+    code = "royalty_trade_status"
+
+
+class MerchantBalanceNotEnough(InsufficientFunds):
+    code = "royalty_balance_not_enough"
+
+
+class SettleNotFound(NotFound):
+    code = "royalty_settle_not_found"
+
+
+class RoyaltyRequestInvalid(InvalidInput):
+    code = "royalty_request_invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One receiver's share in a settle."""
+
+    user_id: int
+    amount_fen: int
+
+
+def share_cap_fen(total_fen: int, refunded_fen: int, max_share_percent: int) -> int:
+    """The most that may ever be settled on a trade now: a share of what was not refunded,
+    rounded down (so the cap is never above the percentage)."""
+    assert 0 <= refunded_fen <= total_fen
+    assert 0 < max_share_percent <= MAX_SHARE_PERCENT_MAX
+    return (total_fen - refunded_fen) * max_share_percent // 100
+
+
+def check_parts(parts: Sequence[Part], *, finish: bool) -> int:
+    """The parts' total; a settle names receivers at most once each, within PARTS_MAX, with
+    positive amounts, and names none only to finish the trade's sharing."""
+    if not parts and not finish:
+        raise RoyaltyRequestInvalid("royalty_parameters is empty")
+    if len(parts) > PARTS_MAX:
+        raise RoyaltyRequestInvalid(f"at most {PARTS_MAX} receivers per settle")
+    users = [part.user_id for part in parts]
+    if len(set(users)) != len(users):
+        raise RoyaltyRequestInvalid("a receiver is named twice")
+    assert all(part.amount_fen > 0 for part in parts), "amounts are checked at the edge"
+    return sum(part.amount_fen for part in parts)
+
+
+def check_settle(
+    *,
+    settleable: bool,
+    finished: bool,
+    settled_fen: int,
+    amount_fen: int,
+    cap_fen: int,
+) -> None:
+    """Whether a new settle of `amount_fen` may go ahead on a trade (raises the refusal)."""
+    assert settled_fen >= 0 and amount_fen >= 0
+    if not settleable:
+        raise TradeNotSettleable("only a paid trade in its refund window is settled")
+    if finished:
+        raise RoyaltyFinished("this trade's sharing is finished")
+    if settled_fen + amount_fen > cap_fen:
+        raise ShareExceeded(
+            f"settled {settled_fen} + {amount_fen} fen would exceed the cap of {cap_fen} fen"
+        )
+
+
+def unsettled_fen(*, settleable: bool, finished: bool, settled_fen: int, cap_fen: int) -> int:
+    """What may still be settled on a trade (0 once it cannot be)."""
+    if not settleable or finished:
+        return 0
+    return max(cap_fen - settled_fen, 0)

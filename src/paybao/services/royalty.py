@@ -1,0 +1,474 @@
+"""Profit sharing (分账): receivers an app binds, settles of its paid trades, and what is left
+to share. Rules in domain/royalty.py; the Alipay wire in adapters/alipay/royalty_methods.py.
+
+One write path per change, each in one transaction:
+- `bind` / `unbind` add or remove an app's relations (unique per app and user: binding again
+  changes nothing, unbinding what is not bound neither);
+- `settle` locks the trade's sharing state row first (FOR UPDATE on PostgreSQL; SQLite
+  serialises writers), so two settles of one trade see each other's amounts and together never
+  pass the cap; then it records the settle and its parts, adds to the state, and moves the money
+  in one linked journal (merchant settlement -> each receiver's wallet, transfer ids
+  `royalty:<settle_no>:<seq>`, reference the trade number). Any refusal writes nothing.
+
+Idempotent by `(app, out_request_no)`: the same settle again answers the first one; the same
+number with other parameters is refused. `db.run` may re-run the work after a unique race: the
+re-run finds the winner's settle and answers from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from paybao.domain.errors import DomainError, InvalidInput, Retryable
+from paybao.domain.identity import normalize_phone, normalize_real_name
+from paybao.domain.ledger import Transfer
+from paybao.domain.royalty import (
+    LEDGER_CODE_ROYALTY,
+    MAX_SHARE_PERCENT_DEFAULT,
+    MAX_SHARE_PERCENT_MAX,
+    PAGE_SIZE_MAX,
+    RECEIVERS_PER_APP_MAX,
+    RECEIVERS_PER_CALL_MAX,
+    MerchantBalanceNotEnough,
+    Part,
+    ReceiverNameMismatch,
+    ReceiverNotBound,
+    ReceiverNotFound,
+    ReceiversEmpty,
+    ReceiverType,
+    RelationsFull,
+    RoyaltyRequestInvalid,
+    SettleNotFound,
+    SettleRequestMismatch,
+    check_parts,
+    check_settle,
+    share_cap_fen,
+    unsettled_fen,
+)
+from paybao.domain.trades import TradeStatus
+from paybao.services.clock import US_PER_S, datetime_from_us
+from paybao.services.ledger import LedgerRejected, LedgerService
+from paybao.services.merchants import MerchantService
+from paybao.services.ports import Clock, Database, Tx
+from paybao.services.trades import Trade, TradeRef, TradeService, linked
+from paybao.services.users import UserRecord, UserStore
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    id: int
+    app_id: str
+    user_id: int
+    receiver_type: ReceiverType
+    account: str
+    memo: str
+    created_at_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class Receiver:
+    """A receiver as the merchant names it in a bind or unbind."""
+
+    receiver_type: ReceiverType
+    account: str
+    name: str | None = None  # checked against the verified real name when given
+    memo: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RoyaltyState:
+    trade_no: str
+    app_id: str
+    settled_fen: int
+    settles: int
+    finished: bool
+    updated_at_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class SettlePart:
+    seq: int
+    user_id: int
+    trans_in_type: ReceiverType
+    trans_in: str
+    amount_fen: int
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class Settle:
+    id: int
+    settle_no: str
+    app_id: str
+    merchant_id: int
+    trade_no: str
+    out_request_no: str
+    fingerprint: str
+    amount_fen: int
+    finish: bool
+    created_at_us: int
+    parts: tuple[SettlePart, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RequestedPart:
+    trans_in_type: ReceiverType
+    trans_in: str
+    amount_fen: int
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SettleRequest:
+    app_id: str
+    out_request_no: str
+    trade_no: str
+    parts: tuple[RequestedPart, ...]
+    finish: bool
+    fingerprint: str  # digests every parameter: the same out_request_no must bring the same
+
+
+@dataclass(frozen=True, slots=True)
+class RelationPage:
+    relations: list[Relation]
+    total: int
+    page_num: int
+    page_size: int
+
+
+class RoyaltyStore(Protocol):
+    def relation(self, tx: Tx, app_id: str, user_id: int) -> Relation | None: ...
+
+    def count_relations(self, tx: Tx, app_id: str) -> int: ...
+
+    def insert_relation(self, tx: Tx, relation: Relation) -> None: ...
+
+    def delete_relation(self, tx: Tx, app_id: str, user_id: int) -> None: ...
+
+    def relations(self, tx: Tx, app_id: str, offset: int, limit: int) -> list[Relation]: ...
+
+    def state(self, tx: Tx, trade_no: str, *, for_update: bool = False) -> RoyaltyState | None: ...
+
+    def insert_state(self, tx: Tx, state: RoyaltyState) -> None: ...
+
+    def update_state(self, tx: Tx, before: RoyaltyState, after: RoyaltyState) -> bool:
+        """Compare-and-set on (settled_fen, settles, finished)."""
+        ...
+
+    def insert_settle(self, tx: Tx, settle: Settle) -> int:
+        """Insert the settle and its parts; the settle's id."""
+        ...
+
+    def settle_by_request(self, tx: Tx, app_id: str, out_request_no: str) -> Settle | None: ...
+
+    def settle_by_no(self, tx: Tx, settle_no: str) -> Settle | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RoyaltyPolicy:
+    max_share_percent: int = MAX_SHARE_PERCENT_DEFAULT
+
+    def __post_init__(self) -> None:
+        assert 0 < self.max_share_percent <= MAX_SHARE_PERCENT_MAX
+
+
+class RoyaltyService:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        store: RoyaltyStore,
+        clock: Clock,
+        ledger: LedgerService,
+        trades: TradeService,
+        merchants: MerchantService,
+        users: UserStore,
+        policy: RoyaltyPolicy,
+    ) -> None:
+        self.db = db
+        self.store = store
+        self.clock = clock
+        self.ledger = ledger
+        self.trades = trades
+        self.merchants = merchants
+        self.users = users
+        self.policy = policy
+
+    # Relations ----------------------------------------------------------------------------
+
+    def bind(self, app_id: str, receivers: Sequence[Receiver]) -> None:
+        """Bind every receiver, or none (a refusal names the first bad one)."""
+        _check_receivers(receivers)
+        self.merchants.app(app_id)  # an unknown app is refused before any work
+
+        def work(tx: Tx) -> None:
+            count = self.store.count_relations(tx, app_id)
+            now_us = self.clock.now_us()
+            for receiver in receivers:
+                user = self._receiver_in(tx, receiver.receiver_type, receiver.account)
+                if receiver.name is not None and not _same_name(receiver.name, user):
+                    raise ReceiverNameMismatch(f"{receiver.account}: the name does not match")
+                if self.store.relation(tx, app_id, user.id) is not None:
+                    continue  # bound already (perhaps by its other name): nothing changes
+                if count >= RECEIVERS_PER_APP_MAX:
+                    raise RelationsFull(f"an app binds at most {RECEIVERS_PER_APP_MAX} receivers")
+                relation = Relation(
+                    0,
+                    app_id,
+                    user.id,
+                    receiver.receiver_type,
+                    receiver.account,
+                    receiver.memo,
+                    now_us,
+                )
+                self.store.insert_relation(tx, relation)
+                count += 1
+
+        self.db.run(work)
+
+    def unbind(self, app_id: str, receivers: Sequence[Receiver]) -> None:
+        _check_receivers(receivers)
+        self.merchants.app(app_id)
+
+        def work(tx: Tx) -> None:
+            for receiver in receivers:
+                user = self._receiver_in(tx, receiver.receiver_type, receiver.account)
+                self.store.delete_relation(tx, app_id, user.id)
+
+        self.db.run(work)
+
+    def relations(self, app_id: str, page_num: int, page_size: int) -> RelationPage:
+        assert page_num >= 1 and 0 < page_size <= PAGE_SIZE_MAX
+        with self.db.read() as tx:
+            total = self.store.count_relations(tx, app_id)
+            found = self.store.relations(tx, app_id, (page_num - 1) * page_size, page_size)
+        return RelationPage(found, total, page_num, page_size)
+
+    def phone_of(self, user_id: int) -> str | None:
+        """A receiver's current login name (its phone), for the relation listing."""
+        with self.db.read() as tx:
+            user = self.users.get(tx, user_id)
+        return user.phone if user is not None else None
+
+    def _receiver_in(self, tx: Tx, receiver_type: ReceiverType, account: str) -> UserRecord:
+        user: UserRecord | None = None
+        if receiver_type is ReceiverType.USER_ID:
+            user_id = _user_id_from_wire(account)
+            user = self.users.get(tx, user_id) if user_id is not None else None
+        else:
+            phone = _phone(account)
+            user = self.users.get_by_phone(tx, phone) if phone is not None else None
+        if user is None or user.wallet_account_id is None:
+            raise ReceiverNotFound(f"{account}: no such receiver")
+        return user
+
+    # Settles ------------------------------------------------------------------------------
+
+    def settle(self, request: SettleRequest) -> Settle:
+        """Share a paid trade's money with bound receivers (or only finish its sharing)."""
+        app = self.merchants.app(request.app_id)
+
+        def work(tx: Tx) -> Settle:
+            earlier = self.store.settle_by_request(tx, request.app_id, request.out_request_no)
+            if earlier is not None:
+                return _same_request(earlier, request)
+            trade = self.trades.find_in(tx, request.app_id, TradeRef(trade_no=request.trade_no))
+            state = self._lock_state_in(tx, trade)
+            parts = [self._bound_part_in(tx, request.app_id, part) for part in request.parts]
+            amount_fen = check_parts(
+                [Part(user_id, part.amount_fen) for user_id, part in parts], finish=request.finish
+            )
+            check_settle(
+                settleable=self._settleable(trade),
+                finished=state.finished,
+                settled_fen=state.settled_fen,
+                amount_fen=amount_fen,
+                cap_fen=self.cap_fen(trade),
+            )
+            settle = self._record_in(tx, request, app.merchant_id, parts, amount_fen)
+            after = RoyaltyState(
+                state.trade_no,
+                state.app_id,
+                state.settled_fen + amount_fen,
+                state.settles + 1,
+                state.finished or request.finish,
+                settle.created_at_us,
+            )
+            if not self.store.update_state(tx, state, after):
+                raise Retryable("the trade's sharing changed meanwhile; retry")
+            self._move_in(tx, trade, settle)
+            return settle
+
+        return self.db.run(work)
+
+    def _lock_state_in(self, tx: Tx, trade: Trade) -> RoyaltyState:
+        """The trade's sharing state, locked; made on its first settle (a concurrent first
+        insert loses the unique race and the transaction re-runs)."""
+        state = self.store.state(tx, trade.trade_no, for_update=True)
+        if state is None:
+            now_us = self.clock.now_us()
+            self.store.insert_state(
+                tx, RoyaltyState(trade.trade_no, trade.app_id, 0, 0, False, now_us)
+            )
+            state = self.store.state(tx, trade.trade_no, for_update=True)
+            assert state is not None
+        assert state.app_id == trade.app_id
+        return state
+
+    def _bound_part_in(self, tx: Tx, app_id: str, part: RequestedPart) -> tuple[int, RequestedPart]:
+        try:
+            user = self._receiver_in(tx, part.trans_in_type, part.trans_in)
+        except ReceiverNotFound:
+            raise ReceiverNotBound(f"{part.trans_in} is not a bound receiver") from None
+        if self.store.relation(tx, app_id, user.id) is None:
+            raise ReceiverNotBound(f"{part.trans_in} is not a bound receiver")
+        return user.id, part
+
+    def _record_in(
+        self,
+        tx: Tx,
+        request: SettleRequest,
+        merchant_id: int,
+        parts: Sequence[tuple[int, RequestedPart]],
+        amount_fen: int,
+    ) -> Settle:
+        now_us = self.clock.now_us()
+        draft = Settle(
+            0,
+            new_settle_no(now_us),
+            request.app_id,
+            merchant_id,
+            request.trade_no,
+            request.out_request_no,
+            request.fingerprint,
+            amount_fen,
+            request.finish,
+            now_us,
+            tuple(
+                SettlePart(
+                    seq,
+                    user_id,
+                    part.trans_in_type,
+                    part.trans_in,
+                    part.amount_fen,
+                    part.description,
+                )
+                for seq, (user_id, part) in enumerate(parts, start=1)
+            ),
+        )
+        settle_id = self.store.insert_settle(tx, draft)
+        return dataclasses.replace(draft, id=settle_id)
+
+    def _move_in(self, tx: Tx, trade: Trade, settle: Settle) -> None:
+        if not settle.parts:
+            return  # only finished the trade's sharing: no money moves
+        merchant = self.merchants.merchant_in(tx, settle.merchant_id)
+        transfers = [
+            Transfer(
+                f"royalty:{settle.settle_no}:{part.seq}",
+                merchant.settlement_account_id,
+                self._wallet_in(tx, part.user_id),
+                part.amount_fen,
+                code=LEDGER_CODE_ROYALTY,
+                reference=trade.trade_no,
+            )
+            for part in settle.parts
+        ]
+        try:
+            self.ledger.transfer_in(tx, linked(transfers))
+        except LedgerRejected as error:
+            if error.code == "exceeds_credits":
+                raise MerchantBalanceNotEnough("the merchant's balance is not enough") from None
+            raise
+
+    def _wallet_in(self, tx: Tx, user_id: int) -> int:
+        user = self.users.get(tx, user_id)
+        assert user is not None and user.wallet_account_id is not None, "checked when bound"
+        return user.wallet_account_id
+
+    # Reading ------------------------------------------------------------------------------
+
+    def cap_fen(self, trade: Trade) -> int:
+        return share_cap_fen(trade.total_fen, trade.refunded_fen, self.policy.max_share_percent)
+
+    def _settleable(self, trade: Trade) -> bool:
+        return trade.status is TradeStatus.TRADE_SUCCESS and self.trades.refund_window_open(trade)
+
+    def find(
+        self,
+        app_id: str,
+        *,
+        settle_no: str | None = None,
+        out_request_no: str | None = None,
+        trade_no: str | None = None,
+    ) -> Settle:
+        """A settle of this app, by our number or by (out_request_no, trade_no)."""
+        with self.db.read() as tx:
+            if settle_no:
+                found = self.store.settle_by_no(tx, settle_no)
+            else:
+                assert out_request_no and trade_no, "checked at the edge"
+                found = self.store.settle_by_request(tx, app_id, out_request_no)
+                if found is not None and found.trade_no != trade_no:
+                    found = None
+        if found is None or found.app_id != app_id:
+            raise SettleNotFound("no such settle")
+        return found
+
+    def unsettled(self, app_id: str, trade_no: str) -> tuple[Trade, int]:
+        """A trade of this app and what may still be settled on it."""
+        with self.db.read() as tx:
+            trade = self.trades.find_in(tx, app_id, TradeRef(trade_no=trade_no))
+            state = self.store.state(tx, trade_no)
+        return trade, unsettled_fen(
+            settleable=self._settleable(trade),
+            finished=state is not None and state.finished,
+            settled_fen=state.settled_fen if state is not None else 0,
+            cap_fen=self.cap_fen(trade),
+        )
+
+
+def _check_receivers(receivers: Sequence[Receiver]) -> None:
+    if not receivers:
+        raise ReceiversEmpty("receiver_list is empty")
+    if len(receivers) > RECEIVERS_PER_CALL_MAX:
+        raise RoyaltyRequestInvalid(f"at most {RECEIVERS_PER_CALL_MAX} receivers per call")
+
+
+def _same_request(earlier: Settle, request: SettleRequest) -> Settle:
+    if earlier.fingerprint != request.fingerprint:
+        raise SettleRequestMismatch("this out_request_no was used with other parameters")
+    return earlier
+
+
+def _same_name(name: str, user: UserRecord) -> bool:
+    try:
+        return user.real_name is not None and normalize_real_name(name) == user.real_name
+    except DomainError:  # not a valid name at all: it matches nobody's
+        return False
+
+
+def _user_id_from_wire(text: str) -> int | None:
+    """2088 + 12 digits (adapters/alipay/methods.py `user_wire_id`)."""
+    if len(text) == 16 and text.isdigit() and text.startswith("20880"):
+        return int(text[4:]) or None
+    return None
+
+
+def _phone(text: str) -> str | None:
+    try:
+        return normalize_phone(text)
+    except InvalidInput:  # a malformed phone names nobody
+        return None
+
+
+def new_settle_no(now_us: int) -> str:
+    """32 digits like Alipay's settle_no: the Beijing date, a fixed mark, 19 random digits."""
+    day = datetime_from_us(now_us + 8 * 3600 * US_PER_S).strftime("%Y%m%d")
+    number = f"{day}00253{secrets.randbelow(10**19):019d}"
+    assert len(number) == 32
+    return number
