@@ -9,7 +9,7 @@ from datetime import date
 from paybao.bootstrap import Platform
 from paybao.domain.cards import generate_card_number
 from paybao.domain.identity import generate_id_number
-from paybao.services.wallet import Movement
+from paybao.services.wallet_operations import Movement
 from paybao.wiring.wallet_demo import _last_code
 
 PIN = "246801"

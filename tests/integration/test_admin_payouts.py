@@ -24,7 +24,7 @@ from paybao.domain.errors import DomainError
 from paybao.domain.operator_roles import Role
 from paybao.services.jobs import ATTEMPTS_MAX
 from paybao.services.payout_watch import PayoutWatch
-from paybao.services.wallet import JOB_BANK_QUERY
+from paybao.services.wallet_operations import JOB_BANK_QUERY
 
 
 def watch(platform: Platform) -> PayoutWatch:

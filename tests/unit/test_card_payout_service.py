@@ -32,7 +32,8 @@ from paybao.services.jobs import Job, JobRunner
 from paybao.services.ledger import LedgerService
 from paybao.services.repayment_cards import JOB_REMIND, RepaymentCardService
 from paybao.services.users import UserRecord, UserService
-from paybao.services.wallet import JOB_BANK_QUERY, WalletService
+from paybao.services.wallet import WalletService
+from paybao.services.wallet_operations import JOB_BANK_QUERY
 from paybao.services.wallet_statement import CODE_WITHDRAWAL_FEE
 
 PIN = "470253"

@@ -135,8 +135,9 @@ class CardPayoutService:
             )
             self.users.store.update(tx, user_id, withdraw_quota_used_fen=fee.quota_used_after_fen)
             if held:
-                assert self.wallet.risk is not None
-                self.wallet.risk.record_in(tx, attempt, assessment, f"{PREFIX}:{payout_id}")
+                risk = self.wallet.operations.risk
+                assert risk is not None
+                risk.record_in(tx, attempt, assessment, f"{PREFIX}:{payout_id}")
             return payout_id
 
         payout_id = self.wallet.start_payout(attempt, proof, hold, kind=PREFIX)
@@ -333,7 +334,7 @@ class CardPayoutService:
     def _answer_in(self, tx: Tx, payout_id: int) -> CardPayout:
         """The payout as the request that sent it answers, stored with the change."""
         view = payout_view(self.store.payout(tx, payout_id))
-        idempotency = self.wallet.idempotency
+        idempotency = self.wallet.operations.idempotency
         if idempotency is not None and self.answer_of is not None and idempotency.claiming():
             idempotency.mark_done_in(tx, f"{PREFIX}:{payout_id}", answer=self.answer_of(view))
         return view

@@ -20,7 +20,8 @@ from paybao.services.audit import AuditTrail
 from paybao.services.clock import US_PER_S
 from paybao.services.jobs import JobRunner
 from paybao.services.ports import Clock, Database, Tx
-from paybao.services.wallet import JOB_BANK_QUERY, WalletService
+from paybao.services.wallet import WalletService
+from paybao.services.wallet_operations import JOB_BANK_QUERY
 
 PAGE_SIZE_MAX: Final = 100
 # A payout the bank has not answered for this long deserves a look even while its query job

@@ -14,7 +14,9 @@ query job and a late answer can all arrive and the money moves once.
 - Transfer: instant = one posted transfer `p2p:<id>`; delayed = a pending one, posted by the
   `wallet.transfer_land` job at due time, or voided by the sender's cancel before it.
 
-The statement (codes, entry and hold kinds, reads) is services/wallet_statement.py.
+The frame every operation goes through (confirmation, risk, idempotency marks and answers, bank
+query jobs) and `Movement` are services/wallet_operations.py; the statement (codes, entry and
+hold kinds, reads) is services/wallet_statement.py.
 """
 
 from __future__ import annotations
@@ -22,12 +24,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
-from paybao.domain.accounts import Purpose, platform_account
+from paybao.domain.accounts import Purpose
 from paybao.domain.errors import (
     Forbidden,
-    InsufficientFunds,
     InvalidInput,
     InvalidState,
     NotFound,
@@ -35,7 +36,7 @@ from paybao.domain.errors import (
 from paybao.domain.identity import normalize_phone
 from paybao.domain.ledger import Transfer, TransferFlags
 from paybao.domain.money import check_amount_fen
-from paybao.domain.risk import PASSED, Action, Assessment, Decision
+from paybao.domain.risk import Action, Assessment, Decision
 from paybao.domain.withdrawal import (
     WITHDRAWAL_DELAY_S,
     WITHDRAWAL_FEE_POLICY_DEFAULT,
@@ -48,14 +49,21 @@ from paybao.domain.withdrawal import (
 )
 from paybao.services.banking import BankChannel, BankOutcome, BankResult
 from paybao.services.clock import US_PER_S, datetime_from_us
-from paybao.services.devices import DeviceService, PaymentProof
-from paybao.services.idempotency import IdempotencyService
+from paybao.services.devices import PaymentProof
 from paybao.services.jobs import Job, JobRunner
-from paybao.services.ledger import LedgerRejected, LedgerService
+from paybao.services.ledger import LedgerService
 from paybao.services.ports import Clock, Database, Tx
 from paybao.services.registration import CardRecord, CardStore
-from paybao.services.risk import Attempt, RiskRefused, RiskService
+from paybao.services.risk import Attempt
 from paybao.services.users import UserService
+from paybao.services.wallet_operations import (
+    HOLD_MARGIN_S,
+    JOB_BANK_QUERY,
+    Movement,
+    RowStore,
+    WalletOperations,
+    by_device,
+)
 from paybao.services.wallet_statement import (
     CODE_TOPUP,
     CODE_TRANSFER,
@@ -68,13 +76,7 @@ from paybao.services.wallet_statement import (
     WalletStatement,
 )
 
-T = TypeVar("T")
-
-# A hold outlives its business timer by a week: it only expires if every retry failed, and
-# expiry returns the money to the payer, the safe side.
-HOLD_MARGIN_S = 7 * 86_400
 SEND_BATCH_MAX = 100
-JOB_BANK_QUERY = "wallet.bank_query"
 JOB_TRANSFER_LAND = "wallet.transfer_land"
 DELAY_S = {
     TransferArrival.INSTANT: 0,
@@ -83,33 +85,10 @@ DELAY_S = {
 }
 
 
-class WalletStore(StatementStore, Protocol):
-    def insert(self, tx: Tx, table: str, values: dict[str, Any]) -> int: ...
-
-    def get(self, tx: Tx, table: str, row_id: int, *, for_update: bool = False) -> Any: ...
-
-    def finish(self, tx: Tx, table: str, row_id: int, from_status: str, **values: Any) -> bool:
-        """Move a row out of `from_status` (compare-and-set); False if it was not in it."""
-        ...
-
+class WalletStore(RowStore, StatementStore, Protocol):
     def due_payouts(self, tx: Tx, table: str, now_us: int, limit: int) -> list[int]:
         """Ids of the table's payouts still `held` whose due time has come, oldest due first."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class Movement:
-    """What the API and pages show of a top-up, withdrawal or transfer."""
-
-    kind: str
-    id: int
-    status: str
-    amount_fen: int
-    fee_fen: int = 0
-    due_at_us: int | None = None
-    failure_code: str | None = None
-    # A pending transfer that risk control held for 2 hours (the payer asked for it instant).
-    risk_hold: bool = False
 
 
 class PayoutRows(Protocol):
@@ -166,19 +145,19 @@ class WalletService:
     fee_policy: WithdrawalFeePolicy = WITHDRAWAL_FEE_POLICY_DEFAULT
     bank_query_delay_s: int = 30
     statement_page_size_max: int = 100
-    # Marks the caller's idempotency claim inside each money transaction (crash safety).
-    idempotency: IdempotencyService | None = None
-    # Device confirmations (fingerprint pay); without it only the payment password confirms.
-    devices: DeviceService | None = None
-    # The REST answer of a movement, byte for byte (set by the wiring): the request's last
-    # transaction stores it with the change, which saves a write transaction per request.
-    answer_of: Callable[[Movement], tuple[int, str]] | None = None
-    # Real-time risk control of transfers and withdrawals; None: every operation passes.
-    risk: RiskService | None = None
     # Payout tables by prefix (withdrawals, and those features register).
     payouts: dict[str, PayoutRows] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.operations = WalletOperations(
+            self.db,
+            self.store,
+            self.users,
+            self.ledger,
+            self.jobs,
+            self.clock,
+            self.bank_query_delay_s,
+        )
         self.statements = WalletStatement(
             self.db, self.store, self.users, self.statement_page_size_max
         )
@@ -206,7 +185,7 @@ class WalletService:
         self, user_id: int, card_id: int, amount_fen: int, payment_password: PaymentProof
     ) -> Movement:
         check_amount_fen(amount_fen)
-        self._confirm(user_id, payment_password, amount_fen)
+        self.operations.confirm(user_id, payment_password, amount_fen)
 
         def start(tx: Tx) -> tuple[int, CardRecord]:
             self.users.wallet_account_id_in(tx, user_id)
@@ -222,20 +201,20 @@ class WalletService:
                     "created_at_us": self.clock.now_us(),
                 },
             )
-            self._schedule_query_in(tx, f"topup:{topup_id}")
-            self._mark_in(tx, "topup", topup_id)
+            self.operations.schedule_query_in(tx, f"topup:{topup_id}")
+            self.operations.mark_in(tx, "topup", topup_id)
             return topup_id, card
 
         topup_id, card = self.db.run(start)
         result = self.bank.debit(f"topup:{topup_id}", card.card_number, amount_fen)
-        answered = self._apply_bank_result(
+        answered = self.operations.apply_bank_result(
             result, lambda tx: self._topup_answered_in(tx, topup_id, result)
         )
         return answered or self.movement("topup", topup_id)
 
     def _topup_answered_in(self, tx: Tx, topup_id: int, result: BankResult) -> Movement | None:
         self._finish_topup_in(tx, topup_id, result)
-        return self._answer_in(tx, "topup", topup_id)
+        return self.operations.answer_in(tx, "topup", topup_id)
 
     def _finish_topup_in(
         self, tx: Tx, topup_id: int, result: BankResult, *, from_job: bool = False
@@ -251,7 +230,7 @@ class WalletService:
                 [
                     Transfer(
                         f"topup:{topup_id}",
-                        self._account_id_in(tx, Purpose.BANK_CLEARING),
+                        self.operations.platform_account_id_in(tx, Purpose.BANK_CLEARING),
                         wallet_id,
                         row.amount_fen,
                         code=CODE_TOPUP,
@@ -291,7 +270,7 @@ class WalletService:
         arrival: WithdrawalArrival = WithdrawalArrival.INSTANT,
     ) -> Movement:
         check_amount_fen(amount_fen)
-        attempt = Attempt(user_id, Action.WITHDRAWAL, amount_fen, _by_device(payment_password))
+        attempt = Attempt(user_id, Action.WITHDRAWAL, amount_fen, by_device(payment_password))
         # A withdrawal passes or is refused, never delayed.
         withdrawal_id = self.start_payout(
             attempt,
@@ -350,9 +329,11 @@ class WalletService:
         holds with `hold_payout_in`; it may act on a DELAY), the caller's idempotency claim
         marked `<kind>:<id>`. A risk refusal is recorded and raised; an overdraft is
         `insufficient_funds`. Returns the row id."""
-        self._confirm(attempt.user_id, proof, attempt.amount_fen)
-        return self._guarded(
-            lambda: self._run_money(lambda tx: hold(tx, self._assess_in(tx, attempt)), kind)
+        self.operations.confirm(attempt.user_id, proof, attempt.amount_fen)
+        return self.operations.guarded(
+            lambda: self.operations.run_money(
+                lambda tx: hold(tx, self.operations.assess_in(tx, attempt)), kind
+            )
         )
 
     def hold_payout_in(self, tx: Tx, rows: PayoutRows, delay_s: int, values: dict[str, Any]) -> int:
@@ -375,7 +356,7 @@ class WalletService:
             Transfer(
                 reference,
                 wallet_id,
-                self._account_id_in(tx, Purpose.BANK_CLEARING),
+                self.operations.platform_account_id_in(tx, Purpose.BANK_CLEARING),
                 row["amount_fen"],
                 code=code,
                 flags=TransferFlags.PENDING,
@@ -388,7 +369,7 @@ class WalletService:
                 Transfer(
                     f"{rows.prefix}_fee:{row_id}",
                     wallet_id,
-                    self._account_id_in(tx, Purpose.FEES),
+                    self.operations.platform_account_id_in(tx, Purpose.FEES),
                     row["fee_fen"],
                     code=fee_code,
                     flags=TransferFlags.PENDING,
@@ -419,7 +400,7 @@ class WalletService:
         def claim(tx: Tx) -> Any:
             if not self.store.finish(tx, rows.table, row_id, "held", status="sent"):
                 return None  # another worker sent it, or it was cancelled
-            self._schedule_query_in(tx, request_id)
+            self.operations.schedule_query_in(tx, request_id)
             row = self.store.get(tx, rows.table, row_id)
             return row, rows.destination_in(tx, row)
 
@@ -433,7 +414,7 @@ class WalletService:
             self._finish_payout_in(tx, rows, row_id, result)
             return rows.answer_in(tx, row_id)
 
-        return self._apply_bank_result(result, work)
+        return self.operations.apply_bank_result(result, work)
 
     def cancel_payout_in(self, tx: Tx, rows: PayoutRows, row_id: int) -> bool:
         """Cancel a payout not sent yet: holds voided, what it used given back. False if it
@@ -494,18 +475,6 @@ class WalletService:
 
     # Bank results ----------------------------------------------------------------------
 
-    def _apply_bank_result(self, result: BankResult, work: Callable[[Tx], T]) -> T | None:
-        """Apply the bank's answer with `work`, which returns the request's answer. None: the
-        bank could not say, the query job will. Under a REST request the answer commits with
-        the change."""
-        if result.outcome is BankOutcome.UNKNOWN:
-            return None  # the query job already waits for it
-        return self.db.run(work)
-
-    def _schedule_query_in(self, tx: Tx, key: str) -> None:
-        due_us = self.clock.now_us() + self.bank_query_delay_s * US_PER_S
-        self.jobs.schedule_in(tx, JOB_BANK_QUERY, key, due_us)
-
     def _on_bank_query(self, tx: Tx, job: Job) -> None:
         """Ask the bank how an unanswered request ended; raise (retry later) while unknown."""
         kind, _, row_id = job.key.partition(":")
@@ -547,31 +516,32 @@ class WalletService:
         if not memo.isprintable():  # control characters; a NUL byte would break PostgreSQL
             raise InvalidInput("memo must be printable text", code="invalid_memo")
         payee_id, _ = self.preview_payee(payer_id, payee_phone)
-        self._confirm(payer_id, payment_password, amount_fen)
+        self.operations.confirm(payer_id, payment_password, amount_fen)
         attempt = Attempt(
             payer_id,
             Action.TRANSFER,
             amount_fen,
-            _by_device(payment_password),
+            by_device(payment_password),
             payee_id,
             delayed_already=arrival is not TransferArrival.INSTANT,
         )
 
         def work(tx: Tx) -> Movement:
-            assessment = self._assess_in(tx, attempt)
+            assessment = self.operations.assess_in(tx, attempt)
             held = assessment.decision is Decision.DELAY  # lands in 2 hours, cancellable
             landing = TransferArrival.DELAY_2H if held else arrival
             transfer_id = self._transfer_in(tx, payer_id, payee_id, amount_fen, landing, memo)
             if held:
-                assert self.risk is not None
-                self.risk.record_in(tx, attempt, assessment, f"p2p:{transfer_id}")
-            answered = self._answer_in(tx, "transfer", transfer_id)
+                risk = self.operations.risk
+                assert risk is not None
+                risk.record_in(tx, attempt, assessment, f"p2p:{transfer_id}")
+            answered = self.operations.answer_in(tx, "transfer", transfer_id)
             if answered is None:  # not under a REST request: mark as any movement does
-                self._mark_in(tx, "transfer", transfer_id)
-                return self._movement_in(tx, "transfer", transfer_id)
+                self.operations.mark_in(tx, "transfer", transfer_id)
+                return self.operations.movement_in(tx, "transfer", transfer_id)
             return answered
 
-        return self._guarded(lambda: self._run_ledger(work))
+        return self.operations.guarded(lambda: self.operations.run_ledger(work))
 
     def _transfer_in(
         self,
@@ -687,27 +657,7 @@ class WalletService:
     # Reading ---------------------------------------------------------------------------
 
     def movement(self, kind: str, row_id: int) -> Movement:
-        with self.db.read() as tx:
-            return self._movement_in(tx, kind, row_id)
-
-    def _movement_in(self, tx: Tx, kind: str, row_id: int) -> Movement:
-        table = {"topup": "topups", "withdrawal": "withdrawals", "transfer": "wallet_transfers"}
-        row = self.store.get(tx, table[kind], row_id)
-        if row is None:
-            raise NotFound(f"no such {kind}", code=f"{kind}_not_found")
-        return Movement(
-            kind=kind,
-            id=row.id,
-            status=row.status,
-            amount_fen=row.amount_fen,
-            fee_fen=getattr(row, "fee_fen", 0),
-            due_at_us=getattr(row, "due_at_us", None),
-            failure_code=getattr(row, "failure_code", None),
-            risk_hold=kind == "transfer"
-            and row.status == "pending"
-            and self.risk is not None
-            and self.risk.holds_in(tx, f"p2p:{row.id}"),
-        )
+        return self.operations.movement(kind, row_id)
 
     def statement(self, user_id: int, query: StatementQuery) -> list[Entry]:
         return self.statements.statement(user_id, query)
@@ -717,66 +667,11 @@ class WalletService:
 
     # Helpers ---------------------------------------------------------------------------
 
-    def _confirm(self, user_id: int, confirmation: PaymentProof, amount_fen: int) -> None:
-        """The payment password, or a registered device's signature; before any transaction."""
-        if self.devices is not None:
-            self.devices.confirm_payment(user_id, confirmation, amount_fen)
-        elif isinstance(confirmation, str):
-            self.users.verify_payment_password(user_id, confirmation)
-        else:
-            raise Forbidden("device confirmations are not enabled", code="device_not_registered")
-
-    def _assess_in(self, tx: Tx, attempt: Attempt) -> Assessment:
-        return PASSED if self.risk is None else self.risk.assess_in(tx, attempt)
-
-    def _guarded(self, operation: Callable[[], T]) -> T:
-        """Run a money operation that risk control may refuse: the refusal (rolled back with
-        everything else) is then recorded on its own, and answered."""
-        try:
-            return operation()
-        except RiskRefused as refused:
-            assert self.risk is not None
-            raise self.risk.record_refusal(refused) from None
-
     def _own_card_in(self, tx: Tx, user_id: int, card_id: int) -> CardRecord:
         card = self.cards.get(tx, card_id)
         if card is None or card.user_id != user_id or card.status != "bound":
             raise NotFound("no such bound card", code="card_not_found")
         return card
-
-    def _account_id_in(self, tx: Tx, purpose: Purpose) -> int:
-        spec = platform_account(purpose)
-        return self.ledger.open_accounts_in(tx, [spec])[spec.key]
-
-    def _mark_in(self, tx: Tx, kind: str, row_id: int) -> None:
-        if self.idempotency is not None:
-            self.idempotency.mark_done_in(tx, f"{kind}:{row_id}")
-
-    def _answer_in(self, tx: Tx, kind: str, row_id: int) -> Movement | None:
-        """In the last transaction of a REST request: store its answer with the change and
-        return the movement answered. None (nothing read) when no request is being answered."""
-        if self.idempotency is None or self.answer_of is None or not self.idempotency.claiming():
-            return None
-        movement = self._movement_in(tx, kind, row_id)
-        self.idempotency.mark_done_in(tx, f"{kind}:{row_id}", answer=self.answer_of(movement))
-        return movement
-
-    def _run_money(self, work: Callable[[Tx], int], kind: str) -> int:
-        def work_and_mark(tx: Tx) -> int:
-            row_id = work(tx)
-            self._mark_in(tx, kind, row_id)
-            return row_id
-
-        return self._run_ledger(work_and_mark)
-
-    def _run_ledger(self, work: Callable[[Tx], T]) -> T:
-        """A money transaction; the ledger's refusal of an overdraft is `insufficient_funds`."""
-        try:
-            return self.db.run(work)
-        except LedgerRejected as rejected:
-            if rejected.code == "exceeds_credits":
-                raise InsufficientFunds("not enough balance", code="insufficient_funds") from None
-            raise
 
 
 @dataclass(frozen=True, slots=True)
@@ -799,9 +694,4 @@ class _Withdrawals:
         self.wallet.give_back_withdraw_quota_in(tx, row.user_id, row.quota_used_fen)
 
     def answer_in(self, tx: Tx, row_id: int) -> Movement | None:
-        return self.wallet._answer_in(tx, "withdrawal", row_id)
-
-
-def _by_device(proof: PaymentProof) -> bool:
-    """Whether a registered device confirmed the operation (not the payment password)."""
-    return not isinstance(proof, str)
+        return self.wallet.operations.answer_in(tx, "withdrawal", row_id)

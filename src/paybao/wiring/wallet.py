@@ -37,7 +37,8 @@ from paybao.services.registration import RegistrationService
 from paybao.services.risk import RiskService
 from paybao.services.sms import SmsService
 from paybao.services.users import UserPolicy, UserService
-from paybao.services.wallet import Movement, WalletService
+from paybao.services.wallet import WalletService
+from paybao.services.wallet_operations import Movement
 
 if TYPE_CHECKING:
     from paybao.bootstrap import Platform
@@ -93,7 +94,7 @@ def install(platform: Platform) -> None:
         bank_query_delay_s=settings.bank_query_delay_s,
         statement_page_size_max=settings.statement_page_size_max,
     )
-    wallet.devices = DeviceService(
+    wallet.operations.devices = DeviceService(
         platform.db,
         SqlDeviceStore(),
         users,
@@ -115,7 +116,7 @@ def install(platform: Platform) -> None:
         held=wallet,
     )
     if settings.risk_enabled:
-        wallet.risk = risk
+        wallet.operations.risk = risk
     wallet.install_jobs()
     platform.sweeps.append(wallet.send_due_payouts)
     operators = OperatorService(
@@ -127,10 +128,10 @@ def install(platform: Platform) -> None:
         token_ttl_s=settings.api_token_ttl_s,
     )
     idempotency = IdempotencyService(platform.db, SqlIdempotencyStore(), platform.clock)
-    wallet.idempotency = idempotency
+    wallet.operations.idempotency = idempotency
     for kind in ("topup", "withdrawal", "transfer"):
         idempotency.renderers[kind] = _movement_renderer(wallet)
-    wallet.answer_of = movement_answer
+    wallet.operations.answer_of = movement_answer
     platform.services.update(
         users=users,
         password_hasher=hasher,
@@ -138,7 +139,7 @@ def install(platform: Platform) -> None:
         bank=bank,
         registration=registration,
         wallet=wallet,
-        devices=wallet.devices,
+        devices=wallet.operations.devices,
         operators=operators,
         idempotency=idempotency,
         risk=risk,
