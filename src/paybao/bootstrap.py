@@ -39,6 +39,7 @@ from paybao.wiring import operations as operations_wiring
 from paybao.wiring import parking as parking_wiring
 from paybao.wiring import paycode as paycode_wiring
 from paybao.wiring import preauth as preauth_wiring
+from paybao.wiring import royalty as royalty_wiring
 from paybao.wiring import score as score_wiring
 from paybao.wiring import settlement as settlement_wiring
 from paybao.wiring import statements as statements_wiring
@@ -134,6 +135,7 @@ FEATURES: list[Callable[[Platform], None]] = [
     card_payouts_wiring.install,
     score_wiring.install,
     parking_wiring.install,  # plate-bound parking: on the agreements and the gateway
+    royalty_wiring.install,  # profit sharing (分账): on the wallet and the gateway
     topup_channels_wiring.install,  # online banking and cash codes: on the wallet
     transit_wiring.install,  # ride codes: on the agreements and withholding
     statements_wiring.install,  # monthly/annual statements and search: reads the wallet

@@ -138,6 +138,7 @@ class RelationPage:
     total: int
     page_num: int
     page_size: int
+    phones: dict[int, str]  # each receiver's current login name, by user id
 
 
 class RoyaltyStore(Protocol):
@@ -246,13 +247,9 @@ class RoyaltyService:
         with self.db.read() as tx:
             total = self.store.count_relations(tx, app_id)
             found = self.store.relations(tx, app_id, (page_num - 1) * page_size, page_size)
-        return RelationPage(found, total, page_num, page_size)
-
-    def phone_of(self, user_id: int) -> str | None:
-        """A receiver's current login name (its phone), for the relation listing."""
-        with self.db.read() as tx:
-            user = self.users.get(tx, user_id)
-        return user.phone if user is not None else None
+            users = [self.users.get(tx, relation.user_id) for relation in found]
+        phones = {user.id: user.phone for user in users if user is not None}
+        return RelationPage(found, total, page_num, page_size, phones)
 
     def _receiver_in(self, tx: Tx, receiver_type: ReceiverType, account: str) -> UserRecord:
         user: UserRecord | None = None

@@ -1,0 +1,38 @@
+"""Profit sharing (分账) wiring: the royalty service, its gateway methods
+(alipay.trade.royalty.relation.* / rate.query, alipay.trade.order.settle / settle.query /
+onsettle.query) and its reconcile check.
+
+Needs the wallet (`users`) and the gateway (`merchants`, `trades`, `alipay_methods`) installed
+first. Services land in `platform.services`: "royalty".
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from paybao.adapters.alipay.royalty_methods import RoyaltyMethods
+from paybao.adapters.db.royalty_checks import ROYALTY_CHECKS
+from paybao.adapters.db.royalty_store import SqlRoyaltyStore
+from paybao.services.royalty import RoyaltyPolicy, RoyaltyService
+
+if TYPE_CHECKING:
+    from paybao.bootstrap import Platform
+
+
+def install(platform: Platform) -> None:
+    services = platform.services
+    royalty = RoyaltyService(
+        db=platform.db,
+        store=SqlRoyaltyStore(platform.db.dialect),
+        clock=platform.clock,
+        ledger=platform.ledger,
+        trades=services["trades"],
+        merchants=services["merchants"],
+        users=services["users"].store,
+        policy=RoyaltyPolicy(max_share_percent=platform.settings.royalty_max_share_percent),
+    )
+    methods = services.get("alipay_methods")
+    if methods is not None:
+        RoyaltyMethods(royalty).install(methods)
+    platform.reconcile.checks.extend(ROYALTY_CHECKS)
+    services.update(royalty=royalty)
