@@ -1,0 +1,97 @@
+"""Races in profit sharing, each racer on its own database connection (SQLite, and PostgreSQL
+when configured), where shared money could double:
+
+* settles of one trade with different request numbers that together exceed the cap: the
+  trade's sharing row lock lets exactly as many through as fit, the others answer
+  ALLOC_AMOUNT_VALIDATE_ERROR;
+* one settle request sent several times at once: one settle, one journal, the same answer.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from fastapi.testclient import TestClient
+from gateway_support import call, count_rows, make_buyer, make_shop, wallet_balance
+from preauth_support import reconcile_clean
+from royalty_support import BIND, bind_biz, paid_trade, receiver
+
+from paybao.adapters.alipay.methods import user_wire_id
+from paybao.bootstrap import Platform
+from paybao.domain.errors import DomainError
+from paybao.domain.royalty import ReceiverType
+from paybao.services.royalty import RequestedPart, RoyaltyService, Settle, SettleRequest
+
+T = TypeVar("T")
+RACERS = 6
+
+
+def at_once(works: list[Callable[[], T]]) -> list[T | DomainError]:
+    barrier = threading.Barrier(len(works))
+    results: list[T | DomainError] = []
+    lock = threading.Lock()
+
+    def one(work: Callable[[], T]) -> None:
+        barrier.wait()
+        try:
+            result: T | DomainError = work()
+        except DomainError as error:
+            result = error
+        with lock:
+            results.append(result)
+
+    threads = [threading.Thread(target=one, args=(work,)) for work in works]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(results) == len(works), "a racer did not finish"
+    return results
+
+
+def _request(app_id: str, number: str, trade_no: str, user_id: int, fen: int) -> SettleRequest:
+    part = RequestedPart(ReceiverType.USER_ID, user_wire_id(user_id), fen, "race")
+    return SettleRequest(app_id, number, trade_no, (part,), False, f"fp:{trade_no}:{fen}")
+
+
+def test_settles_that_together_exceed_the_cap_pass_one_by_one(
+    platform: Platform, client: TestClient
+) -> None:
+    shop = make_shop(platform)
+    buyer = make_buyer(platform, "13900000101", balance_fen=1_000_00)
+    alice = receiver(platform, "13900000102")
+    assert call(client, BIND, bind_biz(alice))["code"] == "10000"
+    trade_no = paid_trade(platform, client, buyer, "100.00")  # cap: 30.00
+    royalty: RoyaltyService = platform.services["royalty"]
+    works: list[Callable[[], Settle]] = [
+        lambda n=n: royalty.settle(
+            _request(shop.app.app_id, f"race_{n}", trade_no, alice.user_id, 20_00)
+        )
+        for n in range(RACERS)
+    ]
+    results = at_once(works)
+    settled = [r for r in results if isinstance(r, Settle)]
+    refused = [r for r in results if isinstance(r, DomainError)]
+    assert len(settled) == 1, results
+    assert {r.code for r in refused} == {"royalty_share_exceeded"}
+    assert wallet_balance(platform, alice.user_id) == 20_00
+    assert count_rows(platform, "royalty_settles") == 1
+    reconcile_clean(platform)
+
+
+def test_one_request_sent_at_once_settles_once(platform: Platform, client: TestClient) -> None:
+    shop = make_shop(platform)
+    buyer = make_buyer(platform, "13900000111", balance_fen=1_000_00)
+    alice = receiver(platform, "13900000112")
+    assert call(client, BIND, bind_biz(alice))["code"] == "10000"
+    trade_no = paid_trade(platform, client, buyer, "100.00")
+    royalty: RoyaltyService = platform.services["royalty"]
+    request = _request(shop.app.app_id, "same_1", trade_no, alice.user_id, 7_00)
+    results = at_once([lambda: royalty.settle(request) for _ in range(RACERS)])
+    numbers = {r.settle_no for r in results if isinstance(r, Settle)}
+    assert len(numbers) == 1, results
+    assert wallet_balance(platform, alice.user_id) == 7_00
+    assert count_rows(platform, "royalty_settles") == 1
+    reconcile_clean(platform)
