@@ -53,7 +53,7 @@ def at_once(works: list[Callable[[], T]]) -> list[T | DomainError]:
 
 def _request(app_id: str, number: str, trade_no: str, user_id: int, fen: int) -> SettleRequest:
     part = RequestedPart(ReceiverType.USER_ID, user_wire_id(user_id), fen, "race")
-    return SettleRequest(app_id, number, trade_no, (part,), False, f"fp:{trade_no}:{fen}")
+    return SettleRequest(app_id, number, trade_no, (part,), False, f"race:{fen}")
 
 
 def test_settles_that_together_exceed_the_cap_pass_one_by_one(

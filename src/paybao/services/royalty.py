@@ -58,6 +58,9 @@ from paybao.services.trades import Trade, TradeRef, TradeService, linked
 from paybao.services.users import UserRecord, UserStore
 
 
+FINGERPRINT_LENGTH_MAX = 32  # royalty_settles.fingerprint
+
+
 @dataclass(frozen=True, slots=True)
 class Relation:
     id: int
@@ -267,6 +270,7 @@ class RoyaltyService:
 
     def settle(self, request: SettleRequest) -> Settle:
         """Share a paid trade's money with bound receivers (or only finish its sharing)."""
+        assert 0 < len(request.fingerprint) <= FINGERPRINT_LENGTH_MAX, "a digest, at the edge"
         app = self.merchants.app(request.app_id)
 
         def work(tx: Tx) -> Settle:
