@@ -256,7 +256,7 @@ def test_risk_holds_a_large_transfer_to_a_new_card_for_review(platform: Platform
     assert "new_payee" in decision.reasons
     operator, _ = create_operator(platform)
     risk.review(decision.id, "released", operator)
-    platform.services["wallet"].send_due_payouts()  # the sweep sends it at once
+    platform.services["wallet"].payouts.send_due()  # the sweep sends it at once
     assert payouts.payout(payer.user_id, held.id).status == "succeeded"
     # Paid before: the next one to the same card passes at once.
     assert payouts.transfer(payer.user_id, card, "赵六", 6_000_00, PIN).status == "succeeded"

@@ -1,8 +1,8 @@
 """Card payouts: a transfer from the balance to anyone's debit card, and a repayment of the
 user's own credit card (rules: domain/card_payouts.py).
 
-The money moves through the wallet's payout machinery (services/wallet.py `PayoutRows`), as a
-withdrawal's does:
+The money moves through the wallet's payout machinery (services/wallet_payouts.py
+`PayoutRows`), as a withdrawal's does:
 1. With the payment password or a registered device's signature checked first, one
    transaction has risk control assess the payout, locks the user, computes the fee from the
    free quota left, and writes the `card_payouts` row `held` with its holds
@@ -84,7 +84,7 @@ class CardPayoutService:
 
     def __post_init__(self) -> None:
         self.rows = _CardPayoutRows(self)
-        self.wallet.register_payouts(self.rows)
+        self.wallet.payouts.register(self.rows)
 
     # Paying out -----------------------------------------------------------------------------
 
@@ -140,7 +140,7 @@ class CardPayoutService:
                 risk.record_in(tx, attempt, assessment, f"{PREFIX}:{payout_id}")
             return payout_id
 
-        payout_id = self.wallet.start_payout(attempt, proof, hold, kind=PREFIX)
+        payout_id = self.wallet.payouts.start(attempt, proof, hold, kind=PREFIX)
         return self._send_if_due(user_id, payout_id)
 
     def repay(
@@ -176,7 +176,7 @@ class CardPayoutService:
                 month=month,
             )
 
-        payout_id = self.wallet.start_payout(attempt, proof, hold, kind=PREFIX)
+        payout_id = self.wallet.payouts.start(attempt, proof, hold, kind=PREFIX)
         return self._send_if_due(user_id, payout_id)
 
     def cancel(self, user_id: int, payout_id: int) -> CardPayout:
@@ -184,7 +184,7 @@ class CardPayoutService:
 
         def work(tx: Tx) -> None:
             self._own_in(tx, user_id, payout_id)
-            if not self.wallet.cancel_payout_in(tx, self.rows, payout_id):
+            if not self.wallet.payouts.cancel_in(tx, self.rows, payout_id):
                 raise InvalidState(
                     "this payout has already gone to the bank", code="card_payout_not_cancellable"
                 )
@@ -197,7 +197,7 @@ class CardPayoutService:
         False if it is no longer held (sent at its time, or cancelled by the user)."""
         if land:
             return self.store.release_now(tx, payout_id, self.clock.now_us())
-        return self.wallet.cancel_payout_in(tx, self.rows, payout_id)
+        return self.wallet.payouts.cancel_in(tx, self.rows, payout_id)
 
     def preview(self, user_id: int, kind: PayoutKind, card_number: str, amount_fen: int) -> Preview:
         """The card's bank and type, the fee and the free quota, before confirming."""
@@ -284,7 +284,7 @@ class CardPayoutService:
         month: str | None = None,
         usage_period: str | None = None,
     ) -> int:
-        return self.wallet.hold_payout_in(
+        return self.wallet.payouts.hold_in(
             tx,
             self.rows,
             PAYOUT_DELAY_S[arrival],
@@ -309,7 +309,7 @@ class CardPayoutService:
         view = self.payout(user_id, payout_id)
         if view.status != PayoutStatus.HELD or view.due_at_us > self.clock.now_us():
             return view
-        answered: CardPayout | None = self.wallet.send_payout(self.rows, payout_id)
+        answered: CardPayout | None = self.wallet.payouts.send(self.rows, payout_id)
         return answered or self.payout(user_id, payout_id)
 
     def _own_in(self, tx: Tx, user_id: int, payout_id: int) -> Any:

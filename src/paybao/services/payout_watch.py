@@ -1,11 +1,12 @@
 """Payouts for operators: withdrawals and card payouts in flight, failed, or stuck at the bank.
 
-A payout (`services/wallet.py`, `PayoutRows`) is `held` until its time, then `sent` until the
-bank answers; a lost answer is settled by the bank-query job, which asks again with backoff.
-After its last attempt (`jobs.ATTEMPTS_MAX`) that job is dead and the money stays held in the
-user's wallet until somebody looks. This service lists payouts per table and status with their
-query job, counts the money in flight, and lets finance re-arm the query ("ask the bank now"),
-audited. Nothing here moves money: the bank's answer does, through the wallet's one write path.
+A payout (`services/wallet_payouts.py`, `PayoutRows`) is `held` until its time, then `sent`
+until the bank answers; a lost answer is settled by the bank-query job, which asks again with
+backoff. After its last attempt (`jobs.ATTEMPTS_MAX`) that job is dead and the money stays held
+in the user's wallet until somebody looks. This service lists payouts per table and status with
+their query job, counts the money in flight, and lets finance re-arm the query ("ask the bank
+now"), audited. Nothing here moves money: the bank's answer does, through the wallet's one write
+path.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from paybao.services.audit import AuditTrail
 from paybao.services.clock import US_PER_S
 from paybao.services.jobs import JobRunner
 from paybao.services.ports import Clock, Database, Tx
-from paybao.services.wallet import WalletService
 from paybao.services.wallet_operations import JOB_BANK_QUERY
+from paybao.services.wallet_payouts import WalletPayouts
 
 PAGE_SIZE_MAX: Final = 100
 # A payout the bank has not answered for this long deserves a look even while its query job
@@ -82,26 +83,26 @@ class PayoutWatch:
         self,
         db: Database,
         store: PayoutWatchStore,
-        wallet: WalletService,
+        payouts: WalletPayouts,
         jobs: JobRunner,
         clock: Clock,
         audit: AuditTrail,
     ) -> None:
         self.db = db
         self.store = store
-        self.wallet = wallet
+        self.payouts = payouts
         self.jobs = jobs
         self.clock = clock
         self.audit = audit
 
     def kinds(self) -> list[str]:
-        return list(self.wallet.payouts)
+        return list(self.payouts.rows)
 
     def in_flight(self) -> list[InFlight]:
         with self.db.read() as tx:
             return [
                 InFlight(kind, self.store.totals(tx, rows.table, IN_FLIGHT))
-                for kind, rows in self.wallet.payouts.items()
+                for kind, rows in self.payouts.rows.items()
             ]
 
     def page(
@@ -132,7 +133,7 @@ class PayoutWatch:
         key = f"{kind}:{payout_id}"
 
         def work(tx: Tx) -> QueryJob:
-            row = self.wallet.store.get(tx, rows.table, payout_id)
+            row = self.payouts.store.get(tx, rows.table, payout_id)
             if row is None:
                 raise NotFound("no such payout", code="payout_not_found")
             if row.status != "sent":
@@ -150,7 +151,7 @@ class PayoutWatch:
         return self.db.run(work)
 
     def _rows(self, kind: str) -> Any:
-        rows = self.wallet.payouts.get(kind)
+        rows = self.payouts.rows.get(kind)
         if rows is None:
             raise InvalidInput("no such kind of payout", code="payout_kind_invalid")
         return rows

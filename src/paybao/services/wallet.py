@@ -1,16 +1,17 @@
 """Money in and out of wallets: top-up, withdrawal, transfers between users.
 
 Each movement is a business row plus ledger transfers whose ids derive from the row id, in one
-transaction. Bank calls happen outside transactions; their outcome is applied by `_finish_*`,
-which is idempotent (it acts only on a row still in flight), so the immediate answer, the
-query job and a late answer can all arrive and the money moves once.
+transaction. Bank calls happen outside transactions; their outcome is applied by
+`_finish_topup_in` or `WalletPayouts.finish_in`, each idempotent (it acts only on a row still in
+flight), so the immediate answer, the query job and a late answer can all arrive and the money
+moves once.
 
 - Top-up: row `processing` + a `wallet.bank_query` job -> bank debit -> credit the wallet
   (`topup:<id>`) or mark failed. UNKNOWN leaves it to the job.
 - Withdrawal: amount and fee held (pending `withdraw:<id>`, `withdraw_fee:<id>`) -> at its due
-  time `send_due_payouts` (a sweep) asks the bank to credit the card -> post or void. This is
-  the payout machinery (`PayoutRows`): other features send money to cards through it with
-  their own tables (card transfers and credit-card repayments, services/card_payouts.py).
+  time the payouts sweep asks the bank to credit the card -> post or void. Withdrawals are the
+  first table of the payout machinery (services/wallet_payouts.py), which other features send
+  money to cards through with their own tables (services/card_payouts.py).
 - Transfer: instant = one posted transfer `p2p:<id>`; delayed = a pending one, posted by the
   `wallet.transfer_land` job at due time, or voided by the sender's cancel before it.
 
@@ -21,9 +22,7 @@ hold kinds, reads) is services/wallet_statement.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from types import SimpleNamespace
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from paybao.domain.accounts import Purpose
@@ -36,7 +35,7 @@ from paybao.domain.errors import (
 from paybao.domain.identity import normalize_phone
 from paybao.domain.ledger import Transfer, TransferFlags
 from paybao.domain.money import check_amount_fen
-from paybao.domain.risk import Action, Assessment, Decision
+from paybao.domain.risk import Action, Decision
 from paybao.domain.withdrawal import (
     WITHDRAWAL_DELAY_S,
     WITHDRAWAL_FEE_POLICY_DEFAULT,
@@ -60,10 +59,10 @@ from paybao.services.wallet_operations import (
     HOLD_MARGIN_S,
     JOB_BANK_QUERY,
     Movement,
-    RowStore,
     WalletOperations,
     by_device,
 )
+from paybao.services.wallet_payouts import PayoutStore, WalletPayouts
 from paybao.services.wallet_statement import (
     CODE_TOPUP,
     CODE_TRANSFER,
@@ -85,51 +84,8 @@ DELAY_S = {
 }
 
 
-class WalletStore(RowStore, StatementStore, Protocol):
-    def due_payouts(self, tx: Tx, table: str, now_us: int, limit: int) -> list[int]:
-        """Ids of the table's payouts still `held` whose due time has come, oldest due first."""
-        ...
-
-
-class PayoutRows(Protocol):
-    """A table of payouts: money held out of a wallet, then sent to a bank card.
-
-    Its rows have `id`, `user_id`, `amount_fen`, `fee_fen`, `status` (held -> sent ->
-    succeeded | failed; held -> cancelled), `due_at_us`, `created_at_us`, `finished_at_us` and
-    `failure_code`. The amount is held towards bank clearing as the pending transfer
-    `<prefix>:<id>` and the fee towards the fees account as `<prefix>_fee:<id>`; at the due time
-    the bank is asked to credit the card under request id `<prefix>:<id>` (also the key of the
-    query job that settles a lost answer), and its answer posts both holds or voids them.
-    Withdrawals are the first such table; features add theirs with `register_payouts`.
-    """
-
-    @property
-    def table(self) -> str:
-        """The store's name of the table."""
-        ...
-
-    @property
-    def prefix(self) -> str: ...
-
-    def codes(self, row: Any) -> tuple[int, int]:
-        """Ledger codes of the row's amount and fee (statements name entries by them). `row`
-        is a stored row, or the values it is being inserted with, read the same way."""
-        ...
-
-    def destination_in(self, tx: Tx, row: Any) -> tuple[str, str | None]:
-        """The card number to credit, and the holder name the bank must find on the card
-        (None: the bank checks no name)."""
-        ...
-
-    def failed_in(self, tx: Tx, row: Any) -> None:
-        """The payout failed or was cancelled, its holds voided in this transaction: give back
-        what else it used (a free fee quota)."""
-        ...
-
-    def answer_in(self, tx: Tx, row_id: int) -> Any:
-        """In the transaction that applied the bank's answer: what the request that sent the
-        payout answers (stored with the change under a REST request)."""
-        ...
+class WalletStore(PayoutStore, StatementStore, Protocol):
+    """Money rows, payouts and statements: one store serves them all."""
 
 
 @dataclass
@@ -145,8 +101,6 @@ class WalletService:
     fee_policy: WithdrawalFeePolicy = WITHDRAWAL_FEE_POLICY_DEFAULT
     bank_query_delay_s: int = 30
     statement_page_size_max: int = 100
-    # Payout tables by prefix (withdrawals, and those features register).
-    payouts: dict[str, PayoutRows] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.operations = WalletOperations(
@@ -161,12 +115,18 @@ class WalletService:
         self.statements = WalletStatement(
             self.db, self.store, self.users, self.statement_page_size_max
         )
+        self.payouts = WalletPayouts(
+            self.db,
+            self.store,
+            self.users,
+            self.ledger,
+            self.jobs,
+            self.bank,
+            self.clock,
+            self.operations,
+        )
         self._withdrawals = _Withdrawals(self)
-        self.register_payouts(self._withdrawals)
-
-    def register_payouts(self, rows: PayoutRows) -> None:
-        assert rows.prefix not in self.payouts and rows.prefix != "topup", rows.prefix
-        self.payouts[rows.prefix] = rows
+        self.payouts.register(self._withdrawals)
 
     def install_jobs(self) -> None:
         self.jobs.register(JOB_BANK_QUERY, self._on_bank_query)
@@ -272,7 +232,7 @@ class WalletService:
         check_amount_fen(amount_fen)
         attempt = Attempt(user_id, Action.WITHDRAWAL, amount_fen, by_device(payment_password))
         # A withdrawal passes or is refused, never delayed.
-        withdrawal_id = self.start_payout(
+        withdrawal_id = self.payouts.start(
             attempt,
             payment_password,
             lambda tx, _: self._hold_withdrawal_in(tx, user_id, card_id, amount_fen, arrival),
@@ -280,7 +240,7 @@ class WalletService:
         )
         answered = None
         if arrival is WithdrawalArrival.INSTANT:
-            answered = self.send_payout(self._withdrawals, withdrawal_id)
+            answered = self.payouts.send(self._withdrawals, withdrawal_id)
         return answered or self.movement("withdrawal", withdrawal_id)
 
     def _hold_withdrawal_in(
@@ -291,7 +251,7 @@ class WalletService:
             raise Forbidden("this account is frozen", code="account_frozen")
         self._own_card_in(tx, user_id, card_id)
         fee = withdrawal_fee(amount_fen, user.withdraw_quota_used_fen, self.fee_policy)
-        withdrawal_id = self.hold_payout_in(
+        withdrawal_id = self.payouts.hold_in(
             tx,
             self._withdrawals,
             WITHDRAWAL_DELAY_S[arrival],
@@ -314,165 +274,6 @@ class WalletService:
         left_fen = max(user.withdraw_quota_used_fen - quota_used_fen, 0)
         self.users.store.update(tx, user_id, withdraw_quota_used_fen=left_fen)
 
-    # Payouts (withdrawals and the tables features register) -------------------------------
-
-    def start_payout(
-        self,
-        attempt: Attempt,
-        proof: PaymentProof,
-        hold: Callable[[Tx, Assessment], int],
-        *,
-        kind: str,
-    ) -> int:
-        """The common start of a payout: the proof checked (before any transaction), then in
-        one transaction risk control's assessment and `hold` (which writes the row and its
-        holds with `hold_payout_in`; it may act on a DELAY), the caller's idempotency claim
-        marked `<kind>:<id>`. A risk refusal is recorded and raised; an overdraft is
-        `insufficient_funds`. Returns the row id."""
-        self.operations.confirm(attempt.user_id, proof, attempt.amount_fen)
-        return self.operations.guarded(
-            lambda: self.operations.run_money(
-                lambda tx: hold(tx, self.operations.assess_in(tx, attempt)), kind
-            )
-        )
-
-    def hold_payout_in(self, tx: Tx, rows: PayoutRows, delay_s: int, values: dict[str, Any]) -> int:
-        """Insert a payout row `held`, due in `delay_s` (`values`: its own columns, with
-        `user_id`, `amount_fen` and `fee_fen`), and hold its amount and fee out of the user's
-        wallet. An overdraft raises `LedgerRejected` and rolls it all back."""
-        now_us = self.clock.now_us()
-        row = {
-            **values,
-            "status": "held",
-            "due_at_us": now_us + delay_s * US_PER_S,
-            "created_at_us": now_us,
-        }
-        wallet_id = self.users.wallet_account_id_in(tx, row["user_id"])
-        row_id = self.store.insert(tx, rows.table, row)
-        code, fee_code = rows.codes(SimpleNamespace(**row))
-        reference = f"{rows.prefix}:{row_id}"
-        timeout_s = delay_s + HOLD_MARGIN_S
-        holds = [
-            Transfer(
-                reference,
-                wallet_id,
-                self.operations.platform_account_id_in(tx, Purpose.BANK_CLEARING),
-                row["amount_fen"],
-                code=code,
-                flags=TransferFlags.PENDING,
-                timeout_s=timeout_s,
-                reference=reference,
-            )
-        ]
-        if row["fee_fen"]:
-            holds.append(
-                Transfer(
-                    f"{rows.prefix}_fee:{row_id}",
-                    wallet_id,
-                    self.operations.platform_account_id_in(tx, Purpose.FEES),
-                    row["fee_fen"],
-                    code=fee_code,
-                    flags=TransferFlags.PENDING,
-                    timeout_s=timeout_s,
-                    reference=reference,
-                )
-            )
-        self.ledger.transfer_in(tx, holds)
-        return row_id
-
-    def send_due_payouts(self) -> int:
-        """Sweep: send every payout whose time has come. Runs outside any transaction."""
-        sent = 0
-        for rows in list(self.payouts.values()):
-            with self.db.read() as tx:
-                due = self.store.due_payouts(tx, rows.table, self.clock.now_us(), SEND_BATCH_MAX)
-            for row_id in due:
-                self.send_payout(rows, row_id)
-            sent += len(due)
-        return sent
-
-    def send_payout(self, rows: PayoutRows, row_id: int) -> Any:
-        """Ask the bank to credit the card: what the request answers once the bank answered
-        (`rows.answer_in`), or None (another worker sent it, it was cancelled, or the answer
-        was lost and the query job will settle it)."""
-        request_id = f"{rows.prefix}:{row_id}"
-
-        def claim(tx: Tx) -> Any:
-            if not self.store.finish(tx, rows.table, row_id, "held", status="sent"):
-                return None  # another worker sent it, or it was cancelled
-            self.operations.schedule_query_in(tx, request_id)
-            row = self.store.get(tx, rows.table, row_id)
-            return row, rows.destination_in(tx, row)
-
-        claimed = self.db.run(claim)
-        if claimed is None:
-            return None
-        row, (card_number, holder_name) = claimed
-        result = self.bank.credit(request_id, card_number, row.amount_fen, holder_name=holder_name)
-
-        def work(tx: Tx) -> Any:
-            self._finish_payout_in(tx, rows, row_id, result)
-            return rows.answer_in(tx, row_id)
-
-        return self.operations.apply_bank_result(result, work)
-
-    def cancel_payout_in(self, tx: Tx, rows: PayoutRows, row_id: int) -> bool:
-        """Cancel a payout not sent yet: holds voided, what it used given back. False if it
-        was already sent or ended."""
-        row = self.store.get(tx, rows.table, row_id, for_update=True)
-        if row is None or row.status != "held":
-            return False
-        self._resolve_payout_in(tx, rows, row, post=False)
-        assert self.store.finish(
-            tx, rows.table, row_id, "held", status="cancelled", finished_at_us=self.clock.now_us()
-        )
-        return True
-
-    def _finish_payout_in(
-        self, tx: Tx, rows: PayoutRows, row_id: int, result: BankResult, *, from_job: bool = False
-    ) -> None:
-        row = self.store.get(tx, rows.table, row_id, for_update=True)
-        if row.status != "sent" or result.outcome is BankOutcome.UNKNOWN:
-            return
-        succeeded = result.outcome is BankOutcome.SUCCEEDED
-        self._resolve_payout_in(tx, rows, row, post=succeeded)
-        values: dict[str, Any] = {
-            "status": "succeeded" if succeeded else "failed",
-            "finished_at_us": self.clock.now_us(),
-        }
-        if not succeeded:
-            values["failure_code"] = result.failure_code or "bank_not_received"
-        self.store.finish(tx, rows.table, row_id, "sent", **values)
-        if not from_job:  # the runner finishes the job it is running itself
-            self.jobs.store.cancel(tx, JOB_BANK_QUERY, f"{rows.prefix}:{row_id}")
-
-    def _resolve_payout_in(self, tx: Tx, rows: PayoutRows, row: Any, *, post: bool) -> None:
-        """Post both holds (the card was paid) or void them (the money stays in the wallet,
-        and the payout gives back what else it used)."""
-        code, fee_code = rows.codes(row)
-        flag = TransferFlags.POST_PENDING if post else TransferFlags.VOID_PENDING
-        verb = "post" if post else "void"
-        held = [(rows.prefix, code, row.amount_fen), (f"{rows.prefix}_fee", fee_code, row.fee_fen)]
-        self.ledger.transfer_in(
-            tx,
-            [
-                Transfer(
-                    f"{verb}:{name}:{row.id}",
-                    0,
-                    0,
-                    None,
-                    code=hold_code,
-                    flags=flag,
-                    pending_id=f"{name}:{row.id}",
-                    reference=f"{rows.prefix}:{row.id}",
-                )
-                for name, hold_code, amount_fen in held
-                if amount_fen
-            ],
-        )
-        if not post:
-            rows.failed_in(tx, row)
-
     # Bank results ----------------------------------------------------------------------
 
     def _on_bank_query(self, tx: Tx, job: Job) -> None:
@@ -487,7 +288,7 @@ class WalletService:
         if kind == "topup":
             self._finish_topup_in(tx, int(row_id), result, from_job=True)
         else:
-            self._finish_payout_in(tx, self.payouts[kind], int(row_id), result, from_job=True)
+            self.payouts.finish_in(tx, self.payouts.rows[kind], int(row_id), result, from_job=True)
 
     # Transfers -------------------------------------------------------------------------
 

@@ -52,7 +52,7 @@ def install(platform: Platform) -> None:
         sms=None if sms is None else sms.sender,
     )
     cards.install_jobs()
-    # The wallet's sweep (`send_due_payouts`) sends due card payouts with its withdrawals.
+    # The wallet's payouts sweep (`send_due`) sends due card payouts with its withdrawals.
     platform.reconcile.checks.extend(CARD_PAYOUT_CHECKS)
     risk = services.get("risk")
     if risk is not None:
@@ -63,7 +63,7 @@ def install(platform: Platform) -> None:
     watch = PayoutWatch(
         platform.db,
         SqlPayoutWatchStore(),
-        services["wallet"],
+        services["wallet"].payouts,
         platform.jobs,
         platform.clock,
         services["audit"],

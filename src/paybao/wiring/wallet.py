@@ -118,7 +118,7 @@ def install(platform: Platform) -> None:
     if settings.risk_enabled:
         wallet.operations.risk = risk
     wallet.install_jobs()
-    platform.sweeps.append(wallet.send_due_payouts)
+    platform.sweeps.append(wallet.payouts.send_due)
     operators = OperatorService(
         platform.db,
         SqlAdminStore(),

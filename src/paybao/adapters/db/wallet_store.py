@@ -29,8 +29,8 @@ from paybao.services.wallet_statement import (
     StatementQuery,
 )
 
-# Money rows by table name; payout tables of other features (services/wallet.py `PayoutRows`)
-# are here too, as the payout machinery reads and moves them by name.
+# Money rows by table name; payout tables of other features (services/wallet_payouts.py
+# `PayoutRows`) are here too, as the payout machinery reads and moves them by name.
 _TABLES = {t.name: t for t in (topups, withdrawals, wallet_transfers, card_payouts)}
 
 

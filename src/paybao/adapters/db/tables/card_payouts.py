@@ -1,9 +1,9 @@
 """Card payouts (domain/card_payouts.py): transfers to a bank card and credit-card repayments,
 and the credit cards a user saved for repaying (with a monthly reminder).
 
-A payout row moves money through the wallet's payout machinery (services/wallet.py
-`PayoutRows`): its amount and fee are held as `cardpayout:<id>` and `cardpayout_fee:<id>` in the
-same transaction as the row, and the bank's answer posts or voids them.
+A payout row moves money through the wallet's payout machinery (services/wallet_payouts.py
+`PayoutRows`): its amount and fee are held as `cardpayout:<id>` and `cardpayout_fee:<id>` in
+the same transaction as the row, and the bank's answer posts or voids them.
 """
 
 from __future__ import annotations
