@@ -57,7 +57,6 @@ from paybao.services.ports import Clock, Database, Tx
 from paybao.services.trades import Trade, TradeRef, TradeService, linked
 from paybao.services.users import UserRecord, UserStore
 
-
 FINGERPRINT_LENGTH_MAX = 32  # royalty_settles.fingerprint
 
 
