@@ -200,7 +200,7 @@ def test_concurrent_spends_never_overdraw(platform: Platform) -> None:
         try:
             # Skip argon2 in the race: the point is the ledger and the limit counters.
             platform.db.run(
-                lambda tx: wallet._transfer_in(
+                lambda tx: wallet.transfers._transfer_in(
                     tx,
                     payer,
                     users.find_by_phone("13900000019").id,

@@ -1,4 +1,9 @@
-"""Money in and out of wallets: top-up, withdrawal, transfers between users.
+"""The wallet: top-up and withdrawal, and `WalletService`, the one object callers hold.
+
+`WalletService` owns the wallet's parts and hands them the same collaborators: the frame of
+every money operation (`operations`), the payout machinery (`payouts`), transfers between users
+(`transfers`) and the statement (`statements`). Callers reach a part directly; the methods the
+pages, the REST API and other features call most (`transfer`, `statement`, ...) delegate.
 
 Each movement is a business row plus ledger transfers whose ids derive from the row id, in one
 transaction. Bank calls happen outside transactions; their outcome is applied by
@@ -12,8 +17,9 @@ moves once.
   time the payouts sweep asks the bank to credit the card -> post or void. Withdrawals are the
   first table of the payout machinery (services/wallet_payouts.py), which other features send
   money to cards through with their own tables (services/card_payouts.py).
-- Transfer: instant = one posted transfer `p2p:<id>`; delayed = a pending one, posted by the
-  `wallet.transfer_land` job at due time, or voided by the sender's cancel before it.
+- Transfer (services/transfers.py): instant = one posted transfer `p2p:<id>`; delayed = a
+  pending one, posted by the `wallet.transfer_land` job at due time, or voided by the sender's
+  cancel before it.
 
 The frame every operation goes through (confirmation, risk, idempotency marks and answers, bank
 query jobs) and `Movement` are services/wallet_operations.py; the statement (codes, entry and
@@ -26,16 +32,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from paybao.domain.accounts import Purpose
-from paybao.domain.errors import (
-    Forbidden,
-    InvalidInput,
-    InvalidState,
-    NotFound,
-)
-from paybao.domain.identity import normalize_phone
-from paybao.domain.ledger import Transfer, TransferFlags
+from paybao.domain.errors import Forbidden, NotFound
+from paybao.domain.ledger import Transfer
 from paybao.domain.money import check_amount_fen
-from paybao.domain.risk import Action, Decision
+from paybao.domain.risk import Action
 from paybao.domain.withdrawal import (
     WITHDRAWAL_DELAY_S,
     WITHDRAWAL_FEE_POLICY_DEFAULT,
@@ -43,20 +43,18 @@ from paybao.domain.withdrawal import (
     WithdrawalArrival,
     WithdrawalFee,
     WithdrawalFeePolicy,
-    check_transfer_cancellable,
     withdrawal_fee,
 )
 from paybao.services.banking import BankChannel, BankOutcome, BankResult
-from paybao.services.clock import US_PER_S, datetime_from_us
 from paybao.services.devices import PaymentProof
 from paybao.services.jobs import Job, JobRunner
 from paybao.services.ledger import LedgerService
 from paybao.services.ports import Clock, Database, Tx
 from paybao.services.registration import CardRecord, CardStore
 from paybao.services.risk import Attempt
+from paybao.services.transfers import WalletTransfers
 from paybao.services.users import UserService
 from paybao.services.wallet_operations import (
-    HOLD_MARGIN_S,
     JOB_BANK_QUERY,
     Movement,
     WalletOperations,
@@ -65,7 +63,6 @@ from paybao.services.wallet_operations import (
 from paybao.services.wallet_payouts import PayoutStore, WalletPayouts
 from paybao.services.wallet_statement import (
     CODE_TOPUP,
-    CODE_TRANSFER,
     CODE_WITHDRAWAL,
     CODE_WITHDRAWAL_FEE,
     Entry,
@@ -74,14 +71,6 @@ from paybao.services.wallet_statement import (
     StatementStore,
     WalletStatement,
 )
-
-SEND_BATCH_MAX = 100
-JOB_TRANSFER_LAND = "wallet.transfer_land"
-DELAY_S = {
-    TransferArrival.INSTANT: 0,
-    TransferArrival.DELAY_2H: 7200,
-    TransferArrival.DELAY_24H: 86_400,
-}
 
 
 class WalletStore(PayoutStore, StatementStore, Protocol):
@@ -125,12 +114,15 @@ class WalletService:
             self.clock,
             self.operations,
         )
+        self.transfers = WalletTransfers(
+            self.db, self.store, self.users, self.ledger, self.jobs, self.clock, self.operations
+        )
         self._withdrawals = _Withdrawals(self)
         self.payouts.register(self._withdrawals)
 
     def install_jobs(self) -> None:
         self.jobs.register(JOB_BANK_QUERY, self._on_bank_query)
-        self.jobs.register(JOB_TRANSFER_LAND, self._on_transfer_land)
+        self.transfers.install_jobs()
 
     def balance(self, user_id: int) -> tuple[int, int]:
         """(balance_fen, available_fen) of the user's wallet."""
@@ -290,16 +282,13 @@ class WalletService:
         else:
             self.payouts.finish_in(tx, self.payouts.rows[kind], int(row_id), result, from_job=True)
 
-    # Transfers -------------------------------------------------------------------------
+    # Delegated to the parts (the pages, the REST API and payment codes call them here) ----
+
+    def movement(self, kind: str, row_id: int) -> Movement:
+        return self.operations.movement(kind, row_id)
 
     def preview_payee(self, payer_id: int, phone: str) -> tuple[int, str]:
-        """(payee user id, masked real name) to show before paying."""
-        payee = self.users.find_by_phone(normalize_phone(phone))
-        if payee is None or payee.wallet_account_id is None:
-            raise NotFound("no paybao account with this phone number", code="payee_not_found")
-        if payee.id == payer_id:
-            raise InvalidInput("you cannot transfer to yourself", code="payee_is_payer")
-        return payee.id, payee.real_name_masked
+        return self.transfers.preview_payee(payer_id, phone)
 
     def transfer(
         self,
@@ -311,154 +300,12 @@ class WalletService:
         arrival: TransferArrival = TransferArrival.INSTANT,
         memo: str = "",
     ) -> Movement:
-        check_amount_fen(amount_fen)
-        if len(memo) > 64:
-            raise InvalidInput("memo is at most 64 characters", code="memo_too_long")
-        if not memo.isprintable():  # control characters; a NUL byte would break PostgreSQL
-            raise InvalidInput("memo must be printable text", code="invalid_memo")
-        payee_id, _ = self.preview_payee(payer_id, payee_phone)
-        self.operations.confirm(payer_id, payment_password, amount_fen)
-        attempt = Attempt(
-            payer_id,
-            Action.TRANSFER,
-            amount_fen,
-            by_device(payment_password),
-            payee_id,
-            delayed_already=arrival is not TransferArrival.INSTANT,
+        return self.transfers.transfer(
+            payer_id, payee_phone, amount_fen, payment_password, arrival=arrival, memo=memo
         )
-
-        def work(tx: Tx) -> Movement:
-            assessment = self.operations.assess_in(tx, attempt)
-            held = assessment.decision is Decision.DELAY  # lands in 2 hours, cancellable
-            landing = TransferArrival.DELAY_2H if held else arrival
-            transfer_id = self._transfer_in(tx, payer_id, payee_id, amount_fen, landing, memo)
-            if held:
-                risk = self.operations.risk
-                assert risk is not None
-                risk.record_in(tx, attempt, assessment, f"p2p:{transfer_id}")
-            answered = self.operations.answer_in(tx, "transfer", transfer_id)
-            if answered is None:  # not under a REST request: mark as any movement does
-                self.operations.mark_in(tx, "transfer", transfer_id)
-                return self.operations.movement_in(tx, "transfer", transfer_id)
-            return answered
-
-        return self.operations.guarded(lambda: self.operations.run_ledger(work))
-
-    def _transfer_in(
-        self,
-        tx: Tx,
-        payer_id: int,
-        payee_id: int,
-        amount_fen: int,
-        arrival: TransferArrival,
-        memo: str,
-    ) -> int:
-        self.users.check_can_pay_in(tx, payer_id, amount_fen, funding="balance")
-        payer_wallet = self.users.wallet_account_id_in(tx, payer_id)
-        payee_wallet = self.users.wallet_account_id_in(tx, payee_id)
-        now_us = self.clock.now_us()
-        delay_s = DELAY_S[arrival]
-        transfer_id = self.store.insert(
-            tx,
-            "wallet_transfers",
-            {
-                "payer_user_id": payer_id,
-                "payee_user_id": payee_id,
-                "amount_fen": amount_fen,
-                "arrival": str(arrival),
-                "status": "succeeded" if delay_s == 0 else "pending",
-                "memo": memo,
-                "due_at_us": now_us + delay_s * US_PER_S,
-                "created_at_us": now_us,
-                "finished_at_us": now_us if delay_s == 0 else None,
-            },
-        )
-        flags = TransferFlags.PENDING if delay_s else TransferFlags.NONE
-        self.ledger.transfer_in(
-            tx,
-            [
-                Transfer(
-                    f"p2p:{transfer_id}",
-                    payer_wallet,
-                    payee_wallet,
-                    amount_fen,
-                    code=CODE_TRANSFER,
-                    flags=flags,
-                    timeout_s=delay_s + HOLD_MARGIN_S if delay_s else 0,
-                    reference=f"p2p:{transfer_id}",
-                )
-            ],
-        )
-        if delay_s:
-            self.jobs.schedule_in(
-                tx, JOB_TRANSFER_LAND, str(transfer_id), now_us + delay_s * US_PER_S
-            )
-        return transfer_id
 
     def cancel_transfer(self, payer_id: int, transfer_id: int) -> Movement:
-        def work(tx: Tx) -> None:
-            row = self.store.get(tx, "wallet_transfers", transfer_id, for_update=True)
-            if row is None or row.payer_user_id != payer_id:
-                raise NotFound("no such transfer", code="transfer_not_found")
-            if row.status != "pending":
-                raise InvalidState(
-                    "this transfer has already landed or been cancelled",
-                    code="transfer_not_cancellable",
-                )
-            check_transfer_cancellable(
-                TransferArrival(row.arrival), datetime_from_us(row.created_at_us), self.clock.now()
-            )
-            self._resolve_transfer_in(tx, transfer_id, land=False)
-            self.jobs.store.cancel(tx, JOB_TRANSFER_LAND, str(transfer_id))
-
-        self.db.run(work)
-        return self.movement("transfer", transfer_id)
-
-    def resolve_held_in(self, tx: Tx, transfer_id: int, *, land: bool) -> bool:
-        """Risk review: land a held (pending) transfer now, or return it to the payer. False if
-        it is no longer pending (it landed at its time, or the payer cancelled it)."""
-        row = self.store.get(tx, "wallet_transfers", transfer_id, for_update=True)
-        if row is None or row.status != "pending":
-            return False
-        self._resolve_transfer_in(tx, transfer_id, land=land)
-        self.jobs.store.cancel(tx, JOB_TRANSFER_LAND, str(transfer_id))
-        return True
-
-    def _on_transfer_land(self, tx: Tx, job: Job) -> None:
-        row = self.store.get(tx, "wallet_transfers", int(job.key), for_update=True)
-        if row is not None and row.status == "pending":
-            self._resolve_transfer_in(tx, row.id, land=True)
-
-    def _resolve_transfer_in(self, tx: Tx, transfer_id: int, *, land: bool) -> None:
-        verb = "post" if land else "void"
-        self.ledger.transfer_in(
-            tx,
-            [
-                Transfer(
-                    f"{verb}:p2p:{transfer_id}",
-                    0,
-                    0,
-                    None,
-                    code=CODE_TRANSFER,
-                    flags=TransferFlags.POST_PENDING if land else TransferFlags.VOID_PENDING,
-                    pending_id=f"p2p:{transfer_id}",
-                    reference=f"p2p:{transfer_id}",
-                )
-            ],
-        )
-        self.store.finish(
-            tx,
-            "wallet_transfers",
-            transfer_id,
-            "pending",
-            status="succeeded" if land else "cancelled",
-            finished_at_us=self.clock.now_us(),
-        )
-
-    # Reading ---------------------------------------------------------------------------
-
-    def movement(self, kind: str, row_id: int) -> Movement:
-        return self.operations.movement(kind, row_id)
+        return self.transfers.cancel_transfer(payer_id, transfer_id)
 
     def statement(self, user_id: int, query: StatementQuery) -> list[Entry]:
         return self.statements.statement(user_id, query)

@@ -113,7 +113,7 @@ def install(platform: Platform) -> None:
         users,
         _risk_rules(platform),
         audit=platform.services.get("audit"),
-        held=wallet,
+        held=wallet.transfers,
     )
     if settings.risk_enabled:
         wallet.operations.risk = risk
