@@ -7,9 +7,11 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from tests.integration.coupon_support import claim, operator_campaign
 from tests.integration.gateway_support import PAYMENT_PASSWORD, call, make_buyer, make_shop
 
 from paybao.bootstrap import Platform
+from paybao.domain.coupons import CouponChoice
 
 
 def _notifications(platform: Platform) -> list[tuple[str, str]]:
@@ -72,3 +74,29 @@ def test_escrow_methods_refuse_bad_input(platform: Platform, client: TestClient)
         call(client, "paybao.sandbox.clock.advance", {"duration": "10x"})["sub_code"]
         == "ACQ.INVALID_PARAMETER"
     )
+
+
+def test_an_escrow_paid_partly_by_a_coupon_reports_what_the_buyer_paid(
+    platform: Platform, client: TestClient
+) -> None:
+    shop = make_shop(platform, notify_url="http://127.0.0.1:9/notify")
+    buyer = make_buyer(platform, balance_fen=500_00)
+    coupon_id = claim(platform, buyer, operator_campaign(platform, merchant_id=shop.merchant.id))
+    biz = {
+        "out_trade_no": "e-c",
+        "total_amount": "100.00",
+        "subject": "书",
+        "goods_type": "express",
+    }
+    created = call(client, "paybao.trade.escrow.create", biz)
+    unpaid = call(client, "paybao.trade.escrow.query", {"out_trade_no": "e-c"})
+    platform.services["escrow"].pay(
+        created["trade_no"], buyer, PAYMENT_PASSWORD, CouponChoice(coupon_ids=(coupon_id,))
+    )
+    paid = call(client, "paybao.trade.escrow.query", {"out_trade_no": "e-c"})
+
+    assert "buyer_pay_amount" not in unpaid
+    assert (paid["total_amount"], paid["receipt_amount"]) == ("100.00", "100.00")
+    assert (paid["buyer_pay_amount"], paid["discount_amount"]) == ("90.00", "10.00")
+    event, snapshot = _notifications(platform)[-1]
+    assert (event, json.loads(snapshot)["discount_fen"]) == ("pay", 10_00)

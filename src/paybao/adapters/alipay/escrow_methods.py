@@ -157,6 +157,12 @@ class EscrowMethods:
         }
         if escrow.buyer_user_id is not None:
             fields["buyer_user_id"] = user_wire_id(escrow.buyer_user_id)
+        if escrow.paid_at_us is not None:
+            # A platform coupon pays part of the buyer's price; the merchant gets the price.
+            fields["receipt_amount"] = wire.format_amount(escrow.total_fen)
+            fields["buyer_pay_amount"] = wire.format_amount(escrow.buyer_pay_fen)
+            if escrow.discount_fen:
+                fields["discount_amount"] = wire.format_amount(escrow.discount_fen)
         if escrow.confirm_due_at_us is not None:
             fields["auto_confirm_time"] = format_time(escrow.confirm_due_at_us)
         if escrow.carrier:
@@ -213,6 +219,7 @@ def trade_view(escrow: Escrow) -> Trade:
         subject=escrow.title,
         body=None,
         total_fen=escrow.total_fen,
+        discount_fen=escrow.discount_fen,  # the platform coupons' part (never the merchant's)
         fee_fen=escrow.fee_fen,
         refunded_fen=escrow.refund_fen,
         fee_refunded_fen=0,
