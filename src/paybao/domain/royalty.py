@@ -37,7 +37,7 @@ from paybao.domain.errors import (
 )
 
 # Ledger code: the merchant's settlement account -> a receiver's wallet.
-LEDGER_CODE_ROYALTY: Final = 9701
+LEDGER_CODE_ROYALTY: Final = 9401
 RECEIVERS_PER_CALL_MAX: Final = 20  # Alipay: receiver_list 单次传入最多20个
 RECEIVERS_PER_APP_MAX: Final = 20_000  # Alipay: 分账关系集最多添加 2 万个
 PARTS_MAX: Final = 20  # ours: receivers in one settle
