@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from paybao.adapters.db.tables.coupons import coupon_templates, coupons
 from paybao.domain.coupons import (
@@ -29,6 +29,19 @@ from paybao.domain.trades import DiscountFunder
 
 t = coupon_templates
 c = coupons
+
+# Built once: every payment at a till asks for its buyer's coupons (most have none).
+_AVAILABLE = (
+    select(c, t)
+    .join(t, t.c.id == c.c.template_id)
+    .where(
+        c.c.user_id == bindparam("user_id"),
+        c.c.status == CouponStatus.AVAILABLE.value,
+        c.c.expires_at_us > bindparam("now_us"),
+    )
+    .order_by(c.c.expires_at_us, c.c.id)
+    .limit(bindparam("limit"))
+)
 
 
 class SqlCouponStore:
@@ -155,18 +168,8 @@ class SqlCouponStore:
 
     def available(self, tx: Connection, user_id: int, now_us: int, limit: int) -> list[Held]:
         """The user's unused, unexpired coupons, soonest to expire first."""
-        query = (
-            select(c, t)
-            .join(t, t.c.id == c.c.template_id)
-            .where(
-                c.c.user_id == user_id,
-                c.c.status == CouponStatus.AVAILABLE.value,
-                c.c.expires_at_us > now_us,
-            )
-            .order_by(c.c.expires_at_us, c.c.id)
-            .limit(limit)
-        )
-        return [_held(row) for row in tx.execute(query).mappings()]
+        params = {"user_id": user_id, "now_us": now_us, "limit": limit}
+        return [_held(row) for row in tx.execute(_AVAILABLE, params).mappings()]
 
     def of_user(
         self, tx: Connection, user_id: int, state: CouponStatus, now_us: int, limit: int
