@@ -199,6 +199,11 @@ def _cash_prefund(platform: Platform, _actor: int | None = None) -> Prepared:
     return {"partner_id": made.partner.id}, {"amount": "1000", "reference": "WIRE-1"}
 
 
+def _cash_prefund_rest(platform: Platform, _actor: int | None = None) -> Prepared:
+    made = platform.services["cash_partners"].register("邮局 东城", "post_office")
+    return {"partner_id": made.partner.id}, {"amount_fen": 1000_00, "reference": "WIRE-1"}
+
+
 def _new_campaign(platform: Platform, _actor: int | None = None) -> Prepared:
     body = {"name": "满100减10", "kind": "fixed", "face": "10", "threshold": "100"}
     from datetime import timedelta
@@ -299,6 +304,29 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/admin/payouts/{kind}/{payout_id}/query"): Case(
         "payout.query", FINANCE, _sent_payout
     ),
+    # The admin REST API's operator actions (web/api_admin_*.py): the console's, by token.
+    ("POST", "/api/v1/admin/users/{user_id}/status"): Case(
+        "user.status", SUPPORT, _demo_user, rest=True
+    ),
+    ("POST", "/api/v1/admin/payouts/{kind}/{payout_id}/query"): Case(
+        "payout.query", FINANCE, _sent_payout, rest=True
+    ),
+    ("POST", "/api/v1/admin/cash-partners"): Case(
+        "cash_partner.manage", ADMIN, _new_cash_partner, rest=True
+    ),
+    ("POST", "/api/v1/admin/cash-partners/{partner_id}/status"): Case(
+        "cash_partner.manage", ADMIN, _cash_partner, rest=True
+    ),
+    ("POST", "/api/v1/admin/cash-partners/{partner_id}/deposits"): Case(
+        "cash_partner.deposit", FINANCE, _cash_prefund_rest, rest=True
+    ),
+    ("POST", "/api/v1/admin/reconcile/runs"): Case("reconcile.run", FINANCE, _reconcile, rest=True),
+    ("POST", "/api/v1/admin/risk/blacklist"): Case(
+        "risk.blacklist", SUPPORT, _blacklist_add, rest=True
+    ),
+    ("POST", "/api/v1/admin/risk/blacklist/{user_id}/remove"): Case(
+        "risk.blacklist", SUPPORT, _blacklist_remove, rest=True
+    ),
 }
 
 
@@ -340,7 +368,8 @@ def post_case(
     client: TestClient, case: Case, path: str, body: dict[str, Any]
 ) -> Any:  # httpx.Response
     if case.rest:
-        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        # The key is needed where a retry could double something (a prefund wire), unused elsewhere.
+        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Idempotency-Key": "roles-test"}
         return client.post(path, json=body, headers=headers)
     csrf = csrf_of(client.get("/admin").text)
     return client.post(path, data={"csrf_token": csrf, **body}, follow_redirects=False)
@@ -435,7 +464,7 @@ def test_a_personal_token_acts_with_its_operators_role_audited_under_the_operato
     service.create(ROOT, OPERATOR_PASSWORD)
     actor = service.create(ACTOR, OPERATOR_PASSWORD, role.value)
     minted = platform.services["operator_tokens"].create(None, actor.id, "script")
-    headers = {"Authorization": f"Bearer {minted.token}"}
+    headers = {"Authorization": f"Bearer {minted.token}", "Idempotency-Key": "roles-test"}
     # The first use stamps "last used" (at most once a minute): done before the snapshot.
     assert client.get("/api/v1/admin/me", headers=headers).json()["role"] == role.value
     params, body = case.prepare(platform, actor.id)

@@ -70,6 +70,7 @@ def create_app(platform: Platform, *, run_worker: bool | None = None) -> FastAPI
     _install_agreement_pages(app)  # before the wallet pages: /wallet/{kind} would shadow it
     _install_preauth_pages(app)  # before the wallet pages too (/wallet/preauth)
     app.include_router(api_ledger.router)
+    _install_admin_api(app)  # the operators' REST API beyond /me (users, payouts, ...)
     app.include_router(bill_download.router)
     # Before the wallet pages: their catch-all /wallet/{kind} would shadow /wallet/paycode.
     _install_paycode_pages(app)
@@ -92,6 +93,22 @@ def create_app(platform: Platform, *, run_worker: bool | None = None) -> FastAPI
     pages_risk.install(app)
     gateway.install(app, platform)
     return app
+
+
+def _install_admin_api(app: FastAPI) -> None:
+    from paybao.web import (
+        api_admin_cash_partners,
+        api_admin_payouts,
+        api_admin_reconcile,
+        api_admin_risk,
+        api_admin_users,
+    )
+
+    api_admin_users.install(app)
+    api_admin_payouts.install(app)
+    api_admin_cash_partners.install(app)
+    api_admin_reconcile.install(app)
+    api_admin_risk.install(app)
 
 
 def _install_escrow_pages(app: FastAPI) -> None:
