@@ -198,7 +198,7 @@ class LedgerService:
         self._known.update(keys)
 
     def transfer_in(
-        self, tx: Tx, transfers: Sequence[Transfer], *, commit: bool = False
+        self, tx: Tx, transfers: Sequence[Transfer], *, commit: bool = False, fresh: bool = False
     ) -> list[TransferRecord]:
         """Apply and insist on success: any refusal raises `LedgerRejected` with its code,
         before anything is written. The caller's transaction then rolls back, so business
@@ -208,8 +208,12 @@ class LedgerService:
         may then commit the transaction together with the journal (on PostgreSQL, in the
         same round trip), so the hot accounts it touched stay locked for the shortest time.
         The caller's own commit afterwards finds nothing to do.
+
+        `fresh=True` says the ids cannot exist yet (they derive from a row this transaction
+        inserted under a unique key): they are not looked up, and the unique key on transfer
+        ids still refuses a duplicate. Only for batches that post or void nothing.
         """
-        decided = self._decide(tx, transfers)
+        decided = self._decide(tx, transfers, lookup=not fresh)
         outcomes = decided.outcome.outcomes
         for outcome in outcomes:
             if not outcome.result.succeeded:

@@ -439,7 +439,8 @@ class TradeService:
         paid = dataclasses.replace(paid, id=trade_id)
         self._redeem_in(tx, paid.trade_no, quote)
         self.buyers.check_can_pay_in(tx, buyer_user_id, paid.buyer_pay_fen, funding="balance")
-        self._paid_in(tx, paid, merchant, buyer_user_id, last=True)
+        # The journal's ids derive from the trade number this transaction just inserted.
+        self._paid_in(tx, paid, merchant, buyer_user_id, last=True, fresh=True)
         return paid
 
     def pay_by_buyer(
@@ -600,12 +601,14 @@ class TradeService:
         buyer_user_id: int,
         *,
         last: bool = False,
+        fresh: bool = False,
         reserved_in: int | None = None,
         installments: int | None = None,
     ) -> None:
         """What follows every payment in its transaction: the finish timer, the merchant's
         notification, and the journal. `last`: the transaction writes nothing after this, so
-        the journal may commit it (see `LedgerService.transfer_in`)."""
+        the journal may commit it; `fresh`: the trade row is this transaction's own, so its
+        journal ids are new (see `LedgerService.transfer_in`)."""
         assert paid.paid_at_us is not None
         extra: list[Transfer] = []
         if reserved_in is not None:
@@ -627,7 +630,9 @@ class TradeService:
         self.events.trade_changed_in(tx, paid, "pay")
         # Money moves last: the merchant's and the fee account's rows are hot (every payment
         # credits them), so their locks are taken as late, and held as briefly, as possible.
-        self._move_payment_in(tx, paid, merchant, source_id, paid.fee_fen, last=last, extra=extra)
+        self._move_payment_in(
+            tx, paid, merchant, source_id, paid.fee_fen, last=last, fresh=fresh, extra=extra
+        )
 
     def _wallet_id_in(self, tx: Tx, user_id: int) -> int:
         wallet_id = self._wallet_ids.get(user_id)
@@ -647,6 +652,7 @@ class TradeService:
         fee_fen: int,
         *,
         last: bool = False,
+        fresh: bool = False,
         extra: Sequence[Transfer] = (),
     ) -> None:
         """`source_id`: the buyer's wallet, or its credit account for a credit payment. The
@@ -688,7 +694,7 @@ class TradeService:
             )
         transfers.extend(extra)
         try:
-            self.ledger.transfer_in(tx, linked(transfers), commit=last)
+            self.ledger.transfer_in(tx, linked(transfers), commit=last, fresh=fresh)
         except LedgerRejected as error:
             if error.code == "exceeds_credits":
                 raise BuyerBalanceNotEnough("the buyer's balance is not enough") from None
