@@ -15,7 +15,7 @@ from tests.support.ledger_machine import LedgerMachine, Snapshot
 
 from paybao.bootstrap import Platform, build_platform
 from paybao.domain.accounts import AccountSpec, OwnerKind, Purpose, platform_account, user_account
-from paybao.domain.errors import InvariantViolation
+from paybao.domain.errors import InvariantViolation, Retryable
 from paybao.domain.ledger import Transfer, TransferFlags, TransferResult
 from paybao.services.ledger import LedgerRejected
 from paybao.settings import Settings
@@ -267,3 +267,14 @@ def settings_for_db():  # type: ignore[no-untyped-def]
 
 def test_database_kind_is_what_ci_asked_for(platform: Platform) -> None:
     assert platform.db.dialect == database_kind()
+
+
+def test_a_fresh_batch_whose_id_exists_is_refused_by_the_unique_key(platform: Platform) -> None:
+    """`fresh=True` skips the look-up of the batch's ids: an id that exists all the same (a
+    caller's bug) must still never be written twice, nor move money twice."""
+    bank, wallet = _fund(platform, 1, 10_000)
+    again = Transfer("fund-1", bank, wallet, 10_000)
+    with pytest.raises(Retryable):
+        platform.db.run(lambda tx: platform.ledger.transfer_in(tx, [again], fresh=True))
+    assert platform.ledger.balance(wallet).balance_fen == 10_000
+    assert platform.reconcile.run().clean
