@@ -5,6 +5,7 @@ reference, deposits page by page, disable and enable; a storm of the same wire r
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from fastapi.testclient import TestClient
 from tests.integration.api_admin_support import audit_rows, error_code, token_operator, with_key
@@ -22,14 +23,16 @@ class Refused(Exception):
         self.code = code
 
 
-def register(client: TestClient, headers: dict[str, str], name: str = "邮政 西城") -> dict:
+def register(
+    client: TestClient, headers: dict[str, str], name: str = "邮政 西城"
+) -> dict[str, Any]:
     made = client.post(BASE, json={"name": name, "kind": "post_office"}, headers=headers)
     assert made.status_code == 200, made.text
     return dict(made.json())
 
 
 def prefund(platform: Platform, partner_id: int) -> int:
-    return platform.services["cash_partners"].balance(partner_id).prefund_fen
+    return int(platform.services["cash_partners"].balance(partner_id).prefund_fen)
 
 
 def test_an_admin_registers_a_partner_whose_key_is_shown_once_and_works(
