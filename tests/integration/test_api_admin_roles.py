@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.conftest import ADMIN_TOKEN
 from tests.integration.api_admin_support import audit_rows, token_operator, with_key
 from tests.integration.test_operator_roles import CASES, snapshot
 
@@ -64,7 +65,7 @@ def test_an_allowed_role_acts_audited_under_itself_and_a_refused_one_changes_not
         assert response.status_code == 200, response.text
         assert snapshot(platform) != before
         done = [r for r in rows if r.action == AUDITED[path]]
-        assert [r.operator_id for r in done] == [caller.operator_id]
+        assert [(r.operator_id, r.actor) for r in done] == [(caller.operator_id, "token:script")]
         assert not any(r.outcome == "operator_role_forbidden" for r in rows)
         return
     assert response.status_code == 403, response.text
@@ -77,6 +78,23 @@ def test_an_allowed_role_acts_audited_under_itself_and_a_refused_one_changes_not
         "token:script",
         f"POST {url}",
     )
+
+
+@pytest.mark.parametrize("path", list(AUDITED))
+def test_the_shared_token_s_changes_are_audited_under_its_name(
+    platform: Platform, client: TestClient, path: str
+) -> None:
+    """The shared PAYBAO_ADMIN_TOKEN has no operator: its changes must not look like the
+    platform's own (no operator, no actor) in the audit log."""
+    params, body = CASES[("POST", path)].prepare(platform, None)
+    audit_before = len(audit_rows(platform))
+    headers = with_key({"Authorization": f"Bearer {ADMIN_TOKEN}"})
+
+    response = client.post(path.format(**params), json=body, headers=headers)
+
+    assert response.status_code == 200, response.text
+    done = [r for r in audit_rows(platform)[audit_before:] if r.action == AUDITED[path]]
+    assert [(r.operator_id, r.actor) for r in done] == [(None, "admin_token")]
 
 
 def test_every_read_answers_a_viewer_and_nobody_without_a_token(

@@ -78,7 +78,9 @@ class CashPartnerService:
     clock: Clock
     audit: AuditTrail | None = None
 
-    def register(self, name: str, kind: str, *, operator_id: int | None = None) -> NewPartner:
+    def register(
+        self, name: str, kind: str, *, operator_id: int | None = None, actor: str | None = None
+    ) -> NewPartner:
         clean_name, clean_kind = check_partner_name(name), partner_kind(kind)
         api_key = KEY_PREFIX + secrets.token_urlsafe(KEY_BYTES)
 
@@ -100,16 +102,20 @@ class CashPartnerService:
             spec = partner_prefund_account(provisional)
             account_id = self.ledger.open_accounts_in(tx, [spec])[spec.key]
             self.store.set_partner_account(tx, provisional, account_id)
-            self._audit_in(
-                tx, AUDIT_REGISTER, provisional, f"{clean_name} ({clean_kind})", operator_id
-            )
+            detail = f"{clean_name} ({clean_kind})"
+            self._audit_in(tx, AUDIT_REGISTER, provisional, detail, operator_id, actor)
             return provisional
 
         partner_id = self.db.run(work)
         return NewPartner(self.partner(partner_id), api_key)
 
     def set_active(
-        self, partner_id: int, active: bool, *, operator_id: int | None = None
+        self,
+        partner_id: int,
+        active: bool,
+        *,
+        operator_id: int | None = None,
+        actor: str | None = None,
     ) -> Partner:
         status = "active" if active else "disabled"
 
@@ -117,13 +123,19 @@ class CashPartnerService:
             partner = self._partner_in(tx, partner_id, for_update=True)
             if partner.status != status:
                 self.store.set_partner_status(tx, partner_id, status)
-                self._audit_in(tx, AUDIT_STATUS, partner_id, status, operator_id)
+                self._audit_in(tx, AUDIT_STATUS, partner_id, status, operator_id, actor)
 
         self.db.run(work)
         return self.partner(partner_id)
 
     def deposit(
-        self, partner_id: int, amount_fen: int, reference: str, *, operator_id: int | None = None
+        self,
+        partner_id: int,
+        amount_fen: int,
+        reference: str,
+        *,
+        operator_id: int | None = None,
+        actor: str | None = None,
     ) -> PartnerBalance:
         """Record the partner's wire into paybao's bank account as prefund. The same
         reference again records nothing (a double submit); with another amount it is a
@@ -175,7 +187,7 @@ class CashPartnerService:
                 ],
             )
             detail = f"{format_yuan(amount_fen)} CNY, wire {ref}"
-            self._audit_in(tx, AUDIT_DEPOSIT, partner_id, detail, operator_id)
+            self._audit_in(tx, AUDIT_DEPOSIT, partner_id, detail, operator_id, actor)
 
         self.db.run(work)
         return self.balance(partner_id)
@@ -240,9 +252,17 @@ class CashPartnerService:
         return partner_of(row)
 
     def _audit_in(
-        self, tx: Tx, action: str, partner_id: int, detail: str, operator_id: int | None
+        self,
+        tx: Tx,
+        action: str,
+        partner_id: int,
+        detail: str,
+        operator_id: int | None,
+        actor: str | None = None,
     ) -> None:
+        """`actor`: the API token that acted, if one did (the shared one has no operator)."""
         if self.audit is not None:
+            subject = f"cash_partner:{partner_id}"
             self.audit.record_in(
-                tx, action, f"cash_partner:{partner_id}", operator_id=operator_id, detail=detail
+                tx, action, subject, operator_id=operator_id, actor=actor, detail=detail
             )

@@ -94,16 +94,20 @@ class DayClose:
         self.run_and_save(date.fromisoformat(job.key))
         return None
 
-    def run_and_save(self, day: date, *, operator_id: int | None = None) -> ReconcileReport:
+    def run_and_save(
+        self, day: date, *, operator_id: int | None = None, actor: str | None = None
+    ) -> ReconcileReport:
         """Reconcile a day and keep the report for the admin page; differences stay as found.
 
-        An operator's run is audited: the row (the day, clean or how many differences) commits
-        with the saved run; a run that fails is audited with the error and the error raised."""
+        A run someone asked for (an operator, or an API token: `actor`) is audited: the row
+        (the day, clean or how many differences) commits with the saved run; a run that fails
+        is audited with the error and the error raised. The nightly close is not."""
+        asked = operator_id is not None or actor is not None
         try:
             report = self.reconcile.run(day)
         except Exception as error:
-            if operator_id is not None:
-                self._audit_failed(operator_id, day, error)
+            if asked:
+                self._audit_failed(operator_id, actor, day, error)
             raise
         saved = {
             "checks": report.totals,
@@ -118,12 +122,13 @@ class DayClose:
 
         def work(tx: Tx) -> None:
             self.runs.save_run(tx, day.isoformat(), report.clean, count, saved, now_us)
-            if operator_id is not None:
+            if asked:
                 self.audit.record_in(
                     tx,
                     AUDIT_RECONCILE,
                     f"reconcile:{day.isoformat()}",
                     operator_id=operator_id,
+                    actor=actor,
                     detail=_run_detail(report),
                     outcome="clean" if report.clean else "differences",
                 )
@@ -131,13 +136,16 @@ class DayClose:
         self.db.run(work)
         return report
 
-    def _audit_failed(self, operator_id: int, day: date, error: Exception) -> None:
+    def _audit_failed(
+        self, operator_id: int | None, actor: str | None, day: date, error: Exception
+    ) -> None:
         code = error.code if isinstance(error, DomainError) else type(error).__name__
         try:
             self.audit.record(
                 AUDIT_RECONCILE,
                 f"reconcile:{day.isoformat()}",
                 operator_id=operator_id,
+                actor=actor,
                 detail=str(error)[:200],
                 outcome=f"error:{code}",
             )

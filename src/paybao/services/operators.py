@@ -402,12 +402,29 @@ class OperatorService:
             }
         self.store.update_operator(tx, operator.id, **values)
 
-    def set_user_status(self, operator_id: int, user_id: int, status: str, reason: str) -> None:
+    def set_user_status(
+        self,
+        operator_id: int | None,
+        user_id: int,
+        status: str,
+        reason: str,
+        *,
+        actor: str | None = None,
+    ) -> None:
+        """`actor`: the API token that acted (audited with the operator, or alone for the
+        shared admin token, which has no operator)."""
+
         def work(tx: Tx) -> None:
             self.users.set_status_in(tx, user_id, status)
             action = "user.freeze" if status == "frozen" else "user.unfreeze"
             self.store.audit(
-                tx, operator_id, action, f"user:{user_id}", reason[:500], self.clock.now_us()
+                tx,
+                operator_id,
+                action,
+                f"user:{user_id}",
+                reason[:500],
+                self.clock.now_us(),
+                actor=actor,
             )
 
         self.db.run(work)

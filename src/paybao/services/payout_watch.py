@@ -126,9 +126,12 @@ class PayoutWatch:
             for row, card in zip(found, cards, strict=True)
         ]
 
-    def ask_bank_now(self, kind: str, payout_id: int, operator_id: int) -> QueryJob:
+    def ask_bank_now(
+        self, kind: str, payout_id: int, operator_id: int | None, *, actor: str | None = None
+    ) -> QueryJob:
         """Re-arm the bank query of a sent payout to run now, with fresh attempts (a dead one
-        too). The worker runs it; its answer settles the payout as any answer would."""
+        too). The worker runs it; its answer settles the payout as any answer would. Audited
+        under the operator and `actor` (the API token, if one acted)."""
         rows = self._rows(kind)
         key = f"{kind}:{payout_id}"
 
@@ -145,7 +148,7 @@ class PayoutWatch:
             if not self.jobs.store.rearm(tx, JOB_BANK_QUERY, key, now_us):
                 # A sent payout always has its query job (scheduled in the send's claim).
                 raise Conflict("the bank query is running right now", code="payout_query_busy")
-            self.audit.record_in(tx, "payout.query", key, operator_id=operator_id)
+            self.audit.record_in(tx, "payout.query", key, operator_id=operator_id, actor=actor)
             return self.store.query_jobs(tx, JOB_BANK_QUERY, [key])[key]
 
         return self.db.run(work)

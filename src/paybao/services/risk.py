@@ -286,7 +286,9 @@ class RiskService:
         with self.db.read() as tx:
             return self.store.blacklist(tx, min(max(limit, 1), BLACKLIST_PAGE_MAX))
 
-    def blacklist_add(self, phone: str, reason: str, operator_id: int | None) -> int:
+    def blacklist_add(
+        self, phone: str, reason: str, operator_id: int | None, *, actor: str | None = None
+    ) -> int:
         """Put the account with this phone number on the blacklist: nobody can pay it."""
         reason = reason.strip()
         if not reason or len(reason) > BLACKLIST_REASON_MAX or not reason.isprintable():
@@ -301,21 +303,34 @@ class RiskService:
         def work(tx: Tx) -> int:
             if not self.store.blacklist_add(tx, user.id, reason, operator_id, self.clock.now_us()):
                 raise Conflict("this account is already blacklisted", code="already_blacklisted")
-            self._audit_in(tx, "risk.blacklist_add", f"user:{user.id}", operator_id, reason)
+            subject = f"user:{user.id}"
+            self._audit_in(tx, "risk.blacklist_add", subject, operator_id, reason, actor)
             return user.id
 
         return self.db.run(work)
 
-    def blacklist_remove(self, user_id: int, operator_id: int | None) -> None:
+    def blacklist_remove(
+        self, user_id: int, operator_id: int | None, *, actor: str | None = None
+    ) -> None:
         def work(tx: Tx) -> None:
             if not self.store.blacklist_remove(tx, user_id):
                 raise NotFound("this account is not blacklisted", code="not_blacklisted")
-            self._audit_in(tx, "risk.blacklist_remove", f"user:{user_id}", operator_id, "")
+            subject = f"user:{user_id}"
+            self._audit_in(tx, "risk.blacklist_remove", subject, operator_id, "", actor)
 
         self.db.run(work)
 
     def _audit_in(
-        self, tx: Tx, action: str, subject: str, operator_id: int | None, detail: str
+        self,
+        tx: Tx,
+        action: str,
+        subject: str,
+        operator_id: int | None,
+        detail: str,
+        actor: str | None = None,
     ) -> None:
+        """`actor`: the API token that acted, if one did (the shared one has no operator)."""
         if self.audit is not None:
-            self.audit.record_in(tx, action, subject, operator_id=operator_id, detail=detail)
+            self.audit.record_in(
+                tx, action, subject, operator_id=operator_id, actor=actor, detail=detail
+            )

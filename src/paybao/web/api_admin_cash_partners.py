@@ -155,8 +155,10 @@ def get_partner(
 @operator_action("cash_partner.manage")
 def register(body: RegisterIn, request: Request, platform: Admin) -> NewPartnerOut:
     """400 for a bad name or kind (the service's codes), 409 `cash_partner_name_taken`."""
-    operator_id = caller_of(request).operator_id
-    new = _partners(platform).register(body.name, body.kind, operator_id=operator_id)
+    caller = caller_of(request)
+    new = _partners(platform).register(
+        body.name, body.kind, operator_id=caller.operator_id, actor=caller.actor
+    )
     return NewPartnerOut(partner=_partner(new.partner), api_key=new.api_key)
 
 
@@ -172,7 +174,11 @@ async def deposit(
 
     def work() -> PartnerBalanceOut:
         balance = service.deposit(
-            partner_id, body.amount_fen, body.reference, operator_id=caller.operator_id
+            partner_id,
+            body.amount_fen,
+            body.reference,
+            operator_id=caller.operator_id,
+            actor=caller.actor,
         )
         return _balance(balance)
 
@@ -184,9 +190,12 @@ async def deposit(
 def set_status(
     partner_id: PartnerId, body: StatusIn, request: Request, platform: Admin
 ) -> PartnerOut:
-    operator_id = caller_of(request).operator_id
+    caller = caller_of(request)
     active = body.status == "active"
-    return _partner(_partners(platform).set_active(partner_id, active, operator_id=operator_id))
+    changed = _partners(platform).set_active(
+        partner_id, active, operator_id=caller.operator_id, actor=caller.actor
+    )
+    return _partner(changed)
 
 
 def _scope(caller: AdminCaller) -> str:

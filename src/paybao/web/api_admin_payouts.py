@@ -146,10 +146,8 @@ def ask_bank(
 ) -> AskedOut:
     """Ask the bank again now. 404 `payout_not_found`; 409 `payout_not_sent` (it is not
     waiting for the bank) or `payout_query_busy` (the query is running right now)."""
-    # The shared admin token has no operator: its row names none (see api_admin_support).
-    # PayoutWatch types the operator as required; its audit row takes None (as notify does).
-    operator_id = caller_of(request).operator_id
-    job = _watch(platform).ask_bank_now(kind, payout_id, operator_id)  # type: ignore[arg-type]
+    caller = caller_of(request)
+    job = _watch(platform).ask_bank_now(kind, payout_id, caller.operator_id, actor=caller.actor)
     return AskedOut(kind=kind, payout_id=payout_id, query=_job(job))
 
 

@@ -116,8 +116,10 @@ def runs(
 def run_now(body: RunIn, request: Request, platform: Admin) -> RunOut:
     today = _china_today(request)
     day = _day_to_run(body.day or (today - timedelta(days=1)).isoformat(), today)
-    operator_id = caller_of(request).operator_id
-    report = platform.services["day_close"].run_and_save(day, operator_id=operator_id)
+    caller = caller_of(request)
+    report = platform.services["day_close"].run_and_save(
+        day, operator_id=caller.operator_id, actor=caller.actor
+    )
     log.info(
         "%s reconciled %s: %s differences", caller_of(request).actor, day, len(report.differences)
     )

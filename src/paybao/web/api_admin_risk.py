@@ -140,8 +140,10 @@ def blacklist(platform: Admin) -> BlacklistOut:
 def blacklist_add(body: BlacklistIn, request: Request, platform: Admin) -> BlacklistedOut:
     """400 `blacklist_reason_invalid` or a bad phone, 404 `user_not_found`, 409
     `already_blacklisted`."""
-    operator_id = caller_of(request).operator_id
-    user_id = _risk(platform).blacklist_add(body.phone, body.reason, operator_id)
+    caller = caller_of(request)
+    user_id = _risk(platform).blacklist_add(
+        body.phone, body.reason, caller.operator_id, actor=caller.actor
+    )
     return BlacklistedOut(user_id=user_id, blacklisted=True)
 
 
@@ -151,7 +153,8 @@ def blacklist_remove(
     user_id: Annotated[int, Path(ge=1, le=ROW_ID_MAX)], request: Request, platform: Admin
 ) -> BlacklistedOut:
     """404 `not_blacklisted`."""
-    _risk(platform).blacklist_remove(user_id, caller_of(request).operator_id)
+    caller = caller_of(request)
+    _risk(platform).blacklist_remove(user_id, caller.operator_id, actor=caller.actor)
     return BlacklistedOut(user_id=user_id, blacklisted=False)
 
 

@@ -3,9 +3,9 @@ web/admin_access.py, every error documented), the caller, and the page cursor.
 
 Each admin REST module calls the same service methods as the console page it mirrors and names
 the same action with `@operator_action(...)`, so a role refused in the console is refused here,
-audited the same way. A personal token acts as its operator (the service's audit row names the
-operator, as the console's does); the shared `PAYBAO_ADMIN_TOKEN` has no operator row, so the
-services record no operator for it.
+audited the same way. Every change passes the caller's operator and actor to the service, so
+its audit row names the operator and the token (`token:<name>`) of a personal token, and
+`admin_token` for the shared `PAYBAO_ADMIN_TOKEN`, which has no operator row.
 """
 
 from __future__ import annotations

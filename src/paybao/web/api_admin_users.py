@@ -121,9 +121,10 @@ def set_status(user_id: UserId, body: StatusIn, request: Request, platform: Admi
         # An operator's action on someone's money must say why: the audit row keeps it.
         raise InvalidInput("give a reason", code="reason_required")
     status = STATUS_BY_ACTION[body.action]
-    # The shared admin token has no operator: its row names none (see api_admin_support).
-    operator_id = caller_of(request).operator_id
-    platform.services["operators"].set_user_status(operator_id, user_id, status, reason)
+    caller = caller_of(request)
+    platform.services["operators"].set_user_status(
+        caller.operator_id, user_id, status, reason, actor=caller.actor
+    )
     return _detail(platform, user_id)
 
 
