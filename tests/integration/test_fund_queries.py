@@ -11,6 +11,7 @@ from gateway_support import APP_ID, call, make_buyer, make_shop
 
 from paybao.adapters.alipay.methods import seller_wire_id
 from paybao.bootstrap import Platform
+from paybao.services.wallet_statement import StatementQuery
 
 OTHER_APP_ID = "2021000000007788"
 QUERY = "alipay.fund.trans.common.query"
@@ -55,6 +56,8 @@ def test_a_merchant_finds_its_transfer_by_either_number_and_never_another_s(
     no_scene = call(client, QUERY, {"out_biz_no": "same-no"})
     nothing = call(client, QUERY, {})
 
+    entries = platform.services["wallet"].statement(payee, StatementQuery())
+    assert [(e.kind, e.amount_fen) for e in entries] == [("merchant_transfer", 12_34)] * 2
     for found in (by_out, by_order, by_fund_order):
         assert (found["code"], found["order_id"], found["out_biz_no"]) == (
             "10000",

@@ -25,6 +25,7 @@ from royalty_support import (
 
 from paybao.adapters.alipay.methods import seller_wire_id, user_wire_id
 from paybao.bootstrap import Platform
+from paybao.services.wallet_statement import StatementQuery
 
 TABLES = ("royalty_settles", "royalty_settle_parts", "ledger_transfers")
 
@@ -66,6 +67,8 @@ def test_bind_settle_replay_query_and_finish(platform: Platform, client: TestCli
     assert len(settled["settle_no"]) == 32
     assert wallet_balance(platform, alice.user_id) == 10_00
     assert wallet_balance(platform, bob.user_id) == 5_50
+    (entry,) = platform.services["wallet"].statement(alice.user_id, StatementQuery())
+    assert (entry.kind, entry.amount_fen, entry.reference) == ("profit_share", 10_00, trade_no)
     moved = settlement_before - balance_fen(platform, shop.merchant.settlement_account_id)
     assert moved == 15_50
 

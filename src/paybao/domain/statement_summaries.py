@@ -51,6 +51,7 @@ CATEGORY_BY_KEY = {c.key: c for c in CATEGORIES}
 CATEGORY_OF_KIND: dict[str, str] = {
     "transfer": "transfer",
     "card_transfer": "transfer",  # to a bank card (转账到银行卡)
+    "merchant_transfer": "transfer",  # a merchant's transfer to the user (商家转账)
     "payment": "purchase",
     "card_payment": "purchase",  # a bound card's money arriving to pay a trade
     "escrow_payment": "purchase",
@@ -72,6 +73,7 @@ CATEGORY_OF_KIND: dict[str, str] = {
     "escrow_release": "other",  # a seller's takings of an escrow sale
     "escrow_fee": "other",
     "card_repayment": "other",  # a credit card repaid (信用卡还款)
+    "profit_share": "other",  # a share of a merchant's trade (分账)
 }
 # Categories whose money out goes to someone a user would call a payee.
 PAYEE_CATEGORIES = frozenset({"transfer", "purchase", "bills"})

@@ -24,8 +24,9 @@ from paybao.domain.escrow import (
 )
 from paybao.domain.fund import LEDGER_CODE_FUND_IN, LEDGER_CODE_FUND_OUT
 from paybao.domain.preauth import LEDGER_CODE_PREAUTH_HOLD, LEDGER_CODE_PREAUTH_POST
+from paybao.domain.royalty import LEDGER_CODE_ROYALTY
 from paybao.domain.topup_channels import TOPUP_CHANNEL_ENTRY_KINDS
-from paybao.domain.trades import LEDGER_CODE_CARD_REFUND, LEDGER_CODE_REFUND
+from paybao.domain.trades import LEDGER_CODE_CARD_REFUND, LEDGER_CODE_PAYOUT, LEDGER_CODE_REFUND
 from paybao.services.ports import Database, Tx
 from paybao.services.users import UserService
 
@@ -73,6 +74,10 @@ ENTRY_KINDS = {
     **TOPUP_CHANNEL_ENTRY_KINDS,
     # Pre-authorisation (domain/preauth.py): a merchant took this part of a frozen deposit.
     LEDGER_CODE_PREAUTH_POST: "preauth_payment",
+    # Money from merchants: a transfer to the user (alipay.fund.trans.uni.transfer), and a
+    # share of a trade the user was bound to receive (分账, domain/royalty.py).
+    LEDGER_CODE_PAYOUT: "merchant_transfer",
+    LEDGER_CODE_ROYALTY: "profit_share",
 }
 ENTRY_KIND_OTHER = "payment"  # any other movement: acquiring, payment codes, ...
 ENTRY_KIND_NAMES = (*ENTRY_KINDS.values(), ENTRY_KIND_OTHER)

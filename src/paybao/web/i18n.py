@@ -68,6 +68,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "kind_fee": {"zh": "手续费", "en": "Fee"},
     "kind_transfer": {"zh": "转账", "en": "Transfer"},
     "kind_payment": {"zh": "付款", "en": "Payment"},
+    "kind_merchant_transfer": {"zh": "商家转账", "en": "Transfer from a merchant"},
+    "kind_profit_share": {"zh": "分账收入", "en": "Profit share"},
     # Escrow purchases (担保交易): held, then paid to the seller (less the seller's fee).
     "kind_escrow": {"zh": "担保交易", "en": "Escrow"},
     "kind_escrow_payment": {"zh": "担保交易付款", "en": "Escrow payment to seller"},
