@@ -11,11 +11,9 @@ twice:
 
 from __future__ import annotations
 
-import threading
 import time
 import urllib.parse
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -28,35 +26,12 @@ from gateway_support import (
     wallet_balance,
 )
 from parking_support import PLATE, PREFIX, enter, make_driver, make_lot
+from tests.support.races import at_once
 
 from paybao.adapters.db.parking_store import SqlParkingStore
 from paybao.domain.errors import DomainError
 
-T = TypeVar("T")
 RACERS = 6
-
-
-def at_once(works: list[Callable[[], T]]) -> list[T | DomainError]:
-    barrier = threading.Barrier(len(works))
-    results: list[T | DomainError] = []
-    lock = threading.Lock()
-
-    def one(work: Callable[[], T]) -> None:
-        barrier.wait()
-        try:
-            result: T | DomainError = work()
-        except DomainError as error:
-            result = error
-        with lock:
-            results.append(result)
-
-    threads = [threading.Thread(target=one, args=(work,)) for work in works]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert len(results) == len(works), "a racer did not finish"
-    return results
 
 
 def test_two_users_binding_one_plate_at_once_one_wins(

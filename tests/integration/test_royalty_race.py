@@ -9,14 +9,13 @@ when configured), where shared money could double:
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from typing import TypeVar
 
 from fastapi.testclient import TestClient
 from gateway_support import call, count_rows, make_buyer, make_shop, wallet_balance
 from preauth_support import reconcile_clean
 from royalty_support import BIND, bind_biz, paid_trade, receiver
+from tests.support.races import at_once
 
 from paybao.adapters.alipay.methods import user_wire_id
 from paybao.bootstrap import Platform
@@ -24,31 +23,7 @@ from paybao.domain.errors import DomainError
 from paybao.domain.royalty import ReceiverType
 from paybao.services.royalty import RequestedPart, RoyaltyService, Settle, SettleRequest
 
-T = TypeVar("T")
 RACERS = 6
-
-
-def at_once(works: list[Callable[[], T]]) -> list[T | DomainError]:
-    barrier = threading.Barrier(len(works))
-    results: list[T | DomainError] = []
-    lock = threading.Lock()
-
-    def one(work: Callable[[], T]) -> None:
-        barrier.wait()
-        try:
-            result: T | DomainError = work()
-        except DomainError as error:
-            result = error
-        with lock:
-            results.append(result)
-
-    threads = [threading.Thread(target=one, args=(work,)) for work in works]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert len(results) == len(works), "a racer did not finish"
-    return results
 
 
 def _request(app_id: str, number: str, trade_no: str, user_id: int, fen: int) -> SettleRequest:
