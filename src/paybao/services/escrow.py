@@ -64,6 +64,7 @@ from paybao.domain.escrow import (
     start_timer,
 )
 from paybao.domain.ledger import Transfer, TransferFlags
+from paybao.domain.money import format_yuan
 from paybao.domain.trades import BuyerBalanceNotEnough
 from paybao.services.clock import US_PER_S
 from paybao.services.jobs import Job, JobRunner
@@ -514,7 +515,8 @@ class EscrowService:
         changes.update(self._timer_changes(tx, escrow, None))
         note = "paid into escrow"
         if quote.discount_fen:
-            note = f"paid into escrow, coupons {quote.discount_fen} fen"
+            off = format_yuan(quote.discount_fen)
+            note = f"paid into escrow; platform coupons paid {off} of it"
         paid = self._write(tx, escrow, status, changes, SYSTEM, note)
         # After the compare-and-set, so that a second payment fails on the state first.
         if quote.vouchers:
