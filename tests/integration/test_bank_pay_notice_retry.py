@@ -55,8 +55,7 @@ def _gaps_s(times_us: list[int]) -> list[int]:
     clock, and the first retry is scheduled when the payment commits, a few milliseconds before
     the first delivery is made (so that a crash between the two still leaves the retry)."""
     return [
-        (later - earlier + 500_000) // 1_000_000
-        for earlier, later in itertools.pairwise(times_us)
+        (later - earlier + 500_000) // 1_000_000 for earlier, later in itertools.pairwise(times_us)
     ]
 
 
