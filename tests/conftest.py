@@ -115,3 +115,26 @@ def client(platform: Platform) -> Iterator[TestClient]:
 @pytest.fixture
 def admin_headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+# Directories whose tests only reach a database through the `migrated_database` fixture (unit
+# tests on fakes; contract tests, which serve their own SQLite file).
+_ONE_PASS_DIRS = ("unit", "contract")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On the PostgreSQL pass, leave out the unit and contract tests that never touch the test
+    database: the SQLite pass ran them already, and a second run proves nothing new."""
+    if database_kind() != "postgresql":
+        return
+    tests_dir = Path(__file__).parent
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        relative = item.path.relative_to(tests_dir) if item.path.is_relative_to(tests_dir) else None
+        one_pass = relative is not None and relative.parts[0] in _ONE_PASS_DIRS
+        uses_database = "migrated_database" in getattr(item, "fixturenames", ())
+        (dropped if one_pass and not uses_database else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
