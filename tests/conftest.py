@@ -2,7 +2,8 @@
 
 The database is SQLite (a fresh copy of a migrated template file per test) unless
 PAYBAO_TEST_DATABASE_URL names a PostgreSQL database: then the schema is rebuilt once per session
-and every table is truncated before each test. CI runs the whole suite once each way.
+and every table is truncated before each test. CI runs the whole suite on SQLite, then again on
+PostgreSQL all but the unit and contract tests that never touch the test database.
 """
 
 from __future__ import annotations
