@@ -14,8 +14,8 @@ from tests.integration.coupon_support import claim, operator_campaign
 from tests.integration.credit_support import reconcile_clean
 from tests.integration.gateway_support import PAYMENT_PASSWORD, make_buyer
 from tests.integration.merchant_portal_support import portal_shop, sign_in
-from tests.integration.test_escrow_coupons import merchant_escrow
 from tests.integration.test_escrow_pages import _user_client
+from tests.integration.test_merchant_escrow_pages import merchant_escrow
 
 from paybao.bootstrap import Platform
 from paybao.domain.escrow import EscrowStatus, GoodsType

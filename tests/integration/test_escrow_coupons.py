@@ -18,15 +18,16 @@ from tests.integration.coupon_support import (
     operator_campaign,
 )
 from tests.integration.credit_support import reconcile_clean
-from tests.integration.gateway_support import PAYMENT_PASSWORD, Shop, make_buyer, make_shop
+from tests.integration.gateway_support import PAYMENT_PASSWORD, make_buyer, make_shop
 from tests.integration.test_credit_concurrency import race
+from tests.integration.test_merchant_escrow_pages import merchant_escrow
 from tests.integration.test_wallet_rules import code_of
 
 from paybao.bootstrap import Platform
 from paybao.domain.accounts import Purpose, platform_account
 from paybao.domain.coupons import BEST_COUPONS, NO_COUPONS, CouponChoice, CouponStatus
 from paybao.domain.escrow import EscrowStatus, GoodsType
-from paybao.services.escrow import Escrow, EscrowService, Evidence, NewEscrow, Party
+from paybao.services.escrow import Escrow, EscrowService, Evidence, Party
 from paybao.services.marketing import Creator, MarketingService
 
 DAY_S = 86_400
@@ -189,22 +190,6 @@ def test_a_merchants_escrow_order_paid_with_its_own_platform_coupon(platform: Pl
     assert world.money()["buyer"] == BUYER_START_FEN - 90_00
     assert marketing_spent(platform) == OFF_FEN
     assert_clean(platform)
-
-
-def merchant_escrow(platform: Platform, shop: Shop, out_trade_no: str) -> Escrow:
-    merchant = shop.merchant
-    new = NewEscrow(
-        merchant_id=merchant.id,
-        app_id=shop.app.app_id,
-        out_trade_no=out_trade_no,
-        payee_account_id=merchant.settlement_account_id,
-        fee_rate_ppm=merchant.fee_rate_ppm,
-        title=f"担保 {out_trade_no}",
-        goods_type=GoodsType.EXPRESS,
-        total_fen=PRICE_FEN,
-    )
-    escrow: Escrow = platform.services["escrow"].create_for_merchant(new)
-    return escrow
 
 
 # Refusals write nothing -----------------------------------------------------------------------

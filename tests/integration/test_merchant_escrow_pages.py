@@ -25,7 +25,9 @@ OTHER_APP_ID = "2021000000000999"
 DAY_US = 86_400 * US_PER_S
 
 
-def _escrow(platform: Platform, shop: Shop, out_trade_no: str, total_fen: int = 100_00) -> Escrow:
+def merchant_escrow(
+    platform: Platform, shop: Shop, out_trade_no: str, total_fen: int = 100_00
+) -> Escrow:
     merchant = shop.merchant
     new = NewEscrow(
         merchant_id=merchant.id,
@@ -42,7 +44,7 @@ def _escrow(platform: Platform, shop: Shop, out_trade_no: str, total_fen: int = 
 
 
 def _paid(platform: Platform, shop: Shop, buyer_id: int, out_trade_no: str) -> Escrow:
-    escrow = _escrow(platform, shop, out_trade_no)
+    escrow = merchant_escrow(platform, shop, out_trade_no)
     paid: Escrow = platform.services["escrow"].pay(escrow.escrow_no, buyer_id, PAYMENT_PASSWORD)
     return paid
 
@@ -67,7 +69,7 @@ def test_the_merchant_runs_an_escrow_trade_from_the_portal(
     shop = portal_shop(platform)
     buyer_id = make_buyer(platform, "13800138031", balance_fen=500_00)
     service = platform.services["escrow"]
-    unpaid = _escrow(platform, shop, "ES-1")
+    unpaid = merchant_escrow(platform, shop, "ES-1")
     browser = _portal(client, shop)
 
     listing = browser.get("/merchant/escrow").text
@@ -129,7 +131,7 @@ def test_refused_actions_write_nothing(platform: Platform, client: TestClient) -
 
 def test_an_unpaid_order_is_closed_from_the_portal(platform: Platform, client: TestClient) -> None:
     shop = portal_shop(platform)
-    unpaid = _escrow(platform, shop, "ES-3")
+    unpaid = merchant_escrow(platform, shop, "ES-3")
     page = _act(_portal(client, shop), unpaid.escrow_no, "close")
     assert 'data-status="TRADE_CLOSED"' in page
 
