@@ -47,11 +47,15 @@ def make_driver(
     return user_id
 
 
-def enter(client: Any, parking_id: str, serial: str, plate: str = PLATE) -> dict[str, Any]:
+def enter(
+    client: Any, parking_id: str, serial: str, plate: str = PLATE, in_time: str | None = None
+) -> dict[str, Any]:
+    """A car enters; a replay must pass the first call's `in_time` (another one is another
+    request, and the wall clock may tick between the two calls)."""
     biz = {
         "parking_id": parking_id,
         "car_number": plate,
-        "in_time": beijing(95),
+        "in_time": in_time or beijing(95),
         "out_serial_no": serial,
         "car_color": "GREEN",
     }

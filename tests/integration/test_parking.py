@@ -25,11 +25,13 @@ def test_bind_enter_exit_is_deducted_and_the_lot_notified(client: TestClient) ->
     with receiver() as lot_server:
         parking_id = make_lot(client, notify_url=lot_server.url)
         user_id = make_driver(platform, PHONE)
-        entry = enter(client, parking_id, "IN-1")
+        in_time = beijing(95)
+        entry = enter(client, parking_id, "IN-1", in_time=in_time)
         assert entry["code"] == "10000", entry
         assert (entry["car_status"], entry["agreement_scene"]) == ("NON-SENSE-PAY", "PLATE_PAY")
         serial_no = entry["serial_no"]
-        assert enter(client, parking_id, "IN-1")["serial_no"] == serial_no  # replay
+        replay = enter(client, parking_id, "IN-1", in_time=in_time)
+        assert replay["serial_no"] == serial_no, replay
         assert leave(client, parking_id, serial_no)["code"] == "10000"
         paid = pay(client, parking_id, "PAY-1", serial_no=serial_no)
         assert paid["code"] == "10000", paid
