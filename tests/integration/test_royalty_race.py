@@ -4,24 +4,31 @@ when configured), where shared money could double:
 * settles of one trade with different request numbers that together exceed the cap: the
   trade's sharing row lock lets exactly as many through as fit, the others answer
   ALLOC_AMOUNT_VALIDATE_ERROR;
-* one settle request sent several times at once: one settle, one journal, the same answer.
+* one settle request sent several times at once: one settle, one journal, the same answer;
+* a refund committing between a settle's read of the trade and its locks (PostgreSQL, where
+  writers overlap): the settle re-runs on the refunded amounts and keeps within their cap.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from gateway_support import call, count_rows, make_buyer, make_shop, wallet_balance
 from preauth_support import reconcile_clean
 from royalty_support import BIND, bind_biz, paid_trade, receiver
+from tests.conftest import database_kind
 from tests.support.races import at_once
 
 from paybao.adapters.alipay.methods import user_wire_id
 from paybao.bootstrap import Platform
 from paybao.domain.errors import DomainError
 from paybao.domain.royalty import ReceiverType
+from paybao.services.refunds import RefundService
 from paybao.services.royalty import RequestedPart, RoyaltyService, Settle, SettleRequest
+from paybao.services.trades import TradeRef
 
 RACERS = 6
 
@@ -69,4 +76,35 @@ def test_one_request_sent_at_once_settles_once(platform: Platform, client: TestC
     assert len(numbers) == 1, results
     assert wallet_balance(platform, alice.user_id) == 7_00
     assert count_rows(platform, "royalty_settles") == 1
+    reconcile_clean(platform)
+
+
+@pytest.mark.skipif(database_kind() != "postgresql", reason="SQLite runs one writer at a time")
+def test_a_refund_between_read_and_lock_shrinks_the_cap_the_settle_sees(
+    platform: Platform, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = make_shop(platform)
+    buyer = make_buyer(platform, "13900000121", balance_fen=1_000_00)
+    alice = receiver(platform, "13900000122")
+    assert call(client, BIND, bind_biz(alice))["code"] == "10000"
+    trade_no = paid_trade(platform, client, buyer, "100.00")  # cap 30.00; after the refund 15.00
+    royalty: RoyaltyService = platform.services["royalty"]
+    refunds: RefundService = platform.services["refunds"]
+    lock_state = royalty._lock_state_in
+    refunded: list[str] = []
+
+    def refund_first(tx: Any, trade: Any) -> Any:
+        # The settle has read the trade (nothing refunded); another connection refunds half.
+        if not refunded:
+            refunds.refund(shop.app.app_id, TradeRef(trade_no=trade_no), "half", 50_00)
+            refunded.append(trade_no)
+        return lock_state(tx, trade)
+
+    monkeypatch.setattr(royalty, "_lock_state_in", refund_first)
+    request = _request(shop.app.app_id, "after_refund", trade_no, alice.user_id, 20_00)
+    with pytest.raises(DomainError) as refused:
+        royalty.settle(request)
+    assert refused.value.code == "royalty_share_exceeded"
+    assert refunded and wallet_balance(platform, alice.user_id) == 0
+    assert count_rows(platform, "royalty_settles") == 0
     reconcile_clean(platform)

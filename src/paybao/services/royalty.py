@@ -6,9 +6,11 @@ One write path per change, each in one transaction:
   changes nothing, unbinding what is not bound neither);
 - `settle` locks the trade's sharing state row first (FOR UPDATE on PostgreSQL; SQLite
   serialises writers), so two settles of one trade see each other's amounts and together never
-  pass the cap; then it records the settle and its parts, adds to the state, and moves the money
-  in one linked journal (merchant settlement -> each receiver's wallet, transfer ids
-  `royalty:<settle_no>:<seq>`, reference the trade number). Any refusal writes nothing.
+  pass the cap, and then the trade row itself (the conditional update refunds make), so that a
+  concurrent refund cannot shrink the cap under it; then it records the settle and its parts,
+  adds to the state, and moves the money in one linked journal (merchant settlement -> each
+  receiver's wallet, transfer ids `royalty:<settle_no>:<seq>`, reference the trade number).
+  Any refusal writes nothing.
 
 Idempotent by `(app, out_request_no)`: the same settle again answers the first one; the same
 number with other parameters is refused. `db.run` may re-run the work after a unique race: the
@@ -278,6 +280,7 @@ class RoyaltyService:
                 return _same_request(earlier, request)
             trade = self.trades.find_in(tx, request.app_id, TradeRef(trade_no=request.trade_no))
             state = self._lock_state_in(tx, trade)
+            self._pin_trade_in(tx, trade)
             parts = [self._bound_part_in(tx, request.app_id, part) for part in request.parts]
             amount_fen = check_parts(
                 [Part(user_id, part.amount_fen) for user_id, part in parts], finish=request.finish
@@ -318,6 +321,15 @@ class RoyaltyService:
             assert state is not None
         assert state.app_id == trade.app_id
         return state
+
+    def _pin_trade_in(self, tx: Tx, trade: Trade) -> None:
+        """Lock the trade row the way refunds do: a conditional update on the status and
+        refunded amount this settle's cap was computed from. A refund committed since that
+        read fails it (the work re-runs on the new amounts); one still running waits for this
+        settle, then refunds from what the merchant holds after it."""
+        expect = {"status": trade.status, "refunded_fen": trade.refunded_fen}
+        if not self.trades.store.update_trade(tx, trade.trade_no, expect, dict(expect)):
+            raise Retryable("the trade was refunded meanwhile; retry")
 
     def _bound_part_in(self, tx: Tx, app_id: str, part: RequestedPart) -> tuple[int, RequestedPart]:
         try:
