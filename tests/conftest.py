@@ -94,6 +94,11 @@ def settings(migrated_database: str, tmp_path: Path) -> Settings:
         admin_token=ADMIN_TOKEN,
         run_worker_in_server=False,
         base_url="http://testserver",
+        # Real argon2id, at the cheapest parameters it allows: the production cost (about 24 ms
+        # a hash here) spent on every test user's two passwords and each sign-in was minutes of
+        # CI. tests/unit/test_settings.py holds the production defaults.
+        password_hash_time_cost=1,
+        password_hash_memory_kib=1024,
     )
 
 
