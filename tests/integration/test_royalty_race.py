@@ -5,6 +5,7 @@ when configured), where shared money could double:
   trade's sharing row lock lets exactly as many through as fit, the others answer
   ALLOC_AMOUNT_VALIDATE_ERROR;
 * one settle request sent several times at once: one settle, one journal, the same answer;
+* binds of one app racing for its last receiver places: exactly as many bind as fit;
 * a refund committing between a settle's read of the trade and its locks (PostgreSQL, where
   writers overlap): the settle re-runs on the refunded amounts and keeps within their cap.
 """
@@ -26,8 +27,15 @@ from paybao.adapters.alipay.methods import user_wire_id
 from paybao.bootstrap import Platform
 from paybao.domain.errors import DomainError
 from paybao.domain.royalty import ReceiverType
+from paybao.services import royalty as royalty_module
 from paybao.services.refunds import RefundService
-from paybao.services.royalty import RequestedPart, RoyaltyService, Settle, SettleRequest
+from paybao.services.royalty import (
+    Receiver,
+    RequestedPart,
+    RoyaltyService,
+    Settle,
+    SettleRequest,
+)
 from paybao.services.trades import TradeRef
 
 RACERS = 6
@@ -77,6 +85,26 @@ def test_one_request_sent_at_once_settles_once(platform: Platform, client: TestC
     assert wallet_balance(platform, alice.user_id) == 7_00
     assert count_rows(platform, "royalty_settles") == 1
     reconcile_clean(platform)
+
+
+def test_binds_racing_for_the_last_places_bind_as_many_as_fit(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = make_shop(platform)
+    people = [receiver(platform, f"139000001{30 + n}") for n in range(RACERS)]
+    royalty: RoyaltyService = platform.services["royalty"]
+    monkeypatch.setattr(royalty_module, "RECEIVERS_PER_APP_MAX", 2)
+    works: list[Callable[[], None]] = [
+        lambda p=p: royalty.bind(
+            shop.app.app_id, [Receiver(ReceiverType.USER_ID, user_wire_id(p.user_id))]
+        )
+        for p in people
+    ]
+    results = at_once(works)
+    refused = [r for r in results if isinstance(r, DomainError)]
+    assert len(refused) == RACERS - 2, results
+    assert {r.code for r in refused} == {"royalty_relations_full"}
+    assert count_rows(platform, "royalty_relations") == 2
 
 
 @pytest.mark.skipif(database_kind() != "postgresql", reason="SQLite runs one writer at a time")

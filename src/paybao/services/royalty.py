@@ -148,6 +148,10 @@ class RelationPage:
 class RoyaltyStore(Protocol):
     def relation(self, tx: Tx, app_id: str, user_id: int) -> Relation | None: ...
 
+    def lock_relations(self, tx: Tx, app_id: str) -> None:
+        """Until the transaction ends, no other bind of this app counts or adds relations."""
+        ...
+
     def count_relations(self, tx: Tx, app_id: str) -> int: ...
 
     def insert_relation(self, tx: Tx, relation: Relation) -> None: ...
@@ -211,6 +215,7 @@ class RoyaltyService:
         self.merchants.app(app_id)  # an unknown app is refused before any work
 
         def work(tx: Tx) -> None:
+            self.store.lock_relations(tx, app_id)
             count = self.store.count_relations(tx, app_id)
             now_us = self.clock.now_us()
             for receiver in receivers:

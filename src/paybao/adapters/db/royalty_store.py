@@ -1,7 +1,8 @@
 """SQL for profit sharing (分账): relations, each trade's sharing state, settles. Core.
 
-The state row a settle changes is read `FOR UPDATE` on PostgreSQL (SQLite serialises writers
-with BEGIN IMMEDIATE), and its change is also compare-and-set. Inserts are plain: a unique race
+The state row a settle changes, and the app row a bind counts under, are read `FOR UPDATE` on
+PostgreSQL (SQLite serialises writers with BEGIN IMMEDIATE); the state's change is also
+compare-and-set. Inserts are plain: a unique race
 fails the transaction, and `Database.run` runs it again, when the re-read sees the winner's row.
 """
 
@@ -12,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, delete, func, insert, select, update
 
+from paybao.adapters.db.tables.merchant import merchant_apps
 from paybao.adapters.db.tables.royalty import (
     royalty_relations,
     royalty_settle_parts,
@@ -37,6 +39,13 @@ class SqlRoyaltyStore:
         query = select(royalty_relations).where(_R.app_id == app_id, _R.user_id == user_id)
         row = tx.execute(query).mappings().first()
         return _relation(row) if row is not None else None
+
+    def lock_relations(self, tx: Connection, app_id: str) -> None:
+        # The app's row stands for its set of relations: binds of one app queue on it, so the
+        # count each one checks against the limit is the count it adds to.
+        if self.dialect == "postgresql":
+            query = select(merchant_apps.c.app_id).where(merchant_apps.c.app_id == app_id)
+            tx.execute(query.with_for_update()).first()
 
     def count_relations(self, tx: Connection, app_id: str) -> int:
         query = select(func.count()).select_from(royalty_relations).where(_R.app_id == app_id)
