@@ -71,6 +71,8 @@ trades = Table(
     CheckConstraint("refunded_fen >= 0 AND refunded_fen <= total_fen", name="refund_within_total"),
 )
 Index("ix_trades_merchant_created", trades.c.merchant_id, trades.c.created_at_us)
+# The finish sweep (services/trades.py): paid trades of a status, oldest payment first.
+Index("ix_trades_status_paid", trades.c.status, trades.c.paid_at_us)
 
 trade_refunds = Table(
     "trade_refunds",
