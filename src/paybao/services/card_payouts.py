@@ -62,6 +62,7 @@ from paybao.services.ports import Clock, Database, Tx
 from paybao.services.risk import Attempt
 from paybao.services.users import UserService, usage_period
 from paybao.services.wallet import WalletService
+from paybao.services.wallet_operations import by_device
 from paybao.services.wallet_statement import CODE_WITHDRAWAL_FEE
 
 _CODES = {
@@ -108,7 +109,7 @@ class CardPayoutService:
             user_id,
             Action.CARD_TRANSFER,
             amount_fen,
-            _by_device(proof),
+            by_device(proof),
             delayed_already=arrival is not PayoutArrival.INSTANT,
             payee_card=card.number,
         )
@@ -155,7 +156,7 @@ class CardPayoutService:
         """Repay the user's own credit card: the bank checks it is held in the user's name."""
         card = payout_card(card_number, PayoutKind.REPAYMENT)
         self._check_amount(amount_fen)
-        attempt = Attempt(user_id, Action.CARD_REPAYMENT, amount_fen, _by_device(proof))
+        attempt = Attempt(user_id, Action.CARD_REPAYMENT, amount_fen, by_device(proof))
 
         def hold(tx: Tx, assessment: Assessment) -> int:
             assert assessment.decision is not Decision.DELAY, "own card: never delayed"
@@ -365,8 +366,3 @@ class _CardPayoutRows:
 
     def answer_in(self, tx: Tx, row_id: int) -> CardPayout:
         return self.service._answer_in(tx, row_id)
-
-
-def _by_device(proof: PaymentProof) -> bool:
-    """Whether a registered device confirmed the payout (not the payment password)."""
-    return not isinstance(proof, str)
