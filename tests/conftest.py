@@ -2,8 +2,9 @@
 
 The database is SQLite (a fresh copy of a migrated template file per test) unless
 PAYBAO_TEST_DATABASE_URL names a PostgreSQL database: then the schema is rebuilt once per session
-and every table is truncated before each test. CI runs the whole suite on SQLite, then again on
-PostgreSQL all but the unit and contract tests that never touch the test database.
+and every table is emptied (its sequences restarted) before each test. CI runs the whole suite
+on SQLite, then again on PostgreSQL all but the unit and contract tests that never touch the
+test database.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from paybao.adapters.db.engine import make_engine
 from paybao.adapters.db.migrate import upgrade
@@ -72,12 +73,28 @@ def ensure_postgres_database(url: str) -> None:
     engine.dispose()
 
 
+_RESET_SQL: dict[str, str] = {}
+
+
+def _reset_sql(connection: Connection, url: str) -> str:
+    """Empty every table (children first) and restart every sequence, in one round trip.
+    DELETE, not TRUNCATE: truncating ~100 tables rewrites each one's files and cost 0.6-1.4 s
+    per test; deleting the few rows a test wrote costs about 20 ms."""
+    if url not in _RESET_SQL:
+        sequences = connection.execute(
+            text("SELECT format('%I.%I', schemaname, sequencename) FROM pg_sequences")
+        ).scalars()
+        deletes = [f'DELETE FROM "{table.name}"' for table in reversed(metadata.sorted_tables)]
+        restarts = [f"ALTER SEQUENCE {name} RESTART" for name in sequences]
+        _RESET_SQL[url] = "; ".join(deletes + restarts)
+    return _RESET_SQL[url]
+
+
 def _fresh_database_url(migrated: str, tmp_path: Path) -> str:
     if database_kind() == "postgresql":
         engine = make_engine(migrated)
-        names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
         with engine.begin() as connection:
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            connection.exec_driver_sql(_reset_sql(connection, migrated))
         engine.dispose()
         return migrated
     copy = tmp_path / "paybao.sqlite3"
