@@ -42,6 +42,7 @@ def test_finance_resends_any_merchants_notification_from_its_page(
     assert listing.text.count('class="inline resend-form"') == 2
     page = client.get(f"/admin/notifications/{mine}")
     assert page.text.count('class="attempt" data-outcome="error"') == 1
+    assert '<td title="error">连接失败</td>' in page.text  # words, the code as the title
 
     response = client.post(
         f"/admin/notifications/{mine}/resend",

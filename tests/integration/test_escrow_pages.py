@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from tests.integration.admin_support import create_operator, csrf_of
 from tests.integration.admin_support import sign_in as operator_sign_in
 from tests.integration.gateway_support import LOGIN_PASSWORD, PAYMENT_PASSWORD, make_buyer
+from tests.support.pages import visible_text
 
 from paybao.bootstrap import Platform
 from paybao.domain.escrow import EscrowStatus
@@ -57,6 +58,12 @@ def test_market_to_ruling_through_the_pages(platform: Platform, client: TestClie
     )
     no = re.search(r'id="escrow-no">([^<]+)<', page).group(1)  # type: ignore[union-attr]
     assert 'data-status="WAIT_SELLER_SEND_GOODS"' in page
+    # A user reads the status in words, never the protocol's code.
+    for html in (page, buyer.get("/market").text, seller.get("/market").text):
+        words = visible_text(html)
+        assert "等待卖家发货" in words and "WAIT_SELLER_SEND_GOODS" not in words
+    market = visible_text(buyer.get("/market").text)
+    assert "快递" in market and "express" not in market
 
     trade = f"/escrow/{no}"
     page = _post(seller, trade, f"{trade}/ship", carrier="顺丰", tracking_no="SF42")
@@ -67,6 +74,7 @@ def test_market_to_ruling_through_the_pages(platform: Platform, client: TestClie
     _post(seller, trade, f"{trade}/refuse", reason="发货时完好")
     page = _post(buyer, trade, f"{trade}/escalate", text="见照片", _image="\x89PNG fake")
     assert 'data-status="DISPUTE"' in page
+    assert "平台介入中" in visible_text(page) and "DISPUTE" not in visible_text(page)
 
     _, secret = create_operator(platform)
     admin = TestClient(client.app)
@@ -75,6 +83,7 @@ def test_market_to_ruling_through_the_pages(platform: Platform, client: TestClie
     assert f'data-escrow-no="{no}"' in queue
     case = admin.get(f"/admin/disputes/{no}").text
     assert "见照片" in case and "发货时完好" in case and "<img" in case
+    assert "平台介入中 DISPUTE" in visible_text(case)  # the operator sees the code beside
     image_path = re.search(r'src="(/admin/disputes/[^"]+/image/\d+)"', case).group(1)  # type: ignore[union-attr]
     assert admin.get(image_path).content == b"\x89PNG fake"
     page = _post(

@@ -15,6 +15,7 @@ from tests.integration.gateway_support import (
     wallet_balance,
 )
 from tests.integration.merchant_portal_support import portal_shop, post_form, sign_in
+from tests.support.pages import visible_text
 
 from paybao.bootstrap import Platform
 from paybao.domain.escrow import EscrowStatus, GoodsType
@@ -75,11 +76,14 @@ def test_the_merchant_runs_an_escrow_trade_from_the_portal(
     listing = browser.get("/merchant/escrow").text
     assert f'data-escrow-no="{unpaid.escrow_no}" data-status="WAIT_BUYER_PAY"' in listing
     assert 'href="/merchant/escrow"' in listing  # the navigation entry
+    assert 'title="WAIT_BUYER_PAY">等待买家付款</span>' in listing  # words, the code as title
     service.pay(unpaid.escrow_no, buyer_id, PAYMENT_PASSWORD)
     no = unpaid.escrow_no
 
     page = _act(browser, no, "ship", carrier="顺丰", tracking_no="SF7")
     assert 'data-status="WAIT_BUYER_CONFIRM_GOODS"' in page and "顺丰 SF7" in page
+    assert "等待买家确认收货 WAIT_BUYER_CONFIRM_GOODS" in visible_text(page)
+    assert 'data-goods-type="express">快递<' in page
     shipped = service.get(no)
     assert shipped.shipped_at_us is not None
     assert shipped.confirm_due_at_us == shipped.shipped_at_us + 10 * DAY_US

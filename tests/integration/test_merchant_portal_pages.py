@@ -25,6 +25,7 @@ from tests.integration.merchant_portal_support import (
     post_form,
     sign_in,
 )
+from tests.support.pages import visible_text
 
 from paybao.adapters.alipay.keys import generate_key_pair
 from paybao.bootstrap import Platform
@@ -62,6 +63,9 @@ def test_trades_search_by_out_trade_no_trade_no_and_date(
     listing = shop_client.get("/merchant/trades")
     assert listing.status_code == 200
     assert trade_nos(listing.text) == [second.trade_no, first.trade_no]  # newest first
+    # The status in words, its protocol code kept beside them for the merchant's developer.
+    assert visible_text(listing.text).count("Paid") == 2
+    assert listing.text.count('data-status="TRADE_SUCCESS" title="TRADE_SUCCESS"') == 2
     by_out = shop_client.get("/merchant/trades", params={"out_trade_no": "A-1"})
     assert trade_nos(by_out.text) == [first.trade_no]
     by_no = shop_client.get("/merchant/trades", params={"trade_no": second.trade_no})
@@ -143,6 +147,8 @@ def test_refund_from_the_page_is_idempotent_and_shows_in_the_detail(
     page = shop_client.get(done.headers["location"])
     assert f'data-out-request-no="{request_no}"' in page.text
     assert 'role="status"' in page.text and 'id="refunded">3.00<' in page.text
+    status = re.search(r'id="status">(.*?)</dd>', page.text).group(1)  # type: ignore[union-attr]
+    assert visible_text(status) == "Paid TRADE_SUCCESS"
 
 
 def test_refund_from_the_page_refuses_too_much_and_bad_amounts_then_refunds_the_rest(
@@ -161,6 +167,7 @@ def test_refund_from_the_page_refuses_too_much_and_bad_amounts_then_refunds_the_
     closed = shop_client.get(path)
     assert 'data-status="TRADE_CLOSED"' in closed.text and 'id="refund-form"' not in closed.text
     assert "缺货" in closed.text
+    assert "Closed TRADE_CLOSED" in visible_text(closed.text)
 
 
 def test_refund_needs_a_csrf_token(platform: Platform, shop: Shop, shop_client: TestClient) -> None:
@@ -176,6 +183,7 @@ def test_keys_page_shows_keys_and_replaces_the_app_key_refusing_a_bad_pem(
     keys = shop_client.get("/merchant/keys")
     assert keys.status_code == 200
     assert "2021000000000777" in keys.text
+    assert 'class="app-status" data-status="active">Active<' in keys.text
     assert platform.services["platform_key"].public_pem.strip()[:60] in keys.text
     before = platform.services["merchants"].app("2021000000000777").public_key
     bad = post_form(
@@ -221,6 +229,7 @@ def test_notification_log_lists_attempts_and_resend_delivers_again(
     assert log.status_code == 200
     notify_id = re.search(r'class="card notification" data-notify-id="([^"]+)"', log.text).group(1)  # type: ignore[union-attr]
     assert log.text.count('class="attempt" data-outcome="error"') == 1
+    assert "Unreachable" in visible_text(log.text) and '<td title="error">' in log.text
     assert f"/merchant/trades/{trade.trade_no}" in log.text
     resent = post_form(
         shop_client, "/merchant/notifications", f"/merchant/notifications/{notify_id}/resend", {}

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+import paybao.web.status_texts  # noqa: F401  (registers the status words in TEXTS)
 from paybao.adapters.db.admin_notify_queries import STATUSES, notifications_page
 from paybao.adapters.db.admin_queries import audit_page, operator_names
 from paybao.domain.errors import DomainError, NotFound

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
+import paybao.web.status_texts  # noqa: F401  (registers the status words in TEXTS)
 from paybao.domain.coupons import NO_COUPONS, CouponChoice, CouponNotApplicable
 from paybao.domain.errors import DomainError
 from paybao.domain.escrow import EscrowStatus, GoodsType, goods_type_of

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
+import paybao.web.status_texts  # noqa: F401  (registers the status words in TEXTS)
 from paybao.domain.errors import DomainError, InvalidInput
 from paybao.domain.escrow import EscrowEvent, EscrowNotFound, EscrowStatus, next_status
 from paybao.services.escrow import IMAGE_BYTES_MAX, Escrow, EscrowService, Evidence, Party
@@ -73,17 +74,6 @@ portal.add_texts(
         },
         "escrow_timer_operator": {"zh": "等待平台裁决", "en": "Waiting for the platform"},
         "escrow_timer_ship": {"zh": "等待发货(无计时)", "en": "Waiting for shipment (no timer)"},
-        "escrow_status_WAIT_BUYER_PAY": {"zh": "等待买家付款", "en": "Waiting for payment"},
-        "escrow_status_WAIT_SELLER_SEND_GOODS": {"zh": "等待发货", "en": "Waiting for shipment"},
-        "escrow_status_WAIT_BUYER_CONFIRM_GOODS": {
-            "zh": "等待买家确认收货",
-            "en": "Waiting for the buyer to confirm",
-        },
-        "escrow_status_REFUNDING": {"zh": "退款申请中", "en": "Refund requested"},
-        "escrow_status_REFUND_REFUSED": {"zh": "已拒绝退款", "en": "Refund refused"},
-        "escrow_status_DISPUTE": {"zh": "平台介入中", "en": "In dispute"},
-        "escrow_status_TRADE_FINISHED": {"zh": "交易完成", "en": "Finished"},
-        "escrow_status_TRADE_CLOSED": {"zh": "交易关闭", "en": "Closed"},
     }
 )
 portal.MERCHANT_ERRORS.update(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+import paybao.web.status_texts  # noqa: F401  (registers the status words in TEXTS)
 from paybao.domain.errors import DomainError, NotFound
 from paybao.web import pages_merchant as portal
 from paybao.web.errors import status_for
@@ -25,6 +26,7 @@ portal.add_texts(
         "upload_key": {"zh": "更换应用公钥", "en": "Replace the app public key"},
         "key_replaced": {"zh": "应用公钥已更换", "en": "App public key replaced"},
         "save": {"zh": "保存", "en": "Save"},
+        "app_status": {"zh": "应用状态", "en": "App status"},
         "notify_id": {"zh": "通知 ID", "en": "Notify ID"},
         "event": {"zh": "事件", "en": "Event"},
         "attempts": {"zh": "推送记录", "en": "Attempts"},

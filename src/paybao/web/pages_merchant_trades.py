@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+import paybao.web.status_texts  # noqa: F401  (registers the status words in TEXTS)
 from paybao.domain.account_class import CHINA_TZ
 from paybao.domain.errors import DomainError, InvalidInput
 from paybao.domain.money import parse_yuan
