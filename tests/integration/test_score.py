@@ -26,6 +26,7 @@ from paybao.domain.account_class import CHINA_TZ
 from paybao.domain.errors import DomainError
 from paybao.domain.score import Purpose, ScoreFacts
 from paybao.domain.trades import Funding
+from paybao.services.score import AdmissionQuery
 from paybao.services.trades import Trade
 
 
@@ -264,6 +265,17 @@ def test_rest_shows_nothing_until_switched_on(platform: Platform, client: TestCl
 def test_operators_see_the_score_read_only(platform: Platform, client: TestClient) -> None:
     alice = switched_on(platform, person(platform, "13800000151", balance_fen=800_00))
     bob = person(platform, "13800000152", "李四")
+    shop = make_shop(platform)
+    asked = AdmissionQuery(
+        app_id=shop.app.app_id,
+        merchant_id=shop.merchant.id,
+        transaction_id="adm-ops-1",
+        fingerprint="adm-ops-1",
+        threshold=400,
+        id_number=alice.id_number,
+        name=alice.name,
+    )
+    assert score_of(platform).answer(asked).outcome.value == "Y"
     _, secret = create_operator(platform)
     assert sign_in(client, secret).status_code == 303  # type: ignore[attr-defined]
     page = client.get(f"/admin/users/{alice.user_id}").text
@@ -271,6 +283,8 @@ def test_operators_see_the_score_read_only(platform: Platform, client: TestClien
     assert f'id="score-admin-total">{total} ·' in page
     assert page.count("<tr data-dimension=") == 5
     assert 'id="score-admin-card" data-scoring="yes"' in page
+    # A merchant's check in words, its code beside them for the operator.
+    assert 'data-outcome="Y">通过 <code class="muted">Y</code>' in page
     other = client.get(f"/admin/users/{bob.user_id}").text
     assert 'data-scoring="no"' in other and "用户未开启信用分" in other
     assert snapshot_rows(platform) == [(alice.user_id, snapshot_rows(platform)[0][1])]
