@@ -26,6 +26,7 @@ from fastapi import Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from paybao.domain.topup_channels import PARTNER_NAME_LENGTH_MAX
 from paybao.services.cash_topup_partners import (
     DEPOSIT_FEN_MAX,
     REFERENCE_LENGTH_MAX,
@@ -38,9 +39,9 @@ from paybao.web.admin_access import AdminCaller, operator_action
 from paybao.web.api_admin_support import Admin, Before, admin_router, caller_of, next_before
 from paybao.web.api_wallet import idempotent
 from paybao.web.deps import ROW_ID_MAX
-from paybao.web.pages_cash_topup_admin import FIELD_LENGTH_MAX
 
 DEPOSITS_PAGE_SIZE = 20  # the console's
+KIND_LENGTH_MAX = 64  # as the console's form reads it; the service names the kinds
 
 router = admin_router("/cash-partners", "admin: cash partners")
 PartnerId = Annotated[int, Path(ge=1, le=ROW_ID_MAX)]
@@ -83,8 +84,8 @@ class NewPartnerOut(BaseModel):
 
 
 class RegisterIn(BaseModel):
-    name: str = Field(min_length=1, max_length=FIELD_LENGTH_MAX)
-    kind: str = Field(min_length=1, max_length=FIELD_LENGTH_MAX)
+    name: str = Field(min_length=1, max_length=PARTNER_NAME_LENGTH_MAX)
+    kind: str = Field(min_length=1, max_length=KIND_LENGTH_MAX)
 
 
 class DepositIn(BaseModel):

@@ -19,14 +19,15 @@ from typing import Annotated, Any
 from fastapi import Query, Request
 from pydantic import BaseModel, Field
 
+from paybao.domain.bills import china_day_of
+from paybao.domain.reconcile_days import DAY_TEXT_LENGTH, day_to_reconcile
 from paybao.services.day_close import RUN_LIST_LIMIT_MAX
 from paybao.services.reconcile import ReconcileReport
 from paybao.web.admin_access import operator_action
 from paybao.web.api_admin_support import Admin, admin_router, caller_of
-from paybao.web.pages_admin_reconcile import RUNS_SHOWN_MAX, _china_today, _day_to_run
 
 DIFFERENCES_SHOWN_MAX = 100
-DAY_LENGTH_MAX = 10  # 2026-01-31
+RUNS_PAGE_MAX = min(30, RUN_LIST_LIMIT_MAX)  # the console's
 
 log = logging.getLogger(__name__)
 router = admin_router("/reconcile", "admin: reconciliation")
@@ -58,7 +59,7 @@ class RunsOut(BaseModel):
 
 
 class RunIn(BaseModel):
-    day: str | None = Field(default=None, min_length=1, max_length=DAY_LENGTH_MAX)
+    day: str | None = Field(default=None, min_length=1, max_length=DAY_TEXT_LENGTH)
 
 
 def _differences(found: list[dict[str, Any]]) -> list[DifferenceOut]:
@@ -106,7 +107,7 @@ def _report(report: ReconcileReport) -> RunOut:
 @router.get("/runs", response_model=RunsOut)
 def runs(
     platform: Admin,
-    limit: Annotated[int, Query(ge=1, le=min(RUNS_SHOWN_MAX, RUN_LIST_LIMIT_MAX))] = 10,
+    limit: Annotated[int, Query(ge=1, le=RUNS_PAGE_MAX)] = 10,
 ) -> RunsOut:
     return RunsOut(runs=[_saved(r) for r in platform.services["day_close"].recent_runs(limit)])
 
@@ -114,8 +115,8 @@ def runs(
 @router.post("/runs", response_model=RunOut)
 @operator_action("reconcile.run")
 def run_now(body: RunIn, request: Request, platform: Admin) -> RunOut:
-    today = _china_today(request)
-    day = _day_to_run(body.day or (today - timedelta(days=1)).isoformat(), today)
+    today = china_day_of(platform.clock.now_us())
+    day = day_to_reconcile(body.day, today) if body.day else today - timedelta(days=1)
     caller = caller_of(request)
     report = platform.services["day_close"].run_and_save(
         day, operator_id=caller.operator_id, actor=caller.actor

@@ -32,9 +32,9 @@ from paybao.services.risk import (
 from paybao.web.admin_access import operator_action
 from paybao.web.api_admin_support import Admin, Before, admin_router, caller_of, next_before
 from paybao.web.deps import ROW_ID_MAX
-from paybao.web.pages_risk import DECISIONS_SHOWN
 
 PHONE_LENGTH_MAX = 32
+DECISIONS_PAGE_SIZE = 50  # the console's
 
 router = admin_router("/risk", "admin: risk")
 
@@ -120,7 +120,7 @@ def decisions(
     platform: Admin,
     waiting: bool = False,
     before: Before = None,
-    limit: Annotated[int, Query(ge=1, le=DECISIONS_PAGE_MAX)] = DECISIONS_SHOWN,
+    limit: Annotated[int, Query(ge=1, le=DECISIONS_PAGE_MAX)] = DECISIONS_PAGE_SIZE,
 ) -> DecisionsOut:
     found = _risk(platform).decisions(unreviewed=waiting, limit=limit, before_id=before)
     return DecisionsOut(

@@ -8,7 +8,7 @@
   A frozen account receives money but cannot pay, transfer or withdraw. Repeating it changes
   nothing more (one more audit row).
 
-Personal data is masked exactly as the console masks it (the console's own `mask_user`): phone
+Personal data is masked exactly as the console masks it (web/admin_views.py `mask_user`): phone
 138****0000, real name *小明, ID number 1101**********123X, cards 6222 **** **** 1234.
 """
 
@@ -23,9 +23,9 @@ from paybao.domain.cards import mask_card_number
 from paybao.domain.errors import InvalidInput
 from paybao.services.users import UserRecord
 from paybao.web.admin_access import operator_action
+from paybao.web.admin_views import REASON_LEN_MAX, USERS_PAGE_SIZE, UserLine, mask_user
 from paybao.web.api_admin_support import Admin, admin_router, caller_of
 from paybao.web.deps import ROW_ID_MAX
-from paybao.web.pages_admin_users import REASON_LEN_MAX, USERS_PAGE_SIZE, UserLine, mask_user
 
 QUERY_LENGTH_MAX = 32  # what the users service searches on at most
 STATUS_BY_ACTION = {"freeze": "frozen", "unfreeze": "active"}

@@ -15,17 +15,15 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from paybao.domain.account_class import CHINA_TZ
-from paybao.domain.errors import DomainError, InvalidInput
-from paybao.services.clock import datetime_from_us
+from paybao.domain.bills import china_day_of
+from paybao.domain.errors import DomainError
+from paybao.domain.reconcile_days import day_to_reconcile
 from paybao.web import pages_admin as admin
 from paybao.web.deps import platform_of
 from paybao.web.errors import status_for
 from paybao.web.i18n import lang_of
 
 RUNS_SHOWN_MAX = 30
-# How far back an operator may re-run: bank statements and bills are kept about 30 months.
-DAYS_BACK_MAX = 30 * 31
 
 log = logging.getLogger(__name__)
 router = APIRouter(
@@ -74,18 +72,7 @@ admin.ADMIN_ERRORS.setdefault(
 
 
 def _china_today(request: Request) -> date:
-    now_us = platform_of(request).clock.now_us()
-    return datetime_from_us(now_us).astimezone(CHINA_TZ).date()
-
-
-def _day_to_run(text: str, today: date) -> date:
-    try:
-        day = date.fromisoformat(text.strip()[:10])
-    except ValueError:
-        raise InvalidInput("dates look like 2026-01-31", code="invalid_date") from None
-    if day > today or day < today - timedelta(days=DAYS_BACK_MAX):
-        raise InvalidInput("the day must be past, within the kept history", code="invalid_date")
-    return day
+    return china_day_of(platform_of(request).clock.now_us())
 
 
 def _kind_label(lang: str, kind: str) -> str:
@@ -125,7 +112,7 @@ def reconcile_page(request: Request) -> HTMLResponse:
 async def run_now(request: Request, operator_id: int = Depends(admin.require_operator)) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
     try:
-        day = _day_to_run(form.get("day", ""), _china_today(request))
+        day = day_to_reconcile(form.get("day", ""), _china_today(request))
     except DomainError as error:
         context = admin.admin_error(request, error)
         return _render(request, status_for(error), day=form.get("day", "")[:10], **context)

@@ -2,12 +2,11 @@
 page, and freeze/unfreeze with a reason.
 
 Personal data never leaves the server in full: phone, real name, ID number and card numbers
-are masked with the domain helpers before they reach a template.
+are masked (web/admin_views.py, shared with the admin REST API) before they reach a template.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -17,8 +16,8 @@ from paybao.adapters.db.admin_queries import audit_page, operator_names, usage_o
 from paybao.domain.account_class import AccountClass
 from paybao.domain.cards import mask_card_number
 from paybao.domain.errors import DomainError, InvalidInput, NotFound
-from paybao.domain.identity import mask_id_number, mask_phone, mask_real_name
 from paybao.services.users import UserRecord, usage_period
+from paybao.web.admin_views import REASON_LEN_MAX, USERS_PAGE_SIZE, mask_user
 from paybao.web.deps import platform_of
 from paybao.web.i18n import lang_of
 from paybao.web.pages_admin import (
@@ -34,9 +33,7 @@ from paybao.web.pages_admin import (
 )
 from paybao.web.pages_score import page_context as score_context
 
-USERS_PAGE_SIZE = 50
 USER_AUDIT_ROWS = 20
-REASON_LEN_MAX = 500
 
 router = APIRouter(
     prefix="/admin", include_in_schema=False, dependencies=[Depends(require_operator)]
@@ -78,38 +75,6 @@ ADMIN_ERRORS.update(
         "user_not_found": {"zh": "没有这个用户", "en": "No such user"},
     }
 )
-
-
-@dataclass(frozen=True, slots=True)
-class UserLine:
-    """One user as the console shows it: masked, with the class limit and what is used."""
-
-    id: int
-    phone: str
-    real_name: str
-    id_number: str
-    account_class: str
-    used_fen: int | None
-    limit_fen: int | None
-    status: str
-    step: str
-    cards: list[str]
-
-
-def mask_user(row: Any, usage: tuple[int, int] | None, cards: list[str]) -> UserLine:
-    used_fen, limit_fen = usage if usage is not None else (None, None)
-    return UserLine(
-        id=int(row.id),
-        phone=mask_phone(row.phone),
-        real_name=mask_real_name(row.real_name) if row.real_name else "-",
-        id_number=mask_id_number(row.id_number) if row.id_number else "-",
-        account_class=row.account_class or "-",
-        used_fen=used_fen,
-        limit_fen=limit_fen,
-        status=row.status,
-        step=row.step,
-        cards=cards,
-    )
 
 
 def _usage_line(request: Request, rows: list[Any]) -> dict[int, tuple[int, int]]:
