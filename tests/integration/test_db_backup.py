@@ -1,6 +1,8 @@
 """`paybao db backup|verify-backup|restore|status` on the test database (SQLite, or PostgreSQL
 when PAYBAO_TEST_DATABASE_URL is set): consistent snapshots under concurrent writes, corruption
-and manifest mismatches caught, restores into empty databases only."""
+and manifest mismatches caught, restores into empty databases only; compressed and encrypted
+archives round trip, a wrong key, a flipped byte or a cut file restore nothing, and the plain
+archives of earlier versions still verify and restore."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from tests.conftest import database_kind
 from typer.testing import CliRunner
 
 from paybao import __version__
+from paybao.adapters import backup_crypto
 from paybao.adapters.db.backup import BackupFiles
 from paybao.adapters.db.engine import make_engine
 from paybao.adapters.db.migrate import upgrade
@@ -84,7 +87,7 @@ def _transfer_count(url: str) -> int:
     return int(count or 0)
 
 
-def _service(**files: float) -> BackupService:
+def _service(**files: object) -> BackupService:
     return BackupService(
         BackupFiles(**files),  # type: ignore[arg-type]
         _reconcile_at,
@@ -157,7 +160,7 @@ def test_backup_while_writing_is_one_consistent_snapshot(
 
 def test_verify_detects_a_flipped_byte_in_the_dump(env: Settings, tmp_path: Path) -> None:
     path = tmp_path / "b.tar"
-    _backup(env, path)
+    _backup(env, path, "--no-compress")  # a plain tar: the flip lands in the dump itself
     assert runner.invoke(app, ["db", "verify-backup", str(path)]).exit_code == 0
     with tarfile.open(path) as tar:
         dump = next(m for m in tar if m.name.startswith("database."))
@@ -369,3 +372,218 @@ def _drop_older(url: str) -> None:
     with admin.connect() as connection:
         connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
     admin.dispose()
+
+
+# --- compression and encryption -------------------------------------------------------------
+
+
+@pytest.fixture
+def key_file(tmp_path: Path) -> Path:
+    path = tmp_path / "backup.key"
+    done = runner.invoke(app, ["db", "backup-key", "new", str(path)])
+    assert done.exit_code == 0, done.output
+    return path
+
+
+def _is_empty(url: str) -> bool:
+    return BackupFiles().is_empty(url)
+
+
+def _restore(path: Path, url: str, *args: str) -> tuple[int, str]:
+    done = runner.invoke(app, ["db", "restore", str(path), "--database-url", url, "--yes", *args])
+    return done.exit_code, done.output
+
+
+def test_a_compressed_backup_round_trips(
+    env: Settings, platform: Platform, tmp_path: Path, empty_url: str
+) -> None:
+    wallets = _fund(platform, range(1, 4), 2_500)
+    expected = {u: platform.ledger.balance(w).balance_fen for u, w in wallets.items()}
+    plain, packed = tmp_path / "plain.tar", tmp_path / "packed.bak"
+    _backup(env, plain, "--no-compress")
+    done = runner.invoke(app, ["db", "backup", "--to", str(packed), "--json"])
+    assert done.exit_code == 0, done.output
+    written = json.loads(done.stdout)
+    assert written["manifest"]["archive"] == {"compression": "gzip", "encryption": None}
+    assert packed.read_bytes()[:2] == b"\x1f\x8b"  # gzip by default, whatever the name
+    assert written["archive_bytes"] == packed.stat().st_size < plain.stat().st_size
+    verified = runner.invoke(app, ["db", "verify-backup", str(packed), "--json"])
+    assert verified.exit_code == 0, verified.output
+    assert json.loads(verified.output)["archive"]["compression"] == "gzip"
+    code, output = _restore(packed, empty_url, "--json")
+    assert code == 0, output
+    assert json.loads(output)["money"]["ledger_transfers"] == 3
+    restored = build_platform(
+        Settings(
+            database_url=empty_url, sandbox=True, data_dir=tmp_path, run_worker_in_server=False
+        )
+    )
+    try:
+        for user_id, wallet_id in wallets.items():
+            assert restored.ledger.balance(wallet_id).balance_fen == expected[user_id]
+    finally:
+        restored.close()
+
+
+def test_an_encrypted_backup_round_trips_with_its_key_only(
+    env: Settings,
+    platform: Platform,
+    tmp_path: Path,
+    empty_url: str,
+    key_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _fund(platform, range(1, 3), 900)
+    platform_key = (env.data_dir / "platform_rsa_private.pem").read_bytes()
+    path = tmp_path / "b.bak"
+    monkeypatch.setenv("PAYBAO_BACKUP_KEY_FILE", str(key_file))  # the variable works as the option
+    _backup(env, path, "--with-keys")
+    monkeypatch.delenv("PAYBAO_BACKUP_KEY_FILE")
+    sealed = path.read_bytes()
+    assert sealed.startswith(backup_crypto.MAGIC)
+    assert b"PRIVATE KEY" not in sealed and b"manifest.json" not in sealed
+    # Without the key: refused clearly, by verify, restore and status alike.
+    for args in (["verify-backup", str(path)], ["restore", str(path), "--database-url", empty_url]):
+        refused = runner.invoke(
+            app, ["db", *args, "--yes"] if args[0] == "restore" else ["db", *args]
+        )
+        assert refused.exit_code == 2, refused.output
+        assert "error: backup_key_required" in refused.output
+        assert "encrypted: pass --encrypt-key-file" in refused.output
+    assert _is_empty(empty_url)
+    status = runner.invoke(app, ["db", "status", "--backup", str(path), "--json"])
+    assert status.exit_code == 0, status.output
+    described = json.loads(status.output)
+    assert described["archive"] == {"compression": None, "encryption": backup_crypto.ALGORITHM}
+    assert described["manifest"] is None
+    opened = runner.invoke(
+        app, ["db", "status", "--backup", str(path), "--encrypt-key-file", str(key_file), "--json"]
+    )
+    assert opened.exit_code == 0, opened.output
+    assert json.loads(opened.output)["manifest"]["archive"] == {
+        "compression": "gzip",
+        "encryption": backup_crypto.ALGORITHM,
+    }
+    # With it: verified and restored, keys included.
+    with_key = ["--encrypt-key-file", str(key_file)]
+    verified = runner.invoke(app, ["db", "verify-backup", str(path), *with_key])
+    assert verified.exit_code == 0, verified.output
+    assert "archive: gzip-compressed, encrypted (aes-256-gcm-stream/1)" in verified.output
+    keys_to = tmp_path / "new-data"
+    code, output = _restore(path, empty_url, *with_key, "--keys-to", str(keys_to), "--json")
+    assert code == 0, output
+    report = json.loads(output)
+    assert report["money"]["ledger_transfers"] == 2 and report["money"]["balanced"]
+    assert report["archive"]["encryption"] == backup_crypto.ALGORITHM
+    assert (keys_to / "platform_rsa_private.pem").read_bytes() == platform_key
+
+
+def test_a_wrong_key_restores_nothing(
+    env: Settings, tmp_path: Path, empty_url: str, key_file: Path
+) -> None:
+    path = tmp_path / "b.bak"
+    _backup(env, path, "--encrypt-key-file", str(key_file))
+    other = tmp_path / "other.key"
+    assert runner.invoke(app, ["db", "backup-key", "new", str(other)]).exit_code == 0
+    refused = runner.invoke(
+        app, ["db", "verify-backup", str(path), "--encrypt-key-file", str(other)]
+    )
+    assert refused.exit_code == 2, refused.output
+    assert "error: backup_key_wrong" in refused.output
+    code, output = _restore(path, empty_url, "--encrypt-key-file", str(other))
+    assert code == 2 and "error: backup_key_wrong" in output
+    assert _is_empty(empty_url)
+    not_a_key = tmp_path / "not.key"
+    not_a_key.write_text("hello\n")
+    code, output = _restore(path, empty_url, "--encrypt-key-file", str(not_a_key))
+    assert code == 2 and "error: backup_key_invalid" in output
+
+
+def _sealed_backup(env: Settings, path: Path, key: bytes) -> int:
+    """An encrypted backup in small chunks (several even for the test database); the number of
+    sealed chunks."""
+    service = _service(key=key, chunk_bytes=backup_crypto.CHUNK_BYTES_MIN)
+    service.backup(env.resolved_database_url(), path, data_dir=env.data_dir, with_keys=False)
+    body = path.stat().st_size - backup_crypto.HEADER_BYTES
+    sealed = backup_crypto.CHUNK_BYTES_MIN + backup_crypto.TAG_BYTES
+    return -(-body // sealed)
+
+
+def _refused_and_nothing_restored(
+    env: Settings, path: Path, key: bytes, empty_url: str, tmp_path: Path
+) -> None:
+    report = _service(key=key).verify(path, env.resolved_database_url())
+    assert not report.ok and report.reconcile is None
+    assert [p.kind for p in report.problems] == ["backup_corrupt"]
+    with pytest.raises(BackupFailed) as caught:
+        _service(key=key).restore(path, empty_url, keys_to=tmp_path / "keys")
+    assert caught.value.code == "backup_corrupt"
+    assert _is_empty(empty_url)
+    assert not (tmp_path / "keys").exists()
+
+
+def test_a_flipped_byte_in_an_encrypted_archive_restores_nothing(
+    env: Settings, platform: Platform, tmp_path: Path, empty_url: str, key_file: Path
+) -> None:
+    _fund(platform, range(1, 3), 100)
+    key = backup_crypto.read_key_file(key_file)
+    path = tmp_path / "b.bak"
+    chunks = _sealed_backup(env, path, key)
+    assert chunks >= 3
+    assert _service(key=key).verify(path, env.resolved_database_url()).ok
+    with path.open("r+b") as handle:
+        handle.seek(path.stat().st_size // 2)
+        byte = handle.read(1)
+        handle.seek(-1, os.SEEK_CUR)
+        handle.write(bytes([byte[0] ^ 0x01]))
+    _refused_and_nothing_restored(env, path, key, empty_url, tmp_path)
+    done = runner.invoke(
+        app, ["db", "verify-backup", str(path), "--encrypt-key-file", str(key_file)]
+    )
+    assert done.exit_code == 1, done.output
+    assert "BAD backup_corrupt" in done.output and "does not authenticate" in done.output
+
+
+def test_an_encrypted_archive_without_its_last_chunk_restores_nothing(
+    env: Settings, platform: Platform, tmp_path: Path, empty_url: str, key_file: Path
+) -> None:
+    _fund(platform, range(1, 3), 100)
+    key = backup_crypto.read_key_file(key_file)
+    path = tmp_path / "b.bak"
+    chunks = _sealed_backup(env, path, key)
+    assert chunks >= 2
+    sealed = backup_crypto.CHUNK_BYTES_MIN + backup_crypto.TAG_BYTES
+    keep = backup_crypto.HEADER_BYTES + (chunks - 1) * sealed  # every chunk but the last
+    assert keep < path.stat().st_size
+    path.write_bytes(path.read_bytes()[:keep])
+    # Whole chunks only: the gzip stream inside may well look complete; the seal does not.
+    _refused_and_nothing_restored(env, path, key, empty_url, tmp_path)
+
+
+def test_an_old_uncompressed_archive_still_verifies_and_restores(
+    env: Settings, platform: Platform, tmp_path: Path, empty_url: str, key_file: Path
+) -> None:
+    _fund(platform, range(1, 4), 300)
+    path = tmp_path / "paybao-old.tar.gz"  # a misleading name: the magic bytes decide
+    _backup(env, path, "--with-keys")
+    members = _members(path)
+    manifest = json.loads(members["manifest.json"])
+    del manifest["archive"]  # as the versions before compression wrote it
+    members["manifest.json"] = json.dumps(manifest).encode()
+    _rewrite(path, members)  # a plain tar, the old way
+    assert path.read_bytes()[:2] != b"\x1f\x8b"
+    status = runner.invoke(app, ["db", "status", "--backup", str(path), "--json"])
+    described = json.loads(status.output)
+    assert described["archive"] == {"compression": "none", "encryption": None}
+    assert "archive" not in described["manifest"]
+    # A key set for new backups does not stand in the way of reading an old plain one.
+    with_key = ["--encrypt-key-file", str(key_file)]
+    verified = runner.invoke(app, ["db", "verify-backup", str(path), *with_key])
+    assert verified.exit_code == 0, verified.output
+    assert "archive: uncompressed, not encrypted" in verified.output
+    code, output = _restore(path, empty_url, "--keys-to", str(tmp_path / "k"), "--json")
+    assert code == 0, output
+    report = json.loads(output)
+    assert report["money"]["ledger_transfers"] == 3 and report["money"]["balanced"]
+    assert report["archive"] == {"compression": "none", "encryption": None}
+    assert sorted(report["keys_written"]) == sorted(k["name"] for k in manifest["keys"])

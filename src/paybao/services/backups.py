@@ -3,7 +3,10 @@
 The decisions live here; the I/O (SQLite's online backup API, pg_dump/pg_restore, the archive
 file, scratch databases) sits behind `BackupIO` (adapters/db/backup.py). A backup is one archive
 holding the database dump, a manifest (revision, version, the dump's sha256 and the money facts
-read in the dump's own snapshot) and, on request, the key files of the data folder.
+read in the dump's own snapshot) and, on request, the key files of the data folder. The archive
+is gzip-compressed by default and, with a key, encrypted (adapters/backup_crypto.py); the
+manifest records both (`ArchiveForm`), and reading tells them from the file's magic bytes, so
+the plain archives of earlier versions still verify and restore.
 
 Verification restores into a scratch database, compares the money facts with the manifest,
 upgrades to head and runs the very checks of `paybao reconcile` (through `reconcile_at`).
@@ -23,6 +26,9 @@ from paybao.services.reconcile import Difference, ReconcileReport
 ARCHIVE_FORMAT = "paybao-backup/1"
 DIALECTS = ("sqlite", "postgresql")
 CURRENCIES_MAX = 64
+COMPRESSIONS = ("gzip", "none")
+# Without these an archive cannot be checked at all: the run is refused, not the backup judged.
+KEY_CODES = frozenset({"backup_key_required", "backup_key_wrong", "backup_key_invalid"})
 
 
 class BackupFailed(DomainError):
@@ -75,6 +81,33 @@ class MoneyFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class ArchiveForm:
+    """How the archive file wraps its tar: compression ("gzip" or "none") and encryption (the
+    algorithm's name, or None)."""
+
+    compression: str = "none"
+    encryption: str | None = None
+
+    def describe(self) -> str:
+        packed = "uncompressed" if self.compression == "none" else f"{self.compression}-compressed"
+        sealed = f"encrypted ({self.encryption})" if self.encryption else "not encrypted"
+        return f"{packed}, {sealed}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"compression": self.compression, "encryption": self.encryption}
+
+    @classmethod
+    def from_json(cls, data: Any) -> ArchiveForm:
+        if not isinstance(data, dict) or data.get("compression") not in COMPRESSIONS:
+            raise _unreadable("manifest archive form is not readable")
+        encryption = data.get("encryption")
+        return cls(str(data["compression"]), None if encryption is None else str(encryption))
+
+
+PLAIN = ArchiveForm()
+
+
+@dataclass(frozen=True, slots=True)
 class KeyEntry:
     name: str
     sha256: str
@@ -94,9 +127,11 @@ class Manifest:
     # copy, PostgreSQL dumps an exported snapshot the facts were read in).
     same_snapshot: bool
     keys: tuple[KeyEntry, ...] = ()
+    # How the archive was written; None in the manifests of archives from before compression.
+    archive: ArchiveForm | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        found = {
             "format": ARCHIVE_FORMAT,
             "created_at": self.created_at,
             "dialect": self.dialect,
@@ -107,6 +142,9 @@ class Manifest:
             "same_snapshot": self.same_snapshot,
             "keys": [{"name": k.name, "sha256": k.sha256} for k in self.keys],
         }
+        if self.archive is not None:
+            found["archive"] = self.archive.to_json()
+        return found
 
     @classmethod
     def from_json(cls, data: Any) -> Manifest:
@@ -129,6 +167,7 @@ class Manifest:
             money=MoneyFacts.from_json(data.get("money")),
             same_snapshot=bool(data.get("same_snapshot")),
             keys=tuple(KeyEntry(str(k.get("name")), str(k.get("sha256"))) for k in keys),
+            archive=ArchiveForm.from_json(data["archive"]) if "archive" in data else None,
         )
 
 
@@ -153,11 +192,13 @@ class OpenedArchive:
     dump_bytes: int
     key_sha256: Mapping[str, str]
     key_paths: Mapping[str, Path]
+    form: ArchiveForm = PLAIN  # as read from the file's magic bytes
 
 
 @dataclass(slots=True)
 class VerifyReport:
     manifest: Manifest | None = None
+    form: ArchiveForm | None = None
     problems: list[Difference] = field(default_factory=list)
     restored_money: MoneyFacts | None = None
     reconcile: ReconcileReport | None = None
@@ -175,9 +216,13 @@ class RestoreReport:
     revisions_after_upgrade: tuple[str, ...]
     money: MoneyFacts
     keys_written: tuple[str, ...]
+    form: ArchiveForm = PLAIN
 
 
 class BackupIO(Protocol):
+    # How `write_archive` wraps the archives it writes (the adapter's configuration).
+    archive_form: ArchiveForm
+
     def work_dir(self, near: Path) -> AbstractContextManager[Path]:
         """A private folder beside `near` (same file system), removed afterwards."""
         ...
@@ -195,7 +240,10 @@ class BackupIO(Protocol):
         replaces an existing file."""
         ...
 
-    def open_archive(self, path: Path, work_dir: Path) -> OpenedArchive: ...
+    def open_archive(self, path: Path, work_dir: Path) -> OpenedArchive:
+        """Tell the form from the magic bytes, authenticate and unpack everything (an encrypted
+        archive to its final chunk) before returning; `BackupFailed` when it does not open."""
+        ...
 
     def scratch_database(
         self, dialect: str, server_url: str, work_dir: Path
@@ -245,6 +293,7 @@ class BackupService:
                 money=snap.money,
                 same_snapshot=snap.same_snapshot,
                 keys=tuple(KeyEntry(k.name, self.io.file_sha256(k)) for k in keys),
+                archive=self.io.archive_form,
             )
             # An unbalanced ledger is still backed up (it is evidence); the CLI says so.
             self.io.write_archive(to, manifest.to_json(), snap.dump_path, keys)
@@ -256,9 +305,14 @@ class BackupService:
             try:
                 opened = self.io.open_archive(path, work)
             except BackupFailed as error:
-                report.problems.append(Difference(error.code, str(path), "", error.message))
+                if error.code in KEY_CODES:
+                    raise  # no key, or the wrong one: nothing was learnt about the backup
+                said = error.message
+                subject = said if str(path) in said else f"{path}: {said}"
+                report.problems.append(Difference(error.code, subject))
                 return report
             report.manifest = opened.manifest
+            report.form = opened.form
             report.problems += archive_problems(opened)
             if report.problems:
                 return report  # never restore a dump that is not the one the manifest names
@@ -297,7 +351,9 @@ class BackupService:
             self.io.upgrade(target_url)
             after, money = self.io.read_facts(target_url)
             written = self.io.write_keys(opened.key_paths, keys_to) if keys_to else []
-        return RestoreReport(opened.manifest, before, after, money, tuple(written))
+        return RestoreReport(
+            opened.manifest, before, after, money, tuple(written), form=opened.form
+        )
 
 
 def archive_problems(opened: OpenedArchive) -> list[Difference]:
@@ -393,6 +449,8 @@ def _unreadable(message: str) -> BackupFailed:
 
 def iter_lines(report: VerifyReport) -> Iterator[str]:
     """The verification as an operator reads it."""
+    if report.form is not None:
+        yield f"archive: {report.form.describe()}"
     for problem in report.problems:
         yield f"BAD {problem.line()}"
     if report.reconcile is not None:
