@@ -7,7 +7,10 @@ when configured), where shared money could double:
 * one settle request sent several times at once: one settle, one journal, the same answer;
 * binds of one app racing for its last receiver places: exactly as many bind as fit;
 * a refund committing between a settle's read of the trade and its locks (PostgreSQL, where
-  writers overlap): the settle re-runs on the refunded amounts and keeps within their cap.
+  writers overlap): the settle re-runs on the refunded amounts and keeps within their cap;
+* refunds of one trade that each take shares back from the same receiver (退分账): the sharing
+  row lock lets exactly as many give-backs through as were settled, the others answer
+  royalty_back_exceeded and write nothing.
 """
 
 from __future__ import annotations
@@ -26,9 +29,9 @@ from tests.support.races import at_once
 from paybao.adapters.alipay.methods import user_wire_id
 from paybao.bootstrap import Platform
 from paybao.domain.errors import DomainError
-from paybao.domain.royalty import ReceiverType
+from paybao.domain.royalty import BackPart, ReceiverType
 from paybao.services import royalty as royalty_module
-from paybao.services.refunds import RefundService
+from paybao.services.refunds import RefundResult, RefundService
 from paybao.services.royalty import (
     Receiver,
     RequestedPart,
@@ -135,4 +138,33 @@ def test_a_refund_between_read_and_lock_shrinks_the_cap_the_settle_sees(
     assert refused.value.code == "royalty_share_exceeded"
     assert refunded and wallet_balance(platform, alice.user_id) == 0
     assert count_rows(platform, "royalty_settles") == 0
+    reconcile_clean(platform)
+
+
+def test_refunds_taking_shares_back_at_once_take_only_what_was_settled(
+    platform: Platform, client: TestClient
+) -> None:
+    shop = make_shop(platform)
+    buyer = make_buyer(platform, "13900000141", balance_fen=1_000_00)
+    alice = receiver(platform, "13900000142")
+    assert call(client, BIND, bind_biz(alice))["code"] == "10000"
+    trade_no = paid_trade(platform, client, buyer, "100.00")
+    royalty: RoyaltyService = platform.services["royalty"]
+    royalty.settle(_request(shop.app.app_id, "shared", trade_no, alice.user_id, 20_00))
+    refunds: RefundService = platform.services["refunds"]
+    back = (BackPart(ReceiverType.USER_ID, user_wire_id(alice.user_id), 8_00, "race"),)
+    works: list[Callable[[], RefundResult]] = [
+        lambda n=n: refunds.refund(
+            shop.app.app_id, TradeRef(trade_no=trade_no), f"back_{n}", 10_00, royalty_back=back
+        )
+        for n in range(RACERS)
+    ]
+    results = at_once(works)
+    refunded = [r for r in results if isinstance(r, RefundResult)]
+    refused = [r for r in results if isinstance(r, DomainError)]
+    assert len(refunded) == 2, results  # 2 x 8.00 of the 20.00 settled; a third would not fit
+    assert {r.code for r in refused} == {"royalty_back_exceeded"}
+    assert wallet_balance(platform, alice.user_id) == 4_00
+    assert count_rows(platform, "royalty_backs") == 2
+    assert count_rows(platform, "trade_refunds") == 2
     reconcile_clean(platform)

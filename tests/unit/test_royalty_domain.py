@@ -1,5 +1,6 @@
 """Profit sharing's pure rules: the cap (rounded down, on what was not refunded), the parts of a
-settle, when a settle may go ahead, and what is left to settle."""
+settle, when a settle may go ahead, what is left to settle, and what receivers may give back in
+a refund (退分账)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,17 @@ import pytest
 
 from paybao.domain.royalty import (
     PARTS_MAX,
+    BackExceeded,
+    BackPayeeInvalid,
     Part,
+    Received,
     RoyaltyFinished,
     RoyaltyRequestInvalid,
     ShareExceeded,
     TradeNotSettleable,
+    check_back,
+    check_back_parts,
+    check_back_payee,
     check_parts,
     check_settle,
     share_cap_fen,
@@ -61,3 +68,35 @@ def test_what_is_left_never_goes_below_zero() -> None:
     assert unsettled_fen(settleable=True, finished=False, settled_fen=30_00, cap_fen=15_00) == 0
     assert unsettled_fen(settleable=True, finished=True, settled_fen=0, cap_fen=30_00) == 0
     assert unsettled_fen(settleable=False, finished=False, settled_fen=0, cap_fen=30_00) == 0
+
+
+def test_a_refund_gives_back_named_receivers_once_each_within_the_refund() -> None:
+    assert check_back_parts([Part(1, 5_00), Part(2, 1)], refund_fen=5_01) == 5_01
+    with pytest.raises(BackExceeded):
+        check_back_parts([Part(1, 5_00), Part(2, 2)], refund_fen=5_01)
+    with pytest.raises(RoyaltyRequestInvalid):
+        check_back_parts([], refund_fen=1_00)
+    with pytest.raises(RoyaltyRequestInvalid):
+        check_back_parts([Part(1, 1), Part(1, 2)], refund_fen=1_00)
+    assert check_back_parts([Part(n, 1) for n in range(1, PARTS_MAX + 1)], refund_fen=1_00) == 20
+    with pytest.raises(RoyaltyRequestInvalid):
+        check_back_parts([Part(n, 1) for n in range(1, PARTS_MAX + 2)], refund_fen=1_00)
+
+
+def test_a_receiver_gives_back_at_most_what_it_has_left_of_its_shares() -> None:
+    received = {1: Received(20_00, 5_00), 2: Received(3_00, 3_00)}
+    check_back([Part(1, 15_00)], received)  # exactly what is left
+    with pytest.raises(BackExceeded):
+        check_back([Part(1, 15_01)], received)
+    with pytest.raises(BackExceeded):
+        check_back([Part(2, 1)], received)  # gave all of it back already
+    with pytest.raises(BackExceeded):
+        check_back([Part(3, 1)], received)  # got nothing on this trade
+    assert Received(1_00, 2_00).returnable_fen == 0
+
+
+def test_money_given_back_goes_to_the_merchant_only() -> None:
+    check_back_payee("", "2088900000000001")  # omitted
+    check_back_payee("2088900000000001", "2088900000000001")
+    with pytest.raises(BackPayeeInvalid):
+        check_back_payee("2088000000000002", "2088900000000001")

@@ -16,13 +16,24 @@ alipay.trade.order.settle), and where a number is ours:
 * a trade is settled while it is paid and refundable (TRADE_SUCCESS) and until a settle said
   `royalty_finish`; then no more.
 
-A refund after settling does not take shared money back from receivers: the merchant refunds
-from its own settlement account (Alipay's `refund_royalty_parameters` is not supported).
+A refund after settling is paid from the merchant's settlement account; with Alipay's
+`refund_royalty_parameters` (退分账) it first takes shared money back from receivers into that
+account, in the refund's own transaction:
+
+* a receiver gives back, on one trade, at most what was settled to it on that trade less what
+  it gave back already (`check_back`; a receiver that got nothing there may give nothing);
+* each part is a positive amount, a receiver is named at most once, at most `PARTS_MAX` parts
+  per refund, and together they are at most the refund's amount (ours: a refund never pays the
+  merchant more than it refunds);
+* the money goes to the trade's merchant only: `trans_in` names it or is omitted
+  (`check_back_payee`).
+
+The settle cap keeps counting what was settled (not what is left after give-backs).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
@@ -36,8 +47,10 @@ from paybao.domain.errors import (
     NotFound,
 )
 
-# Ledger code: the merchant's settlement account -> a receiver's wallet.
+# Ledger codes: the merchant's settlement account -> a receiver's wallet (a settle), and back
+# from a receiver's wallet to the merchant's settlement account in a refund (退分账).
 LEDGER_CODE_ROYALTY: Final = 9401
+LEDGER_CODE_ROYALTY_BACK: Final = 9402
 RECEIVERS_PER_CALL_MAX: Final = 20  # Alipay: receiver_list 单次传入最多20个
 RECEIVERS_PER_APP_MAX: Final = 20_000  # Alipay: 分账关系集最多添加 2 万个
 PARTS_MAX: Final = 20  # ours: receivers in one settle
@@ -120,12 +133,53 @@ class RoyaltyRequestInvalid(InvalidInput):
     code = "royalty_request_invalid"
 
 
+class BackExceeded(InvalidInput):
+    """A receiver would give back more than it has left of its shares of the trade."""
+
+    code = "royalty_back_exceeded"
+
+
+class BackPayeeInvalid(InvalidInput):
+    """Money given back goes to the trade's merchant, no one else."""
+
+    code = "royalty_back_payee_invalid"
+
+
+class ReceiverBalanceNotEnough(InsufficientFunds):
+    """A receiver's wallet does not hold what it is to give back (it spent its share)."""
+
+    code = "royalty_back_balance_not_enough"
+
+
 @dataclass(frozen=True, slots=True)
 class Part:
     """One receiver's share in a settle."""
 
     user_id: int
     amount_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class BackPart:
+    """One receiver's give-back in a refund, as the merchant names it (refund_royalty_parameters:
+    trans_out_type, trans_out, amount, desc)."""
+
+    trans_out_type: ReceiverType
+    trans_out: str
+    amount_fen: int
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """What one receiver got on one trade, and what it gave back of it."""
+
+    settled_fen: int
+    given_back_fen: int
+
+    @property
+    def returnable_fen(self) -> int:
+        return max(self.settled_fen - self.given_back_fen, 0)
 
 
 def share_cap_fen(total_fen: int, refunded_fen: int, max_share_percent: int) -> int:
@@ -175,3 +229,38 @@ def unsettled_fen(*, settleable: bool, finished: bool, settled_fen: int, cap_fen
     if not settleable or finished:
         return 0
     return max(cap_fen - settled_fen, 0)
+
+
+def check_back_parts(parts: Sequence[Part], *, refund_fen: int) -> int:
+    """The give-backs' total; one refund names receivers at most once each, within PARTS_MAX,
+    with positive amounts, together at most the refund."""
+    assert refund_fen > 0
+    if not parts:
+        raise RoyaltyRequestInvalid("refund_royalty_parameters is empty")
+    if len(parts) > PARTS_MAX:
+        raise RoyaltyRequestInvalid(f"at most {PARTS_MAX} receivers give back in one refund")
+    users = [part.user_id for part in parts]
+    if len(set(users)) != len(users):
+        raise RoyaltyRequestInvalid("a receiver is named twice")
+    assert all(part.amount_fen > 0 for part in parts), "amounts are checked at the edge"
+    total_fen = sum(part.amount_fen for part in parts)
+    if total_fen > refund_fen:
+        raise BackExceeded(f"{total_fen} fen given back is more than the refund of {refund_fen}")
+    return total_fen
+
+
+def check_back(parts: Sequence[Part], received: Mapping[int, Received]) -> None:
+    """Whether each receiver may give back its part of a trade (raises the first refusal)."""
+    for part in parts:
+        left_fen = received.get(part.user_id, Received(0, 0)).returnable_fen
+        if part.amount_fen > left_fen:
+            raise BackExceeded(
+                f"a receiver gives back {part.amount_fen} fen of {left_fen} fen it has left "
+                "of its shares of this trade"
+            )
+
+
+def check_back_payee(trans_in: str, merchant: str) -> None:
+    """The payee of a give-back, as the merchant names it (empty: omitted), is the merchant."""
+    if trans_in and trans_in != merchant:
+        raise BackPayeeInvalid("money given back goes to the trade's merchant only")

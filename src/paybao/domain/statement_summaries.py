@@ -74,6 +74,7 @@ CATEGORY_OF_KIND: dict[str, str] = {
     "escrow_fee": "other",
     "card_repayment": "other",  # a credit card repaid (信用卡还款)
     "profit_share": "other",  # a share of a merchant's trade (分账)
+    "profit_share_back": "other",  # a share given back in a refund of that trade (分账退回)
 }
 # Categories whose money out goes to someone a user would call a payee.
 PAYEE_CATEGORIES = frozenset({"transfer", "purchase", "bills"})

@@ -17,16 +17,23 @@ A refund of a trade paid partly with coupons (domain/trades.py `refund_parts`) i
 the total: the buyer gets back its pro-rata part of what it paid, the platform's marketing account
 takes back its pro-rata subsidy from the merchant, and the merchant discount's share moves no
 money (the merchant never received it). Used coupons are not given back.
+
+A refund may take shared money back from receivers first (退分账, Alipay's
+`refund_royalty_parameters`): profit sharing plugs in as `royalty_refunds` (services/royalty.py),
+checks and records the parts, and its transfers (each receiver's wallet -> merchant settlement)
+lead the refund's linked chain. The same out_request_no must bring the same parts again.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from paybao.domain.errors import InvalidInput, Retryable
 from paybao.domain.ledger import Transfer
+from paybao.domain.royalty import BackPart, RoyaltyRequestInvalid
 from paybao.domain.trades import (
     CANCEL_WINDOW_S,
     LEDGER_CODE_FEE_BACK,
@@ -115,6 +122,27 @@ class CreditRefunds(Protocol):
         ...
 
 
+class RoyaltyRefunds(Protocol):
+    """Shares taken back from receivers in a refund (退分账, services/royalty.py)."""
+
+    def same_in(self, tx: Tx, refund: Refund, back: Sequence[BackPart]) -> bool:
+        """Whether this earlier refund took back exactly these parts (none: none)."""
+        ...
+
+    def take_back_in(
+        self, tx: Tx, trade: Trade, refund: Refund, back: Sequence[BackPart]
+    ) -> list[Transfer]:
+        """Inside the refund's transaction, before the trade changes: check and record the
+        parts (or raise the refusal); the transfers, each receiver's wallet -> the merchant's
+        settlement account, that lead the refund's chain."""
+        ...
+
+    def refuse_short_in(self, tx: Tx, transfers: Sequence[Transfer]) -> None:
+        """The ledger found a balance short in the chain: raise the receiver's refusal when a
+        receiver's wallet is the one short (else the merchant's was)."""
+        ...
+
+
 class RefundService:
     def __init__(self, trades: TradeService, store: RefundStore) -> None:
         self.trades = trades
@@ -125,6 +153,8 @@ class RefundService:
         self.card_refunds: CardRefunds | None = None
         # Plugged in by the credit feature (Huabei).
         self.credit_refunds: CreditRefunds | None = None
+        # Plugged in by profit sharing (分账); without it no refund takes shares back.
+        self.royalty_refunds: RoyaltyRefunds | None = None
 
     def refund(
         self,
@@ -133,12 +163,13 @@ class RefundService:
         out_request_no: str,
         amount_fen: int,
         reason: str | None = None,
+        royalty_back: Sequence[BackPart] = (),
     ) -> RefundResult:
         _check_request(out_request_no, reason)
 
         def work(tx: Tx) -> RefundResult:
             trade = self.trades.find_in(tx, app_id, ref)
-            return self.refund_in(tx, trade, out_request_no, amount_fen, reason)
+            return self.refund_in(tx, trade, out_request_no, amount_fen, reason, royalty_back)
 
         result = self.db.run(work)
         # A repeat also nudges a card refund still waiting for the bank.
@@ -150,12 +181,21 @@ class RefundService:
             self.card_refunds.send(refund.id)
 
     def refund_in(
-        self, tx: Tx, trade: Trade, out_request_no: str, amount_fen: int, reason: str | None
+        self,
+        tx: Tx,
+        trade: Trade,
+        out_request_no: str,
+        amount_fen: int,
+        reason: str | None,
+        royalty_back: Sequence[BackPart] = (),
     ) -> RefundResult:
         earlier = self.store.refund(tx, trade.id, out_request_no)
         if earlier is not None:
-            if earlier.amount_fen != amount_fen:
-                raise RefundRequestMismatch("this out_request_no was used with another amount")
+            same_back = self._same_back_in(tx, earlier, royalty_back)
+            if earlier.amount_fen != amount_fen or not same_back:
+                raise RefundRequestMismatch(
+                    "this out_request_no was used with another amount or other shares given back"
+                )
             return RefundResult(trade, earlier, fund_change=False)
         plan = plan_refund(
             status=trade.status,
@@ -182,6 +222,8 @@ class RefundService:
         refund_id = self.store.insert_refund(tx, draft)
         refund = dataclasses.replace(draft, id=refund_id)
         assert refund.buyer_fen == plan.parts.buyer_fen
+        # Before the trade row: sharing locks its state row first, as a settle does.
+        back = self._take_back_in(tx, trade, refund, royalty_back)
         changes = {
             "status": plan.status_after,
             "refunded_fen": plan.refunded_after_fen,
@@ -192,13 +234,29 @@ class RefundService:
         expect = {"status": trade.status, "refunded_fen": trade.refunded_fen}
         if not self.trades.store.update_trade(tx, trade.trade_no, expect, changes):
             raise Retryable("the trade changed during the refund; retry")
-        self._move_refund_in(tx, trade, refund)
+        self._move_refund_in(tx, trade, refund, back)
         after = self.trades.store.trade_by_no(tx, trade.trade_no)
         assert after is not None and after.refunded_fen == plan.refunded_after_fen
         self.trades.events.trade_changed_in(tx, after, "refund", refund)
         return RefundResult(after, refund, fund_change=True)
 
-    def _move_refund_in(self, tx: Tx, trade: Trade, refund: Refund) -> None:
+    def _same_back_in(self, tx: Tx, earlier: Refund, back: Sequence[BackPart]) -> bool:
+        if self.royalty_refunds is None:
+            return not back
+        return self.royalty_refunds.same_in(tx, earlier, back)
+
+    def _take_back_in(
+        self, tx: Tx, trade: Trade, refund: Refund, back: Sequence[BackPart]
+    ) -> list[Transfer]:
+        if not back:
+            return []
+        if self.royalty_refunds is None:
+            raise RoyaltyRequestInvalid("refunds do not take shares back here")
+        return self.royalty_refunds.take_back_in(tx, trade, refund, back)
+
+    def _move_refund_in(
+        self, tx: Tx, trade: Trade, refund: Refund, back: Sequence[Transfer] = ()
+    ) -> None:
         assert trade.buyer_user_id is not None, "only paid trades are refunded"
         merchant = self.trades.merchants.merchant_in(tx, trade.merchant_id)
         settlement_id = merchant.settlement_account_id
@@ -208,9 +266,9 @@ class RefundService:
         onward = self._onward_in(tx, trade, refund, wallet_id) if refund.buyer_fen else None
         if isinstance(onward, Transfer):
             onward = [onward]
-        # Money coming back to the merchant (a Huabei installment fee) moves first, so that it
-        # can pay the refund.
-        transfers = [t for t in onward or () if t.credit_account_id == settlement_id]
+        # Money coming back to the merchant (shares given back, a Huabei installment fee) moves
+        # first, so that it can pay the refund.
+        transfers = [*back, *(t for t in onward or () if t.credit_account_id == settlement_id)]
         if refund.fee_back_fen:
             transfers.append(
                 Transfer(
@@ -251,6 +309,8 @@ class RefundService:
             self.trades.ledger.transfer_in(tx, linked(transfers))
         except LedgerRejected as error:
             if error.code == "exceeds_credits":
+                if back and self.royalty_refunds is not None:
+                    self.royalty_refunds.refuse_short_in(tx, back)
                 raise SellerBalanceNotEnough("the merchant's balance is not enough") from None
             raise
 

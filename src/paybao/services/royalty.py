@@ -15,6 +15,14 @@ One write path per change, each in one transaction:
 Idempotent by `(app, out_request_no)`: the same settle again answers the first one; the same
 number with other parameters is refused. `db.run` may re-run the work after a unique race: the
 re-run finds the winner's settle and answers from it.
+
+Refunds that take shares back (退分账) call in as the refund service's `royalty_refunds`, inside
+the refund's transaction: `take_back_in` locks the trade's sharing state row (as a settle does,
+and before the refund changes the trade row: one lock order), checks each receiver's part
+against what was settled to it on the trade less what it gave back already, records the parts
+against the refund and returns the transfers (receiver wallet -> merchant settlement, ids
+`royalty-back:<refund id>:<seq>`, code 9402, reference the trade number) that lead the refund's
+linked chain. A refund repeated by its out_request_no must name the same parts (`same_in`).
 """
 
 from __future__ import annotations
@@ -30,13 +38,18 @@ from paybao.domain.identity import normalize_phone, normalize_real_name
 from paybao.domain.ledger import Transfer
 from paybao.domain.royalty import (
     LEDGER_CODE_ROYALTY,
+    LEDGER_CODE_ROYALTY_BACK,
     MAX_SHARE_PERCENT_DEFAULT,
     MAX_SHARE_PERCENT_MAX,
     PAGE_SIZE_MAX,
     RECEIVERS_PER_APP_MAX,
     RECEIVERS_PER_CALL_MAX,
+    BackExceeded,
+    BackPart,
     MerchantBalanceNotEnough,
     Part,
+    Received,
+    ReceiverBalanceNotEnough,
     ReceiverNameMismatch,
     ReceiverNotBound,
     ReceiverNotFound,
@@ -46,6 +59,8 @@ from paybao.domain.royalty import (
     RoyaltyRequestInvalid,
     SettleNotFound,
     SettleRequestMismatch,
+    check_back,
+    check_back_parts,
     check_parts,
     check_settle,
     share_cap_fen,
@@ -56,6 +71,7 @@ from paybao.services.clock import US_PER_S, datetime_from_us
 from paybao.services.ledger import LedgerRejected, LedgerService
 from paybao.services.merchants import MerchantService
 from paybao.services.ports import Clock, Database, Tx
+from paybao.services.refunds import Refund
 from paybao.services.trades import Trade, TradeRef, TradeService, linked
 from paybao.services.users import UserRecord, UserStore
 
@@ -137,6 +153,25 @@ class SettleRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class Back:
+    """What one receiver gave back in one refund (a part of its refund_royalty_parameters)."""
+
+    refund_id: int
+    seq: int
+    trade_no: str
+    app_id: str
+    user_id: int
+    trans_out_type: ReceiverType
+    trans_out: str
+    amount_fen: int
+    description: str
+    created_at_us: int
+
+    def requested(self) -> BackPart:
+        return BackPart(self.trans_out_type, self.trans_out, self.amount_fen, self.description)
+
+
+@dataclass(frozen=True, slots=True)
 class RelationPage:
     relations: list[Relation]
     total: int
@@ -175,6 +210,16 @@ class RoyaltyStore(Protocol):
     def settle_by_request(self, tx: Tx, app_id: str, out_request_no: str) -> Settle | None: ...
 
     def settle_by_no(self, tx: Tx, settle_no: str) -> Settle | None: ...
+
+    def received(self, tx: Tx, trade_no: str) -> dict[int, Received]:
+        """Per receiver (user id): what was settled to it on the trade, what it gave back."""
+        ...
+
+    def insert_backs(self, tx: Tx, backs: Sequence[Back]) -> None: ...
+
+    def backs_of(self, tx: Tx, refund_id: int) -> list[Back]:
+        """A refund's give-backs, in their order."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,6 +451,73 @@ class RoyaltyService:
         user = self.users.get(tx, user_id)
         assert user is not None and user.wallet_account_id is not None, "checked when bound"
         return user.wallet_account_id
+
+    # Give-backs in refunds (退分账; services/refunds.py `RoyaltyRefunds`) --------------------
+
+    def same_in(self, tx: Tx, refund: Refund, back: Sequence[BackPart]) -> bool:
+        return [b.requested() for b in self.store.backs_of(tx, refund.id)] == list(back)
+
+    def take_back_in(
+        self, tx: Tx, trade: Trade, refund: Refund, back: Sequence[BackPart]
+    ) -> list[Transfer]:
+        users = [self._giver_in(tx, part) for part in back]
+        parts = [Part(user_id, part.amount_fen) for user_id, part in zip(users, back, strict=True)]
+        check_back_parts(parts, refund_fen=refund.amount_fen)
+        # The sharing state row is the trade's sharing lock: settles and other give-backs of
+        # the trade wait here, so each sees what the others settled and took back.
+        if self.store.state(tx, trade.trade_no, for_update=True) is None:
+            raise BackExceeded("nothing was settled on this trade")
+        check_back(parts, self.store.received(tx, trade.trade_no))
+        backs = [
+            Back(
+                refund.id,
+                seq,
+                trade.trade_no,
+                trade.app_id,
+                user_id,
+                part.trans_out_type,
+                part.trans_out,
+                part.amount_fen,
+                part.description,
+                refund.created_at_us,
+            )
+            for seq, (user_id, part) in enumerate(zip(users, back, strict=True), start=1)
+        ]
+        self.store.insert_backs(tx, backs)
+        merchant = self.merchants.merchant_in(tx, trade.merchant_id)
+        return [
+            Transfer(
+                f"royalty-back:{b.refund_id}:{b.seq}",
+                self._wallet_in(tx, b.user_id),
+                merchant.settlement_account_id,
+                b.amount_fen,
+                code=LEDGER_CODE_ROYALTY_BACK,
+                reference=trade.trade_no,
+            )
+            for b in backs
+        ]
+
+    def refuse_short_in(self, tx: Tx, transfers: Sequence[Transfer]) -> None:
+        # The ledger locked these wallets when it refused the chain: what it saw is here.
+        for transfer in transfers:
+            assert transfer.amount_fen is not None, "give-backs name their amounts"
+            wallet = self.ledger.account_in(tx, transfer.debit_account_id)
+            if wallet.available_fen < transfer.amount_fen:
+                raise ReceiverBalanceNotEnough(
+                    "a receiver's balance is not enough to give its share back"
+                )
+
+    def _giver_in(self, tx: Tx, part: BackPart) -> int:
+        """The receiver a part names; one that names nobody received nothing on the trade."""
+        try:
+            return self._receiver_in(tx, part.trans_out_type, part.trans_out).id
+        except ReceiverNotFound:
+            raise BackExceeded(f"{part.trans_out} received nothing on this trade") from None
+
+    def backs(self, refund_id: int) -> list[Back]:
+        """What receivers gave back in a refund (fastpay.refund.query's refund_royaltys)."""
+        with self.db.read() as tx:
+            return self.store.backs_of(tx, refund_id)
 
     # Reading ------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from paybao.domain.escrow import (
 )
 from paybao.domain.fund import LEDGER_CODE_FUND_IN, LEDGER_CODE_FUND_OUT
 from paybao.domain.preauth import LEDGER_CODE_PREAUTH_HOLD, LEDGER_CODE_PREAUTH_POST
-from paybao.domain.royalty import LEDGER_CODE_ROYALTY
+from paybao.domain.royalty import LEDGER_CODE_ROYALTY, LEDGER_CODE_ROYALTY_BACK
 from paybao.domain.topup_channels import TOPUP_CHANNEL_ENTRY_KINDS
 from paybao.domain.trades import LEDGER_CODE_CARD_REFUND, LEDGER_CODE_PAYOUT, LEDGER_CODE_REFUND
 from paybao.services.ports import Database, Tx
@@ -78,6 +78,8 @@ ENTRY_KINDS = {
     # share of a trade the user was bound to receive (分账, domain/royalty.py).
     LEDGER_CODE_PAYOUT: "merchant_transfer",
     LEDGER_CODE_ROYALTY: "profit_share",
+    # A share given back to the merchant in a refund of its trade (分账退回, 退分账).
+    LEDGER_CODE_ROYALTY_BACK: "profit_share_back",
 }
 ENTRY_KIND_OTHER = "payment"  # any other movement: acquiring, payment codes, ...
 ENTRY_KIND_NAMES = (*ENTRY_KINDS.values(), ENTRY_KIND_OTHER)

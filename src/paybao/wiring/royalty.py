@@ -1,6 +1,7 @@
 """Profit sharing (分账) wiring: the royalty service, its gateway methods
 (alipay.trade.royalty.relation.* / rate.query, alipay.trade.order.settle / settle.query /
-onsettle.query) and its reconcile check.
+onsettle.query, and refund_royalty_parameters on alipay.trade.refund), the refunds' hook that
+takes shares back (退分账) and its reconcile checks.
 
 Needs the wallet (`users`) and the gateway (`merchants`, `trades`, `alipay_methods`) installed
 first. Services land in `platform.services`: "royalty".
@@ -31,6 +32,7 @@ def install(platform: Platform) -> None:
         users=services["users"].store,
         policy=RoyaltyPolicy(max_share_percent=platform.settings.royalty_max_share_percent),
     )
+    services["refunds"].royalty_refunds = royalty
     methods = services.get("alipay_methods")
     if methods is not None:
         RoyaltyMethods(royalty).install(methods)

@@ -30,6 +30,7 @@ from paybao.domain.checkout_installments import TERMS_DEFAULT, InstallmentTerms
 from paybao.domain.coupons import CouponKind, VoucherDetail
 from paybao.domain.errors import NotFound
 from paybao.domain.money import AMOUNT_FEN_MAX
+from paybao.domain.royalty import BackPart
 from paybao.domain.trades import (
     PAY_TIMEOUT_S_MAX,
     DiscountFunder,
@@ -104,6 +105,23 @@ InstallmentsOf = Callable[[str], int | None]
 
 def no_installments(_trade_no: str) -> int | None:
     return None
+
+
+# Profit sharing (adapters/alipay/royalty_methods.py) plugs in the refund's
+# refund_royalty_parameters (the shares receivers give back in it, 退分账) and, for
+# fastpay.refund.query, what each refund took back (refund_royaltys).
+RoyaltyBackOf = Callable[["Call"], tuple[BackPart, ...]]
+RefundRoyaltysOf = Callable[[Refund], list[dict[str, str]]]
+
+
+def no_royalty_back(call: Call) -> tuple[BackPart, ...]:
+    if call.biz.get("refund_royalty_parameters") not in (None, "", []):
+        raise WireError("ACQ.INVALID_PARAMETER", "refund_royalty_parameters is not supported")
+    return ()
+
+
+def no_refund_royaltys(_refund: Refund) -> list[dict[str, str]]:
+    return []
 
 
 # Pay channels (enable_pay_channels / disable_pay_channels) that name Huabei: 花呗 pcredit,
@@ -191,6 +209,8 @@ class Methods:
         self.card_type_of: CardTypeOf = no_card_type
         self.vouchers_of: VouchersOf = no_vouchers
         self.installments_of: InstallmentsOf = no_installments
+        self.royalty_back_of: RoyaltyBackOf = no_royalty_back
+        self.refund_royaltys_of: RefundRoyaltysOf = no_refund_royaltys
 
     def knows(self, method: str) -> bool:
         return method in self.table or method in PAGE_METHODS
@@ -270,7 +290,10 @@ class Methods:
         request_no = _text(call.biz, "out_request_no", length_max=64)
         request_no = request_no or ref.out_trade_no or ref.trade_no or ""
         reason = _text(call.biz, "refund_reason", length_max=256) or None
-        result = self.refunds.refund(call.app.app_id, ref, request_no, amount_fen, reason)
+        back = self.royalty_back_of(call)
+        result = self.refunds.refund(
+            call.app.app_id, ref, request_no, amount_fen, reason, royalty_back=back
+        )
         trade = result.trade
         fields: Fields = {
             "trade_no": trade.trade_no,
@@ -309,6 +332,9 @@ class Methods:
         if _discounted(trade):
             fields["send_back_fee"] = wire.format_amount(refund.send_back_fen)
             fields.update(_refund_parts(trade, refund))
+        royaltys = self.refund_royaltys_of(refund)
+        if royaltys:  # shares the refund took back from receivers (退分账)
+            fields["refund_royaltys"] = royaltys
         return fields
 
     # Others -------------------------------------------------------------------------------

@@ -17,13 +17,21 @@ AlipayTradeRoyaltyRateQuery models and responses; python-alipay-sdk's
   the default, or loginName), trans_in, amount (yuan), desc}, [extend_params.royalty_finish
   true], [royalty_mode `sync` (async is not supported)] -> trade_no, settle_no. All parts move
   or none. An empty royalty_parameters only finishes the trade's sharing (with royalty_finish).
-  `amount_percentage`, `trans_out` other than the merchant, and `refund_royalty_parameters` on
-  refunds are not supported.
+  `amount_percentage` and `trans_out` other than the merchant are not supported.
 * `alipay.trade.order.settle.query`: settle_no, or out_request_no + trade_no -> out_request_no,
   operation_dt, royalty_detail_list [{operation_type `transfer`, execute_dt, trans_out,
   trans_out_type `userId`, trans_in, trans_in_type, amount "0.00", state SUCCESS, detail_id}]
   (paybao settles synchronously and records only what succeeded: no FAIL rows).
 * `alipay.trade.order.onsettle.query`: trade_no -> unsettled_amount (what may still be settled).
+* `alipay.trade.refund` with `refund_royalty_parameters` (≤ 20) of {royalty_type `transfer`
+  (the default), trans_out_type (userId, the default, or loginName), trans_out (the receiver
+  giving back), trans_in_type `userId` and trans_in (the merchant's 2088 9… id; may be omitted),
+  amount (yuan), desc} (the SDK's OpenApiRoyaltyDetailInfoPojo): each receiver's part moves from
+  its wallet to the merchant's settlement account before the refund, in its transaction
+  (services/royalty.py). Its answer is the usual refund answer (Alipay's has no field for it);
+  `alipay.trade.fastpay.refund.query` then lists the parts as `refund_royaltys` [{refund_amount,
+  royalty_type, result_code SUCCESS, trans_out (2088… user id), trans_in, ori_trans_out (as the
+  merchant named it)}] (Alipay's RefundRoyaltyResult; Alipay documents it for 直付通).
 
 Sub_codes. From Alipay's settle documentation: ACQ.INVALID_PARAMETER, ACQ.TRADE_NOT_EXIST,
 ACQ.TRADE_STATUS_ERROR (not TRADE_SUCCESS: unpaid, closed or finished), ACQ.DISCORDANT_REPEAT_
@@ -34,6 +42,13 @@ VALIDATE_ERROR (over the maximum share). Relations' codes as public Alipay emula
 TYPE, ACQ.USER_NOT_EXIST, ACQ.RELATION_QUANTITY_LIMIT; a name that is not the receiver's real
 name answers ACQ.INVALID_PARAMETER (ours). An unknown settle in settle.query answers
 ACQ.TRADE_NOT_EXIST (ours).
+
+A refund's give-backs, from Alipay's refund sub_codes: ACQ.ALLOC_AMOUNT_VALIDATE_ERROR
+(退分账金额超限: a receiver gives back more than was settled to it on the trade less what it
+gave back, or the parts exceed the refund), ACQ.DISCORDANT_REPEAT_REQUEST (the same
+out_request_no with other parts), ACQ.INVALID_PARAMETER (a malformed part; a trans_in other
+than the merchant). A receiver whose balance is short answers ACQ.TRADE_SETTLE_ERROR (交易结算异常,
+in Alipay's refund list; Alipay documents no code of its own for it): the refund moves nothing.
 """
 
 from __future__ import annotations
@@ -46,7 +61,14 @@ from typing import Final
 from paybao.adapters.alipay import wire
 from paybao.adapters.alipay.biz_fields import BizFields, terms_digest
 from paybao.adapters.alipay.errors import WireError, translated
-from paybao.adapters.alipay.methods import Call, Fields, Methods, format_time, seller_wire_id
+from paybao.adapters.alipay.methods import (
+    Call,
+    Fields,
+    Methods,
+    format_time,
+    seller_wire_id,
+    user_wire_id,
+)
 from paybao.domain.identity import mask_phone
 from paybao.domain.royalty import (
     BIND_REQUEST_NO_LENGTH_MAX,
@@ -57,8 +79,11 @@ from paybao.domain.royalty import (
     PARTS_MAX,
     RECEIVERS_PER_CALL_MAX,
     SETTLE_REQUEST_NO_LENGTH_MAX,
+    BackPart,
     ReceiverType,
+    check_back_payee,
 )
+from paybao.services.refunds import Refund
 from paybao.services.royalty import (
     Receiver,
     RequestedPart,
@@ -96,7 +121,11 @@ SUB_CODES: Final[Mapping[str, str]] = {
     "royalty_balance_not_enough": SETTLE_ERROR,
     "royalty_settle_not_found": "ACQ.TRADE_NOT_EXIST",
     "royalty_request_invalid": INVALID,
+    "royalty_back_exceeded": "ACQ.ALLOC_AMOUNT_VALIDATE_ERROR",
+    "royalty_back_payee_invalid": INVALID,
+    "royalty_back_balance_not_enough": SETTLE_ERROR,
 }
+REFUND: Final = "alipay.trade.refund"
 
 
 class RoyaltyMethods:
@@ -113,6 +142,10 @@ class RoyaltyMethods:
         table[SETTLE] = translated(self.settle, SUB_CODES)
         table[SETTLE_QUERY] = translated(self.settle_query, SUB_CODES)
         table[ONSETTLE_QUERY] = translated(self.onsettle_query, SUB_CODES)
+        # Refunds that take shares back (退分账): the gateway's refund, with our parts and codes.
+        methods.royalty_back_of = refund_royalty_parameters
+        methods.refund_royaltys_of = self.refund_royaltys
+        table[REFUND] = translated(table[REFUND], SUB_CODES)
 
     # Relations ----------------------------------------------------------------------------
 
@@ -186,6 +219,26 @@ class RoyaltyMethods:
         _trade, left_fen = self.royalty.unsettled(call.app.app_id, trade_no)
         return {"unsettled_amount": wire.format_amount(left_fen)}
 
+    # Refunds ------------------------------------------------------------------------------
+
+    def refund_royaltys(self, refund: Refund) -> list[dict[str, str]]:
+        """What a refund took back, as Alipay's refund_royaltys (RefundRoyaltyResult)."""
+        backs = self.royalty.backs(refund.id)
+        if not backs:
+            return []
+        trans_in = seller_wire_id(self.royalty.merchants.app(backs[0].app_id).merchant_id)
+        return [
+            {
+                "refund_amount": wire.format_amount(back.amount_fen),
+                "royalty_type": "transfer",
+                "result_code": "SUCCESS",
+                "trans_out": user_wire_id(back.user_id),
+                "trans_in": trans_in,
+                "ori_trans_out": back.trans_out,
+            }
+            for back in backs
+        ]
+
 
 def royalty_detail_list(settle: Settle) -> list[dict[str, str]]:
     """A settle's parts as Alipay's royalty_detail_list (all succeeded: paybao settles at once
@@ -251,6 +304,36 @@ def _part(item: object, seller_id: str) -> RequestedPart:
     return RequestedPart(
         trans_in_type=kind,
         trans_in=_text(item, "trans_in", _ACCOUNT_LENGTH_MAX, required=True),
+        amount_fen=_FIELDS.amount_fen(item, "amount"),
+        description=_text(item, "desc", DESC_LENGTH_MAX),
+    )
+
+
+def refund_royalty_parameters(call: Call) -> tuple[BackPart, ...]:
+    """A refund's refund_royalty_parameters as the shares receivers give back (or none)."""
+    merchant = seller_wire_id(call.app.merchant_id)
+    return tuple(
+        _back_part(item, merchant)
+        for item in _list(call.biz, "refund_royalty_parameters", PARTS_MAX)
+    )
+
+
+def _back_part(item: object, merchant: str) -> BackPart:
+    if not isinstance(item, Mapping):
+        raise WireError(INVALID, "refund_royalty_parameters 的每一项须为对象")
+    royalty_type = _text(item, "royalty_type", 16) or "transfer"
+    if royalty_type != "transfer":
+        raise WireError(INVALID, "royalty_type 仅支持 transfer")
+    if item.get("amount_percentage") not in (None, ""):
+        raise WireError(INVALID, "amount_percentage 不支持，请传 amount")
+    trans_in_type = _text(item, "trans_in_type", 16) or ReceiverType.USER_ID.value
+    if trans_in_type.lower() != ReceiverType.USER_ID.value.lower():
+        raise WireError(INVALID, "trans_in_type 须为 userId（本商户）")
+    check_back_payee(_text(item, "trans_in", _ACCOUNT_LENGTH_MAX), merchant)
+    kind = _receiver_type(_text(item, "trans_out_type", 16) or ReceiverType.USER_ID.value)
+    return BackPart(
+        trans_out_type=kind,
+        trans_out=_text(item, "trans_out", _ACCOUNT_LENGTH_MAX, required=True),
         amount_fen=_FIELDS.amount_fen(item, "amount"),
         description=_text(item, "desc", DESC_LENGTH_MAX),
     )

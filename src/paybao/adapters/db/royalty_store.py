@@ -1,4 +1,5 @@
-"""SQL for profit sharing (分账): relations, each trade's sharing state, settles. Core.
+"""SQL for profit sharing (分账): relations, each trade's sharing state, settles, and what
+receivers gave back in refunds (退分账). Core.
 
 The state row a settle changes, and the app row a bind counts under, are read `FOR UPDATE` on
 PostgreSQL (SQLite serialises writers with BEGIN IMMEDIATE); the state's change is also
@@ -15,18 +16,20 @@ from sqlalchemy import Connection, RowMapping, delete, func, insert, select, upd
 
 from paybao.adapters.db.tables.merchant import merchant_apps
 from paybao.adapters.db.tables.royalty import (
+    royalty_backs,
     royalty_relations,
     royalty_settle_parts,
     royalty_settles,
     royalty_trades,
 )
-from paybao.domain.royalty import ReceiverType
-from paybao.services.royalty import Relation, RoyaltyState, Settle, SettlePart
+from paybao.domain.royalty import Received, ReceiverType
+from paybao.services.royalty import Back, Relation, RoyaltyState, Settle, SettlePart
 
 _R = royalty_relations.c
 _T = royalty_trades.c
 _S = royalty_settles.c
 _P = royalty_settle_parts.c
+_B = royalty_backs.c
 
 
 class SqlRoyaltyStore:
@@ -178,6 +181,65 @@ class SqlRoyaltyStore:
             created_at_us=int(row["created_at_us"]),
             parts=tuple(parts),
         )
+
+    # Give-backs ----------------------------------------------------------------------------
+
+    def received(self, tx: Connection, trade_no: str) -> dict[int, Received]:
+        settled_query = (
+            select(_P.user_id, func.sum(_P.amount_fen))
+            .select_from(royalty_settle_parts.join(royalty_settles, _S.id == _P.settle_id))
+            .where(_S.trade_no == trade_no)
+            .group_by(_P.user_id)
+        )
+        settled = {int(user): int(fen) for user, fen in tx.execute(settled_query)}
+        back_query = (
+            select(_B.user_id, func.sum(_B.amount_fen))
+            .where(_B.trade_no == trade_no)
+            .group_by(_B.user_id)
+        )
+        given = {int(user): int(fen) for user, fen in tx.execute(back_query)}
+        return {
+            user: Received(settled.get(user, 0), given.get(user, 0))
+            for user in settled.keys() | given.keys()
+        }
+
+    def insert_backs(self, tx: Connection, backs: Sequence[Back]) -> None:
+        tx.execute(
+            insert(royalty_backs),
+            [
+                {
+                    "refund_id": back.refund_id,
+                    "seq": back.seq,
+                    "trade_no": back.trade_no,
+                    "app_id": back.app_id,
+                    "user_id": back.user_id,
+                    "trans_out_type": back.trans_out_type.value,
+                    "trans_out": back.trans_out,
+                    "amount_fen": back.amount_fen,
+                    "description": back.description,
+                    "created_at_us": back.created_at_us,
+                }
+                for back in backs
+            ],
+        )
+
+    def backs_of(self, tx: Connection, refund_id: int) -> list[Back]:
+        query = select(royalty_backs).where(_B.refund_id == refund_id).order_by(_B.seq)
+        return [
+            Back(
+                refund_id=int(row["refund_id"]),
+                seq=int(row["seq"]),
+                trade_no=row["trade_no"],
+                app_id=row["app_id"],
+                user_id=int(row["user_id"]),
+                trans_out_type=ReceiverType(row["trans_out_type"]),
+                trans_out=row["trans_out"],
+                amount_fen=int(row["amount_fen"]),
+                description=row["description"],
+                created_at_us=int(row["created_at_us"]),
+            )
+            for row in tx.execute(query).mappings()
+        ]
 
 
 def _relation(row: RowMapping) -> Relation:

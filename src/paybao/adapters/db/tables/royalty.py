@@ -1,10 +1,11 @@
 """Profit sharing (分账, domain/royalty.py): receivers an app has bound, each trade's sharing
-state, the settles and their parts.
+state, the settles and their parts, and what receivers gave back in refunds (退分账).
 
 Idempotency by constraints: one relation per (app, user), so binding again changes nothing; one
 settle per (app, out_request_no), so a merchant's retry gets the first answer. One state row per
 shared trade: a settle locks it (FOR UPDATE on PostgreSQL; SQLite serialises writers), so two
-settles of a trade cannot both pass the cap.
+settles of a trade cannot both pass the cap, nor two refunds take back more than was settled.
+One give-back row per (refund, seq): the refund's own unique key makes a repeat find them.
 """
 
 from __future__ import annotations
@@ -82,3 +83,24 @@ royalty_settle_parts = Table(
     UniqueConstraint("settle_id", "seq", name="uq_royalty_settle_parts_settle_seq"),
     CheckConstraint("amount_fen > 0", name="amount_positive"),
 )
+
+# What a receiver gave back in a refund (refund_royalty_parameters), as the merchant named it.
+royalty_backs = Table(
+    "royalty_backs",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("refund_id", BigInteger, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("trade_no", String(32), nullable=False),
+    Column("app_id", String(16), nullable=False),
+    Column("user_id", BigInteger, nullable=False),
+    Column("trans_out_type", String(16), nullable=False),
+    Column("trans_out", String(32), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("description", String(128), nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    UniqueConstraint("refund_id", "seq", name="uq_royalty_backs_refund_seq"),
+    CheckConstraint("amount_fen > 0", name="amount_positive"),
+    CheckConstraint("trans_out_type IN ('userId', 'loginName')", name="type_known"),
+)
+Index("ix_royalty_backs_trade_user", royalty_backs.c.trade_no, royalty_backs.c.user_id)
