@@ -8,6 +8,10 @@ before the payment and marked used in its transaction: a coupon pays for one tra
 `db.run` may re-run the work after a conflict, so the work re-reads what it needs and keys every
 write: transfer ids derive from the trade number.
 
+A paid trade is finished (TRADE_SUCCESS -> TRADE_FINISHED, no more refunds) by a sweep,
+`finish_due`, once its refund window has passed: not by a timer per trade, which cost every
+payment one more INSERT and kept a pending job per trade of the last three months.
+
 Names are the domain's; the Alipay adapter translates (`out_trade_no` is the merchant's order
 number and keeps its name because it is the merchant's own key, not a wire detail).
 """
@@ -56,7 +60,10 @@ from paybao.services.ports import Clock, Database, Tx
 
 T = TypeVar("T")
 JOB_EXPIRE = "trade_expire"
+# Trades paid before the finish sweep existed have a finish job scheduled in the jobs table;
+# `_finish_job` stays registered under this kind so that those still run (no new ones).
 JOB_FINISH = "trade_finish"
+FINISH_BATCH_SIZE_MAX = 500
 SEARCH_LIMIT_MAX = 200
 WALLET_CACHE_SIZE_MAX = 100_000
 AUTH_CODE_TTL_S = 5 * 60
@@ -191,6 +198,17 @@ class TradeStore(Protocol):
 
     def search(self, tx: Tx, search: TradeSearch) -> list[Trade]: ...
 
+    def trade_ids_to_finish(self, tx: Tx, paid_until_us: int, limit: int) -> list[int]:
+        """Ids of up to `limit` TRADE_SUCCESS trades paid at or before `paid_until_us`, oldest
+        payment first (paid_at_us, id). May lock them, skipping trades another transaction
+        holds (PostgreSQL)."""
+        ...
+
+    def finish_trades(self, tx: Tx, trade_ids: Sequence[int], finished_at_us: int) -> list[Trade]:
+        """Compare-and-set of each TRADE_SUCCESS -> TRADE_FINISHED; the trades that changed,
+        as they are now."""
+        ...
+
     def insert_auth_code(
         self, tx: Tx, code: str, user_id: int, now_us: int, ttl_s: int
     ) -> None: ...
@@ -310,6 +328,9 @@ class TradeService:
 
     def install_jobs(self) -> None:
         self.jobs.register(JOB_EXPIRE, self._expire_job)
+        # No payment schedules a finish job any more (the `finish_due` sweep finishes trades),
+        # but an existing database may hold pending ones from before: they still run, and are
+        # no-ops once the sweep has finished their trade.
         self.jobs.register(JOB_FINISH, self._finish_job)
 
     # Create -------------------------------------------------------------------------------
@@ -605,10 +626,11 @@ class TradeService:
         reserved_in: int | None = None,
         installments: int | None = None,
     ) -> None:
-        """What follows every payment in its transaction: the finish timer, the merchant's
-        notification, and the journal. `last`: the transaction writes nothing after this, so
-        the journal may commit it; `fresh`: the trade row is this transaction's own, so its
-        journal ids are new (see `LedgerService.transfer_in`)."""
+        """What follows every payment in its transaction: the merchant's notification and the
+        journal (no finish timer: the `finish_due` sweep finds the trade by its paid_at_us).
+        `last`: the transaction writes nothing after this, so the journal may commit it;
+        `fresh`: the trade row is this transaction's own, so its journal ids are new (see
+        `LedgerService.transfer_in`)."""
         assert paid.paid_at_us is not None
         extra: list[Transfer] = []
         if reserved_in is not None:
@@ -625,8 +647,6 @@ class TradeService:
             source_id = self.credit.draw_in(tx, buyer_user_id, paid.trade_no, paid.buyer_pay_fen)
         else:
             source_id = self._wallet_id_in(tx, buyer_user_id)
-        finish_at_us = paid.paid_at_us + self.settings.refund_window_s * US_PER_S
-        self.jobs.schedule_in(tx, JOB_FINISH, paid.trade_no, finish_at_us)
         self.events.trade_changed_in(tx, paid, "pay")
         # Money moves last: the merchant's and the fee account's rows are hot (every payment
         # credits them), so their locks are taken as late, and held as briefly, as possible.
@@ -827,15 +847,48 @@ class TradeService:
             return  # the deadline moved; its own job will come
         self.close_in(tx, trade)
 
+    # Finish -------------------------------------------------------------------------------
+
+    def finish_due(self, batch_size: int = FINISH_BATCH_SIZE_MAX) -> int:
+        """Sweep: finish every paid trade whose refund window has passed, oldest payment first,
+        each batch in its own transaction; returns how many it finished. Safe beside another
+        sweeper (or an old finish job): each finish is a compare-and-set on TRADE_SUCCESS, so
+        a trade is finished, and announced, once; the loser of a race changes nothing."""
+        assert 0 < batch_size <= FINISH_BATCH_SIZE_MAX
+        # Due when the window has closed: the moment `refund_window_open` turns false.
+        paid_until_us = self.clock.now_us() - self.settings.refund_window_s * US_PER_S
+        finished = 0
+        while True:
+            done, seen = self.db.run(
+                lambda tx: self._finish_batch_in(tx, paid_until_us, batch_size)
+            )
+            finished += done
+            # A short batch was the last; a full one that changed nothing (every trade taken
+            # by another sweeper) leaves the rest to the next pass rather than spin.
+            if seen < batch_size or done == 0:
+                return finished
+
+    def _finish_batch_in(self, tx: Tx, paid_until_us: int, limit: int) -> tuple[int, int]:
+        """(trades finished, trades found due) of one batch."""
+        trade_ids = self.store.trade_ids_to_finish(tx, paid_until_us, limit)
+        return len(self._finish_in(tx, trade_ids)), len(trade_ids)
+
+    def _finish_in(self, tx: Tx, trade_ids: Sequence[int]) -> list[Trade]:
+        finished = self.store.finish_trades(tx, trade_ids, self.clock.now_us())
+        if self.settings.notify_on_finish:
+            for trade in sorted(finished, key=lambda t: t.id):
+                self.events.trade_changed_in(tx, trade, "finish")
+        return finished
+
     def _finish_job(self, tx: Tx, job: Job) -> None:
+        """A finish job scheduled before the sweep existed: finishes its trade as the sweep
+        would, or nothing if the sweep (or a refund that closed it) came first."""
         trade = self.store.trade_by_no(tx, job.key)
         if trade is None or trade.status is not TradeStatus.TRADE_SUCCESS:
-            return  # fully refunded (closed) in the window
-        changes = {"status": TradeStatus.TRADE_FINISHED, "finished_at_us": self.clock.now_us()}
-        expect = {"status": TradeStatus.TRADE_SUCCESS}
-        if self.store.update_trade(tx, trade.trade_no, expect, changes):
-            if self.settings.notify_on_finish:
-                self.events.trade_changed_in(tx, self._trade_in(tx, trade.trade_no), "finish")
+            return  # finished by the sweep, or fully refunded (closed) in the window
+        if self.refund_window_open(trade):
+            return  # the window was lengthened since the job was scheduled: the sweep's turn
+        self._finish_in(tx, [trade.id])
 
     def refund_window_open(self, trade: Trade) -> bool:
         if trade.paid_at_us is None:

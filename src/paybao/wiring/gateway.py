@@ -87,6 +87,8 @@ def install(platform: Platform) -> None:
         ),
     )
     trades.install_jobs()
+    # Paid trades past their refund window become TRADE_FINISHED (no job per trade).
+    platform.sweeps.append(trades.finish_due)
     notify.install_jobs()
     platform.reconcile.checks.extend(TRADE_CHECKS)
     platform.services.update(

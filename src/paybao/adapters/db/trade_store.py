@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, and_, insert, select, update
@@ -176,6 +176,43 @@ class SqlTradeStore:
         values = {name: _db_value(value) for name, value in changes.items()}
         result = tx.execute(update(trades).where(and_(*conditions)).values(**values))
         return result.rowcount == 1
+
+    def trade_ids_to_finish(self, tx: Connection, paid_until_us: int, limit: int) -> list[int]:
+        """Paid trades still TRADE_SUCCESS, paid at or before `paid_until_us`, oldest payment
+        first: a range read of ix_trades_status_paid. On PostgreSQL the rows are locked for
+        this transaction and rows another transaction holds are skipped, so that two sweepers
+        take different trades instead of queueing on each other's."""
+        query = (
+            select(trades.c.id)
+            .where(
+                trades.c.status == TradeStatus.TRADE_SUCCESS.value,
+                trades.c.paid_at_us <= paid_until_us,
+            )
+            .order_by(trades.c.paid_at_us, trades.c.id)
+            .limit(limit)
+        )
+        if self.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return [int(row[0]) for row in tx.execute(query)]
+
+    def finish_trades(
+        self, tx: Connection, trade_ids: Sequence[int], finished_at_us: int
+    ) -> list[Trade]:
+        """Compare-and-set of each trade TRADE_SUCCESS -> TRADE_FINISHED, in one statement:
+        the trades that changed, as they are now (a trade another transaction finished or
+        closed meanwhile is not matched, and not returned)."""
+        if not trade_ids:
+            return []
+        statement = (
+            update(trades)
+            .where(
+                trades.c.id.in_(trade_ids),
+                trades.c.status == TradeStatus.TRADE_SUCCESS.value,
+            )
+            .values(status=TradeStatus.TRADE_FINISHED.value, finished_at_us=finished_at_us)
+            .returning(*trades.c)
+        )
+        return [_trade(row) for row in tx.execute(statement).mappings()]
 
     def search(self, tx: Connection, search: TradeSearch) -> list[Trade]:
         query = select(trades).where(trades.c.merchant_id == search.merchant_id)
