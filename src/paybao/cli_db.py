@@ -177,6 +177,7 @@ def verify_backup(
     else:
         for line in iter_lines(report):
             typer.echo(line)
+    _unused_key_note(key_file, report.form)
     raise typer.Exit(0 if report.ok else 1)
 
 
@@ -211,6 +212,7 @@ def restore(
         return
     typer.echo(f"restored {path} ({report.manifest.created_at}) into {shown}")
     typer.echo(f"archive: {report.form.describe()}")
+    _unused_key_note(key_file, report.form)
     typer.echo(
         f"revision {','.join(report.revisions_before_upgrade)} ->"
         f" {','.join(report.revisions_after_upgrade)}"
@@ -252,7 +254,14 @@ def _files(key_file: Path | None, **options: Any) -> Any:
     from paybao.adapters.db.backup import BackupFiles
 
     key = read_key_file(key_file) if key_file is not None else None
+    if key_file is not None and key_file.stat().st_mode & 0o077:
+        typer.echo(f"warning: {key_file} is readable by others: chmod 600 it", err=True)
     return BackupFiles(key=key, **options)
+
+
+def _unused_key_note(key_file: Path | None, form: ArchiveForm | None) -> None:
+    if key_file is not None and form is not None and form.encryption is None:
+        typer.echo("note: this archive is not encrypted; the key was not used", err=True)
 
 
 def _archive_status(path: Path, key_file: Path | None, as_json: bool) -> None:

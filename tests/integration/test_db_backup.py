@@ -581,6 +581,7 @@ def test_an_old_uncompressed_archive_still_verifies_and_restores(
     verified = runner.invoke(app, ["db", "verify-backup", str(path), *with_key])
     assert verified.exit_code == 0, verified.output
     assert "archive: uncompressed, not encrypted" in verified.output
+    assert "note: this archive is not encrypted; the key was not used" in verified.output
     code, output = _restore(path, empty_url, "--keys-to", str(tmp_path / "k"), "--json")
     assert code == 0, output
     report = json.loads(output)
