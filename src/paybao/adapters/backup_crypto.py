@@ -69,7 +69,7 @@ def new_key_file(path: Path) -> None:
             f"{path} already exists; a key file is never overwritten", code="backup_key_exists"
         ) from None
     except OSError as error:
-        raise BackupFailed(f"cannot create {path}: {error}", code="backup_key_invalid") from None
+        raise BackupFailed(f"cannot create {path}: {error}", code="backup_key_unwritable") from None
     with os.fdopen(descriptor, "w", encoding="ascii") as handle:
         handle.write(secrets.token_bytes(KEY_BYTES).hex() + "\n")
         handle.flush()
