@@ -132,7 +132,10 @@ def test_support_blacklists_and_delists_an_account(platform: Platform, client: T
     removed = client.post(f"{RISK}/blacklist/{user.user_id}/remove", headers=support.headers)
 
     assert removed.json() == {"user_id": user.user_id, "blacklisted": False}
-    assert client.get(f"{RISK}/blacklist", headers=support.headers).json() == {"entries": []}
+    assert client.get(f"{RISK}/blacklist", headers=support.headers).json() == {
+        "entries": [],
+        "next_before": None,
+    }
     not_listed = client.post(f"{RISK}/blacklist/{user.user_id}/remove", headers=support.headers)
     assert (not_listed.status_code, error_code(not_listed)) == (404, "not_blacklisted")
     rows = audit_rows(platform, "risk.blacklist_add") + audit_rows(

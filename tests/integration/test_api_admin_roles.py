@@ -1,8 +1,9 @@
 """The admin REST API's role matrix with personal tokens (SQLite, or PostgreSQL by URL): for
 every operator action of web/api_admin_*.py and every role, an allowed role succeeds and its
 change is audited under the operator with the console's audit action; a refused role gets 403
-`operator_role_forbidden`, one refusal row and no other change. Every read answers a viewer and
-nobody without a token. (test_operator_roles.py walks the same routes with the shared token.)"""
+`operator_role_forbidden`, one refusal row and no other change. Every read (each GET route
+under /api/v1/admin is in the walk) answers a viewer and nobody without a token.
+(test_operator_roles.py walks the same routes with the shared token.)"""
 
 from __future__ import annotations
 
@@ -27,15 +28,16 @@ AUDITED = {
     "/api/v1/admin/risk/blacklist/{user_id}/remove": "risk.blacklist_remove",
 }
 READS = (
-    "/api/v1/admin/users?q=139",
+    "/api/v1/admin/users?q=139&limit=1&before={user_id}",
     "/api/v1/admin/users/{user_id}",
     "/api/v1/admin/payouts",
-    "/api/v1/admin/payouts/cardpayout?status=sent",
-    "/api/v1/admin/cash-partners",
+    "/api/v1/admin/payouts/{kind}?status=sent",
+    "/api/v1/admin/cash-partners?limit=1",
     "/api/v1/admin/cash-partners/{partner_id}",
     "/api/v1/admin/reconcile/runs",
     "/api/v1/admin/risk/decisions?waiting=true",
-    "/api/v1/admin/risk/blacklist",
+    "/api/v1/admin/risk/blacklist?limit=1",
+    "/api/v1/admin/ledger/accounts/{account_id}",
 )
 
 
@@ -97,6 +99,14 @@ def test_the_shared_token_s_changes_are_audited_under_its_name(
     assert [(r.operator_id, r.actor) for r in done] == [(None, "admin_token")]
 
 
+def test_every_admin_rest_read_is_in_the_walk(client: TestClient) -> None:
+    """A new GET route of the admin REST API must join READS (only /me is walked elsewhere)."""
+    paths = client.get("/openapi.json").json()["paths"]
+    reads = {path for path, methods in paths.items() if "get" in methods}
+    admin_reads = {path for path in reads if path.startswith("/api/v1/admin/")}
+    assert admin_reads - {"/api/v1/admin/me"} == {read.split("?")[0] for read in READS}
+
+
 def test_every_read_answers_a_viewer_and_nobody_without_a_token(
     platform: Platform, client: TestClient
 ) -> None:
@@ -104,9 +114,11 @@ def test_every_read_answers_a_viewer_and_nobody_without_a_token(
     partner_params, _ = CASES[("POST", "/api/v1/admin/cash-partners/{partner_id}/status")].prepare(
         platform, None
     )
+    account_id = platform.services["users"].record(user_params["user_id"]).wallet_account_id
+    assert account_id is not None
     viewer = token_operator(platform, "viewer")
     for read in READS:
-        url = read.format(**user_params, **partner_params)
+        url = read.format(**user_params, **partner_params, kind="cardpayout", account_id=account_id)
         answered = client.get(url, headers=viewer.headers)
         assert answered.status_code == 200, (url, answered.text)
         anonymous = client.get(url)

@@ -49,11 +49,11 @@ def test_a_user_is_found_by_phone_or_id_masked_as_the_console_masks(
         "registration_step": found["registration_step"],
         "cards_masked": [mask_card_number(card_number)],
     }
-    assert by_phone.json()["truncated"] is False
+    assert by_phone.json()["next_before"] is None
     for secret in (PHONE, id_number, card_number, "王小明"):
         assert secret not in by_phone.text and secret not in by_id.text
     nobody = client.get("/api/v1/admin/users", params={"q": "13800"}, headers=viewer.headers)
-    assert nobody.json() == {"users": [], "truncated": False}
+    assert nobody.json() == {"users": [], "next_before": None}
 
 
 def test_one_users_detail_has_limit_balance_and_cards_masked(

@@ -60,6 +60,12 @@ class PartnerBalance:
 
 
 @dataclass(frozen=True, slots=True)
+class PartnerBalancePage:
+    balances: list[PartnerBalance]  # newest partner first
+    next_before_id: int | None  # the next page starts below this partner id; None: the end
+
+
+@dataclass(frozen=True, slots=True)
 class Deposit:
     """A wire the partner sent to paybao's bank account, as finance recorded it."""
 
@@ -224,6 +230,22 @@ class CashPartnerService:
                 PartnerBalance(p, self.ledger.account_in(tx, p.prefund_account_id).balance_fen)
                 for p in partners
             ]
+
+    def balances_page(
+        self, *, before_id: int | None = None, limit: int = PAGE_SIZE_MAX
+    ) -> PartnerBalancePage:
+        """Partners newest first with their prefund, `limit` at a time (the REST API's pages)."""
+        if not 1 <= limit <= PAGE_SIZE_MAX:
+            raise InvalidInput(f"page size must be 1..{PAGE_SIZE_MAX}", code="page_size_invalid")
+        with self.db.read() as tx:
+            rows = self.store.partners_page(tx, limit + 1, before_id)
+            partners = [partner_of(row) for row in rows[:limit]]
+            balances = [
+                PartnerBalance(p, self.ledger.account_in(tx, p.prefund_account_id).balance_fen)
+                for p in partners
+            ]
+        more = len(rows) > limit
+        return PartnerBalancePage(balances, partners[-1].id if more else None)
 
     def deposits(
         self, partner_id: int, limit: int = DEPOSITS_LISTED_MAX, before_id: int | None = None

@@ -35,6 +35,7 @@ from paybao.services.users import PasswordHasher, UserService
 OPERATOR_FAILURES_MAX = 5
 OPERATOR_LOCK_S = 15 * 60
 LIST_LIMIT_MAX = 200
+USERS_PAGE_MAX = 100
 OPERATORS_LISTED_MAX = 500
 
 
@@ -59,7 +60,10 @@ class AdminStore(AuditStore, Protocol):
 
     def audit_tail(self, tx: Tx, limit: int) -> list[Any]: ...
 
-    def users_page(self, tx: Tx, query: str, limit: int) -> list[Any]: ...
+    def users_page(self, tx: Tx, query: str, limit: int, before_id: int | None = None) -> list[Any]:
+        """Users whose phone starts with `query` or whose id it is, newest (highest id) first;
+        with `before_id`, those below that id."""
+        ...
 
     def cards_of(self, tx: Tx, user_ids: list[int]) -> list[Any]: ...
 
@@ -79,6 +83,15 @@ class NewOperator:
     totp_secret: str
     provisioning_uri: str
     role: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserPage:
+    """A page of users (the store's rows) newest first, their cards, and the next cursor."""
+
+    users: list[Any]
+    cards: list[Any]  # every card of these users, any status
+    next_before_id: int | None  # the next (older) page starts below this id; None: the end
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,6 +447,19 @@ class OperatorService:
             rows = self.store.users_page(tx, query.strip()[:32], min(limit, LIST_LIMIT_MAX))
             cards = self.store.cards_of(tx, [row.id for row in rows])
         return rows, cards
+
+    def find_users(
+        self, query: str = "", *, before_id: int | None = None, limit: int = 50
+    ) -> UserPage:
+        """`users_page` with a cursor: a page of at most `limit` users below `before_id`."""
+        if not 1 <= limit <= USERS_PAGE_MAX:
+            raise InvalidInput(f"page size must be 1..{USERS_PAGE_MAX}", code="page_size_invalid")
+        with self.db.read() as tx:
+            rows = self.store.users_page(tx, query.strip()[:32], limit + 1, before_id)
+            more = len(rows) > limit
+            rows = rows[:limit]
+            cards = self.store.cards_of(tx, [row.id for row in rows])
+        return UserPage(rows, cards, int(rows[-1].id) if more else None)
 
     def audit_tail(self, limit: int = 100) -> list[Any]:
         with self.db.read() as tx:

@@ -71,6 +71,12 @@ class BlacklistEntry:
     added_at_us: int
 
 
+@dataclass(frozen=True, slots=True)
+class BlacklistPage:
+    entries: list[BlacklistEntry]  # by user id, highest first
+    next_before_user_id: int | None  # the next page starts below this user id; None: the end
+
+
 class RiskStore(Protocol):
     def history(
         self,
@@ -110,7 +116,15 @@ class RiskStore(Protocol):
 
     def blacklist_remove(self, tx: Tx, user_id: int) -> bool: ...
 
-    def blacklist(self, tx: Tx, limit: int) -> list[BlacklistEntry]: ...
+    def blacklist(self, tx: Tx, limit: int) -> list[BlacklistEntry]:
+        """The newest added first."""
+        ...
+
+    def blacklist_page(
+        self, tx: Tx, limit: int, before_user_id: int | None
+    ) -> list[BlacklistEntry]:
+        """By user id, highest first; with `before_user_id`, those below it."""
+        ...
 
 
 class HeldTransfers(Protocol):
@@ -285,6 +299,20 @@ class RiskService:
     def blacklist(self, limit: int = BLACKLIST_PAGE_MAX) -> list[BlacklistEntry]:
         with self.db.read() as tx:
             return self.store.blacklist(tx, min(max(limit, 1), BLACKLIST_PAGE_MAX))
+
+    def blacklist_page(
+        self, *, before_user_id: int | None = None, limit: int = 50
+    ) -> BlacklistPage:
+        """The blacklist by user id, highest first, `limit` at a time (the REST API's pages)."""
+        if not 1 <= limit <= BLACKLIST_PAGE_MAX:
+            raise InvalidInput(
+                f"page size must be 1..{BLACKLIST_PAGE_MAX}", code="page_size_invalid"
+            )
+        with self.db.read() as tx:
+            entries = self.store.blacklist_page(tx, limit + 1, before_user_id)
+        more = len(entries) > limit
+        entries = entries[:limit]
+        return BlacklistPage(entries, entries[-1].user_id if more else None)
 
     def blacklist_add(
         self, phone: str, reason: str, operator_id: int | None, *, actor: str | None = None

@@ -1,8 +1,9 @@
 """REST for operators: cash top-up partners, as the console's /admin/cash-partners does
 (services/cash_topup_partners.py; web/pages_cash_topup_admin.py). The service audits each change.
 
-- `GET /api/v1/admin/cash-partners`: every partner (the console's list, at most 200) with its
-  kind, status and prefund balance.
+- `GET /api/v1/admin/cash-partners?before=&limit=`: the partners, newest (highest id) first,
+  with kind, status and prefund balance; `next_before` is the cursor of the next page (null:
+  the last page).
 - `GET /api/v1/admin/cash-partners/{partner_id}?before=&limit=`: one partner, its prefund and
   its deposits, newest first; `next_before` pages on.
 - `POST /api/v1/admin/cash-partners` `{"name", "kind"}` (`cash_partner.manage`: admins):
@@ -41,6 +42,7 @@ from paybao.web.api_wallet import idempotent
 from paybao.web.deps import ROW_ID_MAX
 
 DEPOSITS_PAGE_SIZE = 20  # the console's
+PARTNERS_PAGE_SIZE = PAGE_SIZE_MAX
 KIND_LENGTH_MAX = 64  # as the console's form reads it; the service names the kinds
 
 router = admin_router("/cash-partners", "admin: cash partners")
@@ -62,6 +64,9 @@ class PartnerBalanceOut(PartnerOut):
 
 class PartnersOut(BaseModel):
     partners: list[PartnerBalanceOut]
+    next_before: int | None = Field(
+        description="Pass as `before` for the next page; null on the last page."
+    )
 
 
 class DepositOut(BaseModel):
@@ -130,8 +135,16 @@ def _deposit(deposit: Deposit) -> DepositOut:
 
 
 @router.get("", response_model=PartnersOut)
-def list_partners(platform: Admin) -> PartnersOut:
-    return PartnersOut(partners=[_balance(b) for b in _partners(platform).balances()])
+def list_partners(
+    platform: Admin,
+    before: Before = None,
+    limit: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = PARTNERS_PAGE_SIZE,
+) -> PartnersOut:
+    """Newest first; `before` (a partner id: the `next_before` of the page before) pages on."""
+    page = _partners(platform).balances_page(before_id=before, limit=limit)
+    return PartnersOut(
+        partners=[_balance(b) for b in page.balances], next_before=page.next_before_id
+    )
 
 
 @router.get("/{partner_id}", response_model=PartnerPageOut)

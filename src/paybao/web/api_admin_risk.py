@@ -3,8 +3,9 @@ web/pages_risk.py).
 
 - `GET /api/v1/admin/risk/decisions?waiting=false&before=&limit=`: risk decisions newest first
   with their reasons and review; `waiting=true`: only the held transfers still waiting for a
-  review. `next_before` is the cursor of the next page.
-- `GET /api/v1/admin/risk/blacklist`: the accounts nobody may pay (masked), newest first.
+  review. `next_before` is the cursor of the next page (null: the last page).
+- `GET /api/v1/admin/risk/blacklist?before=&limit=`: the accounts nobody may pay (masked), by
+  user id, highest first; `next_before` (a user id) is the cursor of the next page.
 - `POST /api/v1/admin/risk/blacklist` `{"phone", "reason"}` and
   `POST /api/v1/admin/risk/blacklist/{user_id}/remove` (`risk.blacklist`: support or admin):
   as the console's forms, audited. Adding twice is 409 `already_blacklisted`, removing an
@@ -35,6 +36,7 @@ from paybao.web.deps import ROW_ID_MAX
 
 PHONE_LENGTH_MAX = 32
 DECISIONS_PAGE_SIZE = 50  # the console's
+BLACKLIST_PAGE_SIZE = 50
 
 router = admin_router("/risk", "admin: risk")
 
@@ -70,6 +72,9 @@ class BlacklistEntryOut(BaseModel):
 
 class BlacklistOut(BaseModel):
     entries: list[BlacklistEntryOut]
+    next_before: int | None = Field(
+        description="A user id: pass as `before` for the next page; null on the last page."
+    )
 
 
 class BlacklistIn(BaseModel):
@@ -130,9 +135,16 @@ def decisions(
 
 
 @router.get("/blacklist", response_model=BlacklistOut)
-def blacklist(platform: Admin) -> BlacklistOut:
-    """The console's list: at most 200 entries."""
-    return BlacklistOut(entries=[_entry(e) for e in _risk(platform).blacklist(BLACKLIST_PAGE_MAX)])
+def blacklist(
+    platform: Admin,
+    before: Before = None,
+    limit: Annotated[int, Query(ge=1, le=BLACKLIST_PAGE_MAX)] = BLACKLIST_PAGE_SIZE,
+) -> BlacklistOut:
+    """By user id, highest first; `before` (the `next_before` of the page before) pages on."""
+    page = _risk(platform).blacklist_page(before_user_id=before, limit=limit)
+    return BlacklistOut(
+        entries=[_entry(e) for e in page.entries], next_before=page.next_before_user_id
+    )
 
 
 @router.post("/blacklist", response_model=BlacklistedOut)

@@ -1,7 +1,8 @@
 """REST for operators: users, as the console's users pages show them (web/pages_admin_users.py).
 
-- `GET /api/v1/admin/users?q=`: look up by phone number (a prefix) or user id, newest first,
-  at most `limit` (≤ 50, the console's page); `truncated` says more matched (narrow `q`).
+- `GET /api/v1/admin/users?q=&before=&limit=`: look up by phone number (a prefix) or user id
+  (no `q`: every user), newest (highest id) first, `limit` a page (≤ 50, the console's page);
+  `next_before` is the cursor of the next page (null: the last page).
 - `GET /api/v1/admin/users/{user_id}`: one user: class and limit used, balance, bound cards.
 - `POST /api/v1/admin/users/{user_id}/status` `{"action": "freeze"|"unfreeze", "reason"}`
   (`user.status`: support or admin): the console's freeze / unfreeze, audited with the reason.
@@ -24,7 +25,7 @@ from paybao.domain.errors import InvalidInput
 from paybao.services.users import UserRecord
 from paybao.web.admin_access import operator_action
 from paybao.web.admin_views import REASON_LEN_MAX, USERS_PAGE_SIZE, UserLine, mask_user
-from paybao.web.api_admin_support import Admin, admin_router, caller_of
+from paybao.web.api_admin_support import Admin, Before, admin_router, caller_of
 from paybao.web.deps import ROW_ID_MAX
 
 QUERY_LENGTH_MAX = 32  # what the users service searches on at most
@@ -47,7 +48,9 @@ class UserOut(BaseModel):
 
 class UsersOut(BaseModel):
     users: list[UserOut]
-    truncated: bool  # the page is full: more users may match
+    next_before: int | None = Field(
+        description="Pass as `before` for the next page; null on the last page."
+    )
 
 
 class CardOut(BaseModel):
@@ -93,18 +96,21 @@ def _user_out(line: UserLine) -> dict[str, Any]:
 def find_users(
     platform: Admin,
     q: Annotated[str, Query(max_length=64)] = "",
+    before: Before = None,
     limit: Annotated[int, Query(ge=1, le=USERS_PAGE_SIZE)] = USERS_PAGE_SIZE,
 ) -> UsersOut:
-    """Users whose phone starts with `q` or whose id is `q` (spaces ignored); no `q`: the
-    newest users."""
+    """Users whose phone starts with `q` or whose id is `q` (spaces ignored); no `q`: every
+    user. Newest first; `before` (a user id: the `next_before` of the page before) pages on."""
     query = "".join(q.split())[:QUERY_LENGTH_MAX]  # '138 0000 0000' finds 13800000000
-    rows, cards = platform.services["operators"].users_page(query, limit)
+    page = platform.services["operators"].find_users(query, before_id=before, limit=limit)
     bound: dict[int, list[str]] = {}
-    for card in cards:
+    for card in page.cards:
         if card.status == "bound":
             bound.setdefault(int(card.user_id), []).append(mask_card_number(card.card_number))
-    users = [UserOut(**_user_out(mask_user(row, None, bound.get(int(row.id), [])))) for row in rows]
-    return UsersOut(users=users, truncated=len(rows) == limit)
+    users = [
+        UserOut(**_user_out(mask_user(row, None, bound.get(int(row.id), [])))) for row in page.users
+    ]
+    return UsersOut(users=users, next_before=page.next_before_id)
 
 
 @router.get("/{user_id}", response_model=UserDetailOut)

@@ -112,8 +112,12 @@ class SqlAdminStore:
         query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
         return list(tx.execute(query).all())
 
-    def users_page(self, tx: Connection, query: str, limit: int) -> list[Any]:
+    def users_page(
+        self, tx: Connection, query: str, limit: int, before_id: int | None = None
+    ) -> list[Any]:
         select_users = select(users).order_by(users.c.id.desc()).limit(limit)
+        if before_id is not None:
+            select_users = select_users.where(users.c.id < before_id)
         if query:
             select_users = select_users.where(
                 or_(

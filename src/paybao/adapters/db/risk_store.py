@@ -158,23 +158,36 @@ class SqlRiskStore:
         return result.rowcount == 1
 
     def blacklist(self, tx: Connection, limit: int) -> list[BlacklistEntry]:
-        rows = tx.execute(
-            select(risk_blacklist, users.c.phone, users.c.real_name)
-            .join(users, users.c.id == risk_blacklist.c.user_id, isouter=True)
-            .order_by(risk_blacklist.c.added_at_us.desc())
-            .limit(limit)
+        query = _blacklist_entries().order_by(risk_blacklist.c.added_at_us.desc())
+        return _entries(tx.execute(query.limit(limit)))
+
+    def blacklist_page(
+        self, tx: Connection, limit: int, before_user_id: int | None
+    ) -> list[BlacklistEntry]:
+        query = _blacklist_entries().order_by(risk_blacklist.c.user_id.desc())
+        if before_user_id is not None:
+            query = query.where(risk_blacklist.c.user_id < before_user_id)
+        return _entries(tx.execute(query.limit(limit)))
+
+
+def _blacklist_entries() -> Select[Any]:
+    return select(risk_blacklist, users.c.phone, users.c.real_name).join(
+        users, users.c.id == risk_blacklist.c.user_id, isouter=True
+    )
+
+
+def _entries(rows: Any) -> list[BlacklistEntry]:
+    return [
+        BlacklistEntry(
+            user_id=row.user_id,
+            phone_masked=mask_phone(row.phone) if row.phone else "",
+            name_masked=mask_real_name(row.real_name) if row.real_name else "",
+            reason=row.reason,
+            added_by=row.added_by,
+            added_at_us=row.added_at_us,
         )
-        return [
-            BlacklistEntry(
-                user_id=row.user_id,
-                phone_masked=mask_phone(row.phone) if row.phone else "",
-                name_masked=mask_real_name(row.real_name) if row.real_name else "",
-                reason=row.reason,
-                added_by=row.added_by,
-                added_at_us=row.added_at_us,
-            )
-            for row in rows
-        ]
+        for row in rows
+    ]
 
 
 def _card_payee(user_id: int, card_number: str) -> list[Any]:

@@ -101,6 +101,13 @@ class SqlTopupChannelStore:
         query = select(cash_topup_partners).order_by(cash_topup_partners.c.id).limit(limit)
         return list(tx.execute(query).all())
 
+    def partners_page(self, tx: Connection, limit: int, before_id: int | None) -> list[Any]:
+        p = cash_topup_partners
+        query = select(p).order_by(p.c.id.desc()).limit(limit)
+        if before_id is not None:
+            query = query.where(p.c.id < before_id)
+        return list(tx.execute(query).all())
+
     def set_partner_status(self, tx: Connection, partner_id: int, status: str) -> None:
         tx.execute(
             update(cash_topup_partners)
