@@ -2,7 +2,11 @@
 AlipayTradeRoyaltyRelationBind / Batchquery / RoyaltyRateQuery / OrderSettle / SettleQuery /
 OnsettleQuery request, model and response classes, and python-alipay-sdk's
 `api_alipay_trade_order_settle` and `server_api`, each verifying our signed answers with its own
-verifier (an answer that did not verify would raise or fail to parse).
+verifier (an answer that did not verify would raise or fail to parse). Refunds that take shares
+back (退分账): the official AlipayTradeRefundModel's refund_royalty_parameters
+(OpenApiRoyaltyDetailInfoPojo) and AlipayTradeFastpayRefundQueryResponse's refund_royaltys
+(RefundRoyaltyResult), python-alipay-sdk's `api_alipay_trade_refund` and
+`api_alipay_trade_fastpay_refund_query`.
 
 The server and its fixtures are test_gateway_sdks.py's (a separate `paybao serve` for this
 module); this process shares its SQLite file to register the buyer and the receivers.
@@ -15,6 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from alipay.aop.api.domain.AlipayTradeFastpayRefundQueryModel import (
+    AlipayTradeFastpayRefundQueryModel,
+)
 from alipay.aop.api.domain.AlipayTradeOrderOnsettleQueryModel import (
     AlipayTradeOrderOnsettleQueryModel,
 )
@@ -22,6 +29,7 @@ from alipay.aop.api.domain.AlipayTradeOrderSettleModel import AlipayTradeOrderSe
 from alipay.aop.api.domain.AlipayTradeOrderSettleQueryModel import (
     AlipayTradeOrderSettleQueryModel,
 )
+from alipay.aop.api.domain.AlipayTradeRefundModel import AlipayTradeRefundModel
 from alipay.aop.api.domain.AlipayTradeRoyaltyRateQueryModel import (
     AlipayTradeRoyaltyRateQueryModel,
 )
@@ -34,6 +42,9 @@ from alipay.aop.api.domain.AlipayTradeRoyaltyRelationBindModel import (
 from alipay.aop.api.domain.OpenApiRoyaltyDetailInfoPojo import OpenApiRoyaltyDetailInfoPojo
 from alipay.aop.api.domain.RoyaltyEntity import RoyaltyEntity
 from alipay.aop.api.domain.SettleExtendParams import SettleExtendParams
+from alipay.aop.api.request.AlipayTradeFastpayRefundQueryRequest import (
+    AlipayTradeFastpayRefundQueryRequest,
+)
 from alipay.aop.api.request.AlipayTradeOrderOnsettleQueryRequest import (
     AlipayTradeOrderOnsettleQueryRequest,
 )
@@ -41,6 +52,7 @@ from alipay.aop.api.request.AlipayTradeOrderSettleQueryRequest import (
     AlipayTradeOrderSettleQueryRequest,
 )
 from alipay.aop.api.request.AlipayTradeOrderSettleRequest import AlipayTradeOrderSettleRequest
+from alipay.aop.api.request.AlipayTradeRefundRequest import AlipayTradeRefundRequest
 from alipay.aop.api.request.AlipayTradeRoyaltyRateQueryRequest import (
     AlipayTradeRoyaltyRateQueryRequest,
 )
@@ -50,6 +62,9 @@ from alipay.aop.api.request.AlipayTradeRoyaltyRelationBatchqueryRequest import (
 from alipay.aop.api.request.AlipayTradeRoyaltyRelationBindRequest import (
     AlipayTradeRoyaltyRelationBindRequest,
 )
+from alipay.aop.api.response.AlipayTradeFastpayRefundQueryResponse import (
+    AlipayTradeFastpayRefundQueryResponse,
+)
 from alipay.aop.api.response.AlipayTradeOrderOnsettleQueryResponse import (
     AlipayTradeOrderOnsettleQueryResponse,
 )
@@ -57,6 +72,7 @@ from alipay.aop.api.response.AlipayTradeOrderSettleQueryResponse import (
     AlipayTradeOrderSettleQueryResponse,
 )
 from alipay.aop.api.response.AlipayTradeOrderSettleResponse import AlipayTradeOrderSettleResponse
+from alipay.aop.api.response.AlipayTradeRefundResponse import AlipayTradeRefundResponse
 from alipay.aop.api.response.AlipayTradeRoyaltyRateQueryResponse import (
     AlipayTradeRoyaltyRateQueryResponse,
 )
@@ -66,13 +82,13 @@ from alipay.aop.api.response.AlipayTradeRoyaltyRelationBatchqueryResponse import
 from alipay.aop.api.response.AlipayTradeRoyaltyRelationBindResponse import (
     AlipayTradeRoyaltyRelationBindResponse,
 )
-from test_gateway_sdks import Server, official, python_sdk, server
+from test_gateway_sdks import APP_ID, Server, official, python_sdk, server
 
-from paybao.adapters.alipay.methods import user_wire_id
+from paybao.adapters.alipay.methods import seller_wire_id, user_wire_id
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
 from gateway_support import make_buyer, wallet_balance
-from score_support import person
+from score_support import Person, person
 
 __all__ = ["official", "server"]  # fixtures used by the tests below
 
@@ -237,3 +253,112 @@ def test_python_sdk_settles_replays_and_is_capped(server: Server) -> None:
         "alipay.trade.order.onsettle.query", biz_content={"trade_no": trade_no}
     )
     assert left["unsettled_amount"] == "5.00"
+
+
+def _shared_trade(server: Server, buyer: int, *shares: tuple[Person, str]) -> str:
+    """A paid trade of 100.00 whose shares were settled to the receivers (bound first)."""
+    client = python_sdk(server)
+    entries = [{"type": "userId", "account": user_wire_id(p.user_id)} for p, _ in shares]
+    bind = {"out_request_no": f"bind_{time.time_ns()}", "receiver_list": entries}
+    bound = client.server_api("alipay.trade.royalty.relation.bind", biz_content=bind)
+    assert bound["code"] == "10000", bound
+    trade_no = _pay(server, buyer, "100.00")
+    parts = [
+        {"trans_in_type": "userId", "trans_in": user_wire_id(p.user_id), "amount": amount}
+        for p, amount in shares
+    ]
+    settled = client.api_alipay_trade_order_settle(f"s_{time.time_ns()}", trade_no, parts)
+    assert settled["code"] == "10000", settled
+    return trade_no
+
+
+def test_official_sdk_refunds_taking_shares_back(server: Server, official: Any) -> None:
+    client = official()
+    buyer = make_buyer(server.platform, phone="13500000421", balance_fen=500_00)
+    dave = person(server.platform, "13500000422", "王小明")
+    trade_no = _shared_trade(server, buyer, (dave, "20.00"))
+
+    part = OpenApiRoyaltyDetailInfoPojo()
+    part.royalty_type = "transfer"
+    part.trans_out_type = "loginName"
+    part.trans_out = dave.phone
+    part.trans_in_type = "userId"
+    part.trans_in = seller_wire_id(server.platform.services["merchants"].app(APP_ID).merchant_id)
+    part.amount = "12.50"
+    part.desc = "退佣金"
+    model = AlipayTradeRefundModel()
+    model.trade_no = trade_no
+    model.refund_amount = "40.00"
+    model.out_request_no = f"rf_{time.time_ns()}"
+    model.refund_royalty_parameters = [part]
+    refunded = _run(client, AlipayTradeRefundRequest(biz_model=model), AlipayTradeRefundResponse())
+    assert refunded.is_success(), refunded.sub_code
+    assert (refunded.fund_change, refunded.refund_fee) == ("Y", "40.00")
+    assert wallet_balance(server.platform, dave.user_id) == 7_50
+
+    query_model = AlipayTradeFastpayRefundQueryModel()
+    query_model.trade_no = trade_no
+    query_model.out_request_no = model.out_request_no
+    found = _run(
+        client,
+        AlipayTradeFastpayRefundQueryRequest(biz_model=query_model),
+        AlipayTradeFastpayRefundQueryResponse(),
+    )
+    assert found.is_success() and found.refund_amount == "40.00"
+    [line] = found.refund_royaltys
+    assert (line.refund_amount, line.result_code, line.royalty_type) == (
+        "12.50",
+        "SUCCESS",
+        "transfer",
+    )
+    assert (line.trans_out, line.ori_trans_out, line.trans_in) == (
+        user_wire_id(dave.user_id),
+        dave.phone,
+        part.trans_in,
+    )
+
+    # More than she has left of her share: refused, nothing moves.
+    part.trans_out_type = "userId"
+    part.trans_out = user_wire_id(dave.user_id)
+    part.amount = "7.51"
+    model.out_request_no = f"rf2_{time.time_ns()}"
+    over = _run(client, AlipayTradeRefundRequest(biz_model=model), AlipayTradeRefundResponse())
+    assert (over.is_success(), over.code, over.sub_code) == (
+        False,
+        "40004",
+        "ACQ.ALLOC_AMOUNT_VALIDATE_ERROR",
+    )
+    assert wallet_balance(server.platform, dave.user_id) == 7_50
+
+
+def test_python_sdk_refunds_taking_shares_back_and_replays(server: Server) -> None:
+    client = python_sdk(server)
+    buyer = make_buyer(server.platform, phone="13500000431", balance_fen=500_00)
+    erin = person(server.platform, "13500000432", "李四")
+    frank = person(server.platform, "13500000433", "张三")
+    trade_no = _shared_trade(server, buyer, (erin, "10.00"), (frank, "5.00"))
+    backs = [
+        {"trans_out": user_wire_id(erin.user_id), "amount": "10.00", "desc": "退"},
+        {"trans_out_type": "userId", "trans_out": user_wire_id(frank.user_id), "amount": "1.00"},
+    ]
+    request_no = f"py_rf_{time.time_ns()}"
+    first = client.api_alipay_trade_refund(
+        "30.00", trade_no=trade_no, out_request_no=request_no, refund_royalty_parameters=backs
+    )
+    assert (first["code"], first["fund_change"]) == ("10000", "Y")
+    again = client.api_alipay_trade_refund(
+        "30.00", trade_no=trade_no, out_request_no=request_no, refund_royalty_parameters=backs
+    )
+    assert (again["code"], again["fund_change"]) == ("10000", "N")
+    assert wallet_balance(server.platform, erin.user_id) == 0
+    assert wallet_balance(server.platform, frank.user_id) == 4_00
+    other = client.api_alipay_trade_refund(
+        "30.00", trade_no=trade_no, out_request_no=request_no, refund_royalty_parameters=backs[:1]
+    )
+    assert (other["code"], other["sub_code"]) == ("40004", "ACQ.DISCORDANT_REPEAT_REQUEST")
+
+    found = client.api_alipay_trade_fastpay_refund_query(request_no, trade_no=trade_no)
+    assert [(r["trans_out"], r["refund_amount"]) for r in found["refund_royaltys"]] == [
+        (user_wire_id(erin.user_id), "10.00"),
+        (user_wire_id(frank.user_id), "1.00"),
+    ]

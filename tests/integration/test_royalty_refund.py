@@ -13,9 +13,10 @@ from gateway_support import balance_fen, call, count_rows, make_buyer, make_shop
 from preauth_support import reconcile_clean
 from royalty_support import BIND, SETTLE, bind_biz, paid_trade, part, receiver, settle_biz
 from score_support import Person
-from sqlalchemy import text
+from sqlalchemy import insert, text
 
 from paybao.adapters.alipay.methods import seller_wire_id, user_wire_id
+from paybao.adapters.db.tables.royalty import royalty_backs
 from paybao.bootstrap import Platform
 from paybao.domain.royalty import LEDGER_CODE_ROYALTY_BACK
 from paybao.services.trades import TradeRef
@@ -231,3 +232,32 @@ def test_a_receiver_short_of_money_refuses_the_whole_refund(
     done = call(client, REFUND, refund_biz(trade_no, "s2", "40.00", back(alice, "5.00")))
     assert done["code"] == "10000" and wallet_balance(platform, alice.user_id) == 0
     reconcile_clean(platform)
+
+
+def test_reconcile_finds_a_give_back_without_its_money(
+    platform: Platform, client: TestClient
+) -> None:
+    shop = make_shop(platform)
+    alice = receiver(platform, "13900000572", "王小明")
+    trade_no = shared_trade(platform, client, "13900000571", (alice, "10.00"))
+    reconcile_clean(platform)
+    # A give-back recorded with no journal, and for more than was settled to her.
+    row = {
+        "refund_id": 999_999,
+        "seq": 1,
+        "trade_no": trade_no,
+        "app_id": shop.app.app_id,
+        "user_id": alice.user_id,
+        "trans_out_type": "userId",
+        "trans_out": user_wire_id(alice.user_id),
+        "amount_fen": 10_01,
+        "description": "",
+        "created_at_us": 0,
+    }
+    platform.db.run(lambda tx: tx.execute(insert(royalty_backs).values(**row)))
+    report = platform.reconcile.run()
+    assert sorted(d.line() for d in report.differences) == [
+        f"royalty_given_back: trade {trade_no} expected 1001, found journal 0",
+        f"royalty_given_back_over: trade {trade_no} receiver {alice.user_id} expected at most"
+        " 1000, found 1001",
+    ]
