@@ -88,6 +88,12 @@ def test_buy_ship_refund_dispute_ruling_and_consistent_statements(
         assert buyer.locator(f"tr.hold[data-reference='{no}']").count() == 1
         _fits_phone(buyer)
         _shot(buyer, "1-buyer-held")
+        # The buyer's purchases on the market page: the status in words, not the protocol code.
+        buyer.goto(f"{server}/market")
+        bought = buyer.locator(f"#purchases tr.escrow[data-escrow-no='{no}'] td.status")
+        assert bought.inner_text() == "等待卖家发货"
+        _fits_phone(buyer)
+        _shot(buyer, "1b-buyer-market")
 
         # The seller ships; the buyer asks for everything back; the seller refuses.
         trade = f"{server}/escrow/{no}"
