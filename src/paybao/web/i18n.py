@@ -70,6 +70,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "kind_payment": {"zh": "付款", "en": "Payment"},
     "kind_merchant_transfer": {"zh": "商家转账", "en": "Transfer from a merchant"},
     "kind_profit_share": {"zh": "分账收入", "en": "Profit share"},
+    "kind_profit_share_back": {"zh": "分账退回", "en": "Profit share given back"},
     # Escrow purchases (担保交易): held, then paid to the seller (less the seller's fee).
     "kind_escrow": {"zh": "担保交易", "en": "Escrow"},
     "kind_escrow_payment": {"zh": "担保交易付款", "en": "Escrow payment to seller"},
