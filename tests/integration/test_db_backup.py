@@ -425,6 +425,28 @@ def test_a_compressed_backup_round_trips(
         restored.close()
 
 
+def test_a_flipped_byte_in_a_compressed_archive_restores_nothing(
+    env: Settings, platform: Platform, tmp_path: Path, empty_url: str
+) -> None:
+    _fund(platform, range(1, 3), 100)
+    path = tmp_path / "b.bak"
+    _backup(env, path)
+    with path.open("r+b") as handle:
+        handle.seek(path.stat().st_size // 2)
+        byte = handle.read(1)
+        handle.seek(-1, os.SEEK_CUR)
+        handle.write(bytes([byte[0] ^ 0x01]))
+    done = runner.invoke(app, ["db", "verify-backup", str(path), "--json"])
+    assert done.exit_code == 1, done.output
+    report = json.loads(done.output)
+    # Inflate fails, or gzip's CRC, or failing both the dump's sha256: never a restore.
+    assert report["problems"][0]["kind"] in {"backup_unreadable", "dump_sha256_mismatch"}
+    assert report["reconcile"] is None
+    code, output = _restore(path, empty_url)
+    assert code == 2, output
+    assert _is_empty(empty_url)
+
+
 def test_an_encrypted_backup_round_trips_with_its_key_only(
     env: Settings,
     platform: Platform,
