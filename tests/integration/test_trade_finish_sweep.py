@@ -146,10 +146,10 @@ def test_the_sweep_finishes_only_due_trades_in_batches_once_each(notifying: Plat
     spy = BatchSpy(service.store)
     service.store = spy
 
-    move(platform, window_s(platform) - 10 * DAY_S - 60)  # a minute before the old ones' end
+    move(platform, window_s(platform) - 11 * DAY_S)  # a day before the old ones' window ends
     assert service.finish_due(batch_size=2) == 0
     assert spy.batches == [[]]
-    move(platform, 61)  # past the end of the old ones' window, not the young ones'
+    move(platform, DAY_S + 1)  # past the end of the old ones' window, not the young ones'
     spy.batches.clear()
     finished = service.finish_due(batch_size=2)
 
@@ -261,10 +261,11 @@ def test_finishing_is_a_compare_and_set_a_finished_trade_is_not_matched_again(
     assert platform.services["trades"].get(first.trade_no).finished_at_us == now_us
 
 
-def _schedule_old_finish_job(platform: Platform, trade: Trade) -> None:
-    """What a payment did before the sweep: a finish job due when the window closes."""
+def _schedule_old_finish_job(platform: Platform, trade: Trade, window_s_then: int = 0) -> None:
+    """What a payment did before the sweep: a finish job due when the window closes (the
+    window of the settings of then, by default today's)."""
     assert trade.paid_at_us is not None
-    due_us = trade.paid_at_us + window_s(platform) * US_PER_S
+    due_us = trade.paid_at_us + (window_s_then or window_s(platform)) * US_PER_S
     platform.db.run(lambda tx: platform.jobs.schedule_in(tx, JOB_FINISH, trade.trade_no, due_us))
 
 
@@ -272,25 +273,25 @@ def test_an_old_pending_finish_job_still_finishes_its_trade(notifying: Platform)
     platform = notifying
     make_shop(platform, notify_url=NOTIFY_URL)
     buyer = make_buyer(platform, balance_fen=100_00)
-    early, late = pay_trades(platform, buyer, "job", 2)
-    _schedule_old_finish_job(platform, early)
-    _schedule_old_finish_job(platform, late)
-    move(platform, window_s(platform) - 60)
+    first, second = pay_trades(platform, buyer, "job", 2)
+    _schedule_old_finish_job(platform, first)
+    _schedule_old_finish_job(platform, second)
+    move(platform, window_s(platform) - DAY_S)
     platform.jobs.run_due()  # not due yet
-    assert status_of(platform, early) is TradeStatus.TRADE_SUCCESS
-    move(platform, 61)
+    assert status_of(platform, first) is TradeStatus.TRADE_SUCCESS
+    move(platform, DAY_S + 1)
 
     # The job runs before any sweep: it finishes its trade, as it always did.
     ran = 0
     while (step := platform.jobs.run_due()) > 0:
         ran += step
     assert ran >= 2
-    assert status_of(platform, early) is TradeStatus.TRADE_FINISHED
-    assert status_of(platform, late) is TradeStatus.TRADE_FINISHED
+    assert status_of(platform, first) is TradeStatus.TRADE_FINISHED
+    assert status_of(platform, second) is TradeStatus.TRADE_FINISHED
     assert finish_jobs_pending(platform) == 0
     # The sweep finds nothing left, and nobody is told twice.
     assert platform.services["trades"].finish_due() == 0
-    assert finish_notices(platform) == {early.id: ["TRADE_FINISHED"], late.id: ["TRADE_FINISHED"]}
+    assert finish_notices(platform) == {t.id: ["TRADE_FINISHED"] for t in (first, second)}
 
 
 def test_an_old_finish_job_after_the_sweep_does_nothing(notifying: Platform) -> None:
@@ -309,6 +310,24 @@ def test_an_old_finish_job_after_the_sweep_does_nothing(notifying: Platform) -> 
     assert finish_jobs_pending(platform) == 0  # it ran (and did nothing)
     assert platform.services["trades"].get(trade.trade_no).finished_at_us == finished_at_us
     assert finish_notices(platform) == {trade.id: ["TRADE_FINISHED"]}
+
+
+def test_an_old_finish_job_leaves_a_trade_whose_window_is_still_open(platform: Platform) -> None:
+    """Scheduled when the window was shorter (PAYBAO_REFUND_WINDOW_DAYS since raised): the
+    trade stays refundable, and the sweep finishes it when today's window ends."""
+    make_shop(platform, notify_url=NOTIFY_URL)
+    buyer = make_buyer(platform, balance_fen=100_00)
+    (trade,) = pay_trades(platform, buyer, "longer", 1)
+    _schedule_old_finish_job(platform, trade, window_s_then=DAY_S)
+    move(platform, DAY_S + 1)
+
+    while platform.jobs.run_due() > 0:
+        pass
+
+    assert finish_jobs_pending(platform) == 0  # it ran
+    assert status_of(platform, trade) is TradeStatus.TRADE_SUCCESS
+    move(platform, window_s(platform))
+    assert platform.services["trades"].finish_due() == 1
 
 
 def finish_jobs_pending(platform: Platform) -> int:
