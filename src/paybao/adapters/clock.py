@@ -114,6 +114,12 @@ def store_offset_us(engine: Engine, offset_us: int, now_us: int) -> None:
 class AdjustableOffsetClock(OffsetClock):
     def set_offset_us(self, offset_us: int) -> None:
         assert self._reader is not None, "the clock moves only in sandbox mode"
-        assert offset_us >= self.offset_us(fresh=True), "the sandbox clock only moves forward"
-        store_offset_us(self._engine, offset_us, self._wall.now_us())
-        self.forget()
+        # Under the refresh lock, and the new offset cached here rather than forgotten: a
+        # thread refreshing meanwhile would otherwise answer the old offset for another
+        # OFFSET_CACHE_S, and a refresh that read before the store could write it back.
+        with self._refreshing:
+            self._refresh()
+            assert offset_us >= self._offset_us, "the sandbox clock only moves forward"
+            store_offset_us(self._engine, offset_us, self._wall.now_us())
+            self._offset_us = offset_us
+            self._read_at_s = time.monotonic()
