@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 from tests.conftest import database_kind
 from tests.integration.gateway_support import PAYMENT_PASSWORD, make_buyer
+from tests.support.snapshots import rows_of
 
 from paybao.bootstrap import Platform
 from paybao.domain.accounts import Purpose, platform_account
@@ -69,22 +70,8 @@ def market(platform: Platform) -> Market:
     return Market(platform)
 
 
-def snapshot(platform: Platform) -> dict[str, list[Any]]:
-    tables = {
-        "ledger_accounts": "id",
-        "ledger_transfers": "seq",
-        "escrow_trades": "id",
-        "escrow_messages": "id",
-        "jobs": "id",
-    }
-    with platform.engine.connect() as connection:
-        return {
-            name: [
-                tuple(row)
-                for row in connection.execute(text(f"SELECT * FROM {name} ORDER BY {key}"))
-            ]
-            for name, key in tables.items()
-        }
+# What an escrow action writes: a refusal must leave every row of these as it was.
+ESCROW_TABLES = ("ledger_accounts", "ledger_transfers", "escrow_trades", "escrow_messages", "jobs")
 
 
 # Happy paths --------------------------------------------------------------------------------
@@ -275,11 +262,11 @@ def test_unpaid_merchant_escrow_closes_after_its_timeout(market: Market) -> None
 
 
 def _refused(platform: Platform, code: str, action: Any) -> None:
-    before = snapshot(platform)
+    before = rows_of(platform, ESCROW_TABLES)
     with pytest.raises(DomainError) as refused:
         action()
     assert refused.value.code == code
-    assert snapshot(platform) == before
+    assert rows_of(platform, ESCROW_TABLES) == before
 
 
 def test_confirm_before_ship_is_refused_without_side_effect(market: Market) -> None:

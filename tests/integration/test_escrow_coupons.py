@@ -20,8 +20,10 @@ from tests.integration.coupon_support import (
 from tests.integration.credit_support import reconcile_clean
 from tests.integration.gateway_support import PAYMENT_PASSWORD, make_buyer, make_shop
 from tests.integration.test_credit_concurrency import race
+from tests.integration.test_escrow import ESCROW_TABLES
 from tests.integration.test_merchant_escrow_pages import merchant_escrow
 from tests.integration.test_wallet_rules import code_of
+from tests.support.snapshots import rows_of
 
 from paybao.bootstrap import Platform
 from paybao.domain.accounts import Purpose, platform_account
@@ -195,23 +197,8 @@ def test_a_merchants_escrow_order_paid_with_its_own_platform_coupon(platform: Pl
 # Refusals write nothing -----------------------------------------------------------------------
 
 
-def snapshot(platform: Platform) -> dict[str, list[Any]]:
-    tables = {
-        "ledger_accounts": "id",
-        "ledger_transfers": "seq",
-        "escrow_trades": "id",
-        "escrow_messages": "id",
-        "coupons": "id",
-        "jobs": "id",
-    }
-    with platform.engine.connect() as connection:
-        return {
-            name: [
-                tuple(row)
-                for row in connection.execute(text(f"SELECT * FROM {name} ORDER BY {key}"))
-            ]
-            for name, key in tables.items()
-        }
+# What buying in escrow with a coupon writes (listings aside: a refused purchase keeps its own).
+BUY_TABLES = (*ESCROW_TABLES, "coupons")
 
 
 def test_inapplicable_coupons_refuse_with_their_code_and_write_nothing(world: World) -> None:
@@ -228,7 +215,7 @@ def test_inapplicable_coupons_refuse_with_their_code_and_write_nothing(world: Wo
     expiring = world.coupon(threshold_fen=0, face_fen=1_00, coupon_days=1)
     world.advance_days(2)
     order = merchant_escrow(platform, shop, "ESC-REFUSE-1")
-    before = snapshot(platform)
+    before = rows_of(platform, BUY_TABLES)
 
     cases = [
         (threshold, 99_99, "coupon_not_applicable"),  # the threshold is not reached
@@ -247,7 +234,7 @@ def test_inapplicable_coupons_refuse_with_their_code_and_write_nothing(world: Wo
         lambda: pay(order.escrow_no, world.buyer, PAYMENT_PASSWORD, merchant_choice)
     ) == ("coupon_not_applicable")
     # Nothing moved, nothing was marked used (the refused purchases' listings aside).
-    assert snapshot(platform) == before
+    assert rows_of(platform, BUY_TABLES) == before
     assert_clean(platform)
 
 

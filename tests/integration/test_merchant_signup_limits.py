@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 from tests.conftest import database_kind
 from tests.integration.admin_support import csrf_of
+from tests.support.snapshots import rows_of
 
 from paybao.adapters.db.tables.merchant import merchant_apps, merchants
 from paybao.adapters.db.tables.merchant_portal import merchant_logins, merchant_signups
@@ -58,12 +59,12 @@ def _sign_up(client: TestClient, contact: str, name: str = "小店", **extra: st
     )
 
 
+# What a sign-up writes: a merchant, its app, its login, the sign-up record.
+SIGNUP_TABLES = (merchants, merchant_apps, merchant_logins, merchant_signups)
+
+
 def _counts(platform: Platform) -> tuple[int, ...]:
-    with platform.engine.connect() as connection:
-        return tuple(
-            int(connection.execute(select(func.count()).select_from(table)).scalar_one())
-            for table in (merchants, merchant_apps, merchant_logins, merchant_signups)
-        )
+    return tuple(len(rows) for rows in rows_of(platform, SIGNUP_TABLES).values())
 
 
 def _advance(platform: Platform, seconds: int) -> None:
@@ -101,7 +102,7 @@ def test_the_sign_up_past_the_per_contact_limit_is_refused_from_any_address(
     for n in range(PER_CONTACT):
         new = SignUp(f"店{n}", None, "shop-pass-2024", "Boss+shop{n}@Shop.Example", f"10.0.0.{n}")
         accounts.sign_up(new, _public_key())
-    before = _counts(platform)
+    before = rows_of(platform, SIGNUP_TABLES)
     # Another address, the same mailbox (case and +tag do not make a new contact).
     with pytest.raises(RateLimited) as refused:
         new = SignUp("店X", None, "shop-pass-2024", "boss@shop.example", "10.0.0.99")
@@ -109,7 +110,7 @@ def test_the_sign_up_past_the_per_contact_limit_is_refused_from_any_address(
     assert refused.value.code == "signup_rate_limited"
     assert refused.value.data["limit"] == "contact"
     assert 0 < int(str(refused.value.data["retry_after_s"])) <= 86_400
-    assert _counts(platform) == before
+    assert rows_of(platform, SIGNUP_TABLES) == before
     # A phone number is a contact too, in any spelling.
     other = SignUp("店P", None, "shop-pass-2024", "+86 138-0013-8000", "10.0.1.1")
     accounts.sign_up(other, _public_key())

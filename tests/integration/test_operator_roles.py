@@ -18,13 +18,13 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from sqlalchemy import select, text
+from sqlalchemy import select
 from tests.conftest import ADMIN_TOKEN
 from tests.integration.admin_support import OPERATOR_PASSWORD, csrf_of, sign_in
 from tests.integration.operator_access_support import undelivered_notification
 from tests.integration.test_escrow import PRICE_FEN, Market
+from tests.support.snapshots import Rows, every_table_but, rows_of
 
-from paybao.adapters.db.tables import metadata
 from paybao.adapters.db.tables.wallet import audit_log, operators, users
 from paybao.bootstrap import Platform
 from paybao.domain.accounts import Purpose, platform_account
@@ -333,17 +333,9 @@ CASES: dict[tuple[str, str], Case] = {
 # Helpers ------------------------------------------------------------------------------------
 
 
-def snapshot(platform: Platform) -> dict[str, list[str]]:
-    """Every row of every table but the audit log, in a stable order."""
-    with platform.engine.connect() as connection:
-        return {
-            table.name: sorted(
-                repr(tuple(row))
-                for row in connection.execute(text(f'SELECT * FROM "{table.name}"'))
-            )
-            for table in metadata.sorted_tables
-            if table.name != "audit_log"
-        }
+def snapshot(platform: Platform) -> Rows:
+    """Every row of every table but the audit log (which records refusals too)."""
+    return rows_of(platform, every_table_but("audit_log"))
 
 
 def audit_rows(platform: Platform) -> list[Any]:

@@ -12,11 +12,11 @@ from gateway_support import (
     LOGIN_PASSWORD,
     PAYMENT_PASSWORD,
     call,
-    count_rows,
     make_buyer,
     make_shop,
     wallet_balance,
 )
+from tests.support.snapshots import rows_of
 
 from paybao.adapters.qr import decode_image
 from paybao.bootstrap import Platform
@@ -49,10 +49,6 @@ def pay(client: TestClient, code: str, out_trade_no: str, amount: str) -> dict[s
         "total_amount": amount,
     }
     return call(client, "alipay.trade.pay", biz)
-
-
-def counts(platform: Platform) -> dict[str, int]:
-    return {table: count_rows(platform, table) for table in MONEY_TABLES}
 
 
 def test_password_free_payment_completes_at_once(
@@ -125,7 +121,7 @@ def test_unbound_device_and_wrong_seed_rejected(
 def test_random_codes_touch_no_account(platform: Platform, client: TestClient, shop: Any) -> None:
     buyer = make_buyer(platform, balance_fen=100_00)
     bind(platform, buyer)
-    before = counts(platform)
+    before = rows_of(platform, MONEY_TABLES)
     balances = platform.ledger.balance(platform.services["users"].get(buyer).wallet_account_id)
 
     for number in range(20):
@@ -133,7 +129,7 @@ def test_random_codes_touch_no_account(platform: Platform, client: TestClient, s
         result = pay(client, code, f"rnd-{number}", "1.00")
         assert result["sub_code"] == "ACQ.PAYMENT_AUTH_CODE_INVALID"
 
-    assert counts(platform) == before
+    assert rows_of(platform, MONEY_TABLES) == before
     after = platform.ledger.balance(platform.services["users"].get(buyer).wallet_account_id)
     assert after == balances
 
