@@ -52,3 +52,29 @@ def test_upgrade_is_repeatable(tmp_path: Path) -> None:
 def test_migrations_live_in_the_package() -> None:
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert any(MIGRATIONS_DIR.glob("versions/0001_*.py"))
+
+
+def test_0039_drops_only_the_unclaimed_pending_finish_timers(tmp_path: Path) -> None:
+    engine = make_engine(_empty_database_url(tmp_path))
+    upgrade(engine, "0038_royalty_back")
+    rows = [
+        ("trade_finish", "T1", "pending", None),  # the sweep covers it: dropped
+        ("trade_finish", "T2", "pending", 10**15),  # a worker holds it: left to run
+        ("trade_finish", "T3", "done", None),  # history: kept
+        ("trade_expire", "T4", "pending", None),  # another kind: kept
+    ]
+    with engine.begin() as connection:
+        for kind, key, status, locked_until_us in rows:
+            connection.execute(
+                text(
+                    "INSERT INTO jobs (kind, key, payload, due_at_us, status, attempts,"
+                    " locked_until_us, created_at_us)"
+                    " VALUES (:kind, :key, '{}', 1, :status, 0, :locked, 1)"
+                ),
+                {"kind": kind, "key": key, "status": status, "locked": locked_until_us},
+            )
+    upgrade(engine)
+    with engine.connect() as connection:
+        left = set(connection.execute(text("SELECT key FROM jobs")).scalars())
+    engine.dispose()
+    assert left == {"T2", "T3", "T4"}
