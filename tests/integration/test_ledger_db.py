@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, settings
 from sqlalchemy import text
 from tests.conftest import database_kind
 from tests.support.ledger_machine import LedgerMachine, Snapshot
+from tests.support.snapshots import rows_of
 
 from paybao.bootstrap import Platform, build_platform
 from paybao.domain.accounts import AccountSpec, OwnerKind, Purpose, platform_account, user_account
@@ -21,6 +22,7 @@ from paybao.services.ledger import LedgerRejected
 from paybao.settings import Settings
 
 R = TransferResult
+LEDGER_TABLES = ("ledger_accounts", "ledger_transfers")
 
 
 def _fund(platform: Platform, user_id: int, amount_fen: int) -> tuple[int, int]:
@@ -53,17 +55,13 @@ def test_plain_hold_post_and_reconcile(platform: Platform) -> None:
 
 def test_rejection_writes_nothing(platform: Platform) -> None:
     bank, wallet = _fund(platform, 1, 100)
-    with platform.engine.connect() as connection:
-        before = connection.execute(text("SELECT * FROM ledger_accounts ORDER BY id")).all()
-        count = connection.execute(text("SELECT COUNT(*) FROM ledger_transfers")).scalar()
+    before = rows_of(platform, LEDGER_TABLES)
     with pytest.raises(LedgerRejected) as caught:
         platform.db.run(
             lambda tx: platform.ledger.transfer_in(tx, [Transfer("x", wallet, bank, 101)])
         )
     assert caught.value.code == "exceeds_credits"
-    with platform.engine.connect() as connection:
-        assert connection.execute(text("SELECT * FROM ledger_accounts ORDER BY id")).all() == before
-        assert connection.execute(text("SELECT COUNT(*) FROM ledger_transfers")).scalar() == count
+    assert rows_of(platform, LEDGER_TABLES) == before
 
 
 def test_database_refuses_an_overdraft_even_without_the_code(platform: Platform) -> None:
