@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from paybao import cli_credit, cli_db, cli_merchant, cli_wallet
+from paybao import cli_credit, cli_db, cli_merchant, cli_preflight, cli_wallet
 from paybao.bootstrap import Platform, build_platform
 from paybao.domain.errors import DomainError
 from paybao.services.clock import datetime_from_us, parse_duration_s
@@ -26,6 +26,7 @@ app.add_typer(bench_app, name="bench")
 cli_wallet.register(app)
 cli_credit.register(app)
 cli_db.register(db_app)  # db status, backup, verify-backup, restore
+cli_preflight.register(app)  # preflight [--json]
 
 
 def _platform(migrate: bool = False) -> Platform:

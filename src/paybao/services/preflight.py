@@ -1,0 +1,157 @@
+"""Gathering the facts `paybao preflight` judges (the rules are in domain/preflight.py).
+
+The settings are read as they are; the data folder, the schema and the live platform are asked
+through `PreflightIO`, so a failure to reach one (no database, a schema behind the code) is a
+fact too: the checks that needed it fail with the reason, and the rest still run. The live
+platform (reconcile, worker heartbeats, adapters) is opened only when the schema is at head:
+on an older schema its queries would fail for the wrong reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+from paybao.domain.preflight import Check, Facts, PathMode, SchemaFacts, evaluate
+from paybao.settings import Settings
+
+# Settings that make the sandbox bank and billers misbehave on purpose.
+SANDBOX_FAULT_SETTINGS: tuple[str, ...] = (
+    "bank_latency_ms",
+    "bank_timeout_rate",
+    "bank_failure_rate",
+    "billpay_sandbox_latency_ms",
+    "billpay_sandbox_timeout_rate",
+    "billpay_sandbox_failure_rate",
+)
+ERROR_SHOWN_MAX = 200
+
+
+class Runtime(Protocol):
+    """The live platform, as far as preflight asks it."""
+
+    def reconcile_differences(self) -> int: ...
+
+    def heartbeat_age_s(self) -> float | None:
+        """Seconds since the freshest beat of a running worker; None: none running."""
+        ...
+
+    def adapter_names(self) -> tuple[str, str]:
+        """The class names of the bank adapter and the SMS sender."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class PreflightIO(Protocol):
+    def dialect_of(self, url: str) -> str: ...
+
+    def schema(self, url: str) -> SchemaFacts: ...
+
+    def mode_of(self, path: Path) -> PathMode: ...
+
+    def key_files(self, data_dir: Path) -> Sequence[Path]:
+        """The data folder's key files that exist."""
+        ...
+
+    def open_runtime(self, settings: Settings) -> Runtime: ...
+
+
+def gather(settings: Settings, io: PreflightIO) -> Facts:
+    url = settings.resolved_database_url()
+    dialect = io.dialect_of(url)
+    schema: SchemaFacts | None = None
+    schema_error = ""
+    try:
+        schema = io.schema(url)
+    except Exception as error:  # any driver's "cannot connect"
+        schema_error = _reason(error)
+    differences: int | None = None
+    reconcile_error = heartbeat_error = ""
+    age_s: float | None = None
+    bank = sms = ""
+    if schema is None or not schema.at_head:
+        reconcile_error = heartbeat_error = "the schema is not at head"
+    else:
+        try:
+            runtime = io.open_runtime(settings)
+        except Exception as error:
+            reconcile_error = heartbeat_error = _reason(error)
+        else:
+            bank, sms, differences, reconcile_error, age_s, heartbeat_error = _ask(runtime)
+
+    # After the runtime: building it makes the platform's key files if they are missing.
+    data_dir = Path(settings.data_dir)
+    private = [io.mode_of(path) for path in io.key_files(data_dir)]
+    if dialect == "sqlite":
+        database_file = _sqlite_file(url)
+        if database_file is not None:
+            private.append(io.mode_of(database_file))
+    defaults = Settings.model_fields
+    return Facts(
+        sandbox=settings.sandbox,
+        dialect=dialect,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        base_url=settings.base_url,
+        admin_token_length=len(settings.admin_token),
+        secret_key_length=len(settings.secret_key),
+        bank_pay_hmac_key_is_default=(
+            settings.bank_pay_hmac_key == defaults["bank_pay_hmac_key"].default
+        ),
+        bank_pay_hmac_key_length=len(settings.bank_pay_hmac_key),
+        sandbox_fault_settings=tuple(
+            f"PAYBAO_{name.upper()}" for name in SANDBOX_FAULT_SETTINGS if getattr(settings, name)
+        ),
+        data_dir=io.mode_of(data_dir),
+        private_files=tuple(private),
+        argon2_time_cost=settings.password_hash_time_cost,
+        argon2_memory_kib=settings.password_hash_memory_kib,
+        notify_timeout_s=settings.notify_timeout_s,
+        notify_retry_schedule_s=tuple(settings.notify_retry_schedule_s),
+        risk_enabled=settings.risk_enabled,
+        heartbeat_stale_s=settings.worker_heartbeat_stale_s,
+        schema=schema,
+        schema_error=schema_error,
+        reconcile_differences=differences,
+        reconcile_error=reconcile_error,
+        heartbeat_age_s=age_s,
+        heartbeat_error=heartbeat_error,
+        bank_adapter=bank,
+        sms_sender=sms,
+    )
+
+
+def run(settings: Settings, io: PreflightIO) -> list[Check]:
+    return evaluate(gather(settings, io))
+
+
+def _ask(runtime: Runtime) -> tuple[str, str, int | None, str, float | None, str]:
+    differences: int | None = None
+    age_s: float | None = None
+    reconcile_error = heartbeat_error = ""
+    try:
+        bank, sms = runtime.adapter_names()
+        try:
+            differences = runtime.reconcile_differences()
+        except Exception as error:
+            reconcile_error = _reason(error)
+        try:
+            age_s = runtime.heartbeat_age_s()
+        except Exception as error:
+            heartbeat_error = _reason(error)
+    finally:
+        runtime.close()
+    return bank, sms, differences, reconcile_error, age_s, heartbeat_error
+
+
+def _sqlite_file(url: str) -> Path | None:
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url[len(prefix) :] in ("", ":memory:"):
+        return None
+    return Path(url[len(prefix) :].split("?", 1)[0])
+
+
+def _reason(error: Exception) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text[:ERROR_SHOWN_MAX]
