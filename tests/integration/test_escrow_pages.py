@@ -75,6 +75,19 @@ def test_market_to_ruling_through_the_pages(platform: Platform, client: TestClie
     page = _post(buyer, trade, f"{trade}/escalate", text="见照片", _image="\x89PNG fake")
     assert 'data-status="DISPUTE"' in page
     assert "平台介入中" in visible_text(page) and "DISPUTE" not in visible_text(page)
+    # The history reads in words, amounts in yuan; what the parties typed, as typed.
+    history = visible_text(page)
+    for words in (
+        "买家已付款，款项由平台担保",
+        "卖家已发货 顺丰 SF42",
+        "买家申请退款 ¥200.00：镜头有划痕",
+        "卖家拒绝退款：发货时完好",
+        "已申请平台介入",
+        "见照片",
+    ):
+        assert words in history, words
+    assert "refund requested" not in history and "system:" not in history
+    assert "20000 fen" not in history
 
     _, secret = create_operator(platform)
     admin = TestClient(client.app)

@@ -26,7 +26,8 @@ from paybao.domain.escrow import EscrowStatus, GoodsType, goods_type_of
 from paybao.domain.money import parse_yuan
 from paybao.services.escrow import IMAGE_BYTES_MAX, Escrow, EscrowService, Evidence, Party
 from paybao.web.deps import platform_of
-from paybao.web.i18n import page_error
+from paybao.web.escrow_notes import history
+from paybao.web.i18n import lang_of, page_error
 from paybao.web.pages_user import CSRF, render
 from paybao.web.session import current_user_id, login_redirect
 
@@ -208,7 +209,7 @@ def _trade_page(request: Request, escrow_no: str, user_id: int, **extra: Any) ->
         status_code=400 if "error" in extra else 200,
         e=escrow,
         roles=_roles(escrow, user_id),
-        messages=messages,
+        history=history(messages, lang_of(request)),
         offers=offers,
         **extra,
     )
