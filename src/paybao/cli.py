@@ -43,6 +43,13 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64)] = 1,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Proxies whose X-Forwarded-For/-Proto to trust (comma-separated IPs or"
+            " networks, * for any); default uvicorn's: $FORWARDED_ALLOW_IPS or 127.0.0.1,::1",
+        ),
+    ] = None,
 ) -> None:
     """Serve the platform (REST API, gateway, pages); runs the background worker too."""
     import uvicorn
@@ -60,6 +67,7 @@ def serve(
         # (5 s) kills slow starters in a loop.
         timeout_worker_healthcheck=60,
         timeout_graceful_shutdown=15,
+        forwarded_allow_ips=forwarded_allow_ips,
     )
 
 
