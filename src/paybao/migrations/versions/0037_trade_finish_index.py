@@ -20,7 +20,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_trades_status_paid", "trades", ["status", "paid_at_us"])
+    # IF NOT EXISTS: an operator with a big trades table builds it CONCURRENTLY beforehand
+    # (docs/operations.md, "Upgrades"), and the upgrade then finds it.
+    op.create_index("ix_trades_status_paid", "trades", ["status", "paid_at_us"], if_not_exists=True)
 
 
 def downgrade() -> None:
