@@ -25,7 +25,10 @@ class Settings(BaseSettings):
     # The operator role (domain/operator_roles.py) the admin REST token acts with: "viewer"
     # gives monitoring scripts a read-only token.
     admin_token_role: str = Field(default="admin", pattern="^(viewer|support|finance|admin)$")
-    request_body_bytes_max: int = Field(default=1_048_576, ge=1024)
+    # Any request's body (413 request_too_large past it, before a handler reads it): room for
+    # the largest upload, a photographed payment code (adapters/qr.py, 8 MiB), and its form.
+    # The gateway holds its own, smaller limit (adapters/alipay/wire.py).
+    request_body_bytes_max: int = Field(default=9 * 1_048_576, ge=1024)
     run_worker_in_server: bool = True
     worker_poll_interval_s: float = Field(default=0.5, gt=0, le=60)
     # Each worker writes a heartbeat at most this often; one older than `stale_s` is flagged on

@@ -38,6 +38,25 @@ def test_unknown_route_has_the_error_body(client: TestClient) -> None:
     assert response.json() == {"error": {"code": "not_found", "message": "Not Found"}}
 
 
+def test_a_body_over_the_limit_is_refused_before_any_handler(
+    client: TestClient, platform: Platform, admin_headers: dict[str, str]
+) -> None:
+    limit = platform.settings.request_body_bytes_max
+    assert limit >= 8 * 1024 * 1024  # a photographed payment code still fits
+    transfers_before = client.get("/api/v1/admin/ledger/transfers", headers=admin_headers).json()
+    for headers in ({"content-type": "application/json"}, {"transfer-encoding": "chunked"}):
+        body = b"{" + b" " * limit + b"}"
+        response = client.post(
+            "/api/v1/wallet/transfers",
+            content=iter([body]) if "transfer-encoding" in headers else body,
+            headers={**admin_headers, **headers},
+        )
+        assert response.status_code == 413, response.text
+        assert response.json()["error"]["code"] == "request_too_large"
+    after = client.get("/api/v1/admin/ledger/transfers", headers=admin_headers).json()
+    assert after == transfers_before
+
+
 def test_openapi_document(client: TestClient) -> None:
     document = client.get("/openapi.json").json()
     assert document["info"]["title"] == "paybao"

@@ -35,6 +35,7 @@ from paybao.web import (
     pages_transit,
     pages_user,
 )
+from paybao.web.body_limit import BodyLimit
 from paybao.workers.runner import start_thread
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ def create_app(platform: Platform, *, run_worker: bool | None = None) -> FastAPI
     app.add_exception_handler(StarletteHTTPException, errors.on_http_error)
     app.add_exception_handler(Exception, errors.on_unexpected)
     app.add_middleware(metrics.MeasureRequests)
+    app.add_middleware(BodyLimit, max_bytes=platform.settings.request_body_bytes_max)
     _add_core_routes(app, platform)
     _install_agreement_pages(app)  # before the wallet pages: /wallet/{kind} would shadow it
     _install_preauth_pages(app)  # before the wallet pages too (/wallet/preauth)

@@ -73,8 +73,11 @@ async def on_validation_error(_request: Request, error: Exception) -> JSONRespon
     return error_response(422, "invalid_request", f"{where}: {first.get('msg', 'invalid')}")
 
 
-async def on_http_error(_request: Request, error: Exception) -> JSONResponse:
+async def on_http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
+    if isinstance(error.__cause__, errors.DomainError):
+        # FastAPI wraps what stopped its body read (web/body_limit.py: too large) in a 400.
+        return await on_domain_error(request, error.__cause__)
     codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated"}
     code = codes.get(error.status_code, "http_error")
     return error_response(error.status_code, code, str(error.detail))
