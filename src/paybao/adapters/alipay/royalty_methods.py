@@ -289,14 +289,20 @@ def settle_request(call: Call) -> SettleRequest:
     )
 
 
-def _part(item: object, seller_id: str) -> RequestedPart:
+def _transfer_item(item: object, field: str) -> Mapping[str, object]:
+    """One entry of a royalty list: an object, of royalty_type transfer, by amount."""
     if not isinstance(item, Mapping):
-        raise WireError(INVALID, "royalty_parameters 的每一项须为对象")
+        raise WireError(INVALID, f"{field} 的每一项须为对象")
     royalty_type = _text(item, "royalty_type", 16) or "transfer"
     if royalty_type != "transfer":
         raise WireError(INVALID, "royalty_type 仅支持 transfer")
     if item.get("amount_percentage") not in (None, ""):
         raise WireError(INVALID, "amount_percentage 不支持，请传 amount")
+    return item
+
+
+def _part(item: object, seller_id: str) -> RequestedPart:
+    item = _transfer_item(item, "royalty_parameters")
     trans_out = _text(item, "trans_out", _ACCOUNT_LENGTH_MAX)
     if trans_out and trans_out != seller_id:
         raise WireError(INVALID, "trans_out 须为本商户")
@@ -319,13 +325,7 @@ def refund_royalty_parameters(call: Call) -> tuple[BackPart, ...]:
 
 
 def _back_part(item: object, merchant: str) -> BackPart:
-    if not isinstance(item, Mapping):
-        raise WireError(INVALID, "refund_royalty_parameters 的每一项须为对象")
-    royalty_type = _text(item, "royalty_type", 16) or "transfer"
-    if royalty_type != "transfer":
-        raise WireError(INVALID, "royalty_type 仅支持 transfer")
-    if item.get("amount_percentage") not in (None, ""):
-        raise WireError(INVALID, "amount_percentage 不支持，请传 amount")
+    item = _transfer_item(item, "refund_royalty_parameters")
     trans_in_type = _text(item, "trans_in_type", 16) or ReceiverType.USER_ID.value
     if trans_in_type.lower() != ReceiverType.USER_ID.value.lower():
         raise WireError(INVALID, "trans_in_type 须为 userId（本商户）")

@@ -96,6 +96,11 @@ GZIP_LEVEL: Final = 6
 TRAILING_BYTES_MAX: Final = 1 << 20
 
 
+# What reading a damaged, cut or foreign archive raises, at any layer (tar, gzip, the sealed
+# chunks' framing, the manifest's text): each is `backup_unreadable`.
+_UNREADABLE = (tarfile.TarError, EOFError, OSError, zlib.error, UnicodeDecodeError, ValueError)
+
+
 class BackupFiles:
     """`BackupIO` on the local file system, SQLite and the PostgreSQL client tools."""
 
@@ -302,14 +307,7 @@ class BackupFiles:
                     opened = _extract(tar, work_dir)
                 if form != PLAIN:
                     _read_to_end(layers)  # gzip's CRC, the final sealed chunk
-        except (
-            tarfile.TarError,
-            EOFError,
-            OSError,
-            zlib.error,
-            UnicodeDecodeError,
-            ValueError,
-        ) as error:
+        except _UNREADABLE as error:
             raise BackupFailed(f"{path}: {error}", code="backup_unreadable") from None
         return OpenedArchive(
             opened.manifest,
@@ -339,14 +337,7 @@ class BackupFiles:
                     source = tar.extractfile(member)
                     assert source is not None
                     body = source.read(MANIFEST_BYTES_MAX + 1)
-        except (
-            tarfile.TarError,
-            EOFError,
-            OSError,
-            zlib.error,
-            UnicodeDecodeError,
-            ValueError,
-        ) as error:
+        except _UNREADABLE as error:
             raise BackupFailed(f"{path}: {error}", code="backup_unreadable") from None
         return form, Manifest.from_json(json.loads(body))
 
