@@ -55,9 +55,15 @@ def _lot_call(platform: Platform, method: str, biz: dict[str, Any]) -> dict[str,
     return answer
 
 
-def _beijing(minutes_ago: int) -> str:
-    at = datetime.now(wire.BEIJING_TZ) - timedelta(minutes=minutes_ago)
+def _beijing(now: datetime, minutes_ago: int) -> str:
+    # From one `now` per test: times read from the clock call by call drift by the seconds the
+    # calls take, and a stay of 135 minutes then reads as 2小时16分钟 (minutes started count).
+    at = now - timedelta(minutes=minutes_ago)
     return at.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _now() -> datetime:
+    return datetime.now(wire.BEIJING_TZ).replace(microsecond=0)
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium package")
@@ -66,6 +72,7 @@ def test_bind_a_plate_enable_auto_pay_and_see_the_parking_order(
 ) -> None:
     from playwright.sync_api import sync_playwright
 
+    now = _now()
     make_shop(platform)
     make_buyer(platform, PHONE, balance_fen=200_00)
     ARTIFACTS.mkdir(exist_ok=True)
@@ -111,7 +118,7 @@ def test_bind_a_plate_enable_auto_pay_and_see_the_parking_order(
             {
                 "parking_id": lot["parking_id"],
                 "car_number": "粤BD12345",
-                "in_time": _beijing(135),
+                "in_time": _beijing(now, 135),
                 "out_serial_no": "IN-0001",
             },
         )
@@ -120,7 +127,7 @@ def test_bind_a_plate_enable_auto_pay_and_see_the_parking_order(
         _lot_call(
             platform,
             "exitinfo.sync",
-            {**where, "out_time": _beijing(0), "serial_no": entry["serial_no"]},
+            {**where, "out_time": _beijing(now, 0), "serial_no": entry["serial_no"]},
         )
         _lot_call(
             platform,
@@ -154,6 +161,7 @@ def test_the_car_park_merchant_sees_its_lots_and_stays_in_the_portal(
     to the parked ones. Screenshot: test-artifacts/parking-4-portal.png."""
     from playwright.sync_api import sync_playwright
 
+    now = _now()
     shop = make_shop(platform)
     platform.services["merchant_accounts"].set_password(shop.merchant.id, "shop-pass-2024")
     drivers = []
@@ -189,12 +197,12 @@ def test_the_car_park_merchant_sees_its_lots_and_stays_in_the_portal(
     )
     where = {"parking_id": lot["parking_id"], "car_number": "粤BD12345"}
     paid = _lot_call(
-        platform, "enterinfo.sync", {**where, "in_time": _beijing(95), "out_serial_no": "IN-1"}
+        platform, "enterinfo.sync", {**where, "in_time": _beijing(now, 95), "out_serial_no": "IN-1"}
     )
     _lot_call(
         platform,
         "exitinfo.sync",
-        {**where, "out_time": _beijing(0), "serial_no": paid["serial_no"]},
+        {**where, "out_time": _beijing(now, 0), "serial_no": paid["serial_no"]},
     )
     _lot_call(
         platform,
@@ -203,7 +211,7 @@ def test_the_car_park_merchant_sees_its_lots_and_stays_in_the_portal(
     )
     cash = {"parking_id": lot["parking_id"], "car_number": "京A12345"}
     cashed = _lot_call(
-        platform, "enterinfo.sync", {**cash, "in_time": _beijing(50), "out_serial_no": "IN-2"}
+        platform, "enterinfo.sync", {**cash, "in_time": _beijing(now, 50), "out_serial_no": "IN-2"}
     )
     _lot_call(
         platform,
@@ -212,14 +220,14 @@ def test_the_car_park_merchant_sees_its_lots_and_stays_in_the_portal(
             **cash,
             "out_order_no": "CASH-1",
             "pay_money": "6.00",
-            "pay_time": _beijing(1),
+            "pay_time": _beijing(now, 1),
             "order_status": "0",
             "parking_record_id": cashed["serial_no"],
-            "out_time": _beijing(1),
+            "out_time": _beijing(now, 1),
         },
     )
     parked = _lot_call(
-        platform, "enterinfo.sync", {**where, "in_time": _beijing(10), "out_serial_no": "IN-3"}
+        platform, "enterinfo.sync", {**where, "in_time": _beijing(now, 10), "out_serial_no": "IN-3"}
     )
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
