@@ -3,8 +3,8 @@
 The database is SQLite (a fresh copy of a migrated template file per test) unless
 PAYBAO_TEST_DATABASE_URL names a PostgreSQL database: then the schema is rebuilt once per session
 and every table is emptied (its sequences restarted) before each test. CI runs the whole suite
-on SQLite, then again on PostgreSQL all but the unit and contract tests that never touch the
-test database.
+on SQLite, then again on PostgreSQL all but the browser tests and the unit and contract tests
+that never touch the test database.
 """
 
 from __future__ import annotations
@@ -156,11 +156,15 @@ def admin_headers() -> dict[str, str]:
 # Directories whose tests only reach a database through the `migrated_database` fixture (unit
 # tests on fakes; contract tests, which serve their own SQLite file).
 _ONE_PASS_DIRS = ("unit", "contract")
+# Browser tests check what a page shows and does in Chromium; what each page reads and writes
+# is in the integration tests, which run on both databases. They run once, on SQLite.
+_SQLITE_PASS_DIRS = ("e2e",)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """On the PostgreSQL pass, leave out the unit and contract tests that never touch the test
-    database: the SQLite pass ran them already, and a second run proves nothing new."""
+    database, and the browser tests: the SQLite pass ran them already, and a second run proves
+    nothing new."""
     if database_kind() != "postgresql":
         return
     tests_dir = Path(__file__).parent
@@ -168,9 +172,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     dropped: list[pytest.Item] = []
     for item in items:
         relative = item.path.relative_to(tests_dir) if item.path.is_relative_to(tests_dir) else None
-        one_pass = relative is not None and relative.parts[0] in _ONE_PASS_DIRS
+        top = relative.parts[0] if relative is not None else ""
         uses_database = "migrated_database" in getattr(item, "fixturenames", ())
-        (dropped if one_pass and not uses_database else kept).append(item)
+        once = (top in _ONE_PASS_DIRS and not uses_database) or top in _SQLITE_PASS_DIRS
+        (dropped if once else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
