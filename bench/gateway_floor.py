@@ -28,7 +28,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +44,12 @@ from paybao.adapters.alipay.errors import WireError
 from paybao.adapters.alipay.keys import generate_key_pair, load_private_key, load_public_key
 from paybao.bench_gateway import (
     REQUESTS_PER_SECOND_MAX,
-    SERVER_START_S_MAX,
     _drive,
     _free_port,
     _presign,
     _result,
     rsa_sign_per_s_one_core,
+    wait_for_port,
 )
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -126,7 +125,7 @@ def run(seconds: float, workers: int, connections: int) -> dict[str, Any]:
     ]  # fmt: skip
     server = subprocess.Popen(command, env=env, start_new_session=True)
     try:
-        _wait_for(port)
+        wait_for_port(port)
         cpu_before = _cpu_s()
         latencies_s, ok, failed, elapsed_s = asyncio.run(_drive(port, bodies, seconds, connections))
         cpu_used_s = _cpu_s() - cpu_before
@@ -137,20 +136,6 @@ def run(seconds: float, workers: int, connections: int) -> dict[str, Any]:
     result["machine_cpu_ms_per_request"] = round(cpu_used_s * 1000 / max(1, ok + failed), 3)
     result["cores"] = os.cpu_count()
     return result
-
-
-def _wait_for(port: int) -> None:
-    import socket
-
-    deadline = time.monotonic() + SERVER_START_S_MAX
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                time.sleep(1.0)
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("the server did not start")
 
 
 def _cpu_s() -> float:

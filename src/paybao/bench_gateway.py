@@ -265,15 +265,25 @@ def _start_server(url: str, data_dir: Path, port: int, workers: int) -> subproce
     ]  # fmt: skip
     # Our own interpreter and arguments: nothing in the command comes from outside.
     server = subprocess.Popen(command, env=env, start_new_session=True)  # noqa: S603
+    try:
+        wait_for_port(port)
+    except RuntimeError:
+        _stop(server)
+        raise
+    return server
+
+
+def wait_for_port(port: int) -> None:
+    """Until the server on `port` accepts connections (then a second more, for every worker
+    process to finish starting), at most SERVER_START_S_MAX."""
     deadline = time.monotonic() + SERVER_START_S_MAX
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                time.sleep(1.0)  # let every worker process finish starting
-                return server
+                time.sleep(1.0)
+                return
         except OSError:
             time.sleep(0.2)
-    _stop(server)
     raise RuntimeError("the server did not start")
 
 
