@@ -21,8 +21,9 @@ from paybao.domain.agreements import (
     Product,
     WithholdingLimits,
 )
-from paybao.domain.errors import DomainError, Forbidden
-from paybao.domain.trades import BuyerBalanceNotEnough, TradeNotFound, TradeStatus
+from paybao.domain.coupons import NO_COUPONS, CouponChoice, Quote, VoucherUse
+from paybao.domain.errors import DomainError, Forbidden, Retryable
+from paybao.domain.trades import BuyerBalanceNotEnough, DiscountFunder, TradeNotFound, TradeStatus
 from paybao.services.agreements import (
     Agreement,
     AgreementPolicy,
@@ -177,6 +178,8 @@ class FakeTrades:
 
     def __init__(self, clock: ManualClock) -> None:
         self.clock = clock
+        self.coupon_fen = 0
+        self.coupon_taken_meanwhile = False
 
     def out_no_taken_in(self, tx: FakeTx, app_id: str, out_trade_no: str) -> bool:
         return (app_id, out_trade_no) in tx.state.setdefault("trades", {})
@@ -216,16 +219,34 @@ class FakeTrades:
         tx.state["trades"][(new.app_id, new.out_trade_no)] = trade
         return trade
 
-    def pay_in(self, tx: FakeTx, trade: Trade, buyer_user_id: int, *, funding: str = "") -> Trade:
+    def quote_in(self, tx: FakeTx, trade: Trade, buyer_user_id: int, choice: CouponChoice) -> Quote:
+        """The best coupons: one platform-funded `coupon_fen` off, leaving at least 0.01."""
+        off_fen = min(self.coupon_fen, trade.total_fen - 1) if choice.auto else 0
+        vouchers = (VoucherUse(7, DiscountFunder.PLATFORM, off_fen),) if off_fen else ()
+        return Quote(trade.total_fen, vouchers, auto=choice.auto)
+
+    def pay_in(
+        self,
+        tx: FakeTx,
+        trade: Trade,
+        buyer_user_id: int,
+        *,
+        funding: str = "",
+        coupons: CouponChoice = NO_COUPONS,
+    ) -> Trade:
+        quote = self.quote_in(tx, trade, buyer_user_id, coupons)
+        if self.coupon_taken_meanwhile:
+            quote = Quote(trade.total_fen)  # another payment used the coupon since it was priced
         balances: dict[int, int] = tx.state.setdefault("balances", {1: 5_000_00, 2: 5_000_00})
-        if balances[buyer_user_id] < trade.total_fen:
+        if balances[buyer_user_id] < quote.buyer_pay_fen:
             raise BuyerBalanceNotEnough("the buyer's balance is not enough")
-        balances[buyer_user_id] -= trade.total_fen
+        balances[buyer_user_id] -= quote.buyer_pay_fen
         paid = dataclasses.replace(
             trade,
             status=TradeStatus.TRADE_SUCCESS,
             buyer_user_id=buyer_user_id,
             paid_at_us=self.clock.now_us(),
+            discount_fen=quote.discount_fen,
         )
         tx.state["trades"][(trade.app_id, trade.out_trade_no)] = paid
         return paid
@@ -246,10 +267,11 @@ class World:
             events=Events(),
             policy=AgreementPolicy(WithholdingLimits(), sign_request_valid_s=1800),
         )
+        self.fake_trades = FakeTrades(self.clock)
         self.withholding = WithholdingService(
             db=self.db,
             store=store,
-            trades=FakeTrades(self.clock),
+            trades=self.fake_trades,
             merchants=FakeMerchants(),
             clock=self.clock,
             limits=WithholdingLimits(),
@@ -477,6 +499,32 @@ def test_the_monthly_product_cap(world: World) -> None:
         world.deduct(agreement, f"d{day}", 100_00)
         world.clock.advance(DAY_S)
     assert world.refused(lambda: world.deduct(agreement, "over", 1)) == "withholding_month_limit"
+
+
+def test_the_limits_count_what_the_coupons_leave_the_user_to_pay(world: World) -> None:
+    agreement = world.signed()
+    world.fake_trades.coupon_fen = 10_00
+    # 110.00 less the 10.00 coupon: the user pays 100.00, within the 100.00 single cap.
+    paid = world.deduct(agreement, "o1", 110_00)
+    assert (paid.total_fen, paid.discount_fen, paid.buyer_pay_fen) == (110_00, 10_00, 100_00)
+    assert world.state("balances")[1] == 5_000_00 - 100_00
+    assert world.state("usage")[(1, "d:2026-05-01")] == 100_00
+    view = world.agreements.view(1, agreement.agreement_no)
+    assert (view.agreement.paid_fen, view.month_deducted_fen) == (100_00, 100_00)
+    assert [d.amount_fen for d in view.deductions] == [100_00]
+    code = world.refused(lambda: world.deduct(agreement, "o2", 110_01))
+    assert code == "withholding_single_limit"
+
+
+def test_a_price_changed_after_the_limits_runs_the_deduction_again(world: World) -> None:
+    agreement = world.signed()
+    world.fake_trades.coupon_fen = 10_00
+    world.fake_trades.coupon_taken_meanwhile = True
+    with pytest.raises(Retryable):
+        world.deduct(agreement, "o1", 110_00)
+    assert world.state("usage") is None and world.state("balances") is None  # all rolled back
+    world.fake_trades.coupon_taken_meanwhile = False
+    assert world.deduct(agreement, "o1", 110_00).buyer_pay_fen == 100_00
 
 
 def test_a_short_balance_refuses_and_counts_nothing(world: World) -> None:

@@ -34,6 +34,7 @@ from typing import Any, Protocol, TypeVar
 
 from paybao.domain.account_class import china_date
 from paybao.domain.agreements import Product
+from paybao.domain.coupons import BEST_COUPONS, CouponChoice
 from paybao.domain.errors import DomainError, InvalidInput, Retryable
 from paybao.domain.transit import (
     AccountStatus,
@@ -124,7 +125,15 @@ class Trades(Protocol):
 
     def create_in(self, tx: Tx, new: NewTrade, merchant: Any) -> Any: ...
 
-    def pay_in(self, tx: Tx, trade: Any, buyer_user_id: int, *, funding: str = ...) -> Any: ...
+    def pay_in(
+        self,
+        tx: Tx,
+        trade: Any,
+        buyer_user_id: int,
+        *,
+        funding: str = ...,
+        coupons: CouponChoice = ...,
+    ) -> Any: ...
 
 
 class Merchants(Protocol):
@@ -551,7 +560,8 @@ class TransitService:
             now_us = self.clock.now_us()
             for ride in owed:
                 trade = self.trades.create_in(tx, _new_trade(ride), merchant)
-                paid = self.trades.pay_in(tx, trade, user_id)
+                # The user's best coupons, as on a deduction (services/withholding.py).
+                paid = self.trades.pay_in(tx, trade, user_id, coupons=BEST_COUPONS)
                 changes = {"status": _R.REPAID, "trade_no": paid.trade_no, "settled_at_us": now_us}
                 changed = self.store.update_ride(tx, ride.id, {"status": _R.OWED}, changes)
                 assert changed, "the account lock holds the rides"

@@ -6,6 +6,16 @@ of the same `out_trade_no` with the first result, check the agreement and every 
 create and pay the trade through `TradeService.create_in` / `pay_in` (journal, notification
 and timers are the trade's own), record the deduction and count it on the agreement.
 
+Coupons: a deduction takes the signer's best coupon pair by itself (BEST_COUPONS), as a till's
+payment code does: the user chose nothing at the moment of a password-free payment, and Alipay
+applies marketing to merchant deductions (商家扣款) too. Every limit counts what is taken from
+the user, `buyer_pay_fen` (the total less both discounts), not the order's total: the limits
+protect the signer's money (Alipay's single-deduction and cumulative quotas, the cycle amounts and
+the user's own monthly cap all bound what leaves the user), and a coupon spends none of it. So the
+price is quoted before the limits are checked, the deduction row records that amount, and the
+payment re-prices in the same transaction: if a concurrent payment took a coupon meanwhile, the
+price changed after the limits passed, and the whole deduction runs again (`Retryable`).
+
 Limits, cheapest first, each with its own refusal (domain/agreements.py): the agreement (exists,
 is this merchant's, is NORMAL, is this product, has not expired), the per-deduction product cap,
 the cycle rules (window, one per period, single amount, totals), the user's monthly cap on this
@@ -37,6 +47,8 @@ from paybao.domain.agreements import (
     check_user_totals,
     period_index,
 )
+from paybao.domain.coupons import BEST_COUPONS, CouponChoice, Quote
+from paybao.domain.errors import Retryable
 from paybao.domain.trades import TradeContextInconsistent, TradeNotFound
 from paybao.services.agreements import Agreement, AgreementStore, Deduction
 from paybao.services.ports import Clock, Database, Tx
@@ -52,7 +64,17 @@ class TradePayer(Protocol):
 
     def create_in(self, tx: Tx, new: NewTrade, merchant: Any) -> Trade: ...
 
-    def pay_in(self, tx: Tx, trade: Trade, buyer_user_id: int, *, funding: str = ...) -> Trade: ...
+    def quote_in(self, tx: Tx, trade: Trade, buyer_user_id: int, choice: CouponChoice) -> Quote: ...
+
+    def pay_in(
+        self,
+        tx: Tx,
+        trade: Trade,
+        buyer_user_id: int,
+        *,
+        funding: str = ...,
+        coupons: CouponChoice = ...,
+    ) -> Trade: ...
 
 
 class Merchants(Protocol):
@@ -121,9 +143,13 @@ class WithholdingService:
         return existing if existing.paid else None
 
     def _deduct_in(self, tx: Tx, agreement: Agreement, new: NewTrade, payee_id: int) -> Trade:
-        amount_fen = new.total_fen
         user_id = agreement.user_id
         assert user_id is not None, "a NORMAL agreement has its signer"
+        merchant = self.merchants.merchant_in(tx, payee_id)
+        # The open trade first, to price the user's best coupons on it (a refusal below rolls
+        # it back with everything else).
+        trade = self.trades.create_in(tx, new, merchant)
+        amount_fen = self.trades.quote_in(tx, trade, user_id, BEST_COUPONS).buyer_pay_fen
         today = china_date(self.clock.now())
         month = f"{today:%Y-%m}"
         check_single(amount_fen, self.limits)
@@ -134,9 +160,11 @@ class WithholdingService:
         day_fen = self.store.add_usage(tx, user_id, f"d:{today.isoformat()}", amount_fen)
         month_fen = self.store.add_usage(tx, user_id, f"m:{month}", amount_fen)
         check_user_totals(day_fen, month_fen, amount_fen, self.limits)
-        merchant = self.merchants.merchant_in(tx, payee_id)
-        trade = self.trades.create_in(tx, new, merchant)
-        paid = self.trades.pay_in(tx, trade, user_id)
+        paid = self.trades.pay_in(tx, trade, user_id, coupons=BEST_COUPONS)
+        if paid.buyer_pay_fen != amount_fen:
+            # A coupon priced above was used by another payment since (or just expired): the
+            # limits were checked against a price that no longer holds. Price and check again.
+            raise Retryable("the deduction's coupons changed while it was checked")
         now_us = self.clock.now_us()
         deduction = Deduction(
             agreement.id,

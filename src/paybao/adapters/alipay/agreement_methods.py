@@ -7,7 +7,10 @@
   (`alipay_user_id` / `alipay_open_id` / `alipay_logon_id`).
 * `alipay.trade.pay` with `product_code` GENERAL_WITHHOLDING or CYCLE_PAY_AUTH and
   `agreement_params.agreement_no`: a password-free deduction. Other `alipay.trade.pay` calls go
-  on to the till-code payment as before (`pay_router`).
+  on to the till-code payment as before (`pay_router`). A deduction takes the signer's best
+  coupons as a till payment does (`undiscountable_amount` / `discountable_amount` apply), and
+  answers with the same split (receipt_amount, buyer_pay_amount, discount_amount,
+  mdiscount_amount, voucher_detail_list, DISCOUNT / MDISCOUNT in fund_bill_list).
 
 Refusals use Alipay's sub_codes where they exist. Sources: deduction codes (ACQ.AGREEMENT_*,
 ACQ.CYCLE_PAY_*, ACQ.PRODUCT_AMOUNT_LIMIT_ERROR, ACQ.BUYER_PAYMENT_AMOUNT_*_LIMIT_ERROR) from the
@@ -260,13 +263,10 @@ class AgreementMethods:
             raise WireError(_ACQ_INVALID, "缺少必选参数 agreement_params.agreement_no")
         # The Methods helpers parse the order the way every alipay.trade.* method does.
         parsed = self.methods._new_trade(call)
-        new = dataclasses.replace(
-            parsed,
-            product=product.value,
-            fingerprint=terms_digest(
-                [product.value, agreement_no, parsed.total_fen, parsed.subject]
-            ),
-        )
+        terms: list[object] = [product.value, agreement_no, parsed.total_fen, parsed.subject]
+        if parsed.undiscountable_fen:  # it prices the coupons; orders without it keep theirs
+            terms.append(parsed.undiscountable_fen)
+        new = dataclasses.replace(parsed, product=product.value, fingerprint=terms_digest(terms))
         trade = self.withholding.deduct(DeductionRequest(new, agreement_no, product))
         return self.methods._paid_fields(trade)
 

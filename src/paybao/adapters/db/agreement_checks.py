@@ -1,8 +1,9 @@
 """Reconciliation of withholding agreements, as aggregate SQL.
 
 * `agreements.deductions_are_paid_trades`: every deduction is a paid trade of the agreement's
-  merchant (or, for a parking agreement, of the lot its parking order names), for the same
-  amount, paid by the agreement's signer.
+  merchant (or, for a parking agreement, of the lot its parking order names), paid by the
+  agreement's signer, for the deduction's amount: what the signer paid (the trade's total less
+  the coupons' discounts, services/withholding.py), which is what every limit counts.
 * `agreements.counters_match_deductions`: an agreement's paid_count / paid_fen (what the cycle
   limits are checked against) equal the count and sum of its deductions.
 * `agreements.usage_matches_deductions`: each user's withholding totals per day and month (what
@@ -20,12 +21,14 @@ from paybao.services.reconcile import Check, Difference
 _LIMIT = 1000
 
 _UNPAID = """
-SELECT d.trade_no, d.amount_fen, t.total_fen, t.paid_at_us, t.buyer_user_id, d.user_id,
+SELECT d.trade_no, d.amount_fen, t.total_fen - t.discount_fen - t.mdiscount_fen, t.paid_at_us,
+  t.buyer_user_id, d.user_id,
   t.merchant_id, a.merchant_id, a.user_id
 FROM agreement_deductions d
 JOIN agreements a ON a.id = d.agreement_id
 LEFT JOIN trades t ON t.trade_no = d.trade_no
-WHERE t.id IS NULL OR t.paid_at_us IS NULL OR t.total_fen <> d.amount_fen
+WHERE t.id IS NULL OR t.paid_at_us IS NULL
+  OR t.total_fen - t.discount_fen - t.mdiscount_fen <> d.amount_fen
   OR t.buyer_user_id <> d.user_id OR d.user_id <> a.user_id
   OR (t.merchant_id <> a.merchant_id AND NOT EXISTS (
     SELECT 1 FROM parking_orders p WHERE p.trade_no = d.trade_no AND p.merchant_id = t.merchant_id))
@@ -71,14 +74,13 @@ _PARAMS = {"limit": _LIMIT, "day": "d:", "month": "m:"}
 def deductions_are_paid_trades(tx: Connection, _now_us: int) -> Sequence[Difference]:
     found = []
     for row in tx.execute(text(_UNPAID), _PARAMS):
-        trade_no, amount_fen, total_fen, paid_at_us, buyer, user, t_merchant, a_merchant, signer = (
-            row
-        )
+        trade_no, amount_fen, buyer_pay_fen, paid_at_us, buyer, user = row[:6]
+        t_merchant, a_merchant, signer = row[6:]
         expected = f"paid {amount_fen} by user {user} to merchant {a_merchant} (signer {signer})"
         actual = (
             "no trade"
-            if total_fen is None
-            else f"{'paid' if paid_at_us else 'unpaid'} {total_fen} by user {buyer}"
+            if buyer_pay_fen is None
+            else f"{'paid' if paid_at_us else 'unpaid'} {buyer_pay_fen} by user {buyer}"
             f" to merchant {t_merchant}"
         )
         found.append(Difference("agreement_deduction_trade", f"trade {trade_no}", expected, actual))
