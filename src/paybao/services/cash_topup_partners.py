@@ -76,6 +76,12 @@ class Deposit:
     created_at_us: int
 
 
+@dataclass(frozen=True, slots=True)
+class DepositPage:
+    deposits: list[Deposit]  # newest first
+    next_before_id: int | None  # the next page starts below this deposit id; None: the end
+
+
 @dataclass
 class CashPartnerService:
     db: Database
@@ -251,12 +257,19 @@ class CashPartnerService:
         self, partner_id: int, limit: int = DEPOSITS_LISTED_MAX, before_id: int | None = None
     ) -> list[Deposit]:
         """The partner's deposits, newest first; `before_id` pages on."""
+        return self.deposits_page(partner_id, limit, before_id).deposits
+
+    def deposits_page(
+        self, partner_id: int, limit: int = DEPOSITS_LISTED_MAX, before_id: int | None = None
+    ) -> DepositPage:
+        """`deposits` with the cursor of the next page; one row more is read so that a full
+        last page says it is the last."""
         if not 1 <= limit <= PAGE_SIZE_MAX:
             raise InvalidInput(f"page size must be 1..{PAGE_SIZE_MAX}", code="page_size_invalid")
         with self.db.read() as tx:
             self._partner_in(tx, partner_id)
-            rows = self.store.deposits(tx, partner_id, limit, before_id)
-        return [
+            rows = self.store.deposits(tx, partner_id, limit + 1, before_id)
+        deposits = [
             Deposit(
                 int(row.id),
                 int(row.amount_fen),
@@ -264,8 +277,9 @@ class CashPartnerService:
                 None if row.operator_id is None else int(row.operator_id),
                 int(row.created_at_us),
             )
-            for row in rows
+            for row in rows[:limit]
         ]
+        return DepositPage(deposits, deposits[-1].id if len(rows) > limit else None)
 
     def _partner_in(self, tx: Tx, partner_id: int, *, for_update: bool = False) -> Partner:
         row = self.store.partner(tx, partner_id, for_update=for_update)

@@ -61,6 +61,12 @@ class PayoutLine:
 
 
 @dataclass(frozen=True, slots=True)
+class PayoutPage:
+    lines: list[PayoutLine]  # newest first
+    next_before_id: int | None  # the next page starts below this payout id; None: the end
+
+
+@dataclass(frozen=True, slots=True)
 class InFlight:
     """Money still held by one kind of payout, per status: (count, amount + fee in fen)."""
 
@@ -108,6 +114,13 @@ class PayoutWatch:
     def page(
         self, kind: str, status: str = "open", *, before_id: int | None = None, limit: int = 50
     ) -> list[PayoutLine]:
+        return self.payouts_page(kind, status, before_id=before_id, limit=limit).lines
+
+    def payouts_page(
+        self, kind: str, status: str = "open", *, before_id: int | None = None, limit: int = 50
+    ) -> PayoutPage:
+        """One kind's payouts by status, newest first, `limit` at a time; one row more is read
+        so that a full last page says it is the last."""
         rows = self._rows(kind)
         if status not in FILTERS:
             raise InvalidInput(
@@ -117,14 +130,17 @@ class PayoutWatch:
         statuses = IN_FLIGHT if status == "open" else (status,)
         now_us = self.clock.now_us()
         with self.db.read() as tx:
-            found = self.store.page(tx, rows.table, statuses, before_id, limit)
+            found = self.store.page(tx, rows.table, statuses, before_id, limit + 1)
+            more = len(found) > limit
+            found = found[:limit]
             keys = [f"{kind}:{row.id}" for row in found]
             queries = self.store.query_jobs(tx, JOB_BANK_QUERY, keys)
             cards = [rows.destination_in(tx, row)[0] for row in found]
-        return [
+        lines = [
             _line(kind, row, card, queries.get(f"{kind}:{row.id}"), now_us)
             for row, card in zip(found, cards, strict=True)
         ]
+        return PayoutPage(lines, lines[-1].payout_id if more else None)
 
     def ask_bank_now(
         self, kind: str, payout_id: int, operator_id: int | None, *, actor: str | None = None

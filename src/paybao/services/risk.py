@@ -72,6 +72,12 @@ class BlacklistEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class DecisionPage:
+    decisions: list[RecordedDecision]  # newest first
+    next_before_id: int | None  # the next page starts below this decision id; None: the end
+
+
+@dataclass(frozen=True, slots=True)
 class BlacklistPage:
     entries: list[BlacklistEntry]  # by user id, highest first
     next_before_user_id: int | None  # the next page starts below this user id; None: the end
@@ -253,12 +259,24 @@ class RiskService:
     def decisions(
         self, *, unreviewed: bool = False, limit: int = 50, before_id: int | None = None
     ) -> list[RecordedDecision]:
+        page = self.decisions_page(unreviewed=unreviewed, limit=limit, before_id=before_id)
+        return page.decisions
+
+    def decisions_page(
+        self, *, unreviewed: bool = False, limit: int = 50, before_id: int | None = None
+    ) -> DecisionPage:
+        """Decisions newest first, `limit` at a time; one row more is read so that a full
+        last page says it is the last."""
         if not 1 <= limit <= DECISIONS_PAGE_MAX:
             raise InvalidInput(
                 f"page size must be 1..{DECISIONS_PAGE_MAX}", code="page_size_invalid"
             )
         with self.db.read() as tx:
-            return self.store.decisions(tx, unreviewed=unreviewed, limit=limit, before_id=before_id)
+            found = self.store.decisions(
+                tx, unreviewed=unreviewed, limit=limit + 1, before_id=before_id
+            )
+        page = found[:limit]
+        return DecisionPage(page, page[-1].id if len(found) > limit else None)
 
     def review(self, decision_id: int, review: str, operator_id: int) -> RecordedDecision:
         """An operator's ruling on a delayed transfer: `released` lands it now, `cancelled`

@@ -5,7 +5,7 @@
   with kind, status and prefund balance; `next_before` is the cursor of the next page (null:
   the last page).
 - `GET /api/v1/admin/cash-partners/{partner_id}?before=&limit=`: one partner, its prefund and
-  its deposits, newest first; `next_before` pages on.
+  its deposits, newest first; `next_before` pages on (null on the last page).
 - `POST /api/v1/admin/cash-partners` `{"name", "kind"}` (`cash_partner.manage`: admins):
   register one; its API key is in this answer only (paybao keeps its SHA-256). A retry of a
   register whose answer was lost is 409 `cash_partner_name_taken` and the key is gone: register
@@ -37,7 +37,7 @@ from paybao.services.cash_topup_partners import (
 )
 from paybao.services.topup_channel_records import PAGE_SIZE_MAX, Partner
 from paybao.web.admin_access import AdminCaller, operator_action
-from paybao.web.api_admin_support import Admin, Before, admin_router, caller_of, next_before
+from paybao.web.api_admin_support import Admin, Before, admin_router, caller_of
 from paybao.web.api_wallet import idempotent
 from paybao.web.deps import ROW_ID_MAX
 
@@ -157,11 +157,11 @@ def get_partner(
     """404 `cash_partner_not_found`."""
     service = _partners(platform)
     balance = service.balance(partner_id)
-    deposits = service.deposits(partner_id, limit, before)
+    page = service.deposits_page(partner_id, limit, before)
     return PartnerPageOut(
         partner=_balance(balance),
-        deposits=[_deposit(d) for d in deposits],
-        next_before=next_before([d.id for d in deposits], limit),
+        deposits=[_deposit(d) for d in page.deposits],
+        next_before=page.next_before_id,
     )
 
 

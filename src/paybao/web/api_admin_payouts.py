@@ -6,7 +6,7 @@
 - `GET /api/v1/admin/payouts/{kind}?status=open&before=&limit=`: one kind's payouts by status
   (`open` = held or sent; or held, sent, failed, succeeded, cancelled), newest first, with the
   bank-query job; `stuck` marks a sent payout unanswered for 30 minutes or whose query job gave
-  up. `next_before` is the cursor of the next page (null: the end).
+  up. `next_before` is the cursor of the next page, null on the last page (even a full one).
 - `POST /api/v1/admin/payouts/{kind}/{payout_id}/query` (`payout.query`: finance or admin):
   re-arm the bank query of a sent payout to run now with fresh attempts; audited. Nothing here
   moves money: the bank's answer settles the payout through the wallet's one write path.
@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from paybao.services.payout_watch import FILTERS, PAGE_SIZE_MAX, PayoutLine, PayoutWatch, QueryJob
 from paybao.web.admin_access import operator_action
-from paybao.web.api_admin_support import Admin, Before, admin_router, caller_of, next_before
+from paybao.web.api_admin_support import Admin, Before, admin_router, caller_of
 from paybao.web.deps import ROW_ID_MAX
 
 KIND_LENGTH_MAX = 32
@@ -127,12 +127,12 @@ def payouts(
 ) -> PayoutPageOut:
     """An unknown kind is 400 `payout_kind_invalid`, an unknown status 400
     `payout_status_invalid` (the service's rules)."""
-    lines = _watch(platform).page(kind, status, before_id=before, limit=limit)
+    page = _watch(platform).payouts_page(kind, status, before_id=before, limit=limit)
     return PayoutPageOut(
         kind=kind,
         status=status,
-        payouts=[_payout(line) for line in lines],
-        next_before=next_before([line.payout_id for line in lines], limit),
+        payouts=[_payout(line) for line in page.lines],
+        next_before=page.next_before_id,
     )
 
 

@@ -3,7 +3,8 @@ web/pages_risk.py).
 
 - `GET /api/v1/admin/risk/decisions?waiting=false&before=&limit=`: risk decisions newest first
   with their reasons and review; `waiting=true`: only the held transfers still waiting for a
-  review. `next_before` is the cursor of the next page (null: the last page).
+  review. `next_before` is the cursor of the next page, null on the last page (even a full
+  one).
 - `GET /api/v1/admin/risk/blacklist?before=&limit=`: the accounts nobody may pay (masked), by
   user id, highest first; `next_before` (a user id) is the cursor of the next page.
 - `POST /api/v1/admin/risk/blacklist` `{"phone", "reason"}` and
@@ -31,7 +32,7 @@ from paybao.services.risk import (
     RiskService,
 )
 from paybao.web.admin_access import operator_action
-from paybao.web.api_admin_support import Admin, Before, admin_router, caller_of, next_before
+from paybao.web.api_admin_support import Admin, Before, admin_router, caller_of
 from paybao.web.deps import ROW_ID_MAX
 
 PHONE_LENGTH_MAX = 32
@@ -127,10 +128,9 @@ def decisions(
     before: Before = None,
     limit: Annotated[int, Query(ge=1, le=DECISIONS_PAGE_MAX)] = DECISIONS_PAGE_SIZE,
 ) -> DecisionsOut:
-    found = _risk(platform).decisions(unreviewed=waiting, limit=limit, before_id=before)
+    page = _risk(platform).decisions_page(unreviewed=waiting, limit=limit, before_id=before)
     return DecisionsOut(
-        decisions=[_decision(d) for d in found],
-        next_before=next_before([d.id for d in found], limit),
+        decisions=[_decision(d) for d in page.decisions], next_before=page.next_before_id
     )
 
 

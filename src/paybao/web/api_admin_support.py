@@ -39,8 +39,3 @@ def caller_of(request: Request) -> AdminCaller:
     """Who called (set by `authorize_admin_token`, which every route here depends on)."""
     caller: AdminCaller = request.state.admin_caller
     return caller
-
-
-def next_before(ids: list[int], limit: int) -> int | None:
-    """The cursor of the next page: the last id when the page is full, else None (the end)."""
-    return ids[-1] if len(ids) == limit else None
