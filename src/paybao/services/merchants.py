@@ -48,6 +48,8 @@ class App:
     merchant_id: int
     public_key: str
     status: str
+    # Which platform key pair signs what paybao sends this app (services/platform_keys.py).
+    platform_key_generation: int = 1
 
     @property
     def active(self) -> bool:
@@ -89,6 +91,7 @@ class MerchantService:
         ledger: LedgerService,
         clock: Clock,
         check_public_key: Callable[[str], str],
+        key_generation_in: Callable[[Tx], int] = lambda _tx: 1,
     ) -> None:
         self.db = db
         self.store = store
@@ -96,6 +99,8 @@ class MerchantService:
         self.clock = clock
         # Returns the key in canonical form, or raises InvalidInput.
         self.check_public_key = check_public_key
+        # The platform key generation a new app gets (the newest), read in its transaction.
+        self.key_generation_in = key_generation_in
         self._apps: dict[str, tuple[float, App | None]] = {}
         self._merchants: dict[int, tuple[float, Merchant]] = {}
         self._lock = threading.Lock()
@@ -130,7 +135,8 @@ class MerchantService:
 
     def _create_in(self, tx: Tx, new: NewMerchant, public_key: str) -> tuple[Merchant, App]:
         merchant = self._insert_in(tx, new)
-        app = App(new.app_id or _new_app_id(), merchant.id, public_key, "active")
+        generation = self.key_generation_in(tx)
+        app = App(new.app_id or _new_app_id(), merchant.id, public_key, "active", generation)
         if not self.store.insert_app(tx, app, self.clock.now_us()):
             raise InvalidInput("app id already taken", code="app_id_taken")
         return merchant, app

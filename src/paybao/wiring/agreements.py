@@ -54,7 +54,7 @@ def install(platform: Platform) -> None:
         limits=policy.limits,
     )
     # Agreement snapshots in the notification outbox are rendered here, trade ones as before.
-    forms = AgreementAwareForms(services["platform_key"].private_key, users, notify.renderer)
+    forms = AgreementAwareForms(services["app_signing_keys"], users, notify.renderer)
     notify.renderer = forms
     AgreementMethods(
         agreements=agreements,

@@ -1,6 +1,6 @@
 """Merchant acquiring wiring: merchants, trades, refunds, payouts, notifications, the gateway.
 
-Needs the wallet feature (`platform.services["users"]`) installed first.
+Needs operations (the audit trail) and the wallet (`platform.services["users"]`) installed first.
 """
 
 from __future__ import annotations
@@ -12,14 +12,17 @@ from paybao.adapters.alipay.gateway import AlipayGateway
 from paybao.adapters.alipay.keys import load_public_key, public_key_to_pem
 from paybao.adapters.alipay.methods import Methods
 from paybao.adapters.alipay.notify_form import NotificationForms
-from paybao.adapters.alipay.platform_key import platform_key
+from paybao.adapters.alipay.platform_keys import AppSigningKeys, PlatformKeyring
+from paybao.adapters.db.platform_key_store import SqlPlatformKeyStore
 from paybao.adapters.db.trade_checks import TRADE_CHECKS
 from paybao.adapters.db.trade_store import SqlTradeStore
 from paybao.adapters.notify_http import HttpNotifier
 from paybao.domain.errors import DomainError, InvalidInput
+from paybao.domain.platform_keys import FIRST_GENERATION
 from paybao.services.merchants import MerchantService
 from paybao.services.notify import NotifyService
 from paybao.services.payouts import PayoutService
+from paybao.services.platform_keys import PlatformKeyService
 from paybao.services.refunds import RefundService
 from paybao.services.trades import TradeService, TradeSettings
 
@@ -39,11 +42,22 @@ def install(platform: Platform) -> None:
     settings = platform.settings
     users = platform.services["users"]
     store = SqlTradeStore(platform.db.dialect)
-    key = platform_key(settings.data_dir)
+    keyring = PlatformKeyring(settings.data_dir)
+    key_store = SqlPlatformKeyStore()
     merchants = MerchantService(
-        platform.db, store, platform.ledger, platform.clock, canonical_public_key
+        platform.db,
+        store,
+        platform.ledger,
+        platform.clock,
+        canonical_public_key,
+        key_generation_in=key_store.newest_in,
     )
-    forms = NotificationForms(key.private_key, users)
+    platform_keys = PlatformKeyService(
+        platform.db, key_store, keyring, merchants, platform.clock, platform.services["audit"]
+    )
+    # Everything paybao signs for an app is signed with the app's generation of the key.
+    signing_keys = AppSigningKeys(keyring, merchants)
+    forms = NotificationForms(signing_keys, users)
     notify = NotifyService(
         db=platform.db,
         store=store,
@@ -78,7 +92,7 @@ def install(platform: Platform) -> None:
         methods=methods,
         merchants=merchants,
         clock=platform.clock,
-        private_key=key.private_key,
+        signing_keys=signing_keys,
         timestamp_window_s=settings.gateway_timestamp_window_s,
         client_utc_offset_minutes=settings.gateway_client_utc_offset_minutes,
         call_limits=CallLimits(
@@ -100,6 +114,10 @@ def install(platform: Platform) -> None:
         notification_forms=forms,
         alipay_gateway=gateway,
         alipay_methods=methods,
-        platform_key=key,
+        # Generation 1, the key every installation started with: the parking holder app's
+        # key and the bill URL secret stay on it (they are never shown to merchants to verify).
+        platform_key=keyring.key(FIRST_GENERATION),
+        platform_keys=platform_keys,
+        app_signing_keys=signing_keys,
         trade_store=store,
     )

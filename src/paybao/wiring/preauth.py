@@ -46,9 +46,7 @@ def install(platform: Platform) -> None:
     )
     preauth.install_jobs()
     # Pre-authorisation snapshots in the notification outbox are rendered here, others as before.
-    notify.renderer = PreauthAwareForms(
-        services["platform_key"].private_key, users, notify.renderer
-    )
+    notify.renderer = PreauthAwareForms(services["app_signing_keys"], users, notify.renderer)
     PreauthMethods(
         preauth=preauth, methods=services["alipay_methods"], merchants=services["merchants"]
     ).install(services["alipay_gateway"])

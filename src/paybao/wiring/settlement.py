@@ -47,6 +47,9 @@ def install(platform: Platform) -> None:
         SETTLED_CODES,
         audit,
     )
+    # Bill download URLs are HMAC'ed with a secret from generation 1 of the platform key, not
+    # the apps' generations: the secret never leaves paybao, and URLs already handed out stay
+    # valid through any rotation.
     key_der = services["platform_key"].private_key.private_bytes(
         serialization.Encoding.DER,
         serialization.PrivateFormat.PKCS8,

@@ -15,8 +15,6 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any, Final
 
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from paybao.adapters.alipay import wire
 from paybao.adapters.alipay.event_notify import (
     channel_context,
@@ -25,6 +23,7 @@ from paybao.adapters.alipay.event_notify import (
     signed_form,
 )
 from paybao.adapters.alipay.methods import seller_wire_id, user_wire_id
+from paybao.adapters.alipay.platform_keys import KeyForApp
 from paybao.domain.agreements import AgreementStatus, Product
 from paybao.services.agreements import Agreement
 from paybao.services.notify import NotificationRenderer
@@ -76,10 +75,8 @@ class MerchantAgreementEvents:
 class AgreementAwareForms:
     """The notification renderer: agreement snapshots here, everything else to `trades`."""
 
-    def __init__(
-        self, private_key: rsa.RSAPrivateKey, users: Any, trades: NotificationRenderer
-    ) -> None:
-        self.private_key = private_key
+    def __init__(self, keys: KeyForApp, users: Any, trades: NotificationRenderer) -> None:
+        self.keys = keys  # the app's generation of the platform key signs
         self.users = users
         self.trades = trades
 
@@ -87,7 +84,7 @@ class AgreementAwareForms:
         if snapshot.get("notify_type") not in NOTIFY_TYPES:
             return self.trades.render(snapshot, notify_id, now_us)
         return signed_form(
-            self.private_key,
+            self.keys.for_app(str(snapshot["app_id"])),
             snapshot,
             lambda charset: self.fields(snapshot, notify_id, now_us, charset),
         )
@@ -136,9 +133,8 @@ class AgreementAwareForms:
             "status": str(agreement.status),
             **agreement_fields(snapshot, self._logon_id(agreement.user_id)),
         }
-        signed = wire.build_notification(
-            fields, self.private_key, sign_type=sign_type, charset=charset
-        )
+        key = self.keys.for_app(agreement.app_id)
+        signed = wire.build_notification(fields, key, sign_type=sign_type, charset=charset)
         separator = "&" if "?" in agreement.return_url else "?"
         return agreement.return_url + separator + urllib.parse.urlencode(signed, encoding=charset)
 

@@ -15,7 +15,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Final
+from typing import Final, Protocol
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -41,11 +41,19 @@ class GatewayReply:
     redirect_to: str | None = None
 
 
+class SigningKeys(Protocol):
+    def for_generation(self, generation: int | None) -> rsa.RSAPrivateKey:
+        """The platform key of that generation (None: the app is unknown)."""
+        ...
+
+
 @dataclass(frozen=True)
 class _Context:
     method: str
     sign_type: SignType
     charset: str
+    # The platform key generation of the calling app, once known: it signs the answer.
+    key_generation: int | None = None
 
 
 class AlipayGateway:
@@ -55,7 +63,7 @@ class AlipayGateway:
         methods: Methods,
         merchants: MerchantService,
         clock: Clock,
-        private_key: rsa.RSAPrivateKey,
+        signing_keys: SigningKeys,
         timestamp_window_s: int,
         client_utc_offset_minutes: int | None,
         call_limits: CallLimits,
@@ -63,7 +71,7 @@ class AlipayGateway:
         self.methods = methods
         self.merchants = merchants
         self.clock = clock
-        self.private_key = private_key
+        self.signing_keys = signing_keys
         self.timestamp_window_s = timestamp_window_s
         self.client_utc_offset_minutes = client_utc_offset_minutes
         self.call_limits = call_limits
@@ -74,6 +82,7 @@ class AlipayGateway:
     def handle(self, query: bytes, body: bytes, content_type: str | None) -> GatewayReply:
         charset = "utf-8"
         context: _Context | None = None
+        request: wire.GatewayRequest | None = None
         try:
             request = wire.parse_gateway_request(query, body, content_type)
             charset = request.charset_codec
@@ -82,13 +91,15 @@ class AlipayGateway:
             app = self.merchants.find_app(common.app_id)
             if app is None or not app.active:
                 return self._reply(context, _invalid_app_id(), signed=False)
+            generation = app.platform_key_generation
+            context = _Context(common.method, common.sign_type, charset, generation)
             return self._call(request, common, app, context)
         except DomainError as error:
             # Only a failed call pays for guessing its method from the raw query.
-            context = context or _best_effort_context(query, charset)
+            context = context or self._best_effort_context(query, request, charset)
             return self._error(context, wire_error_for(error))
         except Exception:  # a bug must still answer in the protocol, and be logged
-            context = context or _best_effort_context(query, charset)
+            context = context or self._best_effort_context(query, request, charset)
             log.exception("gateway call %s failed", context.method)
             return self._error(context, WireError("isp.unknow-error", "系统繁忙"))
 
@@ -136,25 +147,38 @@ class AlipayGateway:
     def _reply(
         self, context: _Context, fields: Mapping[str, object], *, signed: bool
     ) -> GatewayReply:
-        key = self.private_key if signed else None
+        key = self.signing_keys.for_generation(context.key_generation) if signed else None
         body = wire.build_response(
             context.method, fields, key, sign_type=context.sign_type, charset=context.charset
         )
         return GatewayReply(body, f"text/html;charset={context.charset}")
+
+    def _best_effort_context(
+        self, query: bytes, request: wire.GatewayRequest | None, charset: str
+    ) -> _Context:
+        """Method, sign_type and the app's key generation for an answer to a request we
+        could not read through (a missing parameter): the app's key still signs it."""
+        params = _query_params(query)
+        sign_type = parse_sign_type(params.get("sign_type")) or "RSA2"
+        app_id = (request.get("app_id") if request is not None else None) or params.get("app_id")
+        generation = None
+        try:
+            app = self.merchants.find_app(app_id or "")
+            generation = app.platform_key_generation if app is not None else None
+        except Exception:  # the database is down: the error still answers, signed
+            log.warning("gateway: the app of a failed call could not be read", exc_info=True)
+        return _Context(params.get("method", "error"), sign_type, charset, generation)
 
 
 def _invalid_app_id() -> dict[str, object]:
     return dict(WireError("isv.invalid-app-id", "无效的AppID参数").to_response_fields())
 
 
-def _best_effort_context(query: bytes, charset: str) -> _Context:
-    """Method and sign_type for an answer to a request we cannot parse."""
+def _query_params(query: bytes) -> dict[str, str]:
     try:
-        params = dict(urllib.parse.parse_qsl(query.decode("latin-1"), max_num_fields=256))
+        return dict(urllib.parse.parse_qsl(query.decode("latin-1"), max_num_fields=256))
     except ValueError:
-        params = {}
-    sign_type = parse_sign_type(params.get("sign_type")) or "RSA2"
-    return _Context(params.get("method", "error"), sign_type, charset)
+        return {}
 
 
 def _error_page(error: WireError, charset: str) -> GatewayReply:

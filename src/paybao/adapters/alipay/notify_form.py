@@ -2,7 +2,8 @@
 
 The snapshot is the trade as it was at the event (domain names); this module picks Alipay's
 field names, formats yuan and Beijing times, drops empty fields (verifiers sign `k=` for every
-field they receive, §3) and signs with the platform key in the order's sign_type and charset.
+field they receive, §3) and signs with the app's platform key (its generation) in the order's
+sign_type and charset.
 A trade paid partly with coupons carries its split as the gateway's answers do (methods.py),
 with `voucher_detail_list` as a JSON string like `fund_bill_list`.
 """
@@ -13,8 +14,6 @@ import json
 import urllib.parse
 from collections.abc import Mapping
 from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from paybao.adapters.alipay import wire
 from paybao.adapters.alipay.methods import (
@@ -30,6 +29,7 @@ from paybao.adapters.alipay.methods import (
     user_wire_id,
     voucher_detail_list,
 )
+from paybao.adapters.alipay.platform_keys import KeyForApp
 from paybao.adapters.alipay.signing import SignType, parse_sign_type
 from paybao.domain.trades import Funding, fund_bills
 from paybao.services.clock import datetime_from_us
@@ -69,8 +69,9 @@ def _context(snapshot: Mapping[str, Any]) -> tuple[SignType, str]:
 class NotificationForms:
     """Implements NotificationRenderer (services/notify.py) for Alipay-style merchants."""
 
-    def __init__(self, private_key: rsa.RSAPrivateKey, users: Any) -> None:
-        self.private_key = private_key
+    def __init__(self, keys: KeyForApp, users: Any) -> None:
+        # Each app's forms are signed with its generation of the platform key.
+        self.keys = keys
         self.users = users
         # The paying card's type, for a card-funded trade's fundType (wiring/merchant_portal).
         self.card_type_of: CardTypeOf = no_card_type
@@ -82,9 +83,8 @@ class NotificationForms:
     def render(self, snapshot: Mapping[str, Any], notify_id: str, now_us: int) -> tuple[bytes, str]:
         sign_type, charset = _context(snapshot)
         fields = self.fields(snapshot, notify_id, now_us, charset)
-        signed = wire.build_notification(
-            fields, self.private_key, sign_type=sign_type, charset=charset
-        )
+        key = self.keys.for_app(str(snapshot["app_id"]))
+        signed = wire.build_notification(fields, key, sign_type=sign_type, charset=charset)
         body = wire.encode_form(signed, charset)
         return body, f"application/x-www-form-urlencoded; charset={charset}"
 
@@ -186,9 +186,8 @@ class NotificationForms:
             "seller_id": seller_wire_id(trade.merchant_id),
             "timestamp": _time(now_us),
         }
-        signed = wire.build_notification(
-            fields, self.private_key, sign_type=sign_type, charset=charset
-        )
+        key = self.keys.for_app(trade.app_id)
+        signed = wire.build_notification(fields, key, sign_type=sign_type, charset=charset)
         separator = "&" if "?" in trade.return_url else "?"
         query = urllib.parse.urlencode(signed, encoding=charset)
         return trade.return_url + separator + query

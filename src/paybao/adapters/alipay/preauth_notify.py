@@ -20,8 +20,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from paybao.adapters.alipay import wire
 from paybao.adapters.alipay.event_notify import (
     enqueue_in,
@@ -29,6 +27,7 @@ from paybao.adapters.alipay.event_notify import (
     signed_form,
 )
 from paybao.adapters.alipay.methods import seller_wire_id, user_wire_id
+from paybao.adapters.alipay.platform_keys import KeyForApp
 from paybao.services.notify import NotificationRenderer
 from paybao.services.ports import Tx
 from paybao.services.preauth_records import (
@@ -102,10 +101,8 @@ class MerchantPreauthEvents:
 class PreauthAwareForms:
     """The notification renderer: pre-authorisation snapshots here, the rest to `others`."""
 
-    def __init__(
-        self, private_key: rsa.RSAPrivateKey, users: Any, others: NotificationRenderer
-    ) -> None:
-        self.private_key = private_key
+    def __init__(self, keys: KeyForApp, users: Any, others: NotificationRenderer) -> None:
+        self.keys = keys  # the app's generation of the platform key signs
         self.users = users
         self.others = others
 
@@ -113,7 +110,7 @@ class PreauthAwareForms:
         if snapshot.get("notify_type") not in NOTIFY_TYPES:
             return self.others.render(snapshot, notify_id, now_us)
         return signed_form(
-            self.private_key,
+            self.keys.for_app(str(snapshot["app_id"])),
             snapshot,
             lambda charset: self.fields(snapshot, notify_id, now_us, charset),
         )

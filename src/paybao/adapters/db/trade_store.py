@@ -113,6 +113,7 @@ class SqlTradeStore:
                 public_key=app.public_key,
                 status=app.status,
                 created_at_us=now_us,
+                platform_key_generation=app.platform_key_generation,
             )
             .on_conflict_do_nothing(index_elements=["app_id"])
             .returning(merchant_apps.c.id)
@@ -131,7 +132,7 @@ class SqlTradeStore:
 
     def app(self, tx: Connection, app_id: str) -> App | None:
         row = tx.execute(select(merchant_apps).where(merchant_apps.c.app_id == app_id)).first()
-        return App(row.app_id, row.merchant_id, row.public_key, row.status) if row else None
+        return _app(row) if row else None
 
     def apps_of(self, tx: Connection, merchant_id: int) -> list[App]:
         rows = tx.execute(
@@ -139,7 +140,7 @@ class SqlTradeStore:
             .where(merchant_apps.c.merchant_id == merchant_id)
             .order_by(merchant_apps.c.id)
         )
-        return [App(row.app_id, row.merchant_id, row.public_key, row.status) for row in rows]
+        return [_app(row) for row in rows]
 
     def set_app_key(self, tx: Connection, app_id: str, public_key: str) -> bool:
         result = tx.execute(
@@ -454,6 +455,10 @@ def _trade(row: Any) -> Trade:
     if values["funding"] is not None:
         values["funding"] = Funding(values["funding"])
     return Trade(**values)
+
+
+def _app(row: Any) -> App:
+    return App(row.app_id, row.merchant_id, row.public_key, row.status, row.platform_key_generation)
 
 
 def _merchant(row: Any) -> Merchant:

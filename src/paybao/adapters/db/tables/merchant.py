@@ -1,4 +1,5 @@
-"""Merchants and their open-API apps (one merchant, one or more 16-digit app ids)."""
+"""Merchants, their open-API apps (one merchant, one or more 16-digit app ids) and the
+platform key generations those apps are signed with."""
 
 from __future__ import annotations
 
@@ -30,5 +31,18 @@ merchant_apps = Table(
     Column("public_key", Text, nullable=False),
     Column("status", String(12), nullable=False, server_default="active"),
     Column("created_at_us", BigInteger, nullable=False),
+    # Which platform key pair signs this app's answers (platform_keys.generation).
+    Column("platform_key_generation", Integer, nullable=False, server_default="1"),
 )
 Index("ix_merchant_apps_merchant", merchant_apps.c.merchant_id)
+Index("ix_merchant_apps_platform_key", merchant_apps.c.platform_key_generation)
+
+# The platform's RSA key pairs (files in the data folder, adapters/alipay/platform_key.py):
+# generation 1 is the pair every installation started with; new apps get the newest.
+platform_keys = Table(
+    "platform_keys",
+    metadata,
+    Column("generation", Integer, primary_key=True, autoincrement=False),
+    Column("state", String(12), nullable=False, server_default="active"),
+    Column("created_at_us", BigInteger, nullable=False),
+)
