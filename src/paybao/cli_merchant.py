@@ -1,4 +1,5 @@
-"""`paybao merchant ...` and `paybao keys show`: merchant onboarding from the command line."""
+"""`paybao merchant ...`: merchant onboarding from the command line (and the registration of
+`paybao keys ...`, in cli_keys.py)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,12 @@ from typing import Annotated
 import typer
 
 from paybao.adapters.alipay.keys import generate_key_pair
-from paybao.adapters.alipay.platform_key import platform_key
 from paybao.bootstrap import build_platform
+from paybao.cli_keys import keys_app
 from paybao.services.merchants import NewMerchant
 from paybao.settings import load_settings
 
 merchant_app = typer.Typer(help="Merchants and their open-API apps.", no_args_is_help=True)
-keys_app = typer.Typer(help="The platform's RSA key pair.", no_args_is_help=True)
 
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
@@ -60,7 +60,8 @@ def create(
             public_text = generated.public_pem_spki
         new = NewMerchant(name=name, notify_url=notify_url or None, fee_rate_ppm=fee_rate_ppm)
         merchant, app = platform.services["merchants"].create(new, public_text)
-        platform_public = platform.services["platform_key"].public_pem
+        # The key of the app's generation: the newest, which new apps get.
+        platform_public = platform.services["platform_keys"].keys_of(app).public_pem
     finally:
         platform.close()
     result: dict[str, object] = {
@@ -102,9 +103,3 @@ def set_password(
     finally:
         platform.close()
     typer.echo(f"merchant {merchant_id}: portal password set")
-
-
-@keys_app.command("show")
-def show() -> None:
-    """Print the platform public key (SPKI PEM) that merchants configure."""
-    typer.echo(platform_key(load_settings().data_dir).public_pem, nl=False)
