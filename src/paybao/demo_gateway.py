@@ -19,4 +19,5 @@ def seed_demo_merchant(platform: Platform) -> Iterator[str]:
     merchant, private_path = made.merchant, made.private_key_path
     yield f"demo merchant {merchant.id}: app_id {DEMO_APP_ID}"
     yield f"  app private key (PKCS#1): {private_path}"
-    yield f"  platform public key: {platform.services['platform_key'].public_pem.strip()}"
+    platform_public = platform.services["platform_keys"].keys_of(made.app).public_pem
+    yield f"  platform public key: {platform_public.strip()}"

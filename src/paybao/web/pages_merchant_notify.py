@@ -1,7 +1,9 @@
 """Portal keys and notification log.
 
-Keys: the merchant's apps with their public keys, the platform public key to configure, and an
-upload that replaces an app's public key (an unparseable key is refused, the old one stays).
+Keys: the merchant's apps with their public keys, each app's platform public key to configure
+(its generation, services/platform_keys.py), an upload that replaces an app's public key (an
+unparseable key is refused, the old one stays) and, once the platform has a newer key, that key
+and a switch to it (confirmed: from then on the merchant's code must verify with it; audited).
 Notifications: the newest notifications with every delivery attempt and a resend button, which
 schedules one more delivery now with the same notify_id.
 """
@@ -12,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 import paybao.web.status_texts  # noqa: F401  (registers the status words in TEXTS)
-from paybao.domain.errors import DomainError, NotFound
+from paybao.domain.errors import DomainError, InvalidInput, InvalidState, NotFound
 from paybao.web import pages_merchant as portal
 from paybao.web.errors import status_for
 from paybao.web.i18n import lang_of
@@ -40,12 +42,40 @@ portal.add_texts(
         "notify_pending": {"zh": "待推送", "en": "Pending"},
         "notify_delivered": {"zh": "已送达", "en": "Delivered"},
         "notify_failed": {"zh": "已放弃", "en": "Given up"},
+        "platform_key_generation": {"zh": "平台密钥版本", "en": "Platform key generation"},
+        "newer_platform_key": {"zh": "新版平台公钥", "en": "New platform public key"},
+        "newer_platform_key_hint": {
+            "zh": "平台已启用新的密钥。请先在您的代码中配置下方新公钥,再切换:"
+            "切换后,本应用的响应和通知都将用新密钥签名,只能用新公钥验签。",
+            "en": "The platform has a new key. Configure the public key below in your code "
+            "first, then switch: from then on this app's responses and notifications are "
+            "signed with the new key and verify only with the new public key.",
+        },
+        "switch_platform_key_confirm": {
+            "zh": "我的代码已改用新平台公钥验签",
+            "en": "My code now verifies with the new platform public key",
+        },
+        "switch_platform_key": {"zh": "切换到新平台密钥", "en": "Switch to the new platform key"},
+        "platform_key_switched": {
+            "zh": "已切换到新平台密钥",
+            "en": "Switched to the new platform key",
+        },
     }
 )
 portal.MERCHANT_ERRORS.update(
     {
         "app_not_found": {"zh": "应用不存在", "en": "No such app"},
         "notification_not_found": {"zh": "通知不存在", "en": "No such notification"},
+        "platform_key_not_confirmed": {
+            "zh": "请先确认您的代码已改用新平台公钥",
+            "en": "Confirm first that your code verifies with the new platform public key",
+        },
+        "platform_key_not_newest": {
+            "zh": "平台密钥已更新,请刷新页面后重试",
+            "en": "The platform key changed meanwhile; reload the page and try again",
+        },
+        "platform_key_retired": {"zh": "该平台密钥已停用", "en": "That platform key is retired"},
+        "platform_key_not_found": {"zh": "平台密钥不存在", "en": "No such platform key"},
     }
 )
 
@@ -57,13 +87,14 @@ def _render_keys(
     request: Request, merchant_id: int, status_code: int = 200, **extra: object
 ) -> HTMLResponse:
     services = portal.services(request)
+    apps = services["merchants"].apps_of(merchant_id)
     return portal.render(
         request,
         "merchant/keys.html",
         status_code,
         title=portal.merchant_text(lang_of(request), "nav_keys"),
-        apps=services["merchants"].apps_of(merchant_id),
-        platform_public_key=services["platform_key"].public_pem,
+        apps=apps,
+        platform_keys={app.app_id: services["platform_keys"].keys_of(app) for app in apps},
         **extra,
     )
 
@@ -75,6 +106,8 @@ def keys_page(
     notice = ""
     if request.query_params.get("replaced"):
         notice = portal.merchant_text(lang_of(request), "key_replaced")
+    if request.query_params.get("switched"):
+        notice = portal.merchant_text(lang_of(request), "platform_key_switched")
     return _render_keys(request, merchant_id, notice=notice)
 
 
@@ -94,6 +127,36 @@ async def replace_key(
         context = portal.merchant_error(request, error)
         return _render_keys(request, merchant_id, status_for(error), failed_app=app_id, **context)
     return RedirectResponse("/merchant/keys?replaced=1", status_code=303)
+
+
+@router.post("/keys/{app_id}/platform-key", dependencies=portal.CSRF)
+async def switch_platform_key(
+    request: Request, app_id: str, merchant_id: int = Depends(portal.require_merchant)
+) -> Response:
+    """Move the app to the generation the page offered (the newest), once confirmed."""
+    services = portal.services(request)
+    own = {app.app_id for app in services["merchants"].apps_of(merchant_id)}
+    form = await portal.form_of(request)
+    try:
+        if app_id not in own:
+            raise NotFound("no such app", code="app_not_found")
+        generation = _offered_generation(form, services["platform_keys"].newest())
+        services["platform_keys"].switch(app_id, generation, actor=f"merchant:{merchant_id}")
+    except DomainError as error:
+        context = portal.merchant_error(request, error)
+        status = status_for(error)
+        return _render_keys(request, merchant_id, status, failed_app=app_id, **context)
+    return RedirectResponse("/merchant/keys?switched=1", status_code=303)
+
+
+def _offered_generation(form: dict[str, str], newest: int) -> int:
+    """The generation the merchant confirmed: the newest one, as shown (a page left open
+    while another generation was made must be reloaded, so the key it shows is the one)."""
+    if form.get("confirm") != "1":
+        raise InvalidInput("confirm the new key first", code="platform_key_not_confirmed")
+    if form.get("generation", "") != str(newest):
+        raise InvalidState("the platform key changed meanwhile", code="platform_key_not_newest")
+    return newest
 
 
 # Notifications -----------------------------------------------------------------------------

@@ -70,7 +70,7 @@ async def signup(request: Request) -> HTMLResponse:
         new_merchant=merchant,
         app=app,
         private_key=generated.private_pem_pkcs1 if generated else None,
-        platform_public_key=portal.services(request)["platform_key"].public_pem,
+        platform_public_key=portal.services(request)["platform_keys"].keys_of(app).public_pem,
     )
     # The private key must not sit in a shared cache or the browser's history store.
     response.headers["Cache-Control"] = "no-store"
