@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from paybao.adapters.alipay.platform_key import PUBLIC_KEY_FILE
+from paybao.adapters.alipay.platform_key import PUBLIC_KEY_FILE, generation_files
 from paybao.adapters.db.backup import KEY_FILES, database_status
 from paybao.adapters.db.engine import dialect_of
 from paybao.bootstrap import Platform, build_platform
@@ -71,7 +71,9 @@ class LocalIO:
         return PathMode(str(path), stat.S_IMODE(info.st_mode), stat.S_ISDIR(info.st_mode))
 
     def key_files(self, data_dir: Path) -> Sequence[Path]:
-        return [data_dir / name for name in PRIVATE_KEY_FILES if (data_dir / name).is_file()]
+        fixed = [data_dir / name for name in PRIVATE_KEY_FILES if (data_dir / name).is_file()]
+        # Every later generation of the platform key is as secret as the first.
+        return fixed + generation_files(data_dir, private_only=True)
 
     def open_runtime(self, settings: Settings) -> PlatformRuntime:
         return PlatformRuntime(settings)

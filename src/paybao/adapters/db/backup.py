@@ -45,11 +45,17 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 
 from paybao.adapters import backup_crypto
-from paybao.adapters.alipay.platform_key import PRIVATE_KEY_FILE, PUBLIC_KEY_FILE
+from paybao.adapters.alipay.platform_key import (
+    PRIVATE_KEY_FILE,
+    PUBLIC_KEY_FILE,
+    generation_files,
+    is_generation_file,
+)
 from paybao.adapters.db.engine import dialect_of, make_engine
 from paybao.adapters.db.migrate import alembic_config, current_heads, upgrade
 from paybao.adapters.paycode_vault import KEY_FILE_NAME as PAYCODE_KEY_FILE
 from paybao.adapters.transit_crypto import KEY_FILE_NAME as TRANSIT_KEY_FILE
+from paybao.domain.platform_keys import GENERATION_MAX
 from paybao.services.backups import (
     COMPRESSIONS,
     PLAIN,
@@ -68,7 +74,8 @@ KEYS_FOLDER: Final = "keys"
 # Every secret of the data folder: the platform's RSA pair (merchants trust its public half),
 # the keys that seal payment-code seeds and transit issuer keys stored in the database (without
 # them those rows cannot be opened), and the session secret (web/session.py; without it every
-# session and CSRF token is void).
+# session and CSRF token is void). Later generations of the platform key pair
+# (`platform_rsa_private.N.pem`, `platform_rsa_public.N.pem`) travel with them: `is_key_file`.
 KEY_FILES: Final = (
     PRIVATE_KEY_FILE,
     PUBLIC_KEY_FILE,
@@ -84,7 +91,7 @@ FACTS_STATEMENT_TIMEOUT_MS: Final = 600_000
 PG_LOCK_WAIT_TIMEOUT_S: Final = 60
 MANIFEST_BYTES_MAX: Final = 1 << 20
 KEY_BYTES_MAX: Final = 64 << 10
-ARCHIVE_MEMBERS_MAX: Final = 2 + len(KEY_FILES)
+ARCHIVE_MEMBERS_MAX: Final = 2 + len(KEY_FILES) + 2 * (GENERATION_MAX - 1)
 CHUNK_BYTES: Final = 1 << 20
 CURRENCIES_MAX: Final = 64
 STDERR_SHOWN_MAX: Final = 4000
@@ -250,7 +257,8 @@ class BackupFiles:
         return digest.hexdigest()
 
     def key_files(self, data_dir: Path) -> list[Path]:
-        return [data_dir / name for name in KEY_FILES if (data_dir / name).is_file()]
+        fixed = [data_dir / name for name in KEY_FILES if (data_dir / name).is_file()]
+        return fixed + generation_files(data_dir)
 
     def write_archive(
         self, to: Path, manifest: dict[str, Any], dump: Path, keys: Sequence[Path]
@@ -526,6 +534,11 @@ def database_status(url: str) -> dict[str, Any]:
 # --- helpers --------------------------------------------------------------------------------
 
 
+def is_key_file(name: str) -> bool:
+    """A secret of the data folder that backups carry (any generation of the platform key)."""
+    return name in KEY_FILES or is_generation_file(name)
+
+
 def _facts(
     execute: Callable[[str], Sequence[Sequence[Any]]],
 ) -> tuple[tuple[str, ...], MoneyFacts]:
@@ -566,7 +579,7 @@ def _extract(tar: tarfile.TarFile, work_dir: Path) -> OpenedArchive:
             manifest_body = source.read(MANIFEST_BYTES_MAX + 1)
         elif name in DUMP_NAMES.values():
             dumps[name] = _copy_hashing(source, work_dir / name)
-        elif name.startswith(f"{KEYS_FOLDER}/") and name.split("/", 1)[1] in KEY_FILES:
+        elif name.startswith(f"{KEYS_FOLDER}/") and is_key_file(name.split("/", 1)[1]):
             if member.size > KEY_BYTES_MAX:
                 raise ValueError(f"key file {name} is too large")
             key_name = name.split("/", 1)[1]
