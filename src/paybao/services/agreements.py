@@ -97,6 +97,14 @@ class Deduction:
     china_day: str  # 2026-05-01
     china_month: str  # 2026-05
     created_at_us: int
+    # The deduction's trade total, as read back for the wallet (None when written): more than
+    # amount_fen, what the user paid and every limit counts, when coupons paid part of it.
+    total_fen: int | None = None
+
+    @property
+    def discount_fen(self) -> int:
+        """What coupons took off the order (both funders)."""
+        return 0 if self.total_fen is None else self.total_fen - self.amount_fen
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from paybao.adapters.db.tables.agreements import (
     agreement_deductions,
     agreements,
 )
+from paybao.adapters.db.tables.trade import trades
 from paybao.domain.agreements import AgreementStatus, Party, PeriodRule, PeriodType, Product
 from paybao.services.agreements import Agreement, AgreementRef, Deduction
 
@@ -133,8 +134,10 @@ class SqlAgreementStore:
 
     def deductions_of(self, tx: Connection, agreement_id: int, limit: int) -> list[Deduction]:
         d = agreement_deductions.c
+        # The trade's total beside what the user paid: the page shows what coupons took.
         query = (
-            select(agreement_deductions)
+            select(agreement_deductions, trades.c.total_fen)
+            .outerjoin(trades, trades.c.trade_no == d.trade_no)
             .where(d.agreement_id == agreement_id)
             .order_by(d.id.desc())
             .limit(limit)
@@ -149,6 +152,7 @@ class SqlAgreementStore:
                 china_day=row["china_day"],
                 china_month=row["china_month"],
                 created_at_us=row["created_at_us"],
+                total_fen=row["total_fen"],
             )
             for row in tx.execute(query).mappings()
         ]
