@@ -43,10 +43,10 @@ def shop(platform: Platform) -> Any:
 
 
 def usage_fen(platform: Platform, user_id: int, period: str) -> int:
-    return row_count(
-        platform,
-        f"SELECT used_fen FROM withholding_usage WHERE user_id = {user_id} AND period = '{period}'",
+    sql = (
+        f"SELECT used_fen FROM withholding_usage WHERE user_id = {user_id} AND period = '{period}'"
     )
+    return int(row_count(platform, sql))
 
 
 def today_key(platform: Platform) -> str:
