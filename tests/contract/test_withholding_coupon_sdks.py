@@ -49,7 +49,7 @@ def _signed_agreement(server: Server, client: Any, phone: str) -> str:
         return_url=RETURN_URL,
         notify_url=server.receiver.url,
     )
-    return _sign_as_buyer(f"{server.gateway_url}?{order}", phone)["agreement_no"]
+    return str(_sign_as_buyer(f"{server.gateway_url}?{order}", phone)["agreement_no"])
 
 
 _PHONES = itertools.count(13600000301)
