@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+import paybao.web.status_texts  # noqa: F401  (registers the status words in TEXTS)
 from paybao.domain.errors import DomainError
 from paybao.services.payout_watch import FILTERS, PayoutWatch
 from paybao.web import pages_admin as admin

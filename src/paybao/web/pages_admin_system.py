@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import text
 
+import paybao.web.status_texts  # noqa: F401  (registers the status words in TEXTS)
 from paybao.adapters.db.admin_queries import (
     account_transfers,
     audit_page,

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+import paybao.web.status_texts  # noqa: F401  (registers the status words in TEXTS)
 from paybao.adapters.db.admin_queries import audit_page, operator_names, usage_of
 from paybao.domain.account_class import AccountClass
 from paybao.domain.cards import mask_card_number

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+import paybao.web.status_texts  # noqa: F401  (registers the status words in TEXTS)
 from paybao.domain.errors import DomainError
 from paybao.domain.fund import (
     RedeemSpeed,
