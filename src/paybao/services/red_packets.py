@@ -152,6 +152,12 @@ class RedPacketStore(Protocol):
         self, tx: Tx, user_id: int, before_id: int | None, limit: int
     ) -> list[PacketRecord]: ...
 
+    def waiting(
+        self, tx: Tx, user_id: int, now_us: int, limit: int
+    ) -> list[tuple[PacketRecord, Person]]:
+        """Active single packets for the user (unclaimed, in time), newest first."""
+        ...
+
     def received(
         self, tx: Tx, user_id: int, before_id: int | None, limit: int
     ) -> list[tuple[ClaimRecord, PacketRecord, Person]]:
@@ -223,6 +229,17 @@ class Received:
     greeting: str
     amount_fen: int
     claimed_at_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """A single packet sent to the user, not opened yet."""
+
+    packet_id: str
+    sender_name_masked: str
+    greeting: str
+    total_fen: int
+    expires_at_us: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -529,6 +546,22 @@ class RedPackets:
         _check_page(limit)
         with self.db.read() as tx:
             return self.store.sent(tx, user_id, before_id, limit)
+
+    def waiting(self, user_id: int, limit: int = 20) -> list[Waiting]:
+        """Single packets sent to the user that it may still open, newest first."""
+        _check_page(limit)
+        with self.db.read() as tx:
+            rows = self.store.waiting(tx, user_id, self.clock.now_us(), limit)
+        return [
+            Waiting(
+                packet_id=packet.packet_no,
+                sender_name_masked=sender.masked,
+                greeting=packet.greeting,
+                total_fen=packet.total_fen,
+                expires_at_us=packet.expires_at_us,
+            )
+            for packet, sender in rows
+        ]
 
     def received(
         self, user_id: int, before_id: int | None = None, limit: int = 20

@@ -144,6 +144,22 @@ class SqlRedPacketStore:
         query = query.order_by(_P.id.desc()).limit(limit)
         return [_packet(row) for row in tx.execute(query).mappings()]
 
+    def waiting(
+        self, tx: Connection, user_id: int, now_us: int, limit: int
+    ) -> list[tuple[PacketRecord, Person]]:
+        query = (
+            select(red_packets, _U.real_name, _U.phone)
+            .join(users, _U.id == _P.sender_user_id)
+            .where(
+                _P.to_user_id == user_id,
+                _P.state == str(State.ACTIVE),
+                _P.expires_at_us > now_us,
+            )
+            .order_by(_P.id.desc())
+            .limit(limit)
+        )
+        return [(_packet(row), _person(row)) for row in tx.execute(query).mappings()]
+
     def received(
         self, tx: Connection, user_id: int, before_id: int | None, limit: int
     ) -> list[tuple[ClaimRecord, PacketRecord, Person]]:

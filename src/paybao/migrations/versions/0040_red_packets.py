@@ -54,6 +54,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("packet_no", name=op.f("uq_red_packets_packet_no")),
     )
     op.create_index("ix_red_packets_sender", "red_packets", ["sender_user_id", "id"])
+    op.create_index("ix_red_packets_to_user", "red_packets", ["to_user_id", "state"])
     op.create_index("ix_red_packets_state_expires", "red_packets", ["state", "expires_at_us"])
     op.create_table(
         "red_packet_shares",
@@ -86,5 +87,6 @@ def downgrade() -> None:
     op.drop_table("red_packet_claims")
     op.drop_table("red_packet_shares")
     op.drop_index("ix_red_packets_state_expires", table_name="red_packets")
+    op.drop_index("ix_red_packets_to_user", table_name="red_packets")
     op.drop_index("ix_red_packets_sender", table_name="red_packets")
     op.drop_table("red_packets")

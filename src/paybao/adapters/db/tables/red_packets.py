@@ -49,6 +49,8 @@ red_packets = Table(
     ),
 )
 Index("ix_red_packets_sender", red_packets.c.sender_user_id, red_packets.c.id)
+# Single packets waiting for their recipient.
+Index("ix_red_packets_to_user", red_packets.c.to_user_id, red_packets.c.state)
 # The expiry sweep: active packets by due time.
 Index("ix_red_packets_state_expires", red_packets.c.state, red_packets.c.expires_at_us)
 
