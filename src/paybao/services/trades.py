@@ -508,6 +508,7 @@ class TradeService:
         funding: str = "balance",
         reserved_in: int | None = None,
         coupons: CouponChoice = NO_COUPONS,
+        quoted: Quote | None = None,
     ) -> Trade:
         """Pay an open trade for a buyer already authenticated by the caller (a payment code,
         a confirmed password) inside the caller's transaction. `funding="card"`: the money came
@@ -517,10 +518,14 @@ class TradeService:
         line). `reserved_in`: the buyer's money for this payment was set aside beforehand and
         is in that ledger account now (a pre-authorisation posted its part there,
         services/preauth.py): the payment moves from it, and the buyer's checks and limits,
-        passed when the money was set aside, are not run again (no coupon applies: the amount
-        was set aside in full). `coupons`: none (withholding, static codes), the best (a till's
-        payment code), or the buyer's own pick (a card payment at the cashier)."""
-        assert reserved_in is None or coupons == NO_COUPONS
+        passed when the money was set aside, are not run again; the caller set aside what the
+        buyer owes after the coupons (`quoted`). `coupons`: none (static codes), the best (a
+        till's payment code, a withholding deduction), or the buyer's own pick (a card payment
+        at the cashier). `quoted`: the caller priced the coupons in this transaction already
+        (`quote_in`) and checked its own limits against that price: the payment keeps it (a
+        coupon used meanwhile fails the redemption, and an automatic pick is then retried)."""
+        assert reserved_in is None or coupons == NO_COUPONS or quoted is not None
+        assert quoted is None or quoted.total_fen == trade.total_fen
         merchant = self.merchants.merchant_in(tx, trade.merchant_id)
         return self._pay_in(
             tx,
@@ -530,6 +535,7 @@ class TradeService:
             funding=funding,
             reserved_in=reserved_in,
             coupons=coupons,
+            quoted=quoted,
         )
 
     def quote(self, trade_no: str, buyer_user_id: int, choice: CouponChoice) -> Quote:
@@ -551,6 +557,7 @@ class TradeService:
         reserved_in: int | None = None,
         coupons: CouponChoice = NO_COUPONS,
         installments: int | None = None,
+        quoted: Quote | None = None,
     ) -> Trade:
         paid_by = Funding(funding)  # the balance, a card or the credit line, nothing else
         if paid_by is Funding.CREDIT and self.credit is None:
@@ -564,7 +571,7 @@ class TradeService:
         next_status(trade.status, TradeEvent.PAY)
         if trade.expires_at_us <= now_us:
             raise TradeClosed("the trade timed out")
-        quote = self._quote_in(tx, trade, buyer_user_id, coupons)
+        quote = quoted if quoted is not None else self._quote_in(tx, trade, buyer_user_id, coupons)
         if reserved_in is None:
             self.buyers.check_can_pay_in(tx, buyer_user_id, quote.buyer_pay_fen, funding=funding)
         # The fee is charged on what the merchant receives (platform subsidy included).

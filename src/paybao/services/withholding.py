@@ -13,8 +13,8 @@ the user, `buyer_pay_fen` (the total less both discounts), not the order's total
 protect the signer's money (Alipay's single-deduction and cumulative quotas, the cycle amounts and
 the user's own monthly cap all bound what leaves the user), and a coupon spends none of it. So the
 price is quoted before the limits are checked, the deduction row records that amount, and the
-payment re-prices in the same transaction: if a concurrent payment took a coupon meanwhile, the
-price changed after the limits passed, and the whole deduction runs again (`Retryable`).
+payment keeps that quote: if a concurrent payment used one of its coupons meanwhile, the
+redemption fails and the whole deduction runs again (`Retryable`), priced without it.
 
 Limits, cheapest first, each with its own refusal (domain/agreements.py): the agreement (exists,
 is this merchant's, is NORMAL, is this product, has not expired), the per-deduction product cap,
@@ -48,7 +48,6 @@ from paybao.domain.agreements import (
     period_index,
 )
 from paybao.domain.coupons import BEST_COUPONS, CouponChoice, Quote
-from paybao.domain.errors import Retryable
 from paybao.domain.trades import TradeContextInconsistent, TradeNotFound
 from paybao.services.agreements import Agreement, AgreementStore, Deduction
 from paybao.services.ports import Clock, Database, Tx
@@ -73,7 +72,7 @@ class TradePayer(Protocol):
         buyer_user_id: int,
         *,
         funding: str = ...,
-        coupons: CouponChoice = ...,
+        quoted: Quote | None = ...,
     ) -> Trade: ...
 
 
@@ -149,7 +148,8 @@ class WithholdingService:
         # The open trade first, to price the user's best coupons on it (a refusal below rolls
         # it back with everything else).
         trade = self.trades.create_in(tx, new, merchant)
-        amount_fen = self.trades.quote_in(tx, trade, user_id, BEST_COUPONS).buyer_pay_fen
+        quote = self.trades.quote_in(tx, trade, user_id, BEST_COUPONS)
+        amount_fen = quote.buyer_pay_fen
         today = china_date(self.clock.now())
         month = f"{today:%Y-%m}"
         check_single(amount_fen, self.limits)
@@ -160,11 +160,10 @@ class WithholdingService:
         day_fen = self.store.add_usage(tx, user_id, f"d:{today.isoformat()}", amount_fen)
         month_fen = self.store.add_usage(tx, user_id, f"m:{month}", amount_fen)
         check_user_totals(day_fen, month_fen, amount_fen, self.limits)
-        paid = self.trades.pay_in(tx, trade, user_id, coupons=BEST_COUPONS)
-        if paid.buyer_pay_fen != amount_fen:
-            # A coupon priced above was used by another payment since (or just expired): the
-            # limits were checked against a price that no longer holds. Price and check again.
-            raise Retryable("the deduction's coupons changed while it was checked")
+        # The price the limits passed is the price paid: a coupon of it used by another
+        # payment meanwhile fails the redemption, and the deduction runs again (`Retryable`).
+        paid = self.trades.pay_in(tx, trade, user_id, quoted=quote)
+        assert paid.buyer_pay_fen == amount_fen
         now_us = self.clock.now_us()
         deduction = Deduction(
             agreement.id,
