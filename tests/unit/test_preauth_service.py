@@ -15,10 +15,11 @@ import pytest
 from tests.support.fakes import FakeDatabase, FakeLedgerStore, FakeTx
 
 from paybao.domain.accounts import AccountSpec, OwnerKind, Purpose, platform_account, user_account
+from paybao.domain.coupons import CouponChoice, Quote, VoucherUse
 from paybao.domain.errors import DomainError, Forbidden
 from paybao.domain.ledger import Transfer
 from paybao.domain.preauth import ConfirmMode, OperationType, OrderStatus
-from paybao.domain.trades import AuthCodeInvalid, TradeNotFound
+from paybao.domain.trades import AuthCodeInvalid, DiscountFunder, TradeNotFound
 from paybao.services.clock import US_PER_S, ManualClock
 from paybao.services.jobs import Job, JobRunner
 from paybao.services.ledger import LedgerService
@@ -190,6 +191,8 @@ class FakeTrades:
     def __init__(self, ledger: LedgerService, settlement: AccountSpec) -> None:
         self.ledger = ledger
         self.settlement = settlement
+        # The user's best coupons: one platform-funded `coupon_fen` off each trade (0.01 left).
+        self.coupon_fen = 0
 
     def _trades(self, tx: FakeTx) -> dict[str, Trade]:
         return tx.state.setdefault("trades", {})  # type: ignore[no-any-return]
@@ -208,6 +211,8 @@ class FakeTrades:
             total_fen=new.total_fen,
             fingerprint=new.fingerprint,
             paid=False,
+            buyer_pay_fen=new.total_fen,
+            discount_fen=0,
         )
         self._trades(tx)[number] = trade  # type: ignore[assignment]
         return trade  # type: ignore[return-value]
@@ -220,13 +225,31 @@ class FakeTrades:
         *,
         funding: str = "balance",
         reserved_in: int | None = None,
+        quoted: Quote | None = None,
     ) -> Trade:
         assert reserved_in is not None, "a payment from a freeze names where its money is"
-        settlement_id = self.ledger.open_accounts_in(tx, [self.settlement])[self.settlement.key]
-        pay = Transfer(f"trade:{trade.trade_no}:pay", reserved_in, settlement_id, trade.total_fen)
-        self.ledger.transfer_in(tx, [pay])
+        assert quoted is not None, "a payment from a freeze is priced by its caller"
+        specs = [self.settlement, platform_account(Purpose.MARKETING)]
+        ids = self.ledger.open_accounts_in(tx, specs)
+        settlement_id, marketing_id = (ids[spec.key] for spec in specs)
+        number = trade.trade_no
+        money = [Transfer(f"trade:{number}:pay", reserved_in, settlement_id, quoted.buyer_pay_fen)]
+        if quoted.discount_fen:
+            money.append(
+                Transfer(
+                    f"trade:{number}:subsidy", marketing_id, settlement_id, quoted.discount_fen
+                )
+            )
+        self.ledger.transfer_in(tx, money)
         trade.paid = True  # type: ignore[misc]
+        trade.buyer_pay_fen = quoted.buyer_pay_fen  # type: ignore[misc]
+        trade.discount_fen = quoted.discount_fen  # type: ignore[misc]
         return trade
+
+    def quote_in(self, tx: FakeTx, trade: Trade, buyer_user_id: int, choice: CouponChoice) -> Quote:
+        off_fen = min(self.coupon_fen, trade.total_fen - 1) if choice.auto else 0
+        vouchers = (VoucherUse(7, DiscountFunder.PLATFORM, off_fen),) if off_fen else ()
+        return Quote(trade.total_fen, vouchers, auto=choice.auto)
 
     def resolve_code_in(self, tx: FakeTx, auth_code: str) -> int:
         codes = tx.state.setdefault("codes", {})
@@ -296,6 +319,7 @@ class World:
         self.events = RecordingEvents()
         settlement = AccountSpec(OwnerKind.MERCHANT, str(MERCHANT), Purpose.SETTLEMENT)
         self.settlement = settlement
+        self.trades = FakeTrades(self.ledger, settlement)
         self.service = PreauthService(
             db=self.db,  # type: ignore[arg-type]
             store=FakePreauthStore(),  # type: ignore[arg-type]
@@ -303,7 +327,7 @@ class World:
             clock=self.clock,
             jobs=self.runner,
             wallets=self.wallets,  # type: ignore[arg-type]
-            trades=FakeTrades(self.ledger, settlement),  # type: ignore[arg-type]
+            trades=self.trades,
             merchants=self.merchants,
             policy=PreauthPolicy(freeze_timeout_s=2 * DAY_S, confirm_timeout_s=900),
             events=self.events,
@@ -449,6 +473,32 @@ def test_payments_post_their_part_and_hold_the_rest_again(world: World) -> None:
     with pytest.raises(DomainError) as finished:
         world.service.pay(pay_request(order.auth_no, "t5", 1_00))
     assert finished.value.code == "preauth_order_finished"
+
+
+def test_a_coupon_pays_its_part_and_the_freeze_only_what_the_user_owes(world: World) -> None:
+    world.trades.coupon_fen = 20_00
+    order, _ = world.service.freeze_with_code(new_freeze(), world.code())
+    paid = world.service.pay(pay_request(order.auth_no, "t1", 120_00))
+    # 120.00 less the platform's 20.00: 100.00 posted from the hold, 200.00 held again.
+    assert (paid.buyer_pay_fen, paid.discount_fen) == (100_00, 20_00)
+    assert world.wallet() == (900_00, 200_00)
+    assert world.account(world.settlement) == (120_00, 0, 0)
+    assert world.account(platform_account(Purpose.MARKETING)) == (-20_00, 0, 0)
+    assert world.account(platform_account(Purpose.PREAUTH)) == (0, 0, 200_00)
+    kept = world.order(order.auth_no)
+    assert (kept.paid_fen, kept.rest_fen) == (100_00, 200_00)
+    assert world.db.state["transfers"][f"preauth:{order.auth_no}:hold:1"].amount_fen == 200_00
+
+    # What is still frozen bounds what the user owes, not the bill: 215.00 less 20.00 fits.
+    with pytest.raises(DomainError) as over:
+        world.service.pay(pay_request(order.auth_no, "t2", 220_01))
+    assert over.value.code == "preauth_amount_exceeds_rest"
+    world.service.pay(pay_request(order.auth_no, "t3", 215_00, mode=ConfirmMode.COMPLETE))
+    ended = world.order(order.auth_no)
+    assert (ended.status, ended.paid_fen, ended.unfrozen_fen) == ("FINISH", 295_00, 5_00)
+    assert world.wallet() == (705_00, 0)
+    assert world.account(platform_account(Purpose.PREAUTH)) == (0, 0, 0)
+    assert world.events.sent[-1] == ("fund_auth_unfreeze", "UNFREEZE", 5_00, 0)
 
 
 def test_unfreezes_in_parts_are_idempotent_and_bounded(world: World) -> None:

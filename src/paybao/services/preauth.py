@@ -13,6 +13,13 @@ its part of the hold into that account (`preauth:<auth_no>:post:<n>`; the rest r
 itself) and the trade pays it on to the merchant at once (`trade:<no>:pay` and the fee, by
 `TradeService.pay_in(reserved_in=...)`); an unfreeze voids the hold (`...:void:<n>`). Whatever
 stays frozen is held again in the same linked chain (`...:hold:<n+1>`).
+
+Coupons (资金授权转支付 with marketing): a payment takes the user's best coupon pair as a till's
+payment code does. The freeze pays what the user owes after them (the trade's buyer_pay): that
+amount is posted from the hold, checked against what is still frozen, and is the PAY operation's
+amount and the order's paid_fen; the platform-funded discount moves from the marketing account
+to the merchant in the trade's journal, and a merchant-funded one moves nothing. The capture's
+mode then decides the rest as it always did (COMPLETE unfreezes it, NOT_COMPLETE keeps it).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import dataclasses
 from typing import Any
 
 from paybao.domain.accounts import Purpose, platform_account
+from paybao.domain.coupons import BEST_COUPONS
 from paybao.domain.ledger import Transfer
 from paybao.domain.preauth import (
     OPEN,
@@ -322,12 +330,19 @@ class PreauthService:
             )
             if taken is not None:
                 raise PreauthRequestMismatch("this out_trade_no names another operation")
-            step = pay_step(order.totals, new.total_fen, request.mode)
             trade = self.trades.create_in(
                 tx, new, self.merchants.merchant_in(tx, order.merchant_id)
             )
+            # The user's best coupons, as at a till: the freeze pays only what the user owes
+            # after them (the platform's part comes from its marketing account in the trade's
+            # journal, the merchant's is a lower receipt), so that is what must still be frozen.
+            quote = self.trades.quote_in(tx, trade, order.user_id, BEST_COUPONS)
+            step = pay_step(order.totals, quote.buyer_pay_fen, request.mode)
             changed = self._apply_in(tx, order, step, ended_by=EndedBy.MERCHANT)
-            paid = self.trades.pay_in(tx, trade, order.user_id, reserved_in=self._account_in(tx))
+            paid = self.trades.pay_in(
+                tx, trade, order.user_id, reserved_in=self._account_in(tx), quoted=quote
+            )
+            assert paid.buyer_pay_fen == step.pay_fen, "the hold posted what the trade pays on"
             pay = self._operation(order, OperationType.PAY, paid.out_trade_no, step.pay_fen)
             pay = dataclasses.replace(pay, trade_no=paid.trade_no)
             self.store.insert_operation(tx, pay)

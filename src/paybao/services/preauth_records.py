@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from paybao.domain.coupons import CouponChoice, Quote
 from paybao.domain.preauth import (
     ConfirmMode,
     EndedBy,
@@ -205,6 +206,8 @@ class TradePayer(Protocol):
 
     def create_in(self, tx: Tx, new: NewTrade, merchant: Any) -> Trade: ...
 
+    def quote_in(self, tx: Tx, trade: Trade, buyer_user_id: int, choice: CouponChoice) -> Quote: ...
+
     def pay_in(
         self,
         tx: Tx,
@@ -213,6 +216,7 @@ class TradePayer(Protocol):
         *,
         funding: str = ...,
         reserved_in: int | None = ...,
+        quoted: Quote | None = ...,
     ) -> Trade: ...
 
     def resolve_code_in(self, tx: Tx, auth_code: str) -> int: ...

@@ -302,12 +302,10 @@ class PreauthMethods:
         mode = ConfirmMode(mode_text or ConfirmMode.NOT_COMPLETE)
         # The Methods helper parses the order the way every alipay.trade.* method does.
         parsed = self.methods._new_trade(call)
-        new = dataclasses.replace(
-            parsed,
-            fingerprint=terms_digest(
-                [product_code, auth_no, str(mode), parsed.total_fen, parsed.subject]
-            ),
-        )
+        terms: list[object] = [product_code, auth_no, str(mode), parsed.total_fen, parsed.subject]
+        if parsed.undiscountable_fen:  # it prices the coupons; orders without it keep theirs
+            terms.append(parsed.undiscountable_fen)
+        new = dataclasses.replace(parsed, fingerprint=terms_digest(terms))
         request = PayRequest(new, auth_no, mode, self._buyer_of(biz))
         return self.methods._paid_fields(self.preauth.pay(request))
 
