@@ -25,6 +25,7 @@ from paybao.domain.operator_roles import Role
 from paybao.services.jobs import ATTEMPTS_MAX
 from paybao.services.payout_watch import PayoutWatch
 from paybao.services.wallet_operations import JOB_BANK_QUERY
+from paybao.web import pages_admin_payouts
 
 
 def watch(platform: Platform) -> PayoutWatch:
@@ -148,3 +149,27 @@ def test_a_viewer_sees_the_page_without_the_button(platform: Platform, client: T
     assert rows_of(page.text) == [(payout_id, "sent", "no")]
     assert 'class="ask-bank"' not in page.text
     assert 'href="/admin/payouts"' in viewer.get("/admin/users").text  # in the console's menu
+
+
+def test_the_console_pages_on_and_a_full_last_page_is_the_last(
+    platform: Platform, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payer, _, card = pair(platform)
+    sent = []
+    for _ in range(2):  # the bank loses both answers: both stay sent
+        platform.services["bank"].script.append("timeout")
+        payout = platform.services["card_payouts"].transfer(payer.user_id, card, "赵六", 1_00, PIN)
+        sent.append(int(payout.id))
+    first, second = sent
+    viewer, _ = signed_in_as(platform, client, Role.VIEWER)
+    path = "/admin/payouts?kind=cardpayout"
+
+    monkeypatch.setattr(pages_admin_payouts, "PAGE_SIZE", 2)
+    whole = viewer.get(path).text
+    assert [r[0] for r in rows_of(whole)] == [second, first] and 'id="older"' not in whole
+    monkeypatch.setattr(pages_admin_payouts, "PAGE_SIZE", 1)
+    page = viewer.get(path).text
+    assert [r[0] for r in rows_of(page)] == [second]
+    assert f'before={second}" id="older"' in page
+    rest = viewer.get(f"{path}&status=open&before={second}").text
+    assert [r[0] for r in rows_of(rest)] == [first] and 'id="older"' not in rest

@@ -83,7 +83,7 @@ def _page(
     kinds = watch.kinds()
     kind = kind if kind in kinds else kinds[0]
     status = status if status in FILTERS else "open"
-    lines = watch.page(kind, status, before_id=before, limit=PAGE_SIZE)
+    page = watch.payouts_page(kind, status, before_id=before, limit=PAGE_SIZE)
     return admin.render(
         request,
         "admin/payouts.html",
@@ -94,8 +94,8 @@ def _page(
         kind=kind,
         filters=FILTERS,
         status=status,
-        lines=lines,
-        next_before=lines[-1].payout_id if len(lines) == PAGE_SIZE else None,
+        lines=page.lines,
+        next_before=page.next_before_id,  # none on the last page, even a full one
         **extra,
     )
 
