@@ -13,7 +13,9 @@
   (nothing was frozen) or unfreeze.
 * `alipay.trade.pay` with `auth_no` and `product_code` PRE_AUTH (or PRE_AUTH_ONLINE), and
   `auth_confirm_mode` COMPLETE | NOT_COMPLETE (default): a trade paid from the freeze. Other
-  `alipay.trade.pay` calls go on to the next handler as before (`pay_router`).
+  `alipay.trade.pay` calls go on to the next handler as before (`pay_router`). The user's best
+  coupons apply as at a till (the freeze pays `buyer_pay_amount`), and the answer carries the
+  same split as any paid trade (services/preauth.py).
 
 Where the names come from: request and response fields are the official SDK's model and
 response classes (alipay-sdk-python 3.7: AlipayFundAuthOrderFreezeModel, ...Response, and
