@@ -54,6 +54,20 @@ def test_the_partners_page_speaks_chinese_and_english(
     assert "合作方已停用" in disabled.text and "拉卡拉终端" in disabled.text
 
 
+def test_a_full_last_page_of_deposits_has_no_older_link(
+    platform: Platform, client: TestClient
+) -> None:
+    operator_id, secret = create_operator(platform, "ops-admin")
+    sign_in(client, secret, name="ops-admin")
+    counter = partner(platform, prefund_fen=0)
+    partners = platform.services["cash_partners"]
+    for n in range(1, DEPOSITS_PAGE_SIZE + 1):
+        partners.deposit(counter.partner.id, 100_00, f"W-{n}", operator_id=operator_id)
+    page = client.get(f"/admin/cash-partners/{counter.partner.id}")
+    assert len(deposit_ids(page.text)) == DEPOSITS_PAGE_SIZE
+    assert 'id="older"' not in page.text  # an older page would be empty
+
+
 def test_a_partners_deposits_are_listed_newest_first_page_by_page(
     platform: Platform, client: TestClient
 ) -> None:

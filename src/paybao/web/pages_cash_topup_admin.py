@@ -112,7 +112,8 @@ def _partner_page(
     service = _partners(request)
     before = _before(request.query_params.get("before", ""))
     balance = service.balance(partner_id)
-    deposits = service.deposits(partner_id, DEPOSITS_PAGE_SIZE, before)
+    page = service.deposits_page(partner_id, DEPOSITS_PAGE_SIZE, before)
+    deposits = page.deposits
     return pages_admin.render(
         request,
         "topup_channels/admin_partner.html",
@@ -121,7 +122,7 @@ def _partner_page(
         b=balance,
         deposits=deposits,
         paged=before is not None,
-        next_before=deposits[-1].id if len(deposits) == DEPOSITS_PAGE_SIZE else None,
+        next_before=page.next_before_id,
         notice=_notice(request),
         **extra,
     )
