@@ -123,3 +123,16 @@ def test_an_unmigrated_database_blocks(
     assert {"schema_not_at_head", "reconcile_not_clean"} <= _failed(report, "error")
     [check] = [c for c in report["checks"] if c["code"] == "reconcile_not_clean"]
     assert "schema is not at head" in check["message"]
+
+
+def test_a_missing_sqlite_file_is_reported_and_not_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database_file = tmp_path / "nothing-yet.db"
+    monkeypatch.setenv("PAYBAO_DATABASE_URL", f"sqlite:///{database_file}")
+    monkeypatch.setenv("PAYBAO_DATA_DIR", str(tmp_path / "data"))
+    code, report = _preflight()
+    assert code == 1 and "schema_not_at_head" in _failed(report, "error")
+    schema = next(c for c in report["checks"] if c["code"] == "schema_not_at_head")
+    assert "does not exist" in schema["message"]
+    assert not database_file.exists()  # preflight looks; it makes nothing

@@ -63,10 +63,15 @@ def gather(settings: Settings, io: PreflightIO) -> Facts:
     dialect = io.dialect_of(url)
     schema: SchemaFacts | None = None
     schema_error = ""
-    try:
-        schema = io.schema(url)
-    except Exception as error:  # any driver's "cannot connect"
-        schema_error = _reason(error)
+    missing = _missing_sqlite_file(url, io) if dialect == "sqlite" else None
+    if missing is not None:
+        # Connecting would create an empty database file: preflight only looks.
+        schema_error = f"the database file {missing} does not exist (paybao db upgrade makes it)"
+    else:
+        try:
+            schema = io.schema(url)
+        except Exception as error:  # any driver's "cannot connect"
+            schema_error = _reason(error)
     differences: int | None = None
     reconcile_error = heartbeat_error = ""
     age_s: float | None = None
@@ -150,6 +155,11 @@ def _sqlite_file(url: str) -> Path | None:
     if not url.startswith(prefix) or url[len(prefix) :] in ("", ":memory:"):
         return None
     return Path(url[len(prefix) :].split("?", 1)[0])
+
+
+def _missing_sqlite_file(url: str, io: PreflightIO) -> Path | None:
+    path = _sqlite_file(url)
+    return path if path is not None and io.mode_of(path).mode is None else None
 
 
 def _reason(error: Exception) -> str:
