@@ -85,6 +85,10 @@ def test_send_claim_and_read_a_packet(platform: Platform, client: TestClient) ->
     assert packet["share_url"] == f"http://testserver/red-packets/{packet['id']}"
     # A replay is the first answer; the key with another body is refused.
     assert post(client, PATH, alice, lucky(greeting="开工大吉"), key).json() == packet
+    # After a crash between commit and answer, the retry is rendered in the same shape.
+    render = platform.services["idempotency"].renderers["red_packet"]
+    row_id = red_packets(platform).sent(alice_id)[0].id
+    assert json.loads(render(f"red_packet:{row_id}")[1]) == packet
     reused = post(client, PATH, alice, lucky(total_fen=11_00), key)
     assert (reused.status_code, code_of(reused)) == (409, "idempotency_key_reused")
     assert wallet_balance(platform, alice_id) == START_FEN - 10_00
@@ -95,6 +99,8 @@ def test_send_claim_and_read_a_packet(platform: Platform, client: TestClient) ->
     got = claimed.json()
     assert got["packet_id"] == packet["id"] and 1 <= got["amount_fen"] <= 10_00 - 2
     assert post(client, f"{PATH}/{packet['id']}/claim", bob, key=claim_key).json() == got
+    render_claim = platform.services["idempotency"].renderers["red_packet_claim"]
+    assert json.loads(render_claim(f"red_packet_claim:{got['claim_id']}")[1]) == got
     again = post(client, f"{PATH}/{packet['id']}/claim", bob)
     assert (again.status_code, code_of(again)) == (409, "red_packet_claimed")
     assert wallet_balance(platform, bob_id) == got["amount_fen"]

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from tests.integration.red_packet_support import (
     START_FEN,
     assert_clean,
@@ -20,6 +21,7 @@ from tests.integration.red_packet_support import (
     wallet_balance,
 )
 
+from paybao.adapters import clock as clock_adapter
 from paybao.bootstrap import Platform
 from paybao.domain.errors import DomainError
 from paybao.domain.red_packets import Kind
@@ -46,7 +48,14 @@ def race(workers: int, attempt: Callable[[int], Any]) -> list[Any]:
     return results
 
 
-def test_fifty_claimants_of_ten_shares_get_exactly_ten(platform: Platform) -> None:
+def test_fifty_claimants_of_ten_shares_get_exactly_ten(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # More claimants than pooled connections: on SQLite the sandbox clock reads its offset on
+    # the main pool, and a refresh taken inside a write transaction waits for a connection
+    # held by claims queued behind that transaction's write lock (the pool timeout, 30 s).
+    # The offset does not move here, so it is read once.
+    monkeypatch.setattr(clock_adapter, "OFFSET_CACHE_S", 3600.0)
     alice = sender(platform)
     packet = send(platform, alice, Kind.LUCKY, 10, total_fen=100_00)
     claimants = [user(platform, i) for i in range(50)]
@@ -100,4 +109,15 @@ def test_expiry_racing_claims_returns_only_what_nobody_took(platform: Platform) 
     assert view.returned_fen == (10_00 - taken_fen if view.state == "expired" else 0)
     assert wallet_balance(platform, alice) == START_FEN - taken_fen
     assert pool_fen(platform) == 0
+    assert_clean(platform)
+
+
+def test_a_balance_for_one_packet_sends_one_of_several_at_once(platform: Platform) -> None:
+    alice = sender(platform, balance_fen=10_00)
+    results = race(6, lambda _: send(platform, alice, Kind.EQUAL, 2, share_fen=5_00))
+    sent = [r for r in results if not isinstance(r, str)]
+    assert len(sent) == 1, results
+    assert sorted(r for r in results if isinstance(r, str)) == ["insufficient_funds"] * 5
+    assert wallet_balance(platform, alice) == 0 and pool_fen(platform) == 10_00
+    assert len(red_packets(platform).sent(alice)) == 1
     assert_clean(platform)
