@@ -95,6 +95,13 @@ def test_switching_to_a_missing_or_retired_generation_is_refused(
     expected = "platform_key_not_found" if generation == 5 else "platform_key_retired"
     assert raised.value.code == expected
     assert generation_of(platform, shop.app.app_id) == 2
+    assert not (platform.settings.data_dir / key_file_names(5)[0]).exists()
+
+
+def test_switching_an_unknown_app_is_refused(platform: Platform) -> None:
+    with pytest.raises(DomainError) as raised:
+        keys(platform).switch(SECOND_APP_ID, 1)
+    assert raised.value.code == "app_not_found"
 
 
 def test_retiring_is_refused_while_an_app_uses_it_and_for_the_newest(platform: Platform) -> None:

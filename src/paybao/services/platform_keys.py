@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from paybao.domain.errors import Conflict
+from paybao.domain.errors import Conflict, NotFound
 from paybao.domain.platform_keys import (
     GENERATION_MAX,
     KeyGeneration,
@@ -160,18 +160,17 @@ class PlatformKeyService:
     ) -> App:
         """Sign the app's answers with `generation` from now on (an active one). Switching to
         the generation it already has changes nothing and is not audited."""
-        app = self.apps.app(app_id)
-        if app.platform_key_generation == generation:
-            self.generation(generation)  # still refuses a generation that does not exist
-            return app
-        self.files.public_pem(generation)  # the key is on disk before any answer needs it
+        check_sign_with(self.generation(generation), generation)  # before touching its files
+        self.files.public_pem(generation)  # parsed (and on disk) before any answer needs it
 
-        def work(tx: Tx) -> int | None:
+        def work(tx: Tx) -> None:
             self.store.ensure_first_in(tx, self.clock.now_us())
             check_sign_with(self.store.generation_in(tx, generation), generation)
             before = self.store.app_generation_in(tx, app_id)
-            if before is None or before == generation:
-                return before
+            if before is None:
+                raise NotFound(f"app {app_id} not found", code="app_not_found")
+            if before == generation:
+                return
             self.store.set_app_generation_in(tx, app_id, generation)
             self.audit.record_in(
                 tx,
@@ -181,7 +180,6 @@ class PlatformKeyService:
                 actor=actor,
                 detail=f"generation {before} -> {generation}",
             )
-            return before
 
         self.db.run(work)
         self.apps.forget(app_id)
