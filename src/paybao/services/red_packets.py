@@ -53,6 +53,7 @@ from paybao.services.wallet_operations import WalletOperations, by_device
 PAGE_SIZE_MAX = 50
 EXPIRE_BATCH_SIZE_MAX = 100
 PACKET_NO_BYTES = 12  # 16 URL-safe characters: the link is the key to a group packet
+PACKET_NO_CHARS_MAX = 24  # what the column holds; a longer id names no packet
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,7 +391,7 @@ class RedPackets:
 
     def _packet_in(self, tx: Tx, packet_no: str, *, for_update: bool = False) -> PacketRecord:
         packet = None
-        if 1 <= len(packet_no) <= 24 and packet_no.isprintable():
+        if 1 <= len(packet_no) <= PACKET_NO_CHARS_MAX and packet_no.isprintable():
             packet = self.store.packet(tx, packet_no=packet_no, for_update=for_update)
         if packet is None:
             raise RedPacketNotFound("no such red packet")

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from paybao.domain.money import format_yuan
 from paybao.domain.red_packets import Kind
 from paybao.services.red_packets import (
+    PACKET_NO_CHARS_MAX,
     PAGE_SIZE_MAX,
     PacketRecord,
     PacketView,
@@ -30,7 +31,9 @@ from paybao.web.deps import ROW_ID_MAX, platform_of
 from paybao.web.errors import ERROR_RESPONSES
 
 router = APIRouter(prefix="/api/v1/red-packets", tags=["red packets"], responses=ERROR_RESPONSES)
-PacketNo = Annotated[str, Path(min_length=1, max_length=24, description="The packet's id")]
+PacketNo = Annotated[
+    str, Path(min_length=1, max_length=PACKET_NO_CHARS_MAX, description="The packet's id")
+]
 
 
 def _service(request: Request) -> RedPackets:

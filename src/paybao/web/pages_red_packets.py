@@ -28,7 +28,6 @@ from paybao.web.session import current_user_id, login_redirect
 
 router = APIRouter(include_in_schema=False)
 LIST_SHOWN = 20
-PACKET_NO_CHARS_MAX = 24
 IMAGE_CACHE = {"Cache-Control": "private, max-age=3600"}
 
 ERRORS: dict[str, dict[str, str]] = {
@@ -163,7 +162,7 @@ def _send_request(form: dict[str, str]) -> SendRequest:
 def _packet_page(
     request: Request, user_id: int, packet_no: str, status_code: int = 200, **extra: Any
 ) -> Response:
-    view = _service(request).packet(user_id, packet_no[:PACKET_NO_CHARS_MAX])
+    view = _service(request).packet(user_id, packet_no)
     lang = lang_of(request)
     return render(
         request,
@@ -200,7 +199,7 @@ def claim(request: Request, packet_no: str) -> Response:
     if user_id is None:
         return login_redirect(request)
     try:
-        _service(request).claim(user_id, packet_no[:PACKET_NO_CHARS_MAX])
+        _service(request).claim(user_id, packet_no)
     except DomainError as error:
         errors = page_error(request, error, ERRORS)
         try:
@@ -217,7 +216,7 @@ def packet_qr(request: Request, packet_no: str) -> Response:
     if user_id is None:
         return Response(status_code=401)
     try:
-        view = _service(request).packet(user_id, packet_no[:PACKET_NO_CHARS_MAX])
+        view = _service(request).packet(user_id, packet_no)
     except DomainError:
         return Response(status_code=404)
     return Response(qr_svg(view.share_url), media_type="image/svg+xml", headers=IMAGE_CACHE)
