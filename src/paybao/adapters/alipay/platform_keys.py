@@ -25,9 +25,14 @@ class PlatformKeyring:
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
+        # Asked on every signature: a dict read, not platform_key's path resolution and lock.
+        self._keys: dict[int, PlatformKey] = {}
 
     def key(self, generation: int) -> PlatformKey:
-        return platform_key(self.data_dir, generation)
+        found = self._keys.get(generation)
+        if found is None:
+            found = self._keys[generation] = platform_key(self.data_dir, generation)
+        return found
 
     def public_pem(self, generation: int) -> str:
         return self.key(generation).public_pem
