@@ -86,6 +86,9 @@ def test_send_once_open_and_see_who_got_what(platform: Platform, client: TestCli
     assert 'id="open"' not in twice  # nothing to open any more; the amount stays
     lists = bob.get("/wallet/red-packets").text
     assert f"+¥{amount}" in lists
+    # The statements name the movements in words.
+    assert "收红包" in bob.get("/wallet/statement").text
+    assert "发红包" in alice.get("/wallet/statement").text
     assert_clean(platform)
 
 
