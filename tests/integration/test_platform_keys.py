@@ -202,3 +202,19 @@ def test_two_concurrent_creates_make_one_generation(platform: Platform) -> None:
         thread.join(30)
     assert sorted(outcomes) in (["2", "platform_key_exists"], ["2", "3"]), outcomes
     assert [k.generation for k in keys(platform).generations()][:2] == [1, 2]
+
+
+def test_signing_keys_follow_the_apps_generation_and_the_newest_for_an_unknown_app(
+    platform: Platform,
+) -> None:
+    from paybao.adapters.alipay.platform_keys import AppSigningKeys
+
+    shop = make_shop(platform)
+    new_generation(platform)
+    keyring = platform.services["app_signing_keys"].keyring
+    signing = AppSigningKeys(keyring, platform.services["merchants"])  # as a restarted server
+    first, second = keyring.key(1).private_key, keyring.key(2).private_key
+    assert signing.for_app(shop.app.app_id) is first
+    keys(platform).switch(shop.app.app_id, 2)
+    assert signing.for_app(shop.app.app_id) is second
+    assert signing.for_app("2021999999999999") is second  # nobody's: the newest key
