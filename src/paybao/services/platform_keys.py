@@ -41,7 +41,7 @@ class PlatformKeyStore(Protocol):
 
     def generation_in(self, tx: Tx, generation: int) -> KeyGeneration | None: ...
 
-    def newest_in(self, tx: Tx) -> int: ...
+    def newest_in(self, tx: Tx, *, lock: bool = True) -> int: ...
 
     def insert_in(self, tx: Tx, generation: int, now_us: int) -> bool: ...
 
@@ -100,8 +100,9 @@ class PlatformKeyService:
             return self.store.generations_in(tx, GENERATION_MAX)
 
     def newest(self) -> int:
+        """The generation new apps get."""
         with self.db.read() as tx:
-            return self.store.newest_in(tx)
+            return self.store.newest_in(tx, lock=False)
 
     def generation(self, generation: int) -> KeyGeneration:
         for key in self.generations():

@@ -64,16 +64,16 @@ class SqlPlatformKeyStore:
         ).scalar_one()
         return KeyGeneration(row.generation, KeyState(row.state), row.created_at_us, int(apps))
 
-    def newest_in(self, tx: Connection) -> int:
-        """The newest active generation, its row share-locked (a new app gets it: retiring it
-        waits for the app's transaction); generation 1 on a table emptied by hand."""
-        newest = tx.execute(
+    def newest_in(self, tx: Connection, *, lock: bool = True) -> int:
+        """The newest active generation; generation 1 on a table emptied by hand. `lock`
+        share-locks its row (a new app gets it: retiring it waits for the app's transaction)."""
+        query = (
             select(platform_keys.c.generation)
             .where(platform_keys.c.state == KeyState.ACTIVE)
             .order_by(platform_keys.c.generation.desc())
             .limit(1)
-            .with_for_update(read=True)
-        ).scalar()
+        )
+        newest = tx.execute(query.with_for_update(read=True) if lock else query).scalar()
         return int(newest) if newest is not None else FIRST_GENERATION
 
     def insert_in(self, tx: Connection, generation: int, now_us: int) -> bool:
