@@ -74,6 +74,8 @@ agreement_deductions = Table(
     Column("agreement_id", BigInteger, nullable=False),
     Column("trade_no", String(32), nullable=False, unique=True),
     Column("user_id", BigInteger, nullable=False),
+    # What the user paid: the trade's buyer_pay (its total less any coupons), which every
+    # withholding limit counts (services/withholding.py).
     Column("amount_fen", BigInteger, nullable=False),
     Column("period_index", Integer, nullable=True),
     Column("china_day", String(10), nullable=False),
