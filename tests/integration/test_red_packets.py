@@ -182,7 +182,7 @@ def test_a_bad_packet_is_refused_and_moves_nothing(
         red_packets(platform).send(alice, request_, "135790")
     assert refused.value.code == code
     assert wallet_balance(platform, alice) == START_FEN
-    assert red_packets(platform).sent(alice) == []
+    assert red_packets(platform).sent(alice).items == []
 
 
 def test_sending_needs_the_payment_password_and_the_balance(platform: Platform) -> None:
@@ -194,7 +194,7 @@ def test_sending_needs_the_payment_password_and_the_balance(platform: Platform) 
     with pytest.raises(DomainError) as poor:
         send(platform, alice, Kind.EQUAL, 2, share_fen=3_00)
     assert poor.value.code == "insufficient_funds"
-    assert wallet_balance(platform, alice) == 5_00 and service.sent(alice) == []
+    assert wallet_balance(platform, alice) == 5_00 and service.sent(alice).items == []
     assert_clean(platform)
 
 
@@ -209,7 +209,7 @@ def test_a_class_limit_counts_red_packets_like_transfers(platform: Platform) -> 
         send(platform, alice, Kind.EQUAL, 1, share_fen=1)
     assert over.value.code == "balance_payment_limit_exceeded"
     assert wallet_balance(platform, alice) == 500_00
-    assert len(red_packets(platform).sent(alice, limit=50)) == 5
+    assert len(red_packets(platform).sent(alice, limit=50).items) == 5
     assert_clean(platform)
 
 
@@ -221,14 +221,15 @@ def test_sent_and_received_lists_page_newest_first(platform: Platform) -> None:
     for packet_no in sent:
         service.claim(bob, packet_no)
     first = service.sent(alice, limit=2)
-    assert [p.packet_no for p in first] == sent[::-1][:2]
-    rest = service.sent(alice, before_id=first[-1].id, limit=50)
-    assert [p.packet_no for p in rest] == sent[::-1][2:]
+    assert [p.packet_no for p in first.items] == sent[::-1][:2]
+    rest = service.sent(alice, before_id=first.next_before, limit=3)
+    assert [p.packet_no for p in rest.items] == sent[::-1][2:]
+    assert rest.next_before is None  # a full last page is the last
     received = service.received(bob, limit=3)
-    assert [r.packet_id for r in received] == sent[::-1][:3]
-    assert [r.amount_fen for r in received] == [1_04, 1_03, 1_02]
-    older = service.received(bob, before_id=received[-1].cursor, limit=50)
-    assert [r.packet_id for r in older] == sent[::-1][3:]
+    assert [r.packet_id for r in received.items] == sent[::-1][:3]
+    assert [r.amount_fen for r in received.items] == [1_04, 1_03, 1_02]
+    older = service.received(bob, before_id=received.next_before, limit=50)
+    assert [r.packet_id for r in older.items] == sent[::-1][3:] and older.next_before is None
     with pytest.raises(DomainError) as big:
         service.sent(alice, limit=51)
     assert big.value.code == "page_size_invalid"

@@ -87,7 +87,7 @@ def test_send_claim_and_read_a_packet(platform: Platform, client: TestClient) ->
     assert post(client, PATH, alice, lucky(greeting="开工大吉"), key).json() == packet
     # After a crash between commit and answer, the retry is rendered in the same shape.
     render = platform.services["idempotency"].renderers["red_packet"]
-    row_id = red_packets(platform).sent(alice_id)[0].id
+    row_id = red_packets(platform).sent(alice_id).items[0].id
     assert json.loads(render(f"red_packet:{row_id}")[1]) == packet
     reused = post(client, PATH, alice, lucky(total_fen=11_00), key)
     assert (reused.status_code, code_of(reused)) == (409, "idempotency_key_reused")
@@ -137,6 +137,8 @@ def test_lists_page_by_next_before(platform: Platform, client: TestClient) -> No
         PATH, params={"role": "sent", "limit": 2, "before": first["next_before"]}, headers=alice
     ).json()
     assert [p["id"] for p in rest["sent"]] == ids[:1] and rest["next_before"] is None
+    whole = client.get(PATH, params={"role": "sent", "limit": 3}, headers=alice).json()
+    assert len(whole["sent"]) == 3 and whole["next_before"] is None  # a full last page
     too_big = client.get(PATH, params={"role": "sent", "limit": 51}, headers=alice)
     assert too_big.status_code == 422
 
@@ -249,6 +251,6 @@ def test_one_key_sent_twice_at_once_sends_one_packet(
     assert done and all(d == done[0] for d in done), [a.text for a in answers]
     assert {a.status_code for a in answers} <= {200, 409}
     assert all(code_of(a) == "idempotency_key_in_use" for a in answers if a.status_code == 409)
-    assert len(red_packets(platform).sent(alice_id)) == 1
+    assert len(red_packets(platform).sent(alice_id).items) == 1
     assert wallet_balance(platform, alice_id) == START_FEN - 10_00
     assert_clean(platform)

@@ -119,5 +119,5 @@ def test_a_balance_for_one_packet_sends_one_of_several_at_once(platform: Platfor
     assert len(sent) == 1, results
     assert sorted(r for r in results if isinstance(r, str)) == ["insufficient_funds"] * 5
     assert wallet_balance(platform, alice) == 0 and pool_fen(platform) == 10_00
-    assert len(red_packets(platform).sent(alice)) == 1
+    assert len(red_packets(platform).sent(alice).items) == 1
     assert_clean(platform)

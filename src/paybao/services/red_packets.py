@@ -17,9 +17,9 @@ active -> expired (compare-and-set) with `rpreturn:<id>` giving the unclaimed re
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from paybao.domain.accounts import Purpose
 from paybao.domain.errors import InvalidInput, NotFound
@@ -50,6 +50,7 @@ from paybao.services.risk import Attempt, RiskRefused
 from paybao.services.users import UserService
 from paybao.services.wallet_operations import WalletOperations, by_device
 
+T = TypeVar("T")
 PAGE_SIZE_MAX = 50
 EXPIRE_BATCH_SIZE_MAX = 100
 PACKET_NO_BYTES = 12  # 16 URL-safe characters: the link is the key to a group packet
@@ -230,6 +231,12 @@ class Received:
     greeting: str
     amount_fen: int
     claimed_at_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_before: int | None  # pass as `before_id` for the next page; None on the last
 
 
 @dataclass(frozen=True, slots=True)
@@ -542,11 +549,12 @@ class RedPackets:
 
     def sent(
         self, user_id: int, before_id: int | None = None, limit: int = 20
-    ) -> list[PacketRecord]:
-        """The user's packets, newest first; `before_id` is the last one's id seen."""
+    ) -> Page[PacketRecord]:
+        """The user's packets, newest first; `before_id` is `next_before` of the last page."""
         _check_page(limit)
         with self.db.read() as tx:
-            return self.store.sent(tx, user_id, before_id, limit)
+            found = self.store.sent(tx, user_id, before_id, limit + 1)  # one more: a page follows?
+        return _page(found, limit, lambda packet: packet.id)
 
     def waiting(self, user_id: int, limit: int = 20) -> list[Waiting]:
         """Single packets sent to the user that it may still open, newest first."""
@@ -566,12 +574,12 @@ class RedPackets:
 
     def received(
         self, user_id: int, before_id: int | None = None, limit: int = 20
-    ) -> list[Received]:
-        """The user's claims, newest first; `before_id` is the last one's `cursor`."""
+    ) -> Page[Received]:
+        """The user's claims, newest first; `before_id` is `next_before` of the last page."""
         _check_page(limit)
         with self.db.read() as tx:
-            rows = self.store.received(tx, user_id, before_id, limit)
-        return [
+            rows = self.store.received(tx, user_id, before_id, limit + 1)
+        received = [
             Received(
                 cursor=claim.id,
                 packet_id=packet.packet_no,
@@ -583,6 +591,13 @@ class RedPackets:
             )
             for claim, packet, sender in rows
         ]
+        return _page(received, limit, lambda item: item.cursor)
+
+
+def _page(found: list[T], limit: int, cursor_of: Callable[[T], int]) -> Page[T]:
+    """A page of `limit` from `limit + 1` rows read: a cursor only when another page follows."""
+    items = found[:limit]
+    return Page(items, cursor_of(items[-1]) if len(found) > limit else None)
 
 
 def _check_page(limit: int) -> None:

@@ -9,7 +9,7 @@ share link.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
@@ -233,7 +233,6 @@ def packets(
     """The packets you sent, the shares you got, or the single packets waiting for you (one
     page, no cursor), newest first."""
     service = _service(request)
-    found: list[Any]
     if role == "waiting":
         waiting = [
             WaitingOut(
@@ -247,12 +246,13 @@ def packets(
         ]
         return PacketsOut(role=role, waiting=waiting, next_before=None)
     if role == "sent":
-        found = service.sent(user_id, before, limit)
-        out = PacketsOut(role=role, sent=[_sent_out(p) for p in found], next_before=None)
-        cursor = found[-1].id if found else None
-    else:
-        found = service.received(user_id, before, limit)
-        out = PacketsOut(role=role, received=[_received_out(r) for r in found], next_before=None)
-        cursor = found[-1].cursor if found else None
-    out.next_before = cursor if len(found) == limit else None
-    return out
+        sent = service.sent(user_id, before, limit)
+        return PacketsOut(
+            role=role, sent=[_sent_out(p) for p in sent.items], next_before=sent.next_before
+        )
+    received = service.received(user_id, before, limit)
+    return PacketsOut(
+        role=role,
+        received=[_received_out(r) for r in received.items],
+        next_before=received.next_before,
+    )
