@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from alembic import command
+from sqlalchemy import create_engine, inspect, text
+from tests.conftest import TEST_DATABASE_URL, database_kind
 from tests.integration.api_admin_support import audit_rows
 from tests.integration.gateway_support import make_shop
 from tests.integration.platform_key_support import generation_pair, new_generation
 
 from paybao.adapters.alipay.platform_key import key_file_names
+from paybao.adapters.db.engine import make_engine
+from paybao.adapters.db.migrate import alembic_config, upgrade
 from paybao.bootstrap import Platform
 from paybao.domain.errors import DomainError
 from paybao.domain.platform_keys import KeyState
@@ -218,3 +224,48 @@ def test_signing_keys_follow_the_apps_generation_and_the_newest_for_an_unknown_a
     keys(platform).switch(shop.app.app_id, 2)
     assert signing.for_app(shop.app.app_id) is second
     assert signing.for_app("2021999999999999") is second  # nobody's: the newest key
+
+
+@pytest.fixture
+def empty_url(tmp_path: Path) -> Iterator[str]:
+    """An empty database of the test's kind, dropped afterwards."""
+    if database_kind() == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    base, name = TEST_DATABASE_URL.rsplit("/", 1)
+    empty = f"{name}_keys_{secrets.token_hex(4)}"
+    admin = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{empty}"'))
+    try:
+        yield f"{base}/{empty}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{empty}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_0041_keeps_existing_apps_on_generation_one_and_downgrades(empty_url: str) -> None:
+    engine = make_engine(empty_url)
+    upgrade(engine, "0040_red_packets")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO merchant_apps (app_id, merchant_id, public_key, status, created_at_us)"
+                " VALUES ('2021000000000001', 1, 'k', 'active', 1)"
+            )
+        )
+    upgrade(engine)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT generation, state FROM platform_keys")).all()
+        app_generation = connection.execute(
+            text("SELECT platform_key_generation FROM merchant_apps")
+        ).scalar_one()
+    assert [tuple(row) for row in rows] == [(1, "active")]
+    assert app_generation == 1
+    command.downgrade(alembic_config(str(engine.url)), "0040_red_packets")
+    with engine.connect() as connection:
+        assert "platform_keys" not in inspect(connection).get_table_names()
+        columns = {c["name"] for c in inspect(connection).get_columns("merchant_apps")}
+    engine.dispose()
+    assert "platform_key_generation" not in columns
