@@ -39,6 +39,7 @@ from paybao.wiring import operations as operations_wiring
 from paybao.wiring import parking as parking_wiring
 from paybao.wiring import paycode as paycode_wiring
 from paybao.wiring import preauth as preauth_wiring
+from paybao.wiring import red_packets as red_packets_wiring
 from paybao.wiring import royalty as royalty_wiring
 from paybao.wiring import score as score_wiring
 from paybao.wiring import settlement as settlement_wiring
@@ -139,4 +140,5 @@ FEATURES: list[Callable[[Platform], None]] = [
     topup_channels_wiring.install,  # online banking and cash codes: on the wallet
     transit_wiring.install,  # ride codes: on the agreements and withholding
     statements_wiring.install,  # monthly/annual statements and search: reads the wallet
+    red_packets_wiring.install,  # 红包: on the wallet's operations
 ]

@@ -215,6 +215,17 @@ class Settings(BaseSettings):
     # app may share out, in percent (Alipay's default maximum is 30).
     royalty_max_share_percent: int = Field(default=30, ge=1, le=100)
 
+    # --- red packets (红包; domain/red_packets.py): a share's ceiling, shares per packet, the
+    # greeting's length and default, and how long a packet may be claimed before the rest
+    # goes back to its sender.
+    red_packet_share_max_fen: int = Field(default=200_00, ge=1, le=100_000_00)
+    red_packet_count_max: int = Field(default=100, ge=1, le=1000)
+    red_packet_greeting_chars_max: int = Field(default=24, ge=1, le=32)
+    red_packet_greeting_default: str = Field(
+        default="恭喜发财，大吉大利", min_length=1, max_length=24
+    )
+    red_packet_expiry_s: int = Field(default=86_400, ge=60, le=30 * 86_400)
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -48,13 +48,17 @@ class Purpose(StrEnum):
     # it, never below zero), and the mirror of partners' wires into paybao's bank account.
     CASH_PREFUND = "cash_prefund"
     PARTNER_CLEARING = "partner_clearing"
+    # Red packets (domain/red_packets.py): money sent and not yet claimed or returned.
+    RED_PACKETS = "red_packets"
 
 
 _CUSTOMER_PURPOSES = frozenset(
     {Purpose.WALLET, Purpose.FUND, Purpose.SETTLEMENT, Purpose.CASH_PREFUND}
 )
 # Platform accounts that only hold customers' money on its way somewhere: never below zero.
-_HELD_PURPOSES = frozenset({Purpose.ESCROW, Purpose.FUND_CUSTODY, Purpose.PREAUTH})
+_HELD_PURPOSES = frozenset(
+    {Purpose.ESCROW, Purpose.FUND_CUSTODY, Purpose.PREAUTH, Purpose.RED_PACKETS}
+)
 
 # Platform accounts every installation has. Bank clearing mirrors money at banks and goes
 # negative (debit-normal) as customers top up, so it carries no limit flag.
@@ -70,6 +74,7 @@ PLATFORM_PURPOSES: tuple[Purpose, ...] = (
     Purpose.FUND_INCOME,
     Purpose.CREDIT_INCOME,
     Purpose.PREAUTH,
+    Purpose.RED_PACKETS,
 )
 
 

@@ -75,6 +75,9 @@ CATEGORY_OF_KIND: dict[str, str] = {
     "card_repayment": "other",  # a credit card repaid (信用卡还款)
     "profit_share": "other",  # a share of a merchant's trade (分账)
     "profit_share_back": "other",  # a share given back in a refund of that trade (分账退回)
+    "red_packet_sent": "transfer",  # 发红包
+    "red_packet_received": "transfer",  # 收红包
+    "red_packet_returned": "refund",  # 红包退回: the unclaimed rest after expiry
 }
 # Categories whose money out goes to someone a user would call a payee.
 PAYEE_CATEGORIES = frozenset({"transfer", "purchase", "bills"})

@@ -24,6 +24,11 @@ from paybao.domain.escrow import (
 )
 from paybao.domain.fund import LEDGER_CODE_FUND_IN, LEDGER_CODE_FUND_OUT
 from paybao.domain.preauth import LEDGER_CODE_PREAUTH_HOLD, LEDGER_CODE_PREAUTH_POST
+from paybao.domain.red_packets import (
+    LEDGER_CODE_RED_PACKET_CLAIM,
+    LEDGER_CODE_RED_PACKET_RETURN,
+    LEDGER_CODE_RED_PACKET_SEND,
+)
 from paybao.domain.royalty import LEDGER_CODE_ROYALTY, LEDGER_CODE_ROYALTY_BACK
 from paybao.domain.topup_channels import TOPUP_CHANNEL_ENTRY_KINDS
 from paybao.domain.trades import LEDGER_CODE_CARD_REFUND, LEDGER_CODE_PAYOUT, LEDGER_CODE_REFUND
@@ -80,6 +85,10 @@ ENTRY_KINDS = {
     LEDGER_CODE_ROYALTY: "profit_share",
     # A share given back to the merchant in a refund of its trade (分账退回, 退分账).
     LEDGER_CODE_ROYALTY_BACK: "profit_share_back",
+    # Red packets (domain/red_packets.py): sent, a share received, the unclaimed rest back.
+    LEDGER_CODE_RED_PACKET_SEND: "red_packet_sent",
+    LEDGER_CODE_RED_PACKET_CLAIM: "red_packet_received",
+    LEDGER_CODE_RED_PACKET_RETURN: "red_packet_returned",
 }
 ENTRY_KIND_OTHER = "payment"  # any other movement: acquiring, payment codes, ...
 ENTRY_KIND_NAMES = (*ENTRY_KINDS.values(), ENTRY_KIND_OTHER)

@@ -30,6 +30,7 @@ from paybao.web import (
     pages_coupons,
     pages_credit,
     pages_merchant,
+    pages_red_packets,
     pages_risk,
     pages_topup_channels,
     pages_transit,
@@ -86,6 +87,7 @@ def create_app(platform: Platform, *, run_worker: bool | None = None) -> FastAPI
     pages_topup_channels.install(app)  # online banking, cash codes, partner API, sandbox bank
     _install_parking_pages(app)  # before the wallet pages too (/wallet/parking)
     _install_statement_pages(app)  # before the wallet pages too (/wallet/statements)
+    pages_red_packets.install(app)  # 红包 and its REST API; before the wallet pages too
     pages_user.install(app)
     pages_admin.install(app)
     pages_merchant.install(app)

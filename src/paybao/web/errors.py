@@ -40,6 +40,14 @@ _STATUS_BY_CODE: dict[str, int] = {
     "credit_limit_exceeded": 402,
     # Cash top-up partners: too small a prefund is like too little money.
     "cash_prefund_insufficient": 402,
+    # Red packets (domain/red_packets.py).
+    "red_packet_not_found": 404,
+    "red_packet_empty": 409,
+    "red_packet_claimed": 409,
+    "red_packet_expired": 410,
+    "red_packet_not_for_you": 403,
+    "red_packet_share_too_large": 400,
+    "red_packet_count_invalid": 400,
 }
 
 

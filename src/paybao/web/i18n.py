@@ -100,6 +100,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "kind_bank_pay_topup": {"zh": "网银充值", "en": "Online banking top-up"},
     "kind_cash_topup": {"zh": "现金充值", "en": "Cash top-up"},
     "kind_cash_topup_reversal": {"zh": "现金充值撤销", "en": "Cash top-up voided"},
+    # Red packets (domain/red_packets.py).
+    "kind_red_packet_sent": {"zh": "发红包", "en": "Red packet sent"},
+    "kind_red_packet_received": {"zh": "收红包", "en": "Red packet received"},
+    "kind_red_packet_returned": {"zh": "红包退回", "en": "Red packet returned"},
     "account_class": {"zh": "账户类别", "en": "Account class"},
     "limit": {"zh": "余额支付额度", "en": "Balance-payment limit"},
     "used": {"zh": "已用", "en": "Used"},
