@@ -137,3 +137,10 @@ def test_signed_out_visitors_are_sent_to_sign_in(platform: Platform, client: Tes
         303,
         "/login?next=/red-packets/abc",
     )
+
+
+def test_the_wallet_home_links_to_red_packets(platform: Platform, client: TestClient) -> None:
+    sender(platform)
+    home = signed_in(client, SENDER_PHONE).get("/wallet")
+    assert home.status_code == 200
+    assert 'href="/wallet/red-packets" id="nav-red-packets"' in home.text
