@@ -20,7 +20,9 @@ from paybao.adapters.db.tables.risk import risk_decisions
 from paybao.adapters.db.tables.wallet import wallet_transfers
 from paybao.bootstrap import Platform
 from paybao.domain.errors import DomainError
+from paybao.domain.red_packets import Kind
 from paybao.domain.risk import RiskRules
+from paybao.services.red_packets import SendRequest
 from paybao.services.risk import RecordedDecision
 
 
@@ -293,3 +295,19 @@ def test_the_wallet_page_says_a_transfer_was_held_and_offers_the_cancel(
     assert "this transfer arrives in 2 hours" in sent.text or "2小时后到账" in sent.text
     assert "/cancel" in sent.text  # the pending transfer is listed with its cancel button
     assert balance_fen(platform, payee) == (0, 0)
+
+
+def test_red_packets_sent_count_in_the_hourly_velocity(platform: Platform) -> None:
+    risk(platform).rules = RiskRules(ops_per_hour_max=2)
+    payer = funded_user(platform, "13900139211", "冯六", 500_00)
+    packets = platform.services["red_packets"]
+    for _ in range(2):
+        packets.send(payer.user_id, SendRequest(kind=Kind.LUCKY, count=2, total_fen=200), PIN)
+    assert refused_code(
+        lambda: packets.send(payer.user_id, SendRequest(kind=Kind.EQUAL, count=1, share_fen=1), PIN)
+    ) == ("risk_rejected")
+    payee = funded_user(platform, "13900139212", "陈七")
+    assert refused_code(
+        lambda: wallet(platform).transfer(payer.user_id, payee.phone, 100, PIN)
+    ) == ("risk_rejected")
+    assert [d.reasons for d in decisions(platform)] == [("velocity",), ("velocity",)]

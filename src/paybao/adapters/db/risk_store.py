@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from paybao.adapters.db.tables.card_payouts import card_payouts
+from paybao.adapters.db.tables.red_packets import red_packets
 from paybao.adapters.db.tables.risk import risk_blacklist, risk_decisions
 from paybao.adapters.db.tables.trade import trades
 from paybao.adapters.db.tables.wallet import user_cards, users, wallet_transfers, withdrawals
@@ -40,13 +41,14 @@ class SqlRiskStore:
         ops_max: int,
         payee_card: str | None = None,
     ) -> History:
-        """The user's newest `ops_max` transfers, withdrawals and card payouts (each): how
-        many since `since_us`, the largest amount; whether the user ever paid the payee (an
-        account, or a card); whether it is blacklisted."""
+        """The user's newest `ops_max` transfers, withdrawals, card payouts and red packets sent
+        (each): how many since `since_us`, the largest amount; whether the user ever paid the
+        payee (an account, or a card); whether it is blacklisted."""
         sources = [
             _newest(wallet_transfers, wallet_transfers.c.payer_user_id, user_id, ops_max),
             _newest(withdrawals, withdrawals.c.user_id, user_id, ops_max),
             _newest(card_payouts, card_payouts.c.user_id, user_id, ops_max),
+            _red_packets_sent(user_id, ops_max),
         ]
         columns: list[Any] = [_count_since(n, since_us) for n in sources] + [
             select(func.max(n.c.amount_fen)).where(n.c.status.not_in(_DEAD)).scalar_subquery()
@@ -211,6 +213,22 @@ def _newest(table: Any, user_column: Any, user_id: int, limit: int) -> Any:
         select(table.c.amount_fen, table.c.status, table.c.created_at_us)
         .where(user_column == user_id)
         .order_by(table.c.id.desc())
+        .limit(limit)
+        .subquery()
+    )
+
+
+def _red_packets_sent(user_id: int, limit: int) -> Any:
+    """In `_newest`'s shape: a packet sent is money gone whatever became of it (an expired
+    one's rest came back later, as a transfer's refund would), so none is dead."""
+    return (
+        select(
+            red_packets.c.total_fen.label("amount_fen"),
+            literal("sent").label("status"),
+            red_packets.c.created_at_us,
+        )
+        .where(red_packets.c.sender_user_id == user_id)
+        .order_by(red_packets.c.id.desc())
         .limit(limit)
         .subquery()
     )
