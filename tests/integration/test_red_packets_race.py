@@ -9,7 +9,6 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from tests.integration.red_packet_support import (
     START_FEN,
     assert_clean,
@@ -21,7 +20,6 @@ from tests.integration.red_packet_support import (
     wallet_balance,
 )
 
-from paybao.adapters import clock as clock_adapter
 from paybao.bootstrap import Platform
 from paybao.domain.errors import DomainError
 from paybao.domain.red_packets import Kind
@@ -48,14 +46,9 @@ def race(workers: int, attempt: Callable[[int], Any]) -> list[Any]:
     return results
 
 
-def test_fifty_claimants_of_ten_shares_get_exactly_ten(
-    platform: Platform, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # More claimants than pooled connections: on SQLite the sandbox clock reads its offset on
-    # the main pool, and a refresh taken inside a write transaction waits for a connection
-    # held by claims queued behind that transaction's write lock (the pool timeout, 30 s).
-    # The offset does not move here, so it is read once.
-    monkeypatch.setattr(clock_adapter, "OFFSET_CACHE_S", 3600.0)
+def test_fifty_claimants_of_ten_shares_get_exactly_ten(platform: Platform) -> None:
+    # More claimants than pooled connections (the sandbox clock reads on its own connection:
+    # tests/integration/test_sandbox_clock_offset.py).
     alice = sender(platform)
     packet = send(platform, alice, Kind.LUCKY, 10, total_fen=100_00)
     claimants = [user(platform, i) for i in range(50)]

@@ -6,9 +6,11 @@ another cache period, and a sweep running then worked in the past)."""
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 
+from paybao.adapters.clock import store_offset_us
 from paybao.bootstrap import Platform
 
 HOUR_US = 3600 * 1_000_000
@@ -42,3 +44,21 @@ def test_the_clock_only_moves_forward(platform: Platform) -> None:
     with pytest.raises(AssertionError, match="only moves forward"):
         clock.set_offset_us(HOUR_US)
     assert clock.offset_us(fresh=True) == 2 * HOUR_US
+
+
+def test_the_offset_is_read_even_when_every_pooled_connection_is_in_use(
+    platform: Platform,
+) -> None:
+    """More transactions in flight than the pool holds: a clock refresh inside one of them
+    must not wait for a pooled connection (SQLite used to read through the main pool and
+    stalled until the pool timeout, keeping the stale offset)."""
+    clock, engine = platform.clock, platform.db.engine
+    clock.set_offset_us(HOUR_US)
+    store_offset_us(engine, 2 * HOUR_US, 0)  # another process moved it meanwhile
+    pool: Any = engine.pool
+    held = [engine.connect() for _ in range(pool.size() + pool._max_overflow)]
+    try:
+        assert clock.offset_us(fresh=True) == 2 * HOUR_US
+    finally:
+        for connection in held:
+            connection.close()

@@ -31,7 +31,15 @@ log = logging.getLogger(__name__)
 def _dedicated_engine(engine: Engine) -> Engine:
     url = engine.url.render_as_string(hide_password=False)
     if engine.dialect.name == "sqlite":
-        return engine  # SQLite connections are cheap and never pooled out under load
+        if engine.url.database in (None, "", ":memory:"):
+            return engine  # an in-memory database exists only behind its own engine
+        # Its own connection too: the main pool (8 + 8) is emptied by more transactions in
+        # flight than that, and a refresh inside one of them would wait for a connection
+        # that a writer queued behind this very transaction holds, until the pool timeout.
+        # One connection, used under the refresh lock only, so never by two threads at once.
+        return create_engine(
+            url, poolclass=StaticPool, connect_args={"check_same_thread": False, "timeout": 5}
+        )
     return create_engine(url, poolclass=StaticPool, connect_args={"connect_timeout": 5})
 
 
