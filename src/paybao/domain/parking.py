@@ -263,6 +263,7 @@ def check_caps(caps: Caps, *, single_fen_max: int, month_fen_max: int) -> Caps:
 
 
 def check_within_single_cap(amount_fen: int, cap_fen: int) -> None:
+    """`amount_fen` is what the driver pays (buyer_pay: the fee less the coupons taken)."""
     assert amount_fen > 0 and cap_fen > 0
     if amount_fen > cap_fen:
         raise OverSingleCap(

@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, Protocol
 
 from paybao.domain.account_class import china_date
@@ -343,9 +344,14 @@ class ParkingLots:
             raise AutoPayNotEnabled("the plate has no auto-pay: scan the payment code or take cash")
         if order.user_id is not None and order.user_id != binding.user_id:
             raise PlateOwnerChanged("the plate changed hands during the stay")
-        check_within_single_cap(new.total_fen, binding.single_cap_fen)
+        # The plate's cap counts what the driver pays after the coupons the deduction takes,
+        # as every withholding limit does: checked on the deduction's own quote.
         deduction = DeductionRequest(
-            new, binding.agreement_no, Product.GENERAL_WITHHOLDING, holder_app_id=holder
+            new,
+            binding.agreement_no,
+            Product.GENERAL_WITHHOLDING,
+            holder_app_id=holder,
+            check_pay=partial(check_within_single_cap, cap_fen=binding.single_cap_fen),
         )
         trade = self.withholding.deduct_in(tx, deduction)
         assert trade.buyer_user_id == binding.user_id and trade.total_fen == new.total_fen

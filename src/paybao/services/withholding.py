@@ -27,6 +27,7 @@ per cycle period is also a unique constraint, so a lost lock can never charge a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
@@ -92,6 +93,10 @@ class DeductionRequest:
     # The app holding the agreement when it is not the payee's: a platform service deducting
     # for its partners (parking auto-pay pays the lot's app under the platform's agreement).
     holder_app_id: str | None = None
+    # The caller's own limit on what the user pays (the plate's password-free cap), given the
+    # quoted buyer_pay_fen before the withholding limits: it raises to refuse. It sees the
+    # very price that is paid (one quote, in the deduction's transaction).
+    check_pay: Callable[[int], None] | None = None
 
 
 class WithholdingService:
@@ -129,7 +134,7 @@ class WithholdingService:
         if replay is not None:
             return replay
         agreement = _usable(agreement, holder_id, request.product, self.clock.now_us())
-        return self._deduct_in(tx, agreement, new, payee_id)
+        return self._deduct_in(tx, agreement, request, payee_id)
 
     def _replay_in(self, tx: Tx, new: NewTrade) -> Trade | None:
         """The first result of this out_trade_no, if it was paid; other parameters refused."""
@@ -141,7 +146,10 @@ class WithholdingService:
             raise TradeContextInconsistent("this out_trade_no was used with other parameters")
         return existing if existing.paid else None
 
-    def _deduct_in(self, tx: Tx, agreement: Agreement, new: NewTrade, payee_id: int) -> Trade:
+    def _deduct_in(
+        self, tx: Tx, agreement: Agreement, request: DeductionRequest, payee_id: int
+    ) -> Trade:
+        new = request.new
         user_id = agreement.user_id
         assert user_id is not None, "a NORMAL agreement has its signer"
         merchant = self.merchants.merchant_in(tx, payee_id)
@@ -150,6 +158,8 @@ class WithholdingService:
         trade = self.trades.create_in(tx, new, merchant)
         quote = self.trades.quote_in(tx, trade, user_id, BEST_COUPONS)
         amount_fen = quote.buyer_pay_fen
+        if request.check_pay is not None:
+            request.check_pay(amount_fen)
         today = china_date(self.clock.now())
         month = f"{today:%Y-%m}"
         check_single(amount_fen, self.limits)
