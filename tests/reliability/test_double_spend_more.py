@@ -4,6 +4,7 @@ SQLite and PostgreSQL (the fixtures decide)."""
 
 from __future__ import annotations
 
+import functools
 import threading
 import urllib.parse
 import uuid
@@ -103,7 +104,7 @@ def test_many_clients_claim_one_lucky_packet_over_rest(
     # Every claimant once, and the first 8 a second time with the same key (a client retry
     # racing its own first attempt): a repeat is answered, never claimed again.
     who = list(range(claimants_count)) + list(range(8))
-    answers = storm([lambda i=i: post(client, claim_path, headers[i], keys[i]) for i in who])
+    answers = storm([functools.partial(post, client, claim_path, headers[i], keys[i]) for i in who])
 
     assert set(Counter(outcome(a) for a in answers)) <= {"ok", "red_packet_empty"}, answers
     won: dict[int, dict[str, Any]] = {}
@@ -201,7 +202,7 @@ def test_claims_at_the_expiry_instant_racing_two_sweeps(
         return post(client, f"{PATH}/{packet_id}/claim", headers[i], uuid.uuid4().hex)
 
     attempts: list[Callable[[], Any]] = [lambda: sweep(True), lambda: sweep(False)]
-    attempts += [lambda i=i, p=p: claim_one(i, p) for i in range(6) for p in packets]
+    attempts += [functools.partial(claim_one, i, p) for i in range(6) for p in packets]
     results = storm(attempts)
 
     claims = results[2:]
@@ -274,7 +275,7 @@ def test_one_coupon_raced_by_till_payments_and_deductions_is_used_once(
         reply = gateway.handle(query, b"", None)
         return parse_verified(reply.body, platform, "alipay.trade.pay")
 
-    answers = storm([lambda q=q: pay(q) for q in queries])
+    answers = storm([functools.partial(pay, q) for q in queries])
 
     assert [answer["code"] for answer in answers] == ["10000"] * 8, answers
     paid = sorted(answer["buyer_pay_amount"] for answer in answers)
