@@ -165,6 +165,10 @@ class Line:
     reference: str
     counterparty: str = ""
     memo: str = ""
+    # A trade's payment with coupons: the order's total and the discount (total - what was
+    # paid). Summaries count amount_fen, what left the wallet, never these.
+    order_total_fen: int | None = None
+    discount_fen: int | None = None
 
     @property
     def category(self) -> str:

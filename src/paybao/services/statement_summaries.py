@@ -32,6 +32,7 @@ from paybao.domain.statement_summaries import (
     year_start_us,
 )
 from paybao.services.ports import Clock, Database, Tx
+from paybao.services.wallet_statement import ENTRY_KIND_OTHER, trade_discount
 
 MONTH_ENTRIES_MAX = 10_000
 YEAR_ENTRIES_MAX = 60_000
@@ -43,6 +44,9 @@ SEARCH_PAGE_MAX = 50
 class Party:
     name: str
     memo: str = ""
+    # A trade: its total and what its buyer paid (the discounts are the difference).
+    total_fen: int | None = None
+    buyer_pay_fen: int | None = None
 
 
 class StatementSummaryStore(Protocol):
@@ -169,6 +173,20 @@ class StatementSummaries:
 def _named(line: Line, party: Party | None) -> Line:
     if party is None:
         return line
+    order_total_fen = discount_fen = None
+    # Only the trade's payment itself (what its buyer paid leaving the wallet) shows the
+    # discount; its refunds and a card's money coming in to pay it carry the same reference.
+    is_payment = line.kind == ENTRY_KIND_OTHER and line.amount_fen == -(party.buyer_pay_fen or 0)
+    if is_payment and party.total_fen is not None:
+        order_total_fen, discount_fen = trade_discount(party.total_fen, -line.amount_fen)
     return Line(
-        line.seq, line.kind, line.amount_fen, line.at_us, line.reference, party.name, party.memo
+        line.seq,
+        line.kind,
+        line.amount_fen,
+        line.at_us,
+        line.reference,
+        party.name,
+        party.memo,
+        order_total_fen,
+        discount_fen,
     )

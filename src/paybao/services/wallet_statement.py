@@ -127,6 +127,16 @@ class Entry:
     balance_after_fen: int
     at_us: int
     reference: str
+    # A trade's payment with a platform- or merchant-funded discount (coupons): the order's
+    # total and the discount (total - what the buyer paid, the entry's amount). None otherwise.
+    order_total_fen: int | None = None
+    discount_fen: int | None = None
+
+
+def trade_discount(total_fen: int, buyer_pay_fen: int) -> tuple[int | None, int | None]:
+    """(order_total_fen, discount_fen) of a trade's payment entry: both None without a discount."""
+    discount_fen = total_fen - buyer_pay_fen
+    return (total_fen, discount_fen) if discount_fen > 0 else (None, None)
 
 
 @dataclass(frozen=True, slots=True)

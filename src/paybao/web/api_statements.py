@@ -106,6 +106,16 @@ class LineOut(BaseModel):
     reference: str
     counterparty: str
     memo: str
+    order_total_fen: int | None = Field(
+        default=None,
+        description="A trade paid partly with coupons: the order's total (amount_fen is what "
+        "was paid); null without a discount.",
+    )
+    discount_fen: int | None = Field(
+        default=None,
+        description="order_total_fen - what was paid (platform- and merchant-funded "
+        "discounts); null without a discount.",
+    )
 
 
 class AnnualOut(BaseModel):
@@ -159,6 +169,8 @@ def line_out(line: Line) -> dict[str, Any]:
         "reference": line.reference,
         "counterparty": line.counterparty,
         "memo": line.memo,
+        "order_total_fen": line.order_total_fen,
+        "discount_fen": line.discount_fen,
     }
 
 

@@ -501,6 +501,8 @@ def entry_out(entry: Entry) -> dict[str, Any]:
         "balance_after_fen": entry.balance_after_fen,
         "at": datetime_from_us(entry.at_us).isoformat(),
         "reference": entry.reference,
+        "order_total_fen": entry.order_total_fen,
+        "discount_fen": entry.discount_fen,
     }
 
 
@@ -528,6 +530,16 @@ class EntryOut(BaseModel):
     balance_after_fen: int
     at: str = Field(json_schema_extra={"format": "date-time"})
     reference: str
+    order_total_fen: int | None = Field(
+        default=None,
+        description="A trade paid partly with coupons: the order's total (amount_fen is what "
+        "was paid); null without a discount.",
+    )
+    discount_fen: int | None = Field(
+        default=None,
+        description="order_total_fen - what was paid (platform- and merchant-funded "
+        "discounts); null without a discount.",
+    )
 
 
 class StatementOut(BaseModel):

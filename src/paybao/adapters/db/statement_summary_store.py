@@ -130,12 +130,21 @@ class SqlStatementSummaryStore:
         found: dict[str, Party] = {}
         for chunk in _chunks(refs):
             query = (
-                select(trades.c.trade_no, trades.c.subject, merchants.c.name)
+                select(
+                    trades.c.trade_no,
+                    trades.c.subject,
+                    merchants.c.name,
+                    trades.c.total_fen,
+                    trades.c.discount_fen,
+                    trades.c.mdiscount_fen,
+                )
                 .join(merchants, merchants.c.id == trades.c.merchant_id)
                 .where(trades.c.trade_no.in_(chunk))
             )
             for row in tx.execute(query):
-                found[row.trade_no] = Party(row.name, row.subject)
+                total_fen = int(row.total_fen)
+                buyer_pay_fen = total_fen - int(row.discount_fen) - int(row.mdiscount_fen)
+                found[row.trade_no] = Party(row.name, row.subject, total_fen, buyer_pay_fen)
         return found
 
     def _escrow_parties(self, tx: Connection, refs: list[str]) -> dict[str, Party]:

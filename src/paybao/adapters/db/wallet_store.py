@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, case, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from paybao.adapters.db.tables.card_payouts import card_payouts
 from paybao.adapters.db.tables.ledger import ledger_transfers
+from paybao.adapters.db.tables.trade import trades
 from paybao.adapters.db.tables.wallet import (
     sms_challenges,
     sms_outbox,
@@ -18,6 +29,7 @@ from paybao.adapters.db.tables.wallet import (
 )
 from paybao.domain.credentials import SmsChallenge
 from paybao.domain.ledger import TransferFlags
+from paybao.domain.trades import LEDGER_CODE_TRADE_PAY
 from paybao.services.clock import datetime_from_us, us_from_datetime
 from paybao.services.registration import CardRecord
 from paybao.services.wallet_statement import (
@@ -27,6 +39,7 @@ from paybao.services.wallet_statement import (
     Entry,
     Hold,
     StatementQuery,
+    trade_discount,
 )
 
 # Money rows by table name; payout tables of other features (services/wallet_payouts.py
@@ -226,19 +239,8 @@ class SqlWalletStore:
             conditions.append(inner.c.created_at_us < query.to_us)
         if query.before_seq is not None:
             conditions.append(inner.c.seq < query.before_seq)
-        outer = select(inner).where(*conditions).order_by(inner.c.seq.desc()).limit(query.limit)
-        return [
-            Entry(
-                seq=int(row.seq),
-                transfer_id=row.id,
-                kind=ENTRY_KINDS.get(row.code, ENTRY_KIND_OTHER),
-                amount_fen=int(row.amount),
-                balance_after_fen=int(row.balance_after),
-                at_us=int(row.created_at_us),
-                reference=row.reference,
-            )
-            for row in tx.execute(outer)
-        ]
+        page = select(inner).where(*conditions).order_by(inner.c.seq.desc()).limit(query.limit)
+        return [_entry(row) for row in tx.execute(_with_trades(page.subquery()))]
 
     def holds(
         self, tx: Connection, account_id: int, limit: int, before_seq: int | None = None
@@ -273,3 +275,33 @@ class SqlWalletStore:
             )
             for row in tx.execute(query)
         ]
+
+
+def _with_trades(page: Any) -> Any:
+    """The page's entries, each trade payment with its trade's total and discounts: one join
+    on the page (trade_no is unique), not a look-up per entry."""
+    paid_trade = and_(page.c.code == LEDGER_CODE_TRADE_PAY, trades.c.trade_no == page.c.reference)
+    return (
+        select(page, trades.c.total_fen, trades.c.discount_fen, trades.c.mdiscount_fen)
+        .select_from(page.outerjoin(trades, paid_trade))
+        .order_by(page.c.seq.desc())
+    )
+
+
+def _entry(row: Any) -> Entry:
+    amount_fen = int(row.amount)
+    order_total_fen = discount_fen = None
+    if row.total_fen is not None:
+        buyer_pay_fen = int(row.total_fen) - int(row.discount_fen) - int(row.mdiscount_fen)
+        order_total_fen, discount_fen = trade_discount(int(row.total_fen), buyer_pay_fen)
+    return Entry(
+        seq=int(row.seq),
+        transfer_id=row.id,
+        kind=ENTRY_KINDS.get(row.code, ENTRY_KIND_OTHER),
+        amount_fen=amount_fen,
+        balance_after_fen=int(row.balance_after),
+        at_us=int(row.created_at_us),
+        reference=row.reference,
+        order_total_fen=order_total_fen,
+        discount_fen=discount_fen,
+    )
