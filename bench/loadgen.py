@@ -1,11 +1,12 @@
 """A realistic load generator, shared by the crash test and the sustained-load benchmark.
 
-The mix: wallet top-ups, transfers and withdrawals through the REST API (bearer tokens,
-`Idempotency-Key`; each confirmed by the payment password or, for a share `device_share` of
-them, by the buyer's registered device signing the request, as a phone with fingerprint pay
-does), merchant payments and refunds through `/gateway.do` (RSA2-signed, as an SDK
-would send them). Every operation has a caller key chosen before the first attempt; a client that
-sees a connection error, a timeout or a 5xx retries with the SAME key, as a real client must.
+The mix: wallet top-ups, transfers, withdrawals and red packet sends through the REST API
+(bearer tokens, `Idempotency-Key`; each confirmed by the payment password or, for a share
+`device_share` of them, by the buyer's registered device signing the request, as a phone with
+fingerprint pay does), red packet claims by other buyers (REST, `Idempotency-Key`), merchant
+payments and refunds through `/gateway.do` (RSA2-signed, as an SDK would send them). Every
+operation has a caller key chosen before the first attempt; a client that sees a connection
+error, a timeout or a 5xx retries with the SAME key, as a real client must.
 The outcome of each operation is recorded so that a checker can compare it with the database.
 """
 
@@ -53,7 +54,19 @@ LOGIN_PASSWORD = "load1234"  # noqa: S105
 ATTEMPTS_MAX = 60
 CARD_FUNDS_FEN = 100_000_000_00  # each buyer's sandbox card: never the limit of a run
 REQUEST_TIMEOUT_S = 10.0
-MIX: dict[str, int] = {"topup": 2, "transfer": 4, "pay": 8, "refund": 2, "withdraw": 1}
+# Red packets are a small share (1 in 18: ~5.6 %, sends and claims), so that the crash test's
+# duration and the load benchmark stay comparable with runs before they were in the mix.
+MIX: dict[str, int] = {
+    "topup": 4,
+    "transfer": 8,
+    "pay": 16,
+    "refund": 4,
+    "withdraw": 2,
+    "red_packet_send": 1,
+    "red_packet_claim": 1,
+}
+RED_PACKET_SHARES = 3
+RED_PACKETS_OPEN_MAX = 20  # claims go to the newest packets sent: they still have shares
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,8 @@ class Setup:
     auth_codes: list[str] = field(default_factory=list)
     # Share (0..1) of wallet operations confirmed by the device instead of the password.
     device_share: float = 0.5
+    # (packet id, sender's user id) of the red packets sent so far, shared by the clients.
+    red_packets: list[tuple[str, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -249,6 +264,8 @@ class LoadClient:
         kind = self.rng.choices(kinds, weights=[MIX[k] for k in kinds])[0]
         if kind == "refund" and not self.paid:
             kind = "pay"
+        if kind == "red_packet_claim" and not self.setup.red_packets:
+            kind = "red_packet_send"
         operation: Callable[[], Outcome] = getattr(self, f"op_{kind}")
         return operation()
 
@@ -296,6 +313,27 @@ class LoadClient:
             "arrival": "instant",
         }
         return self._rest("withdraw", "/api/v1/wallet/withdrawals", buyer, body)
+
+    def op_red_packet_send(self) -> Outcome:
+        buyer = self.rng.choice(self.setup.buyers)
+        body = {
+            "kind": "lucky",
+            "total_fen": self.rng.randint(RED_PACKET_SHARES, 3_000),
+            "count": RED_PACKET_SHARES,
+            "payment_password": PAYMENT_PASSWORD,
+        }
+        outcome = self._rest("red_packet_send", "/api/v1/red-packets", buyer, body)
+        if outcome.status == "ok":
+            self.setup.red_packets.append((str(outcome.detail["id"]), buyer.user_id))
+        return outcome
+
+    def op_red_packet_claim(self) -> Outcome:
+        packet_id, sender_id = self.rng.choice(self.setup.red_packets[-RED_PACKETS_OPEN_MAX:])
+        claimant = self.rng.choice([b for b in self.setup.buyers if b.user_id != sender_id])
+        key = self.key("red_packet_claim")
+        path = f"/api/v1/red-packets/{packet_id}/claim"
+        headers = {"Authorization": f"Bearer {claimant.token}", "Idempotency-Key": key}
+        return self._retry("red_packet_claim", key, lambda: self.http.post(path, headers=headers))
 
     # Merchant operations through the gateway ------------------------------------------------
 

@@ -4,9 +4,12 @@ it also cuts database connections mid-transaction and restarts PostgreSQL once.
 
 Clients retry with the same idempotency keys. At the end the platform drains its timers
 (`paybao clock advance 2d`: notification retries, bank queries, delayed transfers), and the
-checker proves: `paybao reconcile` is clean; every operation a client saw succeed is in the
-database and the ledger exactly once; no key was applied twice; every paid trade's notification
-reached the merchant's receiver at least once; no hold is left open.
+checker proves: `paybao reconcile` is clean (its red packet checks included); every operation a
+client saw succeed is in the database and the ledger exactly once (a red packet send: one packet
+and one journal; a claim: one claim row and one journal); no key was applied twice and no share
+claimed twice; every red packet is claimed or returned to the last fen (the drain expires them
+all); every paid trade's notification reached the merchant's receiver at least once; no hold is
+left open.
 
     python -m tests.reliability.crash --seconds 60 [--terminate-backends] [--restart-db-once]
 """
@@ -31,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from bench.loadgen import NotifyReceiver, Setup, Tally, drive, prepare
+from bench.loadgen import NotifyReceiver, Outcome, Setup, Tally, drive, prepare
 from sqlalchemy import text
 
 from paybao.bootstrap import build_platform
@@ -230,6 +233,7 @@ def check(url: str, tally: Tally, receiver: NotifyReceiver, setup: Setup) -> lis
         problems += _check_wallet(connection, tally)
         problems += _check_trades(connection, tally, setup)
         problems += _check_notifications(connection, receiver, setup)
+        problems += _check_red_packets(connection, tally)
         open_holds = connection.execute(
             text("SELECT COUNT(*) FROM ledger_transfers WHERE pending_status = 'pending'")
         ).scalar()
@@ -309,6 +313,102 @@ def _check_trades(connection: Any, tally: Tally, setup: Setup) -> list[str]:
     return problems
 
 
+def _check_red_packets(connection: Any, tally: Tally) -> list[str]:
+    acknowledged = [o for o in tally.outcomes if o.status == "ok"]
+    sends = [o for o in acknowledged if o.kind == "red_packet_send"]
+    claims = [o for o in acknowledged if o.kind == "red_packet_claim"]
+    return (
+        _check_red_packet_sends(connection, sends)
+        + _check_red_packet_claims(connection, claims)
+        + _check_red_packet_totals(connection)
+    )
+
+
+def _check_red_packet_sends(connection: Any, sends: list[Outcome]) -> list[str]:
+    """Every acknowledged send is one packet with one journal."""
+    problems: list[str] = []
+    for outcome in sends:
+        rows = connection.execute(
+            text(
+                "SELECT p.id, (SELECT COUNT(*) FROM ledger_transfers l"
+                " WHERE l.id = 'rpsend:' || CAST(p.id AS VARCHAR)) FROM red_packets p"
+                " WHERE p.packet_no = :no"
+            ),
+            {"no": outcome.detail.get("id")},
+        ).all()
+        if len(rows) != 1 or rows[0][1] != 1:
+            journals = rows[0][1] if rows else 0
+            problems.append(
+                f"red packet send {outcome.key}: {len(rows)} packets, {journals} journals"
+            )
+    return problems
+
+
+def _check_red_packet_claims(connection: Any, claims: list[Outcome]) -> list[str]:
+    """Every acknowledged claim is one claim row, as answered, with one journal; no user holds
+    two shares of a packet."""
+    problems: list[str] = []
+    for outcome in claims:
+        rows = connection.execute(
+            text(
+                "SELECT p.packet_no, c.amount_fen, (SELECT COUNT(*) FROM ledger_transfers l"
+                " WHERE l.id = 'rpclaim:' || CAST(c.id AS VARCHAR)) FROM red_packet_claims c"
+                " JOIN red_packets p ON p.id = c.packet_id WHERE c.id = :id"
+            ),
+            {"id": outcome.detail.get("claim_id")},
+        ).all()
+        answered = (outcome.detail.get("packet_id"), outcome.detail.get("amount_fen"), 1)
+        if len(rows) != 1 or tuple(rows[0]) != answered:
+            problems.append(f"red packet claim {outcome.key}: rows {rows}, answered {answered}")
+    twice = connection.execute(
+        text(
+            "SELECT packet_id, user_id, COUNT(*) FROM red_packet_claims"
+            " GROUP BY packet_id, user_id HAVING COUNT(*) > 1"
+        )
+    ).all()
+    problems += [f"red packet {p}: user {u} claimed {n} times" for p, u, n in twice]
+    journals = connection.execute(
+        text("SELECT COUNT(*) FROM ledger_transfers WHERE id LIKE 'rpclaim:%'")
+    ).scalar()
+    rows_count = connection.execute(text("SELECT COUNT(*) FROM red_packet_claims")).scalar()
+    if journals != rows_count:
+        problems.append(f"red packet claims: {rows_count} rows, {journals} journals")
+    return problems
+
+
+def _check_red_packet_totals(connection: Any) -> list[str]:
+    """Each packet: no longer active (the drain passed its expiry), claimed + returned is its
+    total, its counters are its claim rows, and what went back has one journal."""
+    problems: list[str] = []
+    packets = connection.execute(
+        text(
+            "SELECT p.packet_no, p.state, p.total_fen, p.claimed_fen, p.returned_fen,"
+            " p.claimed_count,"
+            " (SELECT COUNT(*) FROM red_packet_claims c WHERE c.packet_id = p.id),"
+            " (SELECT COALESCE(SUM(c.amount_fen), 0) FROM red_packet_claims c"
+            "  WHERE c.packet_id = p.id),"
+            " (SELECT COUNT(*) FROM ledger_transfers l"
+            "  WHERE l.id = 'rpreturn:' || CAST(p.id AS VARCHAR))"
+            " FROM red_packets p"
+        )
+    ).all()
+    for no, state, total, claimed, returned, count, rows, rows_fen, returns in packets:
+        if state == "active" or claimed + returned != total or (count, claimed) != (rows, rows_fen):
+            problems.append(
+                f"red packet {no}: {state}, total {total}, claimed {claimed} + returned"
+                f" {returned}; counted {count} claims, rows {rows} of {rows_fen} fen"
+            )
+        if returns != (1 if returned else 0):
+            problems.append(f"red packet {no}: returned {returned} fen in {returns} journals")
+    return problems
+
+
+RECONCILE_RED_PACKET_CHECKS = (
+    "red_packets.account_holds_unclaimed",
+    "red_packets.packets_match_rows",
+)
+
+
 def _check_notifications(connection: Any, receiver: NotifyReceiver, setup: Setup) -> list[str]:
     paid = (
         connection.execute(
@@ -373,6 +473,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         problems.append(f"clock advance failed: {drained.stderr[-500:]}")
     if reconcile.returncode != 0:
         problems.append("reconcile: " + reconcile.stdout[-2000:])
+    for name in RECONCILE_RED_PACKET_CHECKS:
+        if f"ok  {name}:" not in reconcile.stdout:
+            problems.append(f"reconcile did not run {name} clean")
     receiver.stop()
     summary = summarise(tally, processes, chaos, receiver, problems)
     if not args.keep:
@@ -410,10 +513,10 @@ def summarise(
 
 
 def print_summary(summary: dict[str, Any]) -> None:
-    print(f"{'operation':<10} {'tried':>7} {'ok':>7} {'rejected':>9} {'gave up':>8}")
+    print(f"{'operation':<16} {'tried':>7} {'ok':>7} {'rejected':>9} {'gave up':>8}")
     for kind, row in sorted(summary["operations"].items()):
         print(
-            f"{kind:<10} {row['tried']:>7} {row['ok']:>7} {row['rejected']:>9} {row['gave_up']:>8}"
+            f"{kind:<16} {row['tried']:>7} {row['ok']:>7} {row['rejected']:>9} {row['gave_up']:>8}"
         )
     print(f"business rejections (expected, e.g. insufficient funds): {summary['rejections']}")
     print(
