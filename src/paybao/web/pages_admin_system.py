@@ -1,6 +1,6 @@
 """Admin console: the audit log (paged), platform health (database, jobs, each worker's
-heartbeat, ledger reconciliation) and the ledger explorer (one account's counters and
-transfers, paged)."""
+heartbeat, ledger reconciliation, the platform key generations and which app each one signs
+for) and the ledger explorer (one account's counters and transfers, paged)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from paybao.adapters.db.admin_queries import (
     operator_names,
     platform_accounts,
 )
+from paybao.adapters.db.key_generation_queries import apps_by_generation
 from paybao.domain.ledger import Account
 from paybao.web.deps import platform_of
 from paybao.web.i18n import lang_of
@@ -29,6 +30,7 @@ from paybao.web.pages_admin import ADMIN_TEXTS, admin_text, render, require_oper
 AUDIT_PAGE_SIZE = 50
 TRANSFERS_PAGE_SIZE = 50
 DIFFERENCES_SHOWN_MAX = 50
+KEY_APPS_SHOWN = 50  # apps listed with their key generation, oldest generation first
 
 log = logging.getLogger(__name__)
 router = APIRouter(
@@ -95,6 +97,26 @@ ADMIN_TEXTS.update(
         "counterparty": {"zh": "对方账户", "en": "Other account"},
         "code": {"zh": "代码", "en": "Code"},
         "reference": {"zh": "业务单号", "en": "Reference"},
+        "platform_keys": {"zh": "平台密钥版本", "en": "Platform key generations"},
+        "platform_keys_hint": {
+            "zh": "只读:轮换请用命令行 paybao keys 或商户后台",
+            "en": "Read-only: rotate with the paybao keys CLI or the merchant portal",
+        },
+        "key_generation": {"zh": "版本", "en": "Generation"},
+        "key_state": {"zh": "状态", "en": "State"},
+        "key_state_active": {"zh": "使用中", "en": "Active"},
+        "key_state_retired": {"zh": "已停用", "en": "Retired"},
+        "key_newest": {"zh": "新应用使用", "en": "new apps get it"},
+        "key_created": {"zh": "创建时间", "en": "Created"},
+        "key_apps": {"zh": "应用数", "en": "Apps on it"},
+        "key_app_rows": {"zh": "应用及其签名密钥版本", "en": "Apps and their key generation"},
+        "key_apps_more": {
+            "zh": "只列出前 {shown} 个应用(旧版本在前)",
+            "en": "The first {shown} apps are listed (older generations first)",
+        },
+        "key_app_id": {"zh": "应用ID", "en": "App ID"},
+        "key_merchant": {"zh": "商户", "en": "Merchant"},
+        "app_status": {"zh": "应用状态", "en": "App status"},
     }
 )
 
@@ -133,12 +155,14 @@ def _database_health(request: Request) -> dict[str, Any]:
 def health(request: Request) -> HTMLResponse:
     platform = platform_of(request)
     database = _database_health(request)
-    jobs = reconcile = workers = None
+    jobs = reconcile = workers = key_generations = key_apps = None
     if database["ok"]:
         with platform.db.read() as tx:
             jobs = job_health(tx, platform.clock.now_us())
+            key_apps = apps_by_generation(tx, KEY_APPS_SHOWN + 1)
         workers = platform.services["heartbeats"].recent()
         reconcile = platform.reconcile.run()
+        key_generations = platform.services["platform_keys"].generations()
     policy = platform.services["heartbeats"].policy
     return render(
         request,
@@ -152,6 +176,10 @@ def health(request: Request) -> HTMLResponse:
         heartbeat_policy=policy,
         reconcile=reconcile,
         differences=reconcile.differences[:DIFFERENCES_SHOWN_MAX] if reconcile else [],
+        key_generations=key_generations,
+        key_apps=(key_apps or [])[:KEY_APPS_SHOWN],
+        key_apps_more=len(key_apps or []) > KEY_APPS_SHOWN,
+        key_apps_shown=KEY_APPS_SHOWN,
         now_us=platform.clock.now_us(),
     )
 
