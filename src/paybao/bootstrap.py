@@ -30,6 +30,7 @@ from paybao.wiring import billpay as billpay_wiring
 from paybao.wiring import card_payouts as card_payouts_wiring
 from paybao.wiring import checkout_installments as checkout_installments_wiring
 from paybao.wiring import credit as credit_wiring
+from paybao.wiring import dashboard as dashboard_wiring
 from paybao.wiring import escrow as escrow_wiring
 from paybao.wiring import fund as fund_wiring
 from paybao.wiring import gateway as gateway_wiring
@@ -141,4 +142,5 @@ FEATURES: list[Callable[[Platform], None]] = [
     transit_wiring.install,  # ride codes: on the agreements and withholding
     statements_wiring.install,  # monthly/annual statements and search: reads the wallet
     red_packets_wiring.install,  # 红包: on the wallet's operations
+    dashboard_wiring.install,  # the operators' overview: reads every feature's tables
 ]

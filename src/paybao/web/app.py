@@ -25,6 +25,7 @@ from paybao.web import (
     gateway,
     metrics,
     pages_admin,
+    pages_admin_dashboard,
     pages_admin_reconcile,
     pages_bills,
     pages_coupons,
@@ -93,6 +94,7 @@ def create_app(platform: Platform, *, run_worker: bool | None = None) -> FastAPI
     pages_merchant.install(app)
     pages_bills.install(app)
     pages_admin_reconcile.install(app)
+    pages_admin_dashboard.install(app)  # 经营看板: every role reads it
     _install_escrow_pages(app)
     pages_risk.install(app)
     gateway.install(app, platform)
@@ -102,6 +104,7 @@ def create_app(platform: Platform, *, run_worker: bool | None = None) -> FastAPI
 def _install_admin_api(app: FastAPI) -> None:
     from paybao.web import (
         api_admin_cash_partners,
+        api_admin_dashboard,
         api_admin_payouts,
         api_admin_reconcile,
         api_admin_risk,
@@ -113,6 +116,7 @@ def _install_admin_api(app: FastAPI) -> None:
     api_admin_cash_partners.install(app)
     api_admin_reconcile.install(app)
     api_admin_risk.install(app)
+    api_admin_dashboard.install(app)
 
 
 def _install_escrow_pages(app: FastAPI) -> None:
