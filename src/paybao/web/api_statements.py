@@ -36,7 +36,7 @@ from paybao.services.statement_summaries import (
     StatementSummaries,
 )
 from paybao.services.wallet_statement import ENTRY_KIND_NAMES
-from paybao.web.api_wallet import NO_WALLET, User
+from paybao.web.api_wallet import NO_WALLET, DiscountFen, OrderTotalFen, User
 from paybao.web.deps import ROW_ID_MAX, platform_of
 from paybao.web.errors import ERROR_RESPONSES
 
@@ -106,16 +106,8 @@ class LineOut(BaseModel):
     reference: str
     counterparty: str
     memo: str
-    order_total_fen: int | None = Field(
-        default=None,
-        description="A trade paid partly with coupons: the order's total (amount_fen is what "
-        "was paid); null without a discount.",
-    )
-    discount_fen: int | None = Field(
-        default=None,
-        description="order_total_fen - what was paid (platform- and merchant-funded "
-        "discounts); null without a discount.",
-    )
+    order_total_fen: OrderTotalFen = None
+    discount_fen: DiscountFen = None
 
 
 class AnnualOut(BaseModel):

@@ -506,6 +506,23 @@ def entry_out(entry: Entry) -> dict[str, Any]:
     }
 
 
+# A statement entry of a trade paid partly with coupons (the wallet statement and its search).
+OrderTotalFen = Annotated[
+    int | None,
+    Field(
+        description="A trade paid partly with coupons: the order's total (amount_fen is what "
+        "was paid); null without a discount."
+    ),
+]
+DiscountFen = Annotated[
+    int | None,
+    Field(
+        description="order_total_fen - what was paid (platform- and merchant-funded "
+        "discounts); null without a discount."
+    ),
+]
+
+
 class EntryOut(BaseModel):
     seq: int
     kind: str = Field(
@@ -530,16 +547,8 @@ class EntryOut(BaseModel):
     balance_after_fen: int
     at: str = Field(json_schema_extra={"format": "date-time"})
     reference: str
-    order_total_fen: int | None = Field(
-        default=None,
-        description="A trade paid partly with coupons: the order's total (amount_fen is what "
-        "was paid); null without a discount.",
-    )
-    discount_fen: int | None = Field(
-        default=None,
-        description="order_total_fen - what was paid (platform- and merchant-funded "
-        "discounts); null without a discount.",
-    )
+    order_total_fen: OrderTotalFen = None
+    discount_fen: DiscountFen = None
 
 
 class StatementOut(BaseModel):
