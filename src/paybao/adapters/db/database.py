@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from paybao.domain.errors import Retryable
+from paybao.domain.errors import InvalidInput, Retryable
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class SqlDatabase:
             if self.dialect == "sqlite"
             else {"isolation_level": "AUTOCOMMIT"}
         )
-        with self.engine.connect() as connection:
+        with _translated_errors(), self.engine.connect() as connection:
             connection = connection.execution_options(**options)
             with connection.begin():
                 yield connection
@@ -120,12 +120,23 @@ def _translated_errors() -> Iterator[None]:
     try:
         yield
     except Exception as error:
+        if _is_nul_in_text(error):
+            # PostgreSQL's text cannot hold U+0000 (SQLite's can): input that carries one is
+            # refused as input, before anything is written, not answered as a server error.
+            raise InvalidInput(
+                "text must not contain the NUL character (U+0000)", code="text_has_nul"
+            ) from error
         kind = classify(error)
         if kind == "transient":
             raise Retryable("database busy or connection lost; retry") from error
         if kind == "conflict":
             raise UniqueConflict("a concurrent write took the same key") from error
         raise
+
+
+def _is_nul_in_text(error: BaseException) -> bool:
+    raw = error.orig if isinstance(error, DBAPIError) else error
+    return type(raw).__name__ == "DataError" and "NUL (0x00)" in str(raw)
 
 
 class UniqueConflict(Exception):
