@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import http.server
 import json
-import secrets
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -19,13 +18,12 @@ import pytest
 from alipay import AliPay
 from alipay.exceptions import AliPayException, AliPayValidationError
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import make_url
-from tests.conftest import database_kind
+from sqlalchemy import event
 from tests.integration.api_admin_support import audit_rows
 from tests.integration.gateway_support import APP_ID, Shop, make_buyer, make_shop, signed_params
 from tests.integration.merchant_portal_support import portal_shop, post_form, sign_in
 from tests.integration.platform_key_support import generation_pair, new_generation
+from tests.integration.test_db_backup import empty_url  # noqa: F401 (a fixture)
 from typer.testing import CliRunner
 
 from paybao.bootstrap import Platform, build_platform
@@ -279,26 +277,11 @@ def test_keys_cli_rotates_an_app_and_retires_the_old_generation(
 # Backups and preflight ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def empty_url(settings: Settings, tmp_path: Path) -> Iterator[str]:
-    if database_kind() == "sqlite":
-        yield f"sqlite:///{tmp_path / 'restored' / 'paybao.sqlite3'}"
-        return
-    url = make_url(settings.resolved_database_url())
-    name = f"h2_restore_{secrets.token_hex(4)}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-
 def test_a_backup_with_keys_carries_every_generation(
-    env: Settings, platform: Platform, tmp_path: Path, empty_url: str
+    env: Settings,
+    platform: Platform,
+    tmp_path: Path,
+    empty_url: str,  # noqa: F811 (the fixture imported above)
 ) -> None:
     make_shop(platform)
     new_generation(platform)
