@@ -1,11 +1,13 @@
 """A trade paid partly with coupons in the user's statement, on the real database (SQLite, or
 PostgreSQL with PAYBAO_TEST_DATABASE_URL): the payment entry is what the buyer paid, and beside
 it the order's total and the discount (platform- and merchant-funded), in the wallet statement
-(service, REST, page) and the statements' search (REST, page); one read per page, not one per
-entry; the monthly summary keeps counting what was paid."""
+(service, REST, page, CSV) and the statements' search (REST, page) and monthly CSV; one read
+per page, not one per entry; the monthly summary keeps counting what was paid."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -158,3 +160,23 @@ def test_a_page_reads_the_trades_once_however_many_entries(
     assert len([x for x in page.lines if x.kind == "payment"]) == 5
     trade_reads = [s for s in sql_log if "FROM trades" in s or "JOIN trades" in s]
     assert len(trade_reads) == 2, "\n".join(trade_reads)  # one per page
+
+
+def test_the_csv_exports_carry_the_total_and_the_discount(
+    client: TestClient, platform: Platform, paid: Paid
+) -> None:
+    token = platform.services["operators"].issue_token(paid.user_id)
+    headers = {"Authorization": f"Bearer {token}"}
+    month = Month.of_us(platform.clock.now_us())
+
+    statement = client.get("/api/v1/wallet/statement.csv", headers=headers)
+    monthly = client.get(f"/api/v1/wallet/statements/monthly.csv?month={month}", headers=headers)
+
+    for response in (statement, monthly):
+        assert response.status_code == 200, response.text
+        head, *rows = list(csv.reader(io.StringIO(response.text)))
+        assert head[-2:] == ["order_total", "discount"]
+        by_reference = {row[head.index("reference")]: row for row in rows}
+        assert by_reference[paid.discounted][-2:] == ["100.00", "13.00"]
+        assert by_reference[paid.discounted][head.index("amount")] == "-87.00"
+        assert by_reference[paid.plain][-2:] == ["", ""]

@@ -1,6 +1,7 @@
 """An escrow purchase (担保交易) on the buyer's and the seller's statements: named for what it
 is (paid out of the buyer's hold, received by the seller, the seller's fee) in the statement
-JSON (`kind`), its CSV and both languages of the pages, never as a plain "payment"."""
+JSON (`kind`), its CSV and both languages of the pages, never as a plain "payment"; a
+purchase paid partly with a coupon shows the order and the discount beside what was paid."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from typing import Any
 from fastapi.testclient import TestClient
 from tests.integration.admin_support import csrf_of
 from tests.integration.gateway_support import LOGIN_PASSWORD, PAYMENT_PASSWORD, make_buyer
+from tests.integration.test_escrow_coupons import World
 
 from paybao.bootstrap import Platform
+from paybao.domain.coupons import CouponChoice
 from paybao.domain.escrow import GoodsType
+from paybao.domain.statement_summaries import SearchFilter
 from paybao.services.escrow import Party
 from paybao.services.wallet_statement import StatementQuery
 
@@ -129,3 +133,35 @@ def test_statement_pages_label_escrow_entries_in_both_languages(
         filtered = buyer.get("/wallet/statement?kind=escrow_payment").text
         assert '<option value="escrow_payment" selected>' in filtered
         assert 'data-kind="escrow_payment"' in filtered and 'data-kind="topup"' not in filtered
+
+
+def test_an_escrow_purchase_with_a_coupon_shows_the_order_and_the_discount(
+    platform: Platform, client: TestClient
+) -> None:
+    world = World(platform, "13800138047")
+    whole = world.buy(CouponChoice(coupon_ids=(world.coupon(),)))
+    world.ship(whole)
+    world.escrow.confirm(whole.escrow_no, world.buyer, PAYMENT_PASSWORD)
+    part = world.buy(CouponChoice(coupon_ids=(world.coupon(),)))
+    world.ship(part)
+    world.escrow.request_refund(part.escrow_no, world.buyer, 50_00, "one lens missing")
+    world.escrow.agree_refund(part.escrow_no, Party.seller(world.seller))
+
+    entries = platform.services["wallet"].statement(world.buyer, StatementQuery())
+    lines = platform.services["statements"].search(world.buyer, SearchFilter(), None, 20).lines
+    rows = client.get(f"{API}/statement", headers=bearer(platform, world.buyer)).json()["entries"]
+
+    # Paid in full: 100.00 less the 10.00 coupon. Half refunded: the seller kept 50.00 of the
+    # order, of which the coupon paid 5.00 (its refunded share went back to marketing).
+    expected = {whole.escrow_no: (-90_00, 100_00, 10_00), part.escrow_no: (-45_00, 50_00, 5_00)}
+    for found in (entries, lines):
+        paid = {e.reference: e for e in found if e.kind == "escrow_payment"}
+        got = {r: (e.amount_fen, e.order_total_fen, e.discount_fen) for r, e in paid.items()}
+        assert got == expected
+    paid_rows = {r["reference"]: r for r in rows if r["kind"] == "escrow_payment"}
+    got_rows = {
+        k: (r["amount_fen"], r["order_total_fen"], r["discount_fen"]) for k, r in paid_rows.items()
+    }
+    assert got_rows == expected
+    seller = platform.services["wallet"].statement(world.seller, StatementQuery())
+    assert all(e.order_total_fen is None for e in seller)  # the seller was paid in full

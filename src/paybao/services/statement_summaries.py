@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from paybao.domain.errors import InvalidInput
+from paybao.domain.escrow import LEDGER_CODE_ESCROW_POST
 from paybao.domain.statement_summaries import (
     Line,
     Month,
@@ -32,19 +33,22 @@ from paybao.domain.statement_summaries import (
     year_start_us,
 )
 from paybao.services.ports import Clock, Database, Tx
-from paybao.services.wallet_statement import ENTRY_KIND_OTHER, trade_discount
+from paybao.services.wallet_statement import ENTRY_KIND_OTHER, ENTRY_KINDS, trade_discount
 
 MONTH_ENTRIES_MAX = 10_000
 YEAR_ENTRIES_MAX = 60_000
 SEARCH_SCAN_MAX = 500
 SEARCH_PAGE_MAX = 50
+# The entries that pay for an order: a trade's payment, an escrow purchase paid out of its hold.
+_PAYMENT_KINDS = frozenset({ENTRY_KIND_OTHER, ENTRY_KINDS[LEDGER_CODE_ESCROW_POST]})
 
 
 @dataclass(frozen=True, slots=True)
 class Party:
     name: str
     memo: str = ""
-    # A trade: its total and what its buyer paid (the discounts are the difference).
+    # A trade (an escrow: what its seller kept): its total and what its buyer paid (the
+    # discounts are the difference).
     total_fen: int | None = None
     buyer_pay_fen: int | None = None
 
@@ -174,9 +178,9 @@ def _named(line: Line, party: Party | None) -> Line:
     if party is None:
         return line
     order_total_fen = discount_fen = None
-    # Only the trade's payment itself (what its buyer paid leaving the wallet) shows the
-    # discount; its refunds and a card's money coming in to pay it carry the same reference.
-    is_payment = line.kind == ENTRY_KIND_OTHER and line.amount_fen == -(party.buyer_pay_fen or 0)
+    # Only the payment itself (what its buyer paid leaving the wallet) shows the discount; its
+    # refunds and a card's money coming in to pay it carry the same reference.
+    is_payment = line.kind in _PAYMENT_KINDS and line.amount_fen == -(party.buyer_pay_fen or 0)
     if is_payment and party.total_fen is not None:
         order_total_fen, discount_fen = trade_discount(party.total_fen, -line.amount_fen)
     return Line(

@@ -36,7 +36,14 @@ from paybao.services.statement_summaries import (
     StatementSummaries,
 )
 from paybao.services.wallet_statement import ENTRY_KIND_NAMES
-from paybao.web.api_wallet import NO_WALLET, DiscountFen, OrderTotalFen, User
+from paybao.web.api_wallet import (
+    DISCOUNT_COLUMNS,
+    NO_WALLET,
+    DiscountFen,
+    OrderTotalFen,
+    User,
+    discount_cells,
+)
 from paybao.web.deps import ROW_ID_MAX, platform_of
 from paybao.web.errors import ERROR_RESPONSES
 
@@ -197,11 +204,13 @@ def monthly_csv(request: Request, user_id: User, month: MonthText) -> Response:
 def month_csv(lines: list[Line]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["time", "kind", "category", "amount", "counterparty", "memo", "reference"])
+    head = ["time", "kind", "category", "amount", "counterparty", "memo", "reference"]
+    writer.writerow([*head, *DISCOUNT_COLUMNS])
     for line in lines:
         at = datetime_from_us(line.at_us).astimezone(CHINA_TZ).isoformat()
         row = [at, line.kind, line.category, format_yuan(line.amount_fen)]
-        writer.writerow([*row, _cell(line.counterparty), _cell(line.memo), line.reference])
+        row += [_cell(line.counterparty), _cell(line.memo), line.reference]
+        writer.writerow([*row, *discount_cells(line.order_total_fen, line.discount_fen)])
     return out.getvalue()
 
 

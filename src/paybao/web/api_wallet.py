@@ -510,8 +510,9 @@ def entry_out(entry: Entry) -> dict[str, Any]:
 OrderTotalFen = Annotated[
     int | None,
     Field(
-        description="A trade paid partly with coupons: the order's total (amount_fen is what "
-        "was paid); null without a discount."
+        description="A trade or an escrow purchase paid partly with coupons: the order's total "
+        "(amount_fen is what was paid; for an escrow purchase, less any refund); null without "
+        "a discount."
     ),
 ]
 DiscountFen = Annotated[
@@ -521,6 +522,14 @@ DiscountFen = Annotated[
         "discounts); null without a discount."
     ),
 ]
+# The CSV exports' last two columns: empty without a discount.
+DISCOUNT_COLUMNS = ("order_total", "discount")
+
+
+def discount_cells(order_total_fen: int | None, discount_fen: int | None) -> list[str]:
+    if order_total_fen is None or discount_fen is None:
+        return ["", ""]
+    return [format_yuan(order_total_fen), format_yuan(discount_fen)]
 
 
 class EntryOut(BaseModel):
@@ -581,7 +590,7 @@ def statement_csv_text(request: Request, user_id: int, query: StatementQuery) ->
     wallet = platform_of(request).services["wallet"]
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["time", "kind", "amount", "balance_after", "reference"])
+    writer.writerow(["time", "kind", "amount", "balance_after", "reference", *DISCOUNT_COLUMNS])
     page = StatementQuery(
         query.kinds, query.from_us, query.to_us, query.before_seq, wallet.statement_page_size_max
     )
@@ -596,6 +605,7 @@ def statement_csv_text(request: Request, user_id: int, query: StatementQuery) ->
                     format_yuan(entry.amount_fen),
                     format_yuan(entry.balance_after_fen),
                     entry.reference,
+                    *discount_cells(entry.order_total_fen, entry.discount_fen),
                 ]
             )
         written += len(entries)

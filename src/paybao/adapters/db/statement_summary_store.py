@@ -153,13 +153,18 @@ class SqlStatementSummaryStore:
         for chunk in _chunks(refs):
             query = (
                 select(e.c.escrow_no, e.c.title, merchants.c.name, users.c.real_name, users.c.phone)
+                .add_columns(e.c.total_fen, e.c.refund_fen, e.c.discount_fen, e.c.discount_back_fen)
                 .outerjoin(merchants, merchants.c.id == e.c.merchant_id)
                 .outerjoin(users, users.c.id == e.c.seller_user_id)
                 .where(e.c.escrow_no.in_(chunk))
             )
             for row in tx.execute(query):
                 name = row.name or (_person(row.real_name, row.phone) if row.phone else "")
-                found[row.escrow_no] = Party(name, row.title)
+                # What the seller kept of the order, and the buyer's part of it (as the wallet
+                # statement's escrow payment entry).
+                kept_fen = int(row.total_fen) - int(row.refund_fen)
+                coupon_fen = int(row.discount_fen) - int(row.discount_back_fen)
+                found[row.escrow_no] = Party(name, row.title, kept_fen, kept_fen - coupon_fen)
         return found
 
     def _transfer_parties(

@@ -17,6 +17,7 @@ from sqlalchemy import (
 )
 
 from paybao.adapters.db.tables.card_payouts import card_payouts
+from paybao.adapters.db.tables.escrow import escrow_trades
 from paybao.adapters.db.tables.ledger import ledger_transfers
 from paybao.adapters.db.tables.trade import trades
 from paybao.adapters.db.tables.wallet import (
@@ -28,6 +29,7 @@ from paybao.adapters.db.tables.wallet import (
     withdrawals,
 )
 from paybao.domain.credentials import SmsChallenge
+from paybao.domain.escrow import LEDGER_CODE_ESCROW_POST
 from paybao.domain.ledger import TransferFlags
 from paybao.domain.trades import LEDGER_CODE_TRADE_PAY
 from paybao.services.clock import datetime_from_us, us_from_datetime
@@ -240,7 +242,7 @@ class SqlWalletStore:
         if query.before_seq is not None:
             conditions.append(inner.c.seq < query.before_seq)
         page = select(inner).where(*conditions).order_by(inner.c.seq.desc()).limit(query.limit)
-        return [_entry(row) for row in tx.execute(_with_trades(page.subquery()))]
+        return [_entry(row) for row in tx.execute(_with_orders(page.subquery()))]
 
     def holds(
         self, tx: Connection, account_id: int, limit: int, before_seq: int | None = None
@@ -277,13 +279,24 @@ class SqlWalletStore:
         ]
 
 
-def _with_trades(page: Any) -> Any:
-    """The page's entries, each trade payment with its trade's total and discounts: one join
-    on the page (trade_no is unique), not a look-up per entry."""
+def _with_orders(page: Any) -> Any:
+    """The page's entries, each trade payment and escrow payment with its order's total and
+    what its buyer paid: one join each on the page (trade_no and escrow_no are unique), not a
+    look-up per entry."""
+    e = escrow_trades
     paid_trade = and_(page.c.code == LEDGER_CODE_TRADE_PAY, trades.c.trade_no == page.c.reference)
+    paid_escrow = and_(page.c.code == LEDGER_CODE_ESCROW_POST, e.c.escrow_no == page.c.reference)
+    # An escrow's payment is what the seller kept of the order (a refunded part never left the
+    # hold): the order less the refund, less what of the coupon was not given back.
+    escrow_kept_fen = e.c.total_fen - e.c.refund_fen
+    order_total_fen = func.coalesce(trades.c.total_fen, escrow_kept_fen)
+    buyer_pay_fen = func.coalesce(
+        trades.c.total_fen - trades.c.discount_fen - trades.c.mdiscount_fen,
+        escrow_kept_fen - e.c.discount_fen + e.c.discount_back_fen,
+    )
     return (
-        select(page, trades.c.total_fen, trades.c.discount_fen, trades.c.mdiscount_fen)
-        .select_from(page.outerjoin(trades, paid_trade))
+        select(page, order_total_fen.label("order_total"), buyer_pay_fen.label("buyer_pay"))
+        .select_from(page.outerjoin(trades, paid_trade).outerjoin(e, paid_escrow))
         .order_by(page.c.seq.desc())
     )
 
@@ -291,9 +304,8 @@ def _with_trades(page: Any) -> Any:
 def _entry(row: Any) -> Entry:
     amount_fen = int(row.amount)
     order_total_fen = discount_fen = None
-    if row.total_fen is not None:
-        buyer_pay_fen = int(row.total_fen) - int(row.discount_fen) - int(row.mdiscount_fen)
-        order_total_fen, discount_fen = trade_discount(int(row.total_fen), buyer_pay_fen)
+    if row.order_total is not None:
+        order_total_fen, discount_fen = trade_discount(int(row.order_total), int(row.buyer_pay))
     return Entry(
         seq=int(row.seq),
         transfer_id=row.id,
