@@ -3,11 +3,13 @@ the decisions, the blacklist."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     Connection,
     Select,
+    bindparam,
     delete,
     exists,
     func,
@@ -18,6 +20,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import BindParameter
 
 from paybao.adapters.db.tables.card_payouts import card_payouts
 from paybao.adapters.db.tables.red_packets import red_packets
@@ -44,31 +47,14 @@ class SqlRiskStore:
         """The user's newest `ops_max` transfers, withdrawals, card payouts and red packets sent
         (each): how many since `since_us`, the largest amount; whether the user ever paid the
         payee (an account, or a card); whether it is blacklisted."""
-        sources = [
-            _newest(wallet_transfers, wallet_transfers.c.payer_user_id, user_id, ops_max),
-            _newest(withdrawals, withdrawals.c.user_id, user_id, ops_max),
-            _newest(card_payouts, card_payouts.c.user_id, user_id, ops_max),
-            _red_packets_sent(user_id, ops_max),
-        ]
-        columns: list[Any] = [_count_since(n, since_us) for n in sources] + [
-            select(func.max(n.c.amount_fen)).where(n.c.status.not_in(_DEAD)).scalar_subquery()
-            for n in sources
-        ]
+        params: dict[str, Any] = {"user_id": user_id, "since_us": since_us, "ops_max": ops_max}
         if payee_card is not None:
-            columns += _card_payee(user_id, payee_card)
-        elif payee_user_id is None:
-            columns += [literal(False), literal(False)]
-        else:
-            columns += [
-                exists().where(
-                    wallet_transfers.c.payer_user_id == user_id,
-                    wallet_transfers.c.payee_user_id == payee_user_id,
-                    wallet_transfers.c.status == "succeeded",
-                ),
-                exists().where(risk_blacklist.c.user_id == payee_user_id),
-            ]
-        row = tx.execute(select(*columns)).one()
-        count = len(sources)
+            params["card_number"] = payee_card
+        elif payee_user_id is not None:
+            params["payee_user_id"] = payee_user_id
+        payee = "card" if payee_card is not None else "none" if payee_user_id is None else "user"
+        row = tx.execute(_history_statement(payee), params).one()
+        count = len(_HISTORY_SOURCES)
         largest = [amount for amount in row[count : 2 * count] if amount is not None]
         return History(
             ops_since=sum(int(ops) for ops in row[:count]),
@@ -192,33 +178,72 @@ def _entries(rows: Any) -> list[BlacklistEntry]:
     ]
 
 
-def _card_payee(user_id: int, card_number: str) -> list[Any]:
+# The money-outs risk history counts, as (table, the user's column): red packets come apart.
+_HISTORY_SOURCES = ("wallet_transfers", "withdrawals", "card_payouts", "red_packets")
+_USER: BindParameter[int] = bindparam("user_id")
+
+
+@cache
+def _history_statement(payee: str) -> Select[Any]:
+    """`history`'s one statement for a payee kind (`none`, `user`, `card`), built once per
+    process with bound parameters (user_id, since_us, ops_max, payee_user_id | card_number):
+    building it afresh cost about a millisecond of CPU on every money-out."""
+    sources = [
+        _newest(wallet_transfers, wallet_transfers.c.payer_user_id),
+        _newest(withdrawals, withdrawals.c.user_id),
+        _newest(card_payouts, card_payouts.c.user_id),
+        _red_packets_sent(),
+    ]
+    assert len(sources) == len(_HISTORY_SOURCES)
+    columns: list[Any] = [_count_since(n) for n in sources] + [
+        select(func.max(n.c.amount_fen)).where(n.c.status.not_in(_DEAD)).scalar_subquery()
+        for n in sources
+    ]
+    if payee == "card":
+        columns += _card_payee()
+    elif payee == "none":
+        columns += [literal(False), literal(False)]
+    else:
+        payee_id: BindParameter[int] = bindparam("payee_user_id")
+        columns += [
+            exists().where(
+                wallet_transfers.c.payer_user_id == _USER,
+                wallet_transfers.c.payee_user_id == payee_id,
+                wallet_transfers.c.status == "succeeded",
+            ),
+            exists().where(risk_blacklist.c.user_id == payee_id),
+        ]
+    return select(*columns)
+
+
+def _card_payee() -> list[Any]:
     """Whether the user paid this card before (or has it bound: their own card), and whether
     a blacklisted account has it bound."""
+    card_number: BindParameter[str] = bindparam("card_number")
     bound = (user_cards.c.card_number == card_number, user_cards.c.status == "bound")
     paid_before = or_(
         exists().where(
-            card_payouts.c.user_id == user_id,
+            card_payouts.c.user_id == _USER,
             card_payouts.c.card_number == card_number,
             card_payouts.c.status == "succeeded",
         ),
-        exists().where(user_cards.c.user_id == user_id, *bound),
+        exists().where(user_cards.c.user_id == _USER, *bound),
     )
     blacklisted = exists().where(*bound, user_cards.c.user_id.in_(select(risk_blacklist.c.user_id)))
     return [paid_before, blacklisted]
 
 
-def _newest(table: Any, user_column: Any, user_id: int, limit: int) -> Any:
+def _newest(table: Any, user_column: Any) -> Any:
     return (
         select(table.c.amount_fen, table.c.status, table.c.created_at_us)
-        .where(user_column == user_id)
+        .where(user_column == _USER)
         .order_by(table.c.id.desc())
-        .limit(limit)
+        .limit(bindparam("ops_max"))
         .subquery()
     )
 
 
-def _red_packets_sent(user_id: int, limit: int) -> Any:
+def _red_packets_sent() -> Any:
     """In `_newest`'s shape: a packet sent is money gone whatever became of it (an expired
     one's rest came back later, as a transfer's refund would), so none is dead."""
     return (
@@ -227,16 +252,18 @@ def _red_packets_sent(user_id: int, limit: int) -> Any:
             literal("sent").label("status"),
             red_packets.c.created_at_us,
         )
-        .where(red_packets.c.sender_user_id == user_id)
+        .where(red_packets.c.sender_user_id == _USER)
         .order_by(red_packets.c.id.desc())
-        .limit(limit)
+        .limit(bindparam("ops_max"))
         .subquery()
     )
 
 
-def _count_since(newest: Any, since_us: int) -> Any:
+def _count_since(newest: Any) -> Any:
     query: Select[Any] = (
-        select(func.count()).select_from(newest).where(newest.c.created_at_us >= since_us)
+        select(func.count())
+        .select_from(newest)
+        .where(newest.c.created_at_us >= bindparam("since_us"))
     )
     return query.scalar_subquery()
 
