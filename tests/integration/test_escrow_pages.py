@@ -113,6 +113,7 @@ def test_market_to_ruling_through_the_pages(platform: Platform, client: TestClie
     assert (ended.status, ended.refund_fen) == (EscrowStatus.TRADE_FINISHED, 50_00)
     assert 'id="refunded">¥50.00' in buyer.get(trade).text
     assert 'id="refunded">¥50.00' in seller.get(trade).text
+    admin.cookies.set("lang", "en")  # the console's words in English
     clock = _post(admin, "/admin/clock", "/admin/clock/advance", duration="1d")
     assert "timers ran" in clock
     report = platform.reconcile.run()

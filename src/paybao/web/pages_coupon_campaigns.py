@@ -37,7 +37,6 @@ FIELD_LENGTH_MAX: Final = 32
 
 CAMPAIGN_TEXTS: Final = {
     "nav_coupons": {"zh": "优惠券", "en": "Coupons"},
-    "Coupons": {"zh": "优惠券", "en": "Coupons"},
     "cp_new": {"zh": "新建活动", "en": "New campaign"},
     "cp_name": {"zh": "名称", "en": "Name"},
     "cp_kind": {"zh": "类型", "en": "Kind"},
@@ -72,7 +71,7 @@ CAMPAIGN_TEXTS: Final = {
     "cp_how": {"zh": "发放方式", "en": "Given by"},
     "cp_claimed": {"zh": "用户领取", "en": "Claimed"},
     "cp_after_pay": {"zh": "支付后满{min}发放", "en": "After payments of {min}+"},
-    "cp_none": {"zh": "还没有活动", "en": "No campaigns yet"},
+    "cp_no_campaigns": {"zh": "还没有活动", "en": "No campaigns yet"},
     "cp_created": {"zh": "活动已创建", "en": "Campaign created"},
     "cp_platform_note": {
         "zh": "平台出资:优惠由平台营销账户支付给商户。预算按每张券的最高优惠预留。",
@@ -88,7 +87,7 @@ CAMPAIGN_TEXTS: Final = {
 portal.add_texts(CAMPAIGN_TEXTS)
 portal.add_nav("nav_coupons", "/merchant/coupons")
 pages_admin.ADMIN_TEXTS.update(CAMPAIGN_TEXTS)
-pages_admin.add_nav("Coupons", "/admin/coupons")
+pages_admin.add_nav("nav_coupons", "/admin/coupons")
 
 merchant_router = APIRouter(prefix="/merchant", include_in_schema=False)
 admin_router = APIRouter(
@@ -278,7 +277,7 @@ def _admin_page(request: Request, status_code: int = 200, **extra: Any) -> HTMLR
         request,
         "coupons/admin.html",
         status_code,
-        title=pages_admin.admin_text(lang, "Coupons"),
+        title=pages_admin.admin_text(lang, "nav_coupons"),
         rows=rows_of(views, lang),
         form=extra.pop("form", None) or _form_defaults(now_us),
         notice=pages_admin.admin_text(lang, notice) if notice else None,

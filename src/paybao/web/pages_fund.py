@@ -37,7 +37,7 @@ router = APIRouter(prefix="/wallet/fund", include_in_schema=False)
 admin_router = APIRouter(
     prefix="/admin", include_in_schema=False, dependencies=[Depends(pages_admin.require_operator)]
 )
-pages_admin.add_nav("Fund", "/admin/fund")
+pages_admin.add_nav("nav_fund", "/admin/fund")
 PAGE_SIZE = 20
 RECENT_ROWS = 7
 
@@ -111,6 +111,58 @@ FUND_TEXTS: dict[str, dict[str, str]] = {
         "en": "On its way; arrives on the next trading day",
     },
 }
+
+
+# The operators' page: its words join the console's texts (`t(key)` in fund/admin.html).
+pages_admin.ADMIN_TEXTS.update(
+    {
+        "nav_fund": {"zh": "余额宝", "en": "Fund"},
+        "fd_title": {"zh": "余额宝", "en": "Yu'e Bao"},
+        "fd_holders": {"zh": "持有人数", "en": "Holders"},
+        "fd_confirmed": {"zh": "已确认份额", "en": "Confirmed shares"},
+        "fd_pending": {"zh": "待确认", "en": "Waiting for confirmation"},
+        "fd_redeeming": {"zh": "普通转出在途", "en": "On the way back (normal)"},
+        "fd_income_total": {"zh": "累计发放收益", "en": "Income paid, all time"},
+        "fd_custody": {"zh": "基金托管账户", "en": "Custody account"},
+        "fd_income_account": {"zh": "收益账户", "en": "Income account"},
+        "fd_yield_7d": {"zh": "七日年化", "en": "7-day annualised"},
+        "fd_default_per_10k": {"zh": "默认万份收益", "en": "Default per 10,000"},
+        "fd_default_note": {
+            "zh": "{value} 元(未公布收益的日期使用)",
+            "en": "{value} CNY (a day nobody published)",
+        },
+        "fd_quota": {"zh": "快速转出额度", "en": "Instant limit"},
+        "fd_quota_note": {"zh": "每人每日 {quota} 元", "en": "{quota} CNY per user per day"},
+        "fd_daily_pass": {"zh": "每日结算", "en": "Daily pass"},
+        "fd_users_settled": {"zh": "已结算 {count} 人", "en": "{count} users"},
+        "fd_not_started": {
+            "zh": "尚未开始(第一笔转入后开始)",
+            "en": "not started (the first transfer in starts it)",
+        },
+        "fd_holidays": {"zh": "节假日", "en": "Holidays"},
+        "fd_no_holidays": {
+            "zh": "未设置(PAYBAO_FUND_HOLIDAYS)",
+            "en": "none set (PAYBAO_FUND_HOLIDAYS)",
+        },
+        "fd_rates": {"zh": "已公布的万份收益", "en": "Published income per 10,000 CNY"},
+        "fd_rates_hint": {
+            "zh": "公布今日(或之后某日)的万份收益:",
+            "en": "Publish today's (or a later day's) figure with",
+        },
+        "fd_rates_final": {
+            "zh": "。已结束的日期不能再修改。",
+            "en": "; a day that has ended is final.",
+        },
+        "fd_day": {"zh": "日期", "en": "Day"},
+        "fd_per_10k": {"zh": "万份收益(元)", "en": "Per 10,000 CNY"},
+        "fd_published": {"zh": "公布时间", "en": "Published"},
+        "fd_by": {"zh": "公布人", "en": "By"},
+        "fd_no_rates": {
+            "zh": "尚未公布:每天都使用默认万份收益。",
+            "en": "None published yet: every day uses the default.",
+        },
+    }
+)
 
 
 def fund_text(lang: str, key: str, **values: object) -> str:
@@ -282,7 +334,7 @@ def admin_fund(request: Request) -> HTMLResponse:
     return pages_admin.render(
         request,
         "fund/admin.html",
-        title="Fund",
+        title=pages_admin.admin_text(lang_of(request), "fd_title"),
         rates=fund.rates(60),
         totals=fund.totals(),
         state=platform_of(request).services["fund_days"].state(),

@@ -58,6 +58,7 @@ TEXTS: Final = {
     "pk_older": {"zh": "更早", "en": "Older"},
     "pk_newest": {"zh": "最新", "en": "Newest"},
     "pk_merchant": {"zh": "商户", "en": "Merchant"},
+    "pk_app": {"zh": "应用", "en": "app"},
     "pk_holder": {
         "zh": "平台停车服务商户(持有车主的无感支付协议,不收款,无车场)",
         "en": "The platform's parking service merchant (holds the drivers' auto-pay "
