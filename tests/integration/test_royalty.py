@@ -166,8 +166,8 @@ def test_refusals_write_nothing(platform: Platform, client: TestClient) -> None:
     assert refused(twice) == "ACQ.INVALID_PARAMETER"
     assert refused(settle_biz("x6", trade_no)) == "ACQ.INVALID_PARAMETER"
     assert refused(settle_biz("x7", trade_no, part(alice, "0"))) == "ACQ.INVALID_PARAMETER"
-    async_mode = settle_biz("x8", trade_no, part(alice, "1.00")) | {"royalty_mode": "async"}
-    assert refused(async_mode) == "ACQ.INVALID_PARAMETER"
+    unknown_mode = settle_biz("x8", trade_no, part(alice, "1.00")) | {"royalty_mode": "later"}
+    assert refused(unknown_mode) == "ACQ.INVALID_PARAMETER"
     percentage = {"trans_in": user_wire_id(alice.user_id), "amount_percentage": 10}
     assert refused(settle_biz("x9", trade_no, percentage)) == "ACQ.INVALID_PARAMETER"
     assert refused({"settle_no": "20260101002530000000000000000000"}, SETTLE_QUERY) == (

@@ -7,20 +7,26 @@ from __future__ import annotations
 import pytest
 
 from paybao.domain.royalty import (
+    ASYNC_PARTS_MAX,
+    ASYNC_SETTLES_PER_TRADE_MAX,
     PARTS_MAX,
     BackExceeded,
     BackPayeeInvalid,
     Part,
     Received,
+    ReceiverNotBound,
     RoyaltyFinished,
     RoyaltyRequestInvalid,
+    SettlesExceeded,
     ShareExceeded,
     TradeNotSettleable,
+    check_async_settle,
     check_back,
     check_back_parts,
     check_back_payee,
     check_parts,
     check_settle,
+    part_refusal,
     share_cap_fen,
     unsettled_fen,
 )
@@ -100,3 +106,39 @@ def test_money_given_back_goes_to_the_merchant_only() -> None:
     check_back_payee("2088900000000001", "2088900000000001")
     with pytest.raises(BackPayeeInvalid):
         check_back_payee("2088000000000002", "2088900000000001")
+
+
+def test_an_async_settle_takes_up_to_50_receivers_and_a_sync_one_20() -> None:
+    parts = [Part(n, 1) for n in range(1, ASYNC_PARTS_MAX + 1)]
+    assert check_parts(parts, finish=False, parts_max=ASYNC_PARTS_MAX) == ASYNC_PARTS_MAX
+    with pytest.raises(RoyaltyRequestInvalid):
+        check_parts([*parts, Part(99, 1)], finish=False, parts_max=ASYNC_PARTS_MAX)
+    with pytest.raises(RoyaltyRequestInvalid):
+        check_parts(parts[: PARTS_MAX + 1], finish=False)
+
+
+def test_a_trade_accepts_async_settles_until_it_had_300() -> None:
+    check_async_settle(settles=ASYNC_SETTLES_PER_TRADE_MAX - 1)
+    with pytest.raises(SettlesExceeded):
+        check_async_settle(settles=ASYNC_SETTLES_PER_TRADE_MAX)
+
+
+def _refusal(
+    *, settled_fen: int, bound: bool = True, settleable: bool = True, finished: bool = False
+) -> object:
+    return part_refusal(
+        bound=bound,
+        settleable=settleable,
+        finished=finished,
+        settled_fen=settled_fen,
+        amount_fen=10_00,
+        cap_fen=30_00,
+    )
+
+
+def test_an_async_part_is_checked_on_the_trade_as_it_is_when_it_runs() -> None:
+    assert _refusal(settled_fen=20_00) is None
+    assert isinstance(_refusal(settled_fen=20_01), ShareExceeded)
+    assert isinstance(_refusal(settled_fen=0, bound=False), ReceiverNotBound)
+    assert isinstance(_refusal(settled_fen=0, finished=True), RoyaltyFinished)
+    assert isinstance(_refusal(settled_fen=0, settleable=False), TradeNotSettleable)

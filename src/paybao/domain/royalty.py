@@ -9,7 +9,12 @@ alipay.trade.order.settle), and where a number is ours:
 * a receiver is a paybao user named by user id (2088…) or by login name (the phone);
 * one settle moves money from the merchant's settlement account to each receiver's wallet, all
   or none (Alipay's synchronous mode), at most `PARTS_MAX` receivers per settle (ours: Alipay
-  recommends its asynchronous mode above 5, which paybao does not offer);
+  recommends its asynchronous mode above 5);
+* an asynchronous settle (`royalty_mode=async`) is accepted at once and runs later, each part
+  on its own (`PartState`): at most `ASYNC_PARTS_MAX` receivers (Alipay's 50), and a trade
+  accepts one only while it has had fewer than `ASYNC_SETTLES_PER_TRADE_MAX` settles (Alipay's
+  300, sync ones counted); each part is checked at its run as a settle of its own would be
+  (`part_refusal`), so a part that fails moves nothing and the others go on;
 * what is settled on one trade never exceeds `(total - refunded) x max_share_percent / 100`,
   rounded down to the fen; Alipay's default maximum is 30 % of the order's total
   (`MAX_SHARE_PERCENT_DEFAULT`, a setting: PAYBAO_ROYALTY_MAX_SHARE_PERCENT);
@@ -39,6 +44,7 @@ from enum import StrEnum
 from typing import Final
 
 from paybao.domain.errors import (
+    DomainError,
     IdempotencyMismatch,
     InsufficientFunds,
     InvalidInput,
@@ -54,6 +60,8 @@ LEDGER_CODE_ROYALTY_BACK: Final = 9402
 RECEIVERS_PER_CALL_MAX: Final = 20  # Alipay: receiver_list 单次传入最多20个
 RECEIVERS_PER_APP_MAX: Final = 20_000  # Alipay: 分账关系集最多添加 2 万个
 PARTS_MAX: Final = 20  # ours: receivers in one settle
+ASYNC_PARTS_MAX: Final = 50  # Alipay: 异步分账 单次最多 50 个分账方
+ASYNC_SETTLES_PER_TRADE_MAX: Final = 300  # Alipay: 异步分账 一笔交易最多 300 次分账请求
 MAX_SHARE_PERCENT_DEFAULT: Final = 30  # Alipay: 总分账金额默认不能超过订单总金额的 30%
 MAX_SHARE_PERCENT_MAX: Final = 100
 BIND_REQUEST_NO_LENGTH_MAX: Final = 32  # Alipay: bind/unbind/batchquery out_request_no
@@ -63,6 +71,14 @@ DESC_LENGTH_MAX: Final = 128  # ours
 PAGE_SIZE_DEFAULT: Final = 20
 PAGE_SIZE_MAX: Final = 100  # ours
 SETTLE_NO_LENGTH: Final = 32
+
+
+class PartState(StrEnum):
+    """Where one receiver's part of a settle is (Alipay's royalty_detail_list `state`)."""
+
+    PROCESSING = "PROCESSING"  # accepted asynchronously, not run yet
+    SUCCESS = "SUCCESS"  # moved, in its own journal
+    FAIL = "FAIL"  # refused when it ran: moved nothing
 
 
 class ReceiverType(StrEnum):
@@ -123,6 +139,12 @@ class TradeNotSettleable(InvalidState):
 
 class MerchantBalanceNotEnough(InsufficientFunds):
     code = "royalty_balance_not_enough"
+
+
+class SettlesExceeded(LimitExceeded):
+    """A trade has had as many settles as an asynchronous one may follow."""
+
+    code = "royalty_settles_exceeded"
 
 
 class SettleNotFound(NotFound):
@@ -190,13 +212,15 @@ def share_cap_fen(total_fen: int, refunded_fen: int, max_share_percent: int) -> 
     return (total_fen - refunded_fen) * max_share_percent // 100
 
 
-def check_parts(parts: Sequence[Part], *, finish: bool) -> int:
-    """The parts' total; a settle names receivers at most once each, within PARTS_MAX, with
-    positive amounts, and names none only to finish the trade's sharing."""
+def check_parts(parts: Sequence[Part], *, finish: bool, parts_max: int = PARTS_MAX) -> int:
+    """The parts' total; a settle names receivers at most once each, within `parts_max`
+    (PARTS_MAX, or ASYNC_PARTS_MAX for an asynchronous settle), with positive amounts, and
+    names none only to finish the trade's sharing."""
+    assert parts_max in (PARTS_MAX, ASYNC_PARTS_MAX)
     if not parts and not finish:
         raise RoyaltyRequestInvalid("royalty_parameters is empty")
-    if len(parts) > PARTS_MAX:
-        raise RoyaltyRequestInvalid(f"at most {PARTS_MAX} receivers per settle")
+    if len(parts) > parts_max:
+        raise RoyaltyRequestInvalid(f"at most {parts_max} receivers per settle")
     users = [part.user_id for part in parts]
     if len(set(users)) != len(users):
         raise RoyaltyRequestInvalid("a receiver is named twice")
@@ -222,6 +246,43 @@ def check_settle(
         raise ShareExceeded(
             f"settled {settled_fen} + {amount_fen} fen would exceed the cap of {cap_fen} fen"
         )
+
+
+def check_async_settle(*, settles: int) -> None:
+    """Whether a trade with `settles` settles so far accepts an asynchronous one."""
+    assert settles >= 0
+    if settles >= ASYNC_SETTLES_PER_TRADE_MAX:
+        raise SettlesExceeded(
+            f"a trade accepts at most {ASYNC_SETTLES_PER_TRADE_MAX} asynchronous settles"
+        )
+
+
+def part_refusal(
+    *,
+    bound: bool,
+    settleable: bool,
+    finished: bool,
+    settled_fen: int,
+    amount_fen: int,
+    cap_fen: int,
+) -> DomainError | None:
+    """Why one part of an asynchronous settle may not move when it runs (None: it may). The
+    same rules as a whole settle's, on the trade as it is then: the receiver still bound, the
+    trade still settleable and its sharing open, and the part within what the cap leaves."""
+    assert amount_fen > 0
+    if not bound:
+        return ReceiverNotBound("the receiver is no longer bound")
+    try:
+        check_settle(
+            settleable=settleable,
+            finished=finished,
+            settled_fen=settled_fen,
+            amount_fen=amount_fen,
+            cap_fen=cap_fen,
+        )
+    except DomainError as refusal:
+        return refusal
+    return None
 
 
 def unsettled_fen(*, settleable: bool, finished: bool, settled_fen: int, cap_fen: int) -> int:

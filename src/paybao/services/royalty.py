@@ -12,6 +12,21 @@ One write path per change, each in one transaction:
   receiver's wallet, transfer ids `royalty:<settle_no>:<seq>`, reference the trade number).
   Any refusal writes nothing.
 
+An asynchronous settle (`royalty_mode=async`) is accepted at once (`settle` with
+`request.asynchronous`): under the same locks it checks what can be checked now (the trade
+settleable, its sharing open, the parts bound and within what the cap leaves now, the trade's
+count of settles), records the settle `processing` with every part PROCESSING, counts it in the
+state and schedules a `royalty_settle` job in the same transaction; nothing moves. The job
+(`execute`, outside any transaction) runs each PROCESSING part in a transaction of its own
+(`_execute_part`): the sharing state row and the trade row locked as a sync settle locks them,
+the part checked again on the trade as it is then (`part_refusal`: bound, settleable, open,
+within the cap), then either its one transfer (`royalty:<settle_no>:<seq>`, code 9401) with the
+state's settled amount and the part's SUCCESS, or the part's FAIL and nothing else. A part's
+state changes only from PROCESSING (compare-and-set) and its transfer id is unique, so a worker
+killed between parts and the job run again moves each part exactly once. When no part is left
+PROCESSING, `_complete` marks the settle done, applies its `royalty_finish`, and queues the
+settle's notification (`RoyaltyEvents`), once.
+
 Idempotent by `(app, out_request_no)`: the same settle again answers the first one; the same
 number with other parameters is refused. `db.run` may re-run the work after a unique race: the
 re-run finds the winner's settle and answers from it.
@@ -37,17 +52,20 @@ from paybao.domain.errors import DomainError, InvalidInput, Retryable
 from paybao.domain.identity import normalize_phone, normalize_real_name
 from paybao.domain.ledger import Transfer
 from paybao.domain.royalty import (
+    ASYNC_PARTS_MAX,
     LEDGER_CODE_ROYALTY,
     LEDGER_CODE_ROYALTY_BACK,
     MAX_SHARE_PERCENT_DEFAULT,
     MAX_SHARE_PERCENT_MAX,
     PAGE_SIZE_MAX,
+    PARTS_MAX,
     RECEIVERS_PER_APP_MAX,
     RECEIVERS_PER_CALL_MAX,
     BackExceeded,
     BackPart,
     MerchantBalanceNotEnough,
     Part,
+    PartState,
     Received,
     ReceiverBalanceNotEnough,
     ReceiverNameMismatch,
@@ -59,15 +77,18 @@ from paybao.domain.royalty import (
     RoyaltyRequestInvalid,
     SettleNotFound,
     SettleRequestMismatch,
+    check_async_settle,
     check_back,
     check_back_parts,
     check_parts,
     check_settle,
+    part_refusal,
     share_cap_fen,
     unsettled_fen,
 )
 from paybao.domain.trades import TradeStatus
 from paybao.services.clock import US_PER_S, datetime_from_us
+from paybao.services.jobs import Job, JobRunner
 from paybao.services.ledger import LedgerRejected, LedgerService
 from paybao.services.merchants import MerchantService
 from paybao.services.ports import Clock, Database, Tx
@@ -76,6 +97,11 @@ from paybao.services.trades import Trade, TradeRef, TradeService, linked
 from paybao.services.users import UserRecord, UserStore
 
 FINGERPRINT_LENGTH_MAX = 32  # royalty_settles.fingerprint
+JOB_SETTLE = "royalty_settle"  # runs an asynchronous settle's parts; key: the settle_no
+MODE_SYNC = "sync"
+MODE_ASYNC = "async"
+STATUS_PROCESSING = "processing"  # an asynchronous settle with parts still to run
+STATUS_DONE = "done"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +143,9 @@ class SettlePart:
     trans_in: str
     amount_fen: int
     description: str
+    state: PartState = PartState.SUCCESS
+    error_code: str = ""  # the domain code of a FAIL
+    executed_at_us: int | None = None  # when it ran (a sync part: its settle's creation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +161,15 @@ class Settle:
     finish: bool
     created_at_us: int
     parts: tuple[SettlePart, ...] = ()
+    mode: str = MODE_SYNC
+    status: str = STATUS_DONE
+
+    @property
+    def asynchronous(self) -> bool:
+        return self.mode == MODE_ASYNC
+
+    def part(self, seq: int) -> SettlePart:
+        return next(part for part in self.parts if part.seq == seq)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +188,7 @@ class SettleRequest:
     parts: tuple[RequestedPart, ...]
     finish: bool
     fingerprint: str  # digests every parameter: the same out_request_no must bring the same
+    asynchronous: bool = False  # royalty_mode=async: accepted now, run by the worker
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +250,16 @@ class RoyaltyStore(Protocol):
 
     def settle_by_no(self, tx: Tx, settle_no: str) -> Settle | None: ...
 
+    def set_part_result(
+        self, tx: Tx, settle_id: int, seq: int, state: PartState, error_code: str, at_us: int
+    ) -> bool:
+        """A PROCESSING part's outcome (compare-and-set: False if it is not PROCESSING)."""
+        ...
+
+    def set_settle_status(self, tx: Tx, settle_id: int, before: str, after: str) -> bool:
+        """Compare-and-set on the settle's status."""
+        ...
+
     def received(self, tx: Tx, trade_no: str) -> dict[int, Received]:
         """Per receiver (user id): what was settled to it on the trade, what it gave back."""
         ...
@@ -220,6 +269,17 @@ class RoyaltyStore(Protocol):
     def backs_of(self, tx: Tx, refund_id: int) -> list[Back]:
         """A refund's give-backs, in their order."""
         ...
+
+
+class RoyaltyEvents(Protocol):
+    def settle_done_in(self, tx: Tx, settle: Settle) -> None:
+        """An asynchronous settle's last part ran: queue its notification (in `tx`)."""
+        ...
+
+
+class NoEvents:
+    def settle_done_in(self, tx: Tx, settle: Settle) -> None:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +302,8 @@ class RoyaltyService:
         merchants: MerchantService,
         users: UserStore,
         policy: RoyaltyPolicy,
+        jobs: JobRunner | None = None,
+        events: RoyaltyEvents | None = None,
     ) -> None:
         self.db = db
         self.store = store
@@ -251,6 +313,13 @@ class RoyaltyService:
         self.merchants = merchants
         self.users = users
         self.policy = policy
+        self.jobs = jobs  # asynchronous settles need it (install_jobs)
+        self.events: RoyaltyEvents = events or NoEvents()
+
+    def install_jobs(self) -> None:
+        assert self.jobs is not None
+        # Outside a transaction: each part commits on its own, so that a crash keeps what ran.
+        self.jobs.register_outside_tx(JOB_SETTLE, self.execute)
 
     # Relations ----------------------------------------------------------------------------
 
@@ -323,6 +392,8 @@ class RoyaltyService:
         """Share a paid trade's money with bound receivers (or only finish its sharing)."""
         assert 0 < len(request.fingerprint) <= FINGERPRINT_LENGTH_MAX, "a digest, at the edge"
         app = self.merchants.app(request.app_id)
+        if request.asynchronous:
+            return self._accept(request, app.merchant_id)
 
         def work(tx: Tx) -> Settle:
             earlier = self.store.settle_by_request(tx, request.app_id, request.out_request_no)
@@ -333,7 +404,9 @@ class RoyaltyService:
             self._pin_trade_in(tx, trade)
             parts = [self._bound_part_in(tx, request.app_id, part) for part in request.parts]
             amount_fen = check_parts(
-                [Part(user_id, part.amount_fen) for user_id, part in parts], finish=request.finish
+                [Part(user_id, part.amount_fen) for user_id, part in parts],
+                finish=request.finish,
+                parts_max=PARTS_MAX,
             )
             check_settle(
                 settleable=self._settleable(trade),
@@ -399,6 +472,7 @@ class RoyaltyService:
         amount_fen: int,
     ) -> Settle:
         now_us = self.clock.now_us()
+        part_state = PartState.PROCESSING if request.asynchronous else PartState.SUCCESS
         draft = Settle(
             0,
             new_settle_no(now_us),
@@ -418,9 +492,12 @@ class RoyaltyService:
                     part.trans_in,
                     part.amount_fen,
                     part.description,
+                    part_state,
                 )
                 for seq, (user_id, part) in enumerate(parts, start=1)
             ),
+            MODE_ASYNC if request.asynchronous else MODE_SYNC,
+            STATUS_PROCESSING if request.asynchronous else STATUS_DONE,
         )
         settle_id = self.store.insert_settle(tx, draft)
         return dataclasses.replace(draft, id=settle_id)
@@ -451,6 +528,154 @@ class RoyaltyService:
         user = self.users.get(tx, user_id)
         assert user is not None and user.wallet_account_id is not None, "checked when bound"
         return user.wallet_account_id
+
+    # Asynchronous settles (royalty_mode=async) ----------------------------------------------
+
+    def _accept(self, request: SettleRequest, merchant_id: int) -> Settle:
+        """Record an asynchronous settle and schedule its run; nothing moves yet. Refused now,
+        writing nothing, for what is wrong already: the trade, its sharing finished, a receiver
+        not bound, more than the cap leaves now, too many settles of the trade."""
+        assert self.jobs is not None, "asynchronous settles need the job runner"
+        jobs = self.jobs
+
+        def work(tx: Tx) -> Settle:
+            earlier = self.store.settle_by_request(tx, request.app_id, request.out_request_no)
+            if earlier is not None:
+                return _same_request(earlier, request)
+            trade = self.trades.find_in(tx, request.app_id, TradeRef(trade_no=request.trade_no))
+            state = self._lock_state_in(tx, trade)
+            parts = [self._bound_part_in(tx, request.app_id, part) for part in request.parts]
+            amount_fen = check_parts(
+                [Part(user_id, part.amount_fen) for user_id, part in parts],
+                finish=request.finish,
+                parts_max=ASYNC_PARTS_MAX,
+            )
+            check_settle(
+                settleable=self._settleable(trade),
+                finished=state.finished,
+                settled_fen=state.settled_fen,
+                amount_fen=amount_fen,
+                cap_fen=self.cap_fen(trade),
+            )
+            check_async_settle(settles=state.settles)
+            settle = self._record_in(tx, request, merchant_id, parts, amount_fen)
+            after = dataclasses.replace(
+                state, settles=state.settles + 1, updated_at_us=settle.created_at_us
+            )
+            if not self.store.update_state(tx, state, after):
+                raise Retryable("the trade's sharing changed meanwhile; retry")
+            payload = {"settle_no": settle.settle_no}
+            jobs.schedule_in(tx, JOB_SETTLE, settle.settle_no, settle.created_at_us, payload)
+            return settle
+
+        return self.db.run(work)
+
+    def execute(self, job: Job) -> int | None:
+        """The `royalty_settle` job: run each part still PROCESSING, each in its own
+        transaction, then complete the settle. An error leaves the job to the runner's
+        retries; the parts that ran stay done and are not run again."""
+        settle_no = str(job.payload.get("settle_no") or job.key)
+        with self.db.read() as tx:
+            settle = self.store.settle_by_no(tx, settle_no)
+        if settle is None or settle.status == STATUS_DONE:
+            return None
+        for part in settle.parts:
+            if part.state is PartState.PROCESSING:
+                self._execute_part(settle, part.seq)
+        self._complete(settle_no)
+        return None
+
+    def _execute_part(self, settle: Settle, seq: int) -> PartState:
+        """One part, on the trade as it is now: moved (SUCCESS) or refused (FAIL)."""
+
+        def work(tx: Tx) -> PartState:
+            current = self.store.settle_by_no(tx, settle.settle_no)
+            assert current is not None
+            part = current.part(seq)
+            if part.state is not PartState.PROCESSING:
+                return part.state  # ran already (an earlier run, or another worker)
+            trade = self.trades.find_in(tx, settle.app_id, TradeRef(trade_no=settle.trade_no))
+            state = self._lock_state_in(tx, trade)
+            self._pin_trade_in(tx, trade)
+            refusal = part_refusal(
+                bound=self._still_bound_in(tx, settle.app_id, part.user_id),
+                settleable=self._settleable(trade),
+                finished=state.finished,
+                settled_fen=state.settled_fen,
+                amount_fen=part.amount_fen,
+                cap_fen=self.cap_fen(trade),
+            )
+            if refusal is None:
+                refusal = self._move_part_in(tx, trade, current, part)
+            now_us = self.clock.now_us()
+            if refusal is not None:
+                self._set_part_in(tx, current, part, PartState.FAIL, refusal.code, now_us)
+                return PartState.FAIL
+            after = dataclasses.replace(
+                state, settled_fen=state.settled_fen + part.amount_fen, updated_at_us=now_us
+            )
+            if not self.store.update_state(tx, state, after):
+                raise Retryable("the trade's sharing changed meanwhile; retry")
+            self._set_part_in(tx, current, part, PartState.SUCCESS, "", now_us)
+            return PartState.SUCCESS
+
+        return self.db.run(work)
+
+    def _still_bound_in(self, tx: Tx, app_id: str, user_id: int) -> bool:
+        user = self.users.get(tx, user_id)
+        if user is None or user.wallet_account_id is None:
+            return False
+        return self.store.relation(tx, app_id, user_id) is not None
+
+    def _move_part_in(
+        self, tx: Tx, trade: Trade, settle: Settle, part: SettlePart
+    ) -> DomainError | None:
+        """The part's own journal; the refusal when the merchant's balance is short (the
+        ledger refuses before it writes anything, so the part's FAIL may follow in `tx`)."""
+        merchant = self.merchants.merchant_in(tx, settle.merchant_id)
+        transfer = Transfer(
+            f"royalty:{settle.settle_no}:{part.seq}",
+            merchant.settlement_account_id,
+            self._wallet_in(tx, part.user_id),
+            part.amount_fen,
+            code=LEDGER_CODE_ROYALTY,
+            reference=trade.trade_no,
+        )
+        try:
+            self.ledger.transfer_in(tx, [transfer])
+        except LedgerRejected as error:
+            if error.code == "exceeds_credits":
+                return MerchantBalanceNotEnough("the merchant's balance is not enough")
+            raise
+        return None
+
+    def _set_part_in(
+        self, tx: Tx, settle: Settle, part: SettlePart, state: PartState, code: str, now_us: int
+    ) -> None:
+        if not self.store.set_part_result(tx, settle.id, part.seq, state, code, now_us):
+            raise Retryable("the part ran meanwhile; retry")
+
+    def _complete(self, settle_no: str) -> None:
+        """After the last part: the settle is done, its royalty_finish applies, and its
+        notification is queued, all once (the status changes from processing once)."""
+
+        def work(tx: Tx) -> None:
+            settle = self.store.settle_by_no(tx, settle_no)
+            assert settle is not None
+            if settle.status == STATUS_DONE:
+                return
+            assert all(part.state is not PartState.PROCESSING for part in settle.parts)
+            trade = self.trades.find_in(tx, settle.app_id, TradeRef(trade_no=settle.trade_no))
+            state = self._lock_state_in(tx, trade)
+            if settle.finish and not state.finished:
+                after = dataclasses.replace(state, finished=True, updated_at_us=self.clock.now_us())
+                if not self.store.update_state(tx, state, after):
+                    raise Retryable("the trade's sharing changed meanwhile; retry")
+            if not self.store.set_settle_status(tx, settle.id, STATUS_PROCESSING, STATUS_DONE):
+                raise Retryable("the settle completed meanwhile; retry")
+            self.events.settle_done_in(tx, dataclasses.replace(settle, status=STATUS_DONE))
+
+        self.db.run(work)
 
     # Give-backs in refunds (退分账; services/refunds.py `RoyaltyRefunds`) --------------------
 

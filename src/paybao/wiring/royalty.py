@@ -1,7 +1,8 @@
 """Profit sharing (分账) wiring: the royalty service, its gateway methods
 (alipay.trade.royalty.relation.* / rate.query, alipay.trade.order.settle / settle.query /
 onsettle.query, and refund_royalty_parameters on alipay.trade.refund), the refunds' hook that
-takes shares back (退分账) and its reconcile checks.
+takes shares back (退分账), its reconcile checks, and asynchronous settles: their job and
+their notification (alipay.trade.order.settle.notify) on the trade notifications' outbox.
 
 Needs the wallet (`users`) and the gateway (`merchants`, `trades`, `alipay_methods`) installed
 first. Services land in `platform.services`: "royalty".
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from paybao.adapters.alipay.royalty_methods import RoyaltyMethods
+from paybao.adapters.alipay.royalty_notify import MerchantRoyaltyEvents, RoyaltyAwareForms
 from paybao.adapters.db.royalty_checks import ROYALTY_CHECKS
 from paybao.adapters.db.royalty_store import SqlRoyaltyStore
 from paybao.services.royalty import RoyaltyPolicy, RoyaltyService
@@ -31,7 +33,12 @@ def install(platform: Platform) -> None:
         merchants=services["merchants"],
         users=services["users"].store,
         policy=RoyaltyPolicy(max_share_percent=platform.settings.royalty_max_share_percent),
+        jobs=platform.jobs,
+        events=MerchantRoyaltyEvents(services["notify"], services["merchants"]),
     )
+    royalty.install_jobs()
+    notify = services["notify"]
+    notify.renderer = RoyaltyAwareForms(services["app_signing_keys"], notify.renderer)
     services["refunds"].royalty_refunds = royalty
     methods = services.get("alipay_methods")
     if methods is not None:

@@ -15,13 +15,18 @@ AlipayTradeRoyaltyRateQuery models and responses; python-alipay-sdk's
 * `alipay.trade.order.settle`: out_request_no (≤ 64), trade_no, royalty_parameters (≤ 20) of
   {royalty_type `transfer` (the default; `replenish` is not supported), trans_in_type (userId,
   the default, or loginName), trans_in, amount (yuan), desc}, [extend_params.royalty_finish
-  true], [royalty_mode `sync` (async is not supported)] -> trade_no, settle_no. All parts move
-  or none. An empty royalty_parameters only finishes the trade's sharing (with royalty_finish).
-  `amount_percentage` and `trans_out` other than the merchant are not supported.
+  true], [royalty_mode `sync` (the default) | `async`] -> trade_no, settle_no. A sync settle
+  moves all parts or none. An async one (≤ 50 parts) is accepted at once, moves nothing yet,
+  and runs in the worker, each part succeeding or failing on its own; its result is in
+  settle.query and in an `alipay.trade.order.settle.notify` message to the merchant
+  (adapters/alipay/royalty_notify.py). An empty royalty_parameters only finishes the trade's
+  sharing (with royalty_finish). `amount_percentage` and `trans_out` other than the merchant
+  are not supported.
 * `alipay.trade.order.settle.query`: settle_no, or out_request_no + trade_no -> out_request_no,
-  operation_dt, royalty_detail_list [{operation_type `transfer`, execute_dt, trans_out,
-  trans_out_type `userId`, trans_in, trans_in_type, amount "0.00", state SUCCESS, detail_id}]
-  (paybao settles synchronously and records only what succeeded: no FAIL rows).
+  operation_dt, royalty_detail_list [{operation_type `transfer`, execute_dt (once it ran),
+  trans_out, trans_out_type `userId`, trans_in, trans_in_type, amount "0.00", state SUCCESS |
+  PROCESSING | FAIL, error_code and error_desc (FAIL), detail_id}] (a refused sync settle
+  keeps nothing: its parts are all SUCCESS).
 * `alipay.trade.order.onsettle.query`: trade_no -> unsettled_amount (what may still be settled).
 * `alipay.trade.refund` with `refund_royalty_parameters` (≤ 20) of {royalty_type `transfer`
   (the default), trans_out_type (userId, the default, or loginName), trans_out (the receiver
@@ -41,7 +46,11 @@ VALIDATE_ERROR (over the maximum share). Relations' codes as public Alipay emula
 (Alipay's bind page lists none we could read): ACQ.RECEIVER_LIST_EMPTY, ACQ.INVALID_RECEIVER_
 TYPE, ACQ.USER_NOT_EXIST, ACQ.RELATION_QUANTITY_LIMIT; a name that is not the receiver's real
 name answers ACQ.INVALID_PARAMETER (ours). An unknown settle in settle.query answers
-ACQ.TRADE_NOT_EXIST (ours).
+ACQ.TRADE_NOT_EXIST (ours). A trade past 300 settles refuses an async one with
+ACQ.TRADE_SETTLE_ERROR. An async part that fails names why in error_code (ours, Alipay's sync
+sub_code without its `ACQ.` prefix: TRADE_SETTLE_ERROR for a receiver no longer bound, sharing
+finished or the merchant's balance short; ALLOC_AMOUNT_VALIDATE_ERROR over the cap;
+TRADE_STATUS_ERROR for a trade no longer settleable) and error_desc.
 
 A refund's give-backs, from Alipay's refund sub_codes: ACQ.ALLOC_AMOUNT_VALIDATE_ERROR
 (退分账金额超限: a receiver gives back more than was settled to it on the trade less what it
@@ -71,6 +80,7 @@ from paybao.adapters.alipay.methods import (
 )
 from paybao.domain.identity import mask_phone
 from paybao.domain.royalty import (
+    ASYNC_PARTS_MAX,
     BIND_REQUEST_NO_LENGTH_MAX,
     DESC_LENGTH_MAX,
     MEMO_LENGTH_MAX,
@@ -80,6 +90,7 @@ from paybao.domain.royalty import (
     RECEIVERS_PER_CALL_MAX,
     SETTLE_REQUEST_NO_LENGTH_MAX,
     BackPart,
+    PartState,
     ReceiverType,
     check_back_payee,
 )
@@ -124,7 +135,17 @@ SUB_CODES: Final[Mapping[str, str]] = {
     "royalty_back_exceeded": "ACQ.ALLOC_AMOUNT_VALIDATE_ERROR",
     "royalty_back_payee_invalid": INVALID,
     "royalty_back_balance_not_enough": SETTLE_ERROR,
+    "royalty_settles_exceeded": SETTLE_ERROR,
 }
+# Why an async part failed: (error_code, error_desc), by the refusal's domain code.
+PART_ERRORS: Final[Mapping[str, tuple[str, str]]] = {
+    "royalty_receiver_not_bound": ("TRADE_SETTLE_ERROR", "分账收入方未绑定分账关系"),
+    "royalty_finished": ("TRADE_SETTLE_ERROR", "该交易的分账已完结"),
+    "royalty_balance_not_enough": ("TRADE_SETTLE_ERROR", "商户可分账余额不足"),
+    "royalty_share_exceeded": ("ALLOC_AMOUNT_VALIDATE_ERROR", "分账金额超过最大可分账金额"),
+    "royalty_trade_status": ("TRADE_STATUS_ERROR", "交易状态不可分账"),
+}
+MODES: Final = ("sync", "async")
 REFUND: Final = "alipay.trade.refund"
 
 
@@ -241,24 +262,30 @@ class RoyaltyMethods:
 
 
 def royalty_detail_list(settle: Settle) -> list[dict[str, str]]:
-    """A settle's parts as Alipay's royalty_detail_list (all succeeded: paybao settles at once
-    and keeps nothing of a refused settle)."""
+    """A settle's parts as Alipay's royalty_detail_list: a sync settle's all succeeded (a
+    refused one keeps nothing); an async one's each as it ran, or PROCESSING."""
     trans_out = seller_wire_id(settle.merchant_id)
-    executed = format_time(settle.created_at_us)
-    return [
-        {
+    details = []
+    for part in settle.parts:
+        detail = {
             "operation_type": "transfer",
-            "execute_dt": executed,
             "trans_out": trans_out,
             "trans_out_type": ReceiverType.USER_ID.value,
             "trans_in": part.trans_in,
             "trans_in_type": part.trans_in_type.value,
             "amount": wire.format_amount(part.amount_fen),
-            "state": "SUCCESS",
+            "state": part.state.value,
             "detail_id": f"{settle.settle_no}{part.seq:03d}",
         }
-        for part in settle.parts
-    ]
+        if part.state is not PartState.PROCESSING:
+            executed_us = part.executed_at_us or settle.created_at_us  # sync: at once
+            detail["execute_dt"] = format_time(executed_us)
+        if part.state is PartState.FAIL:
+            error_code, error_desc = PART_ERRORS.get(part.error_code, (SETTLE_ERROR[4:], ""))
+            detail["error_code"] = error_code
+            detail["error_desc"] = error_desc or "分账处理失败"
+        details.append(detail)
+    return details
 
 
 def settle_request(call: Call) -> SettleRequest:
@@ -266,19 +293,23 @@ def settle_request(call: Call) -> SettleRequest:
     biz = call.biz
     out_request_no = _text(biz, "out_request_no", SETTLE_REQUEST_NO_LENGTH_MAX, required=True)
     trade_no = _text(biz, "trade_no", 64, required=True)
-    mode = _text(biz, "royalty_mode", 16) or "sync"
-    if mode != "sync":
-        raise WireError(INVALID, "royalty_mode 仅支持 sync（同步分账）")
+    mode = (_text(biz, "royalty_mode", 16) or "sync").lower()
+    if mode not in MODES:
+        raise WireError(INVALID, "royalty_mode 须为 sync 或 async")
+    asynchronous = mode == "async"
     finish = _royalty_finish(biz.get("extend_params"))
     seller_id = seller_wire_id(call.app.merchant_id)
-    parts = tuple(_part(item, seller_id) for item in _list(biz, "royalty_parameters", PARTS_MAX))
+    parts_max = ASYNC_PARTS_MAX if asynchronous else PARTS_MAX
+    parts = tuple(_part(item, seller_id) for item in _list(biz, "royalty_parameters", parts_max))
     if not parts and not finish:
         raise WireError(INVALID, "缺少必选参数 royalty_parameters")
-    terms = [
+    terms: list[object] = [
         trade_no,
         [[p.trans_in_type.value, p.trans_in, p.amount_fen, p.description] for p in parts],
         finish,
     ]
+    if asynchronous:  # sync settles' digests stay as they were before async existed
+        terms.append(mode)
     return SettleRequest(
         app_id=call.app.app_id,
         out_request_no=out_request_no,
@@ -286,6 +317,7 @@ def settle_request(call: Call) -> SettleRequest:
         parts=parts,
         finish=finish,
         fingerprint=terms_digest(terms),
+        asynchronous=asynchronous,
     )
 
 

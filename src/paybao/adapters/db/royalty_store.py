@@ -1,6 +1,9 @@
 """SQL for profit sharing (分账): relations, each trade's sharing state, settles, and what
 receivers gave back in refunds (退分账). Core.
 
+An asynchronous settle's parts change state once, from PROCESSING (compare-and-set), and the
+settle's status once, from processing; what a receiver received counts SUCCESS parts only.
+
 The state row a settle changes, and the app row a bind counts under, are read `FOR UPDATE` on
 PostgreSQL (SQLite serialises writers with BEGIN IMMEDIATE); the state's change is also
 compare-and-set. Inserts are plain: a unique race
@@ -22,7 +25,7 @@ from paybao.adapters.db.tables.royalty import (
     royalty_settles,
     royalty_trades,
 )
-from paybao.domain.royalty import Received, ReceiverType
+from paybao.domain.royalty import PartState, Received, ReceiverType
 from paybao.services.royalty import Back, Relation, RoyaltyState, Settle, SettlePart
 
 _R = royalty_relations.c
@@ -131,6 +134,8 @@ class SqlRoyaltyStore:
                 amount_fen=settle.amount_fen,
                 finish=int(settle.finish),
                 created_at_us=settle.created_at_us,
+                mode=settle.mode,
+                status=settle.status,
             )
             .returning(_S.id)
         )
@@ -147,6 +152,9 @@ class SqlRoyaltyStore:
                         "trans_in": part.trans_in,
                         "amount_fen": part.amount_fen,
                         "description": part.description,
+                        "state": part.state.value,
+                        "error_code": part.error_code,
+                        "executed_at_us": part.executed_at_us,
                     }
                     for part in settle.parts
                 ],
@@ -180,7 +188,38 @@ class SqlRoyaltyStore:
             finish=bool(row["finish"]),
             created_at_us=int(row["created_at_us"]),
             parts=tuple(parts),
+            mode=row["mode"],
+            status=row["status"],
         )
+
+    def set_part_result(
+        self,
+        tx: Connection,
+        settle_id: int,
+        seq: int,
+        state: PartState,
+        error_code: str,
+        at_us: int,
+    ) -> bool:
+        assert state is not PartState.PROCESSING
+        statement = (
+            update(royalty_settle_parts)
+            .where(
+                _P.settle_id == settle_id,
+                _P.seq == seq,
+                _P.state == PartState.PROCESSING.value,
+            )
+            .values(state=state.value, error_code=error_code, executed_at_us=at_us)
+        )
+        return tx.execute(statement).rowcount == 1
+
+    def set_settle_status(self, tx: Connection, settle_id: int, before: str, after: str) -> bool:
+        statement = (
+            update(royalty_settles)
+            .where(_S.id == settle_id, _S.status == before)
+            .values(status=after)
+        )
+        return tx.execute(statement).rowcount == 1
 
     # Give-backs ----------------------------------------------------------------------------
 
@@ -188,7 +227,8 @@ class SqlRoyaltyStore:
         settled_query = (
             select(_P.user_id, func.sum(_P.amount_fen))
             .select_from(royalty_settle_parts.join(royalty_settles, _S.id == _P.settle_id))
-            .where(_S.trade_no == trade_no)
+            # Only what moved: an asynchronous part that failed or has not run gave nothing.
+            .where(_S.trade_no == trade_no, _P.state == PartState.SUCCESS.value)
             .group_by(_P.user_id)
         )
         settled = {int(user): int(fen) for user, fen in tx.execute(settled_query)}
@@ -262,6 +302,9 @@ def _part(row: RowMapping) -> SettlePart:
         trans_in=row["trans_in"],
         amount_fen=int(row["amount_fen"]),
         description=row["description"],
+        state=PartState(row["state"]),
+        error_code=row["error_code"],
+        executed_at_us=None if row["executed_at_us"] is None else int(row["executed_at_us"]),
     )
 
 

@@ -6,6 +6,11 @@ settle per (app, out_request_no), so a merchant's retry gets the first answer. O
 shared trade: a settle locks it (FOR UPDATE on PostgreSQL; SQLite serialises writers), so two
 settles of a trade cannot both pass the cap, nor two refunds take back more than was settled.
 One give-back row per (refund, seq): the refund's own unique key makes a repeat find them.
+
+Asynchronous settles (`royalty_mode=async`, migration 0043_royalty_async): a settle's `mode`
+and `status` (processing until its last part ran, then done), and each part's `state`
+(PROCESSING, SUCCESS, FAIL), `error_code` (the domain code of a FAIL) and `executed_at_us`.
+Sync settles and their parts are born done and SUCCESS (the columns' defaults).
 """
 
 from __future__ import annotations
@@ -64,6 +69,8 @@ royalty_settles = Table(
     Column("amount_fen", BigInteger, nullable=False),
     Column("finish", Integer, nullable=False),
     Column("created_at_us", BigInteger, nullable=False),
+    Column("mode", String(8), nullable=False, server_default="sync"),  # sync | async
+    Column("status", String(16), nullable=False, server_default="done"),  # processing | done
     UniqueConstraint("app_id", "out_request_no", name="uq_royalty_settles_app_request"),
     CheckConstraint("amount_fen >= 0", name="amount_not_negative"),
 )
@@ -80,6 +87,9 @@ royalty_settle_parts = Table(
     Column("trans_in", String(32), nullable=False),
     Column("amount_fen", BigInteger, nullable=False),
     Column("description", String(128), nullable=False),
+    Column("state", String(16), nullable=False, server_default="SUCCESS"),  # domain PartState
+    Column("error_code", String(64), nullable=False, server_default=""),
+    Column("executed_at_us", BigInteger, nullable=True),  # null while PROCESSING
     UniqueConstraint("settle_id", "seq", name="uq_royalty_settle_parts_settle_seq"),
     CheckConstraint("amount_fen > 0", name="amount_positive"),
 )
