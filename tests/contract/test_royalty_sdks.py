@@ -6,7 +6,10 @@ verifier (an answer that did not verify would raise or fail to parse). Refunds t
 back (退分账): the official AlipayTradeRefundModel's refund_royalty_parameters
 (OpenApiRoyaltyDetailInfoPojo) and AlipayTradeFastpayRefundQueryResponse's refund_royaltys
 (RefundRoyaltyResult), python-alipay-sdk's `api_alipay_trade_refund` and
-`api_alipay_trade_fastpay_refund_query`.
+`api_alipay_trade_fastpay_refund_query`. Asynchronous settles: both SDKs send
+`royalty_mode=async`, the server's own worker runs the parts, and the merchant's endpoint gets
+an `alipay.trade.order.settle.notify` message that each SDK's own verifier accepts (the
+official SDK's `verify_with_rsa` over `get_sign_content`, python-alipay-sdk's `verify`).
 
 The server and its fixtures are test_gateway_sdks.py's (a separate `paybao serve` for this
 module); this process shares its SQLite file to register the buyer and the receivers.
@@ -14,6 +17,7 @@ module); this process shares its SQLite file to register the buyer and the recei
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -82,6 +86,8 @@ from alipay.aop.api.response.AlipayTradeRoyaltyRelationBatchqueryResponse import
 from alipay.aop.api.response.AlipayTradeRoyaltyRelationBindResponse import (
     AlipayTradeRoyaltyRelationBindResponse,
 )
+from alipay.aop.api.util.SignatureUtils import get_sign_content, verify_with_rsa
+from sqlalchemy import text
 from test_gateway_sdks import APP_ID, Server, official, python_sdk, server
 
 from paybao.adapters.alipay.methods import seller_wire_id, user_wire_id
@@ -362,3 +368,113 @@ def test_python_sdk_refunds_taking_shares_back_and_replays(server: Server) -> No
         (user_wire_id(erin.user_id), "10.00"),
         (user_wire_id(frank.user_id), "1.00"),
     ]
+
+
+SETTLE_NOTIFY = "alipay.trade.order.settle.notify"
+
+
+def _notify_to_receiver(server: Server) -> None:
+    """The app's notify URL (where message notifications go) is the test's endpoint."""
+    statement = text("UPDATE merchants SET notify_url = :url WHERE id = :id")
+    merchant_id = server.platform.services["merchants"].app(APP_ID).merchant_id
+    url = server.receiver.url
+    server.platform.db.run(lambda tx: tx.execute(statement, {"url": url, "id": merchant_id}))
+
+
+def _settle_notification(server: Server, settle_no: str) -> dict[str, str]:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        forms: list[dict[str, str]] = list(server.receiver.forms)
+        for form in forms:
+            if form.get("msg_method") != SETTLE_NOTIFY:
+                continue
+            if json.loads(form["biz_content"])["settle_no"] == settle_no:
+                return form
+        time.sleep(0.05)
+    raise AssertionError(f"no {SETTLE_NOTIFY} for {settle_no}")
+
+
+def test_official_sdk_settles_asynchronously_and_verifies_the_notification(
+    server: Server, official: Any
+) -> None:
+    _notify_to_receiver(server)
+    client = official()
+    buyer = make_buyer(server.platform, phone="13500000441", balance_fen=500_00)
+    gina = person(server.platform, "13500000442", "王小明")
+    trade_no = _pay(server, buyer, "100.00")
+    python_sdk(server).server_api(
+        "alipay.trade.royalty.relation.bind",
+        biz_content={
+            "out_request_no": f"bind_{time.time_ns()}",
+            "receiver_list": [{"type": "userId", "account": user_wire_id(gina.user_id)}],
+        },
+    )
+    part = OpenApiRoyaltyDetailInfoPojo()
+    part.trans_in_type = "userId"
+    part.trans_in = user_wire_id(gina.user_id)
+    part.amount = "8.80"
+    model = AlipayTradeOrderSettleModel()
+    model.out_request_no = f"as_{time.time_ns()}"
+    model.trade_no = trade_no
+    model.royalty_parameters = [part]
+    model.royalty_mode = "async"
+    accepted = _run(
+        client, AlipayTradeOrderSettleRequest(biz_model=model), AlipayTradeOrderSettleResponse()
+    )
+    assert accepted.is_success(), accepted.sub_code
+    assert accepted.trade_no == trade_no and len(accepted.settle_no) == 32
+
+    form = _settle_notification(server, accepted.settle_no)
+    content = {k: v for k, v in form.items() if k not in ("sign", "sign_type")}
+    public_base64 = "".join(server.platform_public_pem.splitlines()[1:-1])
+    assert verify_with_rsa(public_base64, get_sign_content(content).encode(), form["sign"])
+    assert (form["version"], form["sign_type"], form["app_id"]) == ("1.1", "RSA2", APP_ID)
+    biz = json.loads(form["biz_content"])
+    assert biz["out_request_no"] == model.out_request_no
+    [line] = biz["royalty_detail_list"]
+    assert (line["amount"], line["state"], line["trans_in"]) == ("8.80", "SUCCESS", part.trans_in)
+    assert wallet_balance(server.platform, gina.user_id) == 8_80
+
+    query = AlipayTradeOrderSettleQueryModel()
+    query.settle_no = accepted.settle_no
+    detail = _run(
+        client,
+        AlipayTradeOrderSettleQueryRequest(biz_model=query),
+        AlipayTradeOrderSettleQueryResponse(),
+    )
+    [queried] = detail.royalty_detail_list
+    assert (queried.amount, queried.state) == ("8.80", "SUCCESS")
+
+
+def test_python_sdk_settles_asynchronously_replays_and_verifies(server: Server) -> None:
+    _notify_to_receiver(server)
+    client = python_sdk(server)
+    buyer = make_buyer(server.platform, phone="13500000451", balance_fen=500_00)
+    hana = person(server.platform, "13500000452", "李四")
+    ivan = person(server.platform, "13500000453", "张三")
+    trade_no = _pay(server, buyer, "100.00")
+    entries = [{"type": "userId", "account": user_wire_id(p.user_id)} for p in (hana, ivan)]
+    bind = {"out_request_no": f"bind_{time.time_ns()}", "receiver_list": entries}
+    bound = client.server_api("alipay.trade.royalty.relation.bind", biz_content=bind)
+    assert bound["code"] == "10000", bound
+    parts = [
+        {"trans_in": user_wire_id(hana.user_id), "amount": "20.00"},
+        {"trans_in": user_wire_id(ivan.user_id), "amount": "1.00"},
+    ]
+    request_no = f"py_as_{time.time_ns()}"
+    accepted = client.api_alipay_trade_order_settle(
+        request_no, trade_no, parts, royalty_mode="async"
+    )
+    assert accepted["code"] == "10000", accepted
+    form = dict(_settle_notification(server, accepted["settle_no"]))
+    signature = form.pop("sign")
+    assert client.verify(dict(form), signature)
+    details = json.loads(form["biz_content"])["royalty_detail_list"]
+    assert [(d["amount"], d["state"]) for d in details] == [
+        ("20.00", "SUCCESS"),
+        ("1.00", "SUCCESS"),
+    ]
+    again = client.api_alipay_trade_order_settle(request_no, trade_no, parts, royalty_mode="async")
+    assert again["settle_no"] == accepted["settle_no"]
+    assert wallet_balance(server.platform, hana.user_id) == 20_00
+    assert wallet_balance(server.platform, ivan.user_id) == 1_00
