@@ -164,10 +164,6 @@ class Settle:
     mode: str = MODE_SYNC
     status: str = STATUS_DONE
 
-    @property
-    def asynchronous(self) -> bool:
-        return self.mode == MODE_ASYNC
-
     def part(self, seq: int) -> SettlePart:
         return next(part for part in self.parts if part.seq == seq)
 
