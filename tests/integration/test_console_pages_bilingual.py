@@ -66,6 +66,7 @@ def refusal(client: TestClient, page: str, path: str, headers: dict[str, str], *
         r'<p class="error" role="alert" data-code="([a-z_]+)">([^<]*)</p>', answer.text
     )
     assert found, answer.text
+    assert answer.text.count('class="error"') == 1  # said once, by the console's frame
     return f"{found.group(1)}: {found.group(2)}"
 
 
