@@ -341,3 +341,10 @@ def test_the_coupons_and_parking_pages_in_both_languages(admin: TestClient) -> N
     assert holder["zh"].startswith("平台停车服务商户") and " 应用 " in holder["zh"]
     assert "app" not in holder["zh"]
     assert holder["en"].startswith("The platform's") and " app " in holder["en"]
+
+
+def test_the_browser_tab_names_the_console_in_the_pages_language(admin: TestClient) -> None:
+    for headers, brand in ((ZH, "paybao 运营后台"), (EN, "paybao admin")):
+        html = admin.get("/admin/fund", headers=headers).text
+        title = re.search(r"<title>([^<]*)</title>", html)
+        assert title and title.group(1).endswith(f" · {brand}"), title
