@@ -114,7 +114,7 @@ def test_register_top_up_transfer_and_statement(client: TestClient, platform: Pl
     csv_text = client.get(
         "/api/v1/wallet/statement.csv", headers={"Authorization": f"Bearer {token_a}"}
     ).text
-    assert csv_text.splitlines()[1].endswith("-120.00,380.00,p2p:1")
+    assert csv_text.splitlines()[1].endswith("-120.00,380.00,p2p:1,,")  # no discount
     assert ledger_clean(platform)
 
 
