@@ -12,6 +12,18 @@ from paybao.adapters.db.tables.platform import jobs
 from paybao.services.jobs import Job
 
 _SCHEDULED = ("kind", "key", "payload", "due_at_us", "status", "attempts", "created_at_us")
+# Built once (a finished top-up, withdrawal or transfer cancels its follow-up job; building it
+# afresh cost about 0.1 ms of CPU); its parameters' names are no column's, as SQLAlchemy keeps
+# those for an UPDATE's SET clause.
+_CANCEL = (
+    update(jobs)
+    .where(
+        jobs.c.kind == bindparam("job_kind"),
+        jobs.c.key == bindparam("job_key"),
+        jobs.c.status == "pending",
+    )
+    .values(status="cancelled")
+)
 
 
 class SqlJobStore:
@@ -119,11 +131,7 @@ class SqlJobStore:
         return result.rowcount == 1
 
     def cancel(self, tx: Connection, kind: str, key: str) -> bool:
-        result = tx.execute(
-            update(jobs)
-            .where(jobs.c.kind == kind, jobs.c.key == key, jobs.c.status == "pending")
-            .values(status="cancelled")
-        )
+        result = tx.execute(_CANCEL, {"job_kind": kind, "job_key": key})
         return result.rowcount == 1
 
 

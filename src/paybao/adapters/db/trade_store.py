@@ -13,9 +13,10 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, Update, and_, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -46,6 +47,46 @@ _INSERT_FIELDS = [name for name in _TRADE_FIELDS if name != "id"]
 _NOTIFICATION_COLUMNS = (
     "notify_id, trade_id, merchant_id, url, event, snapshot, status, attempts, created_at_us"
 )
+
+
+# Built once with bound parameters: a refund reads its merchant and its refund, inserts the
+# refund and updates the trade, and building those statements afresh (SQLAlchemy's
+# construction and cache-key walk) cost 0.09..0.19 ms of CPU apiece.
+_MERCHANT_BY_ID = select(merchants).where(merchants.c.id == bindparam("merchant_id"))
+_REFUND_BY_REQUEST = select(trade_refunds).where(
+    trade_refunds.c.trade_id == bindparam("trade_id"),
+    trade_refunds.c.out_request_no == bindparam("out_request_no"),
+)
+_REFUND_INSERTED = (
+    "trade_id",
+    "out_request_no",
+    "amount_fen",
+    "fee_back_fen",
+    "reason",
+    "created_at_us",
+    "discount_back_fen",
+    "mdiscount_back_fen",
+)
+_INSERT_REFUND = (
+    insert(trade_refunds)
+    .values({name: bindparam(name) for name in _REFUND_INSERTED})
+    .returning(trade_refunds.c.id)
+)
+
+
+@lru_cache(maxsize=64)  # one per set of column names a caller passes: a few
+def _update_trade(expected: tuple[tuple[str, bool], ...], changed: tuple[str, ...]) -> Update:
+    """`update_trade`'s compare-and-set for these names: the trade by `the_trade_no`, each
+    expected column equal to `expect_<name>` (or NULL, as `== None` said), each changed column
+    set to `set_<name>` (an UPDATE's parameters are named apart from its columns: SQLAlchemy
+    keeps those names for the SET clause)."""
+    conditions = [trades.c.trade_no == bindparam("the_trade_no")]
+    conditions += [
+        trades.c[name].is_(None) if is_null else trades.c[name] == bindparam(f"expect_{name}")
+        for name, is_null in expected
+    ]
+    values: dict[str, Any] = {name: bindparam(f"set_{name}") for name in changed}
+    return update(trades).where(and_(*conditions)).values(values)
 
 
 class _TradeSql:
@@ -121,7 +162,7 @@ class SqlTradeStore:
         return _inserted(tx, statement)
 
     def merchant(self, tx: Connection, merchant_id: int) -> Merchant | None:
-        row = tx.execute(select(merchants).where(merchants.c.id == merchant_id)).mappings().first()
+        row = tx.execute(_MERCHANT_BY_ID, {"merchant_id": merchant_id}).mappings().first()
         return _merchant(row) if row is not None else None
 
     def merchants_owned_by(self, tx: Connection, user_id: int) -> list[Merchant]:
@@ -172,10 +213,11 @@ class SqlTradeStore:
     def update_trade(
         self, tx: Connection, trade_no: str, expect: Mapping[str, Any], changes: Mapping[str, Any]
     ) -> bool:
-        conditions = [trades.c.trade_no == trade_no]
-        conditions += [trades.c[name] == _db_value(value) for name, value in expect.items()]
-        values = {name: _db_value(value) for name, value in changes.items()}
-        result = tx.execute(update(trades).where(and_(*conditions)).values(**values))
+        expected = tuple((name, value is None) for name, value in expect.items())
+        params = {f"expect_{name}": _db_value(v) for name, v in expect.items() if v is not None}
+        params.update({f"set_{name}": _db_value(value) for name, value in changes.items()})
+        params["the_trade_no"] = trade_no
+        result = tx.execute(_update_trade(expected, tuple(changes)), params)
         return result.rowcount == 1
 
     def trade_ids_to_finish(self, tx: Connection, paid_until_us: int, limit: int) -> list[int]:
@@ -247,24 +289,12 @@ class SqlTradeStore:
     # Refunds --------------------------------------------------------------------------------
 
     def insert_refund(self, tx: Connection, refund: Refund) -> int:
-        values = {
-            "trade_id": refund.trade_id,
-            "out_request_no": refund.out_request_no,
-            "amount_fen": refund.amount_fen,
-            "fee_back_fen": refund.fee_back_fen,
-            "reason": refund.reason,
-            "created_at_us": refund.created_at_us,
-            "discount_back_fen": refund.discount_back_fen,
-            "mdiscount_back_fen": refund.mdiscount_back_fen,
-        }
-        result = tx.execute(insert(trade_refunds).values(**values).returning(trade_refunds.c.id))
-        return int(result.scalar_one())
+        values = {name: getattr(refund, name) for name in _REFUND_INSERTED}
+        return int(tx.execute(_INSERT_REFUND, values).scalar_one())
 
     def refund(self, tx: Connection, trade_id: int, out_request_no: str) -> Refund | None:
-        query = select(trade_refunds).where(
-            trade_refunds.c.trade_id == trade_id, trade_refunds.c.out_request_no == out_request_no
-        )
-        row = tx.execute(query).first()
+        params = {"trade_id": trade_id, "out_request_no": out_request_no}
+        row = tx.execute(_REFUND_BY_REQUEST, params).first()
         return Refund(*row) if row is not None else None
 
     def refunds_of(self, tx: Connection, trade_id: int) -> list[Refund]:

@@ -39,6 +39,9 @@ def _record(row: Any) -> UserRecord:
 # CPU as running it (SQLAlchemy then also reuses the cache key it memoised on the object).
 _BY_ID = select(users).where(users.c.id == bindparam("user_id"))
 _BY_ID_FOR_UPDATE = _BY_ID.with_for_update()
+_BY_PHONE = select(users).where(users.c.phone == bindparam("phone"))
+# The SET clause comes from the parameters at execute time (only `_UPDATABLE` names).
+_UPDATE_BY_ID = update(users).where(users.c.id == bindparam("user_id"))
 
 _ADD_USAGE = text(
     "INSERT INTO balance_usage (user_id, period, used_fen) VALUES (:u, :p, :a)"
@@ -84,7 +87,7 @@ class SqlUserStore:
         return record
 
     def get_by_phone(self, tx: Connection, phone: str) -> UserRecord | None:
-        row = tx.execute(select(users).where(users.c.phone == phone)).first()
+        row = tx.execute(_BY_PHONE, {"phone": phone}).first()
         return _record(row) if row is not None else None
 
     def insert(
@@ -110,7 +113,8 @@ class SqlUserStore:
         read = self._read.get(tx)
         if read is not None:
             read.pop(user_id, None)
-        matched = tx.execute(update(users).where(users.c.id == user_id).values(**values)).rowcount
+        assert values, "nothing to update"
+        matched = tx.execute(_UPDATE_BY_ID, {"user_id": user_id, **values}).rowcount
         assert matched == 1, f"user {user_id} not updated"
 
     def count_by_id_number(self, tx: Connection, id_number: str) -> int:
