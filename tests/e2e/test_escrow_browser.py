@@ -140,6 +140,12 @@ def test_buy_ship_refund_dispute_ruling_and_consistent_statements(
         assert photo.count() == 1
         photo.scroll_into_view_if_needed()
         assert admin.evaluate("img => img.complete && img.naturalWidth > 0", photo.element_handle())
+        # Each choice's radio sits beside its words, not stretched across the form.
+        radio, words = (
+            admin.locator("#decision-part").bounding_box(),
+            admin.locator("label:has(#decision-part)").bounding_box(),
+        )
+        assert radio and words and radio["width"] < 40 and radio["x"] < words["x"] + 20
         admin.check("#decision-part")
         admin.fill("#amount", "50.00")
         admin.fill("#note", "轻微划痕,退一部分")
