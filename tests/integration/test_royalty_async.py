@@ -11,14 +11,20 @@ from __future__ import annotations
 import http.server
 import json
 import threading
-import urllib.parse
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from gateway_support import balance_fen, call, count_rows, make_buyer, make_shop, wallet_balance
+from gateway_support import (
+    balance_fen,
+    call,
+    count_rows,
+    make_buyer,
+    make_shop,
+    wallet_balance,
+)
 from preauth_support import reconcile_clean
 from royalty_support import (
     BIND,
@@ -34,6 +40,7 @@ from royalty_support import (
 )
 from sqlalchemy import text
 from tests.conftest import database_kind
+from tests.integration.test_gateway_notify import Merchant
 from tests.support.races import at_once
 
 from paybao.adapters.alipay.methods import seller_wire_id, user_wire_id
@@ -46,22 +53,6 @@ from paybao.services.jobs import Job
 from paybao.services.refunds import RefundService
 from paybao.services.royalty import JOB_SETTLE, RoyaltyService, Settle
 from paybao.services.trades import TradeRef
-
-
-class Merchant(http.server.BaseHTTPRequestHandler):
-    answers: ClassVar[list[bytes]] = []
-    forms: ClassVar[list[dict[str, str]]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.forms.append(dict(urllib.parse.parse_qsl(body.decode())))
-        answer = self.answers.pop(0) if self.answers else b"success"
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
 
 
 @pytest.fixture

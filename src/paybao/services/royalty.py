@@ -398,19 +398,7 @@ class RoyaltyService:
             trade = self.trades.find_in(tx, request.app_id, TradeRef(trade_no=request.trade_no))
             state = self._lock_state_in(tx, trade)
             self._pin_trade_in(tx, trade)
-            parts = [self._bound_part_in(tx, request.app_id, part) for part in request.parts]
-            amount_fen = check_parts(
-                [Part(user_id, part.amount_fen) for user_id, part in parts],
-                finish=request.finish,
-                parts_max=PARTS_MAX,
-            )
-            check_settle(
-                settleable=self._settleable(trade),
-                finished=state.finished,
-                settled_fen=state.settled_fen,
-                amount_fen=amount_fen,
-                cap_fen=self.cap_fen(trade),
-            )
+            parts, amount_fen = self._checked_parts_in(tx, request, trade, state, PARTS_MAX)
             settle = self._record_in(tx, request, app.merchant_id, parts, amount_fen)
             after = RoyaltyState(
                 state.trade_no,
@@ -426,6 +414,31 @@ class RoyaltyService:
             return settle
 
         return self.db.run(work)
+
+    def _checked_parts_in(
+        self,
+        tx: Tx,
+        request: SettleRequest,
+        trade: Trade,
+        state: RoyaltyState,
+        parts_max: int,
+    ) -> tuple[list[tuple[int, RequestedPart]], int]:
+        """The request's parts with their bound receivers, and their total, checked against
+        the trade and its sharing as they are now (the same rules for sync and async)."""
+        parts = [self._bound_part_in(tx, request.app_id, part) for part in request.parts]
+        amount_fen = check_parts(
+            [Part(user_id, part.amount_fen) for user_id, part in parts],
+            finish=request.finish,
+            parts_max=parts_max,
+        )
+        check_settle(
+            settleable=self._settleable(trade),
+            finished=state.finished,
+            settled_fen=state.settled_fen,
+            amount_fen=amount_fen,
+            cap_fen=self.cap_fen(trade),
+        )
+        return parts, amount_fen
 
     def _lock_state_in(self, tx: Tx, trade: Trade) -> RoyaltyState:
         """The trade's sharing state, locked; made on its first settle (a concurrent first
@@ -540,19 +553,7 @@ class RoyaltyService:
                 return _same_request(earlier, request)
             trade = self.trades.find_in(tx, request.app_id, TradeRef(trade_no=request.trade_no))
             state = self._lock_state_in(tx, trade)
-            parts = [self._bound_part_in(tx, request.app_id, part) for part in request.parts]
-            amount_fen = check_parts(
-                [Part(user_id, part.amount_fen) for user_id, part in parts],
-                finish=request.finish,
-                parts_max=ASYNC_PARTS_MAX,
-            )
-            check_settle(
-                settleable=self._settleable(trade),
-                finished=state.finished,
-                settled_fen=state.settled_fen,
-                amount_fen=amount_fen,
-                cap_fen=self.cap_fen(trade),
-            )
+            parts, amount_fen = self._checked_parts_in(tx, request, trade, state, ASYNC_PARTS_MAX)
             check_async_settle(settles=state.settles)
             settle = self._record_in(tx, request, merchant_id, parts, amount_fen)
             after = dataclasses.replace(
