@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from tests.integration.dashboard_support import DAYS, NOW_US, at_us, seed
 
 from paybao.adapters.db.dashboard_queries import SqlDashboardQueries
+from paybao.adapters.db.tables.billpay import billers, billpay_payments
 from paybao.bootstrap import Platform
 from paybao.domain.dashboard import DashboardDaysInvalid, Scene
 from paybao.services.clock import ManualClock
@@ -103,3 +105,56 @@ def test_an_empty_window_is_all_zero(platform: Platform) -> None:
 def test_days_out_of_range_are_refused(platform: Platform, days: int) -> None:
     with pytest.raises(DashboardDaysInvalid):
         _overview(platform, days=days)
+
+
+def _bill(
+    user: int, biller: int, amount_fen: int, status: str, finished_us: int | None
+) -> dict[str, Any]:
+    return {
+        "user_id": user,
+        "kind": "bill" if biller == 2 else "topup",
+        "biller_id": biller,
+        "account_no": "13800000000",
+        "period": "2026-05",
+        "amount_fen": amount_fen,
+        "holder_masked": "*明",
+        "status": status,
+        "created_at_us": (finished_us or NOW_US) - 1,
+        "finished_at_us": finished_us,
+    }
+
+
+def test_bills_and_top_ups_are_a_scene_of_their_own(platform: Platform) -> None:
+    seed(platform.engine)
+    with platform.engine.begin() as connection:
+        for biller_id, merchant_id in ((1, 7), (2, 1)):  # merchant 1 is paid by a trade too
+            connection.execute(
+                billers.insert().values(
+                    id=biller_id,
+                    code=f"B{biller_id}",
+                    name="biller",
+                    category="water",
+                    city="national",
+                    merchant_id=merchant_id,
+                    status="active",
+                    created_at_us=0,
+                    updated_at_us=0,
+                )
+            )
+        for row in (
+            _bill(101, 2, 8000, "paid", at_us(9, 10)),  # a payer and merchant of that day already
+            _bill(108, 1, 5000, "paid", at_us(10, 9)),  # a new payer, a new merchant
+            _bill(109, 1, 3000, "failed", at_us(9, 11)),  # refused: the hold went back
+            _bill(109, 1, 4000, "processing", None),  # money held, not confirmed yet
+            _bill(109, 1, 9900, "paid", at_us(7, 23, 59, 59)),  # the second before the window
+        ):
+            connection.execute(billpay_payments.insert().values(row))
+
+    board = _overview(platform)
+
+    total = board.total
+    assert _pairs(total.scenes)["billpay"] == (2, 13000)
+    assert (total.payments.count, total.payments.fen) == (9 + 2, 27200 + 13000)
+    assert (total.payers, total.merchants) == (7, 6)
+    assert [(f.payers, f.merchants) for f in board.days] == [(2, 2), (5, 4), (2, 2)]
+    assert [f.payments.fen for f in board.days] == [12000, 14500 + 8000, 700 + 5000]

@@ -82,6 +82,7 @@ class Scene(StrEnum):
     PARKING = "parking"  # a car park's order paid by plate
     TRANSIT = "transit"  # a metro or bus ride code's fare
     ESCROW = "escrow"  # a guaranteed (escrow) trade: its own table
+    BILLPAY = "billpay"  # a bill or a mobile top-up paid to a biller: its own table
     OTHER = "other"  # a product this dashboard does not know
 
 

@@ -6,7 +6,8 @@ subsidy. One read transaction; nothing here writes.
 
 What counts:
 - a payment: an acquiring trade by the time it was paid (refunded ones too: a full refund
-  closes a paid trade) at its order total, and an escrow trade by the time it was paid;
+  closes a paid trade) at its order total, an escrow trade by the time it was paid, and a bill
+  payment or mobile top-up (生活缴费) by the time its biller confirmed it;
 - refunds: trade refunds by their time, and escrow trades that ended with money back to the
   buyer, by the time they ended; refund rate = refunded fen / paid fen of the window;
 - fraud loss: the money escrow disputes gave back to the buyer by an operator's ruling (the
@@ -49,6 +50,7 @@ class DashboardRows:
     risk: list[tuple[int, str, str | None, int, int]]  # (day, decision, review, count, fen)
     # (day, refunded count, refunded fen, ruled count, ruled fen, discount back fen)
     escrow_endings: list[tuple[int, int, int, int, int, int]]
+    billpay_payments: list[DayRow] = field(default_factory=list)
 
 
 class DashboardQueries(Protocol):
@@ -133,6 +135,9 @@ def build(window: Window, rows: DashboardRows) -> Dashboard:
         for f in both(d):
             f.scenes[Scene.ESCROW].add(n, fen)
             f.subsidy_fen += discount_fen
+    for d, n, fen in rows.billpay_payments:
+        for f in both(d):
+            f.scenes[Scene.BILLPAY].add(n, fen)
     for d, n, fen, back_fen in rows.refunds:
         for f in both(d):
             f.refunds.add(n, fen)

@@ -87,6 +87,11 @@ admin.ADMIN_TEXTS.update(
             "zh": "担保交易按付款时间计",
             "en": "guaranteed trades by the time they were paid",
         },
+        "db_scene_billpay": {"zh": "生活缴费", "en": "Bills and top-ups"},
+        "db_scene_billpay_hint": {
+            "zh": "水电燃气等账单和话费充值,按缴费机构确认的时间计",
+            "en": "utility bills and mobile top-ups, by the time the biller confirmed them",
+        },
         "db_scene_other": {"zh": "其他", "en": "Other"},
         "db_scene_other_hint": {
             "zh": "看板不认识的产品",

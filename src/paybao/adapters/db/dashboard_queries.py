@@ -1,10 +1,10 @@
 """Reads for the operators' dashboard (services/dashboard.py): sums per Beijing day of a window.
 
 Every read is bounded by the window on an indexed time column: trades by (status, paid_at_us),
-risk decisions by created_at_us, the others by the indexes of migration 0042. A row's day is its
-index in the window, `(at_us - start_us) // US_PER_DAY` (Beijing has no daylight saving). The
-window bounds are written into the SQL as integer literals, not bound parameters, so that the
-same day expression in SELECT and GROUP BY is textually the same on PostgreSQL.
+risk decisions by created_at_us, the others by the indexes of migrations 0042 and 0044. A row's
+day is its index in the window, `(at_us - start_us) // US_PER_DAY` (Beijing has no daylight
+saving). The window bounds are written into the SQL as integer literals, not bound parameters,
+so that the same day expression in SELECT and GROUP BY is textually the same on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from sqlalchemy import (
     union,
 )
 
+from paybao.adapters.db.tables.billpay import billers, billpay_payments
 from paybao.adapters.db.tables.escrow import escrow_trades
 from paybao.adapters.db.tables.parking import parking_orders
 from paybao.adapters.db.tables.preauth import preauth_operations
@@ -31,6 +32,7 @@ from paybao.adapters.db.tables.risk import risk_decisions
 from paybao.adapters.db.tables.trade import trade_refunds, trades
 from paybao.adapters.db.tables.transit import transit_operators
 from paybao.adapters.db.tables.wallet import topups, wallet_transfers, withdrawals
+from paybao.domain.billpay import PaymentStatus
 from paybao.domain.dashboard import US_PER_DAY
 from paybao.services.dashboard import DashboardRows, DayRow
 
@@ -45,6 +47,8 @@ FLOW_STATUSES = {
     "withdrawals": ("held", "sent", "succeeded"),
 }
 _FLOW_TABLES = {"topups": topups, "transfers": wallet_transfers, "withdrawals": withdrawals}
+# A bill or mobile top-up counts once its biller confirmed it (not while its money is held).
+BILLPAY_PAID = PaymentStatus.PAID.value
 
 
 def _int(value: int) -> ColumnElement[Any]:
@@ -67,6 +71,21 @@ class _Window:
 
     def _paid_escrow(self) -> ColumnElement[bool]:
         return self._within(escrow_trades.c.paid_at_us)
+
+    def _paid_bills(self) -> ColumnElement[bool]:
+        b = billpay_payments
+        return and_(b.c.status == BILLPAY_PAID, self._within(b.c.finished_at_us))
+
+    def billpay_payments(self, tx: Connection) -> list[DayRow]:
+        """(day, count, amount fen) of bills and mobile top-ups their billers confirmed."""
+        b = billpay_payments
+        day = self._day(b.c.finished_at_us)
+        query = (
+            select(day, func.count(), func.sum(b.c.amount_fen))
+            .where(self._paid_bills())
+            .group_by(day)
+        )
+        return [(int(d), int(n), int(fen)) for d, n, fen in tx.execute(query).all()]
 
     def trade_payments(
         self, tx: Connection
@@ -123,7 +142,8 @@ class _Window:
         return [(int(d), int(n), int(fen), int(off)) for d, n, fen, off in tx.execute(query).all()]
 
     def active_payers(self, tx: Connection) -> tuple[dict[int, int], int]:
-        """Distinct buyers who paid, per day and over the window (acquiring and escrow)."""
+        """Distinct buyers who paid, per day and over the window (acquiring, escrow, bills)."""
+        bills = billpay_payments
         by_day = union(
             select(self._day(trades.c.paid_at_us), trades.c.buyer_user_id.label("who")).where(
                 self._paid_trades()
@@ -131,17 +151,22 @@ class _Window:
             select(
                 self._day(escrow_trades.c.paid_at_us), escrow_trades.c.buyer_user_id.label("who")
             ).where(self._paid_escrow()),
+            select(self._day(bills.c.finished_at_us), bills.c.user_id.label("who")).where(
+                self._paid_bills()
+            ),
         ).subquery()
         overall = union(
             select(trades.c.buyer_user_id.label("who")).where(self._paid_trades()),
             select(escrow_trades.c.buyer_user_id.label("who")).where(self._paid_escrow()),
+            select(bills.c.user_id.label("who")).where(self._paid_bills()),
         ).subquery()
         return self._distinct(tx, by_day, overall)
 
     def active_merchants(self, tx: Connection) -> tuple[dict[int, int], int]:
-        """Distinct merchants paid, per day and over the window: acquiring trades and merchants'
-        escrow orders (a marketplace seller is a wallet user, no merchant)."""
+        """Distinct merchants paid, per day and over the window: acquiring trades, merchants'
+        escrow orders (a marketplace seller is a wallet user, no merchant), billers' merchants."""
         merchant_escrow = and_(self._paid_escrow(), escrow_trades.c.merchant_id.is_not(None))
+        bills = billpay_payments.join(billers, billers.c.id == billpay_payments.c.biller_id)
         by_day = union(
             select(self._day(trades.c.paid_at_us), trades.c.merchant_id.label("who")).where(
                 self._paid_trades()
@@ -149,10 +174,14 @@ class _Window:
             select(
                 self._day(escrow_trades.c.paid_at_us), escrow_trades.c.merchant_id.label("who")
             ).where(merchant_escrow),
+            select(self._day(billpay_payments.c.finished_at_us), billers.c.merchant_id.label("who"))
+            .select_from(bills)
+            .where(self._paid_bills()),
         ).subquery()
         overall = union(
             select(trades.c.merchant_id.label("who")).where(self._paid_trades()),
             select(escrow_trades.c.merchant_id.label("who")).where(merchant_escrow),
+            select(billers.c.merchant_id.label("who")).select_from(bills).where(self._paid_bills()),
         ).subquery()
         return self._distinct(tx, by_day, overall)
 
@@ -260,4 +289,5 @@ class SqlDashboardQueries:
             red_packets=window.red_packets_sent(tx),
             risk=window.risk_decisions(tx),
             escrow_endings=window.escrow_endings(tx),
+            billpay_payments=window.billpay_payments(tx),
         )
