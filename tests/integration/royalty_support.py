@@ -5,12 +5,16 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from gateway_support import call
 from score_support import Person, person
 
 from paybao.adapters.alipay.methods import user_wire_id
 from paybao.bootstrap import Platform
+from paybao.services.refunds import RefundService
+from paybao.services.royalty import RoyaltyService
+from paybao.services.trades import TradeRef
 
 BIND = "alipay.trade.royalty.relation.bind"
 UNBIND = "alipay.trade.royalty.relation.unbind"
@@ -75,3 +79,24 @@ def settle_biz(
     if finish:
         biz["extend_params"] = {"royalty_finish": "true"}
     return biz
+
+
+def refund_half_before_the_lock(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch, app_id: str, trade_no: str
+) -> list[str]:
+    """Make the next settle (or async part) that has read the trade, with nothing refunded
+    yet, see another connection refund half of it before it takes the sharing row's lock.
+    Returns the list the refunded trade_no lands in."""
+    royalty: RoyaltyService = platform.services["royalty"]
+    refunds: RefundService = platform.services["refunds"]
+    lock_state = royalty._lock_state_in
+    refunded: list[str] = []
+
+    def refund_first(tx: Any, trade: Any) -> Any:
+        if not refunded:
+            refunds.refund(app_id, TradeRef(trade_no=trade_no), "half", 50_00)
+            refunded.append(trade_no)
+        return lock_state(tx, trade)
+
+    monkeypatch.setattr(royalty, "_lock_state_in", refund_first)
+    return refunded

@@ -36,6 +36,7 @@ from royalty_support import (
     paid_trade,
     part,
     receiver,
+    refund_half_before_the_lock,
     settle_biz,
 )
 from sqlalchemy import text
@@ -343,19 +344,7 @@ def test_a_refund_between_a_parts_read_and_its_locks_shrinks_the_cap_it_sees(
     assert call(client, BIND, bind_biz(alice))["code"] == "10000"
     trade_no = paid_trade(platform, client, buyer, "100.00")  # cap 30.00; after the refund 15.00
     settle_no = call(client, SETTLE, async_biz("p1", trade_no, part(alice, "20.00")))["settle_no"]
-    royalty: RoyaltyService = platform.services["royalty"]
-    refunds: RefundService = platform.services["refunds"]
-    lock_state = royalty._lock_state_in
-    refunded: list[str] = []
-
-    def refund_first(tx: Any, trade: Any) -> Any:
-        # The part has read the trade (nothing refunded); another connection refunds half.
-        if not refunded:
-            refunds.refund(shop.app.app_id, TradeRef(trade_no=trade_no), "half", 50_00)
-            refunded.append(trade_no)
-        return lock_state(tx, trade)
-
-    monkeypatch.setattr(royalty, "_lock_state_in", refund_first)
+    refunded = refund_half_before_the_lock(platform, monkeypatch, shop.app.app_id, trade_no)
     platform.jobs.run_due()
     assert refunded
     assert states(client, settle_no) == [("20.00", "FAIL", "ALLOC_AMOUNT_VALIDATE_ERROR")]

@@ -16,13 +16,12 @@ when configured), where shared money could double:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from gateway_support import call, count_rows, make_buyer, make_shop, wallet_balance
 from preauth_support import reconcile_clean
-from royalty_support import BIND, bind_biz, paid_trade, receiver
+from royalty_support import BIND, bind_biz, paid_trade, receiver, refund_half_before_the_lock
 from tests.conftest import database_kind
 from tests.support.races import at_once
 
@@ -119,22 +118,10 @@ def test_a_refund_between_read_and_lock_shrinks_the_cap_the_settle_sees(
     alice = receiver(platform, "13900000122")
     assert call(client, BIND, bind_biz(alice))["code"] == "10000"
     trade_no = paid_trade(platform, client, buyer, "100.00")  # cap 30.00; after the refund 15.00
-    royalty: RoyaltyService = platform.services["royalty"]
-    refunds: RefundService = platform.services["refunds"]
-    lock_state = royalty._lock_state_in
-    refunded: list[str] = []
-
-    def refund_first(tx: Any, trade: Any) -> Any:
-        # The settle has read the trade (nothing refunded); another connection refunds half.
-        if not refunded:
-            refunds.refund(shop.app.app_id, TradeRef(trade_no=trade_no), "half", 50_00)
-            refunded.append(trade_no)
-        return lock_state(tx, trade)
-
-    monkeypatch.setattr(royalty, "_lock_state_in", refund_first)
+    refunded = refund_half_before_the_lock(platform, monkeypatch, shop.app.app_id, trade_no)
     request = _request(shop.app.app_id, "after_refund", trade_no, alice.user_id, 20_00)
     with pytest.raises(DomainError) as refused:
-        royalty.settle(request)
+        platform.services["royalty"].settle(request)
     assert refused.value.code == "royalty_share_exceeded"
     assert refunded and wallet_balance(platform, alice.user_id) == 0
     assert count_rows(platform, "royalty_settles") == 0
