@@ -87,6 +87,21 @@ def states(client: TestClient, settle_no: str) -> list[tuple[str, str, str]]:
     return [(d["amount"], d["state"], d.get("error_code", "")) for d in details(client, settle_no)]
 
 
+def _accepted_ten_and_five(
+    platform: Platform, client: TestClient, phones: str, key: str
+) -> tuple[Any, Any, str, str]:
+    """A shop's paid 100.00 trade and an accepted async settle of 10.00 to alice and 5.00 to
+    bob (phones `<phones>1` the buyer, 2 alice, 3 bob): (alice, bob, trade_no, settle_no)."""
+    make_shop(platform)
+    buyer = make_buyer(platform, f"{phones}1", balance_fen=1_000_00)
+    alice = receiver(platform, f"{phones}2")
+    bob = receiver(platform, f"{phones}3")
+    assert call(client, BIND, bind_biz(alice, bob))["code"] == "10000"
+    trade_no = paid_trade(platform, client, buyer, "100.00")
+    biz = async_biz(key, trade_no, part(alice, "10.00"), part(bob, "5.00"))
+    return alice, bob, trade_no, call(client, SETTLE, biz)["settle_no"]
+
+
 def test_accepted_at_once_then_run_by_the_job_and_notified_until_success(
     platform: Platform, client: TestClient, endpoint: tuple[str, type[Merchant]]
 ) -> None:
@@ -295,14 +310,7 @@ def test_royalty_finish_applies_after_the_last_part(platform: Platform, client: 
 def test_a_worker_killed_between_parts_moves_each_part_exactly_once(
     platform: Platform, client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    make_shop(platform)
-    buyer = make_buyer(platform, "13900000241", balance_fen=1_000_00)
-    alice = receiver(platform, "13900000242")
-    bob = receiver(platform, "13900000243")
-    assert call(client, BIND, bind_biz(alice, bob))["code"] == "10000"
-    trade_no = paid_trade(platform, client, buyer, "100.00")
-    biz = async_biz("k1", trade_no, part(alice, "10.00"), part(bob, "5.00"))
-    settle_no = call(client, SETTLE, biz)["settle_no"]
+    alice, bob, _, settle_no = _accepted_ten_and_five(platform, client, "1390000024", "k1")
     royalty: RoyaltyService = platform.services["royalty"]
     run_part = royalty._execute_part
     ran: list[int] = []
@@ -406,14 +414,7 @@ def test_a_refund_racing_the_parts_never_lets_them_past_the_cap(
 def test_reconcile_tells_a_part_whose_state_and_journal_disagree(
     platform: Platform, client: TestClient
 ) -> None:
-    make_shop(platform)
-    buyer = make_buyer(platform, "13900000271", balance_fen=1_000_00)
-    alice = receiver(platform, "13900000272")
-    bob = receiver(platform, "13900000273")
-    assert call(client, BIND, bind_biz(alice, bob))["code"] == "10000"
-    trade_no = paid_trade(platform, client, buyer, "100.00")
-    biz = async_biz("c1", trade_no, part(alice, "10.00"), part(bob, "5.00"))
-    settle_no = call(client, SETTLE, biz)["settle_no"]
+    _, bob, trade_no, settle_no = _accepted_ten_and_five(platform, client, "1390000027", "c1")
     assert call(client, UNBIND, bind_biz(bob))["code"] == "10000"
     platform.jobs.run_due()
     assert [s[1] for s in states(client, settle_no)] == ["SUCCESS", "FAIL"]
