@@ -38,14 +38,18 @@ def china_now(platform: Platform) -> datetime:
     return china_datetime(platform.clock.now_us())
 
 
+def next_at(now: datetime, weekday: int, hour: int, minute: int = 0) -> datetime:
+    """The next such weekday and time strictly after `now`."""
+    target = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    target += timedelta(days=(weekday - now.weekday()) % 7)
+    return target + timedelta(days=7) if target <= now else target
+
+
 def move_to(platform: Platform, weekday: int, hour: int, minute: int = 0) -> datetime:
     """Advance the sandbox clock (running every job that falls due) to the next such China
     weekday and time, strictly ahead of now."""
     now = china_now(platform)
-    target = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
-    target += timedelta(days=(weekday - now.weekday()) % 7)
-    if target <= now:
-        target += timedelta(days=7)
+    target = next_at(now, weekday, hour, minute)
     delta_us = int((target - now).total_seconds() * 1_000_000)
     platform.sandbox_clock.advance((delta_us + 999_999) // 1_000_000)
     return china_now(platform)
@@ -197,11 +201,13 @@ def test_income_accrues_over_the_weekend_and_money_waits_for_monday(platform: Pl
 
 @pytest.fixture
 def holiday_platform(settings: Settings) -> Iterator[Platform]:
-    """The next Monday (China time) is a holiday."""
+    """The Monday after the Friday the holiday test moves to (China time) is a holiday."""
     probe = build_platform(settings)
     now = china_now(probe)
     probe.close()
-    monday = (now + timedelta(days=(7 - now.weekday()) % 7 or 7)).date()
+    # The test's first step is move_to(FRIDAY, 10): from a Friday afternoon or a weekend that
+    # is next week's Friday, not the coming Monday's.
+    monday = (next_at(now, FRIDAY, 10) + timedelta(days=3)).date()
     built = build_platform(settings.model_copy(update={"fund_holidays": monday.isoformat()}))
     built.ledger.open_platform_accounts()
     yield built
