@@ -311,9 +311,12 @@ async def _drive(
                     return
                 started = time.perf_counter()
                 writer.write(request)
-                body = await _read_response(reader)
+                closing, body = await _read_response(reader)
                 latencies_s.append(time.perf_counter() - started)
                 counts["ok" if b'"code":"10000"' in body else "failed"] += 1
+                if closing:  # the server recycles connections (web/connection_recycle.py)
+                    writer.close()
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
         finally:
             writer.close()
 
@@ -322,13 +325,18 @@ async def _drive(
     return latencies_s, counts["ok"], counts["failed"], time.perf_counter() - started
 
 
-async def _read_response(reader: asyncio.StreamReader) -> bytes:
+async def _read_response(reader: asyncio.StreamReader) -> tuple[bool, bytes]:
+    """(whether the server closes the connection after it, the body)."""
     head = await reader.readuntil(b"\r\n\r\n")
     length = 0
+    closing = False
     for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
+        lowered = line.lower()
+        if lowered.startswith(b"content-length:"):
             length = int(line.split(b":", 1)[1])
-    return await reader.readexactly(length)
+        elif lowered.startswith(b"connection:"):
+            closing = b"close" in lowered
+    return closing, await reader.readexactly(length)
 
 
 def _result(

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     # The gateway holds its own, smaller limit (adapters/alipay/wire.py).
     request_body_bytes_max: int = Field(default=9 * 1_048_576, ge=1024)
     run_worker_in_server: bool = True
+    # Every Nth response of a server process closes its connection, so that kept-alive clients
+    # spread over the processes of `serve --workers N` (web/connection_recycle.py); 0 = never.
+    http_recycle_every_responses: int = Field(default=200, ge=0, le=1_000_000)
     worker_poll_interval_s: float = Field(default=0.5, gt=0, le=60)
     # Each worker writes a heartbeat at most this often; one older than `stale_s` is flagged on
     # the admin health page, which lists workers seen in the last `shown_s`; rows whose last

@@ -38,6 +38,7 @@ from paybao.web import (
     pages_user,
 )
 from paybao.web.body_limit import BodyLimit
+from paybao.web.connection_recycle import ConnectionRecycle
 from paybao.workers.runner import start_thread
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,11 @@ def create_app(platform: Platform, *, run_worker: bool | None = None) -> FastAPI
     _install_escrow_pages(app)
     pages_risk.install(app)
     gateway.install(app, platform)
+    if platform.settings.http_recycle_every_responses:
+        # Outermost: it counts every response, the gateway's included.
+        app.add_middleware(
+            ConnectionRecycle, every_responses=platform.settings.http_recycle_every_responses
+        )
     return app
 
 
