@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from paybao.domain.account_class import CHINA_TZ
@@ -22,7 +22,7 @@ from paybao.domain.money import format_yuan
 from paybao.services.clock import datetime_from_us
 from paybao.web.i18n import error_text, lang_of
 from paybao.web.i18n import text as wallet_text
-from paybao.web.session import csrf_token, current_user_id
+from paybao.web.session import csrf_token, current_user_id, sign_in, sign_out
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -94,6 +94,32 @@ class Console:
             return target
         return self.root
 
+    @property
+    def login_path(self) -> str:
+        return f"{self.root}/login"
+
+    def signed_in_redirect(self, request: Request, signed_in_id: int) -> RedirectResponse:
+        """After a good sign-in: the session cookie, and on to the safe `next` page."""
+        next_path = self.safe_next(request.query_params.get("next"))
+        response = RedirectResponse(next_path, status_code=303)
+        sign_in(response, request, signed_in_id, kind=self.kind)
+        return response
+
+    def signed_out_redirect(self) -> RedirectResponse:
+        """Sign-out: the session cookie dropped, and on to the sign-in page."""
+        response = RedirectResponse(self.login_path, status_code=303)
+        sign_out(response, kind=self.kind)
+        return response
+
+    def sign_in_redirect(self, request: Request) -> RedirectResponse:
+        """A page asked for without a session: the sign-in page, keeping where to return (a
+        form post returns to the console's home, not to the post)."""
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method != "GET":
+            target = self.root
+        login_url = f"{self.login_path}?next={quote(self.safe_next(target))}"
+        return RedirectResponse(login_url, status_code=303)
+
     def login_form(
         self, request: Request, title_key: str, status_code: int = 200, **extra: Any
     ) -> HTMLResponse:
@@ -104,7 +130,7 @@ class Console:
             f"{self.kind}/login.html",
             status_code,
             title=self.text(lang_of(request), title_key),
-            action=f"{self.root}/login?next={quote(next_path)}",
+            action=f"{self.login_path}?next={quote(next_path)}",
             **extra,
         )
 

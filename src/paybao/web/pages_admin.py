@@ -42,10 +42,9 @@ module, say `web/pages_disputes.py`:
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from paybao.domain.errors import DomainError
 from paybao.domain.operator_roles import OperatorRoleForbidden
@@ -59,11 +58,10 @@ from paybao.web.admin_access import (
 from paybao.web.console import Console
 from paybao.web.deps import platform_of
 from paybao.web.errors import on_domain_error, status_for
-from paybao.web.session import check_csrf, current_user_id, sign_in, sign_out
+from paybao.web.session import check_csrf, current_user_id, sign_out
 
 __all__ = ["KIND", "OperatorSignInRequired", "operator_action", "require_operator"]
 
-LOGIN_PATH = "/admin/login"
 CSRF = [Depends(check_csrf)]
 
 # (label, path) of every console page, in menu order. Labels are ADMIN_TEXTS keys or plain
@@ -173,16 +171,12 @@ async def login(request: Request) -> Response:
     except DomainError as error:
         status = status_for(error)
         return login_form(request, status, name=name, **admin_error(request, error))
-    response = RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
-    sign_in(response, request, operator_id, kind=KIND)
-    return response
+    return CONSOLE.signed_in_redirect(request, operator_id)
 
 
 @router.post("/logout", dependencies=CSRF)
 def logout() -> Response:
-    response = RedirectResponse(LOGIN_PATH, status_code=303)
-    sign_out(response, kind=KIND)
-    return response
+    return CONSOLE.signed_out_redirect()
 
 
 @router.get("")
@@ -193,10 +187,7 @@ def home(request: Request, _operator_id: int = Depends(require_operator)) -> HTM
 
 async def on_sign_in_required(request: Request, _error: Exception) -> Response:
     """Pages answer a missing admin session with the sign-in page, keeping where to return."""
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    if request.method != "GET":
-        target = "/admin"
-    response = RedirectResponse(f"{LOGIN_PATH}?next={quote(safe_next(target))}", status_code=303)
+    response = CONSOLE.sign_in_redirect(request)
     # A cookie that no longer admits anyone (its operator disabled or gone) is dropped, so the
     # sign-in page does not show the console's navigation to someone who cannot use it.
     sign_out(response, kind=KIND)

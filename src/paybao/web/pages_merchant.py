@@ -36,19 +36,17 @@ module, say `web/pages_merchant_bills.py`:
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from paybao.domain.errors import DomainError, Unauthenticated
 from paybao.web.console import Console
 from paybao.web.deps import platform_of
 from paybao.web.errors import status_for
-from paybao.web.session import check_csrf, current_user_id, sign_in, sign_out
+from paybao.web.session import check_csrf, current_user_id
 
 KIND = "merchant"
-LOGIN_PATH = "/merchant/login"
 CSRF = [Depends(check_csrf)]
 
 # (label, path) of every portal page, in menu order. Labels are MERCHANT_TEXTS keys or plain
@@ -207,16 +205,12 @@ async def login(request: Request) -> Response:
         return login_form(
             request, status, merchant_ref=merchant_ref, **merchant_error(request, error)
         )
-    response = RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
-    sign_in(response, request, merchant_id, kind=KIND)
-    return response
+    return CONSOLE.signed_in_redirect(request, merchant_id)
 
 
 @router.post("/logout", dependencies=CSRF)
 def logout() -> Response:
-    response = RedirectResponse(LOGIN_PATH, status_code=303)
-    sign_out(response, kind=KIND)
-    return response
+    return CONSOLE.signed_out_redirect()
 
 
 @router.get("")
@@ -228,10 +222,7 @@ def home(request: Request, merchant_id: int = Depends(require_merchant)) -> HTML
 
 async def on_sign_in_required(request: Request, _error: Exception) -> Response:
     """Pages answer a missing merchant session with the sign-in page, keeping where to return."""
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    if request.method != "GET":
-        target = "/merchant"
-    return RedirectResponse(f"{LOGIN_PATH}?next={quote(safe_next(target))}", status_code=303)
+    return CONSOLE.sign_in_redirect(request)
 
 
 def install(app: Any) -> None:
