@@ -19,6 +19,8 @@ from paybao.adapters.alipay import wire
 from paybao.adapters.alipay.event_notify import (
     channel_context,
     enqueue_in,
+    head_fields,
+    logon_id,
     notify_time,
     signed_form,
 )
@@ -94,27 +96,13 @@ class AgreementAwareForms:
     ) -> dict[str, str]:
         unsigned = snapshot["status"] == AgreementStatus.UNSIGN
         fields = {
-            "notify_time": notify_time(now_us),
-            "notify_type": str(snapshot["notify_type"]),
-            "notify_id": notify_id,
-            "app_id": str(snapshot["app_id"]),
-            "auth_app_id": str(snapshot["app_id"]),
-            "charset": charset,
-            "version": "1.0",
+            **head_fields(snapshot, notify_id, now_us, charset),
             "partner_id": seller_wire_id(int(snapshot["merchant_id"])),
             "status": str(snapshot["status"]),
             "unsign_time": notify_time(snapshot.get("unsigned_at_us")) if unsigned else "",
         }
-        fields.update(agreement_fields(snapshot, self._logon_id(snapshot.get("user_id"))))
+        fields.update(agreement_fields(snapshot, logon_id(self.users, snapshot.get("user_id"))))
         return fields
-
-    def _logon_id(self, user_id: object) -> str:
-        if not isinstance(user_id, int):
-            return ""
-        try:
-            return str(self.users.get(user_id).phone_masked)
-        except Exception:  # the notification must go out even if the profile is unreadable
-            return ""
 
     def return_url(self, agreement: Agreement, now_us: int) -> str | None:
         """Where the sign page sends the user after signing: return_url + signed params (the
@@ -131,7 +119,7 @@ class AgreementAwareForms:
             "version": "1.0",
             "timestamp": notify_time(now_us),
             "status": str(agreement.status),
-            **agreement_fields(snapshot, self._logon_id(agreement.user_id)),
+            **agreement_fields(snapshot, logon_id(self.users, agreement.user_id)),
         }
         key = self.keys.for_app(agreement.app_id)
         signed = wire.build_notification(fields, key, sign_type=sign_type, charset=charset)

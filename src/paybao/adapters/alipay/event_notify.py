@@ -27,6 +27,31 @@ def notify_time(at_us: object) -> str:
     return wire.format_timestamp(datetime_from_us(at_us))
 
 
+def head_fields(
+    snapshot: Mapping[str, Any], notify_id: str, now_us: int, charset: str
+) -> dict[str, str]:
+    """The fields every event notification opens with: when, what, which and for which app."""
+    return {
+        "notify_time": notify_time(now_us),
+        "notify_type": str(snapshot["notify_type"]),
+        "notify_id": notify_id,
+        "app_id": str(snapshot["app_id"]),
+        "auth_app_id": str(snapshot["app_id"]),
+        "charset": charset,
+        "version": "1.0",
+    }
+
+
+def logon_id(users: Any, user_id: object) -> str:
+    """The user's masked phone (alipay_logon_id, payer_logon_id); empty when unknown."""
+    if not isinstance(user_id, int):
+        return ""
+    try:
+        return str(users.get(user_id).phone_masked)
+    except Exception:  # the notification must go out even if the profile is unreadable
+        return ""
+
+
 def channel_context(text: str) -> tuple[SignType, str]:
     """(sign type, charset) of the request an event came from."""
     try:

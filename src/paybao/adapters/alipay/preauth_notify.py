@@ -23,6 +23,8 @@ from typing import Any, Final
 from paybao.adapters.alipay import wire
 from paybao.adapters.alipay.event_notify import (
     enqueue_in,
+    head_fields,
+    logon_id,
     notify_time,
     signed_form,
 )
@@ -120,13 +122,7 @@ class PreauthAwareForms:
     ) -> dict[str, str]:
         user_id = snapshot.get("user_id")
         return {
-            "notify_time": notify_time(now_us),
-            "notify_type": str(snapshot["notify_type"]),
-            "notify_id": notify_id,
-            "app_id": str(snapshot["app_id"]),
-            "auth_app_id": str(snapshot["app_id"]),
-            "charset": charset,
-            "version": "1.0",
+            **head_fields(snapshot, notify_id, now_us, charset),
             "auth_no": str(snapshot["auth_no"]),
             "out_order_no": str(snapshot["out_order_no"]),
             "operation_id": str(snapshot["operation_id"]),
@@ -142,14 +138,6 @@ class PreauthAwareForms:
             "total_pay_amount": _amount(snapshot["paid_fen"]),
             "rest_amount": _amount(snapshot["rest_fen"]),
             "payer_user_id": user_wire_id(user_id) if isinstance(user_id, int) else "",
-            "payer_logon_id": self._logon_id(user_id),
+            "payer_logon_id": logon_id(self.users, user_id),
             "payee_user_id": seller_wire_id(int(snapshot["merchant_id"])),
         }
-
-    def _logon_id(self, user_id: object) -> str:
-        if not isinstance(user_id, int):
-            return ""
-        try:
-            return str(self.users.get(user_id).phone_masked)
-        except Exception:  # the notification must go out even if the profile is unreadable
-            return ""
