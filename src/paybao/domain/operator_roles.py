@@ -11,7 +11,8 @@ is listed here.
 | viewer  | read every console page and the admin REST API's reads                         |
 | support | viewer + user-facing actions: freeze / unfreeze a user, risk reviews, blacklist |
 | finance | viewer + money actions: reconciliation runs, dispute rulings (escrow refunds),   |
-|         | resending a merchant notification, asking the bank again about a payout        |
+|         | resending a merchant notification, asking the bank again about a payout,       |
+|         | retrying a dead background job                                                 |
 | admin   | everything: operators, roles, disabling, others' API tokens, the sandbox clock,  |
 |         | raw ledger transfers (REST)                                                    |
 
@@ -57,6 +58,7 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "coupon.manage": frozenset({Role.FINANCE, Role.ADMIN}),  # platform-funded coupon campaigns
     "cash_partner.deposit": frozenset({Role.FINANCE, Role.ADMIN}),  # a cash partner's prefund wire
     "payout.query": frozenset({Role.FINANCE, Role.ADMIN}),  # ask the bank again about a payout
+    "job.retry": frozenset({Role.FINANCE, Role.ADMIN}),  # run a dead background job again
     # self-service: one's own personal API tokens (they carry one's own role, no more)
     "own_token.create": ALL_ROLES,
     "own_token.revoke": ALL_ROLES,

@@ -35,6 +35,20 @@ class Job:
     attempts: int
 
 
+@dataclass(frozen=True, slots=True)
+class JobRow:
+    """A job as operators see it (services/job_admin.py): its state and why it last failed."""
+
+    id: int
+    kind: str
+    key: str
+    status: str  # pending | done | dead | cancelled
+    attempts: int
+    last_error: str | None
+    due_at_us: int
+    created_at_us: int
+
+
 class JobStore(Protocol):
     def schedule(
         self, tx: Tx, kind: str, key: str, due_at_us: int, payload: str, now_us: int
@@ -53,6 +67,17 @@ class JobStore(Protocol):
     def rearm(self, tx: Tx, kind: str, key: str, due_at_us: int) -> bool: ...
 
     def cancel(self, tx: Tx, kind: str, key: str) -> bool: ...
+
+    # For operators (services/job_admin.py).
+    def job(self, tx: Tx, job_id: int) -> JobRow | None: ...
+
+    def dead_page(
+        self, tx: Tx, kind: str | None, before_id: int | None, limit: int
+    ) -> list[JobRow]: ...
+
+    def dead_kinds(self, tx: Tx, limit: int) -> list[tuple[str, int]]: ...
+
+    def revive(self, tx: Tx, job_id: int, due_at_us: int) -> bool: ...
 
 
 Handler = Callable[[Tx, Job], None]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from paybao.adapters.db.tables.platform import jobs
-from paybao.services.jobs import Job
+from paybao.services.jobs import Job, JobRow
 
 _SCHEDULED = ("kind", "key", "payload", "due_at_us", "status", "attempts", "created_at_us")
 # Built once (a finished top-up, withdrawal or transfer cancels its follow-up job; building it
@@ -133,6 +134,70 @@ class SqlJobStore:
     def cancel(self, tx: Connection, kind: str, key: str) -> bool:
         result = tx.execute(_CANCEL, {"job_kind": kind, "job_key": key})
         return result.rowcount == 1
+
+    # For operators: dead jobs, and running one again -----------------------------------------
+
+    def job(self, tx: Connection, job_id: int) -> JobRow | None:
+        row = tx.execute(select(*_ROW_COLUMNS).where(jobs.c.id == job_id)).first()
+        return _job_row(row) if row is not None else None
+
+    def dead_page(
+        self, tx: Connection, kind: str | None, before_id: int | None, limit: int
+    ) -> list[JobRow]:
+        """Newest first (by id); `before_id` is the last id of the page before."""
+        query = select(*_ROW_COLUMNS).where(jobs.c.status == "dead")
+        if kind:
+            query = query.where(jobs.c.kind == kind)
+        if before_id is not None:
+            query = query.where(jobs.c.id < before_id)
+        rows = tx.execute(query.order_by(jobs.c.id.desc()).limit(limit))
+        return [_job_row(row) for row in rows]
+
+    def dead_kinds(self, tx: Connection, limit: int) -> list[tuple[str, int]]:
+        """The kinds that have dead jobs, with how many each, by kind."""
+        query = (
+            select(jobs.c.kind, func.count())
+            .where(jobs.c.status == "dead")
+            .group_by(jobs.c.kind)
+            .order_by(jobs.c.kind)
+            .limit(limit)
+        )
+        return [(str(kind), int(count)) for kind, count in tx.execute(query)]
+
+    def revive(self, tx: Connection, job_id: int, due_at_us: int) -> bool:
+        """A dead job (only) runs again at `due_at_us` with a fresh allowance of attempts. One
+        conditional UPDATE: of two operators retrying at once, one revives it."""
+        result = tx.execute(
+            update(jobs)
+            .where(jobs.c.id == job_id, jobs.c.status == "dead")
+            .values(status="pending", attempts=0, due_at_us=due_at_us, locked_until_us=None)
+        )
+        return result.rowcount == 1
+
+
+_ROW_COLUMNS = (
+    jobs.c.id,
+    jobs.c.kind,
+    jobs.c.key,
+    jobs.c.status,
+    jobs.c.attempts,
+    jobs.c.last_error,
+    jobs.c.due_at_us,
+    jobs.c.created_at_us,
+)
+
+
+def _job_row(row: Any) -> JobRow:
+    return JobRow(
+        id=int(row.id),
+        kind=str(row.kind),
+        key=str(row.key),
+        status=str(row.status),
+        attempts=int(row.attempts),
+        last_error=row.last_error,
+        due_at_us=int(row.due_at_us),
+        created_at_us=int(row.created_at_us),
+    )
 
 
 __all__ = ["SqlJobStore"]
