@@ -239,6 +239,15 @@ def _register_transit() -> None:
 _register_transit()
 
 
+def _register_jobs() -> None:
+    from paybao import cli_jobs
+
+    cli_jobs.register(app)  # jobs dead [--kind K] [--json], jobs retry JOB_ID
+
+
+_register_jobs()
+
+
 def main() -> None:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     try:

@@ -26,6 +26,7 @@ from paybao.web import (
     metrics,
     pages_admin,
     pages_admin_dashboard,
+    pages_admin_jobs,
     pages_admin_reconcile,
     pages_bills,
     pages_coupons,
@@ -96,6 +97,7 @@ def create_app(platform: Platform, *, run_worker: bool | None = None) -> FastAPI
     pages_bills.install(app)
     pages_admin_reconcile.install(app)
     pages_admin_dashboard.install(app)  # 经营看板: every role reads it
+    pages_admin_jobs.install(app)  # dead background jobs; the health page links here
     _install_escrow_pages(app)
     pages_risk.install(app)
     gateway.install(app, platform)
@@ -111,6 +113,7 @@ def _install_admin_api(app: FastAPI) -> None:
     from paybao.web import (
         api_admin_cash_partners,
         api_admin_dashboard,
+        api_admin_jobs,
         api_admin_payouts,
         api_admin_reconcile,
         api_admin_risk,
@@ -123,6 +126,7 @@ def _install_admin_api(app: FastAPI) -> None:
     api_admin_reconcile.install(app)
     api_admin_risk.install(app)
     api_admin_dashboard.install(app)
+    api_admin_jobs.install(app)  # dead background jobs: list, retry
 
 
 def _install_escrow_pages(app: FastAPI) -> None:
