@@ -24,6 +24,10 @@ class Bank:
     name_zh: str
     name_en: str
 
+    def name_in(self, lang: str) -> str:
+        """The bank's name in a page's language (zh, else English)."""
+        return self.name_zh if lang == "zh" else self.name_en
+
 
 @dataclass(frozen=True, slots=True)
 class BinEntry:

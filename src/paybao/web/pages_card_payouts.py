@@ -59,16 +59,12 @@ def _render(request: Request, name: str, status_code: int = 200, **context: Any)
     lang = lang_of(request)
     service = _service(request)
 
-    def bank_name(code: str) -> str:
-        bank = BANKS[code]
-        return bank.name_zh if lang == "zh" else bank.name_en
-
     return render(
         request,
         name,
         status_code=status_code,
         ct=lambda key, **v: card_text(lang, key, **v),
-        bank_name=bank_name,
+        bank_name=lambda code: BANKS[code].name_in(lang),
         now_us=service.clock.now_us(),
         **context,
     )

@@ -62,16 +62,12 @@ def _cash(request: Request) -> CashTopupService:
 def _render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     lang = lang_of(request)
 
-    def bank_name(code: str) -> str:
-        bank = BANKS[code]
-        return bank.name_zh if lang == "zh" else bank.name_en
-
     return render(
         request,
         name,
         status_code=status_code,
         tt=lambda key, **v: topup_text(lang, key, **v),
-        bank_name=bank_name,
+        bank_name=lambda code: BANKS[code].name_in(lang),
         now_us=platform_of(request).clock.now_us(),
         **context,
     )
