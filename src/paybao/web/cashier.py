@@ -37,7 +37,8 @@ from paybao.domain.money import format_yuan
 from paybao.domain.trades import Funding, TradeStatus
 from paybao.services.trades import Trade
 from paybao.web.deps import platform_of
-from paybao.web.session import check_csrf, csrf_token, current_user_id, sign_in
+from paybao.web.pages_user import sign_in_and_return
+from paybao.web.session import check_csrf, csrf_token, current_user_id
 
 router = APIRouter(prefix="/cashier", include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -206,17 +207,10 @@ async def login(request: Request, trade_no: str) -> Response:
         trade = platform.services["trades"].get(trade_no)
     except DomainError:
         return _not_found(request)
-    form = await request.form()
     try:
-        await check_csrf(request)
-        user = platform.services["users"].authenticate(
-            str(form.get("phone", "")), str(form.get("password", ""))
-        )
+        return await sign_in_and_return(request, f"/cashier/{trade_no}")
     except DomainError as error:
         return _page(request, trade, error=_message(error), status=400)
-    response = RedirectResponse(f"/cashier/{trade_no}", status_code=303)
-    sign_in(response, request, user.id)
-    return response
 
 
 @router.post("/{trade_no}/pay")

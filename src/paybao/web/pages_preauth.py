@@ -22,8 +22,8 @@ from paybao.services.preauth import PreauthService
 from paybao.services.preauth_records import PreauthOrder
 from paybao.web.deps import platform_of
 from paybao.web.i18n import lang_of, page_error
-from paybao.web.pages_user import CSRF, form_of, render
-from paybao.web.session import check_csrf, current_user_id, login_redirect, sign_in
+from paybao.web.pages_user import CSRF, form_of, render, sign_in_and_return
+from paybao.web.session import current_user_id, login_redirect
 
 router = APIRouter(include_in_schema=False)
 LIST_SHOWN_MAX = 50
@@ -115,19 +115,10 @@ def confirm_page(request: Request, token: str) -> Response:
 @router.post("/preauth/confirm/{token}/login")
 async def confirm_login(request: Request, token: str) -> Response:
     token = token[:TOKEN_LENGTH_MAX]
-    form = await form_of(request)
     try:
-        await check_csrf(request)
-        user = (
-            platform_of(request)
-            .services["users"]
-            .authenticate(form.get("phone", ""), form.get("password", ""))
-        )
+        return await sign_in_and_return(request, f"/preauth/confirm/{token}")
     except DomainError as error:
         return _confirm_page(request, token, 400, **_error(request, error))
-    response = RedirectResponse(f"/preauth/confirm/{token}", status_code=303)
-    sign_in(response, request, user.id)
-    return response
 
 
 @router.post("/preauth/confirm/{token}", dependencies=CSRF)

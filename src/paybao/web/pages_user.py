@@ -175,6 +175,18 @@ async def login(request: Request) -> Response:
     return response
 
 
+async def sign_in_and_return(request: Request, back_to: str) -> RedirectResponse:
+    """A wallet user signing in on a page a merchant sent them to (the cashier, an agreement to
+    sign, a deposit to allow): the form's CSRF token, phone and login password checked, then
+    back to that page. A failed check raises its DomainError, for the page to show."""
+    form = await form_of(request)
+    await check_csrf(request)
+    user = services(request)["users"].authenticate(form.get("phone", ""), form.get("password", ""))
+    response = RedirectResponse(back_to, status_code=303)
+    sign_in(response, request, user.id)
+    return response
+
+
 @router.post("/logout", dependencies=CSRF)
 def logout() -> Response:
     response = RedirectResponse("/login", status_code=303)
