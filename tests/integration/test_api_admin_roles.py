@@ -20,6 +20,7 @@ from paybao.domain.operator_roles import ROLES, Role
 AUDITED = {
     "/api/v1/admin/users/{user_id}/status": "user.freeze",
     "/api/v1/admin/payouts/{kind}/{payout_id}/query": "payout.query",
+    "/api/v1/admin/jobs/{job_id}/retry": "job.retry",
     "/api/v1/admin/cash-partners": "cash_partner.register",
     "/api/v1/admin/cash-partners/{partner_id}/status": "cash_partner.status",
     "/api/v1/admin/cash-partners/{partner_id}/deposits": "cash_partner.deposit",
@@ -32,6 +33,7 @@ READS = (
     "/api/v1/admin/users/{user_id}",
     "/api/v1/admin/payouts",
     "/api/v1/admin/payouts/{kind}?status=sent",
+    "/api/v1/admin/jobs?status=dead&limit=1",
     "/api/v1/admin/cash-partners?limit=1",
     "/api/v1/admin/cash-partners/{partner_id}",
     "/api/v1/admin/reconcile/runs",

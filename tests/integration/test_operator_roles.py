@@ -224,6 +224,12 @@ def _sent_payout(platform: Platform, _actor: int | None = None) -> Prepared:
     return {"kind": "cardpayout", "payout_id": sent_card_payout(platform)}, {}
 
 
+def _dead_job(platform: Platform, _actor: int | None = None) -> Prepared:
+    from tests.integration.job_admin_support import dead_job
+
+    return {"job_id": dead_job(platform, "roles")}, {}
+
+
 ALL = frozenset(Role)
 
 
@@ -304,6 +310,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/admin/payouts/{kind}/{payout_id}/query"): Case(
         "payout.query", FINANCE, _sent_payout
     ),
+    ("POST", "/admin/jobs/{job_id}/retry"): Case("job.retry", FINANCE, _dead_job),
     # The admin REST API's operator actions (web/api_admin_*.py): the console's, by token.
     ("POST", "/api/v1/admin/users/{user_id}/status"): Case(
         "user.status", SUPPORT, _demo_user, rest=True
@@ -311,6 +318,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/admin/payouts/{kind}/{payout_id}/query"): Case(
         "payout.query", FINANCE, _sent_payout, rest=True
     ),
+    ("POST", "/api/v1/admin/jobs/{job_id}/retry"): Case("job.retry", FINANCE, _dead_job, rest=True),
     ("POST", "/api/v1/admin/cash-partners"): Case(
         "cash_partner.manage", ADMIN, _new_cash_partner, rest=True
     ),
@@ -533,6 +541,7 @@ def test_a_viewer_reads_every_page_without_the_forms_and_sees_its_role(
         "/admin/health",
         "/admin/card-refunds",
         "/admin/payouts",
+        "/admin/jobs",
         "/admin/reconcile",
         "/admin/disputes",
         "/admin/clock",
