@@ -6,17 +6,16 @@ Screenshots: test-artifacts/checkout-installments-cashier.png, checkout-installm
 
 from __future__ import annotations
 
-import urllib.parse
-
 import pytest
+from tests.e2e.browser_support import sign_in_at_the_cashier, wap_pay_url
 from tests.e2e.test_cashier_browser import ReturnPage, merchant_site, port, server, settings
 from tests.e2e.test_credit_browser import PHONE_SCREEN, demo_line, fits_the_phone
 from tests.e2e.test_wallet_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from tests.integration.credit_support import reconcile_clean
-from tests.integration.gateway_support import make_shop, signed_params
+from tests.integration.gateway_support import make_shop
 
 from paybao.bootstrap import Platform
-from paybao.wiring.wallet_demo import DEMO_LOGIN_PASSWORD, DEMO_PAYMENT_PASSWORD, DEMO_PHONE
+from paybao.wiring.wallet_demo import DEMO_PAYMENT_PASSWORD
 
 pytestmark = pytest.mark.browser
 # The fixtures this test shares with the cashier's browser test.
@@ -34,25 +33,14 @@ def test_choose_six_periods_at_the_cashier(
 
     return_url, site = merchant_site
     make_shop(platform)
-    biz = {
-        "out_trade_no": "hbfq-1",
-        "total_amount": "600.00",
-        "subject": "降噪耳机 分期",
-        "product_code": "QUICK_WAP_WAY",
-    }
-    query = urllib.parse.urlencode(
-        signed_params("alipay.trade.wap.pay", biz, return_url=return_url)
-    )
+    pay_url = wap_pay_url(server, return_url, "hbfq-1", "600.00", "降噪耳机 分期")
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         context = browser.new_context(viewport=PHONE_SCREEN, locale="zh-CN")
         page = context.new_page()
-        page.goto(f"{server}/gateway.do?{query}")
-        page.fill("#phone", DEMO_PHONE)
-        page.fill("#password", DEMO_LOGIN_PASSWORD)
-        with page.expect_navigation():
-            page.click("#login button")
+        page.goto(pay_url)
+        sign_in_at_the_cashier(page)
         offered = page.locator("#installments input[type=radio]")
         assert offered.count() == 3
         six = page.inner_text("label[for=funding-installments-6]")

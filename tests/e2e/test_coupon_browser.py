@@ -6,15 +6,14 @@ Screenshots: test-artifacts/coupons-claim.png, coupons-cashier.png, coupons-used
 
 from __future__ import annotations
 
-import urllib.parse
-
 import pytest
+from tests.e2e.browser_support import wap_pay_url
 from tests.e2e.test_cashier_browser import ReturnPage, merchant_site, port, server, settings
 from tests.e2e.test_credit_browser import PHONE_SCREEN, fits_the_phone
 from tests.e2e.test_wallet_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from tests.integration.coupon_support import marketing_spent, operator_campaign, shop_campaign
 from tests.integration.credit_support import reconcile_clean
-from tests.integration.gateway_support import make_shop, signed_params
+from tests.integration.gateway_support import make_shop
 
 from paybao.bootstrap import Platform
 from paybao.domain.coupons import CouponStatus
@@ -37,15 +36,7 @@ def test_claim_a_coupon_pay_with_it_at_the_cashier_and_see_it_used(
     shop_coupon = shop_campaign(platform, shop)
     buyer = platform.services["users"].find_by_phone(DEMO_PHONE).id
     platform.services["marketing"].claim(buyer, shop_coupon.id)
-    biz = {
-        "out_trade_no": "coupon-1",
-        "total_amount": "128.00",
-        "subject": "运动鞋",
-        "product_code": "QUICK_WAP_WAY",
-    }
-    query = urllib.parse.urlencode(
-        signed_params("alipay.trade.wap.pay", biz, return_url=return_url)
-    )
+    pay_url = wap_pay_url(server, return_url, "coupon-1", "128.00", "运动鞋")
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -69,7 +60,7 @@ def test_claim_a_coupon_pay_with_it_at_the_cashier_and_see_it_used(
         assert page.locator('section[data-state="available"]').count() == 2
 
         # The shop's wap.pay: both coupons checked, 128 - 12.80 - 10 = 105.20 to pay.
-        page.goto(f"{server}/gateway.do?{query}")
+        page.goto(pay_url)
         assert "/cashier/" in page.url
         assert page.inner_text("#coupon-pay") == "¥105.20"
         assert page.inner_text("#pay-amount") == "105.20"

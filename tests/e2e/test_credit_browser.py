@@ -5,19 +5,19 @@ Screenshots: test-artifacts/credit-cashier.png, credit-billed.png, credit-repaid
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Iterator
 
 import pytest
+from tests.e2e.browser_support import sign_in_at_the_cashier, wap_pay_url
 from tests.e2e.test_cashier_browser import ReturnPage, merchant_site, port, server, settings
 from tests.e2e.test_wallet_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from tests.integration.credit_support import advance_to, next_month, reconcile_clean
-from tests.integration.gateway_support import make_shop, signed_params
+from tests.integration.gateway_support import make_shop
 
 from paybao.bootstrap import Platform
 from paybao.domain.credit import BillStatus
 from paybao.domain.trades import Funding
-from paybao.wiring.wallet_demo import DEMO_LOGIN_PASSWORD, DEMO_PAYMENT_PASSWORD, DEMO_PHONE
+from paybao.wiring.wallet_demo import DEMO_PAYMENT_PASSWORD, DEMO_PHONE
 
 pytestmark = pytest.mark.browser
 # The fixtures this test shares with the cashier's browser test.
@@ -49,26 +49,15 @@ def test_pay_with_huabei_at_the_cashier_then_repay_the_bill(
 
     return_url, site = merchant_site
     make_shop(platform)
-    biz = {
-        "out_trade_no": "huabei-1",
-        "total_amount": "368.00",
-        "subject": "蓝牙耳机",
-        "product_code": "QUICK_WAP_WAY",
-    }
-    query = urllib.parse.urlencode(
-        signed_params("alipay.trade.wap.pay", biz, return_url=return_url)
-    )
+    pay_url = wap_pay_url(server, return_url, "huabei-1", "368.00", "蓝牙耳机")
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         context = browser.new_context(viewport=PHONE_SCREEN, locale="zh-CN")
         page = context.new_page()
-        page.goto(f"{server}/gateway.do?{query}")
+        page.goto(pay_url)
         assert "/cashier/" in page.url
-        page.fill("#phone", DEMO_PHONE)
-        page.fill("#password", DEMO_LOGIN_PASSWORD)
-        with page.expect_navigation():
-            page.click("#login button")
+        sign_in_at_the_cashier(page)
         assert page.inner_text("#credit-available") == "可用 ¥2000.00"
         page.check("#funding-credit")
         page.fill("#payment_password", DEMO_PAYMENT_PASSWORD)
