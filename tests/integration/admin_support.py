@@ -1,4 +1,5 @@
-"""Helpers for the admin console tests: an operator with a known TOTP secret, signing in."""
+"""Helpers for the admin console tests: an operator with a known TOTP secret, signing in; and a
+wallet user's browser signed in to the wallet pages, for the page tests."""
 
 from __future__ import annotations
 
@@ -29,6 +30,19 @@ def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert found, "page has no CSRF field"
     return found.group(1)
+
+
+def wallet_browser(client: TestClient, phone: str, password: str) -> TestClient:
+    """A browser of its own (its own cookies) signed in to the wallet pages as `phone`."""
+    browser = TestClient(client.app)
+    page = browser.get("/login")
+    response = browser.post(
+        "/login",
+        data={"csrf_token": csrf_of(page.text), "phone": phone, "password": password},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    return browser
 
 
 def sign_in(

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from tests.integration.admin_support import create_operator, csrf_of, sign_in
+from tests.integration.admin_support import create_operator, csrf_of, sign_in, wallet_browser
 from tests.integration.billpay_support import (
     UNKNOWN_ACCOUNT,
     WATER_ACCOUNT,
@@ -40,15 +40,7 @@ def city(platform: Platform) -> City:
 
 
 def signed_in(client: TestClient, phone: str = PHONE) -> TestClient:
-    browser = TestClient(client.app)
-    page = browser.get("/login")
-    response = browser.post(
-        "/login",
-        data={"csrf_token": csrf_of(page.text), "phone": phone, "password": LOGIN_PASSWORD},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303
-    return browser
+    return wallet_browser(client, phone, LOGIN_PASSWORD)
 
 
 def hidden_fields(html: str, form_id: str) -> dict[str, str]:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
-from tests.integration.admin_support import csrf_of
+from tests.integration.admin_support import csrf_of, wallet_browser
 from tests.integration.card_payout_support import (
     PIN,
     bound_card_number,
@@ -268,15 +268,7 @@ def test_a_registered_device_confirms_exactly_what_it_signed(
 
 
 def signed_in(client: TestClient, phone: str) -> TestClient:
-    browser = TestClient(client.app)
-    page = browser.get("/login")
-    response = browser.post(
-        "/login",
-        data={"csrf_token": csrf_of(page.text), "phone": phone, "password": LOGIN_PASSWORD},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303
-    return browser
+    return wallet_browser(client, phone, LOGIN_PASSWORD)
 
 
 def hidden_fields(html: str) -> dict[str, str]:

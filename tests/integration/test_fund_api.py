@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from tests.integration.admin_support import create_operator, csrf_of, sign_in
+from tests.integration.admin_support import create_operator, sign_in, wallet_browser
 from tests.integration.gateway_support import (
     LOGIN_PASSWORD,
     PAYMENT_PASSWORD,
@@ -206,15 +206,7 @@ def test_a_registered_device_confirms_a_transfer_in(
 
 
 def signed_in(client: TestClient, phone: str = PHONE) -> TestClient:
-    browser = TestClient(client.app)
-    page = browser.get("/login")
-    response = browser.post(
-        "/login",
-        data={"csrf_token": csrf_of(page.text), "phone": phone, "password": LOGIN_PASSWORD},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303
-    return browser
+    return wallet_browser(client, phone, LOGIN_PASSWORD)
 
 
 def form_fields(html: str) -> dict[str, str]:

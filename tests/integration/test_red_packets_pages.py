@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from fastapi.testclient import TestClient
-from tests.integration.admin_support import csrf_of
+from tests.integration.admin_support import csrf_of, wallet_browser
 from tests.integration.gateway_support import LOGIN_PASSWORD
 from tests.integration.red_packet_support import (
     PAYMENT_PASSWORD,
@@ -25,15 +25,7 @@ from paybao.bootstrap import Platform
 
 
 def signed_in(client: TestClient, phone: str) -> TestClient:
-    browser = TestClient(client.app)
-    page = browser.get("/login")
-    response = browser.post(
-        "/login",
-        data={"csrf_token": csrf_of(page.text), "phone": phone, "password": LOGIN_PASSWORD},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303
-    return browser
+    return wallet_browser(client, phone, LOGIN_PASSWORD)
 
 
 def hidden_fields(html: str) -> dict[str, str]:

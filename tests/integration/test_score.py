@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from gateway_support import LOGIN_PASSWORD, PAYMENT_PASSWORD, make_shop
 from score_support import Person, person, score_of, switched_on
 from sqlalchemy import func, select
-from tests.integration.admin_support import create_operator, csrf_of, sign_in
+from tests.integration.admin_support import create_operator, csrf_of, sign_in, wallet_browser
 from tests.integration.agreement_support import deduct, signed_agreement
 
 from paybao.adapters.db.score_queries import SqlScoreQueries
@@ -157,15 +157,7 @@ def test_the_pass_on_the_sixth_scores_only_consenting_users_once(platform: Platf
 
 
 def signed_in(client: TestClient, phone: str) -> TestClient:
-    browser = TestClient(client.app)
-    page = browser.get("/login")
-    response = browser.post(
-        "/login",
-        data={"csrf_token": csrf_of(page.text), "phone": phone, "password": LOGIN_PASSWORD},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303
-    return browser
+    return wallet_browser(client, phone, LOGIN_PASSWORD)
 
 
 def switch(browser: TestClient, purpose: str, action: str, agree: bool = False) -> Any:

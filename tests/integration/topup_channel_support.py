@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from fastapi.testclient import TestClient
-from tests.integration.admin_support import csrf_of
+from tests.integration.admin_support import wallet_browser
 from tests.integration.card_payout_support import Funded, bound_card_number, funded_user
 
 from paybao.bootstrap import Platform
@@ -22,15 +22,7 @@ __all__ = ["Funded", "bound_card_number", "funded_user"]
 
 
 def signed_in(client: TestClient, phone: str) -> TestClient:
-    browser = TestClient(client.app)
-    page = browser.get("/login")
-    response = browser.post(
-        "/login",
-        data={"csrf_token": csrf_of(page.text), "phone": phone, "password": LOGIN_PASSWORD},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303, response.text
-    return browser
+    return wallet_browser(client, phone, LOGIN_PASSWORD)
 
 
 class Notices:
