@@ -4,9 +4,7 @@ bill, one Idempotency-Key sent twice at once, and a balance that covers one paym
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -21,32 +19,12 @@ from tests.integration.billpay_support import (
     settlement_fen,
 )
 from tests.integration.gateway_support import PAYMENT_PASSWORD, wallet_balance
+from tests.support.races import race
 
 from paybao.adapters.db.tables.billpay import billpay_payments, billpay_sandbox_payments
 from paybao.bootstrap import Platform
-from paybao.domain.errors import DomainError
 
 WORKERS = 6
-
-
-def race(workers: int, attempt: Callable[[int], Any]) -> list[Any]:
-    """Run `attempt(i)` on `workers` threads at once; each result, or the DomainError's code."""
-    start = threading.Barrier(workers)
-    results: list[Any] = [None] * workers
-
-    def run(index: int) -> None:
-        start.wait()
-        try:
-            results[index] = attempt(index)
-        except DomainError as error:
-            results[index] = error.code
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    return results
 
 
 def count(platform: Platform, table: Any) -> int:

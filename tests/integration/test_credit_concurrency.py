@@ -4,9 +4,6 @@ on the line's version, in the same transaction as the journal)."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 from tests.integration.credit_support import (
     advance_to,
     credit_buyer,
@@ -17,37 +14,12 @@ from tests.integration.credit_support import (
 )
 from tests.integration.gateway_support import wallet_balance
 from tests.integration.test_wallet_rules import PIN
+from tests.support.races import race_outcomes
 
 from paybao.bootstrap import Platform
-from paybao.domain.errors import DomainError
 from paybao.domain.trades import Funding
 
 RACERS = 6
-
-
-def race(work: Callable[[int], object], count: int) -> list[str]:
-    """Run `work(i)` for i in range(count) at once; each result is "ok" or an error code."""
-    barrier = threading.Barrier(count)
-    results: list[str] = []
-    lock = threading.Lock()
-
-    def run(index: int) -> None:
-        barrier.wait(10)
-        try:
-            work(index)
-            outcome = "ok"
-        except DomainError as error:
-            outcome = error.code
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    assert len(results) == count
-    return sorted(results)
 
 
 def test_concurrent_credit_payments_cannot_overdraw_the_line(platform: Platform) -> None:
@@ -59,7 +31,7 @@ def test_concurrent_credit_payments_cannot_overdraw_the_line(platform: Platform)
         trade_no = open_trades[index].trade_no
         trades.pay_by_buyer(trade_no, user_id, PIN, funding=Funding.CREDIT)
 
-    results = race(pay, RACERS)
+    results = race_outcomes(RACERS, pay)
     # 3 x 300.00 fit in 1,000.00; a 4th would overdraw it.
     assert results == ["credit_limit_exceeded"] * 3 + ["ok"] * 3
     line = platform.services["credit"].line(user_id)
@@ -76,7 +48,7 @@ def test_concurrent_repayments_cannot_repay_a_bill_twice(platform: Platform) -> 
     year, month = next_month(platform)
     advance_to(platform, year, month, 1, 8)
     credit = platform.services["credit"]
-    results = race(lambda _index: credit.repay(user_id, 250_00, PIN), 3)
+    results = race_outcomes(3, lambda _index: credit.repay(user_id, 250_00, PIN))
     assert results == ["credit_nothing_due"] * 2 + ["ok"]
     assert wallet_balance(platform, user_id) == 750_00
     assert credit.line(user_id).outstanding_fen == 0

@@ -5,14 +5,14 @@ tampered holding."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
 from tests.integration.gateway_support import PAYMENT_PASSWORD, make_buyer, wallet_balance
+from tests.support.races import race
 
 from paybao.adapters.db.tables.fund import fund_days, fund_incomes
 from paybao.adapters.db.tables.ledger import ledger_transfers
@@ -284,26 +284,6 @@ def test_the_pass_settles_many_holders_in_batches(platform: Platform) -> None:
 
 
 # Concurrency -----------------------------------------------------------------------------------
-
-
-def race(workers: int, attempt: Callable[[int], Any]) -> list[Any]:
-    """Run `attempt(i)` on `workers` threads at once; each result or DomainError code."""
-    start = threading.Barrier(workers)
-    results: list[Any] = [None] * workers
-
-    def run(index: int) -> None:
-        start.wait()
-        try:
-            results[index] = attempt(index)
-        except DomainError as error:
-            results[index] = error.code
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    return results
 
 
 def test_the_fast_quota_holds_under_concurrent_requests(platform: Platform) -> None:

@@ -4,9 +4,7 @@ share, and an expiry sweep racing the last claims gives back exactly what nobody
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 from tests.integration.red_packet_support import (
@@ -19,31 +17,11 @@ from tests.integration.red_packet_support import (
     user,
     wallet_balance,
 )
+from tests.support.races import race
 
 from paybao.bootstrap import Platform
-from paybao.domain.errors import DomainError
 from paybao.domain.red_packets import Kind
 from paybao.services.red_packets import ClaimResult
-
-
-def race(workers: int, attempt: Callable[[int], Any]) -> list[Any]:
-    """Run `attempt(i)` on `workers` threads at once; each result, or the DomainError's code."""
-    start = threading.Barrier(workers)
-    results: list[Any] = [None] * workers
-
-    def run(index: int) -> None:
-        start.wait()
-        try:
-            results[index] = attempt(index)
-        except DomainError as error:
-            results[index] = error.code
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    return results
 
 
 def test_fifty_claimants_of_ten_shares_get_exactly_ten(platform: Platform) -> None:

@@ -5,21 +5,18 @@ transaction_id asked at once, revocation racing the monthly pass, two wakes of t
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 from credit_support import advance_to, next_month
 from fastapi.testclient import TestClient
 from gateway_support import call, make_shop
 from score_support import BRIEF_GET, brief, person, score_of, switched_on
 from sqlalchemy import func, select
 from tests.integration.admin_support import create_operator
+from tests.support.races import race_outcomes
 
 from paybao.adapters.alipay.methods import user_wire_id
 from paybao.adapters.db.tables.platform import jobs
 from paybao.adapters.db.tables.score import score_admissions, score_snapshots
 from paybao.bootstrap import Platform
-from paybao.domain.errors import DomainError
 from paybao.domain.fund import china_day
 from paybao.domain.score import Purpose, next_period, period_of
 from paybao.services.score import JOB_MONTH
@@ -146,31 +143,6 @@ def test_alipay_parameter_checks(platform: Platform, client: TestClient) -> None
 # Races ----------------------------------------------------------------------------------------
 
 
-def race(work: Callable[[int], object], count: int) -> list[str]:
-    """Run `work(i)` for i in range(count) at once; each result is "ok" or an error code."""
-    barrier = threading.Barrier(count)
-    results: list[str] = []
-    lock = threading.Lock()
-
-    def run(index: int) -> None:
-        barrier.wait(10)
-        try:
-            work(index)
-            outcome = "ok"
-        except DomainError as error:
-            outcome = error.code
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    assert len(results) == count
-    return sorted(results)
-
-
 def test_one_transaction_id_asked_at_once_is_answered_once(
     platform: Platform, client: TestClient
 ) -> None:
@@ -181,7 +153,7 @@ def test_one_transaction_id_asked_at_once_is_answered_once(
     def ask(_: int) -> None:
         answers.append(call(client, BRIEF_GET, brief("race_1", alice, 350))["biz_no"])
 
-    assert race(ask, RACERS) == ["ok"] * RACERS
+    assert race_outcomes(RACERS, ask) == ["ok"] * RACERS
     assert len(set(answers)) == 1 and admissions(platform) == 1
 
 
@@ -199,7 +171,7 @@ def test_switching_off_while_the_pass_runs_leaves_no_score(platform: Platform) -
             else:
                 score.score_user(alice.user_id, target)
 
-        assert race(work, 3) == ["ok"] * 3
+        assert race_outcomes(3, work) == ["ok"] * 3
         with platform.db.read() as tx:
             query = select(func.count()).where(score_snapshots.c.user_id == alice.user_id)
             assert tx.execute(query).scalar_one() == 0, f"round {round_no}"
@@ -216,7 +188,7 @@ def test_two_wakes_of_the_pass_at_once_score_each_user_once(platform: Platform) 
     with platform.db.write() as tx:
         tx.execute(jobs.delete().where(jobs.c.kind == JOB_MONTH))
     advance_to(platform, year, month, 6, 1)
-    assert race(lambda _: months.on_wake(), RACERS) == ["ok"] * RACERS
+    assert race_outcomes(RACERS, lambda _: months.on_wake()) == ["ok"] * RACERS
     period = f"{year:04d}-{month:02d}"
     with platform.db.read() as tx:
         query = select(score_snapshots.c.user_id).where(score_snapshots.c.period == period)
