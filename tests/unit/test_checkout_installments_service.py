@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.support.trades import a_trade
 from tests.unit.test_credit_installments_service import differences
 from tests.unit.test_credit_service import USER, World, china, code_of, world
 
@@ -43,30 +44,12 @@ class Settlements:
 
 
 def trade(trade_no: str, total_fen: int) -> Trade:
-    return Trade(
-        id=1,
-        trade_no=trade_no,
-        app_id="app",
-        merchant_id=1,
-        out_trade_no=trade_no,
-        product="page.pay",
-        subject="s",
-        body=None,
-        total_fen=total_fen,
-        fee_fen=0,
-        refunded_fen=0,
-        fee_refunded_fen=0,
+    """A trade the user paid with Huabei."""
+    return a_trade(
+        trade_no,
+        total_fen,
         status=TradeStatus.TRADE_SUCCESS,
         buyer_user_id=USER,
-        fingerprint="f",
-        notify_url=None,
-        return_url=None,
-        passback=None,
-        channel_context="{}",
-        visible=True,
-        store_id=None,
-        created_at_us=0,
-        expires_at_us=0,
         paid_at_us=1,
         funding=Funding.CREDIT,
     )

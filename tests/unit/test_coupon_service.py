@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.pool import StaticPool
+from tests.support.trades import a_trade
 
 from paybao.adapters.db.admin_store import SqlAdminStore
 from paybao.adapters.db.coupon_store import SqlCouponStore
@@ -57,32 +58,13 @@ class Trades:
 
 
 def trade(trade_no: str, total_fen: int, **changes: Any) -> Trade:
-    base = Trade(
-        id=1,
-        trade_no=trade_no,
-        app_id="app",
-        merchant_id=SHOP,
-        out_trade_no=trade_no,
-        product="page.pay",
-        subject="x",
-        body=None,
-        total_fen=total_fen,
-        fee_fen=0,
-        refunded_fen=0,
-        fee_refunded_fen=0,
-        status=TradeStatus.WAIT_BUYER_PAY,
-        buyer_user_id=None,
-        fingerprint="f",
-        notify_url=None,
-        return_url=None,
-        passback=None,
-        channel_context="{}",
-        visible=True,
-        store_id=None,
-        created_at_us=NOW_US,
-        expires_at_us=NOW_US + US_PER_DAY,
-    )
-    return replace(base, **changes)
+    """An unpaid trade of the shop, open for a day."""
+    shop_trade = {
+        "merchant_id": SHOP,
+        "created_at_us": NOW_US,
+        "expires_at_us": NOW_US + US_PER_DAY,
+    }
+    return a_trade(trade_no, total_fen, subject="x", **{**shop_trade, **changes})
 
 
 def terms(**changes: Any) -> Terms:
