@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, Table, and_, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -231,15 +231,9 @@ class SqlCreditStore:
         amount_fen: int,
         now_us: int,
     ) -> bool:
-        values = {
-            "bill_id": bill_id,
-            "day": day.isoformat(),
-            "principal_fen": principal_fen,
-            "amount_fen": amount_fen,
-            "created_at_us": now_us,
-        }
-        statement = self._insert(credit_penalties).values(**values).on_conflict_do_nothing()
-        return tx.execute(statement.returning(credit_penalties.c.bill_id)).scalar() is not None
+        return self._insert_day_charge(
+            tx, credit_penalties, bill_id, day, principal_fen, amount_fen, now_us
+        )
 
     def insert_interest(
         self,
@@ -250,6 +244,22 @@ class SqlCreditStore:
         amount_fen: int,
         now_us: int,
     ) -> bool:
+        return self._insert_day_charge(
+            tx, credit_interest, bill_id, day, principal_fen, amount_fen, now_us
+        )
+
+    def _insert_day_charge(
+        self,
+        tx: Connection,
+        table: Table,
+        bill_id: int,
+        day: date,
+        principal_fen: int,
+        amount_fen: int,
+        now_us: int,
+    ) -> bool:
+        """One day's charge (a penalty or interest) on a bill, at most once a day: whether this
+        call wrote it (a rerun of the day's job finds it there)."""
         values = {
             "bill_id": bill_id,
             "day": day.isoformat(),
@@ -257,8 +267,8 @@ class SqlCreditStore:
             "amount_fen": amount_fen,
             "created_at_us": now_us,
         }
-        statement = self._insert(credit_interest).values(**values).on_conflict_do_nothing()
-        return tx.execute(statement.returning(credit_interest.c.bill_id)).scalar() is not None
+        statement = self._insert(table).values(**values).on_conflict_do_nothing()
+        return tx.execute(statement.returning(table.c.bill_id)).scalar() is not None
 
     def insert_refund(self, tx: Connection, values: Mapping[str, Any]) -> None:
         tx.execute(insert(credit_refunds).values(**values))
