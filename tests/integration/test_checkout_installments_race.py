@@ -8,8 +8,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from tests.integration.checkout_installment_support import extend, page_pay, plan_of
 from tests.integration.credit_support import credit_buyer, reconcile_clean
-from tests.integration.test_credit_concurrency import race
 from tests.integration.test_wallet_rules import PIN
+from tests.support.races import race_outcomes
 
 from paybao.bootstrap import Platform
 from paybao.domain.trades import Funding
@@ -34,7 +34,7 @@ def test_concurrent_installment_payments_cannot_overdraw_the_line(
             installments=(3, 6, 12)[index % 3],
         )
 
-    results = race(pay, RACERS)
+    results = race_outcomes(RACERS, pay)
     assert results == ["credit_limit_exceeded"] * 3 + ["ok"] * 3
     paid = [no for no in trade_nos if trades.get(no).paid]
     assert len(paid) == 3
@@ -59,7 +59,7 @@ def test_concurrent_refunds_by_one_request_lower_the_plan_once(
     app_id = platform.services["trades"].get(trade_no).app_id
     refunds = platform.services["refunds"]
     ref = TradeRef(trade_no=trade_no)
-    results = race(lambda _index: refunds.refund(app_id, ref, "once", 120_00), 4)
+    results = race_outcomes(4, lambda _index: refunds.refund(app_id, ref, "once", 120_00))
     assert results == ["ok"] * 4  # replays answer the first result
     plan = plan_of(platform, trade_no)
     assert (plan.refunded_fen, plan.cancelled_fen, plan.seller_fee_refunded_fen) == (

@@ -14,8 +14,8 @@ from tests.integration.coupon_support import (
 )
 from tests.integration.credit_support import reconcile_clean
 from tests.integration.gateway_support import call, make_buyer, make_shop, wallet_balance
-from tests.integration.test_credit_concurrency import race
 from tests.integration.test_wallet_rules import PIN, open_user
+from tests.support.races import race_outcomes
 
 from paybao.bootstrap import Platform
 from paybao.domain.coupons import CouponChoice, CouponStatus
@@ -31,11 +31,11 @@ def test_users_racing_for_the_last_coupons_get_exactly_as_many_as_there_are(
     # Two coupons left by the count; the budget would allow more.
     template = operator_campaign(platform, count_max=2, budget_fen=1_000_00)
     marketing = platform.services["marketing"]
-    results = race(lambda i: marketing.claim(users[i], template.id), RACERS)
+    results = race_outcomes(RACERS, lambda i: marketing.claim(users[i], template.id))
     assert results == ["coupon_sold_out"] * (RACERS - 2) + ["ok"] * 2
     # And the last one of a budget: 25.00 holds two 10.00 coupons, whatever the count says.
     budgeted = operator_campaign(platform, count_max=100, budget_fen=25_00)
-    results = race(lambda i: marketing.claim(users[i], budgeted.id), RACERS)
+    results = race_outcomes(RACERS, lambda i: marketing.claim(users[i], budgeted.id))
     assert results == ["coupon_sold_out"] * (RACERS - 2) + ["ok"] * 2
     after = marketing.template(budgeted.id)
     assert (after.issued_count, after.issued_fen) == (2, 20_00)
@@ -49,7 +49,7 @@ def test_two_users_and_the_very_last_coupon(platform: Platform) -> None:
     buyers = (first, second)
     for _round in range(5):
         template = operator_campaign(platform, count_max=1, budget_fen=10_00)
-        results = race(lambda i, t=template: marketing.claim(buyers[i], t.id), 2)
+        results = race_outcomes(2, lambda i, t=template: marketing.claim(buyers[i], t.id))
         assert results == ["coupon_sold_out", "ok"]
     assert reconcile_clean(platform) == []
 
@@ -58,7 +58,7 @@ def test_one_user_tapping_claim_at_once_holds_no_more_than_the_cap(platform: Pla
     user_id, _ = open_user(platform, "13900000521")
     template = operator_campaign(platform, per_user_max=2)
     marketing = platform.services["marketing"]
-    results = race(lambda _i: marketing.claim(user_id, template.id), RACERS)
+    results = race_outcomes(RACERS, lambda _i: marketing.claim(user_id, template.id))
     assert results == ["coupon_claim_limit"] * (RACERS - 2) + ["ok"] * 2
     assert len(marketing.coupons_of(user_id, CouponStatus.AVAILABLE)) == 2
     assert marketing.template(template.id).issued_count == 2
@@ -78,7 +78,7 @@ def test_one_coupon_raced_by_two_cashier_payments_pays_for_one(platform: Platfor
             trades[index].trade_no, user_id, PIN, coupons=choice
         )
 
-    results = race(pay, RACERS)
+    results = race_outcomes(RACERS, pay)
     assert results == ["coupon_unavailable"] * (RACERS - 1) + ["ok"]
     paid = [t for t in (platform.services["trades"].get(o.trade_no) for o in trades) if t.paid]
     assert [(t.discount_fen, t.buyer_pay_fen) for t in paid] == [(10_00, 40_00)]
@@ -108,7 +108,7 @@ def test_one_coupon_raced_by_till_payments_discounts_one_and_the_rest_pay_in_ful
             raise DomainError(answer.get("sub_code", answer["code"]))
         answers.append(answer)
 
-    assert race(pay, RACERS) == ["ok"] * RACERS
+    assert race_outcomes(RACERS, pay) == ["ok"] * RACERS
     buyer_paid = sorted(answer["buyer_pay_amount"] for answer in answers)
     assert buyer_paid == ["20.00"] + ["30.00"] * (RACERS - 1)
     assert marketing_spent(platform) == 10_00

@@ -19,10 +19,10 @@ from tests.integration.coupon_support import (
 )
 from tests.integration.credit_support import reconcile_clean
 from tests.integration.gateway_support import PAYMENT_PASSWORD, make_buyer, make_shop
-from tests.integration.test_credit_concurrency import race
 from tests.integration.test_escrow import ESCROW_TABLES
 from tests.integration.test_merchant_escrow_pages import merchant_escrow
 from tests.integration.test_wallet_rules import code_of
+from tests.support.races import race_outcomes
 from tests.support.snapshots import rows_of
 
 from paybao.bootstrap import Platform
@@ -367,7 +367,7 @@ def test_one_coupon_raced_by_two_escrow_payments_pays_for_exactly_one(world: Wor
     def buy(index: int) -> None:
         world.escrow.buy(listings[index].id, world.buyer, PAYMENT_PASSWORD, f"race-{index}", choice)
 
-    assert race(buy, 2) == ["coupon_unavailable", "ok"]
+    assert race_outcomes(2, buy) == ["coupon_unavailable", "ok"]
     escrows = world.escrow.escrows_of(Party.buyer(world.buyer))
     assert [e.discount_fen for e in escrows] == [OFF_FEN]
     assert world.money() == expected(
