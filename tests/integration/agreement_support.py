@@ -4,7 +4,6 @@ gateway and the sign page, and withholding calls."""
 from __future__ import annotations
 
 import http.server
-import re
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -12,7 +11,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from fastapi.testclient import TestClient
-from gateway_support import LOGIN_PASSWORD, PAYMENT_PASSWORD, call, signed_params
+from gateway_support import PAYMENT_PASSWORD, call, sign_in_on, signed_params
+from tests.integration.admin_support import csrf_of
 
 from paybao.bootstrap import Platform
 
@@ -77,19 +77,6 @@ def sign_page_path(client: TestClient, biz: dict[str, Any], **extra: str) -> str
     return location.removeprefix("http://testserver")
 
 
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found is not None, html
-    return found.group(1)
-
-
-def sign_in_on(client: TestClient, path: str, phone: str) -> None:
-    page = client.get(path)
-    form = {"csrf_token": csrf_of(page.text), "phone": phone, "password": LOGIN_PASSWORD}
-    response = client.post(path + "/login", data=form, follow_redirects=False)
-    assert response.status_code == 303, response.text
-
-
 def sign_on(client: TestClient, path: str, password: str = PAYMENT_PASSWORD) -> Any:
     page = client.get(path)
     form = {"csrf_token": csrf_of(page.text), "payment_password": password}
@@ -139,4 +126,4 @@ def row_count(platform: Platform, sql: str) -> int:
         return int(tx.execute(text(sql)).scalar_one())
 
 
-__all__ = ["PAYMENT_PASSWORD"]
+__all__ = ["PAYMENT_PASSWORD", "csrf_of", "sign_in_on"]  # what the tests import from here

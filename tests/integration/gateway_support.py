@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlalchemy import text
+from tests.integration.admin_support import csrf_of
 
 from paybao.adapters.alipay import wire
 from paybao.adapters.alipay.keys import KeyPair, generate_key_pair
@@ -166,3 +168,12 @@ def wait_until(predicate: Any, timeout_s: float = 5.0) -> bool:
             return True
         time.sleep(0.02)
     return False
+
+
+def sign_in_on(client: TestClient, path: str, phone: str) -> None:
+    """The buyer signs in on the wallet page a merchant's call led to (`path`: an agreement's sign
+    page, a deposit's confirmation): its form posts to `path`/login and comes back to `path`."""
+    page = client.get(path)
+    form = {"csrf_token": csrf_of(page.text), "phone": phone, "password": LOGIN_PASSWORD}
+    response = client.post(path + "/login", data=form, follow_redirects=False)
+    assert response.status_code == 303, response.text

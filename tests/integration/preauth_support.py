@@ -3,12 +3,12 @@ the gateway's redirect and the confirmation page, and where a user's money stand
 
 from __future__ import annotations
 
-import re
 import urllib.parse
 from typing import Any
 
 from fastapi.testclient import TestClient
-from gateway_support import LOGIN_PASSWORD, PAYMENT_PASSWORD, call, signed_params
+from gateway_support import LOGIN_PASSWORD, PAYMENT_PASSWORD, call, sign_in_on, signed_params
+from tests.integration.admin_support import csrf_of
 
 from paybao.bootstrap import Platform
 
@@ -17,6 +17,9 @@ APP_FREEZE = "alipay.fund.auth.order.app.freeze"
 UNFREEZE = "alipay.fund.auth.order.unfreeze"
 QUERY = "alipay.fund.auth.operation.detail.query"
 CANCEL = "alipay.fund.auth.operation.cancel"
+
+# What the tests import from here.
+__all__ = ["csrf_of", "sign_in_on"]
 
 
 def freeze(
@@ -97,19 +100,6 @@ def app_order(out_order_no: str, amount: str = "500.00", **extra: Any) -> dict[s
         "product_code": "PRE_AUTH_ONLINE",
         **extra,
     }
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found is not None, html
-    return found.group(1)
-
-
-def sign_in_on(client: TestClient, path: str, phone: str) -> None:
-    page = client.get(path)
-    form = {"csrf_token": csrf_of(page.text), "phone": phone, "password": LOGIN_PASSWORD}
-    response = client.post(path + "/login", data=form, follow_redirects=False)
-    assert response.status_code == 303, response.text
 
 
 def confirm_on(client: TestClient, path: str, password: str = PAYMENT_PASSWORD) -> Any:
