@@ -4,55 +4,27 @@ coupons claimed, open page.pay trades, the ledger's marketing account."""
 from __future__ import annotations
 
 import itertools
-from dataclasses import replace
 from typing import Any
 
 from tests.integration.admin_support import create_operator
 from tests.integration.gateway_support import Shop
+from tests.support.coupons import platform_terms_at, shop_discount_terms_at
 
 from paybao.bootstrap import Platform
 from paybao.domain.accounts import Purpose, platform_account
-from paybao.domain.coupons import US_PER_DAY, CouponKind, Template, Terms
-from paybao.domain.trades import DiscountFunder
+from paybao.domain.coupons import Template, Terms
 from paybao.services.marketing import Creator
 from paybao.services.trades import NewTrade, Trade
 
 
 def platform_terms(platform: Platform, **changes: Any) -> Terms:
-    """满100减10, platform-funded, any shop, a month long, 100 coupons, one each."""
-    now_us = platform.clock.now_us()
-    base = Terms(
-        name="满100减10",
-        kind=CouponKind.FIXED,
-        funder=DiscountFunder.PLATFORM,
-        merchant_id=None,
-        face_fen=10_00,
-        rate_permille=0,
-        cap_fen=0,
-        threshold_fen=100_00,
-        valid_from_us=now_us - 1,
-        valid_until_us=now_us + 30 * US_PER_DAY,
-        coupon_days=0,
-        budget_fen=1_000_00,
-        count_max=100,
-        per_user_max=1,
-    )
-    return replace(base, **changes)
+    """满100减10, platform-funded, any shop, a month long from now, 100 coupons, one each."""
+    return platform_terms_at(platform.clock.now_us(), **changes)
 
 
 def merchant_discount_terms(platform: Platform, merchant_id: int, **changes: Any) -> Terms:
     """The shop's own 9折 (at most 50.00 off), limited to itself."""
-    values: dict[str, Any] = {
-        "name": "店铺9折",
-        "kind": CouponKind.DISCOUNT,
-        "funder": DiscountFunder.MERCHANT,
-        "merchant_id": merchant_id,
-        "face_fen": 0,
-        "rate_permille": 900,
-        "cap_fen": 50_00,
-        "threshold_fen": 0,
-    }
-    return platform_terms(platform, **{**values, **changes})
+    return shop_discount_terms_at(platform.clock.now_us(), merchant_id, **changes)
 
 
 _OPERATORS = itertools.count(1)

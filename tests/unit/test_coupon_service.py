@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.pool import StaticPool
+from tests.support.coupons import platform_terms_at, shop_discount_terms_at
 from tests.support.trades import a_trade
 
 from paybao.adapters.db.admin_store import SqlAdminStore
@@ -25,12 +26,11 @@ from paybao.domain.coupons import (
     BEST_COUPONS,
     US_PER_DAY,
     CouponChoice,
-    CouponKind,
     CouponStatus,
     Terms,
 )
 from paybao.domain.errors import DomainError, NotFound, Retryable
-from paybao.domain.trades import DiscountFunder, TradeStatus
+from paybao.domain.trades import TradeStatus
 from paybao.services.audit import AuditTrail
 from paybao.services.clock import ManualClock
 from paybao.services.marketing import Creator, MarketingService
@@ -68,37 +68,11 @@ def trade(trade_no: str, total_fen: int, **changes: Any) -> Trade:
 
 
 def terms(**changes: Any) -> Terms:
-    base = Terms(
-        name="满100减10",
-        kind=CouponKind.FIXED,
-        funder=DiscountFunder.PLATFORM,
-        merchant_id=None,
-        face_fen=10_00,
-        rate_permille=0,
-        cap_fen=0,
-        threshold_fen=100_00,
-        valid_from_us=NOW_US - 1,
-        valid_until_us=NOW_US + 30 * US_PER_DAY,
-        coupon_days=0,
-        budget_fen=1_000_00,
-        count_max=100,
-        per_user_max=1,
-    )
-    return replace(base, **changes)
+    return platform_terms_at(NOW_US, **changes)
 
 
 def shop_terms(**changes: Any) -> Terms:
-    values: dict[str, Any] = {
-        "name": "9折",
-        "kind": CouponKind.DISCOUNT,
-        "funder": DiscountFunder.MERCHANT,
-        "merchant_id": SHOP,
-        "face_fen": 0,
-        "rate_permille": 900,
-        "cap_fen": 50_00,
-        "threshold_fen": 0,
-    }
-    return terms(**{**values, **changes})
+    return shop_discount_terms_at(NOW_US, SHOP, **changes)
 
 
 @dataclass
