@@ -7,16 +7,12 @@ from __future__ import annotations
 
 import csv
 import io
-import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 from tests.integration.coupon_support import open_trade
 from tests.integration.gateway_support import (
     LOGIN_PASSWORD,
@@ -24,6 +20,7 @@ from tests.integration.gateway_support import (
     make_buyer,
     make_shop,
 )
+from tests.support.sql_log import sql_log, statements_in
 
 from paybao.bootstrap import Platform
 from paybao.domain.statement_summaries import Month, SearchFilter
@@ -201,38 +198,16 @@ def test_every_response_code_is_documented(client: TestClient) -> None:
         assert {"200", "400", "401", "403", "422"} <= documented, (name, documented)
 
 
-_STATEMENT = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b", re.IGNORECASE)
-
-
-@pytest.fixture
-def statements_sql(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    log: list[str] = []
-    if platform.engine.dialect.name == "sqlite":
-
-        def trace(dbapi_connection: Any, *_: Any) -> None:
-            dbapi_connection.set_trace_callback(log.append)
-
-        event.listen(platform.engine, "checkout", trace)
-        yield log
-        event.remove(platform.engine, "checkout", trace)
-        return
-    execute = psycopg.Cursor.execute
-
-    def counting(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
-        log.append(str(query))
-        return execute(self, query, *args, **kwargs)
-
-    monkeypatch.setattr(psycopg.Cursor, "execute", counting)
-    yield log
+__all__ = ["sql_log"]  # the fixture
 
 
 def test_a_month_costs_a_fixed_number_of_indexed_reads(
-    platform: Platform, story: Story, statements_sql: list[str]
+    platform: Platform, story: Story, sql_log: list[str]
 ) -> None:
     statements = platform.services["statements"]
-    statements_sql.clear()
+    sql_log.clear()
     statements.monthly(story.user_id, story.months[0])
-    sql = [" ".join(s.split()) for s in statements_sql if _STATEMENT.match(s)]
+    sql = statements_in(sql_log)
     transfers = [s for s in sql if "ledger_transfers" in s]
     # The month, the month before, the opening balance; plus the user and the counterparties
     # (trades, escrow, transfers): no statement per entry.

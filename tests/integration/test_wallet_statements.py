@@ -8,47 +8,17 @@ accounts not re-opened (INSERT ... ON CONFLICT + SELECT) on every top-up.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 from tests.integration.test_wallet_api import post, register
+from tests.support.sql_log import sql_log, statements_in
 
 from paybao.bootstrap import Platform
 from paybao.domain.accounts import AccountSpec, OwnerKind, Purpose
 
-_STATEMENT = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b", re.IGNORECASE)
-
-
-@pytest.fixture
-def statements(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Every SQL statement sent to the database while the test runs (not BEGIN/COMMIT)."""
-    log: list[str] = []
-    if platform.engine.dialect.name == "sqlite":
-
-        def trace(dbapi_connection: Any, *_: Any) -> None:
-            dbapi_connection.set_trace_callback(log.append)
-
-        event.listen(platform.engine, "checkout", trace)
-        yield log
-        event.remove(platform.engine, "checkout", trace)
-        return
-    execute = psycopg.Cursor.execute
-
-    def counting(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
-        log.append(str(query))
-        return execute(self, query, *args, **kwargs)
-
-    monkeypatch.setattr(psycopg.Cursor, "execute", counting)
-    yield log
-
-
-def _sql(log: list[str]) -> list[str]:
-    return [" ".join(s.split()) for s in log if _STATEMENT.match(s)]
+__all__ = ["sql_log"]  # the fixture
 
 
 def _users_by_id(sql: list[str]) -> int:
@@ -56,7 +26,7 @@ def _users_by_id(sql: list[str]) -> int:
 
 
 def test_a_transfer_reads_each_user_once_per_transaction(
-    client: TestClient, platform: Platform, statements: list[str]
+    client: TestClient, platform: Platform, sql_log: list[str]
 ) -> None:
     payer, card_id = register(client, platform, "13800138301", "张三")
     register(client, platform, "13800138302", "李四")
@@ -64,9 +34,9 @@ def test_a_transfer_reads_each_user_once_per_transaction(
     assert post(client, "/topups", top_up, payer).status_code == 200
     body = {"payee_phone": "13800138302", "amount_fen": 1, "payment_password": "135790"}
     assert post(client, "/transfers", body, payer).status_code == 200  # warm-up
-    statements.clear()
+    sql_log.clear()
     assert post(client, "/transfers", body, payer).status_code == 200
-    sql = _sql(statements)
+    sql = statements_in(sql_log)
     # The payer's password check (own read), then in the money transaction the payer once
     # and the payee once; the payee's phone look-up is by phone.
     assert _users_by_id(sql) == 3, "\n".join(s for s in sql if "FROM users" in s)
@@ -79,15 +49,15 @@ def test_a_transfer_reads_each_user_once_per_transaction(
 
 
 def test_a_top_up_does_not_reopen_the_platform_accounts(
-    client: TestClient, platform: Platform, statements: list[str]
+    client: TestClient, platform: Platform, sql_log: list[str]
 ) -> None:
     token, card_id = register(client, platform, "13800138303", "王五")
     body = {"card_id": card_id, "amount_fen": 100, "payment_password": "135790"}
     assert post(client, "/topups", body, token).status_code == 200  # warm-up
-    statements.clear()
+    sql_log.clear()
     response = post(client, "/topups", body, token)
     assert response.status_code == 200 and response.json()["status"] == "succeeded"
-    sql = _sql(statements)
+    sql = statements_in(sql_log)
     assert not any("ledger_accounts" in s and s.startswith("INSERT") for s in sql)
     assert not any("SELECT key, id FROM ledger_accounts" in s for s in sql)
     # The topup's start transaction reads the user once; the finish transaction once.
