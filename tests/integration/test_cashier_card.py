@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from tests.integration.admin_support import csrf_of
+from tests.integration.credit_support import cashier_pay, cashier_signed_in
 from tests.integration.gateway_support import balance_fen, make_shop, wallet_balance
 from tests.integration.test_wallet_rules import PIN, code_of, ledger_clean, open_user
 
@@ -17,7 +17,6 @@ from paybao.domain.trades import TradeStatus
 from paybao.services.trades import NewTrade, Trade, TradeRef
 
 PHONE = "13900000101"
-LOGIN_PASSWORD = "abc12345"
 RETURN_URL = "https://shop.example/return"
 
 
@@ -35,25 +34,6 @@ def open_trade(platform: Platform, out_trade_no: str = "C-1", total_fen: int = 1
     )
     trade: Trade = platform.services["trades"].create(new)
     return trade
-
-
-def signed_in(client: TestClient, trade_no: str) -> str:
-    """Sign in at the cashier; the pay page's HTML."""
-    page = client.get(f"/cashier/{trade_no}")
-    client.post(
-        f"/cashier/{trade_no}/login",
-        data={"csrf_token": csrf_of(page.text), "phone": PHONE, "password": LOGIN_PASSWORD},
-    )
-    return client.get(f"/cashier/{trade_no}").text
-
-
-def pay(client: TestClient, trade_no: str, funding: str, password: str = PIN) -> object:
-    page = client.get(f"/cashier/{trade_no}")
-    return client.post(
-        f"/cashier/{trade_no}/pay",
-        data={"csrf_token": csrf_of(page.text), "funding": funding, "payment_password": password},
-        follow_redirects=False,
-    )
 
 
 def card_rows(platform: Platform) -> list[tuple[str, str | None]]:
@@ -77,10 +57,10 @@ def test_card_pays_the_trade_in_one_journal_and_returns_to_the_merchant(
 ) -> None:
     user_id, card_id = buyer
     trade = open_trade(platform)
-    page = signed_in(client, trade.trade_no)
+    page = cashier_signed_in(client, trade.trade_no, PHONE)
     assert f'value="card:{card_id}"' in page and "尾号" in page
     platform.services["bank"].script.append("ok")
-    answer = pay(client, trade.trade_no, f"card:{card_id}")
+    answer = cashier_pay(client, trade.trade_no, f"card:{card_id}")
     assert answer.status_code == 303  # type: ignore[attr-defined]
     assert answer.headers["location"].startswith(RETURN_URL)  # type: ignore[attr-defined]
     paid = platform.services["trades"].get(trade.trade_no)
@@ -98,9 +78,9 @@ def test_bank_refusal_leaves_the_trade_open_and_moves_nothing(
 ) -> None:
     user_id, card_id = buyer
     trade = open_trade(platform)
-    signed_in(client, trade.trade_no)
+    cashier_signed_in(client, trade.trade_no, PHONE)
     platform.services["bank"].script.append("fail")
-    answer = pay(client, trade.trade_no, f"card:{card_id}")
+    answer = cashier_pay(client, trade.trade_no, f"card:{card_id}")
     assert answer.status_code == 402  # type: ignore[attr-defined]
     assert "银行扣款失败" in answer.text  # type: ignore[attr-defined]
     assert platform.services["trades"].get(trade.trade_no).status is TradeStatus.WAIT_BUYER_PAY
@@ -108,7 +88,7 @@ def test_bank_refusal_leaves_the_trade_open_and_moves_nothing(
     assert notifications(platform) == 0
     # The buyer may try again: this time the bank says yes.
     platform.services["bank"].script.append("ok")
-    assert pay(client, trade.trade_no, f"card:{card_id}").status_code == 303  # type: ignore[attr-defined]
+    assert cashier_pay(client, trade.trade_no, f"card:{card_id}").status_code == 303  # type: ignore[attr-defined]
     assert platform.services["trades"].get(trade.trade_no).status is TradeStatus.TRADE_SUCCESS
     assert wallet_balance(platform, user_id) == 0
     assert ledger_clean(platform)
@@ -119,15 +99,15 @@ def test_bank_timeout_waits_then_the_query_job_settles_the_trade(
 ) -> None:
     _, card_id = buyer
     trade = open_trade(platform)
-    signed_in(client, trade.trade_no)
+    cashier_signed_in(client, trade.trade_no, PHONE)
     platform.services["bank"].script.append("timeout")
-    answer = pay(client, trade.trade_no, f"card:{card_id}")
+    answer = cashier_pay(client, trade.trade_no, f"card:{card_id}")
     assert answer.status_code == 303  # type: ignore[attr-defined]
     waiting = client.get(answer.headers["location"])  # type: ignore[attr-defined]
     assert 'id="processing"' in waiting.text and 'http-equiv="refresh"' in waiting.text
     assert platform.services["trades"].get(trade.trade_no).status is TradeStatus.WAIT_BUYER_PAY
     # A second click while the bank has not answered does not charge the card again.
-    second = pay(client, trade.trade_no, f"card:{card_id}")
+    second = cashier_pay(client, trade.trade_no, f"card:{card_id}")
     assert second.status_code == 400 and "处理中" in second.text  # type: ignore[attr-defined]
 
     platform.sandbox_clock.advance(60)
@@ -181,13 +161,13 @@ def test_a_malformed_funding_choice_is_refused(
     platform: Platform, client: TestClient, buyer: tuple[int, int]
 ) -> None:
     trade = open_trade(platform)
-    signed_in(client, trade.trade_no)
+    cashier_signed_in(client, trade.trade_no, PHONE)
     for funding in ("card:", "card:x1", "coupon"):
-        answer = pay(client, trade.trade_no, funding)
+        answer = cashier_pay(client, trade.trade_no, funding)
         assert answer.status_code == 400  # type: ignore[attr-defined]
         assert "请选择付款方式" in answer.text  # type: ignore[attr-defined]
     # "credit" is Huabei (tests/integration/test_credit.py): refused without a credit line.
-    answer = pay(client, trade.trade_no, "credit")
+    answer = cashier_pay(client, trade.trade_no, "credit")
     assert answer.status_code == 400  # type: ignore[attr-defined]
     assert "尚未开通花呗" in answer.text  # type: ignore[attr-defined]
     assert card_rows(platform) == []
@@ -201,9 +181,9 @@ def test_card_funding_does_not_count_against_balance_limits(
     user_id, card_id = buyer
     assert platform.services["users"].get(user_id).account_class == "I"
     trade = open_trade(platform, out_trade_no="C-limit", total_fen=1_200_00)
-    signed_in(client, trade.trade_no)
+    cashier_signed_in(client, trade.trade_no, PHONE)
     platform.services["bank"].script.append("ok")
-    answer = pay(client, trade.trade_no, f"card:{card_id}")
+    answer = cashier_pay(client, trade.trade_no, f"card:{card_id}")
     assert answer.status_code == 303, answer.text  # type: ignore[attr-defined]
     assert platform.services["trades"].get(trade.trade_no).status is TradeStatus.TRADE_SUCCESS
     limits = platform.services["users"].limits(user_id)

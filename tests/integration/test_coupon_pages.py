@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from tests.integration.admin_support import create_operator, csrf_of, sign_in
 from tests.integration.coupon_support import claim, open_trade, operator_campaign, shop_campaign
-from tests.integration.credit_support import reconcile_clean
+from tests.integration.credit_support import cashier_signed_in, reconcile_clean
 from tests.integration.gateway_support import Shop, balance_fen, make_shop, wallet_balance
 from tests.integration.merchant_portal_support import portal_shop, post_form
 from tests.integration.merchant_portal_support import sign_in as merchant_sign_in
@@ -44,15 +44,6 @@ def buyer(platform: Platform) -> tuple[int, int]:
     return user_id, card_id
 
 
-def signed_in(client: TestClient, trade_no: str) -> str:
-    page = client.get(f"/cashier/{trade_no}")
-    client.post(
-        f"/cashier/{trade_no}/login",
-        data={"csrf_token": csrf_of(page.text), "phone": PHONE, "password": "abc12345"},
-    )
-    return client.get(f"/cashier/{trade_no}").text
-
-
 def pay(client: TestClient, trade_no: str, **fields: str) -> object:
     page = client.get(f"/cashier/{trade_no}")
     data = {"csrf_token": csrf_of(page.text), "payment_password": PIN, "funding": "balance"}
@@ -77,7 +68,7 @@ def test_the_cashier_checks_the_best_pair_and_pays_the_buyers_pick(
     big = claim(platform, user_id, operator_campaign(platform, face_fen=10_00))  # 满100减10
     own = claim(platform, user_id, shop_campaign(platform, shop))  # 9折
     trade = open_trade(platform, shop, "K-1", 120_00, return_url=RETURN_URL)
-    page = signed_in(client, trade.trade_no)
+    page = cashier_signed_in(client, trade.trade_no, PHONE)
     assert checked(page) == {str(big), str(own)}
     assert 'id="coupon-platform-none"' in page and 'id="coupon-merchant-none"' in page
     assert '实付 <span id="coupon-pay">¥98.00</span>' in page  # 120 - 12 - 10
@@ -97,7 +88,7 @@ def test_the_cashier_checks_the_best_pair_and_pays_the_buyers_pick(
 
     # None at all on the next order; then a coupon that is no longer there is refused.
     second = open_trade(platform, shop, "K-2", 120_00)
-    signed_in(client, second.trade_no)
+    cashier_signed_in(client, second.trade_no, PHONE)
     pay(client, second.trade_no, coupon_merchant="0", coupon_platform="0")
     assert platform.services["trades"].get(second.trade_no).buyer_pay_fen == 120_00
     third = open_trade(platform, shop, "K-3", 50_00)
@@ -116,7 +107,7 @@ def test_a_card_pays_what_is_left_after_the_coupons(
     user_id, card_id = buyer
     coupon = claim(platform, user_id, operator_campaign(platform, face_fen=5_00, threshold_fen=0))
     trade = open_trade(platform, shop, "CARD-1", 30_00)
-    signed_in(client, trade.trade_no)
+    cashier_signed_in(client, trade.trade_no, PHONE)
     platform.services["bank"].script.append("ok")
     settlement_before = balance_fen(platform, shop.merchant.settlement_account_id)
     answer = pay(client, trade.trade_no, funding=f"card:{card_id}", coupon_platform=str(coupon))
@@ -140,7 +131,7 @@ def test_a_coupon_used_while_the_bank_was_charging_leaves_the_money_in_the_walle
     user_id, card_id = buyer
     coupon = claim(platform, user_id, operator_campaign(platform, face_fen=5_00, threshold_fen=0))
     trade = open_trade(platform, shop, "CARD-2", 30_00)
-    signed_in(client, trade.trade_no)
+    cashier_signed_in(client, trade.trade_no, PHONE)
     platform.services["bank"].script.append("timeout")  # the answer is unknown for now
     pay(client, trade.trade_no, funding=f"card:{card_id}", coupon_platform=str(coupon))
     other = open_trade(platform, shop, "CARD-3", 10_00)
@@ -160,11 +151,11 @@ def test_the_success_page_gives_a_coupon_once_then_goes_back_to_the_shop(
     user_id, _ = buyer
     operator_campaign(platform, name="下单返券", issue_min_fen=50_00, face_fen=5_00, per_user_max=3)
     small = open_trade(platform, shop, "G-0", 49_99, return_url=RETURN_URL)
-    signed_in(client, small.trade_no)
+    cashier_signed_in(client, small.trade_no, PHONE)
     below = pay(client, small.trade_no)
     assert below.status_code == 303  # type: ignore[attr-defined] # below 50.00: no gift
     trade = open_trade(platform, shop, "G-1", 50_00, return_url=RETURN_URL)
-    signed_in(client, trade.trade_no)
+    cashier_signed_in(client, trade.trade_no, PHONE)
     done = pay(client, trade.trade_no)
     assert done.status_code == 200  # type: ignore[attr-defined]
     body = done.text  # type: ignore[attr-defined]
