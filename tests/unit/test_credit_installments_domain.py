@@ -12,6 +12,7 @@ from datetime import date
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.unit.test_credit_domain import bill as credit_bill
 
 from paybao.domain.credit import (
     Bill,
@@ -59,20 +60,8 @@ BEFORE_DUE = date(2026, 4, 5)
 
 
 def bill(bill_id: int = 1, period: str = "2026-03", **changes: object) -> Bill:
-    base = Bill(
-        id=bill_id,
-        user_id=7,
-        period=period,
-        principal_fen=1_000_00,
-        refunded_fen=0,
-        penalty_fen=0,
-        repaid_principal_fen=0,
-        repaid_penalty_fen=0,
-        due_date=date(2026, 4, 10),
-        status=BillStatus.BILLED,
-        created_at_us=0,
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    """The credit tests' bill, of 1,000.00 unless told."""
+    return credit_bill(bill_id, period, **{"principal_fen": 1_000_00, **changes})
 
 
 # Fees and the schedule ---------------------------------------------------------------------------
