@@ -248,6 +248,15 @@ def _register_jobs() -> None:
 _register_jobs()
 
 
+def _register_ledger() -> None:
+    from paybao import cli_ledger
+
+    cli_ledger.register(app)  # ledger balance ACCOUNT_ID [--at T], ledger transfers ACCOUNT_ID
+
+
+_register_ledger()
+
+
 def main() -> None:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     try:

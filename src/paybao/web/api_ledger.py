@@ -1,4 +1,6 @@
-"""REST: the operator's view of the ledger (admin bearer token, checked against its role)."""
+"""REST: the operator's view of the ledger (admin bearer token, checked against its role):
+an account's balance now, raw transfers, and (web/api_ledger_history.py) an account's posted
+balance at an instant and its transfers."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from paybao.domain.ledger import (
     Transfer,
     TransferFlags,
 )
+from paybao.web import api_ledger_history as ledger_history_routes
 from paybao.web.admin_access import authorize_admin_token, operator_action
 from paybao.web.deps import ROW_ID_MAX
 from paybao.web.errors import ERROR_RESPONSES, ROLE_FORBIDDEN_RESPONSE
@@ -105,3 +108,8 @@ def create_transfers(body: TransfersIn, platform: Admin) -> list[TransferResultO
         )
         for transfer, outcome in zip(transfers, outcomes, strict=True)
     ]
+
+
+# Point-in-time balances and an account's transfers (web/api_ledger_history.py), under this
+# router's prefix, token check and error responses; read-only, so any operator role.
+router.include_router(ledger_history_routes.router)

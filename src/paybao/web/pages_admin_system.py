@@ -1,6 +1,7 @@
 """Admin console: the audit log (paged), platform health (database, jobs, each worker's
 heartbeat, ledger reconciliation, the platform key generations and which app each one signs
-for) and the ledger explorer (one account's counters and transfers, paged)."""
+for) and the ledger explorer (one account's counters and transfers, paged, and its posted balance
+at an "as of" instant)."""
 
 from __future__ import annotations
 
@@ -22,10 +23,14 @@ from paybao.adapters.db.admin_queries import (
     platform_accounts,
 )
 from paybao.adapters.db.key_generation_queries import apps_by_generation
+from paybao.bootstrap import Platform
+from paybao.domain.errors import DomainError
 from paybao.domain.ledger import Account
+from paybao.services.ledger_history import TIME_TEXT_MAX, BalanceAt, parse_time_us
 from paybao.web.deps import platform_of
 from paybao.web.i18n import lang_of
 from paybao.web.pages_admin import ADMIN_TEXTS, admin_text, render, require_operator
+from paybao.wiring.ledger_history import ledger_history
 
 AUDIT_PAGE_SIZE = 50
 TRANSFERS_PAGE_SIZE = 50
@@ -97,6 +102,17 @@ ADMIN_TEXTS.update(
         "counterparty": {"zh": "对方账户", "en": "Other account"},
         "code": {"zh": "代码", "en": "Code"},
         "reference": {"zh": "业务单号", "en": "Reference"},
+        "as_of": {"zh": "截至时刻(北京时间)", "en": "As of (China time)"},
+        "balance_at": {"zh": "该时刻的入账余额", "en": "Posted balance at that instant"},
+        "balance_at_hint": {
+            "zh": "只计该时刻之前发生的转账;冻结在完成扣款时才计入,撤销或过期的冻结不计",
+            "en": "Counts transfers made before that instant; a hold counts only once posted,"
+            " never if voided or expired",
+        },
+        "as_of_invalid": {
+            "zh": "时刻无效:格式不对、早于1970年或在未来",
+            "en": "Not a valid instant: malformed, before 1970 or in the future",
+        },
         "platform_keys": {"zh": "平台密钥版本", "en": "Platform key generations"},
         "platform_keys_hint": {
             "zh": "只读:轮换请用命令行 paybao keys 或商户后台",
@@ -197,8 +213,21 @@ def _account_view(row: Any) -> dict[str, Any]:
     return {"row": row, "balance_fen": account.balance_fen, "available_fen": account.available_fen}
 
 
+def _balance_at(platform: Platform, account_id: int, as_of: str) -> tuple[BalanceAt | None, str]:
+    """The posted balance at the console's "as of" time (China time), or the refusal's code."""
+    if not as_of.strip():
+        return None, ""
+    try:
+        at_us = parse_time_us(as_of)
+        return ledger_history(platform).balance_at(account_id, at_us), ""
+    except DomainError as error:
+        return None, error.code
+
+
 @router.get("/ledger")
-def ledger(request: Request, account: str = "", before: int | None = None) -> HTMLResponse:
+def ledger(
+    request: Request, account: str = "", before: int | None = None, as_of: str = ""
+) -> HTMLResponse:
     platform = platform_of(request)
     found = transfers = None
     with platform.db.read() as tx:
@@ -210,6 +239,9 @@ def ledger(request: Request, account: str = "", before: int | None = None) -> HT
                     tx, int(found.id), before_seq=before, limit=TRANSFERS_PAGE_SIZE
                 )
     next_before = transfers[-1].seq if transfers and len(transfers) == TRANSFERS_PAGE_SIZE else None
+    balance_at, as_of_error = (
+        _balance_at(platform, int(found.id), as_of) if found is not None else (None, "")
+    )
     return render(
         request,
         "admin/ledger.html",
@@ -220,4 +252,7 @@ def ledger(request: Request, account: str = "", before: int | None = None) -> HT
         found=_account_view(found) if found is not None else None,
         transfers=transfers or [],
         next_before=next_before,
+        as_of=as_of.strip()[:TIME_TEXT_MAX],
+        balance_at=balance_at,
+        as_of_error=as_of_error,
     )
