@@ -47,6 +47,11 @@ def test_a_viewer_reads_the_balance_at_an_instant_and_the_transfers(
     assert then.json()["balance_fen"] == 10_000 and then.json()["balance_now_fen"] == 7_000
     now = client.get(f"{API}/{pair.wallet}/balance", headers=viewer).json()
     assert now["balance_fen"] == 7_000
+    # The same balance_fen as the account read (credits_posted - debits_posted), on both sides.
+    for account_id in (pair.wallet, pair.bank):
+        counters = client.get(f"{API}/{account_id}", headers=viewer).json()
+        at_now = client.get(f"{API}/{account_id}/balance", headers=viewer).json()
+        assert at_now["balance_fen"] == counters["balance_fen"], account_id
     page = client.get(f"{API}/{pair.wallet}/transfers", params={"limit": 2}, headers=viewer)
     assert page.status_code == 200, page.text
     body = page.json()
