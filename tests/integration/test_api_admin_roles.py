@@ -40,6 +40,8 @@ READS = (
     "/api/v1/admin/risk/decisions?waiting=true",
     "/api/v1/admin/risk/blacklist?limit=1",
     "/api/v1/admin/ledger/accounts/{account_id}",
+    "/api/v1/admin/ledger/accounts/{account_id}/balance",
+    "/api/v1/admin/ledger/accounts/{account_id}/transfers?limit=1",
     "/api/v1/admin/dashboard?days=7",
 )
 
