@@ -473,9 +473,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         problems.append(f"clock advance failed: {drained.stderr[-500:]}")
     if reconcile.returncode != 0:
         problems.append("reconcile: " + reconcile.stdout[-2000:])
-    for name in RECONCILE_RED_PACKET_CHECKS:
-        if f"ok  {name}:" not in reconcile.stdout:
-            problems.append(f"reconcile did not run {name} clean")
+    for check_name in RECONCILE_RED_PACKET_CHECKS:
+        if f"ok  {check_name}:" not in reconcile.stdout:
+            problems.append(f"reconcile did not run {check_name} clean")
     receiver.stop()
     summary = summarise(tally, processes, chaos, receiver, problems)
     if not args.keep:
