@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.support.coupons import platform_terms_at
 
 from paybao.domain.coupons import (
     US_PER_DAY,
@@ -46,23 +47,8 @@ MERCHANT_ID = 7
 
 
 def terms(**changes: object) -> Terms:
-    base = Terms(
-        name="满100减10",
-        kind=CouponKind.FIXED,
-        funder=DiscountFunder.PLATFORM,
-        merchant_id=None,
-        face_fen=10_00,
-        rate_permille=0,
-        cap_fen=0,
-        threshold_fen=100_00,
-        valid_from_us=NOW_US - US_PER_DAY,
-        valid_until_us=NOW_US + 30 * US_PER_DAY,
-        coupon_days=0,
-        budget_fen=1_000_00,
-        count_max=100,
-        per_user_max=1,
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    """The platform's 满100减10 (tests/support/coupons.py), valid since a day before NOW_US."""
+    return platform_terms_at(NOW_US, **{"valid_from_us": NOW_US - US_PER_DAY, **changes})
 
 
 def discount_terms(rate_permille: int = 900, cap_fen: int = 50_00, **changes: object) -> Terms:
