@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from tests.integration.admin_support import create_operator, csrf_of, sign_in
+from tests.integration.admin_support import wallet_browser as signed_in_wallet
 from tests.integration.credit_support import (
     LOGIN_PASSWORD,
     RETURN_URL,
@@ -336,15 +337,7 @@ def test_the_cli_grants_and_shows_a_line(platform: Platform, env: Settings) -> N
 
 
 def wallet_browser(client: TestClient, phone: str = PHONE) -> TestClient:
-    browser = TestClient(client.app)
-    page = browser.get("/login")
-    signed = browser.post(
-        "/login",
-        data={"csrf_token": csrf_of(page.text), "phone": phone, "password": LOGIN_PASSWORD},
-        follow_redirects=False,
-    )
-    assert signed.status_code == 303
-    return browser
+    return signed_in_wallet(client, phone, LOGIN_PASSWORD)
 
 
 def test_the_wallet_page_shows_the_line_repays_and_sets_the_day(

@@ -8,6 +8,7 @@ import re
 from fastapi.testclient import TestClient
 from tests.integration.admin_support import create_operator, csrf_of
 from tests.integration.admin_support import sign_in as operator_sign_in
+from tests.integration.admin_support import wallet_browser as signed_in_wallet
 from tests.integration.gateway_support import LOGIN_PASSWORD, PAYMENT_PASSWORD, make_buyer
 from tests.support.pages import visible_text
 
@@ -16,15 +17,7 @@ from paybao.domain.escrow import EscrowStatus
 
 
 def _user_client(client: TestClient, phone: str) -> TestClient:
-    other = TestClient(client.app)
-    page = other.get("/login")
-    response = other.post(
-        "/login",
-        data={"csrf_token": csrf_of(page.text), "phone": phone, "password": LOGIN_PASSWORD},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303
-    return other
+    return signed_in_wallet(client, phone, LOGIN_PASSWORD)
 
 
 def _post(client: TestClient, page_path: str, path: str, **data: str) -> str:

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 from fastapi.testclient import TestClient
 from tests.integration.admin_support import csrf_of
+from tests.integration.admin_support import wallet_browser as signed_in_wallet
 from tests.integration.gateway_support import (
     LOGIN_PASSWORD,
     PAYMENT_PASSWORD,
@@ -46,15 +47,7 @@ def _token_of(html: str) -> str:
 
 
 def _wallet_client(client: TestClient, phone: str) -> TestClient:
-    wallet = TestClient(client.app)
-    page = wallet.get("/login")
-    response = wallet.post(
-        "/login",
-        data={"csrf_token": csrf_of(page.text), "phone": phone, "password": LOGIN_PASSWORD},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303
-    return wallet
+    return signed_in_wallet(client, phone, LOGIN_PASSWORD)
 
 
 def test_page_shows_the_merchants_static_code(

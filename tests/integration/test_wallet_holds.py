@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from fastapi.testclient import TestClient
-from tests.integration.admin_support import csrf_of
+from tests.integration.admin_support import wallet_browser as signed_in_wallet
 from tests.integration.gateway_support import LOGIN_PASSWORD, PAYMENT_PASSWORD, make_buyer
 
 from paybao.bootstrap import Platform
@@ -15,15 +15,7 @@ from paybao.services.escrow import Party
 
 
 def _signed_in(client: TestClient, phone: str) -> TestClient:
-    browser = TestClient(client.app)
-    page = browser.get("/login")
-    response = browser.post(
-        "/login",
-        data={"csrf_token": csrf_of(page.text), "phone": phone, "password": LOGIN_PASSWORD},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303
-    return browser
+    return signed_in_wallet(client, phone, LOGIN_PASSWORD)
 
 
 def _text_of(html: str, element_id: str) -> str:
