@@ -1,63 +1,34 @@
 """paycode.js under Node must agree bit for bit with domain/paycode.py and adapters/qr.py.
 
-One Node process per test runs a batch of calls (spawning Node per case would dominate the
-run time). The SVGs the script draws are rasterised with Pillow and read back with zxing-cpp.
+One Node process per test runs a batch of calls (tests/support/static_js.py). The SVGs the
+script draws are rasterised with Pillow and read back with zxing-cpp. The QR encoder itself is
+qr.js's, tested on its own in test_qr_js.py; here, what the payment code page draws with it.
 """
 
 from __future__ import annotations
 
 import base64
 import io
-import json
 import random
 import re
-import shutil
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 import segno
-from PIL import Image, ImageDraw
+from PIL import Image
+from tests.support.static_js import NODE, STATIC, rasterise_svg, run_js
 
 from paybao.adapters import qr
 from paybao.domain.paycode import STEP_S, device_locator_digits, encode_with_locator
 
-PAYCODE_JS = Path(__file__).parents[2] / "src" / "paybao" / "web" / "static" / "paycode.js"
-NODE = shutil.which("node")
-NODE_TIMEOUT_S = 60
+PAYCODE_JS = STATIC / "paycode.js"
 
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
 
-# Reads [[function name, args...], ...] as JSON on stdin and prints the results (or the error
-# message of a call that threw) as JSON.
-HARNESS = """
-require(process.argv[1]);
-const calls = JSON.parse(require("fs").readFileSync(0, "utf8"));
-(async () => {
-  const results = [];
-  for (const [name, ...args] of calls) {
-    try { results.push({ ok: await globalThis.Paybao[name](...args) }); }
-    catch (error) { results.push({ error: String(error.message) }); }
-  }
-  process.stdout.write(JSON.stringify(results));
-})();
-"""
-
 
 def _run_js(calls: list[list[Any]]) -> list[Any]:
-    assert NODE is not None
-    completed = subprocess.run(
-        [NODE, "-e", HARNESS, str(PAYCODE_JS)],
-        input=json.dumps(calls),
-        capture_output=True,
-        text=True,
-        timeout=NODE_TIMEOUT_S,
-        check=True,
-    )
-    results: list[dict[str, Any]] = json.loads(completed.stdout)
-    assert len(results) == len(calls)
-    return [result.get("ok", result) for result in results]
+    # The page loads qr.js (the wallet's one QR encoder) before paycode.js; so does the test.
+    return run_js("Paybao", ["qr.js", "paycode.js"], calls)
 
 
 def _random_cases(count: int, *, rng: random.Random) -> list[tuple[bytes, str, int]]:
@@ -112,7 +83,7 @@ def test_js_accepts_url_safe_unpadded_base64() -> None:
     ],
 )
 def test_js_refuses_bad_input(seed_b64: str, locator: str, time_s: float, message: str) -> None:
-    assert _run_js([["paycode", seed_b64, locator, time_s]]) == [{"error": message}]
+    assert _run_js([["paycode", seed_b64, locator, time_s]]) == [{"error": message, "code": None}]
 
 
 def test_js_seconds_left_in_step() -> None:
@@ -145,43 +116,55 @@ def test_js_code128_modules_equal_python() -> None:
 def test_js_code128_svg_decodes_with_zxing() -> None:
     strings = [f"{n}{random.Random(n).randrange(10**16):016d}" for n in range(25, 31)] + ["7"]
     svgs = _run_js([["code128Svg", s, {"modulePx": 2, "heightPx": 60}] for s in strings])
-    assert [qr.decode_image(_rasterise_rect_svg(svg)) for svg in svgs] == [[s] for s in strings]
+    assert [qr.decode_image(rasterise_svg(svg)) for svg in svgs] == [[s] for s in strings]
 
 
 # --- QR --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("digits", ["266123446508023547", "1", "0123456789" * 3 + "0123"])
-def test_js_qr_matrix_equals_segno_for_every_mask(digits: str) -> None:
-    matrices = _run_js([["qrMatrix", digits, mask] for mask in range(8)])
-    for mask, matrix in enumerate(matrices):
-        reference = segno.make_qr(
-            digits, version=1, error="m", mask=mask, mode="numeric", boost_error=False
-        )
-        assert matrix == [[bool(module) for module in row] for row in reference.matrix], mask
+# A known code and the mask paycode.js chose for it (lowest penalty) before qr.js took over.
+KNOWN_CODE, KNOWN_CODE_MASK = "266123446508023547", 4
+
+
+def _svg_modules(svg: str) -> list[str]:
+    """The symbol of a QR SVG drawn 1 px to a module, quiet zone (4 modules) cut, as 0/1 rows."""
+    image = Image.open(io.BytesIO(rasterise_svg(svg)))
+    side = image.width - 8
+    return [
+        "".join("1" if image.getpixel((4 + x, 4 + y)) == 0 else "0" for x in range(side))
+        for y in range(side)
+    ]
+
+
+def _segno_modules(digits: str, mask: int) -> list[str]:
+    reference = segno.make_qr(
+        digits, version=1, error="m", mask=mask, mode="numeric", boost_error=False
+    )
+    return ["".join(str(module) for module in row) for row in reference.matrix]
+
+
+@pytest.mark.parametrize("digits", [KNOWN_CODE, "1", "0123456789" * 3 + "0123"])
+def test_js_qr_is_a_version_1_m_numeric_symbol(digits: str) -> None:
+    [svg] = _run_js([["qrSvg", digits, {"modulePx": 1}]])
+    assert 'width="29" height="29"' in svg and "<title>payment QR code</title>" in svg
+    modules = _svg_modules(svg)
+    assert any(modules == _segno_modules(digits, mask) for mask in range(8))
+
+
+def test_js_qr_of_a_known_code_is_drawn_as_before() -> None:
+    # A change here changes what tills scan from every phone: it must be deliberate.
+    [svg] = _run_js([["qrSvg", KNOWN_CODE, {"modulePx": 1}]])
+    assert _svg_modules(svg) == _segno_modules(KNOWN_CODE, KNOWN_CODE_MASK)
 
 
 def test_js_qr_svg_decodes_with_zxing() -> None:
     rng = random.Random(9)
     codes = [f"{rng.randint(25, 30)}{rng.randrange(10**16):016d}" for _ in range(20)]
     svgs = _run_js([["qrSvg", code, {"modulePx": 4}] for code in codes])
-    assert [qr.decode_image(_rasterise_rect_svg(svg)) for svg in svgs] == [[c] for c in codes]
+    assert [qr.decode_image(rasterise_svg(svg)) for svg in svgs] == [[c] for c in codes]
 
 
 def test_js_qr_refuses_what_1_m_numeric_cannot_hold() -> None:
-    results = _run_js([["qrMatrix", "1" * 35], ["qrMatrix", "12a"], ["qrMatrix", ""]])
-    assert results == [{"error": "QR 1-M numeric holds 1..34 digits"}] * 3
-
-
-def _rasterise_rect_svg(svg: str) -> bytes:
-    """Draw the script's SVG (a white background and black <rect>s) with Pillow."""
-    width_px = int(re.search(r'<svg[^>]* width="(\d+)"', svg).group(1))  # type: ignore[union-attr]
-    height_px = int(re.search(r'<svg[^>]* height="(\d+)"', svg).group(1))  # type: ignore[union-attr]
-    image = Image.new("L", (width_px, height_px), 255)
-    draw = ImageDraw.Draw(image)
-    rect = r'<rect x="(\d+)" y="(\d+)" width="(\d+)" height="(\d+)"/>'
-    for x, y, width, height in (map(int, found) for found in re.findall(rect, svg)):
-        draw.rectangle((x, y, x + width - 1, y + height - 1), fill=0)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
+    results = _run_js([["qrSvg", "1" * 35], ["qrSvg", "12a"], ["qrSvg", ""]])
+    assert [result["code"] for result in results] == ["QR_TOO_LONG", None, None]
+    assert results[1]["error"] == results[2]["error"] == "a payment code QR holds digits only"

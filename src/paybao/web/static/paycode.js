@@ -10,8 +10,9 @@
  *          8 bytes at offset (last byte & 15), top bit cleared, mod 10^7
  *
  * Also draws the code offline: a Code128 barcode (code set C) and a version 1-M QR code in
- * numeric mode (up to 34 digits), both as SVG strings. No dependencies, no modules: it
- * exposes window.Paybao.{paycode, code128Modules, code128Svg, qrMatrix, qrSvg}.
+ * numeric mode (up to 34 digits), both as SVG strings; the QR by qr.js, the wallet's one QR
+ * encoder, which the page loads first. No modules: it exposes
+ * window.Paybao.{paycode, code128Modules, code128Svg, qrSvg}.
  */
 (function (root) {
   "use strict";
@@ -125,210 +126,17 @@
     return svgDocument(widthPx, heightPx, "payment barcode", rects);
   }
 
-  // --- QR version 1-M, numeric mode --------------------------------------------------------
+  // --- QR: version 1-M, numeric mode, drawn by qr.js --------------------------------------
 
-  const QR_SIZE = 21;
-  const QR_DATA_CODEWORDS = 16; // version 1, level M: 16 data + 10 error-correction codewords
-  const QR_EC_CODEWORDS = 10;
-  const QR_NUMERIC_DIGITS_MAX = 34;
-  const QR_EC_LEVEL_M_BITS = 0; // format bits: L=1, M=0, Q=3, H=2
-  const QR_QUIET_MODULES = 4;
-
-  function qrDataCodewords(digits) {
-    if (!/^[0-9]+$/.test(digits) || digits.length > QR_NUMERIC_DIGITS_MAX) {
-      throw new Error("QR 1-M numeric holds 1..34 digits");
-    }
-    const bits = [];
-    const put = (value, length) => {
-      for (let i = length - 1; i >= 0; i--) bits.push((value >>> i) & 1);
-    };
-    put(0b0001, 4); // numeric mode
-    put(digits.length, 10);
-    for (let i = 0; i < digits.length; i += 3) {
-      const group = digits.slice(i, i + 3);
-      put(Number(group), [0, 4, 7, 10][group.length]);
-    }
-    const capacityBits = QR_DATA_CODEWORDS * 8;
-    put(0, Math.min(4, capacityBits - bits.length)); // terminator
-    while (bits.length % 8 !== 0) bits.push(0);
-    const codewords = [];
-    for (let i = 0; i < bits.length; i += 8) {
-      codewords.push(bits.slice(i, i + 8).reduce((acc, bit) => (acc << 1) | bit, 0));
-    }
-    for (let pad = 0xec; codewords.length < QR_DATA_CODEWORDS; pad ^= 0xec ^ 0x11) {
-      codewords.push(pad);
-    }
-    return codewords;
-  }
-
-  function gfMultiply(x, y) {
-    // GF(2^8) modulo x^8 + x^4 + x^3 + x^2 + 1 (0x11D), Russian-peasant multiplication.
-    let product = 0;
-    for (let i = 7; i >= 0; i--) {
-      product = (product << 1) ^ ((product >>> 7) * 0x11d);
-      product ^= ((y >>> i) & 1) * x;
-    }
-    return product;
-  }
-
-  function reedSolomonRemainder(data, degree) {
-    const divisor = new Array(degree).fill(0);
-    divisor[degree - 1] = 1;
-    let rootValue = 1;
-    for (let i = 0; i < degree; i++) {
-      for (let j = 0; j < degree; j++) {
-        divisor[j] = gfMultiply(divisor[j], rootValue);
-        if (j + 1 < degree) divisor[j] ^= divisor[j + 1];
-      }
-      rootValue = gfMultiply(rootValue, 0x02);
-    }
-    const remainder = new Array(degree).fill(0);
-    for (const byte of data) {
-      const factor = byte ^ remainder.shift();
-      remainder.push(0);
-      for (let i = 0; i < degree; i++) remainder[i] ^= gfMultiply(divisor[i], factor);
-    }
-    return remainder;
-  }
-
-  function qrFunctionPatterns() {
-    const dark = [];
-    const reserved = [];
-    for (let y = 0; y < QR_SIZE; y++) {
-      dark.push(new Array(QR_SIZE).fill(false));
-      reserved.push(new Array(QR_SIZE).fill(false));
-    }
-    const set = (x, y, isDark) => {
-      dark[y][x] = isDark;
-      reserved[y][x] = true;
-    };
-    for (let i = 0; i < QR_SIZE; i++) {
-      set(6, i, i % 2 === 0); // timing patterns
-      set(i, 6, i % 2 === 0);
-    }
-    for (const [cx, cy] of [[3, 3], [QR_SIZE - 4, 3], [3, QR_SIZE - 4]]) {
-      for (let dy = -4; dy <= 4; dy++) {
-        for (let dx = -4; dx <= 4; dx++) {
-          const x = cx + dx;
-          const y = cy + dy;
-          const ring = Math.max(Math.abs(dx), Math.abs(dy));
-          if (x >= 0 && x < QR_SIZE && y >= 0 && y < QR_SIZE) set(x, y, ring !== 2 && ring !== 4);
-        }
-      }
-    }
-    drawFormatBits(set, 0); // reserve the format areas; real bits are drawn per mask
-    return { dark, reserved };
-  }
-
-  function drawFormatBits(set, mask) {
-    const data = (QR_EC_LEVEL_M_BITS << 3) | mask;
-    let remainder = data;
-    for (let i = 0; i < 10; i++) remainder = (remainder << 1) ^ ((remainder >>> 9) * 0x537);
-    const bits = ((data << 10) | remainder) ^ 0x5412;
-    const bit = (i) => ((bits >>> i) & 1) === 1;
-    for (let i = 0; i <= 5; i++) set(8, i, bit(i));
-    set(8, 7, bit(6));
-    set(8, 8, bit(7));
-    set(7, 8, bit(8));
-    for (let i = 9; i < 15; i++) set(14 - i, 8, bit(i));
-    for (let i = 0; i < 8; i++) set(QR_SIZE - 1 - i, 8, bit(i));
-    for (let i = 8; i < 15; i++) set(8, QR_SIZE - 15 + i, bit(i));
-    set(8, QR_SIZE - 8, true); // the dark module
-  }
-
-  function placeCodewords(dark, reserved, codewords) {
-    let bitIndex = 0;
-    for (let right = QR_SIZE - 1; right >= 1; right -= 2) {
-      if (right === 6) right = 5; // skip the vertical timing column
-      const upward = ((right + 1) & 2) === 0;
-      for (let vert = 0; vert < QR_SIZE; vert++) {
-        const y = upward ? QR_SIZE - 1 - vert : vert;
-        for (let j = 0; j < 2; j++) {
-          const x = right - j;
-          if (reserved[y][x] || bitIndex >= codewords.length * 8) continue;
-          dark[y][x] = ((codewords[bitIndex >>> 3] >>> (7 - (bitIndex & 7))) & 1) === 1;
-          bitIndex++;
-        }
-      }
-    }
-  }
-
-  const QR_MASKS = [
-    (x, y) => (x + y) % 2 === 0,
-    (x, y) => y % 2 === 0,
-    (x) => x % 3 === 0,
-    (x, y) => (x + y) % 3 === 0,
-    (x, y) => (Math.floor(x / 3) + Math.floor(y / 2)) % 2 === 0,
-    (x, y) => ((x * y) % 2) + ((x * y) % 3) === 0,
-    (x, y) => (((x * y) % 2) + ((x * y) % 3)) % 2 === 0,
-    (x, y) => (((x + y) % 2) + ((x * y) % 3)) % 2 === 0,
-  ];
-
-  function maskedMatrix(base, reserved, mask) {
-    const dark = base.map((row, y) => row.map((isDark, x) => (
-      reserved[y][x] ? isDark : isDark !== QR_MASKS[mask](x, y))));
-    drawFormatBits((x, y, isDark) => { dark[y][x] = isDark; }, mask);
-    return dark;
-  }
-
-  function penalty(dark) {
-    // ISO/IEC 18004 section 7.8.3: long runs, 2x2 blocks, finder-like runs, dark balance.
-    let score = 0;
-    let darkCount = 0;
-    const lines = [];
-    for (let i = 0; i < QR_SIZE; i++) {
-      lines.push(dark[i].map(Number).join(""));
-      lines.push(dark.map((row) => Number(row[i])).join(""));
-    }
-    for (const line of lines) {
-      for (const run of line.match(/0+|1+/g)) if (run.length >= 5) score += run.length - 2;
-      for (const finder of ["10111010000", "00001011101"]) {
-        for (let at = line.indexOf(finder); at !== -1; at = line.indexOf(finder, at + 1)) score += 40;
-      }
-    }
-    for (let y = 0; y < QR_SIZE; y++) {
-      for (let x = 0; x < QR_SIZE; x++) {
-        darkCount += dark[y][x] ? 1 : 0;
-        if (x && y && dark[y][x] === dark[y - 1][x] && dark[y][x] === dark[y][x - 1] &&
-            dark[y][x] === dark[y - 1][x - 1]) score += 3;
-      }
-    }
-    return score + 10 * Math.floor(Math.abs((darkCount * 100) / (QR_SIZE * QR_SIZE) - 50) / 5);
-  }
-
-  function qrMatrix(digits, mask) {
-    const data = qrDataCodewords(digits);
-    const codewords = data.concat(reedSolomonRemainder(data, QR_EC_CODEWORDS));
-    const { dark, reserved } = qrFunctionPatterns();
-    placeCodewords(dark, reserved, codewords);
-    if (mask !== undefined) return maskedMatrix(dark, reserved, mask);
-    let best = null;
-    for (let candidate = 0; candidate < QR_MASKS.length; candidate++) {
-      const matrix = maskedMatrix(dark, reserved, candidate);
-      const score = penalty(matrix);
-      if (best === null || score < best.score) best = { score, matrix };
-    }
-    return best.matrix;
-  }
+  // 18 digits always fit version 1-M (up to 34); the cap keeps a till's scanner seeing the same
+  // 21-module symbol it always saw, whatever the code grows into.
+  const QR_OPTIONS = { ecl: "M", versionMax: 1, title: "payment QR code" };
 
   function qrSvg(digits, options) {
+    if (!/^[0-9]+$/.test(digits)) throw new Error("a payment code QR holds digits only");
+    if (!root.PaybaoQr) throw new Error("load /static/qr.js before paycode.js");
     const modulePx = (options && options.modulePx) || 6;
-    const matrix = qrMatrix(digits);
-    const sidePx = (QR_SIZE + 2 * QR_QUIET_MODULES) * modulePx;
-    const rects = [];
-    matrix.forEach((row, y) => {
-      for (let x = 0; x < QR_SIZE; ) {
-        let run = 1;
-        while (x + run < QR_SIZE && row[x + run] === row[x]) run++;
-        if (row[x]) {
-          const left = (QR_QUIET_MODULES + x) * modulePx;
-          const top = (QR_QUIET_MODULES + y) * modulePx;
-          rects.push(`<rect x="${left}" y="${top}" width="${run * modulePx}" height="${modulePx}"/>`);
-        }
-        x += run;
-      }
-    });
-    return svgDocument(sidePx, sidePx, "payment QR code", rects);
+    return root.PaybaoQr.svg(digits, Object.assign({ modulePx }, QR_OPTIONS));
   }
 
   function svgDocument(widthPx, heightPx, title, rects) {
@@ -344,7 +152,6 @@
     secondsLeftInStep,
     code128Modules,
     code128Svg,
-    qrMatrix,
     qrSvg,
   });
 })(typeof window !== "undefined" ? window : globalThis);
