@@ -257,3 +257,27 @@ def test_the_script_is_self_contained() -> None:
     assert not re.search(r"^\s*(import|export)\b", source, flags=re.MULTILINE)
     assert "http://" not in source.replace("http://www.w3.org/2000/svg", "")
     assert "https://" not in source
+
+
+# --- the two pages that draw with it ------------------------------------------------------------
+
+
+def test_the_ride_code_page_draws_its_code_with_qr_js() -> None:
+    # transit.js loads under Node (its page wiring waits for a document); its qrSvg is qr.js's.
+    rng = random.Random(274)
+    code = "PBT1" + base64.urlsafe_b64encode(rng.randbytes(RIDE_CODE_BYTES)).decode().rstrip("=")
+    [svg] = run_js("PaybaoTransit", ["qr.js", "transit.js"], [["qrSvg", code]])
+    assert 'width="292" height="292"' in svg and "<title>ride code</title>" in svg  # 73 * 4
+    assert qr.decode_image(rasterise_svg(svg)) == [code]
+    [refused] = run_js("PaybaoTransit", ["transit.js"], [["qrSvg", code]])
+    assert refused["error"] == "load /static/qr.js before transit.js"
+
+
+@pytest.mark.parametrize(
+    ("template", "page_script"),
+    [("paycode/code.html", "paycode.js"), ("transit/wallet.html", "transit.js")],
+)
+def test_both_pages_load_qr_js_before_their_script(template: str, page_script: str) -> None:
+    source = (STATIC.parent / "templates" / template).read_text(encoding="utf-8")
+    scripts = re.findall(r'<script src="/static/([\w.]+)"', source)
+    assert scripts.index("qr.js") < scripts.index(page_script)
