@@ -197,6 +197,9 @@ class FakeHasher:
     def verify(self, password_hash: str | None, password: str) -> bool:
         return password_hash == f"h:{password}"
 
+    def needs_rehash(self, password_hash: str) -> bool:
+        return False
+
 
 class FakeSms:
     def __init__(self) -> None:

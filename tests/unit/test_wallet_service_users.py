@@ -92,6 +92,9 @@ class PlainHasher:
     def verify(self, password_hash: str | None, password: str) -> bool:
         return password_hash == "plain:" + password
 
+    def needs_rehash(self, password_hash: str) -> bool:
+        return False
+
 
 @pytest.fixture
 def clock() -> ManualClock:

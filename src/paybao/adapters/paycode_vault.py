@@ -14,12 +14,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import secrets
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from paybao.adapters.key_files import load_or_create_secret
 
 KEY_FILE_NAME = "paycode.key"
 KEY_BYTES = 32
@@ -29,23 +30,7 @@ _SEAL_LABEL = b"paybao/paycode/seed-seal/v1"
 
 def load_or_create_key(data_dir: Path) -> bytes:
     """The platform's payment-code key; made once, atomically, so racing processes agree."""
-    path = data_dir / KEY_FILE_NAME
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        candidate = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
-        descriptor = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(secrets.token_bytes(KEY_BYTES))
-        try:
-            os.link(candidate, path)  # fails if another process won: keep theirs
-        except FileExistsError:
-            pass
-        finally:
-            candidate.unlink()
-    key = path.read_bytes()
-    if len(key) != KEY_BYTES:
-        raise RuntimeError(f"{path} must hold exactly {KEY_BYTES} bytes")
-    return key
+    return load_or_create_secret(data_dir / KEY_FILE_NAME, KEY_BYTES)
 
 
 class SeedVault:

@@ -9,7 +9,6 @@ certificate. The key id is bound as associated data: a sealed key moved to anoth
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 from pathlib import Path
 
@@ -21,6 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from paybao.adapters.key_files import load_or_create_secret
 
 KEY_FILE_NAME = "transit.key"
 _CURVE = ec.SECP256R1()
@@ -75,7 +76,7 @@ class IssuerVault:
 
     @classmethod
     def in_dir(cls, data_dir: Path) -> IssuerVault:
-        return cls(_load_or_create(data_dir / KEY_FILE_NAME))
+        return cls(load_or_create_secret(data_dir / KEY_FILE_NAME, 32))
 
     def new_key(self, key_id: int) -> tuple[str, bytes]:
         """(sealed private key text, compressed public key)."""
@@ -109,24 +110,6 @@ class IssuerVault:
 
 def _label(key_id: int) -> bytes:
     return f"paybao/transit/issuer/{key_id}".encode()
-
-
-def _load_or_create(path: Path) -> bytes:
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        candidate = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
-        descriptor = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(secrets.token_bytes(32))
-        try:
-            os.link(candidate, path)  # fails if another process won: keep theirs
-        except FileExistsError:
-            pass
-        finally:
-            candidate.unlink()
-    data = path.read_bytes()
-    assert len(data) == 32, f"{path} must hold 32 bytes"
-    return data
 
 
 __all__ = ["IssuerVault", "compress_raw", "compressed", "new_private_key", "sign", "verify"]

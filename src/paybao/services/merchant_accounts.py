@@ -161,8 +161,11 @@ class MerchantAccountService:
         if not password_ok:
             self.db.run(lambda tx: self._failed_in(tx, login))
             raise Unauthenticated("wrong merchant id or password", code="bad_credentials")
-        if login.failures:
-            self.db.run(lambda tx: self.store.update_login(tx, merchant_id, failures=0))
+        values: dict[str, Any] = {"failures": 0} if login.failures else {}
+        if login.password_hash and self.hasher.needs_rehash(login.password_hash):
+            values["password_hash"] = self.hasher.hash(password)  # made before the pepper
+        if values:
+            self.db.run(lambda tx: self.store.update_login(tx, merchant_id, **values))
         return merchant_id
 
     def _failed_in(self, tx: Tx, login: Any) -> None:

@@ -391,8 +391,12 @@ class OperatorService:
             self._refused(operator.id, None, "operator.sign_in", subject, "", "operator_disabled")
             raise OperatorDisabled("this operator is disabled; ask an admin")
 
+        values: dict[str, Any] = {"totp_last_step": step, "failures": 0}
+        if operator.password_hash and self.hasher.needs_rehash(operator.password_hash):
+            values["password_hash"] = self.hasher.hash(password)  # made before the pepper
+
         def work(tx: Tx) -> None:
-            self.store.update_operator(tx, operator.id, totp_last_step=step, failures=0)
+            self.store.update_operator(tx, operator.id, **values)
             self.store.audit(
                 tx,
                 operator.id,

@@ -78,6 +78,11 @@ class PasswordHasher(Protocol):
         """False on mismatch; None hash = no such user (still spends the time)."""
         ...
 
+    def needs_rehash(self, password_hash: str) -> bool:
+        """After a right password: whether to store a fresh hash of it (made before the
+        pepper, or with other parameters than the configured ones)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class UserRecord:
@@ -239,8 +244,11 @@ class UserService:
         if not right:
             self.db.run(lambda tx: self._login_failed_in(tx, user.id))
             raise Unauthenticated("wrong phone number or password", code="bad_credentials")
-        if user.login_failures:
-            self.db.run(lambda tx: self.store.update(tx, user.id, login_failures=0))
+        values: dict[str, object] = {"login_failures": 0} if user.login_failures else {}
+        if user.login_password_hash and self.hasher.needs_rehash(user.login_password_hash):
+            values["login_password_hash"] = self.hasher.hash(login_password)
+        if values:
+            self.db.run(lambda tx: self.store.update(tx, user.id, **values))
         return view_of(user)
 
     def _login_failed_in(self, tx: Tx, user_id: int) -> None:
@@ -289,8 +297,9 @@ class UserService:
         except PaymentPasswordWrong as wrong:
             self._count_payment_failure(wrong)
             raise
-        if user.pay_failures:
-            self.db.run(lambda tx: self.store.update(tx, user_id, pay_failures=0))
+        values = self._after_right_payment_password(user, payment_password)
+        if values:
+            self.db.run(lambda tx: self.store.update(tx, user_id, **values))
 
     def check_payments_unlocked(self, user: UserRecord) -> None:
         """Refuse while wrong payment passwords keep payments locked (`payment_password_locked`),
@@ -300,8 +309,20 @@ class UserService:
     def check_payment_password_in(self, tx: Tx, user_id: int, payment_password: str) -> None:
         user = self.record_in(tx, user_id)
         self._check_payment_password(user, payment_password)
-        if user.pay_failures:
-            self.store.update(tx, user_id, pay_failures=0)
+        values = self._after_right_payment_password(user, payment_password)
+        if values:
+            self.store.update(tx, user_id, **values)
+
+    def _after_right_payment_password(
+        self, user: UserRecord, payment_password: str
+    ) -> dict[str, object]:
+        """What to store after a right payment password: the failure count back to 0, and a
+        fresh hash when the stored one predates the pepper or the configured parameters."""
+        values: dict[str, object] = {"pay_failures": 0} if user.pay_failures else {}
+        stored = user.payment_password_hash
+        if stored and self.hasher.needs_rehash(stored):
+            values["payment_password_hash"] = self.hasher.hash(payment_password)
+        return values
 
     def _check_payment_password(self, user: UserRecord, payment_password: str) -> None:
         now = self.clock.now()

@@ -23,7 +23,7 @@ from paybao.adapters.db.wallet_store import (
     SqlWalletStore,
 )
 from paybao.adapters.device_signatures import verify_ed25519
-from paybao.adapters.passwords import Argon2Hasher
+from paybao.adapters.passwords import Argon2Hasher, load_or_create_pepper
 from paybao.adapters.sandbox_faults import Faults
 from paybao.domain.account_class import ClassPolicy
 from paybao.domain.credentials import LockoutPolicy, SmsPolicy
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 def install(platform: Platform) -> None:
     settings = platform.settings
     hasher = Argon2Hasher(
+        pepper=load_or_create_pepper(settings.data_dir),
         time_cost=settings.password_hash_time_cost,
         memory_kib=settings.password_hash_memory_kib,
     )

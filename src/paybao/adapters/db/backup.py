@@ -53,6 +53,7 @@ from paybao.adapters.alipay.platform_key import (
 )
 from paybao.adapters.db.engine import dialect_of, make_engine
 from paybao.adapters.db.migrate import alembic_config, current_heads, upgrade
+from paybao.adapters.passwords import PEPPER_FILE_NAME
 from paybao.adapters.paycode_vault import KEY_FILE_NAME as PAYCODE_KEY_FILE
 from paybao.adapters.transit_crypto import KEY_FILE_NAME as TRANSIT_KEY_FILE
 from paybao.domain.platform_keys import GENERATION_MAX
@@ -81,6 +82,7 @@ KEY_FILES: Final = (
     PUBLIC_KEY_FILE,
     PAYCODE_KEY_FILE,
     TRANSIT_KEY_FILE,
+    PEPPER_FILE_NAME,
     "secret.key",
 )
 SQLITE_PAGES_PER_STEP: Final = 1024  # 4 MiB of 4 KiB pages: the write lock is never waited on
