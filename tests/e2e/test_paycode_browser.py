@@ -23,6 +23,7 @@ import uvicorn
 from alipay import AliPay
 from alipay.utils import AliPayConfig
 
+from paybao.adapters.qr import decode_image
 from paybao.bootstrap import Platform
 from paybao.web.app import create_app
 
@@ -124,6 +125,8 @@ def test_offline_code_is_charged_by_the_sdk(platform: Platform, served: str) -> 
         browser.close()
 
     assert offline_code != first_code and len(offline_code) == 18
+    # What a till's scanner reads off the screen is the code the page shows.
+    assert decode_image((ARTIFACTS / "paycode-offline.png").read_bytes()) == [offline_code]
     client = sdk(served, platform)
     result = client.api_alipay_trade_pay(
         out_trade_no="till-1",
