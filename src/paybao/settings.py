@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -106,6 +106,28 @@ class Settings(BaseSettings):
     cash_code_ttl_s: int = Field(default=30 * 60, ge=60, le=86_400)
     cash_amount_min_fen: int = Field(default=10_00, ge=1)
     cash_amount_max_fen: int = Field(default=5_000_00, ge=1)
+
+    # --- SMS delivery (services/sms_delivery.py; docs/operations.md "SMS") ---
+    # sandbox: texts stay in the developer inbox (/dev/sms, sandbox mode only). http: a signed
+    # JSON webhook (adapters/sms_http.py). aliyun: Alibaba Cloud SMS SendSms by template
+    # (adapters/sms_aliyun.py). A gateway set here sends in sandbox mode too (the inbox then
+    # keeps a copy). Each try waits at most `sms_timeout_s` (connect at most 3 s of it).
+    sms_provider: str = Field(default="sandbox", pattern="^(sandbox|http|aliyun)$")
+    sms_timeout_s: float = Field(default=5.0, gt=0, le=30)
+    # The webhook: an https URL (http only to this machine); the HMAC-SHA256 key, >= 32 chars.
+    sms_http_url: str = Field(default="", max_length=2000)
+    sms_http_secret: SecretStr = SecretStr("")
+    # Aliyun: the RAM user's AccessKey pair, the approved signature (签名) and templates. Codes
+    # use `sms_aliyun_template_code` (variable ${code}) unless `sms_aliyun_templates` names
+    # one for their kind ({"code_register": "SMS_1", "code_bind_card": "SMS_2", "notice":
+    # "SMS_3"}); a text whose kind has no template (a reminder without "notice") is refused.
+    sms_aliyun_endpoint: str = Field(default="https://dysmsapi.aliyuncs.com/", max_length=500)
+    sms_aliyun_region_id: str = Field(default="cn-hangzhou", pattern="^[a-z0-9-]{1,32}$")
+    sms_aliyun_access_key_id: str = Field(default="", max_length=128)
+    sms_aliyun_access_key_secret: SecretStr = SecretStr("")
+    sms_aliyun_sign_name: str = Field(default="", max_length=64)
+    sms_aliyun_template_code: str = Field(default="", max_length=64)
+    sms_aliyun_templates: dict[str, str] = Field(default_factory=dict)
 
     # --- merchant acquiring and the gateway (issue 4) ---
     merchant_fee_rate_ppm_default: int = Field(default=6000, ge=0, le=100_000)

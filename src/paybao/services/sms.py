@@ -1,5 +1,10 @@
 """SMS verification codes: issue (throttled), send through the `SmsSender` port, verify.
 
+A text goes out with its kind (`code_register`, `code_bind_card`, `notice`) and the variables a
+provider's template needs (`{"code": "123456"}`): template-based gateways (Aliyun) cannot send
+free text, so they map the kind to a template and fill it with the variables
+(services/sms_delivery.py). Free-text gateways and the developer inbox use the text.
+
 Throttles apply per phone and purpose, so the registration code and the card-binding code
 to the same phone do not wait on each other. A wrong code must count even though the caller
 then fails, so `verify` commits the updated
@@ -8,9 +13,10 @@ challenge first and raises afterwards (never inside the transaction that stored 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Final, Protocol
 
 from paybao.domain.credentials import (
     SMS_POLICY_DEFAULT,
@@ -25,10 +31,23 @@ from paybao.services.clock import US_PER_S, datetime_from_us, us_from_datetime
 from paybao.services.ports import Clock, Database, Tx
 
 DAY_S = 86_400
+# The kinds of text (template gateways map each to a template). A text without a kind of its
+# own (a reminder) is a `notice`.
+KIND_NOTICE: Final = "notice"
+KIND_CODE_REGISTER: Final = "code_register"
+KIND_CODE_BIND_CARD: Final = "code_bind_card"
 
 
 class SmsSender(Protocol):
-    def send_in(self, tx: Tx, phone: str, text: str) -> None:
+    def send_in(
+        self,
+        tx: Tx,
+        phone: str,
+        text: str,
+        *,
+        kind: str = KIND_NOTICE,
+        params: Mapping[str, str] | None = None,
+    ) -> None:
         """Queue a text in the caller's transaction (sent iff it commits)."""
         ...
 
@@ -41,6 +60,11 @@ class SmsStore(Protocol):
     def insert(self, tx: Tx, challenge: SmsChallenge) -> int: ...
 
     def save(self, tx: Tx, challenge_id: int, challenge: SmsChallenge) -> None: ...
+
+
+def code_kind(purpose: str) -> str:
+    """The kind of a code's text: card binding (`bind:<card id>`) or registration."""
+    return KIND_CODE_BIND_CARD if purpose.startswith("bind") else KIND_CODE_REGISTER
 
 
 def message_text(code: str, purpose: str, valid_min: int) -> str:
@@ -71,7 +95,8 @@ class SmsService:
             phone, purpose, code, now, sent_at=sent_at, policy=self.policy
         )
         self.store.insert(tx, challenge)
-        self.sender.send_in(tx, phone, message_text(code, purpose, self.policy.valid_s // 60))
+        text = message_text(code, purpose, self.policy.valid_s // 60)
+        self.sender.send_in(tx, phone, text, kind=code_kind(purpose), params={"code": code})
 
     def send_code(self, phone: str, purpose: str) -> None:
         self.db.run(lambda tx: self.send_code_in(tx, phone, purpose))
