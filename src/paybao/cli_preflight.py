@@ -23,6 +23,7 @@ from paybao.adapters.db.engine import dialect_of
 from paybao.bootstrap import Platform, build_platform
 from paybao.domain.preflight import PathMode, SchemaFacts, passed
 from paybao.services import preflight
+from paybao.services.sms_delivery import SmsOutbox
 from paybao.settings import Settings, load_settings
 
 # The public half of the platform key is meant to be read by anyone.
@@ -44,7 +45,10 @@ class PlatformRuntime:
 
     def adapter_names(self) -> tuple[str, str]:
         services = self.platform.services
-        return type(services["bank"]).__name__, type(services["sms"].sender).__name__
+        sender = services["sms"].sender
+        # The SMS outbox names its gateway (SmsGateway:http), or the sandbox inbox.
+        sms = sender.adapter_name if isinstance(sender, SmsOutbox) else type(sender).__name__
+        return type(services["bank"]).__name__, sms
 
     def close(self) -> None:
         self.platform.close()

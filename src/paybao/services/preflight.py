@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from paybao.domain.preflight import Check, Facts, PathMode, SchemaFacts, evaluate
+from paybao.domain.preflight import ERROR, Check, Facts, PathMode, SchemaFacts, evaluate
+from paybao.services.sms_delivery import config_problems
 from paybao.settings import Settings
 
 # Settings that make the sandbox bank and billers misbehave on purpose.
@@ -128,7 +129,29 @@ def gather(settings: Settings, io: PreflightIO) -> Facts:
 
 
 def run(settings: Settings, io: PreflightIO) -> list[Check]:
-    return evaluate(gather(settings, io))
+    return [*evaluate(gather(settings, io)), sms_provider_config(settings)]
+
+
+def sms_provider_config(settings: Settings) -> Check:
+    """A gateway asked for (PAYBAO_SMS_PROVIDER) must have what it needs: without it the
+    platform does not start (wiring/sms.py). Read from the settings alone, so it says what is
+    missing even when the runtime checks above could not open the platform because of it."""
+    provider = settings.sms_provider
+    problems = config_problems(settings)
+    if provider == "sandbox":
+        message = "SMS provider: sandbox (texts stay in the developer inbox)"
+    elif problems:
+        message = f"SMS provider {provider} is not fully configured: {'; '.join(problems)}"
+    else:
+        message = f"SMS provider {provider} is configured"
+    return Check(
+        "sms_provider_config",
+        ERROR,
+        not problems,
+        message,
+        "set the settings named (deploy/paybao.env.example, docs/operations.md 'SMS'), or"
+        " PAYBAO_SMS_PROVIDER=sandbox",
+    )
 
 
 def _ask(runtime: Runtime) -> tuple[str, str, int | None, str, float | None, str]:

@@ -16,12 +16,7 @@ from paybao.adapters.db.admin_store import SqlAdminStore, SqlIdempotencyStore
 from paybao.adapters.db.device_store import SqlDeviceStore
 from paybao.adapters.db.risk_store import SqlRiskStore
 from paybao.adapters.db.user_store import SqlUserStore
-from paybao.adapters.db.wallet_store import (
-    SandboxSmsSender,
-    SqlCardStore,
-    SqlSmsStore,
-    SqlWalletStore,
-)
+from paybao.adapters.db.wallet_store import SqlCardStore, SqlSmsStore, SqlWalletStore
 from paybao.adapters.device_signatures import verify_ed25519
 from paybao.adapters.passwords import Argon2Hasher, load_or_create_pepper
 from paybao.adapters.sandbox_faults import Faults
@@ -39,6 +34,7 @@ from paybao.services.sms import SmsService
 from paybao.services.users import UserPolicy, UserService
 from paybao.services.wallet import WalletService
 from paybao.services.wallet_operations import Movement
+from paybao.wiring import sms as sms_wiring
 
 if TYPE_CHECKING:
     from paybao.bootstrap import Platform
@@ -55,7 +51,8 @@ def install(platform: Platform) -> None:
     sms = SmsService(
         platform.db,
         SqlSmsStore(),
-        SandboxSmsSender(platform.clock),
+        # The developer inbox, or a real gateway (PAYBAO_SMS_PROVIDER; wiring/sms.py).
+        sms_wiring.install(platform),
         platform.clock,
         SmsPolicy(
             valid_s=settings.sms_code_valid_s,
