@@ -38,6 +38,7 @@ from paybao.wiring import marketing as marketing_wiring
 from paybao.wiring import merchant_portal as merchant_portal_wiring
 from paybao.wiring import operations as operations_wiring
 from paybao.wiring import parking as parking_wiring
+from paybao.wiring import password_resets as password_resets_wiring
 from paybao.wiring import paycode as paycode_wiring
 from paybao.wiring import preauth as preauth_wiring
 from paybao.wiring import red_packets as red_packets_wiring
@@ -122,6 +123,7 @@ def build_platform(settings: Settings, *, migrate: bool = False) -> Platform:
 FEATURES: list[Callable[[Platform], None]] = [
     operations_wiring.install,
     wallet_wiring.install,
+    password_resets_wiring.install,  # 忘记密码: on the wallet's users and SMS codes
     gateway_wiring.install,
     marketing_wiring.install,  # coupons: plugs into the trade payment path
     settlement_wiring.install,
