@@ -26,6 +26,7 @@ from paybao.domain.withdrawal import TransferArrival, WithdrawalArrival
 from paybao.services.clock import datetime_from_us
 from paybao.services.idempotency import fingerprint, without_secrets
 from paybao.services.wallet_statement import StatementQuery
+from paybao.web import password_reset_texts  # noqa: F401 (its texts join i18n's tables)
 from paybao.web.api_wallet import CODES_BY_KIND, RowId, statement_query
 from paybao.web.deps import platform_of
 from paybao.web.i18n import LANGS, error_text, lang_of, text
@@ -148,13 +149,18 @@ def login_form(request: Request, **extra: Any) -> HTMLResponse:
             field("password", t("login_password"), "password"),
         ],
         submit=t("login"),
-        links=[("/register", f"{t('no_account')} {t('register')}")],
+        links=[
+            ("/register", f"{t('no_account')} {t('register')}"),
+            ("/password-reset", t("forgot_password")),  # web/pages_password_resets.py
+        ],
         **extra,
     )
 
 
 @router.get("/login")
 def login_page(request: Request) -> HTMLResponse:
+    if request.query_params.get("done") == "password_reset":
+        return login_form(request, notice=text(lang_of(request), "login_password_reset_done"))
     return login_form(request)
 
 
@@ -526,11 +532,19 @@ def install(app: Any) -> None:
     """Register the wallet's REST API, pages, static files and the CSRF cookie middleware."""
     from fastapi.staticfiles import StaticFiles
 
-    from paybao.web import api_devices, api_wallet, pages_user_settings
+    from paybao.web import (
+        api_devices,
+        api_password_resets,
+        api_wallet,
+        pages_password_resets,
+        pages_user_settings,
+    )
     from paybao.web.session import CsrfCookie
 
     app.include_router(api_wallet.router)
     app.include_router(api_devices.router)
+    app.include_router(api_password_resets.router)  # 忘记密码, signed out and signed in
+    app.include_router(pages_password_resets.router)
     # Cards and security first: their GET pages are also `/wallet/{kind}` paths.
     app.include_router(pages_user_settings.router)
     app.include_router(router)
