@@ -6,7 +6,17 @@ cheap to write in batches. The only mutable transfer column is `pending_status` 
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Integer, String, Table, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    text,
+)
 
 from paybao.adapters.db.tables.base import IdType, metadata
 
@@ -82,4 +92,23 @@ Index(
     ledger_transfers.c.expires_at_us,
     sqlite_where=text("pending_status = 'pending'"),
     postgresql_where=text("pending_status = 'pending'"),
+)
+
+# The journal's hash chain (domain/ledger_seal.py, services/ledger_seals.py): block n holds the
+# transfers with seq in [from_seq, to_seq] but its `gaps`, and its hash chains to block n-1's.
+# Written by the seal sweep only, one row per block, never updated.
+ledger_seals = Table(
+    "ledger_seals",
+    metadata,
+    Column("block_no", BigInteger, primary_key=True, autoincrement=False),
+    Column("from_seq", BigInteger, nullable=False),
+    Column("to_seq", BigInteger, nullable=False),
+    Column("transfer_count", Integer, nullable=False),
+    Column("gaps", Text, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("sealed_at_us", BigInteger, nullable=False),
+    CheckConstraint(
+        "block_no > 0 AND from_seq <= to_seq AND transfer_count > 0", name="range_valid"
+    ),
 )
