@@ -4,6 +4,10 @@ account's posted balance at an instant and its transfers, newest first
 (services/ledger_history.py), as the admin REST API and the console's ledger explorer show them.
 
 TIME is ISO 8601 (2026-11-01T00:00:00+08:00); without a zone it is China time. Read-only.
+
+`paybao ledger verify-chain [--anchor N:HASH]... [--json]` replays the journal's hash chain
+from genesis (services/ledger_seals.py) and exits 1 on any difference; `paybao ledger seal`
+seals the settled transfers now instead of waiting for the worker's sweep.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import typer
 from paybao.bootstrap import build_platform
 from paybao.domain.account_class import CHINA_TZ
 from paybao.domain.errors import DomainError
+from paybao.domain.ledger_seal import HASH_HEX_CHARS
 from paybao.domain.money import format_yuan
 from paybao.services.clock import datetime_from_us
 from paybao.services.ledger_history import (
@@ -27,10 +32,14 @@ from paybao.services.ledger_history import (
     TransferRange,
     parse_time_us,
 )
+from paybao.services.ledger_seals import ANCHORS_MAX, ChainReport
 from paybao.settings import load_settings
 from paybao.wiring.ledger_history import ledger_history
+from paybao.wiring.ledger_seals import ledger_seals
 
-ledger_app = typer.Typer(help="One ledger account's past: balance at an instant, transfers.")
+ledger_app = typer.Typer(
+    help="One ledger account's past (balance at an instant, transfers); the journal's hash chain."
+)
 AccountId = Annotated[int, typer.Argument(min=1)]
 AsJson = Annotated[bool, typer.Option("--json")]
 
@@ -124,3 +133,92 @@ def transfers(
         typer.echo("no transfers")
     elif page.next_before_seq is not None:
         typer.echo(f"more: --before-seq {page.next_before_seq}")
+
+
+# Seal at most this many blocks per `paybao ledger seal` (5,000 transfers each).
+SEAL_BLOCKS_MAX = 1_000
+
+
+def _anchor(text: str) -> tuple[int, str]:
+    block_text, _, hash_text = text.partition(":")
+    if not block_text.isdigit() or len(hash_text) != HASH_HEX_CHARS:
+        raise typer.BadParameter(f"{text!r}: expected BLOCK_NO:HASH (64 hex digits)")
+    try:
+        bytes.fromhex(hash_text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: the hash is not hex") from None
+    return int(block_text), hash_text.lower()
+
+
+def _chain_json(report: ChainReport) -> str:
+    return json.dumps(
+        {
+            "clean": report.clean,
+            "blocks_checked": report.blocks_checked,
+            "transfers_checked": report.transfers_checked,
+            "head": {
+                "block_no": report.head_block_no,
+                "hash": report.head_hash,
+                "to_seq": report.head_to_seq,
+            },
+            "unsealed_count": report.unsealed_count,
+            "differences": [f._asdict() for f in report.findings],
+            "differences_total": report.findings_total,
+        }
+    )
+
+
+@ledger_app.command("verify-chain")
+def verify_chain(
+    anchors: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--anchor", help="BLOCK_NO:HASH noted earlier (e.g. from a past run); repeatable"
+        ),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Replay the journal's hash chain from genesis: every block's hash over its transfers,
+    the links between blocks, transfers inside sealed ranges that no block holds, transfers
+    left unsealed too long. Prints the head hash (note it somewhere else: a later run with
+    --anchor then also catches a chain rewritten from that block on). Exit 1 on a difference."""
+    wanted = dict(_anchor(text) for text in anchors or [])
+    if len(wanted) > ANCHORS_MAX:
+        raise typer.BadParameter(f"at most {ANCHORS_MAX} anchors")
+    platform = build_platform(load_settings())
+    try:
+        report = ledger_seals(platform).verify(wanted)
+    finally:
+        platform.close()
+    if as_json:
+        typer.echo(_chain_json(report))
+    else:
+        typer.echo(f"blocks {report.blocks_checked}, transfers checked {report.transfers_checked}")
+        typer.echo(
+            f"head block {report.head_block_no} {report.head_hash} (to seq {report.head_to_seq})"
+        )
+        typer.echo(f"unsealed transfers {report.unsealed_count}")
+        for finding in report.findings:
+            typer.echo(f"  - {finding.line()}")
+        if report.findings_total > len(report.findings):
+            typer.echo(f"  ... {report.findings_total - len(report.findings)} more")
+        typer.echo("clean" if report.clean else f"{report.findings_total} difference(s)")
+    raise typer.Exit(0 if report.clean else 1)
+
+
+@ledger_app.command("seal")
+def seal(
+    blocks: Annotated[int, typer.Option(min=1, max=SEAL_BLOCKS_MAX)] = SEAL_BLOCKS_MAX,
+) -> None:
+    """Seal the settled transfers now (those older than the horizon), full blocks or not,
+    instead of waiting for the worker's sweep. Prints what it sealed and the new head."""
+    platform = build_platform(load_settings())
+    try:
+        seals = ledger_seals(platform)
+        sealed = seals.seal_now(blocks)
+        head = seals.head()
+    finally:
+        platform.close()
+    typer.echo(f"sealed {sealed} transfer(s)")
+    typer.echo(f"head block {head.block_no} {head.hash} (to seq {head.to_seq})")
+    typer.echo(f"unsealed transfers {head.unsealed_count}")
