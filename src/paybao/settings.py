@@ -118,8 +118,8 @@ class Settings(BaseSettings):
     sms_http_url: str = Field(default="", max_length=2000)
     sms_http_secret: SecretStr = SecretStr("")
     # Aliyun: the RAM user's AccessKey pair, the approved signature (签名) and templates. Codes
-    # use `sms_aliyun_template_code` (variable ${code}) unless `sms_aliyun_templates` names
-    # one for their kind ({"code_register": "SMS_1", "code_bind_card": "SMS_2", "notice":
+    # (every code_* kind) use `sms_aliyun_template_code` (variable ${code}) unless
+    # `sms_aliyun_templates` names one for their kind ({"code_bind_card": "SMS_2", "notice":
     # "SMS_3"}); a text whose kind has no template (a reminder without "notice") is refused.
     sms_aliyun_endpoint: str = Field(default="https://dysmsapi.aliyuncs.com/", max_length=500)
     sms_aliyun_region_id: str = Field(default="cn-hangzhou", pattern="^[a-z0-9-]{1,32}$")

@@ -28,6 +28,7 @@ from paybao.adapters.sms_aliyun import classify as aliyun_classify
 from paybao.adapters.sms_http import Answer, HttpSmsProvider, sign
 from paybao.adapters.sms_http import classify as http_classify
 from paybao.services.jobs import Job
+from paybao.services.sms import code_kind, message_text
 from paybao.services.sms_delivery import (
     REFUSED,
     RETRY,
@@ -101,8 +102,20 @@ def test_aliyun_maps_kinds_to_templates() -> None:
     assert provider.template_of("code_register") == "SMS_CODE"
     assert provider.template_of("code_bind_card") == "SMS_BIND"
     assert provider.template_of("notice") == "SMS_NOTICE"
+    assert provider.template_of("code_reset_login") == "SMS_CODE"
     assert provider.template_of("other") == ""
     assert "top-secret" not in repr(provider)
+
+
+def test_a_code_s_kind_and_text_follow_its_purpose() -> None:
+    assert code_kind("register") == "code_register"
+    assert code_kind("bind:42") == "code_bind_card"
+    assert code_kind("reset_login") == "code_reset_login"
+    assert code_kind("reset_payment") == "code_reset_payment"
+    assert code_kind("Odd purpose!") == "code_odd_purpose_"
+    assert "用于重置登录密码" in message_text("123456", "reset_login", 5)
+    assert "用于绑定银行卡" in message_text("123456", "bind:42", 5)
+    assert "用于注册" in message_text("123456", "register", 5)
 
 
 def _json(value: dict[str, Any]) -> bytes:

@@ -14,9 +14,9 @@ percentEncode is RFC 3986 on UTF-8: A-Z a-z 0-9 `-` `_` `.` `~` stay, everything
 %XY (upper-case hex), a space %20 (not `+`), `*` %2A, `~` stays.
 
 Templates carry variables, not free text: the text's kind picks the template
-(`templates[kind]`, else `default_template` for a code), and its variables (`{"code": ...}`,
-so the template reads `${code}`) are the TemplateParam JSON. A kind with no template is
-refused (`sms_no_template`) without calling Aliyun.
+(`templates[kind]`, else `default_template` for any `code_*` kind), and its variables
+(`{"code": ...}`, so the template reads `${code}`) are the TemplateParam JSON. A kind with no
+template is refused (`sms_no_template`) without calling Aliyun.
 
 Aliyun answers JSON `{"Code": "OK", "Message", "RequestId", "BizId"}`. `OK` is sent; its
 throttling and flow control (`isv.BUSINESS_LIMIT_CONTROL`, `Throttling*`), a system error, an
@@ -39,7 +39,6 @@ from typing import Final
 from urllib.parse import quote, urlsplit
 
 from paybao.adapters.sms_http import Answer, BoundedPoster
-from paybao.services.sms import KIND_CODE_BIND_CARD, KIND_CODE_REGISTER
 from paybao.services.sms_delivery import (
     REFUSED,
     RETRY,
@@ -52,7 +51,7 @@ from paybao.services.sms_delivery import (
 
 API_VERSION: Final = "2017-05-25"
 ENDPOINT_DEFAULT: Final = "https://dysmsapi.aliyuncs.com/"
-CODE_KINDS: Final = frozenset({KIND_CODE_REGISTER, KIND_CODE_BIND_CARD})
+CODE_KIND_PREFIX: Final = "code_"
 RETRY_CODES: Final = frozenset(
     {
         "isv.BUSINESS_LIMIT_CONTROL",  # flow control per number (1/min, 5/h, 10/day by default)
@@ -123,7 +122,8 @@ class AliyunSmsProvider:
     def template_of(self, kind: str) -> str:
         if kind in self.templates:
             return self.templates[kind]
-        return self.default_template if kind in CODE_KINDS else ""
+        # Every code (registration, card binding, password resets, ...) carries `${code}`.
+        return self.default_template if kind.startswith(CODE_KIND_PREFIX) else ""
 
     def params_of(self, request: SmsRequest, template: str) -> dict[str, str]:
         params = {

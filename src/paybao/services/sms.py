@@ -1,9 +1,10 @@
 """SMS verification codes: issue (throttled), send through the `SmsSender` port, verify.
 
-A text goes out with its kind (`code_register`, `code_bind_card`, `notice`) and the variables a
-provider's template needs (`{"code": "123456"}`): template-based gateways (Aliyun) cannot send
-free text, so they map the kind to a template and fill it with the variables
-(services/sms_delivery.py). Free-text gateways and the developer inbox use the text.
+A text goes out with its kind (`code_register`, `code_bind_card`, `code_reset_login`, ...,
+`notice`) and the variables a provider's template needs (`{"code": "123456"}`): template-based
+gateways (Aliyun) cannot send free text, so they map the kind to a template and fill it with
+the variables (services/sms_delivery.py). Free-text gateways and the developer inbox use the
+text.
 
 Throttles apply per phone and purpose, so the registration code and the card-binding code
 to the same phone do not wait on each other. A wrong code must count even though the caller
@@ -62,13 +63,33 @@ class SmsStore(Protocol):
     def save(self, tx: Tx, challenge_id: int, challenge: SmsChallenge) -> None: ...
 
 
+# What a code is for, as its text says; other purposes read as registration.
+_PURPOSE_ZH: Final = {
+    "register": "注册",
+    "bind": "绑定银行卡",
+    "reset_login": "重置登录密码",
+    "reset_payment": "重置支付密码",
+}
+
+
+def _purpose_base(purpose: str) -> str:
+    """`bind:<card id>` -> `bind`: the purpose without its object."""
+    return purpose.split(":", 1)[0]
+
+
 def code_kind(purpose: str) -> str:
-    """The kind of a code's text: card binding (`bind:<card id>`) or registration."""
-    return KIND_CODE_BIND_CARD if purpose.startswith("bind") else KIND_CODE_REGISTER
+    """The kind of a code's text: `code_bind_card` for a card binding (`bind:<card id>`), else
+    `code_<purpose>` (`code_register`, `code_reset_login`, ...). Every kind starting `code_`
+    carries the variable `code`."""
+    base = _purpose_base(purpose)
+    if base == "bind":
+        return KIND_CODE_BIND_CARD
+    cleaned = "".join(c if c.isascii() and (c.isalnum() or c == "_") else "_" for c in base.lower())
+    return f"code_{cleaned}"[:32] if cleaned else KIND_CODE_REGISTER
 
 
 def message_text(code: str, purpose: str, valid_min: int) -> str:
-    what = "绑定银行卡" if purpose.startswith("bind") else "注册"
+    what = _PURPOSE_ZH.get(_purpose_base(purpose), _PURPOSE_ZH["register"])
     return (
         f"【paybao】验证码 {code},用于{what},{valid_min} 分钟内有效,请勿告诉他人。"
         f" Your paybao code is {code}."
