@@ -30,6 +30,7 @@ from paybao.adapters.db.tables import (
     topup_channels,
     trade,
     transit,
+    user_oauth,
     wallet,
 )
 from paybao.adapters.db.tables.base import metadata
@@ -65,5 +66,6 @@ __all__ = [
     "topup_channels",
     "trade",
     "transit",
+    "user_oauth",
     "wallet",
 ]
