@@ -235,8 +235,9 @@ def test_a_phone_without_an_account_answers_like_one_with(
 
 
 def _shapes(statements: list[str]) -> list[str]:
-    """Statements with their literal numbers and strings folded: what was done, not to whom."""
-    return [re.sub(r"'[^']*'|\b\d+\b", "?", s) for s in statements]
+    """Statements with their literal numbers and strings folded: what was done, not to whom.
+    The sandbox clock's own reads of its offset (now and then, not per call) are left out."""
+    return [re.sub(r"'[^']*'|\b\d+\b", "?", s) for s in statements if "platform_clock" not in s]
 
 
 def test_the_payment_password_reset_lifts_the_lock(platform: Platform) -> None:

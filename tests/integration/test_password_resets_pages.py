@@ -174,3 +174,13 @@ def test_the_reset_pages_speak_english(client: TestClient, platform: Platform) -
     client.cookies.clear()
     anonymous = client.get("/wallet/security/payment-password/reset", follow_redirects=False)
     assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
+
+
+def test_the_post_only_paths_opened_by_get_go_back_to_the_start(client: TestClient) -> None:
+    """The language switch returns to the page's path, which after a POST is the form's."""
+    for path, start in (
+        ("/password-reset/confirm", "/password-reset"),
+        ("/wallet/security/payment-password/reset/code", "/wallet/security/payment-password/reset"),
+    ):
+        response = client.get(path, follow_redirects=False)
+        assert (response.status_code, response.headers["location"]) == (303, start)

@@ -127,6 +127,15 @@ async def login_reset_start(request: Request) -> HTMLResponse:
     return _login_step2(request, phone)
 
 
+@router.get(f"{LOGIN_RESET}/confirm")
+@router.get(f"{PAYMENT_RESET}/code")
+def back_to_the_start(request: Request) -> Response:
+    """The POST-only paths, opened by GET (the language switch returns to the page's path):
+    the first step again."""
+    start = PAYMENT_RESET if request.url.path.startswith("/wallet") else LOGIN_RESET
+    return RedirectResponse(start, status_code=303)
+
+
 @router.post(f"{LOGIN_RESET}/confirm", dependencies=CSRF)
 async def login_reset_confirm(request: Request) -> Response:
     form = await form_of(request)
