@@ -34,6 +34,7 @@ from paybao.domain.ledger_seal import (
     TRANSFER_UNSEALED,
     SealedTransfer,
 )
+from paybao.services import ledger_seals as ledger_seals_module
 from paybao.services.ledger_seals import ChainReport, LedgerSeals
 from paybao.settings import Settings
 from paybao.wiring import ledger_seals as ledger_seals_wiring
@@ -63,6 +64,12 @@ def pair(platform: Platform) -> Pair:
     hold(platform, pair, "hold-2", 1_000)
     resolve(platform, "void-1", "hold-2", post=False)
     return pair
+
+
+def _advance(platform: Platform, seconds: int) -> None:
+    """Move platform time without running the sweeps (`later` runs them)."""
+    clock = platform.clock
+    clock.set_offset_us(clock.offset_us(fresh=True) + seconds * 1_000_000)
 
 
 def _codes(report: ChainReport) -> list[tuple[str, int | None, int | None]]:
@@ -265,6 +272,21 @@ def test_an_overdue_unsealed_transfer_is_reported_until_sealed(
     assert report.clean and report.unsealed_count == 5
 
 
+def test_full_blocks_do_not_wait_and_pages_are_small(
+    platform: Platform, pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ledger_seals_module, "PAGE_TRANSFERS", 2)  # many pages per block
+    top_up(platform, pair, "fund-3", 100)
+    small = LedgerSeals(platform.db, SqlSealStore(), platform.clock, transfers_max=3)
+    _advance(platform, SEAL_HORIZON_S + 1)  # settled, none lingered
+    assert small.seal_due() == 6  # two full blocks; the seventh waits to fill its block
+    assert small.head().unsealed_count == 1
+    report = small.verify()
+    assert report.clean and (report.blocks_checked, report.transfers_checked) == (2, 6)
+    _advance(platform, SEAL_LINGER_S)
+    assert small.seal_due() == 1
+
+
 class _RacingStore(SqlSealStore):
     """Lets another sealer seal while this one is building its block."""
 
@@ -296,7 +318,7 @@ def test_a_sealer_whose_head_moved_gives_way(
 def test_sealers_racing_in_threads_make_one_chain(platform: Platform, pair: Pair) -> None:
     for n in range(3, 25):
         top_up(platform, pair, f"fund-{n}", 100)
-    later(platform, SEAL_HORIZON_S + 1)  # no sweep installed here: nothing sealed yet
+    _advance(platform, SEAL_HORIZON_S + 1)
     total = 28
     sealers = [
         LedgerSeals(platform.db, SqlSealStore(), platform.clock, transfers_max=3) for _ in range(3)

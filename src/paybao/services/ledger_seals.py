@@ -58,6 +58,10 @@ class SealStore(Protocol):
         """Transfers with after_seq < seq (<= upto_seq), in seq order, at most `limit`."""
         ...
 
+    def nth_after(self, tx: Tx, after_seq: int, n: int) -> SealedTransfer | None:
+        """The n-th transfer (from 1) past after_seq in seq order, if there are that many."""
+        ...
+
     def insert_block(self, tx: Tx, block: Block) -> None: ...
 
     def blocks_after(self, tx: Tx, after_block_no: int, limit: int) -> list[Block]: ...
@@ -134,13 +138,8 @@ class LedgerSeals:
         sealed = 0
         for _ in range(blocks_max):
             now_us = self.clock.now_us()
-            built = self._build(now_us - self.horizon_s * _US)
-            if built is None or not built.count:
-                break
-            lingered = (built.first_created_at_us or 0) < now_us - (
-                self.horizon_s + self.linger_s
-            ) * _US
-            if wait_to_fill and not built.full and not lingered:
+            built = self._build(now_us, wait_to_fill=wait_to_fill)
+            if built is None:
                 break
             block = built.block(now_us)
             if not self.db.run(partial(self._insert_if_head, block=block)):
@@ -150,8 +149,11 @@ class LedgerSeals:
                 break  # everything settled is sealed
         return sealed
 
-    def _build(self, settled_before_us: int) -> BlockBuilder | None:
-        """The next block from the settled transfers past the head, read without locks."""
+    def _build(self, now_us: int, *, wait_to_fill: bool) -> BlockBuilder | None:
+        """The next block from the settled transfers past the head, read without locks; None
+        if there is none (or, `wait_to_fill`, only a partial one that may still grow)."""
+        settled_before_us = now_us - self.horizon_s * _US
+        lingered_before_us = settled_before_us - self.linger_s * _US
         with self.db.read() as tx:
             head = self.store.head(tx)
             builder = BlockBuilder(
@@ -161,16 +163,26 @@ class LedgerSeals:
                 transfers_max=self.transfers_max,
             )
             # One row first: on a quiet or caught-up journal that is the whole pass.
-            page = 1
-            while not builder.full:
-                rows = self.store.transfers_after(tx, builder.to_seq, None, page)
+            first = self.store.transfers_after(tx, builder.to_seq, None, 1)
+            if not first or first[0].created_at_us >= settled_before_us:
+                return None
+            if wait_to_fill and first[0].created_at_us >= lingered_before_us:
+                # Young: worth reading only if a full block is settled already.
+                last = self.store.nth_after(tx, builder.to_seq, self.transfers_max)
+                if last is None or last.created_at_us >= settled_before_us:
+                    return None
+            rows = first
+            while rows:
                 for row in rows:
                     if row.created_at_us >= settled_before_us or not builder.accepts(row.seq):
                         return builder
                     builder.add(row)
-                if len(rows) < page:
+                room = self.transfers_max - builder.count
+                if room == 0:
                     break
-                page = min(PAGE_TRANSFERS, self.transfers_max - builder.count)
+                rows = self.store.transfers_after(
+                    tx, builder.to_seq, None, min(PAGE_TRANSFERS, room)
+                )
         return builder
 
     def _insert_if_head(self, tx: Tx, *, block: Block) -> bool:

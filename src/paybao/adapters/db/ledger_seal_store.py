@@ -67,6 +67,11 @@ class SqlSealStore:
         rows = tx.execute(query.order_by(_t.c.seq).limit(limit)).all()
         return [_transfer(row) for row in rows]
 
+    def nth_after(self, tx: Connection, after_seq: int, n: int) -> SealedTransfer | None:
+        query = select(*_SEALED_COLUMNS).where(_t.c.seq > after_seq).order_by(_t.c.seq)
+        row = tx.execute(query.offset(n - 1).limit(1)).first()
+        return None if row is None else _transfer(row)
+
     def insert_block(self, tx: Connection, block: Block) -> None:
         tx.execute(
             insert(_s).values(
