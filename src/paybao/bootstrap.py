@@ -48,6 +48,7 @@ from paybao.wiring import settlement as settlement_wiring
 from paybao.wiring import statements as statements_wiring
 from paybao.wiring import topup_channels as topup_channels_wiring
 from paybao.wiring import transit as transit_wiring
+from paybao.wiring import user_oauth as user_oauth_wiring
 from paybao.wiring import wallet as wallet_wiring
 
 
@@ -144,5 +145,6 @@ FEATURES: list[Callable[[Platform], None]] = [
     transit_wiring.install,  # ride codes: on the agreements and withholding
     statements_wiring.install,  # monthly/annual statements and search: reads the wallet
     red_packets_wiring.install,  # 红包: on the wallet's operations
+    user_oauth_wiring.install,  # 用户授权 (log in with paybao): on the wallet and the gateway
     dashboard_wiring.install,  # the operators' overview: reads every feature's tables
 ]

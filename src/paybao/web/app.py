@@ -32,6 +32,7 @@ from paybao.web import (
     pages_coupons,
     pages_credit,
     pages_merchant,
+    pages_oauth,
     pages_red_packets,
     pages_risk,
     pages_topup_channels,
@@ -91,6 +92,7 @@ def create_app(platform: Platform, *, run_worker: bool | None = None) -> FastAPI
     _install_parking_pages(app)  # before the wallet pages too (/wallet/parking)
     _install_statement_pages(app)  # before the wallet pages too (/wallet/statements)
     pages_red_packets.install(app)  # 红包 and its REST API; before the wallet pages too
+    pages_oauth.install(app)  # 授权登录 and 已授权的应用; before the wallet pages too
     pages_user.install(app)
     pages_admin.install(app)
     pages_merchant.install(app)

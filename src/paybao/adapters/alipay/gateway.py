@@ -13,7 +13,7 @@ import html
 import logging
 import urllib.parse
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Final, Protocol
 
@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from paybao.adapters.alipay import wire
 from paybao.adapters.alipay.call_limits import CallLimits
+from paybao.adapters.alipay.envelope import ERROR_RESPONSE_KEY
 from paybao.adapters.alipay.errors import WireError, wire_error_for
 from paybao.adapters.alipay.methods import PAGE_METHODS, ZERO_AMOUNTS, Call, Methods
 from paybao.adapters.alipay.signing import SignType, parse_sign_type
@@ -78,6 +79,9 @@ class AlipayGateway:
         # Page methods answer with the URL the browser goes to (a redirect); features add
         # theirs (agreements: alipay.user.agreement.page.sign).
         self.pages: dict[str, Callable[[Call], str]] = dict.fromkeys(PAGE_METHODS, methods.page_pay)
+        # Methods whose refusals Alipay answers under the generic `error_response` key, signed
+        # (alipay.system.oauth.token's isv.code-invalid); features add theirs.
+        self.error_response_methods: set[str] = set()
 
     def handle(self, query: bytes, body: bytes, content_type: str | None) -> GatewayReply:
         charset = "utf-8"
@@ -112,7 +116,8 @@ class AlipayGateway:
         if not self.methods.knows(common.method) and common.method not in self.pages:
             raise WireError("isv.invalid-method", "不存在的方法名")
         biz = wire.parse_biz_content(common.biz_content)
-        call = Call(app, common.method, biz, common, request.charset_codec, self.clock.now_us())
+        now_us = self.clock.now_us()
+        call = Call(app, common.method, biz, common, request.charset_codec, now_us, request.params)
         page = self.pages.get(common.method)
         if page is not None:
             url = page(call)
@@ -142,6 +147,9 @@ class AlipayGateway:
         fields: dict[str, object] = dict(error.to_response_fields())
         if context.method in _AMOUNT_METHODS and fields["code"] == "40004":
             fields.update(ZERO_AMOUNTS)
+        if context.method in self.error_response_methods:
+            # Not a method name, so envelope.response_key() answers `error_response`.
+            context = replace(context, method=ERROR_RESPONSE_KEY)
         return self._reply(context, fields, signed=True)
 
     def _reply(

@@ -19,7 +19,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
@@ -148,6 +148,9 @@ class Call:
     common: wire.CommonParams
     charset: str
     now_us: int
+    # Every request parameter as signed: for methods that take theirs at the top level rather
+    # than in biz_content (alipay.system.oauth.token's grant_type/code, auth_token).
+    params: Mapping[str, str] = field(default_factory=dict)
 
 
 # Alipay-style party ids: users 2088 + 12 digits, merchants 2088 9 + 11 digits.
