@@ -51,6 +51,17 @@ def texts_to(platform: Platform, phone: str) -> int:
         return int(connection.execute(query).scalar_one())
 
 
+def last_text(platform: Platform, phone: str) -> str:
+    with platform.engine.connect() as connection:
+        query = (
+            select(sms_outbox.c.text)
+            .where(sms_outbox.c.phone == phone)
+            .order_by(sms_outbox.c.id.desc())
+            .limit(1)
+        )
+        return str(connection.execute(query).scalar_one())
+
+
 def audit_rows(platform: Platform, user_id: int) -> list[tuple[str, str, str]]:
     with platform.engine.connect() as connection:
         rows = connection.execute(
@@ -80,6 +91,7 @@ def test_a_verified_user_resets_the_login_password_and_everything_it_guards(
 
     assert done.user_id == user_id and done.tokens_revoked == 1
     assert texts_to(platform, phone) == text  # no other text
+    assert "重置登录密码" in last_text(platform, phone)  # not 注册
     assert users.authenticate(phone, NEW).id == user_id  # the lock is gone
     assert code_of(lambda: users.authenticate(phone, OLD)) == "bad_credentials"
     record = users.record(user_id)
@@ -251,6 +263,7 @@ def test_the_payment_password_reset_lifts_the_lock(platform: Platform) -> None:
     )
     service = resets(platform)
     assert service.request_payment_reset(user_id) == "139****0007"
+    assert "重置支付密码" in last_text(platform, phone)
     code = code_for(platform, phone)
     id_number = id_number_of(platform, user_id)
     # The rules first, and breaking them spends nothing.
