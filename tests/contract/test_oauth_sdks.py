@@ -1,0 +1,158 @@
+"""Both real SDKs against a real `paybao serve` for "log in with paybao": the official SDK's
+AlipaySystemOauthTokenRequest (code / grant_type / refresh_token as top-level parameters) and
+AlipayUserInfoShareRequest (auth_token added as an extra text parameter, which the SDK sends
+among the common parameters), and python-alipay-sdk's `server_api(method, grant_type=..., ...)`;
+each answer verified by the SDK's own signature check. Refusals of oauth.token come under a
+signed `error_response`: the official SDK verifies and parses it, python-alipay-sdk raises
+AliPayException on it, as both do against Alipay.
+
+The server and its fixtures are test_gateway_sdks.py's (a separate `paybao serve` for this
+module); this process shares its SQLite file to issue the user's auth codes (the authorize page
+itself is tested in tests/integration/test_user_oauth.py and tests/e2e).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alipay.aop.api.request.AlipaySystemOauthTokenRequest import AlipaySystemOauthTokenRequest
+from alipay.aop.api.request.AlipayUserInfoShareRequest import AlipayUserInfoShareRequest
+from alipay.aop.api.response.AlipaySystemOauthTokenResponse import (
+    AlipaySystemOauthTokenResponse,
+)
+from alipay.aop.api.response.AlipayUserInfoShareResponse import AlipayUserInfoShareResponse
+from alipay.exceptions import AliPayException
+from test_gateway_sdks import APP_ID, Server, official, python_sdk, server
+
+from paybao.adapters.alipay.methods import user_wire_id
+from paybao.adapters.db.user_store import SqlUserStore
+from paybao.domain.user_oauth import Scope
+from paybao.services.user_oauth import AuthorizeRequest
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
+from gateway_support import make_buyer
+
+__all__ = ["official", "server"]  # fixtures used by the tests below
+
+TOKEN = "alipay.system.oauth.token"
+INFO = "alipay.user.info.share"
+
+
+def _user(server: Server, phone: str) -> int:
+    user_id = make_buyer(server.platform, phone=phone, balance_fen=0)
+    server.platform.db.run(lambda tx: SqlUserStore().update(tx, user_id, real_name="张三"))
+    return user_id
+
+
+def _code(server: Server, user_id: int, scope: Scope = Scope.AUTH_USER) -> str:
+    """What the authorize page issues when the user agrees (the page's own checks — the
+    redirect_uri rule among them — are the integration tests')."""
+    merchant_id = server.platform.services["merchants"].app(APP_ID).merchant_id
+    asked = AuthorizeRequest(
+        app_id=APP_ID,
+        merchant_id=merchant_id,
+        merchant_name="SDK 商户",
+        scopes=frozenset({scope}),
+        redirect_uri="http://127.0.0.1/cb",
+        state="",
+    )
+    return str(server.platform.services["user_oauth"].authorize(user_id, asked, consented=True))
+
+
+def _official_token(client: Any, grant_type: str, **fields: str) -> AlipaySystemOauthTokenResponse:
+    request = AlipaySystemOauthTokenRequest()
+    request.grant_type = grant_type
+    request.code = fields.get("code")
+    request.refresh_token = fields.get("refresh_token")
+    response = AlipaySystemOauthTokenResponse()
+    response.parse_response_content(client.execute(request))
+    return response
+
+
+def _official_info(client: Any, auth_token: str) -> AlipayUserInfoShareResponse:
+    request = AlipayUserInfoShareRequest()
+    request.add_other_text_param("auth_token", auth_token)
+    response = AlipayUserInfoShareResponse()
+    response.parse_response_content(client.execute(request))
+    return response
+
+
+def test_official_sdk_trades_a_code_refreshes_and_reads_the_profile(
+    server: Server, official: Any
+) -> None:
+    client = official()
+    user_id = _user(server, "13900000801")
+    code = _code(server, user_id)
+
+    token = _official_token(client, "authorization_code", code=code)
+    assert token.is_success(), token.sub_code
+    assert token.user_id == user_wire_id(user_id)
+    assert (token.expires_in, token.re_expires_in) == (1_296_000, 2_592_000)
+    assert token.access_token.startswith("authusrB") and token.auth_start
+
+    profile = _official_info(client, token.access_token)
+    assert profile.is_success(), profile.sub_code
+    assert (profile.user_id, profile.nick_name, profile.is_certified) == (
+        user_wire_id(user_id),
+        "*三",
+        "T",
+    )
+
+    again = _official_token(client, "authorization_code", code=code)  # a signed error_response
+    assert (again.is_success(), again.code, again.sub_code) == (
+        False,
+        "40002",
+        "isv.code-invalid",
+    )
+    rotated = _official_token(client, "refresh_token", refresh_token=token.refresh_token)
+    assert rotated.is_success() and rotated.access_token != token.access_token
+    stale = _official_info(client, token.access_token)
+    assert (stale.code, stale.sub_code) == ("20001", "aop.invalid-auth-token")
+    assert _official_info(client, rotated.access_token).user_id == user_wire_id(user_id)
+
+
+def test_official_sdk_sees_auth_base_refused_the_profile(server: Server, official: Any) -> None:
+    client = official()
+    user_id = _user(server, "13900000802")
+    token = _official_token(
+        client, "authorization_code", code=_code(server, user_id, Scope.AUTH_BASE)
+    )
+    assert token.user_id == user_wire_id(user_id)
+    refused = _official_info(client, token.access_token)
+    assert (refused.code, refused.sub_code) == ("40006", "isv.insufficient-user-permissions")
+
+
+def test_python_sdk_trades_a_code_and_reads_the_profile(server: Server) -> None:
+    client = python_sdk(server)
+    user_id = _user(server, "13900000803")
+    code = _code(server, user_id)
+
+    token = client.server_api(TOKEN, grant_type="authorization_code", code=code)
+    assert token["user_id"] == user_wire_id(user_id)
+    assert token["expires_in"] == 1_296_000 and token["re_expires_in"] == 2_592_000
+    profile = client.server_api(INFO, auth_token=token["access_token"])
+    assert (profile["code"], profile["user_id"], profile["nick_name"]) == (
+        "10000",
+        user_wire_id(user_id),
+        "*三",
+    )
+    refreshed = client.server_api(
+        TOKEN, grant_type="refresh_token", refresh_token=token["refresh_token"]
+    )
+    assert refreshed["user_id"] == user_wire_id(user_id)
+    assert refreshed["refresh_token"] != token["refresh_token"]
+
+    # A spent code: Alipay's error_response, which this SDK raises on.
+    with pytest.raises(AliPayException) as raised:
+        client.server_api(TOKEN, grant_type="authorization_code", code=code)
+    text = str(raised.value)  # "AliPayException: code:40002, message:<the raw body>"
+    assert text.startswith("AliPayException: code:40002, message:")
+    answer = json.loads(text.split("message:", 1)[1])
+    assert answer["error_response"]["sub_code"] == "isv.code-invalid"
+    assert "sign" in answer  # signed, though this SDK does not check it
+    stale = client.server_api(INFO, auth_token=token["access_token"])
+    assert (stale["code"], stale["sub_code"]) == ("20001", "aop.invalid-auth-token")
