@@ -26,6 +26,7 @@ from paybao.domain.ledger_seal import (
     ANCHOR_MISMATCH,
     GENESIS_HASH,
     HASH_MISMATCH,
+    PREV_HASH_BROKEN,
     SEAL_HORIZON_S,
     SEAL_LINGER_S,
     SEAL_OVERDUE_S,
@@ -165,6 +166,24 @@ def test_an_amount_edited_with_both_counters_passes_reconcile_but_not_the_chain(
     report = seals.verify()
     assert _codes(report) == [(HASH_MISMATCH, 1, None)]
     assert "fields were changed" in report.findings[0].detail
+
+
+def test_block_rows_written_by_hand_are_reported_and_not_built_on(
+    platform: Platform, seals: LedgerSeals, pair: Pair
+) -> None:
+    later(platform, SETTLED_S)
+    top_up(platform, pair, "fund-3", 100)
+    later(platform, SETTLED_S)
+    _sql(platform, "UPDATE ledger_seals SET hash = 'not a hash' WHERE block_no = 2")
+    _sql(platform, "UPDATE ledger_seals SET prev_hash = 'zz' WHERE block_no = 1")
+    assert _codes(seals.verify()) == [
+        (PREV_HASH_BROKEN, 1, None),
+        (HASH_MISMATCH, 1, None),
+        (HASH_MISMATCH, 2, None),
+    ]
+    top_up(platform, pair, "fund-4", 100)
+    later(platform, SETTLED_S)  # the sweep leaves a head without a valid hash alone
+    assert seals.head().block_no == 2
 
 
 def test_a_deleted_transfer_is_named(platform: Platform, seals: LedgerSeals, pair: Pair) -> None:

@@ -16,6 +16,7 @@ The rules (encoding, horizon, gaps, what a replay reports) are domain/ledger_sea
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -39,9 +40,11 @@ from paybao.domain.ledger_seal import (
     Finding,
     SealedTransfer,
     header_findings,
+    is_hash,
 )
 from paybao.services.ports import Clock, Database, Tx
 
+log = logging.getLogger(__name__)
 PAGE_TRANSFERS: Final = 1_000
 PAGE_BLOCKS: Final = 100
 FINDINGS_MAX: Final = 1_000
@@ -156,6 +159,10 @@ class LedgerSeals:
         lingered_before_us = settled_before_us - self.linger_s * _US
         with self.db.read() as tx:
             head = self.store.head(tx)
+            if head is not None and not is_hash(head.hash):
+                # Someone wrote the table by hand: sealing on it would only hide that.
+                log.error("ledger seal block %d has no valid hash: not sealing", head.block_no)
+                return None
             builder = BlockBuilder(
                 block_no=head.block_no + 1 if head else 1,
                 from_seq=head.to_seq + 1 if head else FIRST_SEQ,
