@@ -13,9 +13,11 @@ from tests.integration.test_wallet_rules import PIN, code_for, code_of, open_use
 from tests.support.sql_log import sql_log, statements_in
 
 from paybao.adapters.db.tables.wallet import audit_log, sms_outbox
-from paybao.bootstrap import Platform
+from paybao.adapters.passwords import PEPPER_FILE_NAME, PepperMismatch
+from paybao.bootstrap import Platform, build_platform
 from paybao.domain.errors import DomainError
 from paybao.services.password_resets import PasswordResetService
+from paybao.settings import Settings
 
 __all__ = ["sql_log"]  # the fixture
 
@@ -350,3 +352,29 @@ def test_the_login_and_the_payment_codes_do_not_stand_in_for_each_other(
             lambda: service.confirm_payment_reset(user_id, login_code, id_number, NEW_PIN)
         )
         assert refused.code == "reset_proof_wrong"
+
+
+def test_after_the_pepper_is_lost_users_reset_both_passwords(
+    platform: Platform, settings: Settings
+) -> None:
+    """A data folder restored without `password-pepper.key` verifies no stored password; the
+    resets never verify the old ones, so users get back in: the login password first (signed
+    out), then the payment password (signed in; its check against the login password reads the
+    new login hash)."""
+    phone = "13912340011"
+    user_id, _ = open_user(platform, phone)
+    id_number = id_number_of(platform, user_id)
+    (settings.data_dir / PEPPER_FILE_NAME).unlink()
+    other = build_platform(settings)
+    try:
+        service, users = resets(other), other.services["users"]
+        with pytest.raises(PepperMismatch):
+            users.authenticate(phone, OLD)
+        service.request_login_reset(phone)
+        service.confirm_login_reset(phone, code_for(other, phone), id_number, NEW)
+        assert users.authenticate(phone, NEW).id == user_id
+        service.request_payment_reset(user_id)
+        service.confirm_payment_reset(user_id, code_for(other, phone), id_number, NEW_PIN)
+        users.verify_payment_password(user_id, NEW_PIN)
+    finally:
+        other.close()
