@@ -61,7 +61,7 @@ def test_the_login_password_is_reset_from_the_sign_in_page(
         new_login_password=NEW,
     )
     assert wrong.status_code == 400 and error_code(wrong.text) == "reset_proof_wrong"
-    assert "验证码或身份证号不正确" in wrong.text
+    assert "验证码或身份证号不正确,还可尝试 4 次" in wrong.text
 
     done = post_form(
         browser,

@@ -49,7 +49,7 @@ def _error(request: Request, error: DomainError) -> dict[str, Any]:
     message = error_text(lang_of(request), error.code, error.message)
     tries_left = error.data.get("tries_left")
     if error.code == "reset_proof_wrong" and isinstance(tries_left, int) and tries_left > 0:
-        message += f" ({tries_left})"
+        message += text(lang_of(request), "reset_tries_left", n=tries_left)
     return {"error": message, "error_code": error.code}
 
 

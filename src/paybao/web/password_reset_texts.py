@@ -31,6 +31,7 @@ TEXTS.update(
             "en": "We will text a code to {phone}. You will need your ID number; "
             "resetting also lifts a payment lock, if there is one.",
         },
+        "reset_tries_left": {"zh": ",还可尝试 {n} 次", "en": "; {n} tries left"},
         "login_password_reset_done": {
             "zh": "登录密码已重置,请用新密码登录。已登录的 App 需要重新登录。",
             "en": "Your login password is reset: sign in with the new one. "
