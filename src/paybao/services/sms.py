@@ -54,7 +54,9 @@ class SmsSender(Protocol):
 
 
 class SmsStore(Protocol):
-    def latest(self, tx: Tx, phone: str, purpose: str) -> tuple[int, SmsChallenge] | None: ...
+    def latest(
+        self, tx: Tx, phone: str, purpose: str, *, for_update: bool = False
+    ) -> tuple[int, SmsChallenge] | None: ...
 
     def sent_since(self, tx: Tx, phone: str, purpose: str, since_us: int) -> list[int]: ...
 
@@ -126,7 +128,8 @@ class SmsService:
         """Check a code in its own transaction; returns when it was used, else raises."""
 
         def work(tx: Tx) -> InvalidInput | datetime:
-            found = self.store.latest(tx, phone, purpose)
+            # Locked: concurrent guesses must each count, and a code be used exactly once.
+            found = self.store.latest(tx, phone, purpose, for_update=True)
             if found is None:
                 return InvalidInput("ask for a code first", code="sms_code_missing")
             challenge_id, challenge = found

@@ -142,13 +142,16 @@ def _challenge(row: Any) -> SmsChallenge:
 
 
 class SqlSmsStore:
-    def latest(self, tx: Connection, phone: str, purpose: str) -> tuple[int, SmsChallenge] | None:
-        row = tx.execute(
+    def latest(
+        self, tx: Connection, phone: str, purpose: str, *, for_update: bool = False
+    ) -> tuple[int, SmsChallenge] | None:
+        query = (
             select(sms_challenges)
             .where(sms_challenges.c.phone == phone, sms_challenges.c.purpose == purpose)
             .order_by(sms_challenges.c.id.desc())
             .limit(1)
-        ).first()
+        )
+        row = tx.execute(query.with_for_update() if for_update else query).first()
         return (int(row.id), _challenge(row)) if row is not None else None
 
     def sent_since(self, tx: Connection, phone: str, purpose: str, since_us: int) -> list[int]:
