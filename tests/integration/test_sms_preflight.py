@@ -24,7 +24,8 @@ WEBHOOK_SECRET = "w" * 40
 
 
 def _check(report: dict[str, Any], code: str) -> dict[str, Any]:
-    [check] = [c for c in report["checks"] if c["code"] == code]
+    checks: list[dict[str, Any]] = [c for c in report["checks"] if c["code"] == code]
+    [check] = checks
     return check
 
 
