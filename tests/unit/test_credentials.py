@@ -167,6 +167,17 @@ def test_sms_wrong_codes_count_and_fifth_burns() -> None:
     assert burned.challenge.used_at is None
 
 
+def test_a_wrong_proof_beside_the_code_counts_as_a_wrong_code() -> None:
+    """A reset's ID number is checked with the code: if it is wrong, even the right code
+    answers and counts as a wrong one, so the answer never tells which was wrong."""
+    challenge = issue_sms_challenge(PHONE, "reset_login", "482913", NOW)
+    result = verify_sms_code(challenge, "482913", NOW, other_proof_ok=False)
+    assert result.error is not None and result.error.code == "sms_code_wrong"
+    assert result.error.data["tries_left"] == 4
+    assert result.challenge.tries_wrong == 1 and result.challenge.used_at is None
+    assert verify_sms_code(result.challenge, "482913", NOW).ok
+
+
 def test_sms_tries_max_is_a_parameter() -> None:
     policy = SmsPolicy(tries_max=1)
     challenge = issue_sms_challenge(PHONE, "register", "482913", NOW, policy=policy)

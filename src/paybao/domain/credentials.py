@@ -209,8 +209,14 @@ def verify_sms_code(
     code_typed: str,
     now: datetime,
     policy: SmsPolicy = SMS_POLICY_DEFAULT,
+    *,
+    other_proof_ok: bool = True,
 ) -> SmsVerification:
-    """Check a typed code; a wrong one counts, and `tries_max` wrong ones burn the code."""
+    """Check a typed code; a wrong one counts, and `tries_max` wrong ones burn the code.
+
+    `other_proof_ok` False: a proof checked together with the code (an ID number) was wrong,
+    so even the right code answers and counts as a wrong one; the caller's answer then never
+    says which of the two was wrong, and both share the code's few tries."""
     _assert_aware(now)
     code_typed = code_typed.strip() if isinstance(code_typed, str) else ""
     if challenge.used_at is not None:
@@ -222,7 +228,7 @@ def verify_sms_code(
     # A malformed entry cannot be a guess at the code, so it does not cost a try.
     if len(code_typed) != policy.code_len or not (code_typed.isascii() and code_typed.isdigit()):
         return _refused(challenge, f"the code is {policy.code_len} digits", "invalid_sms_code")
-    if not hmac.compare_digest(code_typed, challenge.code):
+    if not (hmac.compare_digest(code_typed, challenge.code) and other_proof_ok):
         spent = replace(challenge, tries_wrong=challenge.tries_wrong + 1)
         tries_left = policy.tries_max - spent.tries_wrong
         return _refused(spent, "wrong code", "sms_code_wrong", tries_left=tries_left)

@@ -199,16 +199,12 @@ class PasswordResetService:
     def _prove(self, phone: str, purpose: str, sms_code: str, *, identity_ok: bool) -> None:
         """Check the code; with `identity_ok` False the attempt fails like a wrong code.
 
-        A wrong ID number (or no account behind the phone) spends one try of the code through
-        SmsService itself, by verifying a code certain to be wrong: the ID number then has the
-        code's small budget of guesses, and the answer is the wrong code's, so it cannot tell
-        which of the two was wrong. Expired, burned, used and missing codes answer as they
-        would anyway."""
-        # Read on both paths, so a right ID number takes no less time than a wrong one.
-        substitute = self._certainly_wrong(phone, purpose, sms_code)
-        typed = sms_code if identity_ok else substitute
+        A wrong ID number (or no account behind the phone) spends one try of the code inside
+        SmsService's locked check, like a wrong code: the ID number then has the code's small
+        budget of guesses, and the answer is the wrong code's, so it cannot tell which of the
+        two was wrong. Expired, burned, used and missing codes answer as they would anyway."""
         try:
-            self.sms.verify(phone, purpose, typed)
+            self.sms.verify(phone, purpose, sms_code, other_proof_ok=identity_ok)
         except InvalidInput as refused:
             if refused.code == "sms_code_wrong":
                 raise InvalidInput(
@@ -217,18 +213,6 @@ class PasswordResetService:
                     tries_left=refused.data.get("tries_left", 0),
                 ) from None
             raise
-        if not identity_ok:  # only if a new code, equal to the substitute, came meanwhile
-            raise InvalidInput("the code or the ID number is wrong", code="reset_proof_wrong")
-
-    def _certainly_wrong(self, phone: str, purpose: str, typed: str) -> str:
-        """`typed` if it is not the live code, else the live code with its last digit moved."""
-        with self.db.read() as tx:
-            latest = self.sms.store.latest(tx, phone, purpose)
-        typed = typed.strip() if isinstance(typed, str) else ""
-        if latest is None or not hmac.compare_digest(typed, latest[1].code):
-            return typed
-        code = latest[1].code
-        return code[:-1] + str((int(code[-1]) + 1) % 10)
 
     def _audit_in(self, tx: Tx, action: str, user_id: int, detail: str) -> None:
         if self.audit is not None:

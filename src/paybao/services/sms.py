@@ -124,8 +124,12 @@ class SmsService:
     def send_code(self, phone: str, purpose: str) -> None:
         self.db.run(lambda tx: self.send_code_in(tx, phone, purpose))
 
-    def verify(self, phone: str, purpose: str, code_typed: str) -> datetime:
-        """Check a code in its own transaction; returns when it was used, else raises."""
+    def verify(
+        self, phone: str, purpose: str, code_typed: str, *, other_proof_ok: bool = True
+    ) -> datetime:
+        """Check a code in its own transaction; returns when it was used, else raises.
+        `other_proof_ok` False: another proof sent with the code was wrong, and the attempt
+        counts as a wrong code (domain/credentials.verify_sms_code)."""
 
         def work(tx: Tx) -> InvalidInput | datetime:
             # Locked: concurrent guesses must each count, and a code be used exactly once.
@@ -133,7 +137,9 @@ class SmsService:
             if found is None:
                 return InvalidInput("ask for a code first", code="sms_code_missing")
             challenge_id, challenge = found
-            result = verify_sms_code(challenge, code_typed, self.clock.now(), self.policy)
+            result = verify_sms_code(
+                challenge, code_typed, self.clock.now(), self.policy, other_proof_ok=other_proof_ok
+            )
             if result.challenge != challenge:
                 self.store.save(tx, challenge_id, result.challenge)
             if result.error is not None:
