@@ -28,10 +28,9 @@ from tests.integration.sms_fakes import (
 from paybao.adapters.db.tables.platform import jobs
 from paybao.adapters.db.tables.wallet import audit_log, sms_outbox, users
 from paybao.bootstrap import Platform, build_platform
-from paybao.services import jobs as jobs_module
 from paybao.services.job_admin import JobAdmin
 from paybao.services.registration import RegistrationService
-from paybao.services.sms_delivery import JOB_SMS_SEND
+from paybao.services.sms_delivery import JOB_SMS_SEND, SMS_ATTEMPTS_MAX
 from paybao.settings import Settings
 from paybao.wiring.sms import SmsConfigError
 
@@ -187,7 +186,9 @@ def test_a_permanent_refusal_is_not_retried_and_its_reason_is_audited(
         code = code_of(platform)
         platform.jobs.run_due()
         [job] = sms_jobs(platform)
-        assert job.status == "done" and job.attempts == 0
+        # Dead at once: operators see it beside the gateways that stayed down.
+        assert job.status == "dead" and job.attempts == 1
+        assert job.last_error == "JobGaveUp: http http_400:bad_number"
         due_now(platform)
         assert platform.jobs.run_due() == 0
         assert len(fake.received) == 1
@@ -236,19 +237,18 @@ def test_a_slow_webhook_times_out_without_holding_the_worker(
 
 
 def test_a_gateway_down_for_good_leaves_a_dead_job_for_operators(
-    settings: Settings, built: list[Platform], monkeypatch: pytest.MonkeyPatch
+    settings: Settings, built: list[Platform]
 ) -> None:
-    monkeypatch.setattr(jobs_module, "ATTEMPTS_MAX", 3)
     with serving(FakeWebhook([Reply(502)])) as fake:
         platform = webhook_platform(settings, built, fake.url)
         registration(platform).start(PHONE, PASSWORD)
         code = code_of(platform)
-        for _ in range(3):
+        for _ in range(SMS_ATTEMPTS_MAX):
             due_now(platform)
             platform.jobs.run_due()
-        assert len(fake.received) == 3
+        assert len(fake.received) == SMS_ATTEMPTS_MAX  # a code's worth of tries, not 25
         [job] = sms_jobs(platform)
-        assert job.status == "dead" and job.attempts == 3
+        assert job.status == "dead" and job.attempts == SMS_ATTEMPTS_MAX
         dead = JobAdmin.of(platform.jobs, platform.services["audit"]).dead_page(JOB_SMS_SEND)
         [row] = dead.jobs
         assert row.id == job.id and row.last_error == "SmsRetry: http http_502"
@@ -329,7 +329,8 @@ def test_aliyun_refuses_a_bad_number_for_good(settings: Settings, built: list[Pl
         due_now(platform)
         platform.jobs.run_due()
         assert len(fake.received) == 1
-        assert sms_jobs(platform)[0].status == "done"
+        assert sms_jobs(platform)[0].status == "dead"
+        assert sms_jobs(platform)[0].last_error == "JobGaveUp: aliyun isv.MOBILE_NUMBER_ILLEGAL"
         [row] = refusals(platform)
         assert row.outcome == "isv.MOBILE_NUMBER_ILLEGAL"
         assert PHONE not in row.detail  # Aliyun's Message is never kept

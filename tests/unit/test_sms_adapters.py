@@ -27,7 +27,7 @@ from paybao.adapters.sms_aliyun import (
 from paybao.adapters.sms_aliyun import classify as aliyun_classify
 from paybao.adapters.sms_http import Answer, HttpSmsProvider, sign
 from paybao.adapters.sms_http import classify as http_classify
-from paybao.services.jobs import Job
+from paybao.services.jobs import Job, JobGaveUp
 from paybao.services.sms import code_kind, message_text
 from paybao.services.sms_delivery import (
     REFUSED,
@@ -284,7 +284,8 @@ def test_delivery_retries_with_a_reason_that_never_holds_the_text() -> None:
 
 def test_delivery_audits_a_refusal_and_stops() -> None:
     delivery, audit = _delivery(FakeProvider(SmsResult(REFUSED, "isv.MOBILE_NUMBER_ILLEGAL")))
-    assert delivery.deliver(_job()) is None
+    with pytest.raises(JobGaveUp, match=r"^fake isv\.MOBILE_NUMBER_ILLEGAL$"):
+        delivery.deliver(_job())
     assert audit.rows == [
         (
             "sms.refused",
@@ -297,10 +298,12 @@ def test_delivery_audits_a_refusal_and_stops() -> None:
 
 def test_delivery_refuses_bad_payloads_and_jobs_left_without_a_gateway() -> None:
     delivery, audit = _delivery(FakeProvider(SmsResult(SENT)))
-    assert delivery.deliver(_job(phone="not a phone")) is None
+    with pytest.raises(JobGaveUp):
+        delivery.deliver(_job(phone="not a phone"))
     assert audit.rows[-1][3] == "sms_bad_payload"
     delivery, audit = _delivery(None)
-    assert delivery.deliver(_job()) is None
+    with pytest.raises(JobGaveUp):
+        delivery.deliver(_job())
     assert audit.rows[-1][3] == "sms_provider_off"
 
 

@@ -25,6 +25,11 @@ ATTEMPTS_MAX = 25
 BACKOFF_S_MAX = 3600
 
 
+class JobGaveUp(Exception):
+    """Raised by a handler when retrying cannot help (a refusal for good): the runner marks
+    the job dead at once, with this message as its last error, for operators to see."""
+
+
 @dataclass(frozen=True, slots=True)
 class Job:
     id: int
@@ -94,17 +99,25 @@ class JobRunner:
         self.clock = clock
         self._handlers: dict[str, Handler] = {}
         self._outside: dict[str, OutsideHandler] = {}
+        self._attempts_max: dict[str, int] = {}
         self._pool: ThreadPoolExecutor | None = None
 
     def register(self, kind: str, handler: Handler) -> None:
         assert kind not in self._handlers, f"handler for {kind} registered twice"
         self._handlers[kind] = handler
 
-    def register_outside_tx(self, kind: str, handler: OutsideHandler) -> None:
+    def register_outside_tx(
+        self, kind: str, handler: OutsideHandler, *, attempts_max: int | None = None
+    ) -> None:
         """For handlers that wait on the network: run with no transaction open, several at a
-        time, so one slow endpoint neither holds locks nor delays the other jobs."""
+        time, so one slow endpoint neither holds locks nor delays the other jobs.
+        `attempts_max`: fewer tries than `ATTEMPTS_MAX` for work that goes stale (a text with
+        a 5-minute code is worthless after a few minutes of backoff)."""
         assert kind not in self._handlers and kind not in self._outside, kind
+        assert attempts_max is None or 1 <= attempts_max <= ATTEMPTS_MAX
         self._outside[kind] = handler
+        if attempts_max is not None:
+            self._attempts_max[kind] = attempts_max
 
     def schedule_in(
         self, tx: Tx, kind: str, key: str, due_at_us: int, payload: dict[str, Any] | None = None
@@ -168,8 +181,6 @@ class JobRunner:
         delay_s = min(BACKOFF_S_MAX, 2**attempts)
         due_at_us = self.clock.now_us() + delay_s * 1_000_000
         message = f"{type(error).__name__}: {error}"[:500]
-        self.db.run(
-            lambda tx: self.store.retry_later(
-                tx, job.id, message, due_at_us, attempts >= ATTEMPTS_MAX
-            )
-        )
+        attempts_max = self._attempts_max.get(job.kind, ATTEMPTS_MAX)
+        dead = attempts >= attempts_max or isinstance(error, JobGaveUp)
+        self.db.run(lambda tx: self.store.retry_later(tx, job.id, message, due_at_us, dead))

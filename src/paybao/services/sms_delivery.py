@@ -10,12 +10,12 @@ The worker runs `SmsDelivery.deliver` with no transaction open (a slow gateway h
 and asks the provider adapter (adapters/sms_http.py, adapters/sms_aliyun.py) once:
 - sent: the job is done;
 - retry (transport error, timeout, HTTP 5xx, the gateway's throttling): the handler raises
-  `SmsRetry`, so the job runner backs off (2 s, 4 s, ... up to an hour) and, after
-  `jobs.ATTEMPTS_MAX` attempts, marks the job dead, where /admin/jobs and `paybao jobs dead`
-  show it with its last error;
+  `SmsRetry`, so the job runner backs off (2 s, 4 s, ... 256 s) and, after `SMS_ATTEMPTS_MAX`
+  attempts (about 8.5 minutes: a code is valid for 5), marks the job dead, where /admin/jobs
+  and `paybao jobs dead` show it with its last error;
 - refused for good (a bad number, a template the gateway does not know, no template for the
   kind): not retried; the refusal is an `sms.refused` row in the audit log (/admin/audit) with
-  the gateway's code, and the job is done.
+  the gateway's code, and the job is dead at once (`JobGaveUp`) with the same code.
 
 What is written down about a text (job errors, logs, audit rows) never holds its text or code,
 only the message id, its kind, the masked number and the gateway's answer code. The job's
@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import urlsplit
 
 from paybao.services.audit import AuditTrail
-from paybao.services.jobs import Job, JobRunner
+from paybao.services.jobs import Job, JobGaveUp, JobRunner
 from paybao.services.ports import Clock, Tx
 from paybao.services.sms import KIND_NOTICE
 
@@ -95,6 +95,11 @@ class InboxWriter(Protocol):
     """The developer inbox (adapters/db/wallet_store.SandboxSmsSender)."""
 
     def send_in(self, tx: Tx, phone: str, text: str) -> None: ...
+
+
+# Backoff 2, 4, ... 256 s: about 8.5 minutes of tries for a code valid 5 minutes; later a
+# text only confuses.
+SMS_ATTEMPTS_MAX = 8
 
 
 class SmsRetry(Exception):
@@ -174,18 +179,16 @@ class SmsDelivery:
         # Registered even with no gateway configured: jobs queued while one was (the operator
         # switched back to the sandbox) are then refused with a reason instead of dying of
         # "no handler".
-        self.jobs.register_outside_tx(JOB_SMS_SEND, self.deliver)
+        self.jobs.register_outside_tx(JOB_SMS_SEND, self.deliver, attempts_max=SMS_ATTEMPTS_MAX)
 
     def deliver(self, job: Job) -> int | None:
-        """None: done (sent, or refused for good and audited). Raises `SmsRetry` for a try
-        that may succeed later (the job runner backs off and counts the attempts)."""
+        """None: sent. Raises `SmsRetry` for a try that may succeed later (the job runner
+        backs off and counts the attempts), `JobGaveUp` for a refusal for good (audited)."""
         request = request_of(job)
         if request is None:
-            self._refused(job, "", "sms_bad_payload")
-            return None
+            raise self._refused(job, "", "sms_bad_payload")
         if self.provider is None:
-            self._refused(job, request.phone, "sms_provider_off")
-            return None
+            raise self._refused(job, request.phone, "sms_provider_off")
         try:
             result = self.provider.send(request)
         except Exception as error:  # an adapter bug: its text might hold the message
@@ -195,10 +198,10 @@ class SmsDelivery:
         reason = safe_reason(result.reason)
         if result.outcome == RETRY:
             raise SmsRetry(f"{self.provider.name} {reason}")
-        self._refused(job, request.phone, reason)
-        return None
+        raise self._refused(job, request.phone, reason)
 
-    def _refused(self, job: Job, phone: str, reason: str) -> None:
+    def _refused(self, job: Job, phone: str, reason: str) -> JobGaveUp:
+        """Log and audit a refusal for good; the error that makes its job dead at once."""
         provider = self.provider.name if self.provider is not None else "none"
         kind = safe_reason(job.payload.get("kind", ""))
         log.warning(
@@ -209,14 +212,14 @@ class SmsDelivery:
             provider,
             reason,
         )
-        if self.audit is None:
-            return
-        self.audit.record(
-            AUDIT_SMS_REFUSED,
-            f"sms:{job.key}",
-            detail=f"{provider} {kind} to {mask_phone(phone)}: {reason}",
-            outcome=reason,
-        )
+        if self.audit is not None:
+            self.audit.record(
+                AUDIT_SMS_REFUSED,
+                f"sms:{job.key}",
+                detail=f"{provider} {kind} to {mask_phone(phone)}: {reason}",
+                outcome=reason,
+            )
+        return JobGaveUp(f"{provider} {reason}")
 
 
 def request_of(job: Job) -> SmsRequest | None:
