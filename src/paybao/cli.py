@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -120,6 +121,8 @@ def reconcile(
     platform = _platform()
     try:
         report = platform.reconcile.run(date.fromisoformat(day) if day else None)
+        # The seal's head, not a replay (`paybao ledger verify-chain` replays it).
+        chain = platform.services["ledger_seals"].head()
     finally:
         platform.close()
     if as_json:
@@ -131,6 +134,7 @@ def reconcile(
                     "differences": [_diff(d) for d in report.differences],
                     "day": str(report.day),
                     "class_totals": report.class_totals,
+                    "ledger_chain": dataclasses.asdict(chain),
                 }
             )
         )
@@ -142,6 +146,10 @@ def reconcile(
             typer.echo(f"  - {difference.line()}")
         for name, total_fen in report.class_totals.items():
             typer.echo(f"    {name}: {total_fen} fen")
+        typer.echo(
+            f"ledger chain: block {chain.block_no} {chain.hash}, {chain.unsealed_count}"
+            " transfer(s) not sealed yet (paybao ledger verify-chain replays it)"
+        )
         typer.echo("clean" if report.clean else f"{len(report.differences)} difference(s)")
     raise typer.Exit(0 if report.clean else 1)
 

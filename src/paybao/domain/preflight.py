@@ -451,12 +451,12 @@ def real_adapters(facts: Facts) -> Check:
         "sandbox_adapters",
         WARNING,
         not sandboxed,
-        f"money and codes go through sandbox adapters: {', '.join(sandboxed)} (no real bank"
-        " or SMS gateway is wired)"
+        f"money or codes go through sandbox adapters: {', '.join(sandboxed)}"
         if sandboxed
         else "bank and SMS adapters are not the sandbox's",
-        "run a closed loop (cash top-ups, transfers, merchants) or wire a real bank and SMS"
-        " adapter behind the ports (adapters/banks/port.py, SmsSender in services/sms.py)",
+        "for SMS set PAYBAO_SMS_PROVIDER=http or aliyun (docs/operations.md section 9); for the"
+        " bank run a closed loop (cash top-ups, transfers, merchants) or write a bank adapter"
+        " behind adapters/banks/port.py",
     )
 
 
