@@ -14,9 +14,9 @@ Login password, two calls:
    `reset_proof_wrong` (with `data["tries_left"]`) and cost one try of the code; the fifth
    burns it (`sms_code_burned`). So the answer never says which part was wrong, nor whether
    the phone has an account or a verified name. A right reset clears the sign-in lock and the
-   failure count and revokes the user's API bearer tokens, in one transaction with its audit
-   row. (Browser sessions are signed cookies with no server-side state: they cannot be ended
-   without a per-user cut-off column; the page signs out the browser it runs in.)
+   failure count, revokes the user's API bearer tokens and ends the user's wallet sessions on
+   every device (`users.sessions_valid_from_s`, checked by web/session.py), in one
+   transaction with its audit row.
 
 Payment password, signed in, two calls:
 
@@ -126,6 +126,7 @@ class PasswordResetService:
                 login_password_hash=new_hash,
                 login_failures=0,
                 login_locked_until_us=None,
+                **self.users.end_sessions_values(),  # every device signs in again
             )
             revoked = self.tokens.revoke_all_in(tx, user_id, self.clock.now_us())
             self._audit_in(

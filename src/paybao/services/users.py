@@ -30,6 +30,7 @@ Public interface (other features depend on it; keep it stable):
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -105,6 +106,8 @@ class UserRecord:
     pay_locked_until_us: int | None
     withdraw_quota_used_fen: int
     created_at_us: int
+    # Wallet sessions signed in before this (Unix seconds, wall clock) are over.
+    sessions_valid_from_s: int | None = None
 
 
 class UserStore(Protocol):
@@ -183,6 +186,8 @@ class UserService:
     clock: Clock
     hasher: PasswordHasher
     policy: UserPolicy = field(default_factory=UserPolicy)
+    # Session cookies carry wall-clock seconds (web/session.py), not the sandbox clock's.
+    wall_clock_s: Callable[[], float] = time.time
 
     # Reading ---------------------------------------------------------------------------
 
@@ -262,11 +267,38 @@ class UserService:
 
     def change_login_password(self, user_id: int, old_password: str, new_password: str) -> None:
         """Old password, then the new one (same rules as registration). A wrong old password
-        counts toward the sign-in lockout: `Forbidden` code `bad_credentials`."""
+        counts toward the sign-in lockout: `Forbidden` code `bad_credentials`. Every wallet
+        session signed in before ends (the caller signs its own browser in again)."""
         check_login_password(new_password)
         self._prove_login_password(user_id, old_password)
         new_hash = self.hasher.hash(new_password)
-        self.db.run(lambda tx: self.store.update(tx, user_id, login_password_hash=new_hash))
+        self.db.run(
+            lambda tx: self.store.update(
+                tx, user_id, login_password_hash=new_hash, **self.end_sessions_values()
+            )
+        )
+
+    def end_sessions_values(self) -> dict[str, object]:
+        """What to store with a new login password: every session signed in until now is
+        over. Cookies count whole seconds, so the cut-off is the next second; a session
+        signed in from then on (web/session.sign_in starts it at the cut-off at the
+        earliest) counts."""
+        return {"sessions_valid_from_s": int(self.wall_clock_s()) + 1}
+
+    def sessions_valid_from_s(self, user_id: int) -> int | None:
+        """The user's session cut-off (wall-clock seconds); None: none, or no such user."""
+        with self.db.read() as tx:
+            user = self.store.get(tx, user_id)
+        return user.sessions_valid_from_s if user is not None else None
+
+    def session_current(self, user_id: int, issued_s: int) -> bool:
+        """Whether a wallet session signed in at `issued_s` (wall clock) still counts: the
+        user exists and no login password change or reset came after it."""
+        with self.db.read() as tx:
+            user = self.store.get(tx, user_id)
+        if user is None:
+            return False
+        return user.sessions_valid_from_s is None or issued_s >= user.sessions_valid_from_s
 
     def _prove_login_password(self, user_id: int, login_password: str) -> UserRecord:
         """A signed-in user re-types the login password: the sign-in lock refuses it

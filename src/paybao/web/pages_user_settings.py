@@ -34,7 +34,7 @@ from paybao.services.idempotency import fingerprint
 from paybao.web.deps import platform_of
 from paybao.web.i18n import error_text, lang_of, text
 from paybao.web.pages_user import _active_user, field, form_of, render, services, texts_of
-from paybao.web.session import check_csrf, login_redirect
+from paybao.web.session import check_csrf, login_redirect, sign_in
 
 router = APIRouter(include_in_schema=False)
 CSRF = [Depends(check_csrf)]
@@ -378,7 +378,9 @@ async def change_login_password(request: Request) -> Response:
         )
     except DomainError as error:
         return security_page(request, user.id, status_code=400, failed="login", error=error)
-    return RedirectResponse("/wallet/security?done=login", status_code=303)
+    done = RedirectResponse("/wallet/security?done=login", status_code=303)
+    sign_in(done, request, user.id)  # the change ended every session, this one's too
+    return done
 
 
 @router.post("/wallet/security/payment-password", dependencies=CSRF)

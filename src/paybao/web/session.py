@@ -5,7 +5,8 @@ For the other page authors (cashier, merchant portal):
 - `sign_in(response, request, user_id)` / `sign_out(response)`: the user session cookie
   `paybao_session` (HttpOnly, SameSite=Lax, Secure when the base URL is https). It holds the
   user id and an expiry, HMAC-SHA256 signed with the platform secret; nothing is stored
-  server-side.
+  server-side but the user's cut-off (`users.sessions_valid_from_s`): a session signed in
+  before the login password last changed or was reset is refused, on every device.
 - `current_user_id(request) -> int | None`; `require_user` is a FastAPI dependency returning the
   user id or raising `Unauthenticated` (pages usually catch that by redirecting: see
   `login_redirect`).
@@ -73,7 +74,13 @@ def _sign(secret: bytes, message: str) -> str:
 
 def sign_in(response: Response, request: Request, subject_id: int, *, kind: str = "user") -> None:
     assert subject_id > 0
-    expires_s = int(time.time()) + SESSION_MAX_AGE_S[kind]
+    issued_s = int(time.time())
+    if kind == "user":
+        # Never before the user's cut-off: signing in again in the second a password
+        # changed must give a session that counts (the cut-off is the next second).
+        cut_off_s = platform_of(request).services["users"].sessions_valid_from_s(subject_id)
+        issued_s = max(issued_s, cut_off_s or 0)
+    expires_s = issued_s + SESSION_MAX_AGE_S[kind]
     payload = f"{kind}.{subject_id}.{expires_s}"
     value = f"{payload}.{_sign(secret_of(request), 'session|' + payload)}"
     response.set_cookie(
@@ -100,9 +107,25 @@ def current_user_id(request: Request, *, kind: str = "user") -> int | None:
     payload = ".".join(parts[:3])
     if not hmac.compare_digest(parts[3], _sign(secret_of(request), "session|" + payload)):
         return None
-    if int(parts[2]) < time.time():
+    expires_s = int(parts[2])
+    if expires_s < time.time():
         return None
-    return int(parts[1])
+    subject_id = int(parts[1])
+    if kind == "user" and not _user_session_current(
+        request, subject_id, expires_s - SESSION_MAX_AGE_S[kind]
+    ):
+        return None
+    return subject_id
+
+
+def _user_session_current(request: Request, user_id: int, issued_s: int) -> bool:
+    """Asked once per request (pages read the session several times)."""
+    answers: dict[tuple[int, int], bool] = request.scope.setdefault("paybao.sessions", {})
+    key = (user_id, issued_s)
+    if key not in answers:
+        users = platform_of(request).services["users"]
+        answers[key] = bool(users.session_current(user_id, issued_s))
+    return answers[key]
 
 
 def session_issued_s(request: Request, *, kind: str = "user") -> int | None:

@@ -26,6 +26,7 @@ _UPDATABLE = frozenset(
         "pay_failures",
         "pay_locked_until_us",
         "withdraw_quota_used_fen",
+        "sessions_valid_from_s",
     }
 )
 

@@ -45,6 +45,9 @@ users = Table(
     Column("pay_locked_until_us", BigInteger, nullable=True),
     Column("withdraw_quota_used_fen", BigInteger, nullable=False, server_default="0"),
     Column("created_at_us", BigInteger, nullable=False),
+    # Wallet sessions signed in before this (Unix seconds) are refused: set when the login
+    # password changes or is reset, so other devices are signed out.
+    Column("sessions_valid_from_s", BigInteger, nullable=True),
     CheckConstraint("status IN ('active', 'frozen')", name="status_known"),
 )
 Index("ix_users_id_number", users.c.id_number)
@@ -162,6 +165,7 @@ api_tokens = Table(
     Column("expires_at_us", BigInteger, nullable=False),
     Column("revoked_at_us", BigInteger, nullable=True),
 )
+Index("ix_api_tokens_user_id", api_tokens.c.user_id)
 
 # Generic: any mutating REST call of any feature stores its first answer under (scope, key).
 idempotency_keys = Table(
