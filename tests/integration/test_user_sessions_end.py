@@ -32,6 +32,7 @@ def test_a_changed_login_password_signs_out_the_other_devices(
     assert _signed_in(phone_app) and _signed_in(laptop)
 
     html = laptop.get("/wallet/security").text
+    assert 'href="/wallet/authorized-apps"' in html  # the apps this user logged in to
     fields = {**hidden_of(html, "login-password"), "old_password": LOGIN_PASSWORD}
     fields["new_password"] = NEW
     changed = laptop.post("/wallet/security/login-password", data=fields, follow_redirects=False)

@@ -36,6 +36,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "step5": {"zh": "绑定银行卡", "en": "Bind a bank card"},
     "step6": {"zh": "验证银行预留手机", "en": "Confirm with the bank-reserved phone"},
     "home": {"zh": "首页", "en": "Home"},
+    "authorized_apps": {"zh": "已授权的应用", "en": "Authorised apps"},
     "balance": {"zh": "余额(元)", "en": "Balance (CNY)"},
     "available": {"zh": "可用", "en": "Available"},
     "topup": {"zh": "充值", "en": "Top up"},

@@ -347,7 +347,8 @@ def security_page(
         ],
         forms=[*device_forms, login_form, payment_form],
         notice=_notice(request),
-        links=[("/wallet", t("home"))],
+        # Merchants' apps the user let read their id or profile (Log in with paybao).
+        links=[("/wallet/authorized-apps", t("authorized_apps")), ("/wallet", t("home"))],
     )
 
 
