@@ -20,6 +20,7 @@ import typer
 from paybao.adapters.alipay.platform_key import PUBLIC_KEY_FILE, generation_files
 from paybao.adapters.db.backup import KEY_FILES, database_status
 from paybao.adapters.db.engine import dialect_of
+from paybao.adapters.db.password_hash_queries import fingerprint_counts
 from paybao.bootstrap import Platform, build_platform
 from paybao.domain.preflight import PathMode, SchemaFacts, passed
 from paybao.services import preflight
@@ -49,6 +50,11 @@ class PlatformRuntime:
         # The SMS outbox names its gateway (SmsGateway:http), or the sandbox inbox.
         sms = sender.adapter_name if isinstance(sender, SmsOutbox) else type(sender).__name__
         return type(services["bank"]).__name__, sms
+
+    def password_hashes(self) -> tuple[str, dict[str, int]]:
+        with self.platform.engine.connect() as connection:
+            counts = fingerprint_counts(connection)
+        return str(self.platform.services["password_hasher"].fingerprint), counts
 
     def close(self) -> None:
         self.platform.close()

@@ -179,3 +179,35 @@ def test_a_backup_with_keys_carries_the_pepper_and_users_sign_in_after_restore(
         assert again.services["users"].authenticate(PHONE, LOGIN_PASSWORD).id > 0
     finally:
         again.close()
+
+
+def test_preflight_blocks_on_hashes_made_under_another_pepper(
+    platform: Platform, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The data folder's key file was swapped (a restore without --with-keys, a new host):
+    preflight says so before anyone is refused at the till."""
+    user_id = make_buyer(platform, PHONE, balance_fen=0)
+    monkeypatch.setenv("PAYBAO_DATABASE_URL", settings.resolved_database_url())
+    monkeypatch.setenv("PAYBAO_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("PAYBAO_SANDBOX", "1")
+
+    def pepper_check() -> dict[str, object]:
+        result = runner.invoke(app, ["preflight", "--json"])
+        [check] = [c for c in json.loads(result.stdout)["checks"] if c["code"] == "password_pepper"]
+        return dict(check)
+
+    here = _fingerprint(platform)
+    check = pepper_check()
+    assert check["ok"] and "2 password hash(es) under this data folder's pepper" in str(
+        check["message"]
+    )
+    _set(
+        platform,
+        update(users).where(users.c.id == user_id).values(payment_password_hash=_legacy("1")),
+    )
+    check = pepper_check()
+    assert check["ok"] and "1 from before the pepper" in str(check["message"])
+    (settings.data_dir / PEPPER_FILE_NAME).unlink()  # the next platform makes a new one
+    check = pepper_check()
+    assert not check["ok"] and check["severity"] == "error"
+    assert f"1 under {here}" in str(check["message"])

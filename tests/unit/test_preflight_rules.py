@@ -37,6 +37,8 @@ def ready() -> Facts:
         heartbeat_age_s=3.0,
         bank_adapter="AcmeBank",
         sms_sender="AcmeSms",
+        password_pepper="1a2b3c4d",
+        password_hashes=(("", 3), ("1a2b3c4d", 40)),  # three not signed in since the pepper
     )
 
 
@@ -54,6 +56,8 @@ def test_a_ready_installation_passes_every_check() -> None:
 
 # (code, severity, the changes that fail it)
 FAILURES: list[tuple[str, str, dict[str, object]]] = [
+    ("password_pepper", ERROR, {"password_hashes": (("1a2b3c4d", 40), ("99ffee00", 2))}),
+    ("password_pepper", ERROR, {"password_hashes": None, "password_hashes_error": "no db"}),
     ("sandbox_on", ERROR, {"sandbox": True}),
     ("database_sqlite", WARNING, {"dialect": "sqlite"}),
     ("sqlite_synchronous_not_full", WARNING, {"dialect": "sqlite", "sqlite_synchronous": "NORMAL"}),

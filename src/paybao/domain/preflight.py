@@ -106,6 +106,11 @@ class Facts:
     # The class names of the adapters money and SMS codes go through ("" when not known).
     bank_adapter: str = ""
     sms_sender: str = ""
+    # This data folder's password pepper fingerprint, and the stored hashes per fingerprint
+    # ("": made before the pepper); None with the reason in `password_hashes_error`.
+    password_pepper: str = ""
+    password_hashes: tuple[tuple[str, int], ...] | None = None
+    password_hashes_error: str = ""
 
 
 Rule = Callable[[Facts], Check]
@@ -388,6 +393,38 @@ def argon2_strong(facts: Facts) -> Check:
     )
 
 
+def password_pepper_matches(facts: Facts) -> Check:
+    """Stored hashes made under another pepper mean the data folder's password-pepper.key is
+    not the one they were made with: nobody could sign in or pay (adapters/passwords.py)."""
+    if facts.password_hashes is None:
+        return _check(
+            "password_pepper",
+            ERROR,
+            False,
+            "the stored password hashes could not be read: "
+            + (facts.password_hashes_error or "the platform could not be opened"),
+            "fix the checks above",
+        )
+    counts = dict(facts.password_hashes)
+    foreign = {fp: n for fp, n in counts.items() if fp and fp != facts.password_pepper}
+    legacy = counts.get("", 0)
+    mine = counts.get(facts.password_pepper, 0)
+    message = f"{mine} password hash(es) under this data folder's pepper {facts.password_pepper}"
+    if legacy:
+        message += f", {legacy} from before the pepper (replaced at the next right password)"
+    if foreign:
+        others = ", ".join(f"{n} under {fp}" for fp, n in sorted(foreign.items()))
+        message += f"; {others}: made with another password-pepper.key"
+    return _check(
+        "password_pepper",
+        ERROR,
+        not foreign,
+        message,
+        "put back the password-pepper.key those hashes were made with (from the backup made"
+        " with --with-keys, or the other hosts' data folder); without it they cannot verify",
+    )
+
+
 def notify_timeout_sane(facts: Facts) -> Check:
     timeout_s = facts.notify_timeout_s
     ok = NOTIFY_TIMEOUT_S_MIN <= timeout_s <= NOTIFY_TIMEOUT_S_MAX
@@ -482,6 +519,7 @@ RULES: tuple[Rule, ...] = (
     reconcile_clean,
     worker_alive,
     argon2_strong,
+    password_pepper_matches,
     notify_timeout_sane,
     notify_retries_sane,
     risk_on,

@@ -10,6 +10,7 @@ on an older schema its queries would fail for the wrong reason.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -40,6 +41,11 @@ class Runtime(Protocol):
 
     def adapter_names(self) -> tuple[str, str]:
         """The class names of the bank adapter and the SMS sender."""
+        ...
+
+    def password_hashes(self) -> tuple[str, dict[str, int]]:
+        """This data folder's pepper fingerprint, and the stored password hashes per pepper
+        fingerprint ("": made before the pepper)."""
         ...
 
     def close(self) -> None: ...
@@ -73,19 +79,15 @@ def gather(settings: Settings, io: PreflightIO) -> Facts:
             schema = io.schema(url)
         except Exception as error:  # any driver's "cannot connect"
             schema_error = _reason(error)
-    differences: int | None = None
-    reconcile_error = heartbeat_error = ""
-    age_s: float | None = None
-    bank = sms = ""
     if schema is None or not schema.at_head:
-        reconcile_error = heartbeat_error = "the schema is not at head"
+        asked = _Answers.failed("the schema is not at head")
     else:
         try:
             runtime = io.open_runtime(settings)
         except Exception as error:
-            reconcile_error = heartbeat_error = _reason(error)
+            asked = _Answers.failed(_reason(error))
         else:
-            bank, sms, differences, reconcile_error, age_s, heartbeat_error = _ask(runtime)
+            asked = _ask(runtime)
 
     # After the runtime: building it makes the platform's key files if they are missing.
     data_dir = Path(settings.data_dir)
@@ -119,12 +121,15 @@ def gather(settings: Settings, io: PreflightIO) -> Facts:
         heartbeat_stale_s=settings.worker_heartbeat_stale_s,
         schema=schema,
         schema_error=schema_error,
-        reconcile_differences=differences,
-        reconcile_error=reconcile_error,
-        heartbeat_age_s=age_s,
-        heartbeat_error=heartbeat_error,
-        bank_adapter=bank,
-        sms_sender=sms,
+        reconcile_differences=asked.differences,
+        reconcile_error=asked.reconcile_error,
+        heartbeat_age_s=asked.age_s,
+        heartbeat_error=asked.heartbeat_error,
+        bank_adapter=asked.bank,
+        sms_sender=asked.sms,
+        password_pepper=asked.pepper,
+        password_hashes=asked.hashes,
+        password_hashes_error=asked.hashes_error,
     )
 
 
@@ -154,23 +159,45 @@ def sms_provider_config(settings: Settings) -> Check:
     )
 
 
-def _ask(runtime: Runtime) -> tuple[str, str, int | None, str, float | None, str]:
+@dataclass
+class _Answers:
+    """What the live platform told (each with its own error: one failing leaves the rest)."""
+
+    bank: str = ""
+    sms: str = ""
     differences: int | None = None
+    reconcile_error: str = ""
     age_s: float | None = None
-    reconcile_error = heartbeat_error = ""
+    heartbeat_error: str = ""
+    pepper: str = ""
+    hashes: tuple[tuple[str, int], ...] | None = None
+    hashes_error: str = ""
+
+    @classmethod
+    def failed(cls, reason: str) -> _Answers:
+        return cls(reconcile_error=reason, heartbeat_error=reason, hashes_error=reason)
+
+
+def _ask(runtime: Runtime) -> _Answers:
+    asked = _Answers()
     try:
-        bank, sms = runtime.adapter_names()
+        asked.bank, asked.sms = runtime.adapter_names()
         try:
-            differences = runtime.reconcile_differences()
+            asked.differences = runtime.reconcile_differences()
         except Exception as error:
-            reconcile_error = _reason(error)
+            asked.reconcile_error = _reason(error)
         try:
-            age_s = runtime.heartbeat_age_s()
+            asked.age_s = runtime.heartbeat_age_s()
         except Exception as error:
-            heartbeat_error = _reason(error)
+            asked.heartbeat_error = _reason(error)
+        try:
+            asked.pepper, counts = runtime.password_hashes()
+            asked.hashes = tuple(sorted(counts.items()))
+        except Exception as error:
+            asked.hashes_error = _reason(error)
     finally:
         runtime.close()
-    return bank, sms, differences, reconcile_error, age_s, heartbeat_error
+    return asked
 
 
 def _sqlite_file(url: str) -> Path | None:
