@@ -40,9 +40,7 @@ def test_a_changed_login_password_signs_out_the_other_devices(
 
     assert _signed_in(laptop)  # the browser that changed it signs in again at once
     assert not _signed_in(phone_app)
-    assert phone_app.get("/wallet", follow_redirects=False).headers["location"].startswith(
-        "/login"
-    )
+    assert phone_app.get("/wallet", follow_redirects=False).headers["location"].startswith("/login")
     assert _signed_in(wallet_browser(client, PHONE, NEW))
 
 
