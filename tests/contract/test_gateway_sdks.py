@@ -92,6 +92,7 @@ class Server:
     platform_public_pem: str
     receiver: Receiver
     official_shortcut: bool
+    log_path: Path  # the server's output: uvicorn's access log among it
 
     @property
     def gateway_url(self) -> str:
@@ -167,12 +168,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     }
     paybao = str(Path(sys.executable).parent / "paybao")
     command = [paybao, "serve", "--host", host, "--port", str(port)]
+    log_path = folder / "serve.log"
+    log_file = log_path.open("wb")
     process = subprocess.Popen(
         command,
         env=env,
         start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log_file,  # uvicorn's access log
+        stderr=subprocess.STDOUT,
     )
     try:
         _wait_listening(host, port)
@@ -184,10 +187,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             platform.services["platform_key"].public_pem,
             receiver,
             shortcut,
+            log_path,
         )
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(15)
+        log_file.close()
         platform.close()
         next(receiver_iter, None)
 

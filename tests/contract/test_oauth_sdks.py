@@ -113,6 +113,10 @@ def test_official_sdk_trades_a_code_refreshes_and_reads_the_profile(
     stale = _official_info(client, token.access_token)
     assert (stale.code, stale.sub_code) == ("20001", "aop.invalid-auth-token")
     assert _official_info(client, rotated.access_token).user_id == user_wire_id(user_id)
+    # The SDK sends auth_token in the query string: the server's request log masks it.
+    log = server.log_path.read_text(errors="replace")
+    assert "auth_token=***" in log
+    assert token.access_token not in log and rotated.access_token not in log
 
 
 def test_official_sdk_sees_auth_base_refused_the_profile(server: Server, official: Any) -> None:

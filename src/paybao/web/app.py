@@ -19,6 +19,7 @@ from paybao.services.clock import datetime_from_us
 from paybao.services.heartbeats import HeartbeatSummary
 from paybao.settings import Settings, load_settings
 from paybao.web import (
+    access_log,
     api_ledger,
     bill_download,
     errors,
@@ -67,6 +68,7 @@ def create_app(platform: Platform, *, run_worker: bool | None = None) -> FastAPI
         lifespan=lifespan,
     )
     app.state.platform = platform
+    access_log.install()  # no credentials from query strings in the request log
     app.add_exception_handler(DomainError, errors.on_domain_error)
     app.add_exception_handler(RequestValidationError, errors.on_validation_error)
     app.add_exception_handler(StarletteHTTPException, errors.on_http_error)
