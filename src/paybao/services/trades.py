@@ -106,6 +106,8 @@ class Trade:
     undiscountable_fen: int = 0
     discount_fen: int = 0
     mdiscount_fen: int = 0
+    # The one user who may pay it (alipay.trade.create's buyer_id), or None: anyone.
+    designated_buyer_id: int | None = None
 
     @property
     def paid(self) -> bool:
@@ -153,6 +155,9 @@ class NewTrade:
     undiscountable_fen: int = 0
     # What the order says about Huabei and its installments (hb_fq_num, pay channels).
     installment_terms: InstallmentTerms | None = None
+    # The one user who may pay it (alipay.trade.create's buyer_id); the caller checked that the
+    # user exists. Part of the order: the same out_trade_no with another buyer is inconsistent.
+    designated_buyer_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +288,20 @@ class TradeEvents(Protocol):
     def trade_changed_in(self, tx: Tx, trade: Trade, event: str, refund: Any = None) -> None: ...
 
 
+class TradeBuyerNotMatch(InvalidState):
+    """Another user than the order's designated buyer tried to pay it (Alipay's
+    ACQ.TRADE_BUYER_NOT_MATCH, 交易买家不匹配)."""
+
+    code = "trade_buyer_not_match"
+
+
+def check_designated_buyer(trade: Trade, buyer_user_id: int) -> None:
+    """Refuse a payer the order was not made for; every payment path comes through here (the
+    designated buyer is a column of the row the payer already read: no query)."""
+    if trade.designated_buyer_id is not None and trade.designated_buyer_id != buyer_user_id:
+        raise TradeBuyerNotMatch("this order is for another buyer")
+
+
 @dataclass(frozen=True, slots=True)
 class TradeSettings:
     refund_window_s: int
@@ -342,6 +361,9 @@ class TradeService:
         return self.db.run(lambda tx: self.create_in(tx, new, merchant))
 
     def create_in(self, tx: Tx, new: NewTrade, merchant: Merchant) -> Trade:
+        buyer_id = new.designated_buyer_id
+        if buyer_id is not None and buyer_id == merchant.owner_user_id:
+            raise BuyerIsSeller("a merchant cannot pay itself")
         existing = self.store.trade_by_out_no(tx, new.app_id, new.out_trade_no)
         if existing is None:
             trade = self._draft(new, merchant)
@@ -391,6 +413,7 @@ class TradeService:
             created_at_us=now_us,
             expires_at_us=expires_at_us,
             undiscountable_fen=new.undiscountable_fen,
+            designated_buyer_id=new.designated_buyer_id,
         )
 
     # Pay ----------------------------------------------------------------------------------
@@ -438,6 +461,7 @@ class TradeService:
         if merchant.owner_user_id is not None and merchant.owner_user_id == buyer_user_id:
             raise BuyerIsSeller("a merchant cannot pay itself")
         draft = self._draft(new, merchant)
+        check_designated_buyer(draft, buyer_user_id)
         now_us = draft.created_at_us
         if draft.expires_at_us <= now_us:
             raise TradeClosed("the trade timed out")
@@ -486,6 +510,7 @@ class TradeService:
             trade = self._trade_in(tx, trade_no)
             merchant = self.merchants.merchant_in(tx, trade.merchant_id)
             next_status(trade.status, TradeEvent.PAY)  # before asking for the password
+            check_designated_buyer(trade, buyer_user_id)  # nor counting a wrong one
             self.buyers.check_payment_password_in(tx, buyer_user_id, payment_password)
             return self._pay_in(
                 tx,
@@ -541,9 +566,12 @@ class TradeService:
     def quote(self, trade_no: str, buyer_user_id: int, choice: CouponChoice) -> Quote:
         """What coupons would take off an open trade for this buyer (the cashier's preview)."""
         with self.db.read() as tx:
-            return self._quote_in(tx, self._trade_in(tx, trade_no), buyer_user_id, choice)
+            return self.quote_in(tx, self._trade_in(tx, trade_no), buyer_user_id, choice)
 
     def quote_in(self, tx: Tx, trade: Trade, buyer_user_id: int, choice: CouponChoice) -> Quote:
+        """The price of a payment about to be made: refused for a buyer the order is not for
+        (a card payment prices before its bank debit, so it fails before any money moves)."""
+        check_designated_buyer(trade, buyer_user_id)
         return self._quote_in(tx, trade, buyer_user_id, choice)
 
     def _pay_in(
@@ -559,6 +587,7 @@ class TradeService:
         installments: int | None = None,
         quoted: Quote | None = None,
     ) -> Trade:
+        check_designated_buyer(trade, buyer_user_id)
         paid_by = Funding(funding)  # the balance, a card or the credit line, nothing else
         if paid_by is Funding.CREDIT and self.credit is None:
             raise InvalidInput("credit pay is not available", code="funding_invalid")
@@ -933,7 +962,12 @@ class _TakenMeanwhile(Exception):
 
 
 def _check_same_order(existing: Trade, new: NewTrade) -> None:
-    if existing.fingerprint != new.fingerprint:
+    # The buyer is compared as a column, not folded into the fingerprint: the fingerprints of
+    # the orders stored before it existed stay valid.
+    if (
+        existing.fingerprint != new.fingerprint
+        or existing.designated_buyer_id != new.designated_buyer_id
+    ):
         raise TradeContextInconsistent("this out_trade_no was used with other parameters")
 
 
@@ -952,6 +986,7 @@ __all__: Sequence[str] = [
     "InstallmentFunding",
     "NewTrade",
     "Trade",
+    "TradeBuyerNotMatch",
     "TradeDiscounts",
     "TradeRef",
     "TradeSearch",

@@ -20,6 +20,10 @@ and one platform-funded at most, the best pair chosen (the buyer may pick others
 what is left to pay shown as the choice changes (static/coupons.js, from a table the server
 priced). After paying, a campaign may give the buyer a coupon: then the success page shows it
 (with the link back to the merchant) instead of going straight to the return_url.
+
+An order made for one buyer (alipay.trade.create with buyer_id) is paid by that user only: signed
+in as anyone else the page says so (交易买家不匹配) and offers no way to pay; the services refuse
+such a payment on every path in any case (TradeBuyerNotMatch).
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ _MESSAGES = {
     "coupon_unavailable": "优惠券已使用或已过期,请重新选择",
     "coupon_not_applicable": "所选优惠券不适用于本订单",
     "card_payment_mismatch": "优惠已变化,款项已存入余额,请重新付款",
+    "trade_buyer_not_match": "交易买家不匹配 · This order is for another buyer",
 }
 # Shown while a card debit's outcome is unknown; the page reloads itself this often.
 PROCESSING_REFRESH_S = 3
@@ -87,7 +92,10 @@ def _page(
         return_url = forms.return_url(trade, platform.clock.now_us())
     offers = None
     installments: tuple[Any, ...] = ()
-    if user_id is not None and trade.status is TradeStatus.WAIT_BUYER_PAY:
+    # Signed in as someone the order was not made for: nothing to offer, nothing to pay.
+    other_buyer = user_id is not None and trade.designated_buyer_id not in (None, user_id)
+    payable = trade.status is TradeStatus.WAIT_BUYER_PAY and not other_buyer
+    if user_id is not None and payable:
         offers = _offers(request, trade, user_id)
         principal_fen = offers.best.buyer_pay_fen if offers else trade.total_fen
         installments = _installments(request, trade, user_id, principal_fen)
@@ -102,8 +110,9 @@ def _page(
         "csrf": csrf_token(request),
         "error": error,
         "return_url": return_url,
-        "cards": _cards(request, user_id) if trade.status is TradeStatus.WAIT_BUYER_PAY else [],
-        "credit_available": _credit_available(request, user_id, trade),
+        "cards": _cards(request, user_id) if payable else [],
+        "credit_available": _credit_available(request, user_id, trade) if payable else None,
+        "other_buyer": other_buyer,
         "installments": installments,
         "seller_pays": bool(installments) and _seller_pays(request, trade),
         "processing": processing,
@@ -218,12 +227,16 @@ async def pay(request: Request, trade_no: str) -> Response:
     platform = platform_of(request)
     trades = platform.services["trades"]
     try:
-        trades.get(trade_no)
+        trade = trades.get(trade_no)
     except DomainError:
         return _not_found(request)
     user_id = current_user_id(request)
     if user_id is None:
         return RedirectResponse(f"/cashier/{trade_no}", status_code=303)
+    if trade.designated_buyer_id not in (None, user_id):
+        # Before the form's password is looked at (the services refuse it anyway).
+        error_text = _MESSAGES["trade_buyer_not_match"]
+        return _page(request, trade, error=error_text, status=403)
     form = await request.form()
     password = str(form.get("payment_password", ""))
     funding = str(form.get("funding", "balance"))

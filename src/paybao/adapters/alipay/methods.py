@@ -15,6 +15,7 @@ the merchant) and `present_refund_buyer_amount` / `_discount_amount` / `_mdiscou
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -130,6 +131,8 @@ CHANNEL_CREDIT: Final = "pcredit"
 CHANNEL_INSTALLMENT: Final = "pcreditpayInstallment"
 CHANNEL_CREDIT_GROUP: Final = "credit_group"
 PAY_CHANNELS_LENGTH_MAX: Final = 128
+# buyer_id / buyer_open_id: Alipay's String(28) (a 2088… user id is 16 digits).
+BUYER_ID_LENGTH_MAX: Final = 28
 
 
 # Every paid answer names the buyer by masked phone: a read transaction per answer, unless
@@ -225,8 +228,40 @@ class Methods:
         return {"out_trade_no": trade.out_trade_no, "qr_code": self.qr_link(trade)}
 
     def create(self, call: Call) -> Fields:
-        trade = self.trades.create(self._new_trade(call))
+        """An order, for one buyer if it names one (buyer_id or buyer_open_id: the JSAPI /
+        mini-program flow after "Log in with paybao"); only that user can then pay it."""
+        new = self._new_trade(call)
+        buyer_id = self._designated_buyer_id(call.biz)
+        if buyer_id is not None:
+            new = dataclasses.replace(new, designated_buyer_id=buyer_id)
+        trade = self.trades.create(new)
         return {"out_trade_no": trade.out_trade_no, "trade_no": trade.trade_no}
+
+    def _designated_buyer_id(self, biz: Mapping[str, object]) -> int | None:
+        """The user a create names, or None. paybao's open ids are its user ids (the 2088… wire
+        form, as alipay_open_id elsewhere), so buyer_open_id is read as buyer_id; if both are
+        given they must agree. Refusals are Alipay's: ACQ.INVALID_PARAMETER (not a 2088 id),
+        ACQ.BUYER_NOT_EXIST (no such user), ACQ.BUYER_ENABLE_STATUS_FORBID (frozen)."""
+        texts = {
+            key: text
+            for key in ("buyer_id", "buyer_open_id")
+            if (text := _text(biz, key, length_max=BUYER_ID_LENGTH_MAX))
+        }
+        if not texts:
+            return None
+        if len(set(texts.values())) > 1:
+            raise WireError("ACQ.INVALID_PARAMETER", "buyer_id 与 buyer_open_id 不一致")
+        key, text = next(iter(texts.items()))
+        user_id = user_id_from_wire(text)
+        if user_id is None:
+            raise WireError("ACQ.INVALID_PARAMETER", f"参数无效:{key}")
+        try:
+            user = self.users.get(user_id)
+        except NotFound:
+            raise WireError("ACQ.BUYER_NOT_EXIST", "买家不存在") from None
+        if user.status != "active":
+            raise WireError("ACQ.BUYER_ENABLE_STATUS_FORBID", "买家状态非法")
+        return user_id
 
     def pay(self, call: Call) -> Fields:
         auth_code = _text(call.biz, "auth_code", required=True, length_max=64)
@@ -267,6 +302,9 @@ class Methods:
             fields.update(self._installment_fields(trade))
         else:
             fields.update(ZERO_AMOUNTS)
+            if trade.designated_buyer_id is not None:
+                # A create for one buyer: the order is that buyer's from the start (JSAPI).
+                fields.update(self._user_fields(trade.designated_buyer_id))
         fields["subject"] = trade.subject
         if trade.store_id:
             fields["store_id"] = trade.store_id
@@ -512,9 +550,12 @@ class Methods:
     def _buyer_fields(self, trade: Trade) -> Fields:
         if trade.buyer_user_id is None:
             return {}
+        return self._user_fields(trade.buyer_user_id)
+
+    def _user_fields(self, user_id: int) -> Fields:
         return {
-            "buyer_logon_id": self.buyer_logon_id(trade.buyer_user_id),
-            "buyer_user_id": user_wire_id(trade.buyer_user_id),
+            "buyer_logon_id": self.buyer_logon_id(user_id),
+            "buyer_user_id": user_wire_id(user_id),
         }
 
     def buyer_logon_id(self, user_id: int) -> str:

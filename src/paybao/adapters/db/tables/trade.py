@@ -66,6 +66,10 @@ trades = Table(
     Column("undiscountable_fen", BigInteger, nullable=False, server_default="0"),
     Column("discount_fen", BigInteger, nullable=False, server_default="0"),
     Column("mdiscount_fen", BigInteger, nullable=False, server_default="0"),
+    # The one user who may pay this order (alipay.trade.create's buyer_id, after "Log in with
+    # paybao"); NULL: whoever opens the cashier. Read with the row, so no payment path needs
+    # another query to enforce it.
+    Column("designated_buyer_id", BigInteger, nullable=True),
     UniqueConstraint("app_id", "out_trade_no", name="uq_trades_app_out_trade_no"),
     CheckConstraint("total_fen > 0", name="total_positive"),
     CheckConstraint("refunded_fen >= 0 AND refunded_fen <= total_fen", name="refund_within_total"),
