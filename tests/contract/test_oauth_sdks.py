@@ -9,24 +9,39 @@ AliPayException on it, as both do against Alipay.
 The server and its fixtures are test_gateway_sdks.py's (a separate `paybao serve` for this
 module); this process shares its SQLite file to issue the user's auth codes (the authorize page
 itself is tested in tests/integration/test_user_oauth.py and tests/e2e).
+
+Then the JSAPI flow with both SDKs: the token's user_id goes into alipay.trade.create as
+buyer_id, another user signed in at the server's cashier is shown a refusal, the user pays there
+(over HTTP, as a browser would), and trade.query answers TRADE_SUCCESS with that buyer_user_id
+(the notification names the same buyer_id).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from alipay.aop.api.domain.AlipayTradeCreateModel import AlipayTradeCreateModel
+from alipay.aop.api.domain.AlipayTradeQueryModel import AlipayTradeQueryModel
 from alipay.aop.api.request.AlipaySystemOauthTokenRequest import AlipaySystemOauthTokenRequest
+from alipay.aop.api.request.AlipayTradeCreateRequest import AlipayTradeCreateRequest
+from alipay.aop.api.request.AlipayTradeQueryRequest import AlipayTradeQueryRequest
 from alipay.aop.api.request.AlipayUserInfoShareRequest import AlipayUserInfoShareRequest
 from alipay.aop.api.response.AlipaySystemOauthTokenResponse import (
     AlipaySystemOauthTokenResponse,
 )
+from alipay.aop.api.response.AlipayTradeCreateResponse import AlipayTradeCreateResponse
+from alipay.aop.api.response.AlipayTradeQueryResponse import AlipayTradeQueryResponse
 from alipay.aop.api.response.AlipayUserInfoShareResponse import AlipayUserInfoShareResponse
 from alipay.exceptions import AliPayException
-from test_gateway_sdks import APP_ID, Server, official, python_sdk, server
+from test_gateway_sdks import APP_ID, Server, _wait_for_form, official, python_sdk, server
 
 from paybao.adapters.alipay.methods import user_wire_id
 from paybao.adapters.db.user_store import SqlUserStore
@@ -34,7 +49,8 @@ from paybao.domain.user_oauth import Scope
 from paybao.services.user_oauth import AuthorizeRequest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
-from gateway_support import make_buyer
+from admin_support import csrf_of
+from gateway_support import LOGIN_PASSWORD, PAYMENT_PASSWORD, make_buyer, wallet_balance
 
 __all__ = ["official", "server"]  # fixtures used by the tests below
 
@@ -160,3 +176,122 @@ def test_python_sdk_trades_a_code_and_reads_the_profile(server: Server) -> None:
     assert "sign" in answer  # signed, though this SDK does not check it
     stale = client.server_api(INFO, auth_token=token["access_token"])
     assert (stale["code"], stale["sub_code"]) == ("20001", "aop.invalid-auth-token")
+
+
+# An order for the user who logged in (alipay.trade.create with buyer_id: JSAPI) ------------
+
+
+@contextmanager
+def _cashier_client(server: Server, trade_no: str, phone: str) -> Iterator[httpx.Client]:
+    """A browser at the server's cashier for this order, signed in as `phone`'s user."""
+    with httpx.Client(base_url=f"http://{server.host}:{server.port}", timeout=15) as browser:
+        page = browser.get(f"/cashier/{trade_no}")
+        form = {"csrf_token": csrf_of(page.text), "phone": phone, "password": LOGIN_PASSWORD}
+        signed_in = browser.post(f"/cashier/{trade_no}/login", data=form)
+        assert signed_in.status_code == 303, signed_in.text
+        yield browser
+
+
+def _pay_at_cashier(browser: httpx.Client, trade_no: str) -> httpx.Response:
+    page = browser.get(f"/cashier/{trade_no}")
+    form = {
+        "csrf_token": csrf_of(page.text),
+        "funding": "balance",
+        "payment_password": PAYMENT_PASSWORD,
+    }
+    return browser.post(f"/cashier/{trade_no}/pay", data=form)
+
+
+def _jsapi_buyers(server: Server, phone: str, other_phone: str) -> tuple[int, int]:
+    """The user who logs in (with money to pay) and another user with money too."""
+    user_id = make_buyer(server.platform, phone=phone, balance_fen=50_00)
+    return user_id, make_buyer(server.platform, phone=other_phone, balance_fen=50_00)
+
+
+def test_official_sdk_creates_an_order_for_the_user_who_logged_in(
+    server: Server, official: Any
+) -> None:
+    client = official()
+    user_id, other_id = _jsapi_buyers(server, "13900000811", "13900000812")
+    token = _official_token(client, "authorization_code", code=_code(server, user_id))
+    assert token.is_success() and token.user_id == user_wire_id(user_id)
+
+    out = f"jsapi-of-{time.time_ns()}"
+    model = AlipayTradeCreateModel()
+    model.out_trade_no, model.subject, model.total_amount = out, "JSAPI 订单", "6.60"
+    model.buyer_id, model.product_code = token.user_id, "JSAPI_PAY"
+    request = AlipayTradeCreateRequest(biz_model=model)
+    request.notify_url = server.receiver.url
+    created = AlipayTradeCreateResponse()
+    created.parse_response_content(client.execute(request))
+    assert created.is_success(), created.sub_code
+    trade_no = created.trade_no
+
+    # Another user signed in at the cashier is refused; nothing is paid.
+    with _cashier_client(server, trade_no, "13900000812") as stranger:
+        shown = stranger.get(f"/cashier/{trade_no}")
+        assert 'id="other-buyer"' in shown.text and 'id="pay"' not in shown.text
+    assert wallet_balance(server.platform, other_id) == 50_00
+
+    with _cashier_client(server, trade_no, "13900000811") as browser:
+        paid = _pay_at_cashier(browser, trade_no)
+        assert paid.status_code == 200, paid.text  # no return_url: the done page
+
+    query_model = AlipayTradeQueryModel()
+    query_model.out_trade_no = out
+    query = AlipayTradeQueryResponse()
+    query.parse_response_content(client.execute(AlipayTradeQueryRequest(biz_model=query_model)))
+    assert (query.trade_status, query.buyer_user_id, query.total_amount) == (
+        "TRADE_SUCCESS",
+        token.user_id,
+        "6.60",
+    )
+    form = _wait_for_form(server.receiver, out, "TRADE_SUCCESS")
+    assert form["buyer_id"] == token.user_id
+
+    # The same order number for another buyer: Alipay's CONTEXT_INCONSISTENT, signed.
+    model.buyer_id = user_wire_id(other_id)
+    again = AlipayTradeCreateResponse()
+    again.parse_response_content(client.execute(AlipayTradeCreateRequest(biz_model=model)))
+    assert (again.code, again.sub_code) == ("40004", "ACQ.CONTEXT_INCONSISTENT")
+
+
+def test_python_sdk_creates_an_order_for_the_user_who_logged_in(server: Server) -> None:
+    client = python_sdk(server)
+    user_id, other_id = _jsapi_buyers(server, "13900000813", "13900000814")
+    token = client.server_api(TOKEN, grant_type="authorization_code", code=_code(server, user_id))
+    buyer_id = token["user_id"]
+    assert buyer_id == user_wire_id(user_id)
+
+    out = f"jsapi-py-{time.time_ns()}"
+    created = client.api_alipay_trade_create(
+        subject="JSAPI 订单", out_trade_no=out, total_amount="7.70", buyer_id=buyer_id
+    )
+    assert created["code"] == "10000"
+    trade_no = created["trade_no"]
+    before = client.api_alipay_trade_query(out_trade_no=out)
+    assert (before["trade_status"], before["buyer_user_id"]) == ("WAIT_BUYER_PAY", buyer_id)
+
+    with _cashier_client(server, trade_no, "13900000814") as stranger:
+        shown = stranger.get(f"/cashier/{trade_no}")
+        assert 'id="other-buyer"' in shown.text and 'id="pay"' not in shown.text
+    with _cashier_client(server, trade_no, "13900000813") as browser:
+        assert _pay_at_cashier(browser, trade_no).status_code == 200
+
+    query = client.api_alipay_trade_query(out_trade_no=out)
+    assert (query["trade_status"], query["buyer_user_id"], query["buyer_pay_amount"]) == (
+        "TRADE_SUCCESS",
+        buyer_id,
+        "7.70",
+    )
+    assert wallet_balance(server.platform, user_id) == 50_00 - 7_70
+    assert wallet_balance(server.platform, other_id) == 50_00
+    assert _wait_for_form(server.receiver, out, "TRADE_SUCCESS")["buyer_id"] == buyer_id
+
+    unknown = client.api_alipay_trade_create(
+        subject="JSAPI 订单",
+        out_trade_no=out + "-x",
+        total_amount="1.00",
+        buyer_id="2088099999999999",
+    )
+    assert (unknown["code"], unknown["sub_code"]) == ("40004", "ACQ.BUYER_NOT_EXIST")
