@@ -111,6 +111,7 @@ SUB_CODE_BY_DOMAIN_CODE: Final[dict[str, str]] = {
     "trade_not_found": "ACQ.TRADE_NOT_EXIST",
     "trade_has_success": "ACQ.TRADE_HAS_SUCCESS",
     "trade_has_close": "ACQ.TRADE_HAS_CLOSE",
+    "trade_buyer_not_match": "ACQ.TRADE_BUYER_NOT_MATCH",
     "trade_has_finished": "ACQ.TRADE_HAS_FINISHED",
     "trade_status_error": "ACQ.TRADE_STATUS_ERROR",
     "trade_context_inconsistent": "ACQ.CONTEXT_INCONSISTENT",
