@@ -289,9 +289,11 @@ class RedPackets:
 
         def work(tx: Tx) -> SentPacket:
             self._assess_in(tx, attempt)
-            packet_id = self._send_in(tx, sender_id, request.kind, shares, greeting, to_user_id)
+            packet_id, sent = self._send_in(
+                tx, sender_id, request.kind, shares, greeting, to_user_id
+            )
             self.operations.mark_in(tx, "red_packet", packet_id)
-            return self._sent_in(tx, packet_id)
+            return sent
 
         return self.operations.guarded(lambda: self.operations.run_ledger(work))
 
@@ -320,14 +322,17 @@ class RedPackets:
         shares: list[int],
         greeting: str,
         to_user_id: int | None,
-    ) -> int:
+    ) -> tuple[int, SentPacket]:
+        """The packet's id and the send's answer, made from what was written (not read back)."""
         total_fen = sum(shares)
         self.users.check_can_pay_in(tx, sender_id, total_fen, funding="balance")
         now_us = self.clock.now_us()
+        packet_no = secrets.token_urlsafe(PACKET_NO_BYTES)
+        expires_at_us = now_us + self.policy.expiry_s * US_PER_S
         packet_id = self.store.insert_packet(
             tx,
             {
-                "packet_no": secrets.token_urlsafe(PACKET_NO_BYTES),
+                "packet_no": packet_no,
                 "sender_user_id": sender_id,
                 "kind": str(kind),
                 "to_user_id": to_user_id,
@@ -339,7 +344,7 @@ class RedPackets:
                 "claimed_fen": 0,
                 "returned_fen": 0,
                 "created_at_us": now_us,
-                "expires_at_us": now_us + self.policy.expiry_s * US_PER_S,
+                "expires_at_us": expires_at_us,
             },
         )
         self.store.insert_shares(tx, packet_id, shares)
@@ -357,7 +362,17 @@ class RedPackets:
             ],
             fresh=True,
         )
-        return packet_id
+        sent = SentPacket(
+            id=packet_no,
+            kind=str(kind),
+            total_fen=total_fen,
+            count=len(shares),
+            greeting=greeting,
+            state=str(State.ACTIVE),
+            expires_at_us=expires_at_us,
+            share_url=self.share_url(packet_no),
+        )
+        return packet_id, sent
 
     def _pool_in(self, tx: Tx) -> int:
         return self.operations.platform_account_id_in(tx, Purpose.RED_PACKETS)

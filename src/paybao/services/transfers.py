@@ -11,6 +11,8 @@ still `pending`, so a delayed transfer lands or returns exactly once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
 
 from paybao.domain.errors import InvalidInput, InvalidState, NotFound
 from paybao.domain.identity import normalize_phone
@@ -28,7 +30,7 @@ from paybao.services.jobs import Job, JobRunner
 from paybao.services.ledger import LedgerService
 from paybao.services.ports import Clock, Database, Tx
 from paybao.services.risk import Attempt
-from paybao.services.users import UserService
+from paybao.services.users import UserService, UserView
 from paybao.services.wallet_operations import (
     HOLD_MARGIN_S,
     Movement,
@@ -57,12 +59,16 @@ class WalletTransfers:
 
     def preview_payee(self, payer_id: int, phone: str) -> tuple[int, str]:
         """(payee user id, masked real name) to show before paying."""
+        payee = self._payee(payer_id, phone)
+        return payee.id, payee.real_name_masked
+
+    def _payee(self, payer_id: int, phone: str) -> UserView:
         payee = self.users.find_by_phone(normalize_phone(phone))
         if payee is None or payee.wallet_account_id is None:
             raise NotFound("no paybao account with this phone number", code="payee_not_found")
         if payee.id == payer_id:
             raise InvalidInput("you cannot transfer to yourself", code="payee_is_payer")
-        return payee.id, payee.real_name_masked
+        return payee
 
     def transfer(
         self,
@@ -81,7 +87,13 @@ class WalletTransfers:
             )
         if not memo.isprintable():  # control characters; a NUL byte would break PostgreSQL
             raise InvalidInput("memo must be printable text", code="invalid_memo")
-        payee_id, _ = self.preview_payee(payer_id, payee_phone)
+        payee = self._payee(payer_id, payee_phone)
+        payee_id = payee.id
+        # Credited by the account id the look-up found: a user's wallet account is set once,
+        # when registration completes, and never changes, so reading the payee's row again
+        # in the money transaction would only repeat it (a frozen payee still receives).
+        payee_wallet = payee.wallet_account_id
+        assert payee_wallet is not None
         self.operations.confirm(payer_id, payment_password, amount_fen)
         attempt = Attempt(
             payer_id,
@@ -96,15 +108,23 @@ class WalletTransfers:
             assessment = self.operations.assess_in(tx, attempt)
             held = assessment.decision is Decision.DELAY  # lands in 2 hours, cancellable
             landing = TransferArrival.DELAY_2H if held else arrival
-            transfer_id = self._transfer_in(tx, payer_id, payee_id, amount_fen, landing, memo)
+            transfer_id, row = self._write_transfer_in(
+                tx, payer_id, payee_id, amount_fen, landing, memo, payee_wallet=payee_wallet
+            )
             if held:
                 risk = self.operations.risk
                 assert risk is not None
                 risk.record_in(tx, attempt, assessment, f"p2p:{transfer_id}")
-            answered = self.operations.answer_in(tx, "transfer", transfer_id)
+            # Answered from the row as written, not read back; risk control holds it iff it
+            # was held just now, so it need not be asked either.
+            answered = self.operations.answer_in(
+                tx, "transfer", transfer_id, row=row, risk_hold=held
+            )
             if answered is None:  # not under a REST request: mark as any movement does
                 self.operations.mark_in(tx, "transfer", transfer_id)
-                return self.operations.movement_in(tx, "transfer", transfer_id)
+                return self.operations.movement_in(
+                    tx, "transfer", transfer_id, row=row, risk_hold=held
+                )
             return answered
 
         return self.operations.guarded(lambda: self.operations.run_ledger(work))
@@ -117,27 +137,44 @@ class WalletTransfers:
         amount_fen: int,
         arrival: TransferArrival,
         memo: str,
+        *,
+        payee_wallet: int | None = None,
     ) -> int:
+        return self._write_transfer_in(
+            tx, payer_id, payee_id, amount_fen, arrival, memo, payee_wallet=payee_wallet
+        )[0]
+
+    def _write_transfer_in(
+        self,
+        tx: Tx,
+        payer_id: int,
+        payee_id: int,
+        amount_fen: int,
+        arrival: TransferArrival,
+        memo: str,
+        *,
+        payee_wallet: int | None = None,
+    ) -> tuple[int, SimpleNamespace]:
+        """The transfer's id and its row as written (every column). `payee_wallet`: the
+        payee's wallet account when the caller found it; None reads it."""
         self.users.check_can_pay_in(tx, payer_id, amount_fen, funding="balance")
         payer_wallet = self.users.wallet_account_id_in(tx, payer_id)
-        payee_wallet = self.users.wallet_account_id_in(tx, payee_id)
+        if payee_wallet is None:
+            payee_wallet = self.users.wallet_account_id_in(tx, payee_id)
         now_us = self.clock.now_us()
         delay_s = TRANSFER_DELAY_S[arrival]
-        transfer_id = self.store.insert(
-            tx,
-            "wallet_transfers",
-            {
-                "payer_user_id": payer_id,
-                "payee_user_id": payee_id,
-                "amount_fen": amount_fen,
-                "arrival": str(arrival),
-                "status": "succeeded" if delay_s == 0 else "pending",
-                "memo": memo,
-                "due_at_us": now_us + delay_s * US_PER_S,
-                "created_at_us": now_us,
-                "finished_at_us": now_us if delay_s == 0 else None,
-            },
-        )
+        values: dict[str, Any] = {
+            "payer_user_id": payer_id,
+            "payee_user_id": payee_id,
+            "amount_fen": amount_fen,
+            "arrival": str(arrival),
+            "status": "succeeded" if delay_s == 0 else "pending",
+            "memo": memo,
+            "due_at_us": now_us + delay_s * US_PER_S,
+            "created_at_us": now_us,
+            "finished_at_us": now_us if delay_s == 0 else None,
+        }
+        transfer_id = self.store.insert(tx, "wallet_transfers", values)
         flags = TransferFlags.PENDING if delay_s else TransferFlags.NONE
         self.ledger.transfer_in(
             tx,
@@ -158,7 +195,7 @@ class WalletTransfers:
             self.jobs.schedule_in(
                 tx, JOB_TRANSFER_LAND, str(transfer_id), now_us + delay_s * US_PER_S
             )
-        return transfer_id
+        return transfer_id, SimpleNamespace(id=transfer_id, **values)
 
     def cancel_transfer(self, payer_id: int, transfer_id: int) -> Movement:
         def work(tx: Tx) -> None:

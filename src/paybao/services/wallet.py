@@ -139,8 +139,8 @@ class WalletService:
         check_amount_fen(amount_fen)
         self.operations.confirm(user_id, payment_password, amount_fen)
 
-        def start(tx: Tx) -> tuple[int, CardRecord]:
-            self.users.wallet_account_id_in(tx, user_id)
+        def start(tx: Tx) -> tuple[int, CardRecord, int]:
+            wallet_id = self.users.wallet_account_id_in(tx, user_id)
             card = self._own_card_in(tx, user_id, card_id)
             topup_id = self.store.insert(
                 tx,
@@ -155,28 +155,39 @@ class WalletService:
             )
             self.operations.schedule_query_in(tx, f"topup:{topup_id}")
             self.operations.mark_in(tx, "topup", topup_id)
-            return topup_id, card
+            return topup_id, card, wallet_id
 
-        topup_id, card = self.db.run(start)
+        topup_id, card, wallet_id = self.db.run(start)
         result = self.bank.debit(f"topup:{topup_id}", card.card_number, amount_fen)
         answered = self.operations.apply_bank_result(
-            result, lambda tx: self._topup_answered_in(tx, topup_id, result)
+            result, lambda tx: self._topup_answered_in(tx, topup_id, result, wallet_id)
         )
         return answered or self.movement("topup", topup_id)
 
-    def _topup_answered_in(self, tx: Tx, topup_id: int, result: BankResult) -> Movement | None:
-        self._finish_topup_in(tx, topup_id, result)
+    def _topup_answered_in(
+        self, tx: Tx, topup_id: int, result: BankResult, wallet_id: int
+    ) -> Movement | None:
+        self._finish_topup_in(tx, topup_id, result, wallet_id=wallet_id)
         return self.operations.answer_in(tx, "topup", topup_id)
 
     def _finish_topup_in(
-        self, tx: Tx, topup_id: int, result: BankResult, *, from_job: bool = False
+        self,
+        tx: Tx,
+        topup_id: int,
+        result: BankResult,
+        *,
+        from_job: bool = False,
+        wallet_id: int | None = None,
     ) -> None:
+        """`wallet_id`: the user's wallet account when the caller read it (it never changes
+        once registration set it); None reads it."""
         row = self.store.get(tx, "topups", topup_id, for_update=True)
         if row.status != "processing" or result.outcome is BankOutcome.UNKNOWN:
             return
         now_us = self.clock.now_us()
         if result.outcome is BankOutcome.SUCCEEDED:
-            wallet_id = self.users.wallet_account_id_in(tx, row.user_id)
+            if wallet_id is None:
+                wallet_id = self.users.wallet_account_id_in(tx, row.user_id)
             self.ledger.transfer_in(
                 tx,
                 [
@@ -223,25 +234,38 @@ class WalletService:
     ) -> Movement:
         check_amount_fen(amount_fen)
         attempt = Attempt(user_id, Action.WITHDRAWAL, amount_fen, by_device(payment_password))
+        cards: list[CardRecord] = []  # the card the hold checked (the last attempt's)
         # A withdrawal passes or is refused, never delayed.
         withdrawal_id = self.payouts.start(
             attempt,
             payment_password,
-            lambda tx, _: self._hold_withdrawal_in(tx, user_id, card_id, amount_fen, arrival),
+            lambda tx, _: self._hold_withdrawal_in(
+                tx, user_id, card_id, amount_fen, arrival, cards
+            ),
             kind="withdrawal",
         )
         answered = None
         if arrival is WithdrawalArrival.INSTANT:
-            answered = self.payouts.send(self._withdrawals, withdrawal_id)
+            # Sent to the card the hold checked: a card row's number never changes, so the
+            # send need not read it again.
+            answered = self.payouts.send(
+                self._withdrawals, withdrawal_id, destination=(cards[-1].card_number, None)
+            )
         return answered or self.movement("withdrawal", withdrawal_id)
 
     def _hold_withdrawal_in(
-        self, tx: Tx, user_id: int, card_id: int, amount_fen: int, arrival: WithdrawalArrival
+        self,
+        tx: Tx,
+        user_id: int,
+        card_id: int,
+        amount_fen: int,
+        arrival: WithdrawalArrival,
+        cards: list[CardRecord],
     ) -> int:
         user = self.users.record_in(tx, user_id, for_update=True)
         if user.status == "frozen":
             raise Forbidden("this account is frozen", code="account_frozen")
-        self._own_card_in(tx, user_id, card_id)
+        cards.append(self._own_card_in(tx, user_id, card_id))
         fee = withdrawal_fee(amount_fen, user.withdraw_quota_used_fen, self.fee_policy)
         withdrawal_id = self.payouts.hold_in(
             tx,

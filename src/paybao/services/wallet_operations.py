@@ -137,12 +137,21 @@ class WalletOperations:
         if self.idempotency is not None:
             self.idempotency.mark_done_in(tx, f"{kind}:{row_id}")
 
-    def answer_in(self, tx: Tx, kind: str, row_id: int) -> Movement | None:
+    def answer_in(
+        self,
+        tx: Tx,
+        kind: str,
+        row_id: int,
+        *,
+        row: Any = None,
+        risk_hold: bool | None = None,
+    ) -> Movement | None:
         """In the last transaction of a REST request: store its answer with the change and
-        return the movement answered. None (nothing read) when no request is being answered."""
+        return the movement answered. None (nothing read) when no request is being answered.
+        `row` and `risk_hold`: see `movement_in`."""
         if self.idempotency is None or self.answer_of is None or not self.idempotency.claiming():
             return None
-        movement = self.movement_in(tx, kind, row_id)
+        movement = self.movement_in(tx, kind, row_id, row=row, risk_hold=risk_hold)
         self.idempotency.mark_done_in(tx, f"{kind}:{row_id}", answer=self.answer_of(movement))
         return movement
 
@@ -150,8 +159,21 @@ class WalletOperations:
         with self.db.read() as tx:
             return self.movement_in(tx, kind, row_id)
 
-    def movement_in(self, tx: Tx, kind: str, row_id: int) -> Movement:
-        row = self.store.get(tx, MOVEMENT_TABLES[kind], row_id)
+    def movement_in(
+        self,
+        tx: Tx,
+        kind: str,
+        row_id: int,
+        *,
+        row: Any = None,
+        risk_hold: bool | None = None,
+    ) -> Movement:
+        """`row`: the row as this transaction wrote it (its columns as attributes), when the
+        caller has just inserted it; None reads it. `risk_hold`: whether risk control holds
+        the (transfer) row, when the caller knows (it has just decided); None asks risk
+        control (a statement)."""
+        if row is None:
+            row = self.store.get(tx, MOVEMENT_TABLES[kind], row_id)
         if row is None:
             raise NotFound(f"no such {kind}", code=f"{kind}_not_found")
         return Movement(
@@ -165,7 +187,7 @@ class WalletOperations:
             risk_hold=kind == "transfer"
             and row.status == "pending"
             and self.risk is not None
-            and self.risk.holds_in(tx, f"p2p:{row.id}"),
+            and (self.risk.holds_in(tx, f"p2p:{row.id}") if risk_hold is None else risk_hold),
         )
 
     # Bank calls ---------------------------------------------------------------------------

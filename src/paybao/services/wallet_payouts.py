@@ -177,10 +177,14 @@ class WalletPayouts:
             sent += len(due)
         return sent
 
-    def send(self, rows: PayoutRows, row_id: int) -> Any:
+    def send(
+        self, rows: PayoutRows, row_id: int, *, destination: tuple[str, str | None] | None = None
+    ) -> Any:
         """Ask the bank to credit the card: what the request answers once the bank answered
         (`rows.answer_in`), or None (another worker sent it, it was cancelled, or the answer
-        was lost and the query job will settle it)."""
+        was lost and the query job will settle it). `destination`: what
+        `rows.destination_in` answers, when the caller already read it (the request that
+        held the payout); None asks it."""
         request_id = f"{rows.prefix}:{row_id}"
 
         def claim(tx: Tx) -> Any:
@@ -188,7 +192,7 @@ class WalletPayouts:
                 return None  # another worker sent it, or it was cancelled
             self.operations.schedule_query_in(tx, request_id)
             row = self.store.get(tx, rows.table, row_id)
-            return row, rows.destination_in(tx, row)
+            return row, destination or rows.destination_in(tx, row)
 
         claimed = self.db.run(claim)
         if claimed is None:

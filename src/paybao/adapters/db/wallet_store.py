@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from functools import cache, lru_cache
 from typing import Any
 
@@ -52,6 +53,9 @@ from paybao.services.wallet_statement import (
 # Money rows by table name; payout tables of other features (services/wallet_payouts.py
 # `PayoutRows`) are here too, as the payout machinery reads and moves them by name.
 _TABLES = {t.name: t for t in (topups, withdrawals, wallet_transfers, card_payouts)}
+# The tables only this store writes: their rows a transaction wrote or locked are remembered
+# for it (`SqlWalletStore._rows`). Card payouts are also written by their own store.
+_REMEMBERED = frozenset({"topups", "withdrawals", "wallet_transfers"})
 
 # Built once with bound parameters: every top-up, withdrawal and transfer inserts, reads and
 # finishes its money row, and building these afresh (SQLAlchemy's construction and cache-key
@@ -77,11 +81,12 @@ def _finish(table: str, names: tuple[str, ...]) -> Update:
     """Sets the columns `names` from the parameters `set_<name>` (an UPDATE's parameters are
     named apart from its columns: SQLAlchemy keeps those names for the SET clause)."""
     target = _TABLES[table]
-    return (
+    query = (
         update(target)
         .where(target.c.id == bindparam("row_id"), target.c.status == bindparam("from_status"))
         .values({name: bindparam(f"set_{name}") for name in names})
     )
+    return query.returning(*target.c) if table in _REMEMBERED else query
 
 
 class SqlCardStore:
@@ -212,11 +217,41 @@ def sms_outbox_tail(tx: Connection, limit: int = 50, phone: str | None = None) -
 
 
 class SqlWalletStore:
+    """Money rows by table name, with the rows a transaction wrote or locked remembered.
+
+    A movement's answer is its row as the transaction left it; reading it back after the
+    UPDATE that wrote it cost a statement per transaction. So, for the tables only this store
+    writes (`_REMEMBERED`), `finish` returns the row it wrote (UPDATE ... RETURNING, SQLite
+    3.35+ and PostgreSQL) and remembers it for the transaction, keyed on its `Connection`
+    (one per transaction, dropped with it), as does a locking read; a plain `get` of a
+    remembered row is answered from memory. Why that is safe: every update of those rows goes
+    through `finish`, which remembers what it wrote, and a row this transaction updated or
+    locked cannot change under it until it ends. A locking read always goes to the database
+    (it must take the lock). (An inserted row's values are the caller's own: it answers from
+    them, see `WalletOperations.movement_in`.)
+    """
+
+    def __init__(self) -> None:
+        self._rows: weakref.WeakKeyDictionary[Connection, dict[tuple[str, int], Any]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _remember(self, tx: Connection, table: str, row: Any) -> None:
+        if table in _REMEMBERED and row is not None:
+            self._rows.setdefault(tx, {})[table, int(row.id)] = row
+
     def insert(self, tx: Connection, table: str, values: dict[str, Any]) -> int:
         return int(tx.execute(_insert_returning_id(table, tuple(values)), values).scalar_one())
 
     def get(self, tx: Connection, table: str, row_id: int, *, for_update: bool = False) -> Any:
-        return tx.execute(_by_id(table, for_update), {"row_id": row_id}).first()
+        if not for_update:
+            remembered = self._rows.get(tx)
+            if remembered is not None and (table, row_id) in remembered:
+                return remembered[table, row_id]
+        row = tx.execute(_by_id(table, for_update), {"row_id": row_id}).first()
+        if for_update:
+            self._remember(tx, table, row)
+        return row
 
     def finish(
         self, tx: Connection, table: str, row_id: int, from_status: str, **values: Any
@@ -224,7 +259,11 @@ class SqlWalletStore:
         params = {f"set_{name}": value for name, value in values.items()}
         params.update(row_id=row_id, from_status=from_status)
         result = tx.execute(_finish(table, tuple(values)), params)
-        return bool(result.rowcount == 1)
+        if table not in _REMEMBERED:
+            return bool(result.rowcount == 1)
+        row = result.first()
+        self._remember(tx, table, row)
+        return row is not None
 
     def due_payouts(self, tx: Connection, table: str, now_us: int, limit: int) -> list[int]:
         target = _TABLES[table]
