@@ -163,13 +163,19 @@ def test_a_red_packet_send_is_answered_from_what_it_wrote(
     assert len(sql) <= 17, _show(sql)  # 16 on PostgreSQL when this was written
 
 
+def _device(client: TestClient, token: str) -> tuple[str, Ed25519PrivateKey]:
+    key = Ed25519PrivateKey.generate()
+    response = add_device(client, token, key)
+    assert response.status_code == 201, response.text
+    return str(response.json()["device_id"]), key
+
+
 def test_a_device_confirmed_transfer_reads_the_payer_once(
     client: TestClient, platform: Platform, sql_log: list[str]
 ) -> None:
     payer, _ = _topped_up(client, platform, "13800138408", "郑十")
     register(client, platform, "13800138409", "冯一")
-    key = Ed25519PrivateKey.generate()
-    device_id = add_device(client, payer, key).json()["device_id"]
+    device_id, key = _device(client, payer)
     body = {"payee_phone": "13800138409", "amount_fen": 1}
 
     def transfer() -> None:
@@ -181,8 +187,33 @@ def test_a_device_confirmed_transfer_reads_the_payer_once(
     transfer()
     sql = statements_in(sql_log)
     assert _count(sql, r"FROM user_devices WHERE") == 1, _show(sql)
+    # The device check runs first in the money transaction: its read of the payer is the
+    # one the payment checks use (no read of its own before).
+    assert _users_by_id(sql) == 1, _show(sql)
     assert _count(sql, _by_id("wallet_transfers")) == 0, _show(sql)
-    assert len(sql) <= 15, _show(sql)
+    assert len(sql) <= 14, _show(sql)  # 13 on PostgreSQL when this was written
+
+
+def test_a_device_confirmed_top_up_and_withdrawal_read_the_user_once(
+    client: TestClient, platform: Platform, sql_log: list[str]
+) -> None:
+    token, card_id = _topped_up(client, platform, "13800138411", "褚三")
+    device_id, key = _device(client, token)
+    topup = {"card_id": card_id, "amount_fen": 100}
+    withdrawal = {"card_id": card_id, "amount_fen": 100, "arrival": "instant"}
+    counts: dict[str, tuple[int, int]] = {}
+    for path, body in (("/topups", topup), ("/withdrawals", withdrawal)):
+        signed_post(client, platform, path, body, token, device_id, key)  # warm-up
+        sql_log.clear()
+        response = signed_post(client, platform, path, body, token, device_id, key)
+        assert response.status_code == 200 and response.json()["status"] == "succeeded"
+        sql = statements_in(sql_log)
+        locked = _count(sql, _by_id("users") + r".* FOR UPDATE$")
+        counts[path] = (_users_by_id(sql), locked)
+        assert len(sql) <= {"/topups": 24, "/withdrawals": 35}[path], _show(sql)
+    # A withdrawal's device check reads the user's row locked, as its hold then needs it.
+    locked_withdrawal = 1 if platform.engine.dialect.name == "postgresql" else 0
+    assert counts == {"/topups": (1, 0), "/withdrawals": (1, locked_withdrawal)}
 
 
 def test_a_row_updated_in_the_transaction_is_answered_from_what_the_update_returned(

@@ -10,7 +10,9 @@
   `payment_password_locked` (a lock after wrong passwords stops device confirmations too: it
   means someone is trying), `device_signature_wrong`.
   Nothing is written: a confirmation costs one read and one Ed25519 verification (~0.1 ms)
-  where the password costs an argon2 hash (~20 ms of CPU).
+  where the password costs an argon2 hash (~20 ms of CPU). The wallet's own operations split
+  it: `check_request` (amount, age) before their transaction, `confirm_in` first in it, where
+  the user's row it reads is the one the operation reads anyway.
 - `revoke(user_id, device_id)`: the device confirms nothing from then on.
 """
 
@@ -107,16 +109,33 @@ class DeviceService:
             raise NotFound("no such active device", code="device_not_found")
 
     def confirm(self, user_id: int, confirmation: DeviceConfirmation, amount_fen: int) -> None:
+        self.check_request(confirmation, amount_fen)
+        with self.db.read() as tx:
+            self.confirm_in(tx, user_id, confirmation)
+
+    def check_request(self, confirmation: DeviceConfirmation, amount_fen: int) -> None:
+        """What `confirm` checks before reading anything: the amount and the signature's age."""
         check_amount(amount_fen, self.policy)
         check_fresh(confirmation.timestamp_s, self.clock.now_us() // US_PER_S, self.policy)
-        with self.db.read() as tx:
-            device = self.store.get(tx, confirmation.device_id)
-            user = self.users.record_in(tx, user_id)
+
+    def confirm_in(
+        self,
+        tx: Tx,
+        user_id: int,
+        confirmation: DeviceConfirmation,
+        *,
+        lock_user: bool = False,
+    ) -> None:
+        """The rest of `confirm` (after `check_request`), in a caller's transaction: a wallet
+        operation's own, where the user's row read here is the one its checks read again,
+        which the users store answers from memory (with `lock_user` read locked, for an
+        operation that locks it next). Nothing is written: a refusal rolls back nothing."""
+        device = self.store.get(tx, confirmation.device_id)
         if device is None or device.user_id != user_id or device.status != "active":
             raise Forbidden(
                 "this device is not registered to confirm payments", code="device_not_registered"
             )
-        self.users.check_payments_unlocked(user)
+        self.users.check_payments_unlocked(self.users.record_in(tx, user_id, for_update=lock_user))
         message = signed_message(
             confirmation.device_id, confirmation.timestamp_s, confirmation.request_digest
         )

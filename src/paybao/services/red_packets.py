@@ -1,7 +1,8 @@
 """Red packets (红包): send from the wallet, claim a share, return the unclaimed rest at expiry.
 
 Send is a wallet operation like a transfer (services/transfers.py): the sender's payment
-password or device confirms it first (`WalletOperations.confirm`), risk control assesses it
+password or device confirms it first (`WalletOperations.confirm_start`, then `confirm_in`
+first in the money transaction), risk control assesses it
 and the account-class limit counts it in the money transaction, which writes the packet, its
 shares (split here, with `secrets`) and the journal `rpsend:<id>` (sender's wallet -> the
 platform's `red_packets` account) together, and marks the caller's Idempotency-Key.
@@ -284,10 +285,11 @@ class RedPackets:
         greeting = greeting_of(request.greeting, self.policy)
         to_user_id = self._recipient(sender_id, request)
         total_fen = sum(shares)
-        self.operations.confirm(sender_id, proof, total_fen)
+        self.operations.confirm_start(sender_id, proof, total_fen)
         attempt = Attempt(sender_id, Action.TRANSFER, total_fen, by_device(proof), to_user_id)
 
         def work(tx: Tx) -> SentPacket:
+            self.operations.confirm_in(tx, sender_id, proof)
             self._assess_in(tx, attempt)
             packet_id, sent = self._send_in(
                 tx, sender_id, request.kind, shares, greeting, to_user_id

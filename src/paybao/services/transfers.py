@@ -94,7 +94,7 @@ class WalletTransfers:
         # in the money transaction would only repeat it (a frozen payee still receives).
         payee_wallet = payee.wallet_account_id
         assert payee_wallet is not None
-        self.operations.confirm(payer_id, payment_password, amount_fen)
+        self.operations.confirm_start(payer_id, payment_password, amount_fen)
         attempt = Attempt(
             payer_id,
             Action.TRANSFER,
@@ -105,6 +105,7 @@ class WalletTransfers:
         )
 
         def work(tx: Tx) -> Movement:
+            self.operations.confirm_in(tx, payer_id, payment_password)
             assessment = self.operations.assess_in(tx, attempt)
             held = assessment.decision is Decision.DELAY  # lands in 2 hours, cancellable
             landing = TransferArrival.DELAY_2H if held else arrival

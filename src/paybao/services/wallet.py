@@ -137,9 +137,10 @@ class WalletService:
         self, user_id: int, card_id: int, amount_fen: int, payment_password: PaymentProof
     ) -> Movement:
         check_amount_fen(amount_fen)
-        self.operations.confirm(user_id, payment_password, amount_fen)
+        self.operations.confirm_start(user_id, payment_password, amount_fen)
 
         def start(tx: Tx) -> tuple[int, CardRecord, int]:
+            self.operations.confirm_in(tx, user_id, payment_password)
             wallet_id = self.users.wallet_account_id_in(tx, user_id)
             card = self._own_card_in(tx, user_id, card_id)
             topup_id = self.store.insert(
@@ -243,6 +244,7 @@ class WalletService:
                 tx, user_id, card_id, amount_fen, arrival, cards
             ),
             kind="withdrawal",
+            lock_user=True,  # the hold locks the user's row (the free quota)
         )
         answered = None
         if arrival is WithdrawalArrival.INSTANT:

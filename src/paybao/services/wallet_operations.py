@@ -1,8 +1,10 @@
 """The frame every wallet money operation goes through, and what it answers (`Movement`).
 
 A top-up, a withdrawal (or any payout to a card) and a transfer share the steps around their
-money: the payer's confirmation (payment password or a registered device) before any
-transaction; risk control's assessment inside it, a refusal recorded on its own after the
+money: the payer's confirmation, the payment password before any transaction
+(`confirm_start`), a registered device's signature first thing in the money transaction
+(`confirm_in`, where the payer's row it reads is the one the operation reads anyway); risk
+control's assessment inside it, a refusal recorded on its own after the
 rollback; the ledger's overdraft refusal answered as `insufficient_funds`; the caller's
 idempotency claim marked in the money transaction, with the REST answer stored alongside when
 a request is being answered; and, around a bank call, the query job that settles a lost
@@ -95,6 +97,30 @@ class WalletOperations:
             self.users.verify_payment_password(user_id, confirmation)
         else:
             raise Forbidden("device confirmations are not enabled", code="device_not_registered")
+
+    def confirm_start(self, user_id: int, confirmation: PaymentProof, amount_fen: int) -> None:
+        """`confirm` in two halves, the second of which (`confirm_in`) MUST start the money
+        transaction: before any transaction the payment password (argon2 takes tens of
+        milliseconds, no transaction may wait on it), or what of a device's confirmation needs
+        no read (the amount, the signature's age)."""
+        if isinstance(confirmation, str):
+            self.users.verify_payment_password(user_id, confirmation)
+        elif self.devices is not None:
+            self.devices.check_request(confirmation, amount_fen)
+        else:
+            raise Forbidden("device confirmations are not enabled", code="device_not_registered")
+
+    def confirm_in(
+        self, tx: Tx, user_id: int, confirmation: PaymentProof, *, lock_user: bool = False
+    ) -> None:
+        """First in the money transaction, after `confirm_start`: the rest of a device's
+        confirmation (the device row, the user's payment lock, the signature: ~0.1 ms of
+        CPU). In the operation's transaction the user's row it reads is the one the
+        operation's checks read anyway (`confirm`'s read of its own cost a statement and a
+        transaction); `lock_user` reads it locked, for an operation that locks it next. A
+        password was checked by `confirm_start`."""
+        if self.devices is not None and not isinstance(confirmation, str):
+            self.devices.confirm_in(tx, user_id, confirmation, lock_user=lock_user)
 
     def assess_in(self, tx: Tx, attempt: Attempt) -> Assessment:
         return PASSED if self.risk is None else self.risk.assess_in(tx, attempt)

@@ -109,18 +109,21 @@ class WalletPayouts:
         hold: Callable[[Tx, Assessment], int],
         *,
         kind: str,
+        lock_user: bool = False,
     ) -> int:
-        """The common start of a payout: the proof checked (before any transaction), then in
-        one transaction risk control's assessment and `hold` (which writes the row and its
-        holds with `hold_in`; it may act on a DELAY), the caller's idempotency claim marked
-        `<kind>:<id>`. A risk refusal is recorded and raised; an overdraft is
-        `insufficient_funds`. Returns the row id."""
-        self.operations.confirm(attempt.user_id, proof, attempt.amount_fen)
-        return self.operations.guarded(
-            lambda: self.operations.run_money(
-                lambda tx: hold(tx, self.operations.assess_in(tx, attempt)), kind
-            )
-        )
+        """The common start of a payout: the proof checked (a password before any
+        transaction, a device first in it), then in one transaction risk control's assessment
+        and `hold` (which writes the row and its holds with `hold_in`; it may act on a
+        DELAY), the caller's idempotency claim marked `<kind>:<id>`. A risk refusal is
+        recorded and raised; an overdraft is `insufficient_funds`. Returns the row id.
+        `lock_user`: `hold` locks the user's row, so the device check reads it locked."""
+        self.operations.confirm_start(attempt.user_id, proof, attempt.amount_fen)
+
+        def work(tx: Tx) -> int:
+            self.operations.confirm_in(tx, attempt.user_id, proof, lock_user=lock_user)
+            return hold(tx, self.operations.assess_in(tx, attempt))
+
+        return self.operations.guarded(lambda: self.operations.run_money(work, kind))
 
     def hold_in(self, tx: Tx, rows: PayoutRows, delay_s: int, values: dict[str, Any]) -> int:
         """Insert a payout row `held`, due in `delay_s` (`values`: its own columns, with

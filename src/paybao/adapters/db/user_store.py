@@ -61,22 +61,27 @@ class SqlUserStore:
     it). Why that is safe:
     - every write of a `users` row goes through `update` here, which forgets the row, so a
       transaction always sees its own writes; `insert` remembers nothing;
-    - a locking read (`for_update`) always goes to the database (it must take the lock) and
-      what it returns is remembered: nobody else can change the row until this transaction ends;
+    - a locking read (`for_update`) goes to the database (it must take the lock) unless this
+      transaction already holds the lock on a row remembered since (a wallet operation's
+      device check reads the row locked, then its hold locks it again); what it returns is
+      remembered, as locked: nobody else can change the row until this transaction ends;
     - a plain read answered from memory returns what an earlier read of the same transaction
       returned. Without a lock a later read could as well have run before a concurrent commit
       (READ COMMITTED); SQLite's write transactions see no concurrent commits at all.
     """
 
     def __init__(self) -> None:
-        self._read: weakref.WeakKeyDictionary[Connection, dict[int, UserRecord]] = (
+        # Per transaction: user id -> (the row, whether it was read locked).
+        self._read: weakref.WeakKeyDictionary[Connection, dict[int, tuple[UserRecord, bool]]] = (
             weakref.WeakKeyDictionary()
         )
 
     def get(self, tx: Connection, user_id: int, *, for_update: bool = False) -> UserRecord | None:
         read = self._read.get(tx)
-        if not for_update and read is not None and user_id in read:
-            return read[user_id]
+        if read is not None and user_id in read:
+            record, locked = read[user_id]
+            if locked or not for_update:
+                return record
         query = _BY_ID_FOR_UPDATE if for_update else _BY_ID
         row = tx.execute(query, {"user_id": user_id}).first()
         if row is None:
@@ -84,7 +89,7 @@ class SqlUserStore:
         record = _record(row)
         if read is None:
             read = self._read.setdefault(tx, {})
-        read[user_id] = record
+        read[user_id] = (record, for_update)
         return record
 
     def get_by_phone(self, tx: Connection, phone: str) -> UserRecord | None:
