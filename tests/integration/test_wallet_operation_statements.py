@@ -22,6 +22,7 @@ from tests.integration.test_wallet_api import post, register
 from tests.support.sql_log import sql_log, statements_in
 
 from paybao.bootstrap import Platform
+from paybao.wiring.red_packets import _answer as red_packet_answer
 
 __all__ = ["sql_log"]  # the fixture
 
@@ -136,31 +137,56 @@ def test_a_withdrawal_reads_its_card_and_row_once(
     assert len(sql) <= 36, _show(sql)  # 35 on PostgreSQL when this was written
 
 
-def test_a_red_packet_send_is_answered_from_what_it_wrote(
-    client: TestClient, platform: Platform, sql_log: list[str]
-) -> None:
-    token, _ = _topped_up(client, platform, "13800138407", "吴九")
-    body = {"kind": "lucky", "total_fen": 300, "count": 3, "payment_password": PIN}
-    headers = {"Authorization": f"Bearer {token}"}
+def _answered_in_the_money_transaction(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Red packets store their REST answer in the money transaction once the wiring gives
+    them `answer_of` (the REST shape, as the idempotency renderers make it)."""
+    service = platform.services["red_packets"]
+    if service.answer_of is None:
+        monkeypatch.setattr(service, "answer_of", red_packet_answer)
 
-    def send() -> dict[str, object]:
-        response = client.post(
-            "/api/v1/red-packets",
-            json=body,
-            headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
-        )
+
+def test_a_red_packet_send_and_claim_are_answered_from_what_they_wrote(
+    client: TestClient, platform: Platform, sql_log: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _answered_in_the_money_transaction(platform, monkeypatch)
+    token, _ = _topped_up(client, platform, "13800138407", "吴九")
+    claimant, _ = register(client, platform, "13800138412", "卫四")
+    body = {"kind": "lucky", "total_fen": 300, "count": 3, "payment_password": PIN}
+
+    def call(path: str, token: str, json: object = None) -> dict[str, object]:
+        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}
+        response = client.post(path, json=json, headers=headers)
         assert response.status_code == 200, response.text
         answer: dict[str, object] = response.json()
         return answer
 
-    send()  # warm-up
+    call("/api/v1/red-packets", token, body)  # warm-up
     sql_log.clear()
-    answer = send()
+    answer = call("/api/v1/red-packets", token, body)
     assert answer["state"] == "active" and answer["total_fen"] == 300
     sql = statements_in(sql_log)
-    assert _count(sql, _by_id("red_packets")) == 0, _show(sql)
+    assert _count(sql, _by_id("red_packets")) == 0, _show(sql)  # not read back
     assert _users_by_id(sql) == 2, _show(sql)  # the password check; the money transaction
-    assert len(sql) <= 17, _show(sql)  # 16 on PostgreSQL when this was written
+    # The claim, then the answer stored by the send's own transaction: no third write.
+    assert _count(sql, r"idempotency_keys") == 2, _show(sql)
+    assert len(sql) <= 15, _show(sql)  # 14 on PostgreSQL when this was written
+
+    sql_log.clear()
+    claimed = call(f"/api/v1/red-packets/{answer['id']}/claim", claimant)
+    assert claimed["packet_id"] == answer["id"]
+    sql = statements_in(sql_log)
+    assert _count(sql, r"idempotency_keys") == 2, _show(sql)
+    assert len(sql) <= 13, _show(sql)  # 12 on PostgreSQL when this was written
+    # A replay answers what was stored, byte for byte the same.
+    replay = client.post(
+        f"/api/v1/red-packets/{answer['id']}/claim",
+        headers={"Authorization": f"Bearer {claimant}", "Idempotency-Key": "same"},
+    )
+    again = client.post(
+        f"/api/v1/red-packets/{answer['id']}/claim",
+        headers={"Authorization": f"Bearer {claimant}", "Idempotency-Key": "same"},
+    )
+    assert replay.status_code == again.status_code and replay.json() == again.json()
 
 
 def _device(client: TestClient, token: str) -> tuple[str, Ed25519PrivateKey]:
