@@ -39,6 +39,7 @@ def install(platform: Platform) -> None:
             expiry_s=settings.red_packet_expiry_s,
         ),
     )
+    red_packets.answer_of = _answer  # the money transaction stores the REST answer
     platform.sweeps.append(red_packets.expire_due)
     platform.reconcile.checks.extend(RED_PACKET_CHECKS)
     # After a crash between commit and answer, a retry gets the answer in the REST shape.
