@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import select
 from tests.integration.admin_support import csrf_of
 from tests.integration.gateway_support import (
@@ -70,6 +71,19 @@ def _other_client(platform: Platform) -> TestClient:
     return TestClient(create_app(platform, run_worker=False))
 
 
+def _pay_from_balance(client: TestClient, trade_no: str, csrf_token: str) -> Response:
+    """The cashier's pay form, from the balance, as the signed-in browser posts it."""
+    return client.post(
+        f"/cashier/{trade_no}/pay",
+        data={
+            "csrf_token": csrf_token,
+            "funding": "balance",
+            "payment_password": PAYMENT_PASSWORD,
+        },
+        follow_redirects=False,
+    )
+
+
 def test_designated_buyer_pays_at_the_cashier_and_query_names_them(
     platform: Platform, client: TestClient, buyers: tuple[int, int]
 ) -> None:
@@ -89,15 +103,7 @@ def test_designated_buyer_pays_at_the_cashier_and_query_names_them(
     sign_in_on(client, f"/cashier/{trade_no}", PHONE_A)
     page = client.get(f"/cashier/{trade_no}").text
     assert 'id="pay"' in page and 'id="other-buyer"' not in page
-    answer = client.post(
-        f"/cashier/{trade_no}/pay",
-        data={
-            "csrf_token": csrf_of(page),
-            "funding": "balance",
-            "payment_password": PAYMENT_PASSWORD,
-        },
-        follow_redirects=False,
-    )
+    answer = _pay_from_balance(client, trade_no, csrf_of(page))
     assert answer.status_code in (200, 303), answer.text
 
     after = call(client, QUERY, {"out_trade_no": "D-1"})
@@ -147,15 +153,7 @@ def test_another_user_is_refused_at_the_cashier_and_nothing_is_paid(
     # B may pay): refused, nothing moves.
     open_no = call(client, CREATE, _order("D-2-open"))["trade_no"]
     token = csrf_of(client.get(f"/cashier/{open_no}").text)
-    answer = client.post(
-        f"/cashier/{trade_no}/pay",
-        data={
-            "csrf_token": token,
-            "funding": "balance",
-            "payment_password": PAYMENT_PASSWORD,
-        },
-        follow_redirects=False,
-    )
+    answer = _pay_from_balance(client, trade_no, token)
     assert answer.status_code == 403
     assert "交易买家不匹配" in answer.text
     trade = platform.services["trades"].get(trade_no)
@@ -167,15 +165,7 @@ def test_another_user_is_refused_at_the_cashier_and_nothing_is_paid(
     with _other_client(platform) as other:
         sign_in_on(other, f"/cashier/{trade_no}", PHONE_A)
         form = other.get(f"/cashier/{trade_no}").text
-        paid = other.post(
-            f"/cashier/{trade_no}/pay",
-            data={
-                "csrf_token": csrf_of(form),
-                "funding": "balance",
-                "payment_password": PAYMENT_PASSWORD,
-            },
-            follow_redirects=False,
-        )
+        paid = _pay_from_balance(other, trade_no, csrf_of(form))
         assert paid.status_code in (200, 303)
     assert platform.services["trades"].get(trade_no).buyer_user_id == buyer_a
 
