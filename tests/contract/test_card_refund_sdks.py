@@ -29,6 +29,8 @@ from test_gateway_sdks import (  # the module-scoped server and the official cli
     server,
 )
 
+from paybao.adapters.alipay.methods import user_wire_id
+
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
 from test_wallet_rules import PIN, open_user
 
@@ -42,7 +44,10 @@ def card_paid_trade(server: Server, phone: str, total_amount: str) -> tuple[str,
     user_id, card_id = open_user(platform, phone)
     (card,) = platform.services["card_pay"].cards_of(user_id)
     out = _unique("card")
-    created = python_sdk(server).api_alipay_trade_create("卡支付", out, total_amount)
+    buyer_id = user_wire_id(user_id)
+    created = python_sdk(server).api_alipay_trade_create(
+        "卡支付", out, total_amount, buyer_id=buyer_id
+    )
     assert created["code"] == "10000", created
     payment = platform.services["card_pay"].pay(created["trade_no"], user_id, card_id, PIN)
     assert payment.status == "paid", payment

@@ -63,6 +63,7 @@ from alipay.utils import AliPayConfig
 from alipay_harness import port_honouring_connection
 
 from paybao.adapters.alipay.keys import KeyPair, generate_key_pair
+from paybao.adapters.alipay.methods import user_wire_id
 from paybao.bootstrap import Platform, build_platform
 from paybao.services.merchants import NewMerchant
 from paybao.settings import Settings
@@ -298,10 +299,10 @@ def test_python_sdk_create_close_bill_transfer(server: Server) -> None:
         out + "-in", "bar_code", server.code_for(buyer), "in", total_amount="20"
     )
 
-    created = client.server_api(
-        "alipay.trade.create",
-        biz_content={"out_trade_no": out, "total_amount": "1.00", "subject": "c"},
-    )
+    order = {"out_trade_no": out, "total_amount": "1.00", "subject": "c"}
+    nobody = client.server_api("alipay.trade.create", biz_content=order)
+    order["buyer_id"] = user_wire_id(buyer)
+    created = client.server_api("alipay.trade.create", biz_content=order)
     closed = client.api_alipay_trade_close(out_trade_no=out)
     bill = client.server_api(
         "alipay.data.dataservice.bill.downloadurl.query",
@@ -323,6 +324,7 @@ def test_python_sdk_create_close_bill_transfer(server: Server) -> None:
         },
     )
 
+    assert (nobody["code"], nobody["sub_code"]) == ("40004", "ACQ.INVALID_PARAMETER")
     assert created["code"] == "10000" and len(created["trade_no"]) == 28
     assert closed["code"] == "10000"
     assert (bill["code"], bill["sub_code"]) == ("40004", "isp.bill_not_exist")
@@ -471,6 +473,7 @@ def test_official_sdk_precreate_create_close_gbk(server: Server, official: Any) 
     precreate = _execute(client, AlipayTradePrecreateRequest(biz_model=pre))
     create = AlipayTradeCreateModel()
     create.out_trade_no, create.subject, create.total_amount = out, TRICKY_GBK, "2.50"
+    create.buyer_id = user_wire_id(make_buyer(server.platform, phone="13500000021"))
     created = _execute(client, AlipayTradeCreateRequest(biz_model=create))
     query_model = AlipayTradeQueryModel()
     query_model.out_trade_no = out

@@ -29,6 +29,7 @@ from tests.integration.gateway_support import call, wallet_balance
 from tests.integration.test_fund_bills import notification_forms
 from tests.integration.test_wallet_rules import PIN
 
+from paybao.adapters.alipay.methods import user_wire_id
 from paybao.bootstrap import Platform
 from paybao.domain.credit_installments import PlanStatus
 from paybao.domain.errors import DomainError
@@ -227,8 +228,10 @@ def test_bad_terms_get_alipays_invalid_parameter(platform: Platform, client: Tes
         answer = call(client, "alipay.trade.precreate", {**content, **biz})
         assert (answer["code"], answer["sub_code"]) == ("40004", "ACQ.INVALID_PARAMETER"), biz
     # Each kind of order accepts the terms; the same order number with others is another order.
-    for method in ("alipay.trade.create", "alipay.trade.precreate"):
+    buyer = {"buyer_id": user_wire_id(credit_buyer(platform, limit_fen=2_000_00))}
+    for method, named in (("alipay.trade.create", buyer), ("alipay.trade.precreate", {})):
         content = {"out_trade_no": f"HB-{method}", "total_amount": "200.00", "subject": "x"}
+        content |= named
         assert call(client, method, {**content, "extend_params": extend("6")})["code"] == "10000"
         again = call(client, method, {**content, "extend_params": extend("12")})
         assert again["sub_code"] == "ACQ.CONTEXT_INCONSISTENT"

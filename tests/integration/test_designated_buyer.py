@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import select
 from tests.integration.admin_support import csrf_of
+from tests.integration.checkout_installment_support import page_pay
 from tests.integration.gateway_support import (
     PAYMENT_PASSWORD,
     call,
@@ -115,7 +116,7 @@ def test_designated_buyer_pays_at_the_cashier_and_query_names_them(
     assert wallet_balance(platform, buyer_a) == 100_00 - 12_00
     # The notification is the one any paid trade gets: the same fields, naming the buyer.
     designated = _notification_fields(platform, trade_no)
-    plain_no = call(client, CREATE, _order("D-1-plain"))["trade_no"]
+    plain_no = page_pay(client, "D-1-plain", "12.00")
     platform.services["trades"].pay_by_buyer(plain_no, buyer_a, PAYMENT_PASSWORD)
     plain = _notification_fields(platform, plain_no)
     assert sorted(designated) == sorted(plain)
@@ -151,7 +152,7 @@ def test_another_user_is_refused_at_the_cashier_and_nothing_is_paid(
     assert "This order can only be paid by the buyer it was made for" in page.text
     # A pay form posted anyway (a crafted request, with the session's CSRF token from an order
     # B may pay): refused, nothing moves.
-    open_no = call(client, CREATE, _order("D-2-open"))["trade_no"]
+    open_no = page_pay(client, "D-2-open", "12.00")
     token = csrf_of(client.get(f"/cashier/{open_no}").text)
     answer = _pay_from_balance(client, trade_no, token)
     assert answer.status_code == 403
@@ -221,7 +222,7 @@ def test_wrong_payer_is_refused_before_the_password_counts(
         assert _refused(lambda: trades.pay_by_buyer(trade_no, buyer_b, "000000")) == (
             "trade_buyer_not_match"
         )
-    other = call(client, CREATE, _order("D-4b"))["trade_no"]
+    other = page_pay(client, "D-4b", "12.00")
     assert trades.pay_by_buyer(other, buyer_b, PAYMENT_PASSWORD).buyer_user_id == buyer_b
 
 
@@ -282,9 +283,12 @@ def test_repeat_is_idempotent_and_another_buyer_is_inconsistent(
     other = call(client, CREATE, _order("D-7", buyer_b))
     assert (other["code"], other["sub_code"]) == ("40004", "ACQ.CONTEXT_INCONSISTENT")
     nobody = call(client, CREATE, _order("D-7"))
-    assert nobody["sub_code"] == "ACQ.CONTEXT_INCONSISTENT"
-    # An order made for anyone cannot be taken over by naming a buyer afterwards either.
-    call(client, CREATE, _order("D-8"))
+    assert (nobody["sub_code"], nobody["sub_msg"]) == (
+        "ACQ.INVALID_PARAMETER",
+        "参数无效:买家不能为空",
+    )
+    # An order made for anyone (the cashier's) cannot be taken over by naming a buyer either.
+    page_pay(client, "D-8", "12.00")
     late = call(client, CREATE, _order("D-8", buyer_a))
     assert late["sub_code"] == "ACQ.CONTEXT_INCONSISTENT"
     assert count_rows(platform, "trades") == rows + 1

@@ -18,6 +18,7 @@ from gateway_support import (
     wallet_balance,
 )
 
+from paybao.adapters.alipay.methods import user_wire_id
 from paybao.bootstrap import Platform
 
 TRADE_TABLES = ("trades", "trade_refunds", "trade_notifications", "ledger_transfers", "jobs")
@@ -75,9 +76,9 @@ def test_precreate_hidden_until_scanned(platform: Platform, client: TestClient, 
 
 
 def test_create_query_close(platform: Platform, client: TestClient, shop: Any) -> None:
-    created = call(
-        client, "alipay.trade.create", {"out_trade_no": "c-1", "total_amount": "5", "subject": "s"}
-    )
+    buyer_id = user_wire_id(make_buyer(platform))
+    biz = {"out_trade_no": "c-1", "total_amount": "5", "subject": "s", "buyer_id": buyer_id}
+    created = call(client, "alipay.trade.create", biz)
     assert created["code"] == "10000"
     assert len(created["trade_no"]) == 28
 
@@ -89,10 +90,25 @@ def test_create_query_close(platform: Platform, client: TestClient, shop: Any) -
     assert query["trade_status"] == "TRADE_CLOSED"
 
 
+def test_create_without_a_buyer_is_refused_as_alipay_does(
+    platform: Platform, client: TestClient, shop: Any
+) -> None:
+    """alipay.trade.create is the JSAPI order for one buyer: Alipay refuses it without one."""
+    before = snapshot_counts(platform)
+    biz = {"out_trade_no": "nb-1", "total_amount": "5", "subject": "s"}
+
+    refused = call(client, "alipay.trade.create", biz)
+
+    assert (refused["code"], refused["sub_code"]) == ("40004", "ACQ.INVALID_PARAMETER")
+    assert refused["sub_msg"] == "参数无效:买家不能为空"
+    assert snapshot_counts(platform) == before
+
+
 def test_idempotent_create_and_context_inconsistent(
     platform: Platform, client: TestClient, shop: Any
 ) -> None:
-    biz = {"out_trade_no": "i-1", "total_amount": "5.00", "subject": "s"}
+    buyer_id = user_wire_id(make_buyer(platform))
+    biz = {"out_trade_no": "i-1", "total_amount": "5.00", "subject": "s", "buyer_id": buyer_id}
     first = call(client, "alipay.trade.create", biz)
     second = call(client, "alipay.trade.create", {**biz, "total_amount": 5})
     assert first["trade_no"] == second["trade_no"]
@@ -202,7 +218,7 @@ def test_timeout_express_closes_unpaid_trade(
     platform: Platform, client: TestClient, shop: Any
 ) -> None:
     biz = {"out_trade_no": "t-1", "total_amount": "1", "subject": "s", "timeout_express": "5m"}
-    call(client, "alipay.trade.create", biz)
+    call(client, "alipay.trade.create", {**biz, "buyer_id": user_wire_id(make_buyer(platform))})
 
     platform.sandbox_clock.advance(4 * 60)
     assert call(client, "alipay.trade.query", {"out_trade_no": "t-1"})["trade_status"] == (
@@ -218,9 +234,8 @@ def test_cancel_unpaid_closes_paid_refunds(
     platform: Platform, client: TestClient, shop: Any
 ) -> None:
     buyer = make_buyer(platform)
-    call(
-        client, "alipay.trade.create", {"out_trade_no": "x-1", "total_amount": "1", "subject": "s"}
-    )
+    biz = {"out_trade_no": "x-1", "total_amount": "1", "subject": "s"}
+    call(client, "alipay.trade.create", {**biz, "buyer_id": user_wire_id(buyer)})
     pay(client, platform, buyer, "x-2", "3.00")
 
     unpaid = call(client, "alipay.trade.cancel", {"out_trade_no": "x-1"})

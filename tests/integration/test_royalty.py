@@ -157,7 +157,12 @@ def test_refusals_write_nothing(platform: Platform, client: TestClient) -> None:
     unpaid = call(
         client,
         "alipay.trade.create",
-        {"out_trade_no": "open_1", "total_amount": "9.00", "subject": "未付"},
+        {
+            "out_trade_no": "open_1",
+            "total_amount": "9.00",
+            "subject": "未付",
+            "buyer_id": user_wire_id(buyer),
+        },
     )
     assert refused(settle_biz("x4", unpaid["trade_no"], part(alice, "1.00"))) == (
         "ACQ.TRADE_STATUS_ERROR"

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from paybao.adapters.alipay import wire
 from paybao.adapters.alipay.errors import GATEWAY_MESSAGES
 from paybao.adapters.alipay.keys import load_private_key
-from paybao.adapters.alipay.methods import PAGE_METHODS
+from paybao.adapters.alipay.methods import PAGE_METHODS, user_wire_id
 from paybao.adapters.alipay.signing import sign_request_params, verify_content
 from paybao.bootstrap import Platform
 from tests.integration.gateway_support import (
@@ -391,10 +391,11 @@ def shop_with_trades(platform: Platform, client: TestClient) -> Any:
         },
     )
     assert paid["code"] == "10000"
+    buyer_id = user_wire_id(buyer)
     opened = call(
         client,
         "alipay.trade.create",
-        {"out_trade_no": "open-1", "total_amount": "5.00", "subject": "s"},
+        {"out_trade_no": "open-1", "total_amount": "5.00", "subject": "s", "buyer_id": buyer_id},
     )
     assert opened["code"] == "10000"
     return shop

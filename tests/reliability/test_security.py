@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from paybao.adapters.alipay.methods import user_wire_id
 from paybao.adapters.alipay.platform_key import PRIVATE_KEY_FILE
 from paybao.adapters.alipay.wire import TIMESTAMP_FORMAT
 from paybao.bootstrap import Platform
@@ -81,9 +82,8 @@ def test_merchant_cannot_touch_another_merchants_trade(
     buyer = make_buyer(platform, balance_fen=100_00)
     paid = pay(client, platform, buyer, "a-1", "10.00")
     assert paid["code"] == "10000"
-    call(
-        client, "alipay.trade.create", {"out_trade_no": "a-2", "total_amount": "1", "subject": "s"}
-    )
+    biz = {"out_trade_no": "a-2", "total_amount": "1", "subject": "s"}
+    call(client, "alipay.trade.create", {**biz, "buyer_id": user_wire_id(buyer)})
     platform.services["merchants"].create(
         NewMerchant(name="另一商户", notify_url=None, app_id=OTHER_APP_ID),
         other_keys().public_pem_spki,
@@ -309,11 +309,10 @@ def test_rest_payment_password_locks(platform: Platform, client: TestClient) -> 
 def test_cashier_login_and_payment_password_lock(
     platform: Platform, client: TestClient, shop: Any
 ) -> None:
-    make_buyer(platform, phone="13800138002", balance_fen=100_00)
+    payer = make_buyer(platform, phone="13800138002", balance_fen=100_00)
     victim = make_buyer(platform, phone="13800138003", balance_fen=100_00)
-    created = call(
-        client, "alipay.trade.create", {"out_trade_no": "k-1", "total_amount": "9", "subject": "s"}
-    )
+    biz = {"out_trade_no": "k-1", "total_amount": "9", "subject": "s"}
+    created = call(client, "alipay.trade.create", {**biz, "buyer_id": user_wire_id(payer)})
     cashier = f"/cashier/{created['trade_no']}"
     tries_max = platform.services["users"].policy.login_failures_max
 

@@ -228,12 +228,15 @@ class Methods:
         return {"out_trade_no": trade.out_trade_no, "qr_code": self.qr_link(trade)}
 
     def create(self, call: Call) -> Fields:
-        """An order, for one buyer if it names one (buyer_id or buyer_open_id: the JSAPI /
-        mini-program flow after "Log in with paybao"); only that user can then pay it."""
+        """An order for one buyer (buyer_id or buyer_open_id: the JSAPI / mini-program flow
+        after "Log in with paybao"); only that user can then pay it. Alipay refuses a create
+        that names no buyer (ACQ.INVALID_PARAMETER, "参数无效:买家不能为空"), and so do we: an
+        order for anyone is precreate (a QR code) or page/wap/app pay (the cashier)."""
         new = self._new_trade(call)
         buyer_id = self._designated_buyer_id(call.biz)
-        if buyer_id is not None:
-            new = dataclasses.replace(new, designated_buyer_id=buyer_id)
+        if buyer_id is None:
+            raise WireError("ACQ.INVALID_PARAMETER", "参数无效:买家不能为空")
+        new = dataclasses.replace(new, designated_buyer_id=buyer_id)
         trade = self.trades.create(new)
         return {"out_trade_no": trade.out_trade_no, "trade_no": trade.trade_no}
 
