@@ -265,6 +265,45 @@ def _register_ledger() -> None:
 _register_ledger()
 
 
+def _register_certs() -> None:
+    from paybao import cli_certs
+
+    cli_certs.register()  # merchant cert --app-id ID --out DIR, merchant cert-list, cert-revoke
+
+
+_register_certs()
+
+
+def _register_bank_sim() -> None:
+    @app.command("bank-sim")
+    def bank_sim(
+        port: int = 8700,
+        host: str = "127.0.0.1",
+        database: str = "./var/bank-sim.sqlite3",
+        allow_script: bool = False,
+        answer_delay_s: float = 15.0,
+    ) -> None:
+        """The reference bank bridge (docs/bank-protocol.md) on the sandbox bank's tables in
+        its own SQLite file; the secret is PAYBAO_BANK_SECRET or PAYBAO_BANK_SECRET_FILE."""
+        from paybao.adapters.banks import http_sim
+
+        secret = http_sim.secret_from_environment()
+        if len(secret) < 32:
+            typer.echo("error: set PAYBAO_BANK_SECRET (at least 32 characters)", err=True)
+            raise typer.Exit(2)
+        http_sim.run(
+            host,
+            port,
+            database,
+            secret,
+            allow_script=allow_script,
+            answer_delay_s=answer_delay_s,
+        )
+
+
+_register_bank_sim()
+
+
 def main() -> None:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     try:

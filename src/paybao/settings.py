@@ -90,6 +90,19 @@ class Settings(BaseSettings):
     bank_timeout_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     bank_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     bank_query_delay_s: int = Field(default=30, ge=1)
+    # The bank every card debit, payout, verification and statement goes through
+    # (docs/bank-protocol.md): `sandbox`, the sandbox bank in this database; `http`, an
+    # operator's bank bridge at `bank_url` speaking paybao's signed JSON protocol, with the
+    # shared secret from `bank_secret` or the file `bank_secret_file`. A call waits at most
+    # `bank_timeout_s` (connecting at most `bank_connect_timeout_s` of it) and reads at most
+    # `bank_answer_bytes_max` of an answer; the timeout must be shorter than the query delay.
+    bank_provider: str = Field(default="sandbox", pattern="^(sandbox|http)$")
+    bank_url: str = Field(default="", max_length=2000)
+    bank_secret: SecretStr = SecretStr("")
+    bank_secret_file: str = Field(default="", max_length=4096)
+    bank_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    bank_connect_timeout_s: float = Field(default=3.0, gt=0, le=30)
+    bank_answer_bytes_max: int = Field(default=1_048_576, ge=4096, le=16 * 1_048_576)
     # Card payouts (alipay-product.md section 5; domain/card_payouts.py): credit-card
     # repayments are free up to this much per natural month (China time), then 0.1% with this
     # minimum; transfers to a card pay the withdrawal fee above. One payout sends at most this.

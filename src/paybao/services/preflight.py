@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from paybao.domain.preflight import ERROR, Check, Facts, PathMode, SchemaFacts, evaluate
+from paybao.services.bank_provider import bank_provider_config
 from paybao.services.sms_delivery import config_problems
 from paybao.settings import Settings
 
@@ -134,7 +135,11 @@ def gather(settings: Settings, io: PreflightIO) -> Facts:
 
 
 def run(settings: Settings, io: PreflightIO) -> list[Check]:
-    return [*evaluate(gather(settings, io)), sms_provider_config(settings)]
+    return [
+        *evaluate(gather(settings, io)),
+        sms_provider_config(settings),
+        bank_provider_config(settings),
+    ]
 
 
 def sms_provider_config(settings: Settings) -> Check:

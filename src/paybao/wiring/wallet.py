@@ -11,7 +11,6 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from paybao.adapters.banks.sandbox import SandboxBank
 from paybao.adapters.db.admin_store import SqlAdminStore, SqlIdempotencyStore
 from paybao.adapters.db.device_store import SqlDeviceStore
 from paybao.adapters.db.risk_store import SqlRiskStore
@@ -34,6 +33,7 @@ from paybao.services.sms import SmsService
 from paybao.services.users import UserPolicy, UserService
 from paybao.services.wallet import WalletService
 from paybao.services.wallet_operations import Movement
+from paybao.wiring import bank as bank_wiring
 from paybao.wiring import sms as sms_wiring
 
 if TYPE_CHECKING:
@@ -64,7 +64,8 @@ def install(platform: Platform) -> None:
     faults = Faults(
         settings.bank_latency_ms, settings.bank_timeout_rate, settings.bank_failure_rate
     )
-    bank = SandboxBank(platform.engine, platform.clock, faults)
+    # The sandbox bank, or the operator's bank bridge (PAYBAO_BANK_PROVIDER; wiring/bank.py).
+    bank = bank_wiring.build(platform, faults)
     cards = SqlCardStore()
     registration = RegistrationService(
         platform.db,
