@@ -29,6 +29,7 @@ from paybao.wiring import agreements as agreements_wiring
 from paybao.wiring import billpay as billpay_wiring
 from paybao.wiring import card_payouts as card_payouts_wiring
 from paybao.wiring import checkout_installments as checkout_installments_wiring
+from paybao.wiring import content_encryption as content_encryption_wiring
 from paybao.wiring import credit as credit_wiring
 from paybao.wiring import dashboard as dashboard_wiring
 from paybao.wiring import escrow as escrow_wiring
@@ -127,6 +128,7 @@ FEATURES: list[Callable[[Platform], None]] = [
     wallet_wiring.install,
     password_resets_wiring.install,  # 忘记密码: on the wallet's users and SMS codes
     gateway_wiring.install,
+    content_encryption_wiring.install,  # AES content encryption (接口内容加密) on the gateway
     marketing_wiring.install,  # coupons: plugs into the trade payment path
     settlement_wiring.install,
     paycode_wiring.install,

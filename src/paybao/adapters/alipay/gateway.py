@@ -19,7 +19,7 @@ from typing import Final, Protocol
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from paybao.adapters.alipay import wire
+from paybao.adapters.alipay import content_crypto, wire
 from paybao.adapters.alipay.call_limits import CallLimits
 from paybao.adapters.alipay.envelope import ERROR_RESPONSE_KEY
 from paybao.adapters.alipay.errors import WireError, wire_error_for
@@ -55,6 +55,8 @@ class _Context:
     charset: str
     # The platform key generation of the calling app, once known: it signs the answer.
     key_generation: int | None = None
+    # The app's AES key once an encrypted request has opened: the answer is encrypted too.
+    content_key: bytes | None = None
 
 
 class AlipayGateway:
@@ -82,6 +84,8 @@ class AlipayGateway:
         # Methods whose refusals Alipay answers under the generic `error_response` key, signed
         # (alipay.system.oauth.token's isv.code-invalid); features add theirs.
         self.error_response_methods: set[str] = set()
+        # Apps' AES keys for encrypted requests (wiring/content_encryption.py sets the real one).
+        self.content_keys: content_crypto.ContentKeys = content_crypto.NoContentKeys()
 
     def handle(self, query: bytes, body: bytes, content_type: str | None) -> GatewayReply:
         charset = "utf-8"
@@ -115,7 +119,27 @@ class AlipayGateway:
         self.call_limits.take(app.app_id, common.method)
         if not self.methods.knows(common.method) and common.method not in self.pages:
             raise WireError("isv.invalid-method", "不存在的方法名")
-        biz = wire.parse_biz_content(common.biz_content)
+        content_key = content_crypto.request_key(request.params, app.app_id, self.content_keys)
+        if content_key is None:
+            return self._answer(request, common, app, context, common.biz_content)
+        biz_text = content_crypto.open_biz_content(
+            common.biz_content or "", content_key, request.charset_codec
+        )
+        context = replace(context, content_key=content_key)
+        try:  # from here on every answer is encrypted, refusals included
+            return self._answer(request, common, app, context, biz_text)
+        except DomainError as error:
+            return self._error(context, wire_error_for(error))
+
+    def _answer(
+        self,
+        request: wire.GatewayRequest,
+        common: wire.CommonParams,
+        app: App,
+        context: _Context,
+        biz_text: str | None,
+    ) -> GatewayReply:
+        biz = wire.parse_biz_content(biz_text)
         now_us = self.clock.now_us()
         call = Call(app, common.method, biz, common, request.charset_codec, now_us, request.params)
         page = self.pages.get(common.method)
@@ -156,9 +180,19 @@ class AlipayGateway:
         self, context: _Context, fields: Mapping[str, object], *, signed: bool
     ) -> GatewayReply:
         key = self.signing_keys.for_generation(context.key_generation) if signed else None
-        body = wire.build_response(
-            context.method, fields, key, sign_type=context.sign_type, charset=context.charset
-        )
+        if key is not None and context.content_key is not None:
+            body = content_crypto.build_encrypted_response(
+                context.method,
+                fields,
+                key,
+                context.content_key,
+                sign_type=context.sign_type,
+                charset=context.charset,
+            )
+        else:
+            body = wire.build_response(
+                context.method, fields, key, sign_type=context.sign_type, charset=context.charset
+            )
         return GatewayReply(body, f"text/html;charset={context.charset}")
 
     def _best_effort_context(

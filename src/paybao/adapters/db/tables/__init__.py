@@ -2,6 +2,7 @@
 
 from paybao.adapters.db.tables import (
     agreements,
+    app_aes_keys,
     bank,
     billpay,
     card_payouts,
@@ -37,6 +38,7 @@ from paybao.adapters.db.tables.base import metadata
 
 __all__ = [
     "agreements",
+    "app_aes_keys",
     "bank",
     "billpay",
     "card_payouts",
