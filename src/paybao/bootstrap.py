@@ -37,6 +37,7 @@ from paybao.wiring import fund as fund_wiring
 from paybao.wiring import gateway as gateway_wiring
 from paybao.wiring import ledger_seals as ledger_seals_wiring
 from paybao.wiring import marketing as marketing_wiring
+from paybao.wiring import member_cards as member_cards_wiring
 from paybao.wiring import merchant_portal as merchant_portal_wiring
 from paybao.wiring import operations as operations_wiring
 from paybao.wiring import parking as parking_wiring
@@ -149,6 +150,7 @@ FEATURES: list[Callable[[Platform], None]] = [
     statements_wiring.install,  # monthly/annual statements and search: reads the wallet
     red_packets_wiring.install,  # 红包: on the wallet's operations
     user_oauth_wiring.install,  # 用户授权 (log in with paybao): on the wallet and the gateway
+    member_cards_wiring.install,  # 会员卡: on the gateway and user OAuth
     dashboard_wiring.install,  # the operators' overview: reads every feature's tables
     ledger_seals_wiring.install,  # the journal's hash chain: its seal sweep runs last
 ]

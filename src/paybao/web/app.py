@@ -32,6 +32,7 @@ from paybao.web import (
     pages_bills,
     pages_coupons,
     pages_credit,
+    pages_member_cards,
     pages_merchant,
     pages_oauth,
     pages_red_packets,
@@ -95,6 +96,7 @@ def create_app(platform: Platform, *, run_worker: bool | None = None) -> FastAPI
     _install_statement_pages(app)  # before the wallet pages too (/wallet/statements)
     pages_red_packets.install(app)  # 红包 and its REST API; before the wallet pages too
     pages_oauth.install(app)  # 授权登录 and 已授权的应用; before the wallet pages too
+    pages_member_cards.install(app)  # 会员卡 and its portal page; before the wallet pages too
     pages_user.install(app)
     pages_admin.install(app)
     pages_merchant.install(app)
