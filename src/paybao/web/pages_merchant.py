@@ -227,10 +227,16 @@ async def on_sign_in_required(request: Request, _error: Exception) -> Response:
 
 def install(app: Any) -> None:
     """Register the portal's pages. Call after pages_user.install (static files, CSRF cookie)."""
-    from paybao.web import pages_merchant_notify, pages_merchant_signup, pages_merchant_trades
+    from paybao.web import (
+        pages_merchant_certs,
+        pages_merchant_notify,
+        pages_merchant_signup,
+        pages_merchant_trades,
+    )
 
     app.add_exception_handler(MerchantSignInRequired, on_sign_in_required)
     app.include_router(router)
     app.include_router(pages_merchant_signup.router)
     app.include_router(pages_merchant_trades.router)
     app.include_router(pages_merchant_notify.router)
+    app.include_router(pages_merchant_certs.router)

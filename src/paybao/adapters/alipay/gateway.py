@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from paybao.adapters.alipay import content_crypto, wire
 from paybao.adapters.alipay.call_limits import CallLimits
+from paybao.adapters.alipay.cert_mode import NO_CERT_MODE, CertMode, with_cert_sn
 from paybao.adapters.alipay.envelope import ERROR_RESPONSE_KEY
 from paybao.adapters.alipay.errors import WireError, wire_error_for
 from paybao.adapters.alipay.methods import PAGE_METHODS, ZERO_AMOUNTS, Call, Methods
@@ -55,6 +56,8 @@ class _Context:
     charset: str
     # The platform key generation of the calling app, once known: it signs the answer.
     key_generation: int | None = None
+    # Certificate mode: the SN of that key's certificate, written after `sign` (cert_mode.py).
+    cert_sn: str | None = None
     # The app's AES key once an encrypted request has opened: the answer is encrypted too.
     content_key: bytes | None = None
 
@@ -84,6 +87,8 @@ class AlipayGateway:
         # Methods whose refusals Alipay answers under the generic `error_response` key, signed
         # (alipay.system.oauth.token's isv.code-invalid); features add theirs.
         self.error_response_methods: set[str] = set()
+        # Requests naming app_cert_sn / alipay_root_cert_sn (wiring/app_certificates.py).
+        self.cert_mode: CertMode = NO_CERT_MODE
         # Apps' AES keys for encrypted requests (wiring/content_encryption.py sets the real one).
         self.content_keys: content_crypto.ContentKeys = content_crypto.NoContentKeys()
 
@@ -100,7 +105,8 @@ class AlipayGateway:
             if app is None or not app.active:
                 return self._reply(context, _invalid_app_id(), signed=False)
             generation = app.platform_key_generation
-            context = _Context(common.method, common.sign_type, charset, generation)
+            cert_sn = self.cert_mode.answer_sn(request, generation)
+            context = _Context(common.method, common.sign_type, charset, generation, cert_sn)
             return self._call(request, common, app, context)
         except DomainError as error:
             # Only a failed call pays for guessing its method from the raw query.
@@ -114,6 +120,7 @@ class AlipayGateway:
     def _call(
         self, request: wire.GatewayRequest, common: wire.CommonParams, app: App, context: _Context
     ) -> GatewayReply:
+        self.cert_mode.check(request, app)
         wire.verify_request_signature(request, app.public_key)
         self._check_timestamp(common.timestamp)
         self.call_limits.take(app.app_id, common.method)
@@ -193,6 +200,8 @@ class AlipayGateway:
             body = wire.build_response(
                 context.method, fields, key, sign_type=context.sign_type, charset=context.charset
             )
+        if signed and context.cert_sn is not None:
+            body = with_cert_sn(body, context.cert_sn)
         return GatewayReply(body, f"text/html;charset={context.charset}")
 
     def _best_effort_context(

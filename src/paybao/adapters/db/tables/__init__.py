@@ -3,6 +3,7 @@
 from paybao.adapters.db.tables import (
     agreements,
     app_aes_keys,
+    app_certificates,
     bank,
     billpay,
     card_payouts,
@@ -40,6 +41,7 @@ from paybao.adapters.db.tables.base import metadata
 __all__ = [
     "agreements",
     "app_aes_keys",
+    "app_certificates",
     "bank",
     "billpay",
     "card_payouts",
