@@ -265,6 +265,15 @@ def _register_ledger() -> None:
 _register_ledger()
 
 
+def _register_aes() -> None:
+    from paybao import cli_aes
+
+    cli_aes.register()  # merchant aes-key --app-id ID [--reset] [--bits 256] [--json]
+
+
+_register_aes()
+
+
 def _register_certs() -> None:
     from paybao import cli_certs
 

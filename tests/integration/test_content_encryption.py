@@ -10,13 +10,16 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from gateway_support import APP_ID, app_keys, make_shop, now_text, parse_verified
 from sqlalchemy import text
+from tests.integration.gateway_support import APP_ID, app_keys, make_shop, now_text, parse_verified
+from tests.integration.merchant_portal_support import portal_shop, post_form, sign_in
+from typer.testing import CliRunner
 
 from paybao.adapters.alipay import content_crypto, wire
 from paybao.adapters.alipay.signing import sign_request_params, verify_content
 from paybao.adapters.app_aes_vault import AppAesKeyVault
 from paybao.bootstrap import Platform
+from paybao.cli import app as cli_app
 from paybao.domain.errors import InvalidInput, NotFound
 from paybao.services.merchants import NewMerchant
 
@@ -272,3 +275,91 @@ def test_refusals_before_the_content_opens_are_plain_alipay_errors(
 def _count_trades(platform: Platform) -> int:
     with platform.db.read() as tx:
         return int(tx.execute(text("SELECT COUNT(*) FROM trades")).scalar_one())
+
+
+# The portal and the CLI -----------------------------------------------------------------------
+
+
+def test_the_merchant_sets_shows_and_resets_the_key_in_the_portal(
+    platform: Platform, client: TestClient
+) -> None:
+    shop = portal_shop(platform)
+    assert sign_in(client, shop.merchant.id).status_code == 303
+    keys_page = client.get("/merchant/keys").text
+    page_path = f"/merchant/keys/{APP_ID}/aes"
+    assert f'href="{page_path}"' in keys_page
+    assert 'id="no-aes-key"' in client.get(page_path).text
+
+    made = post_form(client, page_path, page_path, {})
+    key = platform.services["app_aes_keys"].show(APP_ID)
+    shown = client.get(made.headers["location"]).text
+    unconfirmed = post_form(client, page_path, page_path, {"reset": "1"})
+    reset = post_form(client, page_path, page_path, {"reset": "1", "confirm": "1"})
+
+    assert made.status_code == 303 and key is not None
+    assert f'<pre class="key aes-key-text">{key}</pre>' in shown
+    assert key not in keys_page and key not in client.get("/merchant/keys").text
+    assert unconfirmed.status_code == 400
+    assert 'data-code="aes_reset_not_confirmed"' in unconfirmed.text
+    assert reset.status_code == 303
+    new_key = platform.services["app_aes_keys"].show(APP_ID)
+    assert new_key not in (None, key)
+    assert new_key in client.get(reset.headers["location"]).text
+    with platform.db.read() as tx:
+        actors = tx.execute(
+            text("SELECT action, actor FROM audit_log WHERE action LIKE 'app_aes_key.%'")
+        ).all()
+    merchant = f"merchant:{shop.merchant.id}"
+    assert sorted(tuple(row) for row in actors) == [
+        ("app_aes_key.reset", merchant),
+        ("app_aes_key.set", merchant),
+    ]
+
+
+def test_a_merchant_sees_and_sets_no_key_of_another_merchants_app(
+    platform: Platform, client: TestClient
+) -> None:
+    shop = portal_shop(platform)
+    make_shop(platform, app_id=KEYLESS_APP_ID)
+    platform.services["app_aes_keys"].set(KEYLESS_APP_ID)
+    sign_in(client, shop.merchant.id)
+    path = f"/merchant/keys/{KEYLESS_APP_ID}/aes"
+
+    page = client.get(path)
+    answer = post_form(client, "/merchant/keys", path, {"reset": "1", "confirm": "1"})
+
+    assert page.status_code == 404
+    assert platform.services["app_aes_keys"].show(KEYLESS_APP_ID) not in page.text
+    assert answer.status_code == 404
+    with platform.db.read() as tx:
+        resets = tx.execute(
+            text("SELECT COUNT(*) FROM audit_log WHERE action = 'app_aes_key.reset'")
+        ).scalar_one()
+    assert resets == 0
+
+
+def test_the_cli_prints_the_key_and_resets_it(
+    platform: Platform, shop: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = platform.settings
+    monkeypatch.setenv("PAYBAO_DATABASE_URL", settings.resolved_database_url())
+    monkeypatch.setenv("PAYBAO_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("PAYBAO_SANDBOX", "1")
+    runner = CliRunner()
+
+    first = runner.invoke(cli_app, ["merchant", "aes-key", "--app-id", APP_ID])
+    again = runner.invoke(cli_app, ["merchant", "aes-key", "--app-id", APP_ID, "--json"])
+    reset = runner.invoke(
+        cli_app, ["merchant", "aes-key", "--app-id", APP_ID, "--reset", "--bits", "256"]
+    )
+    odd = runner.invoke(cli_app, ["merchant", "aes-key", "--app-id", APP_ID, "--bits", "192"])
+    unknown = runner.invoke(cli_app, ["merchant", "aes-key", "--app-id", "2021999999999999"])
+
+    assert first.exit_code == 0, first.output
+    key = first.stdout.strip()
+    assert len(base64.b64decode(key)) == 16
+    assert json.loads(again.stdout) == {"app_id": APP_ID, "encrypt_type": "AES", "encrypt_key": key}
+    assert reset.exit_code == 0 and len(base64.b64decode(reset.stdout.strip())) == 32
+    assert platform.services["app_aes_keys"].show(APP_ID) == reset.stdout.strip()
+    assert odd.exit_code == 1 and "invalid_aes_key_size" in odd.output
+    assert unknown.exit_code == 1 and "app_not_found" in unknown.output
