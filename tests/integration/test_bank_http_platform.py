@@ -1,9 +1,10 @@
-"""A platform with PAYBAO_BANK_PROVIDER=http against the reference bank bridge (`paybao
-bank-sim`) in a subprocess, on SQLite and PostgreSQL: a card is bound (verified at the bridge),
-topped up from and withdrawn to; a debit whose answer comes too late is UNKNOWN and settled by
-the query job; a request lost on the way is closed by the query and fails; a forged answer is
-not believed; the day's three-way reconciliation reads the bridge's signed statement and agrees
-with the ledger. Startup and `paybao preflight` refuse the http bank without its settings."""
+"""A platform with PAYBAO_BANK_PROVIDER=http against the reference bank bridge (`paybao bank-sim`)
+in a subprocess, on SQLite and PostgreSQL: a card is bound (verified at the bridge), topped up
+from and withdrawn to; a debit whose answer comes too late is UNKNOWN and settled by the query
+job; a request lost on the way (or never sent: the bridge was down) is closed by the query and
+fails; a forged answer is not believed; the day's three-way reconciliation reads the bridge's
+signed statement and agrees with the ledger. Startup and `paybao preflight` refuse the http bank
+without its settings."""
 
 from __future__ import annotations
 
@@ -106,13 +107,12 @@ def bridge(tmp_path: Path) -> Iterator[Bridge]:
         process.wait(timeout=10)
 
 
-@pytest.fixture
-def http_platform(settings: Settings, bridge: Bridge) -> Iterator[Platform]:
+def _http_platform(settings: Settings, url: str) -> Platform:
     built = build_platform(
         settings.model_copy(
             update={
                 "bank_provider": "http",
-                "bank_url": bridge.url,
+                "bank_url": url,
                 "bank_secret": SecretStr(SECRET),
                 "bank_timeout_s": 1.0,
                 "bank_connect_timeout_s": 0.5,
@@ -120,6 +120,12 @@ def http_platform(settings: Settings, bridge: Bridge) -> Iterator[Platform]:
         )
     )
     built.ledger.open_platform_accounts()
+    return built
+
+
+@pytest.fixture
+def http_platform(settings: Settings, bridge: Bridge) -> Iterator[Platform]:
+    built = _http_platform(settings, bridge.url)
     yield built
     built.close()
 
@@ -195,37 +201,38 @@ def test_bind_top_up_withdraw_and_reconcile_through_the_bridge(
     assert ledger_clean(platform)
 
 
-def test_an_unreachable_bridge_fails_the_top_up_at_once(settings: Settings, bridge: Bridge) -> None:
-    with_bridge = build_platform(
-        settings.model_copy(
-            update={
-                "bank_provider": "http",
-                "bank_url": bridge.url,
-                "bank_secret": SecretStr(SECRET),
-            }
-        )
-    )
-    with_bridge.ledger.open_platform_accounts()
-    user_id, card_id = open_user(with_bridge, "13900000712")
-    with_bridge.close()
+def test_a_top_up_while_the_bridge_is_unreachable_waits_for_the_bank_s_word(
+    settings: Settings, bridge: Bridge
+) -> None:
+    """Nothing reached the bank, yet paybao does not call it failed on its own: the query job
+    asks once the bridge answers, whose `not_found` closes the id and fails the top-up."""
+    live = _http_platform(settings, bridge.url)
+    user_id, card_id = open_user(live, "13900000712")
+    card = _card_number(live, user_id)
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    gone = build_platform(
-        settings.model_copy(
-            update={
-                "bank_provider": "http",
-                "bank_url": f"http://127.0.0.1:{port}",
-                "bank_secret": SecretStr(SECRET),
-            }
-        )
-    )
+    gone = _http_platform(settings, f"http://127.0.0.1:{port}")
     try:
         topup = gone.services["wallet"].top_up(user_id, card_id, 10_00, PIN)
-        assert (topup.status, topup.failure_code) == ("failed", "bank_unreachable")
-        assert _wallet_fen(gone, user_id) == 0
+        assert topup.status == "processing"
+        gone.sandbox_clock.advance(31)  # the query cannot reach the bank either: it waits
+        assert gone.services["wallet"].movement("topup", topup.id).status == "processing"
     finally:
         gone.close()
+    try:
+        live.sandbox_clock.advance(120)
+        settled = live.services["wallet"].movement("topup", topup.id)
+        assert (settled.status, settled.failure_code) == ("failed", "bank_not_received")
+        assert _wallet_fen(live, user_id) == 0
+        assert bridge.card_balance_fen(card) == OPENING_FEN
+        # A late arrival of the request could not move money any more.
+        late = live.services["bank"].debit(f"topup:{topup.id}", card, 10_00)
+        assert (late.outcome, late.failure_code) == ("failed", "request_closed")
+        assert bridge.card_balance_fen(card) == OPENING_FEN
+        assert ledger_clean(live)
+    finally:
+        live.close()
 
 
 def test_the_platform_does_not_start_without_the_bridge_s_settings(settings: Settings) -> None:

@@ -6,13 +6,13 @@ bank said otherwise in an answer paybao can trust:
 
 - a signed, well-formed 200 answer: its status (succeeded, failed; `processing` is UNKNOWN);
 - the request provably never left this machine (the connection was refused, a DNS or TLS
-  failure, no connection within the connect timeout, no free pooled connection): a debit or
-  credit FAILED with `bank_unreachable`. No byte of it reached the bank, so nothing moved and
-  nothing can later, and the caller may try again under a new request id;
+  failure, no connection within the connect timeout): still UNKNOWN, not FAILED. This attempt
+  did not reach the bank, but an earlier one with the same request id may have (card refunds
+  send the same id again after an UNKNOWN), so only the bank can say how the request ended;
 - anything after the request may have been sent (a read or write timeout, a reset, a 5xx or
   any non-200, an answer too large, unsigned, badly signed, stale, malformed, or about another
-  request): UNKNOWN. The platform then asks `query` later (the wallet's bank query job,
-  settlement's next attempt), and only the bank's answer there ends the request.
+  request): UNKNOWN. The platform asks again later (the wallet's bank query job, settlement's
+  next attempt, a card refund's resend of the same id), and only the bank's answer ends it.
 
 Card numbers travel in the signed body only: logs and errors show `****<last 4>`. Exception
 texts are never logged (a transport error may quote the request), only their class names.
@@ -65,8 +65,6 @@ USER_AGENT: Final = "paybao-bank/1"
 STATEMENT_PAGES_MAX: Final = 200
 STATEMENT_LINES_MAX: Final = 100_000
 CONNECTIONS_MAX: Final = 16
-# The bank's failure code for a request that never left paybao (see the module's docstring).
-FAILURE_UNREACHABLE: Final = "bank_unreachable"
 # A card verification the bank did not answer: the user may try again.
 FAILURE_UNAVAILABLE: Final = "bank_unavailable"
 
@@ -241,8 +239,10 @@ class HttpBank:
         exchange, nonce = self._exchange(path, payload)
         card = mask_card(card_number)
         if not exchange.sent:
+            # Not FAILED: an earlier attempt with this id may have reached the bank (see the
+            # module's docstring). The query job asks once the bridge is back.
             log.warning("bank %s %s card %s: not sent (%s)", kind, request_id, card, exchange.error)
-            return BankResult(BankOutcome.FAILED, FAILURE_UNREACHABLE)
+            return BankResult(BankOutcome.UNKNOWN)
         try:
             result = money_result(self._body_of(exchange, nonce), request_id, MONEY_STATUSES)
         except BadAnswer as problem:
