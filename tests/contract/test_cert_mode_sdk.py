@@ -17,6 +17,7 @@ the server's.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import urllib.parse
@@ -122,6 +123,21 @@ def test_answers_carry_alipay_cert_sn_after_sign(server: Server) -> None:
     assert list(json.loads(raw)) == ["alipay_trade_query_response", "sign", "alipay_cert_sn"]
     answer = client._verify_and_return_sync_response(raw, "alipay_trade_query_response")
     assert (answer["code"], answer["sub_code"]) == ("40004", "ACQ.TRADE_NOT_EXIST")
+
+
+def test_dcalipay_downloads_the_platform_certificate_an_answer_names(server: Server) -> None:
+    """DCAliPay only builds the signed request for alipay.open.app.alipaycert.download; the
+    merchant sends it (as with a page method) and checks the answer with the SDK's own code."""
+    client = dc_sdk(server)
+    sn = certificates.cert_sn(certificates.load_cert(_files(server).platform_cert_pem))
+    query = client.api_alipay_open_app_alipaycert_download(sn)
+    raw = httpx.get(server.gateway_url + "?" + query, timeout=15).text
+    answer = client._verify_and_return_sync_response(
+        raw, "alipay_open_app_alipaycert_download_response"
+    )
+    content = base64.b64decode(answer["alipay_cert_content"]).decode()
+    assert content == _files(server).platform_cert_pem
+    assert DCAliPay.get_cert_sn(content) == sn
 
 
 def test_dcalipay_rejects_tampered_and_foreign_answers(server: Server) -> None:

@@ -4,6 +4,7 @@ with, a platform key rotation, the portal's downloads and `paybao merchant cert`
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 from pathlib import Path
@@ -291,6 +292,30 @@ def test_a_rotation_certifies_the_new_generation_and_answers_name_it(
     assert json.loads(body)["alipay_cert_sn"] == certificates.cert_sn(new_cert)
     assert verify_with_cert(body, method, after.platform_cert_pem)
     assert not verify_with_cert(body, method, before.platform_cert_pem)
+
+    # A merchant still holding the old certificate fetches the one the answer names (what
+    # Alipay's Java SDK does by itself), and an older one stays downloadable too.
+    for sn, pem in (
+        (certificates.cert_sn(new_cert), after.platform_cert_pem),
+        (certs(platform).platform_cert_sn(1), before.platform_cert_pem),
+    ):
+        answer, body = cert_call(
+            client,
+            "alipay.open.app.alipaycert.download",
+            {"alipay_cert_sn": sn},
+            app_cert_sn=after.app_cert_sn,
+            root_sn=certs(platform).root_sn(),
+        )
+        assert answer["code"] == "10000"
+        assert base64.b64decode(answer["alipay_cert_content"]).decode() == pem
+    answer, _ = cert_call(
+        client,
+        "alipay.open.app.alipaycert.download",
+        {"alipay_cert_sn": "0" * 32},
+        app_cert_sn=after.app_cert_sn,
+        root_sn=certs(platform).root_sn(),
+    )
+    assert (answer["code"], answer["sub_code"]) == ("40004", "CERT_NOT_EXIST")
 
 
 def test_the_ca_files_are_made_once_and_kept(platform: Platform) -> None:

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from paybao.domain.app_certificates import (
     CERTS_LISTED_MAX,
+    SN_LENGTH,
     AppCertificate,
     AppCertificateNotFound,
     check_room,
@@ -77,6 +78,8 @@ class CertificateAuthority(Protocol):
     def platform_cert_pem(self, generation: int) -> str: ...
 
     def platform_cert_sn(self, generation: int) -> str: ...
+
+    def platform_cert_by_sn(self, sn: str) -> str | None: ...
 
 
 class AppCertificateStore(Protocol):
@@ -172,6 +175,13 @@ class AppCertificateService:
 
     def platform_cert_sn(self, generation: int) -> str:
         return self.ca.platform_cert_sn(generation)
+
+    def platform_cert_by_sn(self, sn: str) -> str | None:
+        """A platform certificate by its SN, for a merchant whose answers name one it lacks
+        (after a platform key rotation): the Java SDK downloads it by itself."""
+        if len(sn) != SN_LENGTH:
+            return None
+        return self.ca.platform_cert_by_sn(sn)
 
     # Changing ------------------------------------------------------------------------------
 

@@ -31,5 +31,7 @@ def install(platform: Platform) -> None:
         clock=platform.clock,
         audit=services["audit"],
     )
-    services["alipay_gateway"].cert_mode = AppCertMode(certificates)
+    cert_mode = AppCertMode(certificates)
+    services["alipay_gateway"].cert_mode = cert_mode
+    cert_mode.install(services["alipay_methods"])
     services["app_certificates"] = certificates

@@ -10,6 +10,12 @@ real answers:
 - `app_cert_sn` names no current certificate of the app (unknown, another app's, revoked,
   expired, or made for a key the app replaced since): 40002 isv.app-cert-not-exist.
 
+`alipay.open.app.alipaycert.download` (biz_content `alipay_cert_sn`) answers
+`alipay_cert_content`, the base64 of a platform certificate's PEM: Alipay's Java SDK calls it
+when an answer names a platform certificate it does not hold (after a key rotation). An SN no
+platform certificate has is 40004 `CERT_NOT_EXIST` (paybao's choice: Alipay's code for it is
+not documented).
+
 Every signed answer to such a request ends with `"alipay_cert_sn":"<SN>"` AFTER `sign`,
 naming the certificate of the platform key that signed it: the official SDK cuts the signed
 text at the last `},"sign":"`, so nothing may stand between the object and `sign`.
@@ -17,14 +23,17 @@ text at the last `},"sign":"`, so nothing may stand between the object and `sign
 
 from __future__ import annotations
 
+import base64
 from typing import Final, Protocol
 
 from paybao.adapters.alipay.errors import WireError
+from paybao.adapters.alipay.methods import Call, Fields, Methods
 from paybao.adapters.alipay.wire import GatewayRequest
 from paybao.domain.app_certificates import SN_LENGTH
 from paybao.services.app_certificates import AppCertificateService
 from paybao.services.merchants import App
 
+CERT_DOWNLOAD_METHOD: Final = "alipay.open.app.alipaycert.download"
 APP_CERT_SN: Final = "app_cert_sn"
 ROOT_CERT_SN: Final = "alipay_root_cert_sn"
 # Alipay's bundle names four roots; ours two. Anything much longer is not a root SN list.
@@ -57,6 +66,20 @@ NO_CERT_MODE: Final = NoCertMode()
 class AppCertMode:
     def __init__(self, certificates: AppCertificateService) -> None:
         self.certificates = certificates
+
+    def install(self, methods: Methods) -> None:
+        methods.table[CERT_DOWNLOAD_METHOD] = self.download
+
+    def download(self, call: Call) -> Fields:
+        sn = call.biz.get("alipay_cert_sn")
+        if not isinstance(sn, str) or not sn:
+            raise WireError(
+                "isv.missing-parameter", "缺少必选参数 alipay_cert_sn", gateway_code="40001"
+            )
+        pem = self.certificates.platform_cert_by_sn(sn)
+        if pem is None:
+            raise WireError("CERT_NOT_EXIST", "支付宝公钥证书不存在", gateway_code="40004")
+        return {"alipay_cert_content": base64.b64encode(pem.encode("ascii")).decode("ascii")}
 
     def answer_sn(self, request: GatewayRequest, generation: int | None) -> str | None:
         if generation is None or not is_cert_mode(request):

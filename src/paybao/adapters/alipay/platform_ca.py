@@ -74,6 +74,14 @@ class PlatformCertificateAuthority:
     def platform_cert_sn(self, generation: int) -> str:
         return self._platform_cert(generation)[1]
 
+    def platform_cert_by_sn(self, sn: str) -> str | None:
+        """The platform certificate (any generation issued so far) with that SN."""
+        for path in sorted(self.data_dir.glob("platform_cert.*.crt")):
+            number = path.name.split(".")[1]
+            if number.isdigit() and self._platform_cert(int(number))[1] == sn:
+                return self._platform_cert(int(number))[0]
+        return None
+
     def issue_app_cert(self, app_id: str, merchant_id: int, public_key_pem: str) -> IssuedAppCert:
         _bundle, root, _sn = self._root()
         subject = certificates.ca_name(f"{certificates.APP_UNIT} {merchant_id}", app_id)
