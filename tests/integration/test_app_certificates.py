@@ -16,7 +16,9 @@ from tests.integration.api_admin_support import audit_rows
 from tests.integration.gateway_support import (
     APP_ID,
     Shop,
+    app_keys,
     make_shop,
+    now_text,
     other_keys,
     signed_params,
 )
@@ -24,10 +26,10 @@ from tests.integration.merchant_portal_support import portal_shop, post_form, si
 from tests.integration.platform_key_support import new_generation
 from typer.testing import CliRunner
 
-from paybao.adapters.alipay import certificates, wire
+from paybao.adapters.alipay import certificates, content_crypto, wire
 from paybao.adapters.alipay.keys import generate_key_pair, public_key_to_pem
 from paybao.adapters.alipay.platform_ca import CA_KEY_FILE, ROOT_BUNDLE_FILE, platform_cert_file
-from paybao.adapters.alipay.signing import verify_content
+from paybao.adapters.alipay.signing import sign_request_params, verify_content
 from paybao.bootstrap import Platform
 from paybao.domain.app_certificates import CURRENT_CERTS_PER_APP_MAX
 from paybao.domain.errors import DomainError
@@ -427,3 +429,42 @@ def test_paybao_merchant_cert_writes_the_three_files(
         app, ["merchant", "cert", "--app-id", "2021999999999999", "--out", str(out)]
     )
     assert missing.exit_code == 1 and "app_not_found" in missing.output
+
+
+def test_an_encrypted_certificate_mode_call_is_answered_encrypted_with_alipay_cert_sn(
+    client: TestClient, platform: Platform
+) -> None:
+    """Java's SDK may use both at once: AES content encryption and certificate mode."""
+    make_shop(platform)
+    files = certs(platform).files(APP_ID, actor="test")
+    aes_key = base64.b64decode(platform.services["app_aes_keys"].set(APP_ID))
+    method = "alipay.trade.query"
+    plain = json.dumps({"out_trade_no": "none"}, separators=(",", ":"))
+    params = {
+        "app_id": APP_ID,
+        "method": method,
+        "charset": "utf-8",
+        "sign_type": "RSA2",
+        "timestamp": now_text(),
+        "version": "1.0",
+        "encrypt_type": "AES",
+        "biz_content": content_crypto.encrypt(plain.encode(), aes_key),
+        "app_cert_sn": files.app_cert_sn,
+        "alipay_root_cert_sn": certs(platform).root_sn(),
+    }
+    params["sign"] = sign_request_params(params, app_keys().private_pem_pkcs1, "RSA2", "utf-8")
+
+    body = client.post("/gateway.do", data=params).text
+
+    platform_sn = certs(platform).platform_cert_sn(1)
+    assert body.endswith(f'","alipay_cert_sn":"{platform_sn}"}}')
+    head = f'{{"{wire.response_key(method)}":"'
+    end = body.index('","sign":"')
+    quoted = body[len(head) - 1 : end + 1]
+    signature = json.loads(body)["sign"]
+    public_pem = public_key_to_pem(
+        certificates.public_key_of(certificates.load_cert(files.platform_cert_pem))
+    )
+    assert verify_content(quoted.encode(), signature, public_pem, "RSA2")
+    answer = json.loads(content_crypto.decrypt(quoted[1:-1], aes_key))
+    assert (answer["code"], answer["sub_code"]) == ("40004", "ACQ.TRADE_NOT_EXIST")
