@@ -95,14 +95,15 @@ class Settings(BaseSettings):
     # operator's bank bridge at `bank_url` speaking paybao's signed JSON protocol, with the
     # shared secret from `bank_secret` or the file `bank_secret_file`. A call waits at most
     # `bank_timeout_s` (connecting at most `bank_connect_timeout_s` of it) and reads at most
-    # `bank_answer_bytes_max` of an answer; the timeout must be shorter than the query delay.
+    # `bank_answer_bytes_max` of an answer (at least a full statement page of 1,000 lines); the
+    # timeout must be shorter than the query delay.
     bank_provider: str = Field(default="sandbox", pattern="^(sandbox|http)$")
     bank_url: str = Field(default="", max_length=2000)
     bank_secret: SecretStr = SecretStr("")
     bank_secret_file: str = Field(default="", max_length=4096)
     bank_timeout_s: float = Field(default=10.0, gt=0, le=60)
     bank_connect_timeout_s: float = Field(default=3.0, gt=0, le=30)
-    bank_answer_bytes_max: int = Field(default=1_048_576, ge=4096, le=16 * 1_048_576)
+    bank_answer_bytes_max: int = Field(default=1_048_576, ge=262_144, le=16 * 1_048_576)
     # Card payouts (alipay-product.md section 5; domain/card_payouts.py): credit-card
     # repayments are free up to this much per natural month (China time), then 0.1% with this
     # minimum; transfers to a card pay the withdrawal fee above. One payout sends at most this.
