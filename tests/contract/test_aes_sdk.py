@@ -20,13 +20,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from alipay.aop.api import DefaultAlipayClient as client_module
+from alipay.aop.api.domain.AlipayTradeAppPayModel import AlipayTradeAppPayModel
+from alipay.aop.api.domain.AlipayTradePagePayModel import AlipayTradePagePayModel
 from alipay.aop.api.domain.AlipayTradePayModel import AlipayTradePayModel
 from alipay.aop.api.domain.AlipayTradePrecreateModel import AlipayTradePrecreateModel
 from alipay.aop.api.domain.AlipayTradeQueryModel import AlipayTradeQueryModel
 from alipay.aop.api.domain.AlipayTradeRefundModel import AlipayTradeRefundModel
 from alipay.aop.api.exception.Exception import ResponseException
+from alipay.aop.api.request.AlipayTradeAppPayRequest import AlipayTradeAppPayRequest
+from alipay.aop.api.request.AlipayTradePagePayRequest import AlipayTradePagePayRequest
 from alipay.aop.api.request.AlipayTradePayRequest import AlipayTradePayRequest
 from alipay.aop.api.request.AlipayTradePrecreateRequest import AlipayTradePrecreateRequest
 from alipay.aop.api.request.AlipayTradeQueryRequest import AlipayTradeQueryRequest
@@ -169,6 +174,27 @@ def test_gbk_encrypted_calls(
     assert paid["code"] == "10000"
     assert (query["subject"], query["total_amount"]) == (TRICKY_GBK, "2.50")
     _assert_all_encrypted(wire_log, 2)
+
+
+def test_encrypted_page_and_app_pay_lead_to_the_cashier(
+    server: Server, official: Any, aes_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = _encrypting(official, monkeypatch, aes_key)
+    page = AlipayTradePagePayModel()
+    page.out_trade_no, page.total_amount, page.subject = _unique("aes-page"), "6.00", TRICKY
+    page.product_code = "FAST_INSTANT_TRADE_PAY"
+    url = client.page_execute(AlipayTradePagePayRequest(biz_model=page), http_method="GET")
+    app = AlipayTradeAppPayModel()
+    app.out_trade_no, app.total_amount, app.subject = _unique("aes-app"), "7.00", TRICKY
+    order_string = client.sdk_execute(AlipayTradeAppPayRequest(biz_model=app))
+
+    for query in (url, order_string):
+        assert "encrypt_type=AES" in query
+        assert "biz_content=%7B" not in query  # no JSON object: ciphertext
+    for target, amount in ((url, "6.00"), (server.gateway_url + "?" + order_string, "7.00")):
+        response = httpx.get(target)
+        assert response.status_code == 302, response.text
+        assert f"¥{amount}" in httpx.get(response.headers["location"]).text
 
 
 def test_a_client_with_another_key_is_refused_in_plain(
