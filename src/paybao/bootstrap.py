@@ -26,6 +26,7 @@ from paybao.services.reconcile import ReconcileService
 from paybao.services.sandbox_clock import SandboxClockService, Sweep
 from paybao.settings import Settings
 from paybao.wiring import agreements as agreements_wiring
+from paybao.wiring import app_auth as app_auth_wiring
 from paybao.wiring import app_certificates as app_certificates_wiring
 from paybao.wiring import billpay as billpay_wiring
 from paybao.wiring import card_payouts as card_payouts_wiring
@@ -151,8 +152,9 @@ FEATURES: list[Callable[[Platform], None]] = [
     statements_wiring.install,  # monthly/annual statements and search: reads the wallet
     red_packets_wiring.install,  # 红包: on the wallet's operations
     user_oauth_wiring.install,  # 用户授权 (log in with paybao): on the wallet and the gateway
-    app_certificates_wiring.install,  # 公钥证书模式: the platform CA, on the gateway
+    app_auth_wiring.install,  # 第三方应用授权 (ISVs with app_auth_token): on the gateway
     member_cards_wiring.install,  # 会员卡: on the gateway and user OAuth
+    app_certificates_wiring.install,  # 公钥证书模式: the platform CA, on the gateway
     dashboard_wiring.install,  # the operators' overview: reads every feature's tables
     ledger_seals_wiring.install,  # the journal's hash chain: its seal sweep runs last
 ]

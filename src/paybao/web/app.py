@@ -29,6 +29,7 @@ from paybao.web import (
     pages_admin_dashboard,
     pages_admin_jobs,
     pages_admin_reconcile,
+    pages_app_auth,
     pages_bills,
     pages_coupons,
     pages_credit,
@@ -100,6 +101,7 @@ def create_app(platform: Platform, *, run_worker: bool | None = None) -> FastAPI
     pages_user.install(app)
     pages_admin.install(app)
     pages_merchant.install(app)
+    pages_app_auth.install(app)  # 第三方应用授权: the authorise page and the portal's list
     pages_bills.install(app)
     pages_admin_reconcile.install(app)
     pages_admin_dashboard.install(app)  # 经营看板: every role reads it

@@ -25,6 +25,7 @@ from paybao.adapters.alipay.cert_mode import NO_CERT_MODE, CertMode, with_cert_s
 from paybao.adapters.alipay.envelope import ERROR_RESPONSE_KEY
 from paybao.adapters.alipay.errors import WireError, wire_error_for
 from paybao.adapters.alipay.methods import PAGE_METHODS, ZERO_AMOUNTS, Call, Methods
+from paybao.adapters.alipay.on_behalf import REFUSE_APP_AUTH, OnBehalf
 from paybao.adapters.alipay.signing import SignType, parse_sign_type
 from paybao.domain.errors import DomainError
 from paybao.services.merchants import App, MerchantService
@@ -91,6 +92,8 @@ class AlipayGateway:
         self.cert_mode: CertMode = NO_CERT_MODE
         # Apps' AES keys for encrypted requests (wiring/content_encryption.py sets the real one).
         self.content_keys: content_crypto.ContentKeys = content_crypto.NoContentKeys()
+        # Calls carrying app_auth_token: an ISV acting for a merchant's app (on_behalf.py).
+        self.on_behalf: OnBehalf = REFUSE_APP_AUTH
 
     def handle(self, query: bytes, body: bytes, content_type: str | None) -> GatewayReply:
         charset = "utf-8"
@@ -148,6 +151,7 @@ class AlipayGateway:
     ) -> GatewayReply:
         biz = wire.parse_biz_content(biz_text)
         now_us = self.clock.now_us()
+        app = self.on_behalf.acting_app(app, common)  # may be a merchant's app, for an ISV
         call = Call(app, common.method, biz, common, request.charset_codec, now_us, request.params)
         page = self.pages.get(common.method)
         if page is not None:

@@ -26,6 +26,7 @@ from typing import Any, Final
 
 from paybao.adapters.alipay import wire
 from paybao.adapters.alipay.errors import WireError
+from paybao.adapters.alipay.on_behalf import ISV_APP_KEY
 from paybao.domain.bins import CardType
 from paybao.domain.checkout_installments import TERMS_DEFAULT, InstallmentTerms
 from paybao.domain.coupons import CouponKind, VoucherDetail
@@ -486,6 +487,8 @@ class Methods:
         terms = installment_terms(biz)
         context = {"sign_type": call.common.sign_type, "charset": call.charset}
         context["method"] = call.method
+        if call.common.app_id != call.app.app_id:  # an ISV made it (on_behalf.py): its notify
+            context[ISV_APP_KEY] = call.common.app_id
         return NewTrade(
             app_id=call.app.app_id,
             out_trade_no=out_trade_no,

@@ -29,6 +29,7 @@ from paybao.adapters.alipay.methods import (
     user_wire_id,
     voucher_detail_list,
 )
+from paybao.adapters.alipay.on_behalf import calling_app_id
 from paybao.adapters.alipay.platform_keys import KeyForApp
 from paybao.adapters.alipay.signing import SignType, parse_sign_type
 from paybao.domain.trades import Funding, fund_bills
@@ -83,7 +84,7 @@ class NotificationForms:
     def render(self, snapshot: Mapping[str, Any], notify_id: str, now_us: int) -> tuple[bytes, str]:
         sign_type, charset = _context(snapshot)
         fields = self.fields(snapshot, notify_id, now_us, charset)
-        key = self.keys.for_app(str(snapshot["app_id"]))
+        key = self.keys.for_app(fields["app_id"])  # the caller's: an ISV's (on_behalf.py)
         signed = wire.build_notification(fields, key, sign_type=sign_type, charset=charset)
         body = wire.encode_form(signed, charset)
         return body, f"application/x-www-form-urlencoded; charset={charset}"
@@ -97,7 +98,7 @@ class NotificationForms:
             "notify_time": _time(now_us),
             "notify_type": "trade_status_sync",
             "notify_id": notify_id,
-            "app_id": str(snapshot["app_id"]),
+            "app_id": calling_app_id(snapshot.get("channel_context"), str(snapshot["app_id"])),
             "auth_app_id": str(snapshot["app_id"]),
             "charset": charset,
             "version": "1.0",
@@ -182,11 +183,11 @@ class NotificationForms:
             "trade_no": trade.trade_no,
             "auth_app_id": trade.app_id,
             "version": "1.0",
-            "app_id": trade.app_id,
+            "app_id": calling_app_id(trade.channel_context, trade.app_id),
             "seller_id": seller_wire_id(trade.merchant_id),
             "timestamp": _time(now_us),
         }
-        key = self.keys.for_app(trade.app_id)
+        key = self.keys.for_app(fields["app_id"])
         signed = wire.build_notification(fields, key, sign_type=sign_type, charset=charset)
         separator = "&" if "?" in trade.return_url else "?"
         query = urllib.parse.urlencode(signed, encoding=charset)

@@ -3,6 +3,7 @@
 from paybao.adapters.db.tables import (
     agreements,
     app_aes_keys,
+    app_auth,
     app_certificates,
     bank,
     billpay,
@@ -41,6 +42,7 @@ from paybao.adapters.db.tables.base import metadata
 __all__ = [
     "agreements",
     "app_aes_keys",
+    "app_auth",
     "app_certificates",
     "bank",
     "billpay",
