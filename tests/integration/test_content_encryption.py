@@ -297,7 +297,7 @@ def test_the_merchant_sets_shows_and_resets_the_key_in_the_portal(
     reset = post_form(client, page_path, page_path, {"reset": "1", "confirm": "1"})
 
     assert made.status_code == 303 and key is not None
-    assert f'<pre class="key aes-key-text">{key}</pre>' in shown
+    assert f'<code class="aes-key-text">{key}</code>' in shown
     assert key not in keys_page and key not in client.get("/merchant/keys").text
     assert unconfirmed.status_code == 400
     assert 'data-code="aes_reset_not_confirmed"' in unconfirmed.text
