@@ -317,9 +317,13 @@ class Users:
         return UserView(user_id, "138****0000", "*三", status, "III", 1)
 
 
+@dataclass
 class Merchants:
+    disabled: set[int] = field(default_factory=set)
+
     def merchant(self, merchant_id: int) -> Merchant:
-        return Merchant(merchant_id, f"商户{merchant_id}", None, 0, 0, None, "active", 0)
+        status = "disabled" if merchant_id in self.disabled else "active"
+        return Merchant(merchant_id, f"商户{merchant_id}", None, 0, 0, None, status, 0)
 
 
 @dataclass
@@ -335,21 +339,22 @@ class World:
     cards: MemberCardService
     clock: ManualClock
     grants: Grants
+    merchants: Merchants
 
 
 @pytest.fixture
 def world() -> World:
     clock = ManualClock(us_from_datetime(NOW))
-    grants = Grants()
+    grants, merchants = Grants(), Merchants()
     service = MemberCardService(
         db=FakeDatabase(),
         store=FakeMemberCardStore(),
         clock=clock,
         users=Users(),
-        merchants=Merchants(),
+        merchants=merchants,
         grants=grants,
     )
-    return World(service, clock, grants)
+    return World(service, clock, grants, merchants)
 
 
 def spec(**extra: Any) -> TemplateSpec:
@@ -514,3 +519,15 @@ def test_the_wallet_applies_without_oauth_and_deletes_its_own_card(world: World)
     assert reopened.created and reopened.card.id != opened.card.id
     (count,) = world.cards.templates_of_merchant(1)
     assert (count.template.template_id, count.active_cards) == (tpl.template_id, 1)
+
+
+def test_a_disabled_merchants_link_offers_no_card(world: World) -> None:
+    tpl = template(world)
+    held = world.cards.apply(ALICE, tpl.template_id).card
+    world.merchants.disabled.add(1)
+    with pytest.raises(DomainError) as error:
+        world.cards.apply(BOB, tpl.template_id)
+    assert code_of(error) == "member_card_template_not_found"
+    assert world.cards.user_card(ALICE, held.id) == held  # cards held stay
+    with pytest.raises(DomainError):
+        world.cards.user_card(BOB, held.id)

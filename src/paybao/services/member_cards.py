@@ -479,7 +479,8 @@ class MemberCardService:
         """The user opens a card from the template's link (no OAuth needed: it is their act)."""
         with self.db.read() as tx:
             template = self.store.template(tx, template_id)
-        if template is None:
+        # A disabled merchant's link offers nothing (its cards already held stay shown).
+        if template is None or self.merchants.merchant(template.merchant_id).status != "active":
             raise _template_missing()
         serial = f"wallet-{user_id}-{template_id}"
         return self.open_card(
@@ -498,6 +499,14 @@ class MemberCardService:
         with self.db.read() as tx:
             cards = self.store.cards_of(tx, user_id, CARDS_LISTED_MAX)
             return [Opened(c, self._template_in(tx, c.template_id), False) for c in cards]
+
+    def user_card(self, user_id: int, card_id: int) -> Card:
+        """The user's own live card (its code images need no history)."""
+        with self.db.read() as tx:
+            card = self.store.card(tx, card_id)
+        if card is None or card.user_id != user_id or not card.active:
+            raise _card_missing()
+        return card
 
     def card_view(self, user_id: int, card_id: int, before_id: int | None = None) -> CardView:
         """The user's own live card with a page of its history (newest first)."""

@@ -193,7 +193,7 @@ def _own_code(request: Request, card_id: int) -> str | None:
     if user_id is None:
         return None
     try:
-        card = _cards(request).card_view(user_id, card_id).card
+        card = _cards(request).user_card(user_id, card_id)
     except DomainError:
         return None
     return code_value(card.biz_card_no, card.external_card_no)
