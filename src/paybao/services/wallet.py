@@ -121,7 +121,9 @@ class WalletService:
         self.payouts.register(self._withdrawals)
 
     def install_jobs(self) -> None:
-        self.jobs.register(JOB_BANK_QUERY, self._on_bank_query)
+        # Outside a transaction: a real bank may take its whole timeout to answer, and no lock
+        # (on SQLite: no write at all) may wait on it.
+        self.jobs.register_outside_tx(JOB_BANK_QUERY, self._on_bank_query)
         self.transfers.install_jobs()
 
     def balance(self, user_id: int) -> tuple[int, int]:
@@ -294,8 +296,11 @@ class WalletService:
 
     # Bank results ----------------------------------------------------------------------
 
-    def _on_bank_query(self, tx: Tx, job: Job) -> None:
-        """Ask the bank how an unanswered request ended; raise (retry later) while unknown."""
+    def _on_bank_query(self, job: Job) -> None:
+        """Ask the bank how an unanswered request ended (no transaction open while it answers),
+        then apply the answer in a transaction of its own; raise (retry later) while unknown.
+        Applying is idempotent (only a row still waiting changes), so a crash between the
+        two leaves a job that asks again and changes nothing twice."""
         kind, _, row_id = job.key.partition(":")
         result = self.bank.query(job.key)
         if result.outcome is BankOutcome.UNKNOWN:
@@ -303,10 +308,16 @@ class WalletService:
         if result.outcome is BankOutcome.NOT_FOUND:
             # The bank never received it; it never will (ids are not resent), so it failed.
             result = BankResult(BankOutcome.FAILED, "bank_not_received")
-        if kind == "topup":
-            self._finish_topup_in(tx, int(row_id), result, from_job=True)
-        else:
-            self.payouts.finish_in(tx, self.payouts.rows[kind], int(row_id), result, from_job=True)
+        answer = result
+
+        def apply(tx: Tx) -> None:
+            if kind == "topup":
+                self._finish_topup_in(tx, int(row_id), answer, from_job=True)
+            else:
+                rows = self.payouts.rows[kind]
+                self.payouts.finish_in(tx, rows, int(row_id), answer, from_job=True)
+
+        self.db.run(apply)
 
     # Delegated to the parts (the pages, the REST API and payment codes call them here) ----
 
