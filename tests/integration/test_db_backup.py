@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from tests.conftest import database_kind
+from tests.integration.gateway_support import make_shop
 from typer.testing import CliRunner
 
 from paybao import __version__
@@ -234,6 +235,36 @@ def test_restore_into_an_empty_database_reconciles_and_balances(
     again = runner.invoke(app, ["db", "restore", str(path), "--database-url", empty_url, "--yes"])
     assert again.exit_code == 2
     assert "restore_target_not_empty" in again.output
+
+
+def test_keys_carry_the_certificate_authority_and_the_apps_aes_keys(
+    env: Settings, platform: Platform, tmp_path: Path, empty_url: str
+) -> None:
+    """Certificate mode and content encryption keep secrets in the data folder too: without
+    them a restored server would answer with a new root (every merchant's
+    alipay_root_cert_sn void) and could not open the apps' AES keys."""
+    shop = make_shop(platform)
+    aes_key = platform.services["app_aes_keys"].set(shop.app.app_id, actor="test")
+    certificates = platform.services["app_certificates"]
+    certificates.ensure(shop.app.app_id, actor="test")
+    root_sn, cert_sn = certificates.root_sn(), certificates.platform_cert_sn(1)
+    path = tmp_path / "b.tar"
+    _backup(env, path, "--with-keys")
+    keys_to = tmp_path / "new-data"
+    args = ["db", "restore", str(path), "--database-url", empty_url, "--yes"]
+    done = runner.invoke(app, [*args, "--keys-to", str(keys_to)])
+    assert done.exit_code == 0, done.output
+    for name in ("app_aes.key", "platform_ca_private.pem", "platform_root_certs.crt"):
+        assert (keys_to / name).read_bytes() == (env.data_dir / name).read_bytes(), name
+    restored = build_platform(
+        Settings(database_url=empty_url, sandbox=True, data_dir=keys_to, run_worker_in_server=False)
+    )
+    try:
+        assert restored.services["app_aes_keys"].show(shop.app.app_id) == aes_key
+        again = restored.services["app_certificates"]
+        assert (again.root_sn(), again.platform_cert_sn(1)) == (root_sn, cert_sn)
+    finally:
+        restored.close()
 
 
 def test_restore_refuses_a_database_with_tables(

@@ -45,12 +45,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 
 from paybao.adapters import backup_crypto
+from paybao.adapters.alipay.platform_ca import CA_KEY_FILE, ROOT_BUNDLE_FILE, platform_cert_file
 from paybao.adapters.alipay.platform_key import (
     PRIVATE_KEY_FILE,
     PUBLIC_KEY_FILE,
     generation_files,
     is_generation_file,
 )
+from paybao.adapters.app_aes_vault import KEY_FILE_NAME as APP_AES_KEY_FILE
 from paybao.adapters.db.engine import dialect_of, make_engine
 from paybao.adapters.db.migrate import alembic_config, current_heads, upgrade
 from paybao.adapters.passwords import PEPPER_FILE_NAME
@@ -84,7 +86,16 @@ KEY_FILES: Final = (
     TRANSIT_KEY_FILE,
     PEPPER_FILE_NAME,
     "secret.key",
+    # Seals the apps' AES content-encryption keys stored in the database.
+    APP_AES_KEY_FILE,
+    # The certificate authority of certificate mode: merchants' alipay_root_cert_sn names this
+    # root, and their app certificates chain to it; a new root would void every one of them.
+    CA_KEY_FILE,
+    ROOT_BUNDLE_FILE,
 )
+# Each platform key generation's certificate: its serial is its SN, which merchants' code may
+# have stored (and the Java SDK fetches by), so it travels as issued rather than re-issued.
+CERT_FILES: Final = frozenset(platform_cert_file(g) for g in range(1, GENERATION_MAX + 1))
 SQLITE_PAGES_PER_STEP: Final = 1024  # 4 MiB of 4 KiB pages: the write lock is never waited on
 SQLITE_PAGES_PER_STEP_MAX: Final = 65_536
 TIMEOUT_S_DEFAULT: Final = 3600
@@ -93,7 +104,7 @@ FACTS_STATEMENT_TIMEOUT_MS: Final = 600_000
 PG_LOCK_WAIT_TIMEOUT_S: Final = 60
 MANIFEST_BYTES_MAX: Final = 1 << 20
 KEY_BYTES_MAX: Final = 64 << 10
-ARCHIVE_MEMBERS_MAX: Final = 2 + len(KEY_FILES) + 2 * (GENERATION_MAX - 1)
+ARCHIVE_MEMBERS_MAX: Final = 2 + len(KEY_FILES) + 2 * (GENERATION_MAX - 1) + len(CERT_FILES)
 CHUNK_BYTES: Final = 1 << 20
 CURRENCIES_MAX: Final = 64
 STDERR_SHOWN_MAX: Final = 4000
@@ -260,7 +271,8 @@ class BackupFiles:
 
     def key_files(self, data_dir: Path) -> list[Path]:
         fixed = [data_dir / name for name in KEY_FILES if (data_dir / name).is_file()]
-        return fixed + generation_files(data_dir)
+        certs = sorted(data_dir / name for name in CERT_FILES if (data_dir / name).is_file())
+        return fixed + generation_files(data_dir) + certs
 
     def write_archive(
         self, to: Path, manifest: dict[str, Any], dump: Path, keys: Sequence[Path]
@@ -538,7 +550,7 @@ def database_status(url: str) -> dict[str, Any]:
 
 def is_key_file(name: str) -> bool:
     """A secret of the data folder that backups carry (any generation of the platform key)."""
-    return name in KEY_FILES or is_generation_file(name)
+    return name in KEY_FILES or is_generation_file(name) or name in CERT_FILES
 
 
 def _facts(
