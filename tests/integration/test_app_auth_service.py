@@ -19,6 +19,7 @@ from app_auth_support import (
     make_merchant,
 )
 from sqlalchemy import select
+from tests.support.races import race_outcomes
 
 from paybao.adapters.db.tables.app_auth import app_auth_codes, app_auth_tokens, app_auths
 from paybao.bootstrap import Platform
@@ -180,3 +181,19 @@ def test_secrets_are_stored_hashed(platform: Platform, service: AppAuthService) 
     stored = repr(codes) + repr(tokens)
     assert code not in stored and issued.app_auth_token not in stored
     assert issued.app_refresh_token not in stored
+
+
+def test_racing_exchanges_of_one_code_and_refreshes_of_one_token_have_one_winner(
+    platform: Platform, service: AppAuthService
+) -> None:
+    shop = make_merchant(platform)
+    code = code_for(platform, shop.merchant.id, SHOP_APP)
+    outcomes = race_outcomes(4, lambda _i: service.exchange_code(ISV_APP, code))
+    assert outcomes == ["app_auth_code_invalid"] * 3 + ["ok"]
+
+    # The winner's pair is only known hashed: a fresh one for the refresh race.
+    issued = service.exchange_code(ISV_APP, code_for(platform, shop.merchant.id, SHOP_APP))
+    outcomes = race_outcomes(4, lambda _i: service.refresh(ISV_APP, issued.app_refresh_token))
+    assert outcomes == ["app_refresh_token_invalid"] * 3 + ["ok"]
+    with platform.db.read() as tx:
+        assert len(tx.execute(select(app_auth_tokens)).all()) == 1
