@@ -13,7 +13,7 @@ import typer
 
 from paybao import cli_credit, cli_db, cli_merchant, cli_preflight, cli_wallet
 from paybao.bootstrap import Platform, build_platform
-from paybao.domain.errors import DomainError
+from paybao.domain.errors import DomainError, InvalidInput
 from paybao.services.clock import datetime_from_us, parse_duration_s
 from paybao.settings import load_settings
 
@@ -100,7 +100,16 @@ def demo() -> None:
     """Seed demo data (idempotent: running it twice changes nothing)."""
     from paybao.demo import seed
 
-    platform = _platform(migrate=True)
+    settings = load_settings()
+    if settings.bank_provider != "sandbox":
+        # Demo users' cards, and the money on them, exist only at the sandbox bank.
+        _fail(
+            InvalidInput(
+                "demo data needs the sandbox bank: unset PAYBAO_BANK_PROVIDER",
+                code="demo_needs_sandbox_bank",
+            )
+        )
+    platform = build_platform(settings, migrate=True)
     try:
         for line in seed(platform):
             typer.echo(line)

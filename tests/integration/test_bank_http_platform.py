@@ -281,3 +281,30 @@ def test_preflight_names_what_the_bridge_lacks(
     assert (check["ok"], check["message"]) == (True, "bank provider http is configured")
     [adapters] = [c for c in report["checks"] if c["code"] == "sandbox_adapters"]
     assert "SandboxBank" not in adapters["message"]
+
+
+def test_online_banking_keeps_to_the_sandbox_bank_beside_the_bridge(
+    http_platform: Platform,
+) -> None:
+    """Online banking (网银) is still the sandbox bank's pages: with the bridge moving card
+    money, the channel reads the sandbox bank's own accounts (it used to reach for the
+    bridge's, which it does not have, and crashed on the first query)."""
+    user_id, _ = open_user(http_platform, "13700000091")
+    topups = http_platform.services["bank_pay_topups"]
+    topup, url = topups.start(user_id, "ICBC", 50_00)
+    assert url.startswith(http_platform.settings.base_url)
+
+    checked = topups.check(user_id, topup.id)  # asks the channel: unpaid at the sandbox bank
+
+    assert checked.status == "pending"
+    assert _wallet_fen(http_platform, user_id) == 0
+
+
+def test_demo_data_needs_the_sandbox_bank(
+    sandbox_env: Settings,  # noqa: F811 (the fixture)
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PAYBAO_BANK_PROVIDER", "http")
+    done = runner.invoke(app, ["demo"])
+    assert done.exit_code == 2, done.output
+    assert "demo_needs_sandbox_bank" in done.output

@@ -14,9 +14,11 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from paybao.adapters.banks.sandbox import SandboxBank
 from paybao.adapters.banks.sandbox_bank_pay import SandboxBankPay, SandboxBankPayChannel
 from paybao.adapters.db.topup_channel_checks import TOPUP_CHANNEL_CHECKS
 from paybao.adapters.db.topup_channel_store import SqlTopupChannelStore
+from paybao.adapters.sandbox_faults import Faults
 from paybao.domain.account_class import ClassPolicy
 from paybao.domain.topup_channels import ChannelPolicy
 from paybao.services.bank_pay_topups import BankPayService
@@ -37,8 +39,14 @@ def install(platform: Platform) -> None:
     idempotency = services.get("idempotency")
     store = SqlTopupChannelStore(platform.db.dialect)
     policy = policy_from(settings, services["users"].policy.classes)
+    cards = services["bank"]
+    if not isinstance(cards, SandboxBank):
+        # Card money goes through the operator's bank bridge; online banking is still the
+        # sandbox bank's pages, over the sandbox bank's own card accounts (outside sandbox mode
+        # it has none, so nobody tops up from them).
+        cards = SandboxBank(platform.engine, platform.clock, Faults())
     bank = SandboxBankPay(
-        platform.engine, platform.clock, services["bank"], settings.bank_pay_hmac_key.encode()
+        platform.engine, platform.clock, cards, settings.bank_pay_hmac_key.encode()
     )
     # The sandbox bank's pages are served by this platform (web/sandbox_bank_pay_pages.py).
     channel = SandboxBankPayChannel(bank, settings.base_url, settings.bank_pay_timeout_s)
