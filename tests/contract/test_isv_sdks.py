@@ -4,7 +4,8 @@ the app_auth_code read from the redirect), python-alipay-sdk's ISVAliPay trades 
 (api_alipay_open_auth_token_app) and then precreates, pays, queries and refunds with the token
 (ISVAliPay adds app_auth_token to every call), refreshes and queries the token; the official SDK
 passes the token with add_other_text_param (its udf_params, sent among the common parameters)
-for a trade query. Every answer is verified by the SDK with the ISV's own platform key; the
+for a trade query, queries the token, and trades a code, reading the flat answer and its
+`tokens` list. Every answer is verified by the SDK with the ISV's own platform key; the
 trade and the money are the merchant's, and the notification names the ISV's app as app_id and
 the merchant's as auth_app_id, verified by the ISV's SDK.
 
@@ -25,8 +26,18 @@ import pytest
 from alipay import ISVAliPay
 from alipay.aop.api.AlipayClientConfig import AlipayClientConfig
 from alipay.aop.api.DefaultAlipayClient import DefaultAlipayClient
+from alipay.aop.api.domain.AlipayOpenAuthTokenAppModel import AlipayOpenAuthTokenAppModel
+from alipay.aop.api.domain.AlipayOpenAuthTokenAppQueryModel import AlipayOpenAuthTokenAppQueryModel
 from alipay.aop.api.domain.AlipayTradeQueryModel import AlipayTradeQueryModel
+from alipay.aop.api.request.AlipayOpenAuthTokenAppQueryRequest import (
+    AlipayOpenAuthTokenAppQueryRequest,
+)
+from alipay.aop.api.request.AlipayOpenAuthTokenAppRequest import AlipayOpenAuthTokenAppRequest
 from alipay.aop.api.request.AlipayTradeQueryRequest import AlipayTradeQueryRequest
+from alipay.aop.api.response.AlipayOpenAuthTokenAppQueryResponse import (
+    AlipayOpenAuthTokenAppQueryResponse,
+)
+from alipay.aop.api.response.AlipayOpenAuthTokenAppResponse import AlipayOpenAuthTokenAppResponse
 from alipay.aop.api.response.AlipayTradeQueryResponse import AlipayTradeQueryResponse
 from alipay.aop.api.util import WebUtils
 from alipay_harness import port_honouring_connection
@@ -44,7 +55,9 @@ from gateway_support import make_buyer, wallet_balance
 __all__ = ["server"]  # the fixture used below
 
 ISV_APP = "2021000000006001"
+OTHER_ISV_APP = "2021000000006002"
 SHOP_APP = "2021000000006101"
+OTHER_SHOP_APP = "2021000000006102"
 SHOP_PASSWORD = "shop-pass-2024"
 
 
@@ -120,12 +133,14 @@ def _isv_sdk(server: Server, keys: KeyPair, **auth: str) -> ISVAliPay:
     return client
 
 
-def _official(server: Server, keys: KeyPair, monkeypatch: pytest.MonkeyPatch) -> Any:
+def _official(
+    server: Server, keys: KeyPair, monkeypatch: pytest.MonkeyPatch, app_id: str = ISV_APP
+) -> Any:
     if server.official_shortcut:
         monkeypatch.setattr(WebUtils, "get_http_connection", port_honouring_connection)
     config = AlipayClientConfig()
     config.server_url = server.gateway_url
-    config.app_id = ISV_APP
+    config.app_id = app_id
     config.app_private_key = keys.private_base64
     config.alipay_public_key = "".join(server.platform_public_pem.splitlines()[1:-1])
     config.sign_type = "RSA2"
@@ -190,12 +205,52 @@ def test_an_isv_authorised_on_the_page_trades_for_the_merchant_with_both_sdks(
     bare.parse_response_content(official.execute(AlipayTradeQueryRequest(biz_model=model)))
     assert (bare.code, bare.sub_code) == ("40004", "ACQ.TRADE_NOT_EXIST")
 
-    # Query the token, refresh it: the old one stops working at once.
+    # Query the token (both SDKs), refresh it: the old one stops working at once.
     status = isv.api_alipay_open_auth_token_app_query()
     assert (status["status"], status["auth_app_id"]) == ("valid", SHOP_APP)
+    token_model = AlipayOpenAuthTokenAppQueryModel()
+    token_model.app_auth_token = token
+    asked = AlipayOpenAuthTokenAppQueryResponse()
+    asked.parse_response_content(
+        official.execute(AlipayOpenAuthTokenAppQueryRequest(biz_model=token_model))
+    )
+    assert asked.is_success(), asked.sub_code
+    assert (asked.status, asked.auth_app_id) == ("valid", SHOP_APP)
+    assert "alipay.trade.refund" in asked.auth_methods
     renewed = isv.api_alipay_open_auth_token_app(granted["app_refresh_token"])
     assert renewed["code"] == "10000" and renewed["app_auth_token"] != token
     stale = isv.api_alipay_trade_query(out_trade_no=out)
     assert (stale["code"], stale["sub_code"]) == ("20001", "aop.invalid-app-auth-token")
     fresh = _isv_sdk(server, keys, app_auth_token=renewed["app_auth_token"])
     assert fresh.api_alipay_trade_query(out_trade_no=out)["trade_status"] == "TRADE_SUCCESS"
+
+
+def test_the_official_sdk_trades_a_code_and_reads_both_answer_shapes(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = generate_key_pair()
+    new = NewMerchant(name="另一家服务商", notify_url=server.receiver.url, app_id=OTHER_ISV_APP)
+    server.platform.services["merchants"].create(new, keys.public_pem_spki)
+    merchant, _app = server.platform.services["merchants"].create(
+        NewMerchant(name="街角面包", app_id=OTHER_SHOP_APP), generate_key_pair().public_pem_spki
+    )
+    service = server.platform.services["app_auth"]
+    asked = service.check_request(OTHER_ISV_APP, server.receiver.url, "")
+    code = service.authorize(merchant.id, asked, OTHER_SHOP_APP)  # the page is tested above
+
+    official = _official(server, keys, monkeypatch, OTHER_ISV_APP)
+    model = AlipayOpenAuthTokenAppModel()
+    model.grant_type, model.code = "authorization_code", code
+    granted = AlipayOpenAuthTokenAppResponse()
+    granted.parse_response_content(official.execute(AlipayOpenAuthTokenAppRequest(model)))
+    assert granted.is_success(), granted.sub_code
+    assert (granted.auth_app_id, granted.user_id) == (OTHER_SHOP_APP, seller_wire_id(merchant.id))
+    (element,) = granted.tokens
+    assert (element.app_auth_token, element.app_refresh_token, element.auth_app_id) == (
+        granted.app_auth_token,
+        granted.app_refresh_token,
+        OTHER_SHOP_APP,
+    )
+    again = AlipayOpenAuthTokenAppResponse()
+    again.parse_response_content(official.execute(AlipayOpenAuthTokenAppRequest(model)))
+    assert (again.code, again.sub_code) == ("40002", "isv.code-invalid")
