@@ -9,6 +9,7 @@ without its settings."""
 from __future__ import annotations
 
 import json
+import random
 import secrets
 import socket
 import subprocess
@@ -30,13 +31,17 @@ from tests.integration.test_preflight_cli import (
     runner,
     sandbox_env,  # noqa: F401 (a fixture)
 )
-from tests.integration.test_wallet_rules import PIN, ledger_clean, open_user
+from tests.integration.test_wallet_rules import PIN, code_for, ledger_clean, open_user
 
 from paybao.adapters.banks.http import HttpBank
 from paybao.adapters.banks.http_protocol import request_material, sign
 from paybao.bootstrap import Platform, build_platform
 from paybao.cli import app
+from paybao.domain.cards import generate_card_number
+from paybao.domain.errors import Retryable
+from paybao.domain.identity import generate_id_number
 from paybao.settings import Settings
+from paybao.web.errors import status_for
 from paybao.wiring.bank import BankConfigError
 
 SECRET = "bridge-" + "k" * 40
@@ -308,3 +313,30 @@ def test_demo_data_needs_the_sandbox_bank(
     done = runner.invoke(app, ["demo"])
     assert done.exit_code == 2, done.output
     assert "demo_needs_sandbox_bank" in done.output
+
+
+def test_a_card_the_bank_could_not_answer_for_is_retryable_not_refused(
+    settings: Settings,
+) -> None:
+    """No answer from the bank is not a "no": binding a card then says try again (503,
+    bank_unavailable), binds nothing, and the card is not called unknown to the bank."""
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    gone = _http_platform(settings, f"http://127.0.0.1:{port}")
+    try:
+        registration = gone.services["registration"]
+        phone = "13900000713"
+        user_id = registration.start(phone, "abc12345")
+        registration.verify_phone(user_id, code_for(gone, phone))
+        registration.set_payment_password(user_id, PIN)
+        rng = random.Random(phone)
+        registration.verify_identity(user_id, "王小明", generate_id_number(rng))
+        card = generate_card_number(rng, "ICBC")
+        with pytest.raises(Retryable) as caught:
+            registration.add_card(user_id, card, "王小明", phone)
+        assert caught.value.code == "bank_unavailable"
+        assert status_for(caught.value) == 503
+        assert gone.services["card_pay"].cards_of(user_id) == []
+    finally:
+        gone.close()

@@ -28,7 +28,13 @@ from paybao.domain.accounts import user_account
 from paybao.domain.bins import CardType
 from paybao.domain.cards import check_card_holder, identify_card
 from paybao.domain.credentials import check_login_password, check_payment_password
-from paybao.domain.errors import Conflict, InvalidInput, InvalidState, LimitExceeded
+from paybao.domain.errors import (
+    Conflict,
+    InvalidInput,
+    InvalidState,
+    LimitExceeded,
+    Retryable,
+)
 from paybao.domain.identity import normalize_phone, normalize_real_name, parse_id_number
 from paybao.services.banking import BankChannel, BankOutcome
 from paybao.services.ledger import LedgerService
@@ -180,6 +186,9 @@ class RegistrationService:
         assert user.real_name is not None and user.id_number is not None
         check_card_holder(holder_name, user.real_name)
         answer = self.bank.verify_card(card.number, user.real_name, user.id_number, phone)
+        if answer.outcome is BankOutcome.UNKNOWN:
+            # No answer is not a "no": nothing was bound, and asking again is safe.
+            raise Retryable("the bank did not answer; try again", code="bank_unavailable")
         if answer.outcome is not BankOutcome.SUCCEEDED:
             raise InvalidInput(
                 "the bank does not know this card with your name, ID number and phone",
