@@ -4,11 +4,8 @@ One row per app that has a key, sealed at rest (adapters/app_aes_vault.py). A ne
 nothing existing changes, and an app without a row answers encrypted requests with Alipay's
 isv.decryption-error-not-valid-encrypt-key.
 
-Revises 0048 directly (0049, 0051 and 0052 are other features' numbers, merged in any order):
-`paybao db upgrade` runs every head, so the order between them does not matter.
-
 Revision ID: 0050_app_aes_keys
-Revises: 0048_trade_designated_buyer
+Revises: 0049_app_certificates
 Create Date: 2026-11-27 09:00:00
 """
 
@@ -18,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0050_app_aes_keys"
-down_revision = "0048_trade_designated_buyer"
+down_revision = "0049_app_certificates"
 branch_labels = None
 depends_on = None
 

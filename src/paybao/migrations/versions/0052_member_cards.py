@@ -3,11 +3,8 @@
 Merchant membership cards (domain/member_cards.py, alipay.marketing.card.*). New tables: nothing
 existing changes. A card's balance is the merchant's stored value, shown only: no ledger rows.
 
-Revises 0048 directly (0049..0051 are other features' numbers, possibly not merged yet):
-`paybao db upgrade` runs every head, so the order between them does not matter.
-
 Revision ID: 0052_member_cards
-Revises: 0048_trade_designated_buyer
+Revises: 0050_app_aes_keys
 Create Date: 2026-11-27 09:00:00
 """
 
@@ -17,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0052_member_cards"
-down_revision = "0048_trade_designated_buyer"
+down_revision = "0050_app_aes_keys"
 branch_labels = None
 depends_on = None
 
