@@ -109,6 +109,9 @@ def create_app(platform: Platform, *, run_worker: bool | None = None) -> FastAPI
     _install_escrow_pages(app)
     pages_risk.install(app)
     gateway.install(app, platform)
+    from paybao.web import v3  # Alipay's v3 REST paths, onto the gateway's method handlers
+
+    v3.install(app, platform)
     if platform.settings.http_recycle_every_responses:
         # Outermost: it counts every response, the gateway's included.
         app.add_middleware(

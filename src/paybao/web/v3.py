@@ -1,0 +1,62 @@
+"""`POST /v3/alipay/...`: Alipay's v3 REST protocol in front of the gateway's method handlers.
+
+The routes only move bytes, as /gateway.do's does: the request target exactly as sent (it is
+signed), the headers and at most one byte more than the body limit go to `AlipayV3.handle` in a
+worker thread (RSA and the database block), under the gateway's concurrency limit.
+"""
+
+from __future__ import annotations
+
+import anyio
+import anyio.to_thread
+from fastapi import APIRouter, FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
+
+from paybao.adapters.alipay.v3 import BODY_SIZE_MAX_BYTES, V3_METHODS, AlipayV3, V3Request
+from paybao.adapters.db.v3_nonce_store import SqlV3Nonces
+from paybao.bootstrap import Platform
+
+
+async def _read_body(request: Request) -> bytes:
+    """The body, cut one byte past the limit: enough for the handler to refuse it."""
+    limit = BODY_SIZE_MAX_BYTES + 1
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks)[:limit]
+
+
+def router_for(v3: AlipayV3, concurrency_max: int) -> APIRouter:
+    limiter = anyio.CapacityLimiter(concurrency_max)
+    router = APIRouter()
+
+    async def endpoint(request: Request) -> Response:
+        body = await _read_body(request)
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        query: bytes = request.scope.get("query_string", b"")
+        target = raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+        v3_request = V3Request(
+            http_method=request.method,
+            path_and_query=target,
+            path=request.url.path,
+            headers={name: request.headers[name] for name in request.headers},
+            body=body,
+        )
+        reply = await anyio.to_thread.run_sync(v3.handle, v3_request, limiter=limiter)
+        return Response(reply.body, status_code=reply.status, headers=dict(reply.headers))
+
+    for path in V3_METHODS:
+        router.add_api_route(path, endpoint, methods=["POST"], include_in_schema=False)
+    return router
+
+
+def install(app: FastAPI, platform: Platform) -> None:
+    gateway = platform.services["alipay_gateway"]
+    nonces = SqlV3Nonces(platform.db, timestamp_window_s=gateway.timestamp_window_s)
+    concurrency_max = max(1, platform.settings.db_pool_size)
+    app.include_router(router_for(AlipayV3(gateway, nonces), concurrency_max))
