@@ -5,6 +5,7 @@ HTTP status and code, writing nothing."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from typing import Any
@@ -25,6 +26,8 @@ from sqlalchemy import text
 from paybao.adapters.alipay import certificates
 from paybao.adapters.alipay.keys import KeyPair, load_private_key, load_public_key
 from paybao.adapters.alipay.v3 import (
+    AlipayV3,
+    V3Request,
     request_sign_content,
     response_sign_content,
     sign_sha256_rsa,
@@ -424,3 +427,53 @@ def test_certificate_mode_names_the_platform_certificate(
     assert verified(platform, wrong_root)["code"] == "invalid-alipay-root-cert-sn"
     assert (no_app_sn.status_code, no_app_sn.json()["code"]) == (400, "missing-app-cert-sn")
     assert "alipay-sn" not in plain.headers
+
+
+def test_the_same_request_at_once_from_four_threads_runs_once(
+    platform: Platform, shop: Any
+) -> None:
+    """The replay guard is the database's unique key, not a check-then-insert: four server
+    threads handed the same signed pay at the same moment make one trade."""
+    v3 = AlipayV3(
+        platform.services["alipay_gateway"], SqlV3Nonces(platform.db, timestamp_window_s=900)
+    )
+    path = "/v3/alipay/trade/pay"
+    body = body_of(_pay_biz(platform, "v3-race"))
+    request = V3Request(
+        http_method="POST",
+        path_and_query=path,
+        path=path,
+        headers={"content-type": "application/json", "authorization": authorization(body, path)},
+        body=body,
+    )
+    barrier = threading.Barrier(4)
+    outcomes: list[tuple[int, str]] = []
+
+    def attempt() -> None:
+        barrier.wait()
+        reply = v3.handle(request)
+        outcomes.append((reply.status, json.loads(reply.body).get("code", "")))
+
+    threads = [threading.Thread(target=attempt) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert sorted(outcomes) == [(200, "")] + [(400, "invalid-parameter")] * 3
+    assert count_rows(platform, "trades") == 1
+    assert platform.reconcile.run().clean
+
+
+def test_encrypted_v3_requests_are_refused(
+    platform: Platform, client: TestClient, shop: Any
+) -> None:
+    path = "/v3/alipay/trade/query"
+    _refused(
+        platform,
+        client,
+        lambda: post(client, path, {"out_trade_no": "x"}, headers={"alipay-encrypt-type": "AES"}),
+        400,
+        "invalid-encrypt-type",
+        signed=True,
+    )
