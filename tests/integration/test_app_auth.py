@@ -35,7 +35,7 @@ from app_auth_support import (
     sign_in_on_page,
 )
 from fastapi.testclient import TestClient
-from gateway_support import call, count_rows, make_buyer, wallet_balance
+from gateway_support import call, count_rows, make_buyer, signed_params, wallet_balance
 from platform_key_support import new_generation
 from sqlalchemy import select, text
 from tests.integration.admin_support import csrf_of
@@ -47,6 +47,7 @@ from paybao.adapters.alipay.wire import verify_notification
 from paybao.adapters.db.tables.app_auth import app_auth_tokens
 from paybao.bootstrap import Platform
 from paybao.domain.app_auth import REFRESH_TOKEN_TTL_S, TOKEN_TTL_S
+from paybao.services.trades import TradeRef
 
 # What a refused call must leave untouched.
 WRITTEN = ("trades", "trade_refunds", "trade_notifications", "ledger_transfers", "jobs")
@@ -348,3 +349,37 @@ def test_without_the_feature_a_token_is_refused_not_ignored(
         client, isv, "alipay.trade.query", {"out_trade_no": "x"}, app_auth_token="anything"
     )
     assert (answer["code"], answer["sub_code"]) == ("20001", "aop.invalid-app-auth-token")
+
+
+def test_an_isvs_page_pay_opens_the_merchants_order_and_returns_signed_for_the_isv(
+    platform: Platform, client: TestClient
+) -> None:
+    shop = make_merchant(platform)
+    new_generation(platform)
+    isv = make_isv(platform)  # on generation 2, the merchant on 1
+    token = _token(client, platform, isv, shop.merchant.id)["app_auth_token"]
+    biz = {
+        "out_trade_no": "web-1",
+        "total_amount": "9.90",
+        "subject": "外卖",
+        "product_code": "FAST_INSTANT_TRADE_PAY",
+    }
+    params = signed_params(
+        "alipay.trade.page.pay",
+        biz,
+        keys=isv.keys,
+        app_id=isv.app_id,
+        app_auth_token=token,
+        return_url="https://pos.example/return",
+    )
+    opened = client.get(f"/gateway.do?{urllib.parse.urlencode(params)}", follow_redirects=False)
+    assert opened.status_code == 302 and "/cashier/" in opened.headers["location"]
+
+    trade = platform.services["trades"].find(SHOP_APP, TradeRef(out_trade_no="web-1"))
+    assert (trade.merchant_id, trade.total_fen) == (shop.merchant.id, 9_90)
+    forms: NotificationForms = platform.services["notification_forms"]
+    back = forms.return_url(trade, platform.clock.now_us())
+    assert back is not None and back.startswith("https://pos.example/return?")
+    fields = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(back).query))
+    assert (fields["app_id"], fields["auth_app_id"]) == (ISV_APP, SHOP_APP)
+    assert verify_notification(fields, public_pem_of(platform, ISV_APP))
