@@ -38,7 +38,7 @@ from tests.reliability.hostile_support import snapshot as snapshot
 
 _CODE_PATTERN = re.compile(r"(?:isv|aop|isp)\.[a-z0-9-]+|[A-Z][A-Z0-9]*(?:[._][A-Z0-9]+)+")
 # A refusal with one of these means an exception escaped a handler: never acceptable.
-BUG_CODES = frozenset({"unknow-error", "ACQ.SYSTEM_ERROR"})
+BUG_CODES = frozenset({"unknow-error", "isp.unknow-error", "ACQ.SYSTEM_ERROR"})
 # Statuses a v3 refusal may carry (v3.py's table) minus 500, which only a bug answers.
 V3_REFUSAL_STATUSES = frozenset({400, 401, 403, 413, 429})
 # Codes that only come after the app is known: their answers must be signed.
@@ -48,15 +48,22 @@ SIGNED_CODES = frozenset(
 
 
 @functools.cache
-def known_v3_codes() -> frozenset[str]:
+def known_gateway_sub_codes() -> frozenset[str]:
+    """Every Alipay-style code literal in adapters/alipay/, as the gateway answers it."""
     codes: set[str] = set()
     for path in sorted((SOURCE_ROOT / "adapters" / "alipay").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 if _CODE_PATTERN.fullmatch(node.value):
-                    codes.add(v3_code(node.value))
-    assert {"invalid-signature", "ACQ.TRADE_NOT_EXIST", "invalid-app-id"} <= codes
+                    codes.add(node.value)
+    assert {"isv.invalid-signature", "ACQ.TRADE_NOT_EXIST", "isv.invalid-app-id"} <= codes
     return frozenset(codes)
+
+
+@functools.cache
+def known_v3_codes() -> frozenset[str]:
+    """The same codes as v3 answers them (without isv./aop./isp.)."""
+    return frozenset(v3_code(code) for code in known_gateway_sub_codes())
 
 
 _keys: dict[str, Any] = {}
