@@ -5,7 +5,7 @@ app_auth_token). Codes and tokens are stored as SHA-256 hashes only. New tables:
 existing changes.
 
 Revision ID: 0053_app_auth
-Revises: 0048_trade_designated_buyer
+Revises: 0052_member_cards
 Create Date: 2026-11-27 09:00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0053_app_auth"
-down_revision = "0048_trade_designated_buyer"
+down_revision = "0052_member_cards"
 branch_labels = None
 depends_on = None
 
