@@ -11,6 +11,7 @@ import ast
 import functools
 import json
 import re
+import threading
 import time
 import urllib.parse
 import uuid
@@ -47,9 +48,19 @@ SIGNED_CODES = frozenset(
 )
 
 
-@functools.cache
+_parsing = threading.Lock()
+
+
 def known_gateway_sub_codes() -> frozenset[str]:
     """Every Alipay-style code literal in adapters/alipay/, as the gateway answers it."""
+    # Locked: the storms check answers in many threads, and CPython 3.11's ast.parse is not
+    # safe to run in several at once ("AST constructor recursion depth mismatch").
+    with _parsing:
+        return _literal_codes()
+
+
+@functools.cache
+def _literal_codes() -> frozenset[str]:
     codes: set[str] = set()
     for path in sorted((SOURCE_ROOT / "adapters" / "alipay").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
