@@ -7,9 +7,10 @@ Clients retry with the same idempotency keys. At the end the platform drains its
 checker proves: `paybao reconcile` is clean (its red packet checks included); every operation a
 client saw succeed is in the database and the ledger exactly once (a red packet send: one packet
 and one journal; a claim: one claim row and one journal); no key was applied twice and no share
-claimed twice; every red packet is claimed or returned to the last fen (the drain expires them
-all); every paid trade's notification reached the merchant's receiver at least once; no hold is
-left open.
+claimed twice; a pay over v3 is checked as one over /gateway.do (one trade, one journal), and at
+least one must have succeeded; every red packet is claimed or returned to the last fen (the drain
+expires them all); every paid trade's notification reached the merchant's receiver at least
+once; no hold is left open.
 
     python -m tests.reliability.crash --seconds 60 [--terminate-backends] [--restart-db-once]
 """
@@ -290,7 +291,8 @@ def _check_wallet(connection: Any, tally: Tally) -> list[str]:
 
 def _check_trades(connection: Any, tally: Tally, setup: Setup) -> list[str]:
     problems: list[str] = []
-    for outcome in (o for o in tally.outcomes if o.kind == "pay" and o.status == "ok"):
+    pays = ("pay", "pay_v3")  # over /gateway.do and over v3: the same trade and journal
+    for outcome in (o for o in tally.outcomes if o.kind in pays and o.status == "ok"):
         rows = connection.execute(
             text(
                 "SELECT t.trade_no, t.status, (SELECT COUNT(*) FROM ledger_transfers l"
@@ -301,8 +303,11 @@ def _check_trades(connection: Any, tally: Tally, setup: Setup) -> list[str]:
         ).all()
         if len(rows) != 1 or rows[0][2] != 1:
             problems.append(
-                f"pay {outcome.key}: trades {len(rows)}, journals {rows[0][2] if rows else 0}"
+                f"{outcome.kind} {outcome.key}: trades {len(rows)},"
+                f" journals {rows[0][2] if rows else 0}"
             )
+    if not any(o.kind == "pay_v3" and o.status == "ok" for o in tally.outcomes):
+        problems.append("no pay over v3 succeeded: the mix did not exercise v3")
     for outcome in (o for o in tally.outcomes if o.kind == "refund" and o.status == "ok"):
         count = connection.execute(
             text("SELECT COUNT(*) FROM trade_refunds WHERE out_request_no = :key"),
