@@ -229,6 +229,7 @@ def install(app: Any) -> None:
     """Register the portal's pages. Call after pages_user.install (static files, CSRF cookie)."""
     from paybao.web import (
         pages_merchant_aes,
+        pages_merchant_certs,
         pages_merchant_notify,
         pages_merchant_signup,
         pages_merchant_trades,
@@ -240,3 +241,4 @@ def install(app: Any) -> None:
     app.include_router(pages_merchant_trades.router)
     app.include_router(pages_merchant_notify.router)
     app.include_router(pages_merchant_aes.router)
+    app.include_router(pages_merchant_certs.router)
