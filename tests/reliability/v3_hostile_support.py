@@ -35,7 +35,6 @@ from paybao.adapters.db.v3_nonce_store import SCOPE
 from paybao.bootstrap import Platform
 from tests.integration.gateway_support import APP_ID, app_keys
 from tests.reliability.hostile_support import SOURCE_ROOT, error_body_problem
-from tests.reliability.hostile_support import snapshot as snapshot
 
 _CODE_PATTERN = re.compile(r"(?:isv|aop|isp)\.[a-z0-9-]+|[A-Z][A-Z0-9]*(?:[._][A-Z0-9]+)+")
 # A refusal with one of these means an exception escaped a handler: never acceptable.
