@@ -16,6 +16,7 @@ from gateway_support import (
     make_shop,
     wallet_balance,
 )
+from tests.reliability.test_double_spend_more import storm
 from tests.support.snapshots import rows_of
 
 from paybao.adapters.qr import decode_image
@@ -89,6 +90,23 @@ def test_replay_of_same_order_returns_first_result(
 
     assert first["trade_no"] == second["trade_no"] and second["code"] == "10000"
     assert wallet_balance(platform, buyer) == 97_00
+
+
+def test_a_till_resending_an_unanswered_pay_is_told_it_paid(
+    platform: Platform, client: TestClient, shop: Any
+) -> None:
+    """The same pay (order and device code) sent at once by a till that did not hear back: the
+    code is spent by the first, the others wait for its result and answer with it, never
+    PAYMENT_AUTH_CODE_INVALID for money that moved. Another order with that code is refused."""
+    buyer = make_buyer(platform, balance_fen=100_00)
+    code = code_of(platform, bind(platform, buyer))
+
+    answers = storm([lambda: pay(client, code, "pc-race", "7.00") for _ in range(6)])
+
+    assert {(a["code"], a["trade_no"]) for a in answers} == {("10000", answers[0]["trade_no"])}
+    assert wallet_balance(platform, buyer) == 93_00
+    assert pay(client, code, "pc-other", "1.00")["sub_code"] == "ACQ.PAYMENT_AUTH_CODE_INVALID"
+    assert platform.reconcile.run().clean
 
 
 def test_skew_window_one_step(platform: Platform, client: TestClient, shop: Any) -> None:

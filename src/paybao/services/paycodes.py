@@ -20,6 +20,7 @@ Limits (alipay-product.md §1 and §4, every number a setting):
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -49,6 +50,11 @@ DEVICE_NAME_LENGTH_MAX = 64
 KIND_BARCODE = "barcode"  # every code payment of the day (level B cap)
 KIND_BARCODE_FREE = "barcode_free"  # password-free code payments of the day (level C cap)
 KIND_STATIC = "static"  # payments on receive-money codes (level D cap)
+# A till that resends a pay it has not heard back from (same order, same code) while the first
+# is still running finds the code spent: it waits up to this long for the first to commit and
+# answers with its result, as any replay. Only a code spent a moment ago is waited for.
+RACE_WAIT_S_MAX = 2.0
+RACE_POLL_S = 0.05
 
 
 class DeviceNotFound(NotFound):
@@ -275,16 +281,21 @@ class PaycodeService:
                 return "unbound"
             seed = self.vault.open(device.seed_sealed, device.user_id)
             step = verify_paycode(parsed, seed, now_us // US_PER_S, self.policy.skew_steps)
-            if step is None or not self.store.insert_use(tx, device.id, step, now_us):
+            if step is None:
                 self._count_failure_in(tx, device, now_us)
                 return "rejected"
+            if not self.store.insert_use(tx, device.id, step, now_us):
+                self._count_failure_in(tx, device, now_us)
+                return "reused"
             failures = device.failures if device.failures_day == beijing_day(now_us) else 0
             too_many = failures >= self.policy.failures_per_day_max
             return CodeUse(device.user_id, device.id, password_required=too_many)
 
         outcome = self.db.run(work)
         if isinstance(outcome, str):
-            raise AuthCodeInvalid("the payment code is invalid or expired")
+            raise AuthCodeInvalid(
+                "the payment code is invalid or expired", spent=outcome == "reused"
+            )
         return outcome
 
     def _count_failure_in(self, tx: Tx, device: Device, now_us: int) -> None:
@@ -299,11 +310,36 @@ class PaycodeService:
         replay, absent = self._replay(new)
         if replay is not None:
             return replay  # a replay gets the first result and spends no code
-        use = self.spend_code(auth_code)
+        try:
+            use = self.spend_code(auth_code)
+        except AuthCodeInvalid as refused:
+            # Spent a moment ago: perhaps by this very order, still being charged.
+            raced = self._replay_of_a_race(new) if refused.data.get("spent") else None
+            if raced is None:
+                raise
+            return raced
         if use is None:
             # Not a device code: the gateway's one-time codes (sandbox tills, tests).
-            return self.trades.pay_with_code(new, auth_code, known_absent=absent)
+            try:
+                return self.trades.pay_with_code(new, auth_code, known_absent=absent)
+            except AuthCodeInvalid:
+                # The code's row was locked by a pay of the same order, which has committed
+                # by the time ours found the code spent: answer with its result.
+                raced, _ = self._replay(new)
+                if raced is None:
+                    raise
+                return raced
         return self.db.run(lambda tx: self._charge_in(tx, new, use))
+
+    def _replay_of_a_race(self, new: NewTrade) -> Trade | None:
+        """The result of a pay of the same order that spent the code just before ours, once it
+        commits (a device code is spent in a transaction of its own, before the charge)."""
+        deadline_s = time.monotonic() + RACE_WAIT_S_MAX
+        while True:
+            replay, absent = self._replay(new)
+            if replay is not None or not absent or time.monotonic() >= deadline_s:
+                return replay
+            time.sleep(RACE_POLL_S)
 
     def _replay(self, new: NewTrade) -> tuple[Trade | None, bool]:
         """(the trade a replay answers with, whether no trade has this order number at all)."""
