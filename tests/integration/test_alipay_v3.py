@@ -391,8 +391,13 @@ def test_body_too_large_and_unknown_paths(
         "request-too-large",
         signed=False,
     )
-    assert post(client, "/v3/alipay/trade/nothing", {}).status_code == 404
-    assert client.get(path).status_code == 405
+    # Any other path or verb under /v3 answers in the protocol, not with the REST API's errors.
+    unknown = post(client, "/v3/alipay/trade/nothing", {})
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "invalid-method")
+    slash = post(client, path + "/", {"out_trade_no": "x"})
+    assert (slash.status_code, slash.json()["code"]) == (404, "invalid-method")
+    verb = client.get(path)
+    assert (verb.status_code, verb.json()["code"]) == (405, "invalid-method")
 
 
 def test_trace_id_echoes_the_request_id(platform: Platform, client: TestClient, shop: Any) -> None:

@@ -14,7 +14,7 @@ method handlers, sometimes with a random `alipay-app-auth-token`.
 
 Every answer: never a 5xx (500 is v3's answer to `isp.unknow-error`: an escaped exception);
 on a v3 route `{code, message}` with a code paybao's Alipay adapter can raise, signed with the
-platform key once the app is known; elsewhere under /v3 the app's own 404/405 error body. A
+platform key once the app is known; elsewhere under /v3 the protocol's invalid-method. A
 refusal writes nothing; a signed, fresh, readable request records its nonce (one row of
 idempotency_keys) and nothing else unless the call succeeded. No ERROR is logged.
 """

@@ -17,6 +17,8 @@ from paybao.adapters.alipay.v3 import BODY_SIZE_MAX_BYTES, V3_METHODS, AlipayV3,
 from paybao.adapters.db.v3_nonce_store import SqlV3Nonces
 from paybao.bootstrap import Platform
 
+OTHER_VERBS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
 
 async def _read_body(request: Request) -> bytes:
     """The body, cut one byte past the limit: enough for the handler to refuse it."""
@@ -52,6 +54,11 @@ def router_for(v3: AlipayV3, concurrency_max: int) -> APIRouter:
 
     for path in V3_METHODS:
         router.add_api_route(path, endpoint, methods=["POST"], include_in_schema=False)
+    # Any other path or verb under /v3 is answered in the protocol too (invalid-method, signed
+    # once the app is known), not with the REST API's 404/405 or a slash redirect.
+    router.add_api_route(
+        "/v3/{rest:path}", endpoint, methods=list(OTHER_VERBS), include_in_schema=False
+    )
     return router
 
 

@@ -95,7 +95,7 @@ _STATUS_BY_GATEWAY_CODE: Final[Mapping[str, int]] = {
     "40005": 429,
     "40006": 403,
 }
-_STATUS_BY_CODE: Final[Mapping[str, int]] = {"request-too-large": 413}
+_STATUS_BY_CODE: Final[Mapping[str, int]] = {"request-too-large": 413, "invalid-method": 404}
 _INVALID_SIGNATURE_MESSAGE: Final = (
     "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配，网关生成的验签字符串为："
 )
@@ -269,6 +269,10 @@ class AlipayV3:
             method = V3_METHODS.get(request.path)
             if method is None:
                 raise WireError("isv.invalid-method", "不存在的接口路径")
+            if request.http_method != "POST":
+                return self._reply(
+                    405, {"code": "invalid-method", "message": "请使用POST"}, signer, trace_id
+                )
             if len(request.body) > BODY_SIZE_MAX_BYTES:
                 raise WireError(
                     "isv.request-too-large", f"body exceeds {BODY_SIZE_MAX_BYTES} bytes"
