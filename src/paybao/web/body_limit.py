@@ -8,6 +8,7 @@ the API's error body, code `request_too_large`. The gateway keeps its own, small
 
 from __future__ import annotations
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paybao.domain.errors import InvalidInput
@@ -58,3 +59,17 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+async def read_capped(request: Request, limit_bytes: int) -> bytes:
+    """The body, cut one byte past `limit_bytes`: enough for a protocol's own parser to refuse
+    it in its own envelope (the gateway's, v3's), without buffering more."""
+    limit = limit_bytes + 1
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks)[:limit]

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from paybao.adapters.alipay import wire
 from paybao.adapters.alipay.gateway import AlipayGateway
 from paybao.bootstrap import Platform
+from paybao.web.body_limit import read_capped
 
 GATEWAY_PATH = "/gateway.do"
 
@@ -38,19 +39,6 @@ class AbsoluteFormPaths:
         await self.app(scope, receive, send)
 
 
-async def _read_body(request: Request) -> bytes:
-    """The body, cut one byte past the limit: enough for the parser to refuse it."""
-    limit = wire.REQUEST_BODY_SIZE_MAX_BYTES + 1
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size >= limit:
-            break
-    return b"".join(chunks)[:limit]
-
-
 def gateway_endpoint(gateway: AlipayGateway, concurrency_max: int) -> Route:
     # A call holds a database connection and may briefly need a second (the platform clock
     # refreshes its offset): more calls in flight than half the pool could deadlock on it,
@@ -58,7 +46,8 @@ def gateway_endpoint(gateway: AlipayGateway, concurrency_max: int) -> Route:
     limiter = anyio.CapacityLimiter(concurrency_max)
 
     async def endpoint(request: Request) -> Response:
-        body = await _read_body(request) if request.method == "POST" else b""
+        limit = wire.REQUEST_BODY_SIZE_MAX_BYTES
+        body = await read_capped(request, limit) if request.method == "POST" else b""
         query: bytes = request.scope.get("query_string", b"")
         content_type = request.headers.get("content-type")
         reply = await anyio.to_thread.run_sync(

@@ -16,21 +16,9 @@ from starlette.responses import Response
 from paybao.adapters.alipay.v3 import BODY_SIZE_MAX_BYTES, V3_METHODS, AlipayV3, V3Request
 from paybao.adapters.db.v3_nonce_store import SqlV3Nonces
 from paybao.bootstrap import Platform
+from paybao.web.body_limit import read_capped
 
 OTHER_VERBS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-
-
-async def _read_body(request: Request) -> bytes:
-    """The body, cut one byte past the limit: enough for the handler to refuse it."""
-    limit = BODY_SIZE_MAX_BYTES + 1
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size >= limit:
-            break
-    return b"".join(chunks)[:limit]
 
 
 def router_for(v3: AlipayV3, concurrency_max: int) -> APIRouter:
@@ -38,7 +26,7 @@ def router_for(v3: AlipayV3, concurrency_max: int) -> APIRouter:
     router = APIRouter()
 
     async def endpoint(request: Request) -> Response:
-        body = await _read_body(request)
+        body = await read_capped(request, BODY_SIZE_MAX_BYTES)
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
         query: bytes = request.scope.get("query_string", b"")
         target = raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
