@@ -360,40 +360,43 @@ class LoadClient:
 
         return self._retry(kind, key, send, gateway_method=method)
 
-    def op_pay(self) -> Outcome:
+    def _new_pay(self, kind: str, subject: str) -> tuple[str, int, dict[str, Any]] | None:
+        """(out_trade_no, amount_fen, biz_content) of a bar-code pay with the next payment
+        code, or None when the codes ran out."""
         if not self.setup.auth_codes:
-            return self.op_transfer()
-        code = self.setup.auth_codes.pop()
-        out_trade_no = self.key("pay")
+            return None
+        out_trade_no = self.key(kind)
         amount_fen = self.rng.randint(1, 2_000)
         biz = {
             "out_trade_no": out_trade_no,
             "scene": "bar_code",
-            "auth_code": code,
-            "subject": "load {测试}",
+            "auth_code": self.setup.auth_codes.pop(),
+            "subject": subject,
             "total_amount": f"{amount_fen / 100:.2f}",
         }
-        outcome = self._gateway("pay", out_trade_no, "alipay.trade.pay", biz)
+        return out_trade_no, amount_fen, biz
+
+    def _paid(self, outcome: Outcome, out_trade_no: str, amount_fen: int) -> Outcome:
         if outcome.status == "ok":
             self.paid.append((out_trade_no, amount_fen))
         return outcome
 
+    def op_pay(self) -> Outcome:
+        new = self._new_pay("pay", "load {测试}")
+        if new is None:
+            return self.op_transfer()
+        out_trade_no, amount_fen, biz = new
+        outcome = self._gateway("pay", out_trade_no, "alipay.trade.pay", biz)
+        return self._paid(outcome, out_trade_no, amount_fen)
+
     def op_pay_v3(self) -> Outcome:
         """A bar-code pay over v3. Each attempt is signed anew: a new nonce (a replayed one is
         refused) and timestamp, the same out_trade_no and body, as a real client retries."""
-        if not self.setup.auth_codes:
+        new = self._new_pay("pay_v3", "load v3 {测试}")
+        if new is None:
             return self.op_transfer()
-        code = self.setup.auth_codes.pop()
-        out_trade_no = self.key("pay_v3")
-        amount_fen = self.rng.randint(1, 2_000)
-        biz = {
-            "out_trade_no": out_trade_no,
-            "scene": "bar_code",
-            "auth_code": code,
-            "subject": "load v3 {测试}",
-            "total_amount": f"{amount_fen / 100:.2f}",
-            "notify_url": self.setup.notify_url,
-        }
+        out_trade_no, amount_fen, biz = new
+        biz["notify_url"] = self.setup.notify_url
         body = json.dumps(biz, ensure_ascii=False, separators=(",", ":")).encode()
         path = "/v3/alipay/trade/pay"
         key = self._v3_key()
@@ -411,9 +414,7 @@ class LoadClient:
             return self.http.post(path, content=body, headers=headers)
 
         outcome = self._retry("pay_v3", out_trade_no, send, v3=True)
-        if outcome.status == "ok":
-            self.paid.append((out_trade_no, amount_fen))
-        return outcome
+        return self._paid(outcome, out_trade_no, amount_fen)
 
     def _v3_key(self) -> Any:
         if self._v3_private_key is None:  # parsing costs ~50 ms: once per client
