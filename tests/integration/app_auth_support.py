@@ -147,3 +147,10 @@ def exchange(client: TestClient, isv: Isv, code: str) -> dict[str, Any]:
 def refresh(client: TestClient, isv: Isv, refresh_token: str) -> dict[str, Any]:
     biz = {"grant_type": "refresh_token", "refresh_token": refresh_token}
     return isv_call(client, isv, TOKEN, biz)
+
+
+def jump_clock(platform: Platform, seconds: int) -> None:
+    """Platform time `seconds` later WITHOUT running the year of daily timers on the way
+    (`sandbox_clock.advance` would: ~1 min of test time). Token expiry is only a comparison
+    with now, and nothing else in these tests waits on a timer."""
+    platform.clock.set_offset_us(platform.clock.offset_us(fresh=True) + seconds * 1_000_000)

@@ -15,6 +15,7 @@ from app_auth_support import (
     SECOND_SHOP_APP,
     SHOP_APP,
     code_for,
+    jump_clock,
     make_isv,
     make_merchant,
 )
@@ -88,14 +89,14 @@ def test_a_token_is_its_isvs_only_and_expires(platform: Platform, service: AppAu
     _refused(lambda: service.holder(OTHER_ISV_APP, issued.app_auth_token), "app_auth_token_invalid")
     _refused(lambda: service.holder(SHOP_APP, issued.app_auth_token), "app_auth_token_invalid")
 
-    platform.sandbox_clock.advance(TOKEN_TTL_S + 1)
+    jump_clock(platform, TOKEN_TTL_S + 1)
     _refused(lambda: service.holder(ISV_APP, issued.app_auth_token), "app_auth_token_expired")
     status = service.status(ISV_APP, issued.app_auth_token)
     assert (status.valid, status.auth_app_id) == (False, SHOP_APP)
     # The refresh token outlives it by a week: a refresh brings the authorisation back.
     renewed = service.refresh(ISV_APP, issued.app_refresh_token)
     assert service.holder(ISV_APP, renewed.app_auth_token).auth_app_id == SHOP_APP
-    platform.sandbox_clock.advance(REFRESH_TOKEN_TTL_S + 1)
+    jump_clock(platform, REFRESH_TOKEN_TTL_S + 1)
     _refused(
         lambda: service.refresh(ISV_APP, renewed.app_refresh_token), "app_refresh_token_expired"
     )
