@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # if your payment volume allows. Stored hashes carry their own parameters.
     password_hash_time_cost: int = Field(default=2, ge=1, le=10)
     password_hash_memory_kib: int = Field(default=19_456, ge=8, le=1_048_576)
+    # Hashes run on this many threads of their own per process (adapters/passwords.py): memory
+    # for them stays under threads x memory_kib however many checks arrive at once.
+    password_hash_threads_max: int = Field(default=2, ge=1, le=64)
     accounts_per_id_number_max: int = Field(default=3, ge=1, le=100)
     sms_code_valid_s: int = Field(default=300, ge=30)
     sms_tries_max: int = Field(default=5, ge=1)

@@ -8,7 +8,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import subprocess
+import sys
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -133,3 +137,65 @@ def test_a_truncated_pepper_file_is_refused(tmp_path: Path) -> None:
     path.write_bytes(os.urandom(16))
     with pytest.raises(RuntimeError, match="32 bytes"):
         load_or_create_pepper(tmp_path)
+
+
+class _Spy:
+    """Wraps argon2's hasher: which threads ran it, and how many at once."""
+
+    def __init__(self, inner: PasswordHasher) -> None:
+        self.inner = inner
+        self.threads: set[str] = set()
+        self.running = 0
+        self.running_max = 0
+        self.lock = threading.Lock()
+
+    def verify(self, encoded: str, secret: str | bytes) -> bool:
+        with self.lock:
+            self.threads.add(threading.current_thread().name)
+            self.running += 1
+            self.running_max = max(self.running_max, self.running)
+        try:
+            time.sleep(0.01)  # long enough for callers to pile up
+            return self.inner.verify(encoded, secret)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+def test_hashes_run_on_the_hashers_own_threads_never_more_at_once() -> None:
+    """Forty callers (a web server's thread pool) checking at once: argon2 runs on two
+    threads of the hasher's own, so its memory is bounded by 2 x memory_kib."""
+    hasher = Argon2Hasher(pepper=PEPPER, threads_max=2, **CHEAP)
+    stored = hasher.hash("246810")
+    spy = _Spy(hasher._hasher)
+    hasher._hasher = spy  # type: ignore[assignment]
+    with ThreadPoolExecutor(40) as callers:
+        results = list(callers.map(lambda n: hasher.verify(stored, f"24681{n % 2}"), range(80)))
+    assert results == [n % 2 == 0 for n in range(80)]
+    assert spy.running_max == 2
+    assert len(spy.threads) == 2
+    assert all(name.startswith("argon2") for name in spy.threads)
+
+
+_RSS_PROBE = """
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from paybao.adapters.passwords import Argon2Hasher
+hasher = Argon2Hasher(pepper=bytes(32), time_cost=1, memory_kib=19_456, threads_max=2)
+stored = hasher.hash("246810")
+with ThreadPoolExecutor(40) as callers:
+    assert all(callers.map(lambda _: hasher.verify(stored, "246810"), range(120)))
+rss_kib = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS"))
+print(rss_kib // 1024)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_a_burst_of_checks_leaves_the_process_small() -> None:
+    """Run on forty threads each, 120 checks of 19 MiB left a process at ~900 MiB (glibc keeps
+    a freed block in the arena of the thread that freed it); on the hasher's two threads the
+    process stays near its start-up size."""
+    done = subprocess.run(
+        [sys.executable, "-c", _RSS_PROBE], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert int(done.stdout.strip()) < 250

@@ -46,6 +46,7 @@ def install(platform: Platform) -> None:
         pepper=load_or_create_pepper(settings.data_dir),
         time_cost=settings.password_hash_time_cost,
         memory_kib=settings.password_hash_memory_kib,
+        threads_max=settings.password_hash_threads_max,
     )
     users = UserService(platform.db, SqlUserStore(), platform.clock, hasher, _user_policy(platform))
     sms = SmsService(
