@@ -48,6 +48,13 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
 class MemorySampler:
     def __init__(self, processes: Processes) -> None:
         self.processes = processes
@@ -61,7 +68,10 @@ class MemorySampler:
             serve = self.processes.running["serve"].pid
             sample = {"t_s": round(time.monotonic() - self.started, 1)}
             sample["serve_supervisor"] = rss_mib(serve)
-            for index, child in enumerate(sorted(child_pids(serve))):
+            # The supervisor's children: the uvicorn workers and multiprocessing's resource
+            # tracker (a helper of the supervisor's, not a server: left out).
+            workers = [pid for pid in child_pids(serve) if "resource_tracker" not in _cmdline(pid)]
+            for index, child in enumerate(sorted(workers)):
                 sample[f"serve_worker_{index}"] = rss_mib(child)
             sample["worker"] = rss_mib(self.processes.running["worker"].pid)
             self.samples.append(sample)
@@ -124,8 +134,10 @@ def memory_growth(samples: list[dict[str, float]]) -> dict[str, dict[str, float]
 
 
 def draw_chart(outcomes: list[Outcome], samples: list[dict[str, float]], path: Path) -> None:
-    """Two panels: completed operations per 10 s and p99 latency; RSS of each process."""
-    width, height, pad = 900, 560, 50
+    """Two panels over the run's time: completed operations per second and p99 latency (each
+    on its own scale: both start at zero); the RSS of each process (one scale from zero, so
+    that flat lines look flat)."""
+    width, height = 960, 620
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
     start = min((o.started_at_s for o in outcomes), default=0.0)
@@ -136,57 +148,60 @@ def draw_chart(outcomes: list[Outcome], samples: list[dict[str, float]], path: P
                 outcome.latency_ms
             )
     keys = sorted(buckets)
-    _panel(
-        draw,
-        (pad, 20, width - pad, 260),
-        "ops per 10 s (blue), p99 ms (red)",
-        [
-            [(k, len(buckets[k])) for k in keys],
-            [(k, percentile(sorted(buckets[k]), 0.99)) for k in keys],
-        ],
-        ["#1f5fbf", "#c0392b"],
-    )
+    throughput = [(k * 10.0 + 5, len(buckets[k]) / 10) for k in keys]
+    p99 = [(k * 10.0 + 5, percentile(sorted(buckets[k]), 0.99)) for k in keys]
+    box = (70, 40, width - 190, 280)
+    _panel(draw, box, "completed operations per second (10 s buckets)", [("ops/s", throughput)])
+    _panel(draw, box, "", [("p99 ms", p99)], colours=["#c0392b"], right_axis=True)
     names = [n for n in (samples[0] if samples else {}) if n != "t_s"]
-    colours = ["#2e7d32", "#6a1b9a", "#ef6c00", "#00838f", "#5d4037"]
-    _panel(
-        draw,
-        (pad, 300, width - pad, 540),
-        "RSS MiB per process: " + ", ".join(names),
-        [[(s["t_s"], s.get(n, 0.0)) for s in samples] for n in names],
-        colours,
-    )
+    series = [(n, [(s["t_s"], s.get(n, 0.0)) for s in samples]) for n in names]
+    _panel(draw, (70, 350, width - 190, 580), "RSS MiB per process (sampled every 5 s)", series)
+    draw.text((70 + (width - 260) // 2 - 20, 596), "seconds into the run", fill="black")
     image.save(path)
+
+
+PALETTE = ["#1f5fbf", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f", "#5d4037", "#ad1457"]
 
 
 def _panel(
     draw: ImageDraw.ImageDraw,
     box: tuple[int, int, int, int],
     title: str,
-    series: list[list[tuple[float, float]]],
-    colours: list[str],
+    series: list[tuple[str, list[tuple[float, float]]]],
+    *,
+    colours: list[str] = PALETTE,
+    right_axis: bool = False,
 ) -> None:
+    """Lines on one y scale from zero, ticks at 0, half and max on the left (or right) axis,
+    seconds along the bottom, and a legend beside the panel naming each line's colour."""
     left, top, right, bottom = box
-    draw.rectangle(box, outline="#888888")
-    # One y scale for the whole panel, from zero, so that flat lines look flat.
-    y_max = max((y for points in series for _x, y in points), default=1.0) or 1.0
-    draw.text((left + 4, top - 14), title, fill="black")
-    for index, points in enumerate(series):
-        if len(points) < 2:
-            continue
-        xs = [p[0] for p in points]
-        x0, x1 = min(xs), max(xs) or 1
-        y1 = y_max
+    points_all = [p for _name, points in series for p in points]
+    if not points_all:
+        return
+    y_max = max(y for _x, y in points_all) * 1.1 or 1.0
+    x_max = max(x for x, _y in points_all) or 1.0
+    if title:
+        draw.rectangle(box, outline="#888888")
+        draw.text((left, top - 16), title, fill="black")
+        for fraction in (0.0, 0.5, 1.0):
+            x = left + fraction * (right - left)
+            draw.text((x - 10, bottom + 4), f"{fraction * x_max:.0f}", fill="#555555")
+    axis_x = right + 4 if right_axis else left - 60
+    axis_colour = colours[0] if len(series) == 1 else "#555555"
+    for fraction in (0.0, 0.5, 1.0):
+        y = bottom - fraction * (bottom - top)
+        draw.text((axis_x, y - 6), f"{fraction * y_max:,.0f}", fill=axis_colour)
+    legend_top = top + (120 if right_axis else 0)
+    for index, (name, points) in enumerate(series):
+        colour = colours[index % len(colours)]
         scaled = [
-            (
-                left + (x - x0) / max(x1 - x0, 1e-9) * (right - left),
-                bottom - y / y1 * (bottom - top - 10),
-            )
+            (left + x / x_max * (right - left), bottom - y / y_max * (bottom - top))
             for x, y in points
         ]
-        draw.line(scaled, fill=colours[index % len(colours)], width=2)
-        draw.text(
-            (right - 120, top + 4 + 12 * index), f"max {y1:.0f}", fill=colours[index % len(colours)]
-        )
+        if len(scaled) > 1:
+            draw.line(scaled, fill=colour, width=2)
+        last = points[-1][1]
+        draw.text((right + 60, legend_top + 14 * index), f"{name} ({last:,.0f})", fill=colour)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
