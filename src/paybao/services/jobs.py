@@ -86,9 +86,23 @@ class JobStore(Protocol):
 
 
 Handler = Callable[[Tx, Job], None]
-# A handler that calls out (HTTP) and must hold no transaction meanwhile. It records its own
-# effects and returns None when the job is done, or the time (us) of its next try.
-OutsideHandler = Callable[[Job], int | None]
+
+
+@dataclass(frozen=True, slots=True)
+class OutsideOutcome:
+    """What an outside handler may return instead of a bare time: the next try (None: done)
+    and `record_in`, the write that says what happened, made in the same transaction that
+    finishes or re-schedules the job. One transaction instead of two per run, and the record
+    and the job's state cannot disagree."""
+
+    retry_at_us: int | None
+    record_in: Callable[[Tx], None]
+
+
+# A handler that calls out (HTTP) and must hold no transaction meanwhile. It returns None when
+# the job is done, or the time (us) of its next try, having recorded its effects itself; or an
+# OutsideOutcome whose record the runner writes with the job's own update.
+OutsideHandler = Callable[[Job], int | OutsideOutcome | None]
 OUTSIDE_THREADS_MAX = 16
 
 
@@ -152,14 +166,25 @@ class JobRunner:
 
     def _run_outside(self, job: Job) -> None:
         try:
-            retry_at_us = self._outside[job.kind](job)
+            result = self._outside[job.kind](job)
         except Exception as error:  # a failing job must not stop the others
             self._failed(job, error)
             return
-        if retry_at_us is None:
-            self.db.run(lambda tx: self.store.finish(tx, job.id, self.clock.now_us()))
+        record_in: Callable[[Tx], None] | None = None
+        if isinstance(result, OutsideOutcome):
+            retry_at_us, record_in = result.retry_at_us, result.record_in
         else:
-            self.db.run(lambda tx: self.store.retry_later(tx, job.id, "retry", retry_at_us, False))
+            retry_at_us = result
+
+        def work(tx: Tx) -> None:
+            if record_in is not None:
+                record_in(tx)
+            if retry_at_us is None:
+                self.store.finish(tx, job.id, self.clock.now_us())
+            else:
+                self.store.retry_later(tx, job.id, "retry", retry_at_us, False)
+
+        self.db.run(work)
 
     def _run_one(self, job: Job) -> None:
         handler = self._handlers.get(job.kind)

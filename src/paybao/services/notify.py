@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from paybao.domain.errors import NotFound
 from paybao.services.audit import AuditTrail
 from paybao.services.clock import US_PER_S, datetime_from_us
-from paybao.services.jobs import Job, JobRunner
+from paybao.services.jobs import Job, JobRunner, OutsideOutcome
 from paybao.services.ports import Clock, Database, Tx
 from paybao.services.trades import Trade
 
@@ -145,9 +145,10 @@ class NotifyService:
 
     # In the worker, outside any transaction -----------------------------------------------
 
-    def deliver(self, job: Job) -> int | None:
-        """One delivery. Returns None when done (acknowledged, or given up), else the time of
-        the next try, which the job runner schedules."""
+    def deliver(self, job: Job) -> OutsideOutcome | None:
+        """One delivery. Returns the attempt to record and None when done (acknowledged, or
+        given up), else the time of the next try: the job runner writes both in one
+        transaction with the job's own update."""
         notify_id = str(job.payload.get("notify_id") or job.key)
         with self.db.read() as tx:
             notification = self.store.notification(tx, notify_id)
@@ -158,7 +159,7 @@ class NotifyService:
         delivery = self.sender.post(notification.url, body, content_type)
         return self._record(notification, delivery, started_us)
 
-    def _record(self, notification: Notification, delivery: Delivery, at_us: int) -> int | None:
+    def _record(self, notification: Notification, delivery: Delivery, at_us: int) -> OutsideOutcome:
         attempt_no = notification.attempts + 1
         attempt = Attempt(
             notification_id=notification.id,
@@ -173,8 +174,9 @@ class NotifyService:
         status = "delivered" if delivery.acknowledged else "pending"
         if retry_at_us is None and not delivery.acknowledged:
             status = "failed"
-        self.db.run(lambda tx: self.store.record_attempt(tx, attempt, status))
-        return retry_at_us
+        return OutsideOutcome(
+            retry_at_us, lambda tx: self.store.record_attempt(tx, attempt, status)
+        )
 
     def _next_try_us(self, attempt_no: int, delivery: Delivery) -> int | None:
         if delivery.acknowledged or attempt_no > len(self.retry_schedule_s):
