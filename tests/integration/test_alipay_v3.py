@@ -468,17 +468,3 @@ def test_the_same_request_at_once_from_four_threads_runs_once(
     assert sorted(outcomes) == [(200, "")] + [(400, "invalid-parameter")] * 3
     assert count_rows(platform, "trades") == 1
     assert platform.reconcile.run().clean
-
-
-def test_encrypted_v3_requests_are_refused(
-    platform: Platform, client: TestClient, shop: Any
-) -> None:
-    path = "/v3/alipay/trade/query"
-    _refused(
-        platform,
-        client,
-        lambda: post(client, path, {"out_trade_no": "x"}, headers={"alipay-encrypt-type": "AES"}),
-        400,
-        "invalid-encrypt-type",
-        signed=True,
-    )

@@ -41,7 +41,14 @@ BUG_CODES = frozenset({"unknow-error", "isp.unknow-error", "ACQ.SYSTEM_ERROR"})
 V3_REFUSAL_STATUSES = frozenset({400, 401, 403, 404, 405, 413, 429})
 # Codes that only come after the app is known: their answers must be signed.
 SIGNED_CODES = frozenset(
-    {"invalid-signature", "invalid-content-type", "illegal-json", "invalid-encrypt-type"}
+    {
+        "invalid-signature",
+        "invalid-content-type",
+        "illegal-json",
+        "decryption-error-not-valid-encrypt-type",
+        "decryption-error-not-valid-encrypt-key",
+        "decryption-error-unknown",
+    }
 )
 
 

@@ -131,6 +131,18 @@ def request_key(params: Mapping[str, str], app_id: str, keys: ContentKeys) -> by
     return key
 
 
+def content_key(encrypt_type: str, app_id: str, keys: ContentKeys) -> bytes:
+    """The key that opens content sealed with `encrypt_type`, for a caller that has already
+    found the content encrypted (v3 names the cipher in its `alipay-encrypt-type` header):
+    the same refusals as `request_key`. Call it after the signature check."""
+    if encrypt_type != ENCRYPT_TYPE_AES:  # case-sensitive, as on the gateway
+        raise WireError("isv.decryption-error-not-valid-encrypt-type", _NOT_AES)
+    key = keys.key_of(app_id)
+    if key is None:
+        raise WireError("isv.decryption-error-not-valid-encrypt-key", _NO_KEY)
+    return key
+
+
 def open_biz_content(text: str, key: bytes, charset: str) -> str:
     """The plain biz_content of an encrypted request, in the request's charset."""
     try:

@@ -23,7 +23,20 @@ in the database, so every server process shares it) -> the handler. A refusal be
 handler writes nothing; the nonce is recorded only for a request that is signed, fresh and
 readable, so a rejected forgery cannot burn a merchant's nonce. `notify_url` comes in the body
 (Alipay's v3 request models carry it there) and is taken out before the handler sees it.
-Not served: v3 content encryption (`alipay-encrypt-type`, refused as invalid-encrypt-type).
+
+Content encryption (接口内容加密, as alipay-sdk 4.x's `curl(..., {needEncrypt: true})` does it):
+the request names the cipher in `alipay-encrypt-type` (the Node SDK also sends
+`alipay-encryption-algm`), says `Content-Type: text/plain`, and its body is the base64 AES
+ciphertext of the JSON (content_crypto's cipher: the app's key, zero IV, PKCS#7). The SDK
+encrypts first and signs after, so the signature covers the ciphertext as sent: it is checked
+first, and the body is opened in place of the JSON-body step, refused as on /gateway.do
+(`decryption-error-not-valid-encrypt-type`, `decryption-error-not-valid-encrypt-key` for an
+app without a key, `decryption-error-unknown` for a text that does not open), all before the
+nonce is spent. A success to an encrypted request is the base64 ciphertext of the business
+JSON as the whole body, and `alipay-signature` covers that ciphertext: the SDK verifies the
+body as received, then decrypts it. A refusal (4xx/5xx) stays plain JSON, even once the body
+is open: the SDK reads an error body as JSON without decrypting it. An app with a key may still
+call in plain (as on the gateway): the answer follows the request.
 """
 
 from __future__ import annotations
@@ -43,7 +56,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from paybao.adapters.alipay import wire
+from paybao.adapters.alipay import content_crypto, wire
 from paybao.adapters.alipay.cert_mode import APP_CERT_SN, ROOT_CERT_SN
 from paybao.adapters.alipay.envelope import encode_response_object
 from paybao.adapters.alipay.errors import WireError, wire_error_for
@@ -81,6 +94,10 @@ NONCE_PATTERN: Final = re.compile(r"[A-Za-z0-9._-]{8,64}")
 TIMESTAMP_PATTERN: Final = re.compile(r"[0-9]{1,13}")
 EXPIRED_SECONDS_MAX: Final = 86_400
 REQUEST_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# The headers that name a request's cipher: the Node SDK sends both, other clients the first.
+ENCRYPT_TYPE_HEADERS: Final = ("alipay-encrypt-type", "alipay-encryption-algm")
+# An encrypted body is base64 text: the SDKs call it text/plain; some clients keep JSON's type.
+ENCRYPTED_MEDIA_TYPES: Final = frozenset({"text/plain", "application/json"})
 _PREFIXES: Final = ("isv.", "aop.", "isp.")
 # Gateway codes -> HTTP status (Alipay's v3 error table, open-v3/054fcv): parameter, protocol
 # and business failures 400, authorisation (20001) 401, permission (40006) 403, call limits
@@ -290,8 +307,8 @@ class AlipayV3:
                 self.gateway.cert_mode.answer_sn(cert_request, app.platform_key_generation),
             )
             self.gateway.cert_mode.check(cert_request, app)
-            fields = self._call(request, method, authorization, app)
-            return self._reply(200, fields, signer, trace_id)
+            fields, content_key = self._call(request, method, authorization, app)
+            return self._reply(200, fields, signer, trace_id, content_key)
         except DomainError as error:
             wire_error = wire_error_for(error)
             return self._error(wire_error, signer, trace_id)
@@ -301,7 +318,8 @@ class AlipayV3:
 
     def _call(
         self, request: V3Request, method: str, authorization: Authorization, app: App
-    ) -> dict[str, object]:
+    ) -> tuple[dict[str, object], bytes | None]:
+        """The handler's answer, and the app's AES key when the request came encrypted."""
         token = request.headers.get("alipay-app-auth-token") or None
         if token is not None and len(token) > APP_AUTH_TOKEN_LENGTH_MAX:
             raise WireError("aop.invalid-app-auth-token", "无效的应用授权令牌")
@@ -319,7 +337,8 @@ class AlipayV3:
         now_s = self._now_s()
         self._check_timestamp(authorization, now_s)
         self.gateway.call_limits.take(app.app_id, method)
-        biz = _json_body(request)
+        biz_text, content_key = self._open_body(request, app.app_id)
+        biz = _parse_json(biz_text)
         notify_url = biz.pop("notify_url", None)
         if notify_url is not None and (
             not isinstance(notify_url, str) or len(notify_url) > NOTIFY_URL_LENGTH_MAX
@@ -332,7 +351,7 @@ class AlipayV3:
             sign=authorization.sign,
             timestamp=_beijing_text(authorization.timestamp_ms),
             version="1.0",
-            biz_content=request.body.decode("utf-8"),
+            biz_content=biz_text,
             notify_url=notify_url or None,
             return_url=None,
             app_auth_token=token,
@@ -347,7 +366,24 @@ class AlipayV3:
         # The bare business object: v3 says success with HTTP 200, not with code/msg.
         answer.pop("code", None)
         answer.pop("msg", None)
-        return answer
+        return answer, content_key
+
+    def _open_body(self, request: V3Request, app_id: str) -> tuple[str, bytes | None]:
+        """The body's JSON text, and the key that opened it when it came encrypted. Only after
+        the signature check: the refusals name the app's configuration."""
+        media_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+        encrypt_type = _encrypt_type(request.headers)
+        if encrypt_type is None or not request.body:
+            # Nothing to open (as on the gateway, a cipher named over no content): plain.
+            if request.body and media_type != "application/json":
+                raise WireError("isv.invalid-content-type", "Content-Type 应为 application/json")
+            return _utf8_text(request.body), None
+        if media_type not in ENCRYPTED_MEDIA_TYPES:
+            raise WireError("isv.invalid-content-type", "加密请求的 Content-Type 应为 text/plain")
+        key = content_crypto.content_key(encrypt_type, app_id, self.gateway.content_keys)
+        # Non-ASCII bytes become U+FFFD, which is no base64: decryption-error-unknown.
+        sealed = request.body.decode("ascii", "replace")
+        return content_crypto.open_biz_content(sealed, key, "utf-8"), key
 
     def _check_timestamp(self, authorization: Authorization, now_s: float) -> None:
         sent_s = authorization.timestamp_ms / 1000
@@ -373,10 +409,20 @@ class AlipayV3:
         return self._reply(http_status(error), fields, signer, trace_id)
 
     def _reply(
-        self, status: int, fields: Mapping[str, object], signer: _Signer, trace_id: str
+        self,
+        status: int,
+        fields: Mapping[str, object],
+        signer: _Signer,
+        trace_id: str,
+        content_key: bytes | None = None,
     ) -> V3Reply:
         body = encode_response_object(fields)
-        headers = {"content-type": "application/json;charset=utf-8", "alipay-trace-id": trace_id}
+        content_type = "application/json;charset=utf-8"
+        if content_key is not None:
+            # The whole body is the ciphertext, and the signature below covers it as sent.
+            body = content_crypto.encrypt(body, content_key).encode("ascii")
+            content_type = "text/plain;charset=utf-8"
+        headers = {"content-type": content_type, "alipay-trace-id": trace_id}
         if signer.generation is not None:
             key = self.gateway.signing_keys.for_generation(signer.generation)
             timestamp = str(int(self._now_s() * 1000))
@@ -391,16 +437,21 @@ class AlipayV3:
         return V3Reply(status, body, headers)
 
 
-def _json_body(request: V3Request) -> dict[str, object]:
-    media_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if request.headers.get("alipay-encrypt-type") or request.headers.get("alipay-encryption-algm"):
-        raise WireError("isv.invalid-encrypt-type", "v3 接口内容加密暂不支持")
-    if request.body and media_type != "application/json":
-        raise WireError("isv.invalid-content-type", "Content-Type 应为 application/json")
+def _encrypt_type(headers: Mapping[str, str]) -> str | None:
+    """The cipher the request names, None for a request in plain. Two headers naming two
+    ciphers name none that exists (refused as not-valid-encrypt-type)."""
+    named = sorted({headers.get(name) or "" for name in ENCRYPT_TYPE_HEADERS} - {""})
+    return ",".join(named) or None
+
+
+def _utf8_text(body: bytes) -> str:
     try:
-        text = request.body.decode("utf-8")
+        return body.decode("utf-8")
     except UnicodeDecodeError:
         raise WireError("isv.illegal-json", "请求体应为 UTF-8 编码的 JSON") from None
+
+
+def _parse_json(text: str) -> dict[str, object]:
     try:
         return wire.parse_biz_content(text)
     except WireError as error:
