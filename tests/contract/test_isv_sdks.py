@@ -40,17 +40,19 @@ from alipay.aop.api.response.AlipayOpenAuthTokenAppQueryResponse import (
 from alipay.aop.api.response.AlipayOpenAuthTokenAppResponse import AlipayOpenAuthTokenAppResponse
 from alipay.aop.api.response.AlipayTradeQueryResponse import AlipayTradeQueryResponse
 from alipay.aop.api.util import WebUtils
+from alipay.aop.api.util.SignatureUtils import get_sign_content, verify_with_rsa
 from alipay_harness import port_honouring_connection
 from test_gateway_sdks import Server, _wait_for_form, server
 
 from paybao.adapters.alipay.keys import KeyPair, generate_key_pair
-from paybao.adapters.alipay.methods import seller_wire_id
+from paybao.adapters.alipay.methods import seller_wire_id, user_wire_id
 from paybao.services.merchants import App, Merchant, NewMerchant
 from paybao.services.trades import TradeRef
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
 from admin_support import csrf_of
 from gateway_support import make_buyer, wallet_balance
+from royalty_support import receiver as royalty_receiver
 
 __all__ = ["server"]  # the fixture used below
 
@@ -254,3 +256,108 @@ def test_the_official_sdk_trades_a_code_and_reads_both_answer_shapes(
     again = AlipayOpenAuthTokenAppResponse()
     again.parse_response_content(official.execute(AlipayOpenAuthTokenAppRequest(model)))
     assert (again.code, again.sub_code) == ("40002", "isv.code-invalid")
+
+
+NOTIFY_ISV_APP = "2021000000006003"
+NOTIFY_SHOP_APP = "2021000000006103"
+
+
+def _wait_for(server: Server, key: str, value: str, kind: str) -> dict[str, str]:
+    """The form whose `key` is `value` and whose notify_type (or msg_method) is `kind`."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        for form in server.receiver.forms:
+            if form.get(key) == value and kind in (form.get("notify_type"), form.get("msg_method")):
+                return dict(form)
+        time.sleep(0.05)
+    raise AssertionError(f"no {kind} notification with {key}={value}")
+
+
+def _official_verifies(server: Server, form: dict[str, str]) -> bool:
+    content = {k: v for k, v in form.items() if k not in ("sign", "sign_type")}
+    public_base64 = "".join(server.platform_public_pem.splitlines()[1:-1])
+    return bool(verify_with_rsa(public_base64, get_sign_content(content).encode(), form["sign"]))
+
+
+def _isv_verifies(isv: ISVAliPay, form: dict[str, str]) -> bool:
+    data = dict(form)
+    signature = data.pop("sign")
+    return bool(isv.verify(data, signature))
+
+
+def test_an_isvs_preauth_order_and_async_settle_notify_the_isv_verified_by_both_sdks(
+    server: Server,
+) -> None:
+    """Objects other than trades that an ISV makes with a token: the freeze's
+    fund_auth_freeze (to the notify_url the call passed) and the async settle's
+    alipay.trade.order.settle.notify message (to the ISV's own notify URL) name the ISV's app
+    as app_id and the merchant's as auth_app_id / msg_app_id; both SDKs verify them."""
+    keys = generate_key_pair()
+    new = NewMerchant(name="押金云服务商", notify_url=server.receiver.url, app_id=NOTIFY_ISV_APP)
+    server.platform.services["merchants"].create(new, keys.public_pem_spki)
+    merchant, _app = server.platform.services["merchants"].create(
+        NewMerchant(name="街角酒店", app_id=NOTIFY_SHOP_APP), generate_key_pair().public_pem_spki
+    )
+    service = server.platform.services["app_auth"]
+    asked = service.check_request(NOTIFY_ISV_APP, server.receiver.url, "")
+    code = service.authorize(merchant.id, asked, NOTIFY_SHOP_APP)  # the page is tested above
+
+    def sdk(**auth: str) -> ISVAliPay:
+        made = ISVAliPay(
+            appid=NOTIFY_ISV_APP,
+            app_notify_url=server.receiver.url,
+            app_private_key_string=keys.private_pem_pkcs1,
+            alipay_public_key_string=server.platform_public_pem,
+            sign_type="RSA2",
+            **auth,
+        )
+        made._gateway = server.gateway_url
+        return made
+
+    granted = sdk(app_auth_code=code).api_alipay_open_auth_token_app()
+    assert granted["code"] == "10000", granted
+    client = sdk(app_auth_token=granted["app_auth_token"])
+    buyer = make_buyer(server.platform, phone="13500000911", balance_fen=1_000_00)
+    out = f"isv-hotel-{time.time_ns()}"
+    frozen = client.server_api(
+        "alipay.fund.auth.order.freeze",
+        biz_content={
+            "auth_code": server.code_for(buyer),
+            "auth_code_type": "bar_code",
+            "out_order_no": out,
+            "out_request_no": out + "f",
+            "order_title": "酒店押金",
+            "amount": "300.00",
+            "product_code": "PRE_AUTH",
+        },
+        notify_url=server.receiver.url,  # the SDK adds it to alipay.trade.* calls only
+    )
+    assert (frozen["code"], frozen["status"]) == ("10000", "SUCCESS"), frozen
+    form = _wait_for(server, "auth_no", frozen["auth_no"], "fund_auth_freeze")
+    assert (form["app_id"], form["auth_app_id"]) == (NOTIFY_ISV_APP, NOTIFY_SHOP_APP)
+    assert _isv_verifies(client, form) and _official_verifies(server, form)
+
+    alice = royalty_receiver(server.platform, "13500000912").user_id
+    receivers = [{"type": "userId", "account": user_wire_id(alice), "memo": "导游"}]
+    bind = {"out_request_no": f"bind_{time.time_ns()}", "receiver_list": receivers}
+    bound = client.server_api("alipay.trade.royalty.relation.bind", biz_content=bind)
+    assert bound["code"] == "10000", bound
+    paid = client.api_alipay_trade_pay(
+        out, "bar_code", server.code_for(buyer), "房费", total_amount="100.00"
+    )
+    assert paid["code"] == "10000", paid
+    settle = {
+        "out_request_no": f"s_{time.time_ns()}",
+        "trade_no": paid["trade_no"],
+        "royalty_parameters": [
+            {"trans_in_type": "userId", "trans_in": user_wire_id(alice), "amount": "10.00"}
+        ],
+        "royalty_mode": "async",
+    }
+    accepted = client.server_api("alipay.trade.order.settle", biz_content=settle)
+    assert accepted["code"] == "10000", accepted
+    message = _wait_for(server, "msg_app_id", NOTIFY_SHOP_APP, "alipay.trade.order.settle.notify")
+    assert message["app_id"] == NOTIFY_ISV_APP
+    assert '"settle_no":"' + accepted["settle_no"] + '"' in message["biz_content"]
+    assert _isv_verifies(client, message) and _official_verifies(server, message)
+    assert wallet_balance(server.platform, alice) == 10_00

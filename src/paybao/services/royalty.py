@@ -185,6 +185,9 @@ class SettleRequest:
     finish: bool
     fingerprint: str  # digests every parameter: the same out_request_no must bring the same
     asynchronous: bool = False  # royalty_mode=async: accepted now, run by the worker
+    # The wire adapter's note of the request (which app called: an ISV's, for a merchant),
+    # opaque here: an async settle's job carries it to the settle's notification.
+    channel_context: str = "{}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,13 +271,14 @@ class RoyaltyStore(Protocol):
 
 
 class RoyaltyEvents(Protocol):
-    def settle_done_in(self, tx: Tx, settle: Settle) -> None:
-        """An asynchronous settle's last part ran: queue its notification (in `tx`)."""
+    def settle_done_in(self, tx: Tx, settle: Settle, channel_context: str = "{}") -> None:
+        """An asynchronous settle's last part ran: queue its notification (in `tx`);
+        `channel_context` is its request's (SettleRequest)."""
         ...
 
 
 class NoEvents:
-    def settle_done_in(self, tx: Tx, settle: Settle) -> None:
+    def settle_done_in(self, tx: Tx, settle: Settle, channel_context: str = "{}") -> None:
         return None
 
 
@@ -561,7 +565,7 @@ class RoyaltyService:
             )
             if not self.store.update_state(tx, state, after):
                 raise Retryable("the trade's sharing changed meanwhile; retry")
-            payload = {"settle_no": settle.settle_no}
+            payload = {"settle_no": settle.settle_no, "channel_context": request.channel_context}
             jobs.schedule_in(tx, JOB_SETTLE, settle.settle_no, settle.created_at_us, payload)
             return settle
 
@@ -572,6 +576,7 @@ class RoyaltyService:
         transaction, then complete the settle. An error leaves the job to the runner's
         retries; the parts that ran stay done and are not run again."""
         settle_no = str(job.payload.get("settle_no") or job.key)
+        channel_context = str(job.payload.get("channel_context") or "{}")
         with self.db.read() as tx:
             settle = self.store.settle_by_no(tx, settle_no)
         if settle is None or settle.status == STATUS_DONE:
@@ -579,7 +584,7 @@ class RoyaltyService:
         for part in settle.parts:
             if part.state is PartState.PROCESSING:
                 self._execute_part(settle, part.seq)
-        self._complete(settle_no)
+        self._complete(settle_no, channel_context)
         return None
 
     def _execute_part(self, settle: Settle, seq: int) -> PartState:
@@ -652,7 +657,7 @@ class RoyaltyService:
         if not self.store.set_part_result(tx, settle.id, part.seq, state, code, now_us):
             raise Retryable("the part ran meanwhile; retry")
 
-    def _complete(self, settle_no: str) -> None:
+    def _complete(self, settle_no: str, channel_context: str) -> None:
         """After the last part: the settle is done, its royalty_finish applies, and its
         notification is queued, all once (the status changes from processing once)."""
 
@@ -670,7 +675,8 @@ class RoyaltyService:
                     raise Retryable("the trade's sharing changed meanwhile; retry")
             if not self.store.set_settle_status(tx, settle.id, STATUS_PROCESSING, STATUS_DONE):
                 raise Retryable("the settle completed meanwhile; retry")
-            self.events.settle_done_in(tx, dataclasses.replace(settle, status=STATUS_DONE))
+            done = dataclasses.replace(settle, status=STATUS_DONE)
+            self.events.settle_done_in(tx, done, channel_context)
 
         self.db.run(work)
 

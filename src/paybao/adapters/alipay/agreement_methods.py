@@ -40,6 +40,7 @@ from paybao.adapters.alipay.methods import (
     user_id_from_wire,
     user_wire_id,
 )
+from paybao.adapters.alipay.on_behalf import isv_context
 from paybao.domain.agreements import (
     SIGN_SCENE_DEFAULT,
     PeriodRule,
@@ -141,7 +142,10 @@ class AgreementMethods:
             if channel not in ACCESS_CHANNELS:
                 raise WireError("INVALID_PARAMETER", "access_params.channel is not supported")
         rule = _period_rule(biz.get("period_rule_params"))
-        merchant = self.merchants.merchant(call.app.merchant_id)
+        isv = isv_context(call.common, call.app)
+        # No notify_url: the caller's own (an ISV's, when it asks for a merchant, on_behalf.py).
+        caller = self.merchants.app(call.common.app_id) if isv else call.app
+        merchant = self.merchants.merchant(caller.merchant_id)
         terms = {
             "product": product.value,
             "sign_scene": _text(biz, "sign_scene", 64) or SIGN_SCENE_DEFAULT,
@@ -151,7 +155,7 @@ class AgreementMethods:
             "notify_url": call.common.notify_url or merchant.notify_url,
             "return_url": call.common.return_url,
         }
-        context = {"sign_type": call.common.sign_type, "charset": call.charset}
+        context = {"sign_type": call.common.sign_type, "charset": call.charset, **isv}
         return NewSignRequest(
             app_id=call.app.app_id,
             product=product,

@@ -6,7 +6,9 @@ schedule. The snapshot names its `notify_type`, so `AgreementAwareForms` renders
 hands every trade snapshot to the trade forms. Fields (alipay-protocol.md §3): agreement_no,
 external_agreement_no, alipay_user_id, alipay_logon_id, personal_product_code, sign_scene,
 sign_time, valid_time, invalid_time, status (NORMAL, or UNSIGN with unsign_time), partner_id.
-Signed like trade notifications: all fields but sign and sign_type, empty ones dropped.
+Signed like trade notifications: all fields but sign and sign_type, empty ones dropped. An
+agreement an ISV asked for (app_auth_token) names the ISV's app as app_id and the merchant's as
+auth_app_id, in its notifications and its return_url, signed for the ISV (event_notify.py).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from paybao.adapters.alipay.event_notify import (
     enqueue_in,
     head_fields,
     logon_id,
+    notified_app_id,
     notify_time,
     signed_form,
 )
@@ -86,7 +89,7 @@ class AgreementAwareForms:
         if snapshot.get("notify_type") not in NOTIFY_TYPES:
             return self.trades.render(snapshot, notify_id, now_us)
         return signed_form(
-            self.keys.for_app(str(snapshot["app_id"])),
+            self.keys,  # the ISV's key when an ISV asked for the agreement (event_notify.py)
             snapshot,
             lambda charset: self.fields(snapshot, notify_id, now_us, charset),
         )
@@ -114,14 +117,14 @@ class AgreementAwareForms:
         fields = {
             "charset": charset,
             "method": "alipay.user.agreement.page.sign.return",
-            "app_id": agreement.app_id,
+            "app_id": notified_app_id(snapshot),  # the ISV's, if an ISV asked for it
             "auth_app_id": agreement.app_id,
             "version": "1.0",
             "timestamp": notify_time(now_us),
             "status": str(agreement.status),
             **agreement_fields(snapshot, logon_id(self.users, agreement.user_id)),
         }
-        key = self.keys.for_app(agreement.app_id)
+        key = self.keys.for_app(fields["app_id"])
         signed = wire.build_notification(fields, key, sign_type=sign_type, charset=charset)
         separator = "&" if "?" in agreement.return_url else "?"
         return agreement.return_url + separator + urllib.parse.urlencode(signed, encoding=charset)

@@ -1,7 +1,9 @@
 """What every notification that is not a trade's shares (agreements, pre-authorisations): its
 outbox row, queued in the caller's transaction and then delivered and retried by the notify job
 like a trade's; and its form, signed and encoded as the request that created it asked
-(`channel_context`: sign type and charset), else RSA2 and UTF-8."""
+(`channel_context`: sign type and charset), else RSA2 and UTF-8. An object an ISV created for a
+merchant (on_behalf.py) names the ISV's app as `app_id` and the merchant's as `auth_app_id`, and
+is signed with the ISV's generation of the platform key, as a trade's notification is."""
 
 from __future__ import annotations
 
@@ -9,9 +11,9 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from paybao.adapters.alipay import wire
+from paybao.adapters.alipay.on_behalf import calling_app_id
+from paybao.adapters.alipay.platform_keys import KeyForApp
 from paybao.adapters.alipay.signing import SignType, parse_sign_type
 from paybao.services.clock import datetime_from_us
 from paybao.services.notify import JOB_NOTIFY, Notification, new_notify_id
@@ -27,6 +29,11 @@ def notify_time(at_us: object) -> str:
     return wire.format_timestamp(datetime_from_us(at_us))
 
 
+def notified_app_id(snapshot: Mapping[str, Any]) -> str:
+    """The app a notification is for: the ISV's that made the object, else the object's own."""
+    return calling_app_id(snapshot.get("channel_context"), str(snapshot["app_id"]))
+
+
 def head_fields(
     snapshot: Mapping[str, Any], notify_id: str, now_us: int, charset: str
 ) -> dict[str, str]:
@@ -35,7 +42,7 @@ def head_fields(
         "notify_time": notify_time(now_us),
         "notify_type": str(snapshot["notify_type"]),
         "notify_id": notify_id,
-        "app_id": str(snapshot["app_id"]),
+        "app_id": notified_app_id(snapshot),
         "auth_app_id": str(snapshot["app_id"]),
         "charset": charset,
         "version": "1.0",
@@ -94,12 +101,14 @@ def enqueue_in(
 
 
 def signed_form(
-    private_key: rsa.RSAPrivateKey,
+    keys: KeyForApp,
     snapshot: Mapping[str, Any],
     fields_for: Callable[[str], dict[str, str]],
 ) -> tuple[bytes, str]:
-    """The POST body and content type: `fields_for(charset)`, signed and form-encoded."""
+    """The POST body and content type: `fields_for(charset)`, signed for the notified app (its
+    generation of the platform key) and form-encoded."""
     sign_type, charset = channel_context(str(snapshot.get("channel_context") or "{}"))
+    private_key = keys.for_app(notified_app_id(snapshot))
     signed = wire.build_notification(
         fields_for(charset), private_key, sign_type=sign_type, charset=charset
     )

@@ -14,6 +14,10 @@ money).
 A trade an ISV makes remembers the ISV app in its channel_context (`ISV_APP_KEY`): its
 notifications name the ISV's app as `app_id` and the merchant's as `auth_app_id`, and are
 signed for the ISV, as Alipay's are (`app_id` 开发者的app_id, `auth_app_id` 授权方的app_id).
+Agreements, pre-authorisation orders and parking trades keep it the same way (`isv_context`),
+so their notifications and return_url parameters do too; an asynchronous settle carries it in
+its job (royalty_notify.py), as a settle row has no channel_context. Escrow trades have no
+place for it (no channel_context column): theirs still name the merchant's app only.
 """
 
 from __future__ import annotations
@@ -47,8 +51,15 @@ class RefuseAppAuth:
 REFUSE_APP_AUTH: Final = RefuseAppAuth()
 
 
+def isv_context(common: wire.CommonParams, app: App) -> dict[str, str]:
+    """What a channel_context adds for a call of `app` (the acting app): the ISV's app id when
+    an ISV made the call with a token, nothing when the app called for itself."""
+    return {ISV_APP_KEY: common.app_id} if common.app_id != app.app_id else {}
+
+
 def calling_app_id(channel_context: object, app_id: str) -> str:
-    """The app that made a trade of `app_id`: the ISV's, if an ISV made it with a token."""
+    """The app that made an object (trade, agreement, order) of `app_id`: the ISV's, if an ISV
+    made it with a token; its notifications name it as app_id and are signed for it."""
     if not channel_context:
         return app_id
     try:

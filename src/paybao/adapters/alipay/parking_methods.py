@@ -49,6 +49,7 @@ from paybao.adapters.alipay.agreement_methods import DEDUCTION_SUB_CODES
 from paybao.adapters.alipay.biz_fields import BizFields, terms_digest
 from paybao.adapters.alipay.errors import SUB_CODE_BY_DOMAIN_CODE, WireError, translated
 from paybao.adapters.alipay.methods import Call, Fields, Methods, format_time, user_wire_id
+from paybao.adapters.alipay.on_behalf import isv_context
 from paybao.domain.errors import DomainError
 from paybao.domain.parking import (
     ACCOUNT_NO_LENGTH_MAX,
@@ -248,6 +249,7 @@ class ParkingMethods:
         total_fen = _amount(biz, "total_fee", sub, required=True) or 0
         subject = _text(biz, "subject", 256, sub_code=sub) or SUBJECT_DEFAULT
         context = {"sign_type": call.common.sign_type, "charset": call.charset}
+        context.update(isv_context(call.common, call.app))  # an ISV's trade notifies the ISV
         new = NewTrade(
             app_id=call.app.app_id,
             out_trade_no=_text(biz, "out_trade_no", 64, True, sub_code=sub),

@@ -53,6 +53,7 @@ from paybao.adapters.alipay.methods import (
     user_id_from_wire,
     user_wire_id,
 )
+from paybao.adapters.alipay.on_behalf import isv_context
 from paybao.domain.preauth import (
     TIMEOUT_S_MAX,
     TIMEOUT_S_MIN,
@@ -171,6 +172,7 @@ class PreauthMethods:
             "confirm_s": _timeout_s(biz, "pay_timeout") if app else None,
         }
         context = {"sign_type": call.common.sign_type, "charset": call.charset}
+        context.update(isv_context(call.common, call.app))  # an ISV's order notifies the ISV
         return NewFreeze(
             app_id=call.app.app_id,
             out_order_no=_text(biz, "out_order_no", 64, required=True),
@@ -193,7 +195,13 @@ class PreauthMethods:
             raise WireError(_ILLEGAL, "payee_user_id is not this app's merchant")
 
     def _merchant_notify_url(self, call: Call) -> str | None:
-        notify_url: str | None = self.merchants.merchant(call.app.merchant_id).notify_url
+        """The caller's own notify_url: an ISV's, when it calls for a merchant (on_behalf.py)."""
+        caller = (
+            self.merchants.app(call.common.app_id)
+            if isv_context(call.common, call.app)
+            else call.app
+        )
+        notify_url: str | None = self.merchants.merchant(caller.merchant_id).notify_url
         return notify_url
 
     # Unfreeze, cancel, query --------------------------------------------------------------

@@ -12,7 +12,8 @@ out_order_no, operation_id, out_request_no, operation_type (FREEZE | UNFREEZE), 
 gmt_create, gmt_trans, total_freeze_amount, total_unfreeze_amount, total_pay_amount,
 rest_amount, payer_user_id, payer_logon_id, payee_user_id, fund_amount (all from the balance:
 paybao has no credit pre-authorisation, so credit_amount and pre_auth_type are never sent).
-Signed like trade notifications: all fields but sign and sign_type, empty ones dropped.
+Signed like trade notifications: all fields but sign and sign_type, empty ones dropped. An order
+an ISV made for a merchant names the ISV's app as app_id and is signed for it (event_notify.py).
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ class PreauthAwareForms:
         if snapshot.get("notify_type") not in NOTIFY_TYPES:
             return self.others.render(snapshot, notify_id, now_us)
         return signed_form(
-            self.keys.for_app(str(snapshot["app_id"])),
+            self.keys,  # the ISV's key when an ISV made the order (event_notify.py)
             snapshot,
             lambda charset: self.fields(snapshot, notify_id, now_us, charset),
         )

@@ -18,10 +18,10 @@ AlipayTradeRoyaltyRateQuery models and responses; python-alipay-sdk's
   true], [royalty_mode `sync` (the default) | `async`] -> trade_no, settle_no. A sync settle
   moves all parts or none. An async one (≤ 50 parts) is accepted at once, moves nothing yet,
   and runs in the worker, each part succeeding or failing on its own; its result is in
-  settle.query and in an `alipay.trade.order.settle.notify` message to the merchant
-  (adapters/alipay/royalty_notify.py). An empty royalty_parameters only finishes the trade's
-  sharing (with royalty_finish). `amount_percentage` and `trans_out` other than the merchant
-  are not supported.
+  settle.query and in an `alipay.trade.order.settle.notify` message to the merchant (to the
+  ISV, for a settle an ISV asked for with app_auth_token: adapters/alipay/royalty_notify.py).
+  An empty royalty_parameters only finishes the trade's sharing (with royalty_finish).
+  `amount_percentage` and `trans_out` other than the merchant are not supported.
 * `alipay.trade.order.settle.query`: settle_no, or out_request_no + trade_no -> out_request_no,
   operation_dt, royalty_detail_list [{operation_type `transfer`, execute_dt (once it ran),
   trans_out, trans_out_type `userId`, trans_in, trans_in_type, amount "0.00", state SUCCESS |
@@ -78,6 +78,7 @@ from paybao.adapters.alipay.methods import (
     seller_wire_id,
     user_wire_id,
 )
+from paybao.adapters.alipay.on_behalf import isv_context
 from paybao.domain.identity import mask_phone
 from paybao.domain.royalty import (
     ASYNC_PARTS_MAX,
@@ -318,6 +319,8 @@ def settle_request(call: Call) -> SettleRequest:
         finish=finish,
         fingerprint=terms_digest(terms),
         asynchronous=asynchronous,
+        # An ISV's settle (app_auth_token) is announced to the ISV (royalty_notify.py).
+        channel_context=json.dumps(isv_context(call.common, call.app), separators=(",", ":")),
     )
 
 

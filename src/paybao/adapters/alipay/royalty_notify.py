@@ -12,6 +12,12 @@ operation_dt, royalty_detail_list as settle.query answers it) and sign_type `RSA
 RSA2 over the sorted params but sign and sign_type, with the app's generation of the platform
 key, as trade notifications are signed. It goes to the merchant's notify URL (the app's; an
 order's notify_url belongs to its trade).
+
+A settle an ISV asked for with the merchant's app_auth_token goes to the ISV (Alipay sends it
+to the app that subscribed to the message: the ISV's, 服务商代商户调用): to the ISV's notify
+URL, `app_id` the ISV's app (消息接受方的应用id), `msg_app_id` the merchant's (消息归属方的应用id,
+the 1.1 messages' name for what 1.0 called auth_app_id), signed for the ISV. The settle row has
+no place for the caller: the settle's job carries its request's channel_context here.
 """
 
 from __future__ import annotations
@@ -21,8 +27,9 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from paybao.adapters.alipay import wire
-from paybao.adapters.alipay.event_notify import enqueue_in
+from paybao.adapters.alipay.event_notify import enqueue_in, notified_app_id
 from paybao.adapters.alipay.methods import format_time
+from paybao.adapters.alipay.on_behalf import calling_app_id
 from paybao.adapters.alipay.platform_keys import KeyForApp
 from paybao.adapters.alipay.royalty_methods import royalty_detail_list
 from paybao.domain.royalty import PartState, ReceiverType
@@ -39,11 +46,12 @@ SIGN_TYPE: Final = "RSA2"
 _US_PER_MS: Final = 1000
 
 
-def snapshot_of(settle: Settle) -> dict[str, Any]:
+def snapshot_of(settle: Settle, channel_context: str = "{}") -> dict[str, Any]:
     """The settle as its last part left it, JSON-ready (domain names)."""
     return {
         "msg_method": MSG_METHOD,
         "app_id": settle.app_id,
+        "channel_context": channel_context,
         "merchant_id": settle.merchant_id,
         "settle_no": settle.settle_no,
         "trade_no": settle.trade_no,
@@ -102,8 +110,13 @@ class MerchantRoyaltyEvents:
         self.notify = notify
         self.merchants = merchants
 
-    def settle_done_in(self, tx: Tx, settle: Settle) -> None:
-        merchant = self.merchants.merchant_in(tx, settle.merchant_id)
+    def settle_done_in(self, tx: Tx, settle: Settle, channel_context: str = "{}") -> None:
+        merchant_id = settle.merchant_id
+        isv_app_id = calling_app_id(channel_context, settle.app_id)
+        if isv_app_id != settle.app_id:  # an ISV's settle: the ISV's own notify URL
+            isv_app = self.merchants.store.app(tx, isv_app_id)
+            merchant_id = isv_app.merchant_id if isv_app is not None else merchant_id
+        merchant = self.merchants.merchant_in(tx, merchant_id)
         if not merchant.notify_url:
             return  # nowhere to send it: settle.query still tells
         enqueue_in(
@@ -112,7 +125,7 @@ class MerchantRoyaltyEvents:
             merchant_id=settle.merchant_id,
             url=merchant.notify_url,
             event=EVENT,
-            snapshot=snapshot_of(settle),
+            snapshot=snapshot_of(settle, channel_context),
         )
 
 
@@ -126,8 +139,8 @@ class RoyaltyAwareForms:
     def render(self, snapshot: Mapping[str, Any], notify_id: str, now_us: int) -> tuple[bytes, str]:
         if snapshot.get("msg_method") != MSG_METHOD:
             return self.others.render(snapshot, notify_id, now_us)
-        key = self.keys.for_app(str(snapshot["app_id"]))
         fields = self.fields(snapshot, notify_id, now_us)
+        key = self.keys.for_app(fields["app_id"])  # the ISV's, for an ISV's settle
         signed = wire.build_notification(fields, key, sign_type=SIGN_TYPE, charset=CHARSET)
         return wire.encode_form(
             signed, CHARSET
@@ -142,12 +155,15 @@ class RoyaltyAwareForms:
             "operation_dt": format_time(settle.created_at_us),
             "royalty_detail_list": royalty_detail_list(settle),
         }
-        return {
+        fields = {
             "msg_method": MSG_METHOD,
-            "app_id": settle.app_id,
+            "app_id": notified_app_id(snapshot),
             "notify_id": notify_id,
             "utc_timestamp": str(now_us // _US_PER_MS),
             "version": VERSION,
             "charset": CHARSET,
             "biz_content": json.dumps(biz, ensure_ascii=False, separators=(",", ":")),
         }
+        if fields["app_id"] != settle.app_id:
+            fields["msg_app_id"] = settle.app_id  # whose settle it is: the merchant's app
+        return fields
