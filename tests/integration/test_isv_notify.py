@@ -2,11 +2,12 @@
 migrated database (SQLite and PostgreSQL), delivered through the notify job to a recording
 sender: withholding agreements (dut_user_sign / dut_user_unsign and the sign page's return_url),
 fund pre-authorisation (fund_auth_freeze / fund_auth_unfreeze), plate-paid parking trades, an
-ISV trade's refund and asynchronous settles (alipay.trade.order.settle.notify). Each goes to the
-ISV's notify_url (the request's, else the ISV's own), names the ISV's app as app_id and the
-merchant's as auth_app_id (a 1.1 message: msg_app_id), and is signed with the ISV's generation
-of the platform key, so that both SDKs' verifiers accept it with the ISV's Alipay public key and
-not with the merchant's. The merchant calling for itself sees what it saw before."""
+ISV trade's refund, escrow trades (paybao.trade.escrow.*: paid, shipped, finished) and
+asynchronous settles (alipay.trade.order.settle.notify). Each goes to the ISV's notify_url (the
+request's, else the ISV's own), names the ISV's app as app_id and the merchant's as auth_app_id
+(a 1.1 message: msg_app_id), and is signed with the ISV's generation of the platform key, so
+that both SDKs' verifiers accept it with the ISV's Alipay public key and not with the
+merchant's. The merchant calling for itself sees what it saw before."""
 
 from __future__ import annotations
 
@@ -32,7 +33,15 @@ from app_auth_support import (
     public_pem_of,
 )
 from fastapi.testclient import TestClient
-from gateway_support import Shop, app_keys, call, make_buyer, sign_in_on, signed_params
+from gateway_support import (
+    PAYMENT_PASSWORD,
+    Shop,
+    app_keys,
+    call,
+    make_buyer,
+    sign_in_on,
+    signed_params,
+)
 from parking_support import PREFIX, beijing, make_driver
 from platform_key_support import new_generation
 from royalty_support import BIND, SETTLE, bind_biz, part, receiver, settle_biz
@@ -303,6 +312,72 @@ def test_an_isvs_parking_trade_and_its_refund_notify_the_isv(parties: Parties) -
         assert form["out_trade_no"] == "park-isv"
     (refunded,) = [form for _url, form in forms if form.get("out_biz_no") == "r-1"]
     assert refunded["refund_fee"] == "5.00"
+
+
+# Escrow trades (担保交易, paybao.trade.escrow.*) -----------------------------------------------
+
+ESCROW_CREATE = "paybao.trade.escrow.create"
+
+
+def _escrow_biz(out_trade_no: str) -> dict[str, Any]:
+    return {
+        "out_trade_no": out_trade_no,
+        "total_amount": "100.00",
+        "subject": "手冲咖啡豆",
+        "goods_type": "express",
+    }
+
+
+def test_an_isvs_escrow_trade_notifies_the_isv(parties: Parties) -> None:
+    platform, client, isv, token = parties.platform, parties.client, parties.isv, parties.token
+    buyer = make_buyer(platform, "13800000841", balance_fen=1_000_00)
+    escrow = platform.services["escrow"]
+    biz = _escrow_biz("esc-isv")
+    created = isv_call(client, isv, ESCROW_CREATE, biz, app_auth_token=token, notify_url=ISV_NOTIFY)
+    assert (created["code"], created["trade_status"]) == ("10000", "WAIT_BUYER_PAY"), created
+    trade_no = str(created["trade_no"])
+    escrow.pay(trade_no, buyer, PAYMENT_PASSWORD)
+    ship = {"out_trade_no": "esc-isv", "logistics_company": "SF", "tracking_no": "SF200"}
+    shipped = isv_call(client, isv, "paybao.trade.escrow.ship", ship, app_auth_token=token)
+    assert shipped["trade_status"] == "WAIT_BUYER_CONFIRM_GOODS", shipped
+    done = isv_call(
+        client, isv, "paybao.trade.escrow.confirm", {"trade_no": trade_no}, app_auth_token=token
+    )
+    assert done["trade_status"] == "TRADE_FINISHED", done
+    # Without a notify_url: the ISV's own, never the merchant's.
+    quiet = isv_call(client, isv, ESCROW_CREATE, _escrow_biz("esc-quiet"), app_auth_token=token)
+    assert quiet["code"] == "10000", quiet
+    escrow.pay(str(quiet["trade_no"]), buyer, PAYMENT_PASSWORD)
+    parties.deliver()
+
+    forms = parties.sent.of("trade_no", trade_no)
+    statuses = {form["trade_status"] for _url, form in forms}  # delivered in any order
+    assert len(forms) == 3
+    assert statuses == {"WAIT_SELLER_SEND_GOODS", "WAIT_BUYER_CONFIRM_GOODS", "TRADE_FINISHED"}
+    for url, form in forms:
+        assert_for_the_isv(parties, url, form, ISV_NOTIFY)
+        assert (form["out_trade_no"], form["total_amount"]) == ("esc-isv", "100.00")
+    url, form = parties.sent.one("trade_no", str(quiet["trade_no"]))
+    assert_for_the_isv(parties, url, form, ISV_OWN)
+    assert form["trade_status"] == "WAIT_SELLER_SEND_GOODS"
+
+    # The money is the merchant's (the price less its fee), none of it the ISV's.
+    ledger = platform.ledger
+    assert ledger.balance(parties.shop.merchant.settlement_account_id).balance_fen == 100_00 - 60
+    assert ledger.balance(isv.shop.merchant.settlement_account_id).balance_fen == 0
+    assert platform.reconcile.run().clean
+
+
+def test_a_merchants_own_escrow_trade_is_unchanged(parties: Parties) -> None:
+    platform, client = parties.platform, parties.client
+    buyer = make_buyer(platform, "13800000842", balance_fen=1_000_00)
+    own = call(client, ESCROW_CREATE, _escrow_biz("esc-own"), app_id=SHOP_APP)
+    assert own["code"] == "10000", own
+    platform.services["escrow"].pay(str(own["trade_no"]), buyer, PAYMENT_PASSWORD)
+    parties.deliver()
+    url, form = parties.sent.one("trade_no", str(own["trade_no"]))
+    assert_for_the_merchant(parties, url, form)  # none passed: the merchant's own
+    assert form["trade_status"] == "WAIT_SELLER_SEND_GOODS"
 
 
 # Asynchronous settles (消息: alipay.trade.order.settle.notify) -------------------------------

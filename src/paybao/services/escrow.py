@@ -127,6 +127,8 @@ class Escrow:
     # Coupons: the platform-funded part of the price, and its share a refund sent back.
     discount_fen: int = 0
     discount_back_fen: int = 0
+    # Opaque to this service: what the channel adapter needs to notify (an ISV's app).
+    channel_context: str = "{}"
 
     @property
     def buyer_pay_fen(self) -> int:
@@ -288,6 +290,7 @@ class NewEscrow:
     goods_type: GoodsType
     total_fen: int
     notify_url: str | None = None
+    channel_context: str = "{}"  # opaque: the gateway's (who made the order, on_behalf.py)
 
 
 class EscrowService:
@@ -477,6 +480,7 @@ class EscrowService:
             notify_url=new.notify_url,
             created_at_us=now_us,
             pay_expires_at_us=now_us + self.policy.pay_timeout_s * US_PER_S,
+            channel_context=new.channel_context,
         )
 
     def pay(

@@ -6,11 +6,15 @@ names (WAIT_SELLER_SEND_GOODS, WAIT_BUYER_CONFIRM_GOODS, ...). Registered into t
 method table by `wiring/escrow.py`.
 
 Also here: merchant notifications for escrow trades, rendered by the gateway's own notification
-form (an escrow trade is announced as a trade whose `trade_no` is the escrow number).
+form (an escrow trade is announced as a trade whose `trade_no` is the escrow number). An escrow
+order an ISV creates for a merchant (app_auth_token) keeps the ISV's app in its channel_context
+(on_behalf.py), so its notifications go to the ISV's notify_url (else the ISV's own), name the
+ISV as app_id and the merchant as auth_app_id, and are signed for the ISV, as a trade's are.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -18,6 +22,7 @@ from paybao.adapters.alipay import wire
 from paybao.adapters.alipay.biz_fields import BizFields
 from paybao.adapters.alipay.errors import WireError, translated
 from paybao.adapters.alipay.methods import Call, Fields, Methods, format_time, user_wire_id
+from paybao.adapters.alipay.on_behalf import isv_context
 from paybao.domain.escrow import GoodsType, goods_type_of
 from paybao.services.escrow import Escrow, EscrowService, NewEscrow, Party
 from paybao.services.merchants import MerchantService
@@ -84,6 +89,11 @@ class EscrowMethods:
     def create(self, call: Call) -> Fields:
         biz = call.biz
         merchant = self.merchants.merchant(call.app.merchant_id)
+        isv = isv_context(call.common, call.app)
+        # No notify_url: the caller's own (an ISV's, when it asks for a merchant, on_behalf.py).
+        caller = merchant
+        if isv:
+            caller = self.merchants.merchant(self.merchants.app(call.common.app_id).merchant_id)
         new = NewEscrow(
             merchant_id=merchant.id,
             app_id=call.app.app_id,
@@ -93,7 +103,8 @@ class EscrowMethods:
             title=_text(biz, "subject", 128),
             goods_type=goods_type_of(_text(biz, "goods_type", 16, default=GoodsType.EXPRESS)),
             total_fen=wire.parse_amount_fen(biz.get("total_amount") or "", field="total_amount"),
-            notify_url=call.common.notify_url or merchant.notify_url,
+            notify_url=call.common.notify_url or caller.notify_url,
+            channel_context=json.dumps(isv, separators=(",", ":")),
         )
         escrow = self.escrow.create_for_merchant(new)
         fields = self._fields(escrow)
@@ -229,7 +240,7 @@ def trade_view(escrow: Escrow) -> Trade:
         notify_url=escrow.notify_url,
         return_url=None,
         passback=None,
-        channel_context="{}",
+        channel_context=escrow.channel_context,  # an ISV's order notifies the ISV
         visible=True,
         store_id=None,
         created_at_us=escrow.created_at_us,

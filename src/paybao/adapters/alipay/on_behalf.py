@@ -14,10 +14,9 @@ money).
 A trade an ISV makes remembers the ISV app in its channel_context (`ISV_APP_KEY`): its
 notifications name the ISV's app as `app_id` and the merchant's as `auth_app_id`, and are
 signed for the ISV, as Alipay's are (`app_id` 开发者的app_id, `auth_app_id` 授权方的app_id).
-Agreements, pre-authorisation orders and parking trades keep it the same way (`isv_context`),
-so their notifications and return_url parameters do too; an asynchronous settle carries it in
-its job (royalty_notify.py), as a settle row has no channel_context. Escrow trades have no
-place for it (no channel_context column): theirs still name the merchant's app only.
+Agreements, pre-authorisation orders, parking trades and escrow trades keep it the same way
+(`isv_context`), so their notifications and return_url parameters do too; an asynchronous
+settle carries it in its job (royalty_notify.py), as a settle row has no channel_context.
 """
 
 from __future__ import annotations

@@ -71,6 +71,9 @@ escrow_trades = Table(
     Column("refund_request_fen", BigInteger, nullable=True),
     Column("refund_reason", String(500), nullable=True),
     Column("notify_url", String(512), nullable=True),
+    # What the channel adapter needs to notify: the ISV's app, when an ISV made the order for
+    # the merchant (on_behalf.py); `{}` for a merchant's own order and for marketplace trades.
+    Column("channel_context", Text, nullable=False, server_default="{}"),
     Column("created_at_us", BigInteger, nullable=False),
     Column("pay_expires_at_us", BigInteger, nullable=False),
     Column("paid_at_us", BigInteger, nullable=True),
