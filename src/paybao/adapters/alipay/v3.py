@@ -373,14 +373,20 @@ class AlipayV3:
         the signature check: the refusals name the app's configuration."""
         media_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
         encrypt_type = _encrypt_type(request.headers)
-        if encrypt_type is None or not request.body:
+        # A cipher that is named must exist and the app must have its key, body or not: a
+        # request naming SM4 over no content is refused here, before its nonce is spent.
+        key = (
+            content_crypto.content_key(encrypt_type, app_id, self.gateway.content_keys)
+            if encrypt_type is not None
+            else None
+        )
+        if key is None or not request.body:
             # Nothing to open (as on the gateway, a cipher named over no content): plain.
             if request.body and media_type != "application/json":
                 raise WireError("isv.invalid-content-type", "Content-Type 应为 application/json")
             return _utf8_text(request.body), None
         if media_type not in ENCRYPTED_MEDIA_TYPES:
             raise WireError("isv.invalid-content-type", "加密请求的 Content-Type 应为 text/plain")
-        key = content_crypto.content_key(encrypt_type, app_id, self.gateway.content_keys)
         # Non-ASCII bytes become U+FFFD, which is no base64: decryption-error-unknown.
         sealed = request.body.decode("ascii", "replace")
         return content_crypto.open_biz_content(sealed, key, "utf-8"), key
