@@ -10,13 +10,14 @@ that never touch the test database.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, create_engine, text
 
 from paybao.adapters.alipay.keys import generate_key_pair
 from paybao.adapters.alipay.platform_key import PRIVATE_KEY_FILE
@@ -146,6 +147,26 @@ def client(platform: Platform) -> Iterator[TestClient]:
 
     with TestClient(create_app(platform, run_worker=False)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def empty_url(tmp_path: Path) -> Iterator[str]:
+    """An empty database of the test's kind (no schema), dropped afterwards: for tests that
+    migrate or restore into one."""
+    if database_kind() == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    base, name = TEST_DATABASE_URL.rsplit("/", 1)
+    empty = f"{name}_empty_{secrets.token_hex(4)}"
+    admin = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{empty}"'))
+    try:
+        yield f"{base}/{empty}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{empty}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture

@@ -5,14 +5,8 @@ and are signed for it; the downgrade drops the column again. Runs on the test's 
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from alembic import command
-from sqlalchemy import create_engine, inspect, text
-from tests.conftest import TEST_DATABASE_URL, database_kind
+from sqlalchemy import inspect, text
 
 from paybao.adapters.alipay.escrow_methods import trade_view
 from paybao.adapters.alipay.on_behalf import calling_app_id
@@ -23,25 +17,6 @@ from paybao.adapters.db.migrate import alembic_config, upgrade
 BEFORE = "0053_app_auth"
 AFTER = "0054_escrow_channel_context"
 SHOP_APP = "2021000000006101"
-
-
-@pytest.fixture
-def empty_url(tmp_path: Path) -> Iterator[str]:
-    """An empty database of the test's kind, dropped afterwards."""
-    if database_kind() == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
-        return
-    base, name = TEST_DATABASE_URL.rsplit("/", 1)
-    empty = f"{name}_escrow_{secrets.token_hex(4)}"
-    admin = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{empty}"'))
-    try:
-        yield f"{base}/{empty}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{empty}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_0054_reads_old_escrow_orders_as_the_merchants_own_and_downgrades(

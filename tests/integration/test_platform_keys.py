@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, inspect, text
-from tests.conftest import TEST_DATABASE_URL, database_kind
+from sqlalchemy import inspect, text
 from tests.integration.api_admin_support import audit_rows
 from tests.integration.gateway_support import make_shop
 from tests.integration.platform_key_support import generation_pair, new_generation
@@ -224,25 +221,6 @@ def test_signing_keys_follow_the_apps_generation_and_the_newest_for_an_unknown_a
     keys(platform).switch(shop.app.app_id, 2)
     assert signing.for_app(shop.app.app_id) is second
     assert signing.for_app("2021999999999999") is second  # nobody's: the newest key
-
-
-@pytest.fixture
-def empty_url(tmp_path: Path) -> Iterator[str]:
-    """An empty database of the test's kind, dropped afterwards."""
-    if database_kind() == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
-        return
-    base, name = TEST_DATABASE_URL.rsplit("/", 1)
-    empty = f"{name}_keys_{secrets.token_hex(4)}"
-    admin = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{empty}"'))
-    try:
-        yield f"{base}/{empty}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{empty}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_0041_keeps_existing_apps_on_generation_one_and_downgrades(empty_url: str) -> None:
