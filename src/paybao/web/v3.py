@@ -1,4 +1,5 @@
-"""`POST /v3/alipay/...`: Alipay's v3 REST protocol in front of the gateway's method handlers.
+"""`/v3/alipay/...`: Alipay's v3 REST protocol in front of the gateway's method handlers (POST,
+or GET/DELETE with the fields in the query string, as Alipay documents each path).
 
 The routes only move bytes, as /gateway.do's does: the request target exactly as sent (it is
 signed), the headers and at most one byte more than the body limit go to `AlipayV3.handle` in a
@@ -13,7 +14,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
-from paybao.adapters.alipay.v3 import BODY_SIZE_MAX_BYTES, V3_METHODS, AlipayV3, V3Request
+from paybao.adapters.alipay.v3 import BODY_SIZE_MAX_BYTES, V3_ROUTES, AlipayV3, V3Request
 from paybao.adapters.db.v3_nonce_store import SqlV3Nonces
 from paybao.bootstrap import Platform
 from paybao.web.body_limit import read_capped
@@ -40,8 +41,8 @@ def router_for(v3: AlipayV3, concurrency_max: int) -> APIRouter:
         reply = await anyio.to_thread.run_sync(v3.handle, v3_request, limiter=limiter)
         return Response(reply.body, status_code=reply.status, headers=dict(reply.headers))
 
-    for path in V3_METHODS:
-        router.add_api_route(path, endpoint, methods=["POST"], include_in_schema=False)
+    for path, route in V3_ROUTES.items():
+        router.add_api_route(path, endpoint, methods=[route.verb], include_in_schema=False)
     # Any other path or verb under /v3 is answered in the protocol too (invalid-method, signed
     # once the app is known), not with the REST API's 404/405 or a slash redirect.
     router.add_api_route(

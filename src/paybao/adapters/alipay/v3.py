@@ -5,8 +5,12 @@ A v3 call is `POST /v3/alipay/trade/query` with the business JSON as the body an
 (alipay-protocol.md §6). The app signs, with SHA256withRSA,
 `authString\\nMETHOD\\n/path?query\\nbody\\n` (+ `app_auth_token\\n` when the
 `alipay-app-auth-token` header is sent), authString being the header text between the scheme and
-`,sign=` verbatim. Each path maps to one gateway method name, and the call runs through the
-same `Methods.table` handler as /gateway.do (one business path), as the same `Call`.
+`,sign=` verbatim. Each path maps to one gateway method name (`V3_ROUTES`), and the call runs
+through the same `Methods.table` handler as /gateway.do (one business path), as the same `Call`.
+Some paths are GET (the queries Alipay's v3 API list makes GET: bill download URL, transfer
+query, agreement query, ...) or DELETE (card delete): their fields come in the query string,
+form-encoded, no body, and the app signs `authString\\nGET\\n/path?query\\n\\n`. Another verb on
+a known path is 405 `invalid-method`, before the app is read.
 
 Answers: success is HTTP 200 with the bare business JSON (no code/msg); a refusal is HTTP 4xx/5xx
 `{"code": …, "message": …}` with the gateway's sub_code minus its `isv.`/`aop.`/`isp.` prefix
@@ -46,6 +50,7 @@ import json
 import logging
 import re
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -70,18 +75,103 @@ from paybao.services.merchants import App
 log = logging.getLogger(__name__)
 
 AUTH_SCHEME: Final = "ALIPAY-SHA256withRSA"
-# Each v3 path and the gateway method it runs (Alipay's v3 paths for the classic methods).
-V3_METHODS: Final[Mapping[str, str]] = {
-    "/v3/alipay/trade/precreate": "alipay.trade.precreate",
-    "/v3/alipay/trade/pay": "alipay.trade.pay",
-    "/v3/alipay/trade/create": "alipay.trade.create",
-    "/v3/alipay/trade/query": "alipay.trade.query",
-    "/v3/alipay/trade/refund": "alipay.trade.refund",
-    "/v3/alipay/trade/close": "alipay.trade.close",
-    "/v3/alipay/trade/cancel": "alipay.trade.cancel",
-    "/v3/alipay/trade/fastpay/refund/query": "alipay.trade.fastpay.refund.query",
-    "/v3/alipay/fund/trans/uni/transfer": "alipay.fund.trans.uni.transfer",
+
+
+@dataclass(frozen=True)
+class V3Route:
+    """One v3 path: the gateway method it runs and the HTTP verb Alipay documents for it. A GET
+    or DELETE call carries its business fields in the query string (Alipay's v3 OAS: every such
+    parameter is a flat string, named as the classic biz_content field) and no body.
+    `top_level`: the fields the classic method takes beside app_id rather than in biz_content
+    (its handler reads them from `Call.params`): in v3 they come in the query string of a POST
+    (auth_token) or in its body (oauth.token's grant_type, code, refresh_token)."""
+
+    method: str
+    verb: str = "POST"
+    top_level: frozenset[str] = frozenset()
+
+
+_AUTH_TOKEN: Final = frozenset({"auth_token"})
+_OAUTH_GRANT: Final = frozenset({"grant_type", "code", "refresh_token"})
+# Each v3 path, as Alipay's v3 API list names it (the OAS behind its v3 SDKs: alipay-sdk-java-all
+# and alipay-sdk-net-all v3/, API version 2026-09/10), for the gateway methods paybao serves.
+# Alipay lists no v3 path for alipay.trade.order.onsettle.query,
+# alipay.eco.mycar.parking.agreement.query and .order.pay, alipay.commerce.transport.offlinepay.*,
+# alipay.open.app.alipaycert.download and zhima.credit.score.brief.get: those stay gateway-only,
+# as do the paybao.* methods.
+V3_ROUTES: Final[Mapping[str, V3Route]] = {
+    "/v3/alipay/trade/precreate": V3Route("alipay.trade.precreate"),
+    "/v3/alipay/trade/pay": V3Route("alipay.trade.pay"),
+    "/v3/alipay/trade/create": V3Route("alipay.trade.create"),
+    "/v3/alipay/trade/query": V3Route("alipay.trade.query"),
+    "/v3/alipay/trade/refund": V3Route("alipay.trade.refund"),
+    "/v3/alipay/trade/close": V3Route("alipay.trade.close"),
+    "/v3/alipay/trade/cancel": V3Route("alipay.trade.cancel"),
+    "/v3/alipay/trade/fastpay/refund/query": V3Route("alipay.trade.fastpay.refund.query"),
+    "/v3/alipay/fund/trans/uni/transfer": V3Route("alipay.fund.trans.uni.transfer"),
+    # Royalty (分账).
+    "/v3/alipay/trade/order/settle": V3Route("alipay.trade.order.settle"),
+    "/v3/alipay/trade/order/settle/query": V3Route("alipay.trade.order.settle.query", "GET"),
+    "/v3/alipay/trade/royalty/relation/bind": V3Route("alipay.trade.royalty.relation.bind"),
+    "/v3/alipay/trade/royalty/relation/unbind": V3Route("alipay.trade.royalty.relation.unbind"),
+    "/v3/alipay/trade/royalty/relation/batchquery": V3Route(
+        "alipay.trade.royalty.relation.batchquery"
+    ),
+    "/v3/alipay/trade/royalty/rate/query": V3Route("alipay.trade.royalty.rate.query", "GET"),
+    # Fund authorisation (预授权).
+    "/v3/alipay/fund/auth/order/freeze": V3Route("alipay.fund.auth.order.freeze"),
+    "/v3/alipay/fund/auth/order/unfreeze": V3Route("alipay.fund.auth.order.unfreeze"),
+    "/v3/alipay/fund/auth/operation/cancel": V3Route("alipay.fund.auth.operation.cancel"),
+    "/v3/alipay/fund/auth/operation/detail/query": V3Route(
+        "alipay.fund.auth.operation.detail.query"
+    ),
+    # Funds, bills.
+    "/v3/alipay/fund/trans/common/query": V3Route("alipay.fund.trans.common.query", "GET"),
+    "/v3/alipay/fund/account/query": V3Route("alipay.fund.account.query", "GET"),
+    "/v3/alipay/data/dataservice/bill/downloadurl/query": V3Route(
+        "alipay.data.dataservice.bill.downloadurl.query", "GET"
+    ),
+    # Withholding agreements (代扣).
+    "/v3/alipay/user/agreement/query": V3Route("alipay.user.agreement.query", "GET"),
+    "/v3/alipay/user/agreement/unsign": V3Route("alipay.user.agreement.unsign"),
+    # Member cards.
+    "/v3/alipay/marketing/card/template/create": V3Route("alipay.marketing.card.template.create"),
+    "/v3/alipay/marketing/card/template/query": V3Route(
+        "alipay.marketing.card.template.query", "GET"
+    ),
+    "/v3/alipay/marketing/card/open": V3Route("alipay.marketing.card.open", top_level=_AUTH_TOKEN),
+    "/v3/alipay/marketing/card/query": V3Route("alipay.marketing.card.query"),
+    "/v3/alipay/marketing/card/update": V3Route("alipay.marketing.card.update"),
+    "/v3/alipay/marketing/card/delete": V3Route("alipay.marketing.card.delete", "DELETE"),
+    # Parking.
+    "/v3/alipay/eco/mycar/parking/parkinglotinfo/create": V3Route(
+        "alipay.eco.mycar.parking.parkinglotinfo.create"
+    ),
+    "/v3/alipay/eco/mycar/parking/enterinfo/sync": V3Route(
+        "alipay.eco.mycar.parking.enterinfo.sync"
+    ),
+    "/v3/alipay/eco/mycar/parking/exitinfo/sync": V3Route("alipay.eco.mycar.parking.exitinfo.sync"),
+    "/v3/alipay/eco/mycar/parking/order/sync": V3Route("alipay.eco.mycar.parking.order.sync"),
+    "/v3/alipay/eco/mycar/parking/config/set": V3Route("alipay.eco.mycar.parking.config.set"),
+    "/v3/alipay/eco/mycar/parking/config/query": V3Route(
+        "alipay.eco.mycar.parking.config.query", "GET"
+    ),
+    "/v3/alipay/eco/mycar/parking/vehicle/query": V3Route(
+        "alipay.eco.mycar.parking.vehicle.query", "GET"
+    ),
+    # User OAuth, ISV authorisation.
+    "/v3/alipay/system/oauth/token": V3Route("alipay.system.oauth.token", top_level=_OAUTH_GRANT),
+    "/v3/alipay/user/info/share": V3Route("alipay.user.info.share", top_level=_AUTH_TOKEN),
+    "/v3/alipay/open/auth/token/app": V3Route("alipay.open.auth.token.app"),
+    "/v3/alipay/open/auth/token/app/query": V3Route("alipay.open.auth.token.app.query", "GET"),
 }
+# The verbs whose fields come in the query string, with no body.
+QUERY_VERBS: Final = frozenset({"GET", "DELETE"})
+# Each POST path and the gateway method it runs.
+V3_METHODS: Final[Mapping[str, str]] = {
+    path: route.method for path, route in V3_ROUTES.items() if route.verb == "POST"
+}
+QUERY_FIELD_COUNT_MAX: Final = 32
 BODY_SIZE_MAX_BYTES: Final = wire.REQUEST_BODY_SIZE_MAX_BYTES
 AUTHORIZATION_LENGTH_MAX: Final = 4096
 AUTH_FIELD_COUNT_MAX: Final = 16
@@ -283,12 +373,13 @@ class AlipayV3:
         signer = _Signer()
         trace_id = _trace_id(request.headers.get("alipay-request-id"))
         try:
-            method = V3_METHODS.get(request.path)
-            if method is None:
+            route = V3_ROUTES.get(request.path)
+            if route is None:
                 raise WireError("isv.invalid-method", "不存在的接口路径")
-            if request.http_method != "POST":
+            if request.http_method != route.verb:
+                message = f"请使用{route.verb}"
                 return self._reply(
-                    405, {"code": "invalid-method", "message": "请使用POST"}, signer, trace_id
+                    405, {"code": "invalid-method", "message": message}, signer, trace_id
                 )
             if len(request.body) > BODY_SIZE_MAX_BYTES:
                 raise WireError(
@@ -307,7 +398,7 @@ class AlipayV3:
                 self.gateway.cert_mode.answer_sn(cert_request, app.platform_key_generation),
             )
             self.gateway.cert_mode.check(cert_request, app)
-            fields, content_key = self._call(request, method, authorization, app)
+            fields, content_key = self._call(request, route, authorization, app)
             return self._reply(200, fields, signer, trace_id, content_key)
         except DomainError as error:
             wire_error = wire_error_for(error)
@@ -317,9 +408,10 @@ class AlipayV3:
             return self._error(WireError("isp.unknow-error", "系统繁忙"), signer, trace_id)
 
     def _call(
-        self, request: V3Request, method: str, authorization: Authorization, app: App
+        self, request: V3Request, route: V3Route, authorization: Authorization, app: App
     ) -> tuple[dict[str, object], bytes | None]:
         """The handler's answer, and the app's AES key when the request came encrypted."""
+        method = route.method
         token = request.headers.get("alipay-app-auth-token") or None
         if token is not None and len(token) > APP_AUTH_TOKEN_LENGTH_MAX:
             raise WireError("aop.invalid-app-auth-token", "无效的应用授权令牌")
@@ -337,8 +429,18 @@ class AlipayV3:
         now_s = self._now_s()
         self._check_timestamp(authorization, now_s)
         self.gateway.call_limits.take(app.app_id, method)
+        query = _query_fields(request.path_and_query) if _reads_query(route) else {}
+        if route.verb in QUERY_VERBS and request.body:
+            raise WireError(
+                "isv.invalid-parameter", f"{route.verb} 请求的参数应在查询串中，不能有请求体"
+            )
         biz_text, content_key = self._open_body(request, app.app_id)
-        biz = _parse_json(biz_text)
+        if route.verb in QUERY_VERBS:
+            biz: dict[str, object] = dict(query)
+            biz_text = json.dumps(biz, ensure_ascii=False, separators=(",", ":"))
+        else:
+            biz = _parse_json(biz_text)
+        top_level = _top_level_fields(route, query, biz)
         notify_url = biz.pop("notify_url", None)
         if notify_url is not None and (
             not isinstance(notify_url, str) or len(notify_url) > NOTIFY_URL_LENGTH_MAX
@@ -360,7 +462,13 @@ class AlipayV3:
         if not self.nonces.first_use(app.app_id, authorization.nonce, int(now_s * 1_000_000)):
             raise WireError("isv.invalid-parameter", "nonce 已使用过：每个请求须用新的 nonce")
         now_us = self.gateway.clock.now_us()
-        params = {"app_id": app.app_id, "method": method, "charset": "utf-8", "version": "1.0"}
+        params = {
+            **top_level,
+            "app_id": app.app_id,
+            "method": method,
+            "charset": "utf-8",
+            "version": "1.0",
+        }
         call = Call(acting, method, biz, common, "utf-8", now_us, params)
         answer = dict(self.gateway.methods.table[method](call))
         # The bare business object: v3 says success with HTTP 200, not with code/msg.
@@ -450,6 +558,47 @@ def _encrypt_type(headers: Mapping[str, str]) -> str | None:
     return ",".join(named) or None
 
 
+def _reads_query(route: V3Route) -> bool:
+    return route.verb in QUERY_VERBS or bool(route.top_level)
+
+
+def _query_fields(path_and_query: str) -> dict[str, str]:
+    """The query string's fields (form-decoded as the SDKs encode them: `+` or %20 for a
+    space, UTF-8 escapes). A field named twice, bytes that are not UTF-8 or more than
+    QUERY_FIELD_COUNT_MAX fields are refused: which value counts would be a guess."""
+    _, _, query = path_and_query.partition("?")
+    try:
+        # The target arrives as latin-1 text (web/v3.py): back to its bytes, then UTF-8.
+        text = query.encode("latin-1").decode("utf-8")
+        pairs = urllib.parse.parse_qsl(
+            text,
+            keep_blank_values=True,
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=QUERY_FIELD_COUNT_MAX,
+        )
+    except (UnicodeError, ValueError):
+        raise WireError("isv.invalid-parameter", "查询参数无效：应为 UTF-8 的表单编码") from None
+    fields: dict[str, str] = {}
+    for name, field_value in pairs:
+        if name in fields:
+            raise WireError("isv.invalid-parameter", f"查询参数重复：{name[:64]}")
+        fields[name] = field_value
+    return fields
+
+
+def _top_level_fields(
+    route: V3Route, query: Mapping[str, str], biz: Mapping[str, object]
+) -> dict[str, str]:
+    """The route's classic top-level fields, from the query string or else the body."""
+    found: dict[str, str] = {}
+    for name in sorted(route.top_level):
+        candidate = query.get(name, biz.get(name))
+        if isinstance(candidate, str):
+            found[name] = candidate
+    return found
+
+
 def _utf8_text(body: bytes) -> str:
     try:
         return body.decode("utf-8")
@@ -476,12 +625,15 @@ def _trace_id(request_id: str | None) -> str:
 
 __all__ = [
     "AUTH_SCHEME",
+    "QUERY_VERBS",
     "V3_METHODS",
+    "V3_ROUTES",
     "AlipayV3",
     "Authorization",
     "Nonces",
     "V3Reply",
     "V3Request",
+    "V3Route",
     "parse_authorization",
     "request_sign_content",
     "response_sign_content",
