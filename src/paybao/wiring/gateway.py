@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from paybao.adapters.alipay.call_limits import CallLimits, Rate
 from paybao.adapters.alipay.gateway import AlipayGateway
 from paybao.adapters.alipay.keys import load_public_key, public_key_to_pem
+from paybao.adapters.alipay.logon_ids import LogonIds
 from paybao.adapters.alipay.methods import Methods
 from paybao.adapters.alipay.notify_form import NotificationForms
 from paybao.adapters.alipay.platform_keys import AppSigningKeys, PlatformKeyring
@@ -57,7 +58,9 @@ def install(platform: Platform) -> None:
     )
     # Everything paybao signs for an app is signed with the app's generation of the key.
     signing_keys = AppSigningKeys(keyring, merchants)
-    forms = NotificationForms(signing_keys, users)
+    # One cache of buyers' masked phones for the gateway's answers and the notification forms.
+    logon_ids = LogonIds(users)
+    forms = NotificationForms(signing_keys, logon_ids)
     notify = NotifyService(
         db=platform.db,
         store=store,
@@ -88,6 +91,7 @@ def install(platform: Platform) -> None:
     methods = Methods(
         trades=trades, refunds=refunds, payouts=payouts, users=users, base_url=settings.base_url
     )
+    methods.logon_ids = logon_ids
     gateway = AlipayGateway(
         methods=methods,
         merchants=merchants,

@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -26,6 +25,7 @@ from typing import Any, Final
 
 from paybao.adapters.alipay import wire
 from paybao.adapters.alipay.errors import WireError
+from paybao.adapters.alipay.logon_ids import LogonIds
 from paybao.adapters.alipay.on_behalf import ISV_APP_KEY
 from paybao.domain.bins import CardType
 from paybao.domain.checkout_installments import TERMS_DEFAULT, InstallmentTerms
@@ -136,12 +136,6 @@ PAY_CHANNELS_LENGTH_MAX: Final = 128
 BUYER_ID_LENGTH_MAX: Final = 28
 
 
-# Every paid answer names the buyer by masked phone: a read transaction per answer, unless
-# cached. A changed phone shows up in answers within this many seconds.
-LOGON_ID_CACHE_TTL_S: Final = 30.0
-LOGON_ID_CACHE_SIZE_MAX: Final = 100_000
-
-
 @dataclass(frozen=True)
 class Call:
     """One verified gateway call."""
@@ -195,7 +189,7 @@ class Methods:
         self.payouts = payouts
         self.users = users
         self.base_url = base_url.rstrip("/")
-        self._logon_ids: dict[int, tuple[float, str]] = {}
+        self.logon_ids = LogonIds(users)
         self.table: dict[str, Callable[[Call], Fields]] = {
             "alipay.trade.precreate": self.precreate,
             "alipay.trade.create": self.create,
@@ -565,18 +559,7 @@ class Methods:
         }
 
     def buyer_logon_id(self, user_id: int) -> str:
-        now_s = time.monotonic()
-        cached = self._logon_ids.get(user_id)
-        if cached is not None and now_s - cached[0] < LOGON_ID_CACHE_TTL_S:
-            return cached[1]
-        try:
-            logon_id = str(self.users.get(user_id).phone_masked)
-        except NotFound:
-            return ""
-        if len(self._logon_ids) >= LOGON_ID_CACHE_SIZE_MAX:
-            self._logon_ids.clear()
-        self._logon_ids[user_id] = (now_s, logon_id)
-        return logon_id
+        return self.logon_ids.of(user_id)
 
     def cashier_url(self, trade: Trade) -> str:
         return f"{self.base_url}/cashier/{trade.trade_no}"

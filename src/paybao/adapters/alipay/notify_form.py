@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from paybao.adapters.alipay import wire
+from paybao.adapters.alipay.logon_ids import LogonIds
 from paybao.adapters.alipay.methods import (
     CardTypeOf,
     InstallmentsOf,
@@ -70,10 +71,10 @@ def _context(snapshot: Mapping[str, Any]) -> tuple[SignType, str]:
 class NotificationForms:
     """Implements NotificationRenderer (services/notify.py) for Alipay-style merchants."""
 
-    def __init__(self, keys: KeyForApp, users: Any) -> None:
+    def __init__(self, keys: KeyForApp, logon_ids: LogonIds) -> None:
         # Each app's forms are signed with its generation of the platform key.
         self.keys = keys
-        self.users = users
+        self.logon_ids = logon_ids
         # The paying card's type, for a card-funded trade's fundType (wiring/merchant_portal).
         self.card_type_of: CardTypeOf = no_card_type
         # The coupons a discounted trade used (services/marketing.py, wiring/marketing.py).
@@ -165,7 +166,7 @@ class NotificationForms:
 
     def _logon_id(self, user_id: int) -> str:
         try:
-            return str(self.users.get(user_id).phone_masked)
+            return self.logon_ids.of(user_id)
         except Exception:  # the notification must go out even if the profile is unreadable
             return ""
 
