@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from tests.integration.agreement_support import receiver
 from tests.integration.coupon_support import claim, operator_campaign
-from tests.integration.gateway_support import PAYMENT_PASSWORD, call, make_buyer, make_shop
+from tests.integration.gateway_support import (
+    PAYMENT_PASSWORD,
+    call,
+    make_buyer,
+    make_shop,
+    signed_params,
+)
 
+from paybao.adapters.alipay.wire import verify_notification
 from paybao.bootstrap import Platform
 from paybao.domain.coupons import CouponChoice
 
@@ -100,3 +109,28 @@ def test_an_escrow_paid_partly_by_a_coupon_reports_what_the_buyer_paid(
     assert (paid["buyer_pay_amount"], paid["discount_amount"]) == ("90.00", "10.00")
     event, snapshot = _notifications(platform)[-1]
     assert (event, json.loads(snapshot)["discount_fen"]) == ("pay", 10_00)
+
+
+def test_escrow_notifications_follow_the_create_calls_sign_type_and_charset(
+    platform: Platform, client: TestClient
+) -> None:
+    """A merchant that creates with RSA and GBK gets its escrow's notifications signed with RSA
+    and encoded in GBK, as its trades' and agreements' are."""
+    with receiver() as endpoint:
+        make_shop(platform, notify_url=endpoint.url)
+        buyer = make_buyer(platform, balance_fen=500_00)
+        biz = {"out_trade_no": "e-gbk", "total_amount": "10.00", "subject": "茶叶 {礼盒}"}
+        params = signed_params("paybao.trade.escrow.create", biz, sign_type="RSA", charset="GBK")
+        body = urllib.parse.urlencode(params, encoding="gbk")
+        form_type = {"Content-Type": "application/x-www-form-urlencoded; charset=GBK"}
+        answer = client.post("/gateway.do", content=body, headers=form_type)
+        created = json.loads(answer.content.decode("gbk"))["paybao_trade_escrow_create_response"]
+        assert created["code"] == "10000", created
+        platform.services["escrow"].pay(created["trade_no"], buyer, PAYMENT_PASSWORD)
+        platform.jobs.run_due()
+    assert endpoint.content_types == ["application/x-www-form-urlencoded; charset=gbk"]
+    (form,) = endpoint.forms
+    assert (form["sign_type"], form["charset"], form["subject"]) == ("RSA", "gbk", "茶叶 {礼盒}")
+    public_pem = str(platform.services["platform_key"].public_pem)
+    assert verify_notification(form, public_pem, charset="gbk")
+    assert not verify_notification(form, public_pem, charset="utf-8")

@@ -104,7 +104,12 @@ class EscrowMethods:
             goods_type=goods_type_of(_text(biz, "goods_type", 16, default=GoodsType.EXPRESS)),
             total_fen=wire.parse_amount_fen(biz.get("total_amount") or "", field="total_amount"),
             notify_url=call.common.notify_url or caller.notify_url,
-            channel_context=json.dumps(isv, separators=(",", ":")),
+            # Notified as the create call was signed and encoded (as trades and agreements are),
+            # and to the ISV when an ISV made it.
+            channel_context=json.dumps(
+                {"sign_type": call.common.sign_type, "charset": call.charset, **isv},
+                separators=(",", ":"),
+            ),
         )
         escrow = self.escrow.create_for_merchant(new)
         fields = self._fields(escrow)
