@@ -9,6 +9,7 @@ from typing import Any
 
 from tests.e2e.test_wallet_browser import ARTIFACTS
 from tests.integration.gateway_support import signed_params
+from tests.integration.merchant_portal_support import MERCHANT_PASSWORD
 
 from paybao.wiring.wallet_demo import DEMO_LOGIN_PASSWORD, DEMO_PHONE
 
@@ -22,6 +23,14 @@ def click_through(page: Any, selector: str, *, error_expected: bool = False) -> 
     errors = page.locator(".error")
     if not error_expected:
         assert errors.count() == 0, errors.first.inner_text()
+
+
+def merchant_sign_in(page: Any, server: str, merchant_id: int) -> None:
+    """The merchant portal's sign-in, as a test shop's owner (merchant_portal_support)."""
+    page.goto(f"{server}/merchant/login")
+    page.fill("input[name=merchant_id]", str(merchant_id))
+    page.fill("input[name=password]", MERCHANT_PASSWORD)
+    click_through(page, "#submit")
 
 
 def fits_phone(page: Any) -> None:

@@ -8,9 +8,15 @@ from __future__ import annotations
 import base64
 
 import pytest
-from tests.e2e.browser_support import PHONE_SCREEN, Shots, click_through, fits_phone
+from tests.e2e.browser_support import (
+    PHONE_SCREEN,
+    Shots,
+    click_through,
+    fits_phone,
+    merchant_sign_in,
+)
 from tests.e2e.test_wallet_browser import CHROMIUM, CHROMIUM_ARGS, server
-from tests.integration.merchant_portal_support import MERCHANT_PASSWORD, portal_shop
+from tests.integration.merchant_portal_support import portal_shop
 
 from paybao.bootstrap import Platform
 
@@ -29,10 +35,7 @@ def test_a_merchant_sets_and_resets_the_aes_key_on_a_phone(platform: Platform, s
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_context(viewport=PHONE_SCREEN, locale="zh-CN").new_page()
-        page.goto(f"{server}/merchant/login")
-        page.fill("input[name=merchant_id]", str(shop.merchant.id))
-        page.fill("input[name=password]", MERCHANT_PASSWORD)
-        click_through(page, "#submit")
+        merchant_sign_in(page, server, shop.merchant.id)
 
         page.goto(f"{server}/merchant/keys")
         click_through(page, ".manage-aes-key")

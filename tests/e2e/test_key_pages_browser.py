@@ -5,9 +5,14 @@ fit a phone's width. Screenshots: test-artifacts/key-pages-*.png."""
 from __future__ import annotations
 
 import pytest
-from tests.e2e.browser_support import PHONE_SCREEN, Shots, click_through, fits_phone
+from tests.e2e.browser_support import (
+    PHONE_SCREEN,
+    Shots,
+    fits_phone,
+    merchant_sign_in,
+)
 from tests.e2e.test_wallet_browser import CHROMIUM, CHROMIUM_ARGS, server
-from tests.integration.merchant_portal_support import MERCHANT_PASSWORD, portal_shop
+from tests.integration.merchant_portal_support import portal_shop
 
 from paybao.bootstrap import Platform
 
@@ -30,10 +35,7 @@ def test_certificates_aes_and_card_pages_fit_a_phone(platform: Platform, server:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_context(viewport=PHONE_SCREEN, locale="zh-CN").new_page()
-        page.goto(f"{server}/merchant/login")
-        page.fill("input[name=merchant_id]", str(shop.merchant.id))
-        page.fill("input[name=password]", MERCHANT_PASSWORD)
-        click_through(page, "#submit")
+        merchant_sign_in(page, server, shop.merchant.id)
 
         for number, path in enumerate(
             (

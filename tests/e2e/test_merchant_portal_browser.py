@@ -6,10 +6,16 @@ delivery attempt came to. Screenshots: test-artifacts/portal-*.png."""
 from __future__ import annotations
 
 import pytest
-from tests.e2e.browser_support import PHONE_SCREEN, Shots, click_through, fits_phone
+from tests.e2e.browser_support import (
+    PHONE_SCREEN,
+    Shots,
+    click_through,
+    fits_phone,
+    merchant_sign_in,
+)
 from tests.e2e.test_wallet_browser import CHROMIUM, CHROMIUM_ARGS, server
 from tests.integration.gateway_support import make_buyer
-from tests.integration.merchant_portal_support import MERCHANT_PASSWORD, paid_trade, portal_shop
+from tests.integration.merchant_portal_support import paid_trade, portal_shop
 
 from paybao.bootstrap import Platform
 
@@ -32,10 +38,7 @@ def test_the_portal_says_statuses_in_words_on_a_phone(platform: Platform, server
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_context(viewport=PHONE_SCREEN, locale="zh-CN").new_page()
-        page.goto(f"{server}/merchant/login")
-        page.fill("input[name=merchant_id]", str(shop.merchant.id))
-        page.fill("input[name=password]", MERCHANT_PASSWORD)
-        click_through(page, "#submit")
+        merchant_sign_in(page, server, shop.merchant.id)
 
         page.goto(f"{server}/merchant/trades")
         tags = page.locator("#trades tr.trade span.tag")

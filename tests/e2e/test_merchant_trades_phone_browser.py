@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.e2e.browser_support import PHONE_SCREEN, Shots, click_through
+from tests.e2e.browser_support import PHONE_SCREEN, Shots, merchant_sign_in
 from tests.e2e.test_wallet_browser import CHROMIUM, CHROMIUM_ARGS, server
 from tests.integration.gateway_support import make_buyer
-from tests.integration.merchant_portal_support import MERCHANT_PASSWORD, paid_trade, portal_shop
+from tests.integration.merchant_portal_support import paid_trade, portal_shop
 
 from paybao.bootstrap import Platform
 from paybao.services.trades import TradeRef
@@ -45,10 +45,7 @@ def test_the_trades_list_fits_a_phone_with_each_status_on_screen(
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         context = browser.new_context(viewport=PHONE_SCREEN, locale="zh-CN")
         page = context.new_page()
-        page.goto(f"{server}/merchant/login")
-        page.fill("input[name=merchant_id]", str(shop.merchant.id))
-        page.fill("input[name=password]", MERCHANT_PASSWORD)
-        click_through(page, "#submit")
+        merchant_sign_in(page, server, shop.merchant.id)
         page.goto(f"{server}/merchant/trades")
 
         assert page.locator("#trades tr.trade").count() == 2

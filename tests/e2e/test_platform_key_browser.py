@@ -6,9 +6,15 @@ app's. Screenshots: test-artifacts/platform-key-*.png."""
 from __future__ import annotations
 
 import pytest
-from tests.e2e.browser_support import PHONE_SCREEN, Shots, click_through, fits_phone
+from tests.e2e.browser_support import (
+    PHONE_SCREEN,
+    Shots,
+    click_through,
+    fits_phone,
+    merchant_sign_in,
+)
 from tests.e2e.test_wallet_browser import CHROMIUM, CHROMIUM_ARGS, server
-from tests.integration.merchant_portal_support import MERCHANT_PASSWORD, portal_shop
+from tests.integration.merchant_portal_support import portal_shop
 from tests.integration.platform_key_support import generation_pair, new_generation
 
 from paybao.bootstrap import Platform
@@ -31,10 +37,7 @@ def test_a_merchant_switches_to_the_new_platform_key_on_a_phone(
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_context(viewport=PHONE_SCREEN, locale="zh-CN").new_page()
-        page.goto(f"{server}/merchant/login")
-        page.fill("input[name=merchant_id]", str(shop.merchant.id))
-        page.fill("input[name=password]", MERCHANT_PASSWORD)
-        click_through(page, "#submit")
+        merchant_sign_in(page, server, shop.merchant.id)
 
         page.goto(f"{server}/merchant/keys")
         assert page.inner_text(".platform-key-generation") == "1"
