@@ -11,10 +11,10 @@ help:
 	@echo "make test   - install, lint, type-check, run the suite on SQLite and PostgreSQL"
 	@echo "make bench  - ledger benchmarks on SQLite and PostgreSQL (writes bench/results/)"
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --constraint constraints.txt -e '.[dev]'
 	touch $@
 
 install: $(BIN)/.installed
