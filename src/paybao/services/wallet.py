@@ -183,12 +183,26 @@ class WalletService:
         wallet_id: int | None = None,
     ) -> None:
         """`wallet_id`: the user's wallet account when the caller read it (it never changes
-        once registration set it); None reads it."""
-        row = self.store.get(tx, "topups", topup_id, for_update=True)
-        if row.status != "processing" or result.outcome is BankOutcome.UNKNOWN:
+        once registration set it); None reads it.
+
+        The row moves out of `processing` first, compare-and-set (its UPDATE takes the row
+        lock a locking read took before, and a second answer finds it moved and does
+        nothing); the store remembers the row it wrote, so reading it back costs nothing. Only
+        that move credits `topup:<id>`, so the id is fresh: the ledger need not look it up
+        (its unique key still refuses a duplicate). A refusal rolls the move back with it."""
+        if result.outcome is BankOutcome.UNKNOWN:
             return
-        now_us = self.clock.now_us()
-        if result.outcome is BankOutcome.SUCCEEDED:
+        values: dict[str, Any] = {"finished_at_us": self.clock.now_us()}
+        succeeded = result.outcome is BankOutcome.SUCCEEDED
+        if succeeded:
+            values["status"] = "succeeded"
+        else:
+            values["status"] = "failed"
+            values["failure_code"] = result.failure_code or "bank_not_received"
+        if not self.store.finish(tx, "topups", topup_id, "processing", **values):
+            return  # answered already (the request, the query job or a late answer)
+        if succeeded:
+            row = self.store.get(tx, "topups", topup_id)
             if wallet_id is None:
                 wallet_id = self.users.wallet_account_id_in(tx, row.user_id)
             self.ledger.transfer_in(
@@ -203,19 +217,7 @@ class WalletService:
                         reference=f"topup:{topup_id}",
                     )
                 ],
-            )
-            self.store.finish(
-                tx, "topups", topup_id, "processing", status="succeeded", finished_at_us=now_us
-            )
-        else:
-            self.store.finish(
-                tx,
-                "topups",
-                topup_id,
-                "processing",
-                status="failed",
-                failure_code=result.failure_code or "bank_not_received",
-                finished_at_us=now_us,
+                fresh=True,
             )
         if not from_job:  # the runner finishes the job it is running itself
             self.jobs.store.cancel(tx, JOB_BANK_QUERY, f"topup:{topup_id}")
@@ -284,12 +286,15 @@ class WalletService:
                 "arrival": str(arrival),
             },
         )
-        self.users.store.update(tx, user_id, withdraw_quota_used_fen=fee.quota_used_after_fen)
+        if fee.quota_used_after_fen != user.withdraw_quota_used_fen:  # else a write of nothing
+            self.users.store.update(tx, user_id, withdraw_quota_used_fen=fee.quota_used_after_fen)
         return withdrawal_id
 
     def give_back_withdraw_quota_in(self, tx: Tx, user_id: int, quota_used_fen: int) -> None:
         """A failed withdrawal (or card transfer, which shares the quota) frees what it used
-        of the user's lifetime free quota."""
+        of the user's lifetime free quota (if it used none, nothing is read or written)."""
+        if not quota_used_fen:
+            return
         user = self.users.record_in(tx, user_id, for_update=True)
         left_fen = max(user.withdraw_quota_used_fen - quota_used_fen, 0)
         self.users.store.update(tx, user_id, withdraw_quota_used_fen=left_fen)

@@ -166,7 +166,8 @@ class WalletPayouts:
                     reference=reference,
                 )
             )
-        self.ledger.transfer_in(tx, holds)
+        # The ids derive from the row just inserted: fresh, not looked up (see transfer_in).
+        self.ledger.transfer_in(tx, holds, fresh=True)
         return row_id
 
     def send_due(self) -> int:
@@ -225,19 +226,23 @@ class WalletPayouts:
         self, tx: Tx, rows: PayoutRows, row_id: int, result: BankResult, *, from_job: bool = False
     ) -> None:
         """Apply the bank's answer to a sent payout: post or void its holds. Acts only on a
-        row still `sent` (an answer that arrives twice moves the money once); UNKNOWN waits."""
-        row = self.store.get(tx, rows.table, row_id, for_update=True)
-        if row.status != "sent" or result.outcome is BankOutcome.UNKNOWN:
+        row still `sent` (an answer that arrives twice moves the money once); UNKNOWN waits.
+        The row moves out of `sent` first, compare-and-set: its UPDATE takes the row lock
+        (a second answer waits for it, then finds the row moved), and the store remembers
+        the row it wrote, which the holds are resolved from; the ledger's refusal rolls the
+        move back with it."""
+        if result.outcome is BankOutcome.UNKNOWN:
             return
         succeeded = result.outcome is BankOutcome.SUCCEEDED
-        self._resolve_in(tx, rows, row, post=succeeded)
         values: dict[str, Any] = {
             "status": "succeeded" if succeeded else "failed",
             "finished_at_us": self.clock.now_us(),
         }
         if not succeeded:
             values["failure_code"] = result.failure_code or "bank_not_received"
-        self.store.finish(tx, rows.table, row_id, "sent", **values)
+        if not self.store.finish(tx, rows.table, row_id, "sent", **values):
+            return
+        self._resolve_in(tx, rows, self.store.get(tx, rows.table, row_id), post=succeeded)
         if not from_job:  # the runner finishes the job it is running itself
             self.jobs.store.cancel(tx, JOB_BANK_QUERY, f"{rows.prefix}:{row_id}")
 

@@ -16,8 +16,11 @@ script outcomes:
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from paybao.adapters.banks.port import BankOutcome, BankResult, StatementLine
@@ -40,6 +43,8 @@ class SandboxBank:
         self.dice = FaultDice(faults, SCRIPT_STEPS, "fail", seed=seed)
         self.faults = faults  # the same objects as the dice's: tests change them at run time
         self.script = self.dice.script
+        dialect = engine.dialect.name
+        self._insert = pg_insert if dialect == "postgresql" else sqlite_insert
 
     # Cards ------------------------------------------------------------------------------
 
@@ -171,36 +176,91 @@ class SandboxBank:
         *,
         refuse: bool,
     ) -> BankResult:
-        earlier = tx.execute(
-            select(bank_requests).where(bank_requests.c.request_id == request_id)
-        ).first()
+        """The request recorded and the card's balance moved, in one transaction. The plain
+        request (no name to check, not refused: nearly all) costs two statements: its record
+        inserted as succeeded unless the id is known (the unique key decides, and a
+        concurrent repeat waits for the first and is answered from its record), then the
+        balance moved if it suffices. Only when it does not is the card read to say why."""
+        if refuse or holder_name is not None:
+            return self._apply_checked(
+                tx, kind, request_id, card_number, amount_fen, holder_name, refuse=refuse
+            )
+        recorded = tx.execute(
+            self._insert(bank_requests)
+            .values(**_request_values(kind, request_id, card_number, amount_fen, self.clock))
+            .on_conflict_do_nothing()
+            .returning(bank_requests.c.id)
+        ).scalar()
+        if recorded is None:
+            earlier = self._earlier(tx, request_id)
+            assert earlier is not None, "a request's record is never deleted"
+            return earlier
+        if self._move_balance(tx, kind, card_number, amount_fen):
+            return BankResult(BankOutcome.SUCCEEDED)
+        card = self._card(tx, card_number, for_update=True)
+        failure = self._failure(card, kind, amount_fen, refuse=False)
+        if failure is None:  # money arrived on the card meanwhile
+            assert self._move_balance(tx, kind, card_number, amount_fen)
+            return BankResult(BankOutcome.SUCCEEDED)
+        tx.execute(
+            update(bank_requests)
+            .where(bank_requests.c.request_id == request_id)
+            .values(status="failed", failure_code=failure)
+        )
+        return BankResult(BankOutcome.FAILED, failure)
+
+    def _apply_checked(
+        self,
+        tx: Connection,
+        kind: str,
+        request_id: str,
+        card_number: str,
+        amount_fen: int,
+        holder_name: str | None,
+        *,
+        refuse: bool,
+    ) -> BankResult:
+        """A request to refuse, or one whose card must be held in a name: decided on the
+        locked card row, then recorded."""
+        earlier = self._earlier(tx, request_id)
         if earlier is not None:
-            return BankResult(BankOutcome(earlier.status), earlier.failure_code)
+            return earlier
         card = self._card(tx, card_number, for_update=True)
         failure = self._failure(card, kind, amount_fen, refuse=refuse)
         if failure is None and holder_name is not None and not _same_name(card, holder_name):
             failure = "holder_name_mismatch"
         if failure is None:
-            delta = -amount_fen if kind == "debit" else amount_fen
-            tx.execute(
-                update(bank_card_accounts)
-                .where(bank_card_accounts.c.card_number == card_number)
-                .values(balance_fen=bank_card_accounts.c.balance_fen + delta)
-            )
-        tx.execute(
-            insert(bank_requests).values(
-                request_id=request_id,
-                kind=kind,
-                card_number=card_number,
-                amount_fen=amount_fen,
-                status="failed" if failure else "succeeded",
-                failure_code=failure,
-                created_at_us=self.clock.now_us(),
-            )
-        )
+            assert self._move_balance(tx, kind, card_number, amount_fen)
+        values = _request_values(kind, request_id, card_number, amount_fen, self.clock)
+        if failure:
+            values.update(status="failed", failure_code=failure)
+        tx.execute(insert(bank_requests).values(**values))
         if failure:
             return BankResult(BankOutcome.FAILED, failure)
         return BankResult(BankOutcome.SUCCEEDED)
+
+    @staticmethod
+    def _earlier(tx: Connection, request_id: str) -> BankResult | None:
+        """The answer given to a request with this id, from its record; None if none."""
+        row = tx.execute(
+            select(bank_requests.c.status, bank_requests.c.failure_code).where(
+                bank_requests.c.request_id == request_id
+            )
+        ).first()
+        return None if row is None else BankResult(BankOutcome(row.status), row.failure_code)
+
+    @staticmethod
+    def _move_balance(tx: Connection, kind: str, card_number: str, amount_fen: int) -> bool:
+        """Debit or credit the card; False (nothing moved) if there is no such card, or a
+        debit would take more than it holds."""
+        cards = bank_card_accounts
+        query = update(cards).where(cards.c.card_number == card_number)
+        if kind == "debit":
+            query = query.where(cards.c.balance_fen >= amount_fen)
+            query = query.values(balance_fen=cards.c.balance_fen - amount_fen)
+        else:
+            query = query.values(balance_fen=cards.c.balance_fen + amount_fen)
+        return tx.execute(query.returning(cards.c.id)).first() is not None
 
     @staticmethod
     def _failure(card: object, kind: str, amount_fen: int, *, refuse: bool) -> str | None:
@@ -217,6 +277,21 @@ class SandboxBank:
         if for_update:
             query = query.with_for_update()
         return tx.execute(query).first()
+
+
+def _request_values(
+    kind: str, request_id: str, card_number: str, amount_fen: int, clock: Clock
+) -> dict[str, Any]:
+    """A request's record, as succeeded (a failure overwrites status and failure_code)."""
+    return {
+        "request_id": request_id,
+        "kind": kind,
+        "card_number": card_number,
+        "amount_fen": amount_fen,
+        "status": "succeeded",
+        "failure_code": None,
+        "created_at_us": clock.now_us(),
+    }
 
 
 def _same_name(card: object, holder_name: str) -> bool:

@@ -465,10 +465,12 @@ class PostgresLedgerStore:
             updated.execute(_PG_UPDATE_ACCOUNTS, _account_change_columns(changes))
         if deltas:
             # Lock first, in the global lock order (rank, id): an UPDATE locks rows in
-            # whatever order its plan visits them, and two batches could deadlock.
+            # whatever order its plan visits them, and two batches could deadlock. A lone
+            # row has no order to keep: its UPDATE locks it at the same point the lock would.
             ordered = sorted(deltas)
-            ids = (_pg_array([delta.account_id for delta in ordered]),)
-            connection.cursor().execute(_PG_LOCK_FOR_DELTAS, ids)
+            if len(ordered) > 1:
+                ids = (_pg_array([delta.account_id for delta in ordered]),)
+                connection.cursor().execute(_PG_LOCK_FOR_DELTAS, ids)
             connection.cursor().execute(
                 _PG_ADD_DELTAS, _pg_columns([delta[1:] for delta in ordered])
             )
