@@ -145,7 +145,7 @@ class FakeMemberCardStore:
     """The SQL store's behaviour, unique constraints included (a violation is Retryable, as
     SqlDatabase.run reports a lost unique race)."""
 
-    def template(self, tx: FakeTx, template_id: str) -> Template | None:
+    def template(self, tx: FakeTx, template_id: str, *, lock: Any = None) -> Template | None:
         found: Template | None = _tables(tx)["templates"].get(template_id)
         return found
 

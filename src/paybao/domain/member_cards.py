@@ -11,6 +11,13 @@ A card shows the merchant's points, level and balance. The balance is the mercha
 value (储值), kept and changed by the merchant and only displayed here: it is never paybao money,
 no journal entry is ever made for it, and no paybao payment spends it.
 
+A template may be changed later (alipay.marketing.card.template.modify, `TemplateChanges`): a
+part given replaces the stored one whole, a part not given stays. Cards read their template, so
+cards already held show the new face, columns and levels at once. Two things are refused once
+they matter: the card-number rule (prefix and suffix length) once any card was opened with it
+(the numbers already given would no longer follow it), and removing a level that a live card
+holds (the card would show a level its template no longer names).
+
 Field rules (template field_rule_list) fill a new card's fields: `ASSIGN_FROM_REQUEST` takes the
 value the open request carries, `CONST` the rule's value, `DATE_IN_FUTURE` (OpenDate/ValidDate
 only) now plus `<n>m` months or `<n>d` days. A field without a rule takes the request's value.
@@ -21,12 +28,12 @@ from __future__ import annotations
 import enum
 import re
 import secrets
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Final
 
-from paybao.domain.errors import InvalidInput
+from paybao.domain.errors import InvalidInput, InvalidState
 
 CARD_TYPE: Final = "OUT_MEMBER_CARD"  # 外部权益卡: the only card type Alipay offers here
 BIZ_CARD_NO_LENGTH_MAX: Final = 32
@@ -132,6 +139,51 @@ class TemplateSpec:
             if conf.get("level") == level:
                 return conf.get("level_show_name") or level
         return level
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateChanges:
+    """The parts a template.modify gives, named as TemplateSpec's fields: each one given (not
+    None) replaces the stored part whole, even with an empty list; None keeps it."""
+
+    biz_no_prefix: str | None = None
+    biz_no_suffix_len: int | None = None
+    write_off: WriteOff | None = None
+    style: TemplateStyle | None = None
+    field_rules: tuple[FieldRule, ...] | None = None
+    columns: tuple[Mapping[str, object], ...] | None = None
+    actions: tuple[Mapping[str, object], ...] | None = None
+    levels: tuple[Mapping[str, str], ...] | None = None
+    shop_ids: tuple[str, ...] | None = None
+    benefits: tuple[Mapping[str, object], ...] | None = None
+
+    def applied_to(self, spec: TemplateSpec) -> TemplateSpec:
+        given = {f.name: getattr(self, f.name) for f in fields(self)}
+        return replace(spec, **{name: value for name, value in given.items() if value is not None})
+
+
+def check_numbering_kept(
+    before: TemplateSpec, after: TemplateSpec, cards_opened: Callable[[], bool]
+) -> None:
+    """Card numbers follow the template's rule: once a card has its number, the rule stays.
+    `cards_opened` is asked only when the rule changes (it reads the database)."""
+    rule_before = (before.biz_no_prefix, before.biz_no_suffix_len)
+    if rule_before != (after.biz_no_prefix, after.biz_no_suffix_len) and cards_opened():
+        raise _invalid("biz_no_prefix and biz_no_suffix_len cannot change once cards are opened")
+
+
+def check_levels_kept(
+    before: TemplateSpec, after: TemplateSpec, held: Callable[[list[str]], list[str]]
+) -> None:
+    """No level of `before`'s card_level_conf that a live card holds may leave it. `held` (of
+    the removed levels, those a live card holds) is asked only when a level goes."""
+    removed = {c["level"] for c in before.levels} - {c["level"] for c in after.levels}
+    still_held = sorted(held(sorted(removed))) if removed else []
+    if still_held:
+        raise InvalidState(
+            f"level {still_held[0]} is held by cards and cannot be removed",
+            code="member_card_level_held",
+        )
 
 
 def check_biz_no(prefix: str, suffix_len: int) -> None:

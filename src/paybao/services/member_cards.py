@@ -4,6 +4,17 @@ One use case per method, each its own transaction:
 - `create_template` (alipay.marketing.card.template.create): idempotent by the app's request_id;
   the same request_id with other terms is refused (`member_card_request_mismatch`); an app holds
   at most TEMPLATES_PER_APP_MAX templates;
+- `modify_template` (alipay.marketing.card.template.modify): the app's own template only
+  (another app's is unknown); the parts given replace the stored ones, the template row locked
+  while it changes; idempotent by the app's request_id as create is (its own keys: a modify's
+  request_id never answers for a create's); the card-number rule stays once a card is opened,
+  a level a live card holds stays (domain/member_cards.py). `modified_at_us` is when the
+  template last changed: a modify that changes nothing leaves it. Opens read the template under
+  a key-share lock on PostgreSQL (what a foreign key check takes: opens never wait on each
+  other), so a card is never numbered by a rule a concurrent modify is replacing (SQLite
+  serialises writers). A concurrent card.update may still set a level the modify removes, as
+  card.update never checks levels against the template: the level check guards the merchant's
+  mistake, and such a card shows the level's bare name;
 - `open_card` (alipay.marketing.card.open, and the wallet's apply link): idempotent by the app's
   out_serial_no the same way; one live card per template per user, so a second open (another
   serial, or two at once) answers the card the user already holds. The merchant may open a card
@@ -27,7 +38,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from paybao.domain.errors import Conflict, Forbidden, InvalidState, LimitExceeded, NotFound
 from paybao.domain.member_cards import (
@@ -38,8 +49,11 @@ from paybao.domain.member_cards import (
     CardStatus,
     CardValues,
     DeleteReason,
+    TemplateChanges,
     TemplateSpec,
     check_biz_no,
+    check_levels_kept,
+    check_numbering_kept,
     fill,
     new_biz_card_no,
     new_template_id,
@@ -49,6 +63,7 @@ from paybao.services.merchants import Merchant
 from paybao.services.ports import Clock, Database, Tx
 from paybao.services.users import UserView
 
+Lock = Literal["share", "update"] | None
 BIZ_NO_TRIES_MAX = 5  # fresh numbers tried when one is taken (8+ random digits: rare)
 MERCHANT = "merchant"
 USER = "user"
@@ -64,6 +79,7 @@ class Template:
     fingerprint: str
     spec: TemplateSpec
     created_at_us: int
+    modified_at_us: int | None = None  # None: never changed since it was created
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +132,15 @@ class NewTemplate:
 
 
 @dataclass(frozen=True, slots=True)
+class TemplateModification:
+    app_id: str
+    template_id: str
+    request_id: str
+    fingerprint: str  # digest of the request's terms: the same request_id with others conflicts
+    changes: TemplateChanges
+
+
+@dataclass(frozen=True, slots=True)
 class OpenRequest:
     app_id: str
     template_id: str
@@ -165,7 +190,10 @@ class TemplateCount:
 
 
 class MemberCardStore(Protocol):
-    def template(self, tx: Tx, template_id: str) -> Template | None: ...
+    def template(self, tx: Tx, template_id: str, *, lock: Lock = None) -> Template | None:
+        """`lock` (PostgreSQL): "share" (FOR KEY SHARE) while a card is opened on it, "update"
+        (FOR UPDATE) to change it."""
+        ...
 
     def template_by_request(self, tx: Tx, app_id: str, request_id: str) -> Template | None: ...
 
@@ -174,6 +202,24 @@ class MemberCardStore(Protocol):
     def insert_template(self, tx: Tx, template_id: str, new: NewTemplate, now_us: int) -> None: ...
 
     def templates_of_merchant(self, tx: Tx, merchant_id: int, limit: int) -> list[Template]: ...
+
+    def modification(self, tx: Tx, app_id: str, request_id: str) -> tuple[str, str] | None:
+        """(fingerprint, template_id) of the app's earlier modify with this request_id."""
+        ...
+
+    def insert_modification(
+        self, tx: Tx, modification: TemplateModification, now_us: int
+    ) -> None: ...
+
+    def replace_spec(self, tx: Tx, template_id: str, spec: TemplateSpec, now_us: int) -> None: ...
+
+    def has_cards(self, tx: Tx, template_id: str) -> bool:
+        """Any card was ever opened on the template (deleted ones too: their numbers stand)."""
+        ...
+
+    def levels_held(self, tx: Tx, template_id: str, levels: Sequence[str]) -> list[str]:
+        """Those of `levels` that a live card of the template holds."""
+        ...
 
     def active_card_counts(self, tx: Tx, template_ids: Sequence[str]) -> dict[str, int]: ...
 
@@ -300,6 +346,36 @@ class MemberCardService:
 
         return self.db.run(work)
 
+    def modify_template(self, modification: TemplateModification) -> Template:
+        """The template as it stands after the change (a replay: as it stands now)."""
+
+        def work(tx: Tx) -> Template:
+            earlier = self.store.modification(tx, modification.app_id, modification.request_id)
+            if earlier is not None:
+                if earlier[0] != modification.fingerprint:
+                    raise _mismatch("request_id")
+                return self._template_in(tx, earlier[1])
+            found = self.store.template(tx, modification.template_id, lock="update")
+            if found is None or found.app_id != modification.app_id:
+                raise _template_missing()
+            spec = modification.changes.applied_to(found.spec)
+            now_us = self.clock.now_us()
+            if spec != found.spec:
+                self._check_change(tx, found, spec)
+                self.store.replace_spec(tx, found.template_id, spec, now_us)
+            self.store.insert_modification(tx, modification, now_us)
+            return self._template_in(tx, found.template_id)
+
+        return self.db.run(work)
+
+    def _check_change(self, tx: Tx, template: Template, spec: TemplateSpec) -> None:
+        template_id = template.template_id
+        check_biz_no(spec.biz_no_prefix, spec.biz_no_suffix_len)
+        check_numbering_kept(template.spec, spec, lambda: self.store.has_cards(tx, template_id))
+        check_levels_kept(
+            template.spec, spec, lambda levels: self.store.levels_held(tx, template_id, levels)
+        )
+
     def template(self, template_id: str, app_id: str | None = None) -> Template:
         """The template; with `app_id`, only that app's (another app's is unknown)."""
         with self.db.read() as tx:
@@ -346,7 +422,9 @@ class MemberCardService:
             card = self.store.card(tx, card_id)
             assert card is not None
             return Opened(card, self._template_in(tx, card.template_id), created=False)
-        template = self.store.template(tx, request.template_id)
+        # Key-shared: opens go side by side, a modify of the template waits for them (and they
+        # for it), so no card takes a number rule the modify is replacing.
+        template = self.store.template(tx, request.template_id, lock="share")
         if template is None or (
             request.opened_by == MERCHANT and template.app_id != request.app_id
         ):

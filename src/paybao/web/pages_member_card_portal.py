@@ -1,6 +1,7 @@
 """Portal membership cards (会员卡): the signed-in merchant's card templates (made through
-alipay.marketing.card.template.create by its apps), each with its count of live cards and the
-link that lets a wallet user take the card (`/wallet/cards/apply/<template_id>`), as text and
+alipay.marketing.card.template.create by its apps), each with its count of live cards, when its
+app last changed it (template.modify; "-" if never), and the link that lets a wallet user take
+the card (`/wallet/cards/apply/<template_id>`), as text and
 as a QR code to print."""
 
 from __future__ import annotations
@@ -23,9 +24,12 @@ portal.add_texts(
         "nav_member_cards": {"zh": "会员卡", "en": "Membership cards"},
         "member_cards_hint": {
             "zh": "用开放接口 alipay.marketing.card.template.create 创建会员卡模板;"
+            "用 alipay.marketing.card.template.modify 修改(已领的卡随之更新);"
             "用户扫码或打开领卡链接即可领卡,也可由你的应用调用 alipay.marketing.card.open 开卡。"
             "卡上的余额是你自己的储值,paybao 只展示,不记账。",
-            "en": "Create templates with alipay.marketing.card.template.create; users take a card"
+            "en": "Create templates with alipay.marketing.card.template.create and change them"
+            " with alipay.marketing.card.template.modify (cards already held follow);"
+            " users take a card"
             " from its link or QR code, or your app opens one with alipay.marketing.card.open."
             " A card's balance is your own stored value: paybao shows it and never books it.",
         },
@@ -33,6 +37,7 @@ portal.add_texts(
         "member_cards_template": {"zh": "模板", "en": "Template"},
         "member_cards_app": {"zh": "应用", "en": "App"},
         "member_cards_count": {"zh": "持卡人数", "en": "Cards held"},
+        "member_cards_modified": {"zh": "最近修改", "en": "Last changed"},
         "member_cards_link": {"zh": "领卡链接", "en": "Link to take the card"},
     }
 )

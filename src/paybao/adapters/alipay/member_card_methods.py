@@ -13,8 +13,23 @@ official SDK's AlipayMarketingCard*Model, MerchantCard, CardUserInfo, TemplateSt
   card_action_list (≤ 4: code, text, url), card_level_conf (level, level_show_name), shop_ids,
   template_benefit_info. Other fields (pub_channels, open_card_conf, ...) are accepted and
   ignored. Answer: template_id (32 digits).
-- `alipay.marketing.card.template.query`: template_id; the template as created (its levels under
-  `card_level_confs`, as Alipay's answer names them).
+- `alipay.marketing.card.template.modify`: request_id (required; idempotent as create's, among
+  the app's modifies: the same request_id and terms answer again without changing anything
+  more, other terms are CONTEXT_INCONSISTENT), template_id (required; the app's own, else
+  CARD_TEMPLATE_NOT_EXIST), and any of create's parts, each read and checked exactly as create
+  reads it: biz_no_prefix, biz_no_suffix_len, write_off_type (qrcode ↔ barcode: the card's code
+  holds the same number either way), template_style_info (whole: its three required fields
+  again), column_info_list, field_rule_list (for cards opened from now on), card_action_list,
+  card_level_conf, shop_ids, template_benefit_info. A part given replaces the stored one whole
+  (`[]` empties a list); a part not given, or JSON null, stays. Cards already held show the
+  change at once (they read their template). Refused: card_type other than OUT_MEMBER_CARD
+  (INVALID_PARAMETER: it never changes; the same value is accepted); a new biz_no_prefix or
+  biz_no_suffix_len once any card of the template was opened (INVALID_PARAMETER: the numbers
+  given would no longer follow it; the same values are accepted); dropping from
+  card_level_conf a level a live card holds (CARD_LEVEL_IN_USE, naming the level). Fields
+  create ignores are ignored here too. Answer: template_id.
+- `alipay.marketing.card.template.query`: template_id; the template as it now stands (its levels
+  under `card_level_confs`, as Alipay's answer names them).
 - `alipay.marketing.card.open`: out_serial_no (idempotent), card_template_id, card_user_info
   {user_uni_id_type UID with user_uni_id (the 2088… user id), or OPEN_ID with open_id — paybao's
   open ids are its user ids}, card_ext_info {external_card_no, open_date, valid_date
@@ -39,7 +54,8 @@ for it (no journal entry, no payment spends it).
 
 Refusals (code 40004 unless said): INVALID_PARAMETER (malformed or unsupported input),
 CARD_TEMPLATE_NOT_EXIST (unknown, or another app's), CARD_NOT_EXIST (unknown, another app's,
-or deleted), USER_NOT_EXIST, USER_CARD_CANCELLED, TEMPLATE_COUNT_EXCEED (50 templates per app),
+or deleted), CARD_LEVEL_IN_USE (template.modify drops a level a live card holds),
+USER_NOT_EXIST, USER_CARD_CANCELLED, TEMPLATE_COUNT_EXCEED (50 templates per app),
 CONTEXT_INCONSISTENT (a request_id / out_serial_no used before with other parameters),
 USER_STATUS_INVALID (frozen), isv.insufficient-user-permissions (40006: the user has not
 authorised the app, or the auth_token is another user's), aop.invalid-auth-token (20001).
@@ -51,7 +67,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from paybao.adapters.alipay import wire
 from paybao.adapters.alipay.biz_fields import BizFields, terms_digest
@@ -72,6 +88,7 @@ from paybao.domain.member_cards import (
     FieldName,
     FieldRule,
     RuleName,
+    TemplateChanges,
     TemplateSpec,
     TemplateStyle,
     WriteOff,
@@ -90,11 +107,13 @@ from paybao.services.member_cards import (
     NewTemplate,
     OpenRequest,
     Template,
+    TemplateModification,
 )
 from paybao.services.user_oauth import UserOAuthService
 
 TEMPLATE_CREATE: Final = "alipay.marketing.card.template.create"
 TEMPLATE_QUERY: Final = "alipay.marketing.card.template.query"
+TEMPLATE_MODIFY: Final = "alipay.marketing.card.template.modify"
 CARD_OPEN: Final = "alipay.marketing.card.open"
 CARD_QUERY: Final = "alipay.marketing.card.query"
 CARD_UPDATE: Final = "alipay.marketing.card.update"
@@ -110,6 +129,7 @@ _text = _FIELDS.text
 SUB_CODES: Final[Mapping[str, tuple[str, str | None]]] = {
     "member_card_invalid": (INVALID, None),
     "member_card_template_not_found": ("CARD_TEMPLATE_NOT_EXIST", None),
+    "member_card_level_held": ("CARD_LEVEL_IN_USE", None),
     "member_card_not_found": ("CARD_NOT_EXIST", None),
     "user_not_found": ("USER_NOT_EXIST", None),
     "member_card_cancelled": ("USER_CARD_CANCELLED", None),
@@ -142,6 +162,7 @@ class MemberCardMethods:
         handlers = {
             TEMPLATE_CREATE: self.template_create,
             TEMPLATE_QUERY: self.template_query,
+            TEMPLATE_MODIFY: self.template_modify,
             CARD_OPEN: self.card_open,
             CARD_QUERY: self.card_query,
             CARD_UPDATE: self.card_update,
@@ -181,6 +202,24 @@ class MemberCardMethods:
                 request_id=request_id,
                 fingerprint=terms_digest(terms),
                 spec=spec,
+            )
+        )
+        return {"template_id": template.template_id}
+
+    def template_modify(self, call: Call) -> Fields:
+        biz = call.biz
+        request_id = _text(biz, "request_id", 64, required=True)
+        template_id = _text(biz, "template_id", 32, required=True)
+        if _text(biz, "card_type", 32, default=CARD_TYPE) != CARD_TYPE:
+            raise WireError(INVALID, "card_type 不能修改")
+        terms = {key: value for key, value in biz.items() if key != "request_id"}
+        template = self.cards.modify_template(
+            TemplateModification(
+                app_id=call.app.app_id,
+                template_id=template_id,
+                request_id=request_id,
+                fingerprint=terms_digest(terms),
+                changes=template_changes(biz),
             )
         )
         return {"template_id": template.template_id}
@@ -347,38 +386,6 @@ def template_fields(template: Template) -> Fields:
 # Reading biz_content ----------------------------------------------------------------------------
 
 
-def template_spec(biz: Mapping[str, object]) -> TemplateSpec:
-    write_off = _text(biz, "write_off_type", 16, required=True)
-    if write_off not in (WriteOff.QRCODE, WriteOff.BARCODE):
-        raise WireError(INVALID, "write_off_type 仅支持 qrcode、barcode(静态码)")
-    suffix = _text(biz, "biz_no_suffix_len", 2, required=True)
-    if not suffix.isdigit():
-        raise WireError(INVALID, "biz_no_suffix_len 须为 8-32 的整数")
-    style = _object(biz, "template_style_info", required=True)
-    return TemplateSpec(
-        biz_no_prefix=_text(biz, "biz_no_prefix", 24),
-        biz_no_suffix_len=int(suffix),
-        write_off=WriteOff(write_off),
-        style=TemplateStyle(
-            card_show_name=_text(style, "card_show_name", 32, required=True),
-            logo_id=_text(style, "logo_id", TEXT_MAX, required=True),
-            background_id=_text(style, "background_id", TEXT_MAX, required=True),
-            bg_color=check_color(_text(style, "bg_color", 32)),
-            brand_name=_text(style, "brand_name", 32),
-        ),
-        field_rules=check_field_rules(
-            [_field_rule(item) for item in _objects(biz, "field_rule_list", len(FieldName))]
-        ),
-        columns=tuple(_column(item) for item in _objects(biz, "column_info_list", COLUMNS_MAX)),
-        actions=tuple(_action(item) for item in _objects(biz, "card_action_list", ACTIONS_MAX)),
-        levels=tuple(_level_conf(item) for item in _objects(biz, "card_level_conf", LEVELS_MAX)),
-        shop_ids=tuple(_strings(biz, "shop_ids", SHOPS_MAX, 32)),
-        benefits=tuple(
-            _benefit(item) for item in _objects(biz, "template_benefit_info", BENEFITS_MAX)
-        ),
-    )
-
-
 def _object(biz: Mapping[str, object], key: str, *, required: bool = False) -> Mapping[str, object]:
     value = biz.get(key)
     if value is None or value == "":
@@ -472,6 +479,74 @@ def _benefit(item: Mapping[str, object]) -> Mapping[str, object]:
         "start_date": _text(item, "start_date", 19),
         "end_date": _text(item, "end_date", 19),
     }
+
+
+def _suffix_len(biz: Mapping[str, object]) -> int:
+    suffix = _text(biz, "biz_no_suffix_len", 2, required=True)
+    if not suffix.isdigit():
+        raise WireError(INVALID, "biz_no_suffix_len 须为 8-32 的整数")
+    return int(suffix)
+
+
+def _write_off(biz: Mapping[str, object]) -> WriteOff:
+    write_off = _text(biz, "write_off_type", 16, required=True)
+    if write_off not in (WriteOff.QRCODE, WriteOff.BARCODE):
+        raise WireError(INVALID, "write_off_type 仅支持 qrcode、barcode(静态码)")
+    return WriteOff(write_off)
+
+
+def _style(biz: Mapping[str, object]) -> TemplateStyle:
+    style = _object(biz, "template_style_info", required=True)
+    return TemplateStyle(
+        card_show_name=_text(style, "card_show_name", 32, required=True),
+        logo_id=_text(style, "logo_id", TEXT_MAX, required=True),
+        background_id=_text(style, "background_id", TEXT_MAX, required=True),
+        bg_color=check_color(_text(style, "bg_color", 32)),
+        brand_name=_text(style, "brand_name", 32),
+    )
+
+
+def _field_rules(biz: Mapping[str, object]) -> tuple[FieldRule, ...]:
+    items = _objects(biz, "field_rule_list", len(FieldName))
+    return check_field_rules([_field_rule(item) for item in items])
+
+
+def _parsed_each(
+    key: str, count_max: int, parse: Callable[[Mapping[str, object]], Mapping[str, Any]]
+) -> Callable[[Mapping[str, object]], tuple[Mapping[str, Any], ...]]:
+    return lambda biz: tuple(parse(item) for item in _objects(biz, key, count_max))
+
+
+# A template's parts: wire name -> (TemplateSpec field, reader). template.create reads them all
+# (an absent one is the reader's default, or refused when required); template.modify reads the
+# ones given, with the same readers, so both check a part alike.
+_PARTS: Final[Mapping[str, tuple[str, Callable[[Mapping[str, object]], Any]]]] = {
+    "biz_no_prefix": ("biz_no_prefix", lambda biz: _text(biz, "biz_no_prefix", 24)),
+    "biz_no_suffix_len": ("biz_no_suffix_len", _suffix_len),
+    "write_off_type": ("write_off", _write_off),
+    "template_style_info": ("style", _style),
+    "field_rule_list": ("field_rules", _field_rules),
+    "column_info_list": ("columns", _parsed_each("column_info_list", COLUMNS_MAX, _column)),
+    "card_action_list": ("actions", _parsed_each("card_action_list", ACTIONS_MAX, _action)),
+    "card_level_conf": ("levels", _parsed_each("card_level_conf", LEVELS_MAX, _level_conf)),
+    "shop_ids": ("shop_ids", lambda biz: tuple(_strings(biz, "shop_ids", SHOPS_MAX, 32))),
+    "template_benefit_info": (
+        "benefits",
+        _parsed_each("template_benefit_info", BENEFITS_MAX, _benefit),
+    ),
+}
+
+
+def template_spec(biz: Mapping[str, object]) -> TemplateSpec:
+    """Every part of a template.create."""
+    return TemplateSpec(**{name: read(biz) for name, read in _PARTS.values()})
+
+
+def template_changes(biz: Mapping[str, object]) -> TemplateChanges:
+    """The parts a template.modify gives (JSON null counts as not given)."""
+    return TemplateChanges(
+        **{name: read(biz) for key, (name, read) in _PARTS.items() if biz.get(key) is not None}
+    )
 
 
 def _card_user(info: Mapping[str, object]) -> int | None:

@@ -136,6 +136,7 @@ V3_ROUTES: Final[Mapping[str, V3Route]] = {
     "/v3/alipay/user/agreement/unsign": V3Route("alipay.user.agreement.unsign"),
     # Member cards.
     "/v3/alipay/marketing/card/template/create": V3Route("alipay.marketing.card.template.create"),
+    "/v3/alipay/marketing/card/template/modify": V3Route("alipay.marketing.card.template.modify"),
     "/v3/alipay/marketing/card/template/query": V3Route(
         "alipay.marketing.card.template.query", "GET"
     ),

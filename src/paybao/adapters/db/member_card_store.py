@@ -3,7 +3,8 @@
 Core, one statement per call. The one-card-per-template-per-user rule and every idempotency key
 are unique constraints: a concurrent insert that loses raises a unique violation, the
 transaction is retried by `SqlDatabase.run`, and the retry reads the winner's row. A card row is
-read FOR UPDATE on PostgreSQL before it changes (SQLite serialises writers).
+read FOR UPDATE on PostgreSQL before it changes, a template row too, and FOR KEY SHARE while a
+card is opened on it (SQLite serialises writers).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.engine import RowMapping
 from paybao.adapters.db.tables.member_cards import (
     member_card_changes,
     member_card_requests,
+    member_card_template_modifications,
     member_card_templates,
     member_cards,
 )
@@ -39,9 +41,11 @@ from paybao.services.member_cards import (
     Card,
     CardUpdate,
     Change,
+    Lock,
     NewTemplate,
     OpenRequest,
     Template,
+    TemplateModification,
 )
 
 
@@ -97,6 +101,7 @@ def _template(row: RowMapping) -> Template:
         fingerprint=row["fingerprint"],
         spec=_spec(row),
         created_at_us=row["created_at_us"],
+        modified_at_us=row["modified_at_us"],
     )
 
 
@@ -145,10 +150,14 @@ class SqlMemberCardStore:
 
     # Templates --------------------------------------------------------------------------------
 
-    def template(self, tx: Connection, template_id: str) -> Template | None:
+    def template(self, tx: Connection, template_id: str, *, lock: Lock = None) -> Template | None:
         query = select(member_card_templates).where(
             member_card_templates.c.template_id == template_id
         )
+        if lock is not None and self.dialect == "postgresql":
+            # "share" is FOR KEY SHARE, the lock a foreign key check takes: opens never wait
+            # on each other, only on a modify's FOR UPDATE.
+            query = query.with_for_update(read=lock == "share", key_share=lock == "share")
         row = tx.execute(query).mappings().first()
         return _template(row) if row is not None else None
 
@@ -187,6 +196,61 @@ class SqlMemberCardStore:
                 created_at_us=now_us,
             )
         )
+
+    def replace_spec(
+        self, tx: Connection, template_id: str, spec: TemplateSpec, now_us: int
+    ) -> None:
+        tx.execute(
+            update(member_card_templates)
+            .where(member_card_templates.c.template_id == template_id)
+            .values(
+                card_show_name=spec.style.card_show_name,
+                biz_no_prefix=spec.biz_no_prefix,
+                biz_no_suffix_len=spec.biz_no_suffix_len,
+                write_off_type=spec.write_off.value,
+                spec=spec_json(spec),
+                modified_at_us=now_us,
+            )
+        )
+
+    def modification(self, tx: Connection, app_id: str, request_id: str) -> tuple[str, str] | None:
+        table = member_card_template_modifications
+        query = select(table.c.fingerprint, table.c.template_id).where(
+            table.c.app_id == app_id, table.c.request_id == request_id
+        )
+        row = tx.execute(query).first()
+        return (str(row[0]), str(row[1])) if row is not None else None
+
+    def insert_modification(
+        self, tx: Connection, modification: TemplateModification, now_us: int
+    ) -> None:
+        tx.execute(
+            member_card_template_modifications.insert().values(
+                app_id=modification.app_id,
+                request_id=modification.request_id,
+                template_id=modification.template_id,
+                fingerprint=modification.fingerprint,
+                created_at_us=now_us,
+            )
+        )
+
+    def has_cards(self, tx: Connection, template_id: str) -> bool:
+        query = select(member_cards.c.id).where(member_cards.c.template_id == template_id).limit(1)
+        return tx.execute(query).first() is not None
+
+    def levels_held(self, tx: Connection, template_id: str, levels: Sequence[str]) -> list[str]:
+        if not levels:
+            return []
+        query = (
+            select(member_cards.c.level)
+            .where(
+                member_cards.c.template_id == template_id,
+                member_cards.c.status == CardStatus.ACTIVE.value,
+                member_cards.c.level.in_(list(levels)),
+            )
+            .distinct()
+        )
+        return [str(level) for level in tx.execute(query).scalars()]
 
     def templates_of_merchant(self, tx: Connection, merchant_id: int, limit: int) -> list[Template]:
         assert 0 < limit <= 1000

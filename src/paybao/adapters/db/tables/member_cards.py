@@ -1,5 +1,6 @@
-"""Merchant membership cards (`domain/member_cards.py`): templates, cards, the requests that
-opened or deleted them (idempotency), and each card's append-only history.
+"""Merchant membership cards (`domain/member_cards.py`): templates, the modifications made to
+them (idempotency by request_id), cards, the requests that opened or deleted them (idempotency),
+and each card's append-only history.
 
 One live card per (template, user): `holder_id` is the user's id while the card is active and
 NULL once deleted, and (template_id, holder_id) is unique (NULLs never collide on either
@@ -41,9 +42,26 @@ member_card_templates = Table(
     # The rest of the template (style, rules, columns, actions, levels, shops), as JSON.
     Column("spec", Text, nullable=False),
     Column("created_at_us", BigInteger, nullable=False),
+    Column("modified_at_us", BigInteger, nullable=True),  # the last modify that changed it
     UniqueConstraint("app_id", "request_id", name="uq_member_card_templates_app_request"),
 )
 Index("ix_member_card_templates_merchant", member_card_templates.c.merchant_id)
+
+# One row per template.modify an app made (alipay.marketing.card.template.modify): its
+# request_id is the key, its terms' digest tells a replay from another request.
+member_card_template_modifications = Table(
+    "member_card_template_modifications",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("app_id", String(32), nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("template_id", String(32), nullable=False),
+    Column("fingerprint", String(32), nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    UniqueConstraint(
+        "app_id", "request_id", name="uq_member_card_template_modifications_app_request"
+    ),
+)
 
 member_cards = Table(
     "member_cards",
