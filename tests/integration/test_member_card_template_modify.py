@@ -328,7 +328,7 @@ def test_modify_over_the_gateway_and_what_the_wallet_and_portal_show(
         # Checked as create checks it: the style whole, its required fields again.
         ({"template_style_info": {"card_show_name": "x"}}, "INVALID_PARAMETER"),
         ({"column_info_list": [{"code": "C"}]}, "INVALID_PARAMETER"),
-        ({"write_off_type": "dqrcode"}, "INVALID_PARAMETER"),
+        ({"write_off_type": "mdqrcode"}, "INVALID_PARAMETER"),
         ({"card_type": "BOARDING_PASS"}, "INVALID_PARAMETER"),
         ({"biz_no_prefix": "99"}, "INVALID_PARAMETER"),  # a card has an 88 number
         ({"card_level_conf": [GOLD]}, "CARD_LEVEL_IN_USE"),  # the user holds VIP1

@@ -102,7 +102,7 @@ def test_templates_open_update_query_and_delete_over_the_gateway(
     changed["template_style_info"]["background_id"] = "bg"
     conflict = call(client, CREATE, changed)
     assert (conflict["code"], conflict["sub_code"]) == ("40004", "CONTEXT_INCONSISTENT")
-    dynamic = call(client, CREATE, template_biz("tpl-2", write_off_type="dqrcode"))
+    dynamic = call(client, CREATE, template_biz("tpl-2", write_off_type="mdqrcode"))
     assert dynamic["sub_code"] == "INVALID_PARAMETER"
 
     queried = call(client, TQUERY, {"template_id": template_id})

@@ -55,7 +55,7 @@ def test_only_the_parts_given_are_changes() -> None:
     "part",
     [
         {"template_style_info": {"card_show_name": "x"}},
-        {"write_off_type": "dbarcode"},
+        {"write_off_type": "mdbarcode"},
         {"biz_no_suffix_len": "ten"},
         {"column_info_list": [{"code": "C", "title": "t", "operate_type": "openWeb"}]},
         {"card_action_list": [{"code": "a", "text": "t", "url": "javascript:x"}]},

@@ -64,11 +64,24 @@ _COLOR_HEX: Final = re.compile(r"^#[0-9A-Fa-f]{6}$")
 
 
 class WriteOff(enum.StrEnum):
-    """The code the card shows to be scanned (write_off_type). Static codes only: Alipay's
-    dynamic codes (dqrcode, dbarcode, mdqrcode, mdbarcode) need a code service paybao lacks."""
+    """The code the card shows to be scanned (write_off_type): the static codes hold the card
+    number; the dynamic ones a short-lived code the platform issues (domain/member_card_codes.py).
+    Alipay's merchant-made dynamic codes (mdqrcode, mdbarcode: the merchant's own code service
+    fills the card) are not offered."""
 
     QRCODE = "qrcode"
     BARCODE = "barcode"
+    DQRCODE = "dqrcode"
+    DBARCODE = "dbarcode"
+
+    @property
+    def dynamic(self) -> bool:
+        return self in (WriteOff.DQRCODE, WriteOff.DBARCODE)
+
+    @property
+    def barcode(self) -> bool:
+        """The card shows a Code128 barcode beside its QR code."""
+        return self in (WriteOff.BARCODE, WriteOff.DBARCODE)
 
 
 class FieldName(enum.StrEnum):

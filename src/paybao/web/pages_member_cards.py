@@ -2,10 +2,16 @@
 
 - `/wallet/member-cards`: the user's live cards, each on its template's colour;
 - `/wallet/member-cards/{id}`: one card: its face (name, level, points, the merchant's stored
-  balance), the code to show at the till (`qr.svg`: a QR of the card number, or of the
-  merchant's own number when it gave one; a `barcode.png` too when the template asks for a
-  barcode and the number is digits), the template's columns and buttons, and its history
-  (newest first, HISTORY_PAGE_SIZE a page, `?before=<id>` for older); the user may delete it;
+  balance), the code to show at the till, the template's columns and buttons, and its history
+  (newest first, HISTORY_PAGE_SIZE a page, `?before=<id>` for older); the user may delete it.
+  The code follows the template's write_off_type as it is now: static (qrcode / barcode) is
+  `qr.svg`, a QR of the card number, or of the merchant's own number when it gave one, and a
+  `barcode.png` too for barcode when the number is digits; dynamic (dqrcode / dbarcode) is a
+  short-lived code (services/member_card_codes.py) that static/member_card_code.js asks for with
+  `POST /wallet/member-cards/{id}/code` (CSRF header; JSON `{code, expires_in_s, barcode}`;
+  429 with `retry_after_s` when asked again within seconds, 409 once the template is static)
+  and draws in the page, asking again before each runs out. A dynamic card has no static
+  images (404): the number must not be scannable where the merchant wants a code that dies;
 - `/wallet/member-cards/apply/{template_id}` (also `/wallet/cards/apply/{template_id}`, the
   link merchants hand out): after sign-in, the template and a button to take the card; a user
   who holds it already goes straight to it.
@@ -20,11 +26,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from paybao.adapters.qr import code128_png, qr_svg
 from paybao.domain.errors import DomainError
-from paybao.domain.member_cards import WriteOff, code_value, format_point
+from paybao.domain.member_card_codes import DYNAMIC_CODE_REFRESH_AHEAD_S
+from paybao.domain.member_cards import code_value, format_point
+from paybao.services.member_card_codes import MemberCardCodes
 from paybao.services.member_cards import MemberCardService
 from paybao.web.deps import platform_of
 from paybao.web.i18n import lang_of, page_error
@@ -35,6 +43,9 @@ router = APIRouter(include_in_schema=False)
 ROOT = "/wallet/member-cards"
 TEMPLATE_ID_LENGTH_MAX = 32
 IMAGE_HEADERS = {"Cache-Control": "private, max-age=60"}
+# A dynamic code is for this screen only: no cache, no proxy, no back-button copy keeps it.
+CODE_HEADERS = {"Cache-Control": "no-store"}
+CODE_STATUS = {"member_card_code_too_soon": 429, "member_card_code_static": 409}
 ERRORS: dict[str, dict[str, str]] = {
     "member_card_not_found": {"zh": "会员卡不存在", "en": "No such membership card"},
     "member_card_template_not_found": {
@@ -51,6 +62,11 @@ ERRORS: dict[str, dict[str, str]] = {
 
 def _cards(request: Request) -> MemberCardService:
     service: MemberCardService = platform_of(request).services["member_cards"]
+    return service
+
+
+def _codes(request: Request) -> MemberCardCodes:
+    service: MemberCardCodes = platform_of(request).services["member_card_codes"]
     return service
 
 
@@ -162,15 +178,17 @@ def card_page(request: Request, card_id: int, before: int | None = None) -> Resp
     except DomainError as error:
         return _missing(request, error)
     card = view.card
+    write_off = view.template.spec.write_off
     value = code_value(card.biz_card_no, card.external_card_no)
-    barcode = view.template.spec.write_off is WriteOff.BARCODE and _digits(value)
     return render(
         request,
         "member_cards/card.html",
         title=view.template.spec.style.card_show_name,
         view=view,
         code=value,
-        barcode=barcode,
+        barcode=write_off.barcode and _digits(value),
+        dynamic=write_off.dynamic,
+        refresh_ahead_s=DYNAMIC_CODE_REFRESH_AHEAD_S,
         level_name=view.template.spec.level_name(card.level) if card.level else "",
         point=format_point,
     )
@@ -189,14 +207,38 @@ def _missing(request: Request, error: DomainError) -> Response:
 
 
 def _own_code(request: Request, card_id: int) -> str | None:
+    """The static code of the user's own card; None for a dynamic one (it has no fixed code)."""
     user_id = _user_id(request)
     if user_id is None:
         return None
+    cards = _cards(request)
     try:
-        card = _cards(request).user_card(user_id, card_id)
+        card = cards.user_card(user_id, card_id)
+        if cards.template(card.template_id).spec.write_off.dynamic:
+            return None
     except DomainError:
         return None
     return code_value(card.biz_card_no, card.external_card_no)
+
+
+@router.post(ROOT + "/{card_id}/code", dependencies=CSRF)
+def dynamic_code(request: Request, card_id: int) -> Response:
+    """A fresh dynamic code of the user's own card, for the page's script to draw."""
+    user_id = _user_id(request)
+    if user_id is None:
+        return JSONResponse({"error": "login_required"}, 401, headers=CODE_HEADERS)
+    try:
+        issued = _codes(request).issue(user_id, card_id)
+    except DomainError as error:
+        status_code = CODE_STATUS.get(error.code, 404)
+        body: dict[str, object] = {"error": error.code}
+        headers = dict(CODE_HEADERS)
+        if "retry_after_s" in error.data:
+            body["retry_after_s"] = error.data["retry_after_s"]
+            headers["Retry-After"] = str(error.data["retry_after_s"])
+        return JSONResponse(body, status_code, headers=headers)
+    body = {"code": issued.code, "expires_in_s": issued.expires_in_s, "barcode": issued.barcode}
+    return JSONResponse(body, headers=CODE_HEADERS)
 
 
 @router.get(ROOT + "/{card_id}/qr.svg")

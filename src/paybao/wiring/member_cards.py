@@ -3,8 +3,9 @@ gateway.
 
 Needs the wallet (`users`), the gateway (`merchants`, `alipay_methods`) and user OAuth
 (`user_oauth`: a merchant opens a card only for a user who authorised its app) installed
-first. The service lands in `platform.services["member_cards"]`; the pages are
-web/pages_member_cards.py and web/pages_member_card_portal.py.
+first. The service lands in `platform.services["member_cards"]`, the dynamic write-off codes'
+in `platform.services["member_card_codes"]`; the pages are web/pages_member_cards.py and
+web/pages_member_card_portal.py.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from paybao.adapters.alipay.member_card_methods import MemberCardMethods
+from paybao.adapters.db.member_card_code_store import SqlCardCodeStore
 from paybao.adapters.db.member_card_store import SqlMemberCardStore
 from paybao.adapters.db.user_oauth_store import SqlUserOAuthStore
+from paybao.services.member_card_codes import MemberCardCodes
 from paybao.services.member_cards import MemberCardService
 from paybao.services.ports import Database
 from paybao.services.user_oauth import ACTIVE
@@ -38,17 +41,20 @@ class OAuthGrants:
 
 def install(platform: Platform) -> None:
     services = platform.services
+    store = SqlMemberCardStore(platform.db.dialect)
     cards = MemberCardService(
         db=platform.db,
-        store=SqlMemberCardStore(platform.db.dialect),
+        store=store,
         clock=platform.clock,
         users=services["users"],
         merchants=services["merchants"],
         grants=OAuthGrants(platform.db, SqlUserOAuthStore(platform.db.dialect)),
     )
+    codes = MemberCardCodes(platform.db, store, SqlCardCodeStore(), platform.clock)
     methods = services.get("alipay_methods")
     if methods is not None:
-        MemberCardMethods(cards, services.get("user_oauth"), platform.settings.base_url).install(
-            methods
-        )
+        MemberCardMethods(
+            cards, services.get("user_oauth"), platform.settings.base_url, codes
+        ).install(methods)
     services["member_cards"] = cards
+    services["member_card_codes"] = codes

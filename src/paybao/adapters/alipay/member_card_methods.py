@@ -5,7 +5,9 @@ official SDK's AlipayMarketingCard*Model, MerchantCard, CardUserInfo, TemplateSt
 - `alipay.marketing.card.template.create`: request_id (required, idempotent: the same request
   answers the same template_id), card_type OUT_MEMBER_CARD, biz_no_prefix (letters and digits)
   and biz_no_suffix_len (8..32; prefix + suffix at most 32), write_off_type `qrcode` or
-  `barcode` (the static codes; Alipay's dynamic dqrcode/dbarcode/mdqrcode/mdbarcode are refused),
+  `barcode` (static: the card shows its number) or `dqrcode` or `dbarcode` (dynamic: the card
+  shows a code the platform issues, valid a minute, domain/member_card_codes.py; Alipay's
+  merchant-made mdqrcode / mdbarcode are refused),
   template_style_info {card_show_name, logo_id, background_id required; bg_color `rgb(r,g,b)` or
   `#rrggbb`, brand_name}, column_info_list (≤ 10: code, title, value, operate_type staticinfo |
   openWeb | openNative, more_info {title, url, descs}), field_rule_list (Balance, Point, Level,
@@ -14,20 +16,21 @@ official SDK's AlipayMarketingCard*Model, MerchantCard, CardUserInfo, TemplateSt
   template_benefit_info. Other fields (pub_channels, open_card_conf, ...) are accepted and
   ignored. Answer: template_id (32 digits).
 - `alipay.marketing.card.template.modify`: request_id (required; idempotent as create's, among
-  the app's modifies: the same request_id and terms answer again without changing anything
-  more, other terms are CONTEXT_INCONSISTENT), template_id (required; the app's own, else
+  the app's modifies: the same request_id and terms answer again without changing anything more,
+  other terms are CONTEXT_INCONSISTENT), template_id (required; the app's own, else
   CARD_TEMPLATE_NOT_EXIST), and any of create's parts, each read and checked exactly as create
-  reads it: biz_no_prefix, biz_no_suffix_len, write_off_type (qrcode ↔ barcode: the card's code
-  holds the same number either way), template_style_info (whole: its three required fields
+  reads it: biz_no_prefix, biz_no_suffix_len, write_off_type (any of the four: static ↔ dynamic
+  too; the wallet's card page follows at its next load, a dynamic code already shown stops
+  answering once its template is static), template_style_info (whole: its three required fields
   again), column_info_list, field_rule_list (for cards opened from now on), card_action_list,
   card_level_conf, shop_ids, template_benefit_info. A part given replaces the stored one whole
   (`[]` empties a list); a part not given, or JSON null, stays. Cards already held show the
   change at once (they read their template). Refused: card_type other than OUT_MEMBER_CARD
   (INVALID_PARAMETER: it never changes; the same value is accepted); a new biz_no_prefix or
   biz_no_suffix_len once any card of the template was opened (INVALID_PARAMETER: the numbers
-  given would no longer follow it; the same values are accepted); dropping from
-  card_level_conf a level a live card holds (CARD_LEVEL_IN_USE, naming the level). Fields
-  create ignores are ignored here too. Answer: template_id.
+  given would no longer follow it; the same values are accepted); dropping from card_level_conf
+  a level a live card holds (CARD_LEVEL_IN_USE, naming the level). Fields create ignores are
+  ignored here too. Answer: template_id.
 - `alipay.marketing.card.template.query`: template_id; the template as it now stands (its levels
   under `card_level_confs`, as Alipay's answer names them).
 - `alipay.marketing.card.open`: out_serial_no (idempotent), card_template_id, card_user_info
@@ -38,10 +41,13 @@ official SDK's AlipayMarketingCard*Model, MerchantCard, CardUserInfo, TemplateSt
   the user's `auth_token` (a top-level parameter, as Alipay's card.open takes it). One live
   card per template per user: opening again answers the card the user holds. Answer: card_info
   {biz_card_no, external_card_no, open_date, valid_date, level, point, balance}.
-- `alipay.marketing.card.query`: target_card_no, target_card_no_type BIZ_CARD (the dynamic-code
-  types are refused), card_user_info as an extra condition. Answer: card_info and schema_url
-  (the card's page in the wallet).
-- `alipay.marketing.card.update`: target_card_no, target_card_no_type BIZ_CARD, occur_time
+- `alipay.marketing.card.query`: target_card_no, target_card_no_type BIZ_CARD (the card
+  number), or D_QR_CODE / D_BAR_CODE (a dynamic code the till scanned off a dqrcode / dbarcode
+  card: either type finds it, as the card shows one code both ways; unknown, expired, replaced,
+  another app's: CARD_NOT_EXIST), card_user_info as an extra condition. Answer: card_info and
+  schema_url (the card's page in the wallet).
+- `alipay.marketing.card.update`: target_card_no, target_card_no_type BIZ_CARD (only: Alipay's
+  update and delete take the biz card number; a till queries by code first), occur_time
   (required), card_info {point, balance, level} (the new values; open_date and valid_date cannot
   change, as Alipay's), notify_messages [{message_type, change_reason}] whose reasons go into
   the card's history. Answer: nothing beyond code 10000 (result_code is empty on success).
@@ -100,6 +106,7 @@ from paybao.domain.member_cards import (
     parse_point,
 )
 from paybao.services.clock import us_from_datetime
+from paybao.services.member_card_codes import MemberCardCodes
 from paybao.services.member_cards import (
     Card,
     CardUpdate,
@@ -120,6 +127,8 @@ CARD_UPDATE: Final = "alipay.marketing.card.update"
 CARD_DELETE: Final = "alipay.marketing.card.delete"
 INVALID: Final = "INVALID_PARAMETER"
 BIZ_CARD: Final = "BIZ_CARD"
+BIZ_CARD_ONLY: Final = frozenset({BIZ_CARD})
+DYNAMIC_CODE_TYPES: Final = frozenset({"D_QR_CODE", "D_BAR_CODE"})
 OPERATE_TYPES: Final = frozenset({"staticinfo", "openWeb", "openNative"})
 TEXT_MAX: Final = 64
 URL_MAX: Final = 1024
@@ -151,11 +160,16 @@ def _translated(error: DomainError) -> WireError | None:
 
 class MemberCardMethods:
     def __init__(
-        self, cards: MemberCardService, oauth: UserOAuthService | None, base_url: str
+        self,
+        cards: MemberCardService,
+        oauth: UserOAuthService | None,
+        base_url: str,
+        codes: MemberCardCodes | None = None,
     ) -> None:
         self.cards = cards
         self.oauth = oauth
         self.base_url = base_url.rstrip("/")
+        self.codes = codes  # None: no dynamic codes (card.query takes BIZ_CARD only)
 
     def install(self, methods: Methods, gateway: AlipayGateway | None = None) -> None:
         """Join the gateway's method table (the gateway verifies, dispatches and signs)."""
@@ -280,12 +294,17 @@ class MemberCardMethods:
         return True
 
     def card_query(self, call: Call) -> Fields:
-        biz_card_no = _target(call.biz)
+        kinds = BIZ_CARD_ONLY | (DYNAMIC_CODE_TYPES if self.codes is not None else frozenset())
+        kind, number = _target(call.biz, kinds)
         holder = _object(call.biz, "card_user_info")
         user_id = _card_user(holder) if holder else None
         if holder and user_id is None:
             raise WireError("CARD_NOT_EXIST", "会员卡不存在")
-        found = self.cards.card(call.app.app_id, biz_card_no, user_id)
+        if kind == BIZ_CARD:
+            found = self.cards.card(call.app.app_id, number, user_id)
+        else:
+            assert self.codes is not None
+            found = self.codes.card_of(call.app.app_id, number, user_id)
         return {
             "card_info": card_info(found.card),
             "schema_url": f"{self.base_url}/wallet/member-cards/{found.card.id}",
@@ -293,7 +312,7 @@ class MemberCardMethods:
 
     def card_update(self, call: Call) -> Fields:
         biz = call.biz
-        biz_card_no = _target(biz)
+        _, biz_card_no = _target(biz)
         occur = _text(biz, "occur_time", 19, required=True)
         occurred_at = wire.parse_timestamp(occur, sub_code=INVALID)
         info = _object(biz, "card_info", required=True)
@@ -310,7 +329,7 @@ class MemberCardMethods:
     def card_delete(self, call: Call) -> Fields:
         biz = call.biz
         out_serial_no = _text(biz, "out_serial_no", 64, required=True)
-        biz_card_no = _target(biz)
+        _, biz_card_no = _target(biz)
         reason_text = _text(biz, "reason_code", 16, required=True)
         if reason_text not in ("USER_UNBUND", "CANCEL", "PRESENT"):
             raise WireError(INVALID, "reason_code 须为 USER_UNBUND、CANCEL 或 PRESENT")
@@ -490,9 +509,13 @@ def _suffix_len(biz: Mapping[str, object]) -> int:
 
 def _write_off(biz: Mapping[str, object]) -> WriteOff:
     write_off = _text(biz, "write_off_type", 16, required=True)
-    if write_off not in (WriteOff.QRCODE, WriteOff.BARCODE):
-        raise WireError(INVALID, "write_off_type 仅支持 qrcode、barcode(静态码)")
-    return WriteOff(write_off)
+    try:
+        return WriteOff(write_off)
+    except ValueError:
+        # mdqrcode / mdbarcode too: the merchant's own code service would fill the card.
+        raise WireError(
+            INVALID, "write_off_type 仅支持 qrcode、barcode、dqrcode、dbarcode"
+        ) from None
 
 
 def _style(biz: Mapping[str, object]) -> TemplateStyle:
@@ -561,11 +584,12 @@ def _card_user(info: Mapping[str, object]) -> int | None:
     return user_id_from_wire(text)
 
 
-def _target(biz: Mapping[str, object]) -> str:
+def _target(biz: Mapping[str, object], kinds: frozenset[str] = BIZ_CARD_ONLY) -> tuple[str, str]:
+    """(target_card_no_type, target_card_no), the type one of `kinds`."""
     kind = _text(biz, "target_card_no_type", 16, default=BIZ_CARD)
-    if kind != BIZ_CARD:
-        raise WireError(INVALID, "target_card_no_type 仅支持 BIZ_CARD")
-    return _text(biz, "target_card_no", 32, required=True)
+    if kind not in kinds:
+        raise WireError(INVALID, f"target_card_no_type 仅支持 {'、'.join(sorted(kinds))}")
+    return kind, _text(biz, "target_card_no", 32, required=True)
 
 
 def _point(info: Mapping[str, object]) -> int | None:

@@ -11,7 +11,8 @@
  *
  * Also draws the code offline: a Code128 barcode (code set C) and a version 1-M QR code in
  * numeric mode (up to 34 digits), both as SVG strings; the QR by qr.js, the wallet's one QR
- * encoder, which the page loads first. No modules: it exposes
+ * encoder, which the page loads first (the membership card's dynamic code draws with them too,
+ * `options.title` naming the picture). No modules: it exposes
  * window.Paybao.{paycode, code128Modules, code128Svg, qrSvg}.
  */
 (function (root) {
@@ -123,7 +124,7 @@
       }
       i += run;
     }
-    return svgDocument(widthPx, heightPx, "payment barcode", rects);
+    return svgDocument(widthPx, heightPx, (options && options.title) || "payment barcode", rects);
   }
 
   // --- QR: version 1-M, numeric mode, drawn by qr.js --------------------------------------
@@ -136,7 +137,8 @@
     if (!/^[0-9]+$/.test(digits)) throw new Error("a payment code QR holds digits only");
     if (!root.PaybaoQr) throw new Error("load /static/qr.js before paycode.js");
     const modulePx = (options && options.modulePx) || 6;
-    return root.PaybaoQr.svg(digits, Object.assign({ modulePx }, QR_OPTIONS));
+    const title = (options && options.title) || QR_OPTIONS.title;
+    return root.PaybaoQr.svg(digits, Object.assign({ modulePx }, QR_OPTIONS, { title }));
   }
 
   function svgDocument(widthPx, heightPx, title, rects) {

@@ -128,3 +128,18 @@ member_card_changes = Table(
     CheckConstraint("kind IN ('open', 'update', 'delete')", name="kind_known"),
 )
 Index("ix_member_card_changes_card", member_card_changes.c.card_id, member_card_changes.c.id)
+
+# Dynamic write-off codes (domain/member_card_codes.py), kept as digests: the code itself is
+# only ever on the user's screen. At most DYNAMIC_CODES_LIVE_PER_CARD_MAX rows per card: each
+# issue first drops the card's expired codes and those past the cap, so the table stays small
+# without a sweeper.
+member_card_codes = Table(
+    "member_card_codes",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("code_digest", String(64), nullable=False, unique=True),
+    Column("card_id", BigInteger, nullable=False),
+    Column("issued_at_us", BigInteger, nullable=False),
+    Column("expires_at_us", BigInteger, nullable=False),
+)
+Index("ix_member_card_codes_card", member_card_codes.c.card_id, member_card_codes.c.id)
