@@ -5,6 +5,10 @@ a retry days later still says what was true then) and schedules a `notify` job. 
 in the worker with NO transaction open (a slow merchant must hold no locks): render and sign
 the form (a channel adapter does that), POST it, then record the attempt and either finish or
 name the next try, following the retry schedule. Each attempt is a row in `notify_attempts`.
+
+The worker delivers in batches (`OutsideBatch`, services/jobs.py): one read loads the
+notifications of all the claimed jobs, and one transaction records the attempts of a group of
+finished deliveries with their jobs' updates.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any, Protocol
 from paybao.domain.errors import NotFound
 from paybao.services.audit import AuditTrail
 from paybao.services.clock import US_PER_S, datetime_from_us
-from paybao.services.jobs import Job, JobRunner, OutsideOutcome
+from paybao.services.jobs import Job, JobRunner, OutsideRecord
 from paybao.services.ports import Clock, Database, Tx
 from paybao.services.trades import Trade
 
@@ -73,8 +77,13 @@ class NotificationStore(Protocol):
 
     def notification(self, tx: Tx, notify_id: str) -> Notification | None: ...
 
-    def record_attempt(self, tx: Tx, attempt: Attempt, status: str) -> None:
-        """Insert the attempt and set the notification's status and counters."""
+    def notifications_by_notify_id(
+        self, tx: Tx, notify_ids: Sequence[str]
+    ) -> dict[str, Notification]: ...
+
+    def record_attempts(self, tx: Tx, attempts: Sequence[tuple[Attempt, str]]) -> None:
+        """Insert the attempts and set each notification's status (the one of its last
+        attempt here) and counters, in a driver transaction (`Database.run(driver=True)`)."""
         ...
 
     def set_status(self, tx: Tx, notification_id: int, status: str) -> None: ...
@@ -119,7 +128,7 @@ class NotifyService:
         self.audit = audit
 
     def install_jobs(self) -> None:
-        self.jobs.register_outside_tx(JOB_NOTIFY, self.deliver)
+        self.jobs.register_outside_batch(JOB_NOTIFY, _Deliveries(self))
 
     # Inside the business transaction ------------------------------------------------------
 
@@ -145,21 +154,26 @@ class NotifyService:
 
     # In the worker, outside any transaction -----------------------------------------------
 
-    def deliver(self, job: Job) -> OutsideOutcome | None:
-        """One delivery. Returns the attempt to record and None when done (acknowledged, or
-        given up), else the time of the next try: the job runner writes both in one
-        transaction with the job's own update."""
-        notify_id = str(job.payload.get("notify_id") or job.key)
+    def notifications_for(self, jobs: Sequence[Job]) -> dict[int, Notification]:
+        """The notifications the jobs deliver, by job id, in one read."""
+        wanted = {job.id: _notify_id_of(job) for job in jobs}
         with self.db.read() as tx:
-            notification = self.store.notification(tx, notify_id)
+            found = self.store.notifications_by_notify_id(tx, sorted(set(wanted.values())))
+        return {job_id: found[key] for job_id, key in wanted.items() if key in found}
+
+    def deliver(self, notification: Notification | None) -> OutsideRecord:
+        """One delivery. Returns the attempt to record (with the notification's new status)
+        and None as the next try when done (acknowledged, or given up), else its time: the
+        job runner writes both in one transaction with the job's own update."""
         if notification is None or notification.status == "delivered":
-            return None
+            return OutsideRecord(None)
         started_us = self.clock.now_us()
+        notify_id = notification.notify_id
         body, content_type = self.renderer.render(notification.snapshot, notify_id, started_us)
         delivery = self.sender.post(notification.url, body, content_type)
         return self._record(notification, delivery, started_us)
 
-    def _record(self, notification: Notification, delivery: Delivery, at_us: int) -> OutsideOutcome:
+    def _record(self, notification: Notification, delivery: Delivery, at_us: int) -> OutsideRecord:
         attempt_no = notification.attempts + 1
         attempt = Attempt(
             notification_id=notification.id,
@@ -174,9 +188,7 @@ class NotifyService:
         status = "delivered" if delivery.acknowledged else "pending"
         if retry_at_us is None and not delivery.acknowledged:
             status = "failed"
-        return OutsideOutcome(
-            retry_at_us, lambda tx: self.store.record_attempt(tx, attempt, status)
-        )
+        return OutsideRecord(retry_at_us, (attempt, status))
 
     def _next_try_us(self, attempt_no: int, delivery: Delivery) -> int | None:
         if delivery.acknowledged or attempt_no > len(self.retry_schedule_s):
@@ -246,6 +258,27 @@ class NotifyService:
     def attempts_of(self, notification_id: int) -> list[Attempt]:
         with self.db.read() as tx:
             return self.store.attempts_of(tx, notification_id)
+
+
+@dataclass(frozen=True, slots=True)
+class _Deliveries:
+    """The notify jobs as an `OutsideBatch` of the job runner."""
+
+    service: NotifyService
+
+    def load(self, jobs: Sequence[Job]) -> dict[int, Notification]:
+        return self.service.notifications_for(jobs)
+
+    def run(self, job: Job, loaded: Notification | None) -> OutsideRecord:
+        return self.service.deliver(loaded)
+
+    def write_in(self, tx: Tx, records: Sequence[tuple[Attempt, str]]) -> None:
+        self.service.store.record_attempts(tx, records)
+
+
+def _notify_id_of(job: Job) -> str:
+    # A resend's key is `<notify_id>:resend:<n>`; its payload names the notification.
+    return str(job.payload.get("notify_id") or job.key)
 
 
 def snapshot_of(trade: Trade, event: str, refund: Any = None) -> dict[str, Any]:

@@ -1,11 +1,18 @@
-"""SQL for the jobs table. PostgreSQL claims with SKIP LOCKED so several workers cooperate."""
+"""SQL for the jobs table. PostgreSQL claims with SKIP LOCKED so several workers cooperate.
+
+The worker's statements (claim, finish, retry) go to the driver's cursor as SQL text built
+once, and work in a SQLAlchemy transaction or a `DriverTx` alike: building and compiling a
+Core statement cost more CPU than PostgreSQL spends running it. Finishing and re-scheduling
+take many jobs per statement (the runner writes a group of deliveries at once).
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -27,9 +34,51 @@ _CANCEL = (
 )
 
 
+_JOB_COLUMNS = "id, kind, key, payload, due_at_us, attempts"
+
+
+class _JobSql:
+    """The worker's statements in the dialect's named-parameter style."""
+
+    def __init__(self, dialect: str) -> None:
+        postgres = dialect == "postgresql"
+
+        def mark(name: str) -> str:
+            return f"%({name})s" if postgres else f":{name}"
+
+        # One statement: choose the oldest due, unleased jobs and lease them. PostgreSQL skips
+        # rows another worker holds locked, and re-checks each row it locks against its latest
+        # version, so two workers never lease the same job; SQLite has one writer at a time.
+        self.claim = (
+            f"UPDATE jobs SET locked_until_us = {mark('lease')} WHERE id IN ("
+            f"SELECT id FROM jobs WHERE status = 'pending' AND due_at_us <= {mark('now')}"
+            f" AND (locked_until_us IS NULL OR locked_until_us < {mark('now')})"
+            f" ORDER BY due_at_us, id LIMIT {mark('limit')}"
+            + (" FOR UPDATE SKIP LOCKED" if postgres else "")
+            + f") RETURNING {_JOB_COLUMNS}"
+        )
+        done = (
+            f"UPDATE jobs SET status = 'done', done_at_us = {mark('now')}, locked_until_us = NULL"
+        )
+        retry = (
+            f"UPDATE jobs SET status = {mark('status')}, attempts = jobs.attempts + 1,"
+            f" last_error = {mark('error')}, locked_until_us = NULL"
+        )
+        if postgres:  # arrays: one statement for the whole group, whatever its size
+            self.finish = f"{done} WHERE id = ANY(%(ids)s::bigint[]) AND status = 'pending'"
+            self.retry = (
+                f"{retry}, due_at_us = v.due FROM unnest(%(ids)s::bigint[], %(dues)s::bigint[])"
+                " AS v(id, due) WHERE jobs.id = v.id"
+            )
+        else:  # executemany: one call into sqlite3, no round trips to save
+            self.finish = f"{done} WHERE id = :id AND status = 'pending'"
+            self.retry = f"{retry}, due_at_us = :due WHERE id = :id"
+
+
 class SqlJobStore:
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
+        self._sql = _JobSql(dialect)
         maker = pg_insert if dialect == "postgresql" else sqlite_insert
         # Built once (each payment schedules jobs): RETURNING, not rowcount, because drivers
         # disagree on rowcount for ON CONFLICT DO NOTHING.
@@ -54,58 +103,69 @@ class SqlJobStore:
         }
         return tx.execute(self._schedule, values).scalar() is not None
 
-    def claim_due(self, tx: Connection, now_us: int, limit: int, lease_until_us: int) -> list[Job]:
-        claimable = and_(
-            jobs.c.status == "pending",
-            jobs.c.due_at_us <= now_us,
-            or_(jobs.c.locked_until_us.is_(None), jobs.c.locked_until_us < now_us),
-        )
-        query = select(jobs).where(claimable).order_by(jobs.c.due_at_us, jobs.c.id).limit(limit)
-        if self.dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        rows = tx.execute(query).mappings().all()
-        if rows:
-            tx.execute(
-                update(jobs)
-                .where(jobs.c.id.in_([row["id"] for row in rows]))
-                .values(locked_until_us=lease_until_us)
-            )
+    def claim_due(self, tx: Any, now_us: int, limit: int, lease_until_us: int) -> list[Job]:
+        """One statement: lease the oldest due jobs and return them (any transaction: a
+        SQLAlchemy Connection or a DriverTx, as both have `.connection`)."""
+        params = {"now": now_us, "limit": limit, "lease": lease_until_us}
+        rows = _fetchall(tx, self._sql.claim, params)
+        # RETURNING keeps no order: oldest first, as the subquery chose them.
+        rows.sort(key=lambda row: (row[4], row[0]))
         return [
             Job(
-                id=row["id"],
-                kind=row["kind"],
-                key=row["key"],
-                payload=json.loads(row["payload"]),
-                due_at_us=row["due_at_us"],
-                attempts=row["attempts"],
+                id=row[0],
+                kind=row[1],
+                key=row[2],
+                payload=json.loads(row[3]),
+                due_at_us=row[4],
+                attempts=row[5],
             )
             for row in rows
         ]
 
-    def finish(self, tx: Connection, job_id: int, now_us: int) -> None:
-        result = tx.execute(
-            update(jobs)
-            .where(jobs.c.id == job_id, jobs.c.status == "pending")
-            .values(status="done", done_at_us=now_us, locked_until_us=None)
-        )
+    def finish(self, tx: Any, job_id: int, now_us: int) -> None:
         # Another worker finished it first after our lease ran out: roll this run back.
-        if result.rowcount != 1:
+        if self.finish_many(tx, [job_id], now_us) != 1:
             raise RuntimeError(f"job {job_id} was finished elsewhere")
 
-    def retry_later(
-        self, tx: Connection, job_id: int, error: str, due_at_us: int, dead: bool
+    def finish_many(self, tx: Any, job_ids: Sequence[int], now_us: int) -> int:
+        """Mark pending jobs done; how many were still pending (the others were finished
+        elsewhere after our lease ran out)."""
+        if not job_ids:
+            return 0
+        cursor = tx.connection.cursor()
+        try:
+            if self.dialect == "postgresql":
+                cursor.execute(self._sql.finish, {"now": now_us, "ids": list(job_ids)})
+            else:
+                cursor.executemany(self._sql.finish, [{"now": now_us, "id": i} for i in job_ids])
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+    def retry_later(self, tx: Any, job_id: int, error: str, due_at_us: int, dead: bool) -> None:
+        self.retry_many(tx, [(job_id, due_at_us)], error, dead=dead)
+
+    def retry_many(
+        self, tx: Any, retries: Sequence[tuple[int, int]], error: str, *, dead: bool = False
     ) -> None:
-        tx.execute(
-            update(jobs)
-            .where(jobs.c.id == job_id)
-            .values(
-                status="dead" if dead else "pending",
-                attempts=jobs.c.attempts + 1,
-                last_error=error,
-                due_at_us=due_at_us,
-                locked_until_us=None,
-            )
-        )
+        """Each (job id, due time): another try then (or none: `dead`), one attempt more."""
+        if not retries:
+            return
+        status = "dead" if dead else "pending"
+        cursor = tx.connection.cursor()
+        try:
+            if self.dialect == "postgresql":
+                ids, dues = [job_id for job_id, _ in retries], [due for _, due in retries]
+                params = {"status": status, "error": error, "ids": ids, "dues": dues}
+                cursor.execute(self._sql.retry, params)
+            else:
+                rows = [
+                    {"status": status, "error": error, "id": job_id, "due": due}
+                    for job_id, due in retries
+                ]
+                cursor.executemany(self._sql.retry, rows)
+        finally:
+            cursor.close()
 
     def next_due_at_us(self, tx: Connection) -> int | None:
         value = tx.execute(
@@ -173,6 +233,15 @@ class SqlJobStore:
             .values(status="pending", attempts=0, due_at_us=due_at_us, locked_until_us=None)
         )
         return result.rowcount == 1
+
+
+def _fetchall(tx: Any, sql: str, params: Any) -> list[Any]:
+    cursor = tx.connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 _ROW_COLUMNS = (

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Update, and_, bindparam, insert, select, upda
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from paybao.adapters.db import notification_delivery
 from paybao.adapters.db.tables.merchant import merchant_apps, merchants
 from paybao.adapters.db.tables.trade import (
     fund_transfers,
@@ -328,30 +329,13 @@ class SqlTradeStore:
         row = tx.execute(query).mappings().first()
         return _notification(row) if row is not None else None
 
-    def record_attempt(self, tx: Connection, attempt: Attempt, status: str) -> None:
-        tx.execute(
-            insert(notify_attempts).values(
-                notification_id=attempt.notification_id,
-                attempt_no=attempt.attempt_no,
-                at_us=attempt.at_us,
-                duration_ms=attempt.duration_ms,
-                http_status=attempt.http_status,
-                outcome=attempt.outcome,
-                detail=attempt.detail,
-            )
-        )
-        values: dict[str, Any] = {
-            "status": status,
-            "attempts": trade_notifications.c.attempts + 1,
-            "last_attempt_at_us": attempt.at_us,
-        }
-        if status == "delivered":
-            values["delivered_at_us"] = attempt.at_us
-        tx.execute(
-            update(trade_notifications)
-            .where(trade_notifications.c.id == attempt.notification_id)
-            .values(**values)
-        )
+    def notifications_by_notify_id(
+        self, tx: Connection, notify_ids: Sequence[str]
+    ) -> dict[str, Notification]:
+        return notification_delivery.notifications_by_notify_id(tx, self.dialect, notify_ids)
+
+    def record_attempts(self, tx: Any, attempts: Sequence[tuple[Attempt, str]]) -> None:
+        notification_delivery.record_attempts(tx, self.dialect, attempts)
 
     def set_status(self, tx: Connection, notification_id: int, status: str) -> None:
         tx.execute(
