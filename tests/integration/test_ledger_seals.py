@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from typer.testing import CliRunner
 from paybao.adapters.db.ledger_seal_store import SqlSealStore
 from paybao.bootstrap import Platform
 from paybao.cli import app
+from paybao.domain.account_class import CHINA_TZ
 from paybao.domain.ledger_seal import (
     ANCHOR_MISMATCH,
     GENESIS_HASH,
@@ -57,6 +59,23 @@ def seals(platform: Platform) -> LedgerSeals:
 @pytest.fixture
 def pair(platform: Platform) -> Pair:
     """A few transfers of every kind: top-ups, a hold posted, a hold voided."""
+    return _transfers(platform)
+
+
+@pytest.fixture
+def pair_at_noon(platform: Platform) -> Pair:
+    """The same, made at the next noon, China time: the test's `later` then never crosses
+    midnight, whose day close would reconcile these bank-less top-ups against the bank (the
+    test failed when run in the 20 minutes before China's midnight)."""
+    now = datetime.fromtimestamp(platform.clock.now_us() / 1_000_000, CHINA_TZ)
+    noon = now.replace(hour=12, minute=0, second=0, microsecond=0)
+    if noon <= now:
+        noon += timedelta(days=1)
+    _advance(platform, int((noon - now).total_seconds()))
+    return _transfers(platform)
+
+
+def _transfers(platform: Platform) -> Pair:
     pair = open_pair(platform)
     top_up(platform, pair, "fund-1", 10_000)
     top_up(platform, pair, "fund-2", 5_000)
@@ -147,8 +166,9 @@ def test_a_post_or_void_changing_pending_status_is_not_a_difference(
 
 
 def test_an_amount_edited_with_both_counters_passes_reconcile_but_not_the_chain(
-    platform: Platform, seals: LedgerSeals, pair: Pair
+    platform: Platform, seals: LedgerSeals, pair_at_noon: Pair
 ) -> None:
+    pair = pair_at_noon
     later(platform, SETTLED_S)
     assert platform.reconcile.run().clean
     _sql(platform, "UPDATE ledger_transfers SET amount_fen = 9000 WHERE id = 'fund-1'")
