@@ -13,6 +13,7 @@ import os
 import secrets
 import shutil
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from paybao.adapters.db.engine import make_engine
 from paybao.adapters.db.migrate import upgrade
 from paybao.adapters.db.tables import metadata
 from paybao.bootstrap import Platform, build_platform
+from paybao.domain.account_class import CHINA_TZ
 from paybao.settings import Settings
 
 ADMIN_TOKEN = "test-admin-token"
@@ -139,6 +141,19 @@ def platform(settings: Settings) -> Iterator[Platform]:
     built.ledger.open_platform_accounts()
     yield built
     built.close()
+
+
+def move_to_china_noon(platform: Platform) -> None:
+    """Platform time to the next noon, China time, running nothing: a test whose clock
+    advance would otherwise cross China's midnight when run just before it runs the day
+    close, which reconciles the test's bank-less top-ups against the bank. Only for tests that
+    send no signed gateway requests (those are checked against the wall clock)."""
+    now = datetime.fromtimestamp(platform.clock.now_us() / 1_000_000, CHINA_TZ)
+    noon = now.replace(hour=12, minute=0, second=0, microsecond=0)
+    if noon <= now:
+        noon += timedelta(days=1)
+    offset_us = platform.clock.offset_us(fresh=True)
+    platform.clock.set_offset_us(offset_us + int((noon - now).total_seconds()) * 1_000_000)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import pytest
 from hypothesis import HealthCheck, settings
 from sqlalchemy import text
-from tests.conftest import database_kind
+from tests.conftest import database_kind, move_to_china_noon
 from tests.support.ledger_machine import LedgerMachine, Snapshot
 from tests.support.snapshots import rows_of
 
@@ -129,6 +129,7 @@ def test_poster_isolates_failures_per_submission(platform: Platform) -> None:
 
 
 def test_hold_expires_through_the_sandbox_clock(platform: Platform) -> None:
+    move_to_china_noon(platform)  # the advance below never crosses the day close
     bank, wallet = _fund(platform, 1, 500)
     platform.ledger.apply(
         [Transfer("h", wallet, bank, 500, flags=TransferFlags.PENDING, timeout_s=60)]

@@ -10,20 +10,18 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from ledger_history_support import Pair, hold, later, open_pair, resolve, top_up
 from sqlalchemy import text
-from tests.conftest import database_kind
+from tests.conftest import database_kind, move_to_china_noon
 from tests.integration.test_cli import env  # noqa: F401 (a fixture)
 from typer.testing import CliRunner
 
 from paybao.adapters.db.ledger_seal_store import SqlSealStore
 from paybao.bootstrap import Platform
 from paybao.cli import app
-from paybao.domain.account_class import CHINA_TZ
 from paybao.domain.ledger_seal import (
     ANCHOR_MISMATCH,
     GENESIS_HASH,
@@ -64,14 +62,8 @@ def pair(platform: Platform) -> Pair:
 
 @pytest.fixture
 def pair_at_noon(platform: Platform) -> Pair:
-    """The same, made at the next noon, China time: the test's `later` then never crosses
-    midnight, whose day close would reconcile these bank-less top-ups against the bank (the
-    test failed when run in the 20 minutes before China's midnight)."""
-    now = datetime.fromtimestamp(platform.clock.now_us() / 1_000_000, CHINA_TZ)
-    noon = now.replace(hour=12, minute=0, second=0, microsecond=0)
-    if noon <= now:
-        noon += timedelta(days=1)
-    _advance(platform, int((noon - now).total_seconds()))
+    """The same, made at China's noon: the test's `later` then never crosses its midnight."""
+    move_to_china_noon(platform)
     return _transfers(platform)
 
 
