@@ -115,6 +115,17 @@ class DriverTx:
         self.connection = connection
 
 
+def driver_rows(tx: Any, sql: str, params: Any) -> list[Any]:
+    """The rows of one prebuilt statement run on the transaction's driver connection (a
+    DriverTx or a SQLAlchemy Connection): no SQLAlchemy compilation on hot paths."""
+    cursor = tx.connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
 @contextmanager
 def _translated_errors() -> Iterator[None]:
     try:

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from paybao.adapters.db.database import driver_rows
 from paybao.adapters.db.tables.platform import jobs
 from paybao.services.jobs import Job, JobRow
 
@@ -107,7 +108,7 @@ class SqlJobStore:
         """One statement: lease the oldest due jobs and return them (any transaction: a
         SQLAlchemy Connection or a DriverTx, as both have `.connection`)."""
         params = {"now": now_us, "limit": limit, "lease": lease_until_us}
-        rows = _fetchall(tx, self._sql.claim, params)
+        rows = driver_rows(tx, self._sql.claim, params)
         # RETURNING keeps no order: oldest first, as the subquery chose them.
         rows.sort(key=lambda row: (row[4], row[0]))
         return [
@@ -233,15 +234,6 @@ class SqlJobStore:
             .values(status="pending", attempts=0, due_at_us=due_at_us, locked_until_us=None)
         )
         return result.rowcount == 1
-
-
-def _fetchall(tx: Any, sql: str, params: Any) -> list[Any]:
-    cursor = tx.connection.cursor()
-    try:
-        cursor.execute(sql, params)
-        return list(cursor.fetchall())
-    finally:
-        cursor.close()
 
 
 _ROW_COLUMNS = (

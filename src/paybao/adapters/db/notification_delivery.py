@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+from paybao.adapters.db.database import driver_rows
 from paybao.services.notify import Attempt, Notification
 
 _COLUMNS = (
@@ -51,9 +52,9 @@ def notifications_by_notify_id(
     if not notify_ids:
         return {}
     if dialect == "postgresql":
-        rows = _fetchall(tx, _PG_BY_NOTIFY_ID, (list(notify_ids),))
+        rows = driver_rows(tx, _PG_BY_NOTIFY_ID, (list(notify_ids),))
     else:
-        rows = _fetchall(tx, _sqlite_by_notify_id(len(notify_ids)), tuple(notify_ids))
+        rows = driver_rows(tx, _sqlite_by_notify_id(len(notify_ids)), tuple(notify_ids))
     return {row[1]: _notification(row) for row in rows}
 
 
@@ -109,15 +110,6 @@ def _attempt_row(attempt: Attempt) -> tuple[Any, ...]:
 def _sqlite_by_notify_id(count: int) -> str:
     marks = ", ".join("?" * count)
     return f"SELECT {_COLUMNS} FROM trade_notifications WHERE notify_id IN ({marks})"
-
-
-def _fetchall(tx: Any, sql: str, params: Any) -> list[Any]:
-    cursor = tx.connection.cursor()
-    try:
-        cursor.execute(sql, params)
-        return list(cursor.fetchall())
-    finally:
-        cursor.close()
 
 
 def _notification(row: Any) -> Notification:
