@@ -44,6 +44,7 @@ from paybao.web import (
 )
 from paybao.web.body_limit import BodyLimit
 from paybao.web.connection_recycle import ConnectionRecycle
+from paybao.web.route_gates import gate_included_routers
 from paybao.workers.runner import start_thread
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ def create_app(platform: Platform, *, run_worker: bool | None = None) -> FastAPI
     from paybao.web import v3  # Alipay's v3 REST paths, onto the gateway's method handlers
 
     v3.install(app, platform)
+    gate_included_routers(app)  # last: each gate reads the routes installed above
     if platform.settings.http_recycle_every_responses:
         # Outermost: it counts every response, the gateway's included.
         app.add_middleware(
