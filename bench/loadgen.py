@@ -27,11 +27,11 @@ from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import insert, select, update
 
+from bench.lean_http import Answer, LeanHttp, TransportError
 from paybao.adapters.alipay.keys import generate_key_pair, load_private_key
 from paybao.adapters.alipay.signing import sign_request_params
 from paybao.adapters.alipay.v3 import AUTH_SCHEME, request_sign_content, sign_sha256_rsa
@@ -254,7 +254,7 @@ class LoadClient:
         self.base_url = base_url
         self.setup = setup
         self.rng = random.Random(seed)
-        self.http = httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S)
+        self.http = LeanHttp(base_url, timeout_s=REQUEST_TIMEOUT_S)
         self.paid: list[tuple[str, int]] = []  # (out_trade_no, amount_fen) seen paid
         self.retries = 0
         self.seed = seed
@@ -290,7 +290,7 @@ class LoadClient:
             return self._retry(
                 kind, key, lambda: self.http.post(path, content=raw, headers=headers)
             )
-        return self._retry(kind, key, lambda: self.http.post(path, json=body, headers=headers))
+        return self._retry(kind, key, lambda: self.http.post(path, json_body=body, headers=headers))
 
     def op_topup(self) -> Outcome:
         buyer = self.rng.choice(self.setup.buyers)
@@ -347,7 +347,7 @@ class LoadClient:
     # Merchant operations through the gateway ------------------------------------------------
 
     def _gateway(self, kind: str, key: str, method: str, biz: dict[str, Any]) -> Outcome:
-        def send() -> httpx.Response:
+        def send() -> Answer:
             params = {
                 "app_id": self.setup.app_id,
                 "method": method,
@@ -360,7 +360,7 @@ class LoadClient:
                 "biz_content": json.dumps(biz, ensure_ascii=False, separators=(",", ":")),
             }
             params["sign"] = sign_request_params(params, self.setup.app_private_pem)
-            return self.http.post("/gateway.do", data=params)
+            return self.http.post("/gateway.do", form=params)
 
         return self._retry(kind, key, send, gateway_method=method)
 
@@ -405,7 +405,7 @@ class LoadClient:
         path = "/v3/alipay/trade/pay"
         key = self._v3_key()
 
-        def send() -> httpx.Response:
+        def send() -> Answer:
             auth = (
                 f"app_id={self.setup.app_id},nonce={secrets.token_hex(16)},"
                 f"timestamp={int(time.time() * 1000)}"
@@ -442,7 +442,7 @@ class LoadClient:
         self,
         kind: str,
         key: str,
-        send: Callable[[], httpx.Response],
+        send: Callable[[], Answer],
         gateway_method: str = "",
         *,
         v3: bool = False,
@@ -452,7 +452,7 @@ class LoadClient:
         for attempt in range(1, ATTEMPTS_MAX + 1):
             try:
                 response = send()
-            except httpx.HTTPError:
+            except TransportError:
                 response = None
             verdict = _v3_verdict(response) if v3 else _verdict(response, gateway_method)
             if verdict is not None:
@@ -478,9 +478,7 @@ def _device_headers(buyer: Buyer, path: str, idempotency_key: str, raw: bytes) -
     }
 
 
-def _verdict(
-    response: httpx.Response | None, gateway_method: str
-) -> tuple[str, dict[str, Any]] | None:
+def _verdict(response: Answer | None, gateway_method: str) -> tuple[str, dict[str, Any]] | None:
     """None means: try again with the same key (no answer, 5xx, or a retryable code)."""
     if response is None or response.status_code >= 500:
         return None
@@ -506,7 +504,7 @@ def _verdict(
     return "rejected", {"code": code, "sub_code": answer.get("sub_code", "")}
 
 
-def _v3_verdict(response: httpx.Response | None) -> tuple[str, dict[str, Any]] | None:
+def _v3_verdict(response: Answer | None) -> tuple[str, dict[str, Any]] | None:
     """None means: sign anew and try again (no answer, 5xx, or the platform's own failure)."""
     if response is None or response.status_code >= 500:
         return None
