@@ -195,6 +195,21 @@ def test_seller_agrees_a_full_refund(market: Market) -> None:
     market.assert_clean()
 
 
+def _longest_escrow_timer_s(platform: Platform) -> int:
+    settings = platform.settings
+    timers_s = [
+        settings.escrow_confirm_s_auto_recharge,
+        settings.escrow_confirm_s_auto_delivery,
+        settings.escrow_confirm_s_virtual,
+        settings.escrow_confirm_s_express,
+        settings.escrow_confirm_s_surface_mail,
+        settings.escrow_refund_response_s,
+        settings.escrow_escalate_window_s,
+        settings.escrow_pay_timeout_s,
+    ]
+    return max(timers_s)
+
+
 @pytest.mark.parametrize(
     ("refund_fen", "buyer_spent", "seller_gets", "status"),
     [
@@ -214,7 +229,10 @@ def test_dispute_and_each_ruling(
     disputed = market.escrow.escalate(no, market.buyer, Evidence("photo", png, "image/png"))
     assert disputed.status is EscrowStatus.DISPUTE
     market.escrow.add_message(no, Party.seller(market.seller), Evidence("tracking shows delivered"))
-    market.advance_days(60)  # no timer runs during a dispute
+    # No timer runs during a dispute: the clock passes every escrow timer's length (the longest,
+    # surface mail's 30 days, plus a day) with each job and day close on the way. Not a fixed 60
+    # days: each simulated day runs its day close (a reconcile), 50 ms apiece.
+    market.advance_days(_longest_escrow_timer_s(market.platform) / DAY_S + 1)
     assert market.escrow.get(no).status is EscrowStatus.DISPUTE
     market.assert_clean()
     assert [d.escrow_no for d in market.escrow.disputes()] == [no]

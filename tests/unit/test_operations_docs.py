@@ -5,6 +5,7 @@ pass `systemd-analyze verify` where that tool exists."""
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 import shutil
@@ -83,9 +84,16 @@ def _commands(text: str) -> list[str]:
     return [" ".join(command.split()) for command in inline + lines]
 
 
+@functools.cache
+def _click_app() -> Any:
+    # Built once: Typer rebuilds the whole command tree (every command's signature) on each
+    # call, 0.1 s, and the docs name about 70 command lines.
+    return typer.main.get_command(app)
+
+
 def _resolve(words: list[str]) -> tuple[list[str], Any]:
     """The subcommand path the words name, and its command (Typer's own click classes)."""
-    command: Any = typer.main.get_command(app)
+    command: Any = _click_app()
     path: list[str] = []
     for word in words:
         if not hasattr(command, "commands") or word not in command.commands:

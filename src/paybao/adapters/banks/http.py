@@ -145,6 +145,7 @@ class HttpBank:
         connect_timeout_s: float,
         answer_bytes_max: int,
         now_s: Callable[[], float] = time.time,
+        statement_pages_max: int = STATEMENT_PAGES_MAX,
     ) -> None:
         parts = urlsplit(url)
         assert parts.scheme in ("http", "https") and parts.hostname, "the bank needs a URL"
@@ -155,6 +156,8 @@ class HttpBank:
         # The wall clock, not the platform's (a sandbox clock may be days ahead): the bridge
         # compares our timestamps with its own clock.
         self._now_s = now_s
+        # A parameter so a test proves the refusal with a few pages instead of 200 signed ones.
+        self._statement_pages_max = statement_pages_max
         self.transport = BankTransport(timeout_s, connect_timeout_s, answer_bytes_max)
 
     def __repr__(self) -> str:  # never the secret
@@ -210,7 +213,7 @@ class HttpBank:
         part would report every request on the missing pages as missing at the bank."""
         lines: list[StatementLine] = []
         cursor: str | None = None
-        for _ in range(STATEMENT_PAGES_MAX):
+        for _ in range(self._statement_pages_max):
             payload = {"day": day.isoformat(), "cursor": cursor}
             try:
                 page = statement_page(self._trusted(PATH_STATEMENT, payload), day)
