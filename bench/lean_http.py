@@ -62,9 +62,11 @@ class LeanHttp:
             connection = self._connection or self._open()
             connection.request("POST", path, body=content, headers=sent)
             response = connection.getresponse()
-            body = response.read(ANSWER_BYTES_MAX + 1)
-            if len(body) > ANSWER_BYTES_MAX:
+            if response.length is not None and response.length > ANSWER_BYTES_MAX:
                 raise TransportError(f"an answer of over {ANSWER_BYTES_MAX} bytes")
+            # read() whole, never read(n): read(n) returns a body cut short by a killed server
+            # as if it were complete; read() raises IncompleteRead.
+            body = response.read()
             if response.will_close:
                 self.close()
             return Answer(response.status, body)
