@@ -11,15 +11,10 @@ help:
 	@echo "make test   - install, lint, type-check, run the suite on SQLite and PostgreSQL"
 	@echo "make bench  - ledger benchmarks on SQLite and PostgreSQL (writes bench/results/)"
 
-# uv installs the pinned set (constraints.txt) in seconds where pip takes ~1.5 minutes, which
-# every CI run from a fresh clone pays; pip does it if uv cannot be had.
-UV_VERSION := 0.13.9
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	( $(BIN)/pip install --quiet uv==$(UV_VERSION) \
-	  && $(BIN)/uv pip install --quiet --python $(BIN)/python --constraint constraints.txt -e '.[dev]' ) \
-	|| ( $(BIN)/pip install --quiet --upgrade pip \
-	  && $(BIN)/pip install --quiet --constraint constraints.txt -e '.[dev]' )
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --constraint constraints.txt -e '.[dev]'
 	touch $@
 
 install: $(BIN)/.installed
